@@ -1,0 +1,42 @@
+"""Session-wide test configuration: environment, shared data and service locations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# MLflow sends usage telemetry by default; nothing outside this machine answers.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The public data folder beside the project; tests that need it skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder {SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a real PostgreSQL server, from PROMOGATE_TEST_POSTGRES_URL; skips when unset or down."""
+    url = os.environ.get("PROMOGATE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PROMOGATE_TEST_POSTGRES_URL is not set; PostgreSQL tests need a real server")
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("select 1"))
+    except sqlalchemy.exc.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at PROMOGATE_TEST_POSTGRES_URL is not reachable: {exc}")
+    finally:
+        engine.dispose()
+    yield url

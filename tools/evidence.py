@@ -1,0 +1,213 @@
+"""The evidence bundle: everything the gate read about a candidate and its baseline.
+
+These models are the contract between `tools/` (which fills them from MLflow), `policies/` (which
+evaluates them) and `agents/` (which investigates and decides). Everything in them is data read from
+untrusted places: descriptions, tags, params and artifact contents are never instructions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ArtifactFile",
+    "DatasetInput",
+    "EvalTable",
+    "EvidenceBundle",
+    "EvidenceGap",
+    "LoggedModelEvidence",
+    "LoggedModelMetric",
+    "MetricPoint",
+    "RunEvidence",
+    "SafetySuiteResult",
+    "VersionEvidence",
+    "canonical_digest",
+]
+
+EvidenceSource = Literal[
+    "registry",
+    "run",
+    "metric_history",
+    "logged_model",
+    "datasets",
+    "artifacts",
+    "eval_table",
+    "pipeline_config",
+    "safety",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MetricPoint(_Frozen):
+    """One point of a metric history."""
+
+    step: int
+    value: float
+    timestamp: int = 0
+
+
+class LoggedModelMetric(_Frozen):
+    """A metric logged on an MLflow 3 logged model, with the dataset it was computed on."""
+
+    key: str
+    value: float
+    step: int = 0
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class LoggedModelEvidence(_Frozen):
+    """The MLflow 3 logged model behind a model version (`models:/m-...`)."""
+
+    model_id: str
+    name: str | None = None
+    flavors: list[str] = Field(default_factory=list)
+    signature: dict[str, Any] | None = None
+    metrics: list[LoggedModelMetric] = Field(default_factory=list)
+    params: dict[str, str] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class DatasetInput(_Frozen):
+    """A dataset logged with `mlflow.log_input`, and the context it was used in."""
+
+    name: str
+    digest: str
+    context: str | None = None
+    source_type: str | None = None
+    source: str | None = None
+    num_rows: int | None = None
+
+
+class ArtifactFile(_Frozen):
+    """A small text artifact read in full (requirements, MLmodel, pipeline configs)."""
+
+    path: str
+    owner: Literal["run", "logged_model"]
+    content: str
+
+
+class EvalTable(_Frozen):
+    """A per-example evaluation table: one row per evaluation example.
+
+    Columns follow the documented convention: `label`, `prediction` and/or `score`, an optional
+    `row_id` for pairing two models' rows, and segment columns (any other string column).
+    """
+
+    path: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def column(self, name: str) -> list[Any]:
+        idx = self.columns.index(name)
+        return [row[idx] for row in self.rows]
+
+
+class SafetySuiteResult(_Frozen):
+    """Summary of one safety suite run against this version (filled from `safety/<suite>/...`)."""
+
+    suite: str
+    cases: int
+    failures: int
+    errors: int = 0
+    attack_success_rate: float | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    failing_cases: list[dict[str, Any]] = Field(default_factory=list)
+    artifact_path: str | None = None
+
+
+class RunEvidence(_Frozen):
+    """The source run of a model version."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    lifecycle_stage: str = "active"
+    run_name: str | None = None
+    description: str | None = None
+    start_time: int | None = None
+    end_time: int | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class EvidenceGap(_Frozen):
+    """Evidence that could not be gathered, and why. A gap is never read as a pass."""
+
+    source: EvidenceSource
+    message: str
+    how_to_fix: str | None = None
+
+
+class VersionEvidence(_Frozen):
+    """Everything gathered about one model version."""
+
+    model: str
+    version: int
+    aliases: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+    description: str | None = None
+    source: str | None = None
+    run_id: str | None = None
+    model_id: str | None = None
+    creation_timestamp: int | None = None
+    run: RunEvidence | None = None
+    metric_histories: dict[str, list[MetricPoint]] = Field(default_factory=dict)
+    logged_model: LoggedModelEvidence | None = None
+    datasets: list[DatasetInput] = Field(default_factory=list)
+    artifacts: list[ArtifactFile] = Field(default_factory=list)
+    artifact_paths: list[str] = Field(default_factory=list)
+    eval_table: EvalTable | None = None
+    safety: dict[str, SafetySuiteResult] = Field(default_factory=dict)
+    gaps: list[EvidenceGap] = Field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}/{self.version}"
+
+    def metric(self, name: str) -> float | None:
+        """The metric's latest value: the run's metric first, else the logged model's."""
+        if self.run is not None and name in self.run.metrics:
+            return self.run.metrics[name]
+        if self.logged_model is not None:
+            for m in self.logged_model.metrics:
+                if m.key == name:
+                    return m.value
+        return None
+
+    def datasets_in(self, context: str) -> list[DatasetInput]:
+        return [d for d in self.datasets if d.context == context]
+
+    def artifact(self, path: str) -> ArtifactFile | None:
+        for a in self.artifacts:
+            if a.path == path:
+                return a
+        return None
+
+
+def canonical_digest(payload: Any) -> str:
+    """SHA-256 of the canonical JSON form of `payload` (sorted keys, no whitespace)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class EvidenceBundle(_Frozen):
+    """The candidate's and the baseline's evidence, as one hashable object."""
+
+    candidate: VersionEvidence
+    baseline: VersionEvidence | None = None
+    baseline_alias: str | None = "champion"
+    target_alias: str = "champion"
+
+    @property
+    def digest(self) -> str:
+        """Content digest: the same evidence always gives the same digest."""
+        return canonical_digest(self.model_dump(mode="json"))
