@@ -1,0 +1,241 @@
+"""The review: resolve, gather evidence, evaluate policies, investigate, decide.
+
+The verdict is computed here, by code, from the policy verdict; the investigator (offline or an LLM)
+may add blockers or escalate, never clear a failed or errored check. Any error on the way blocks,
+with the reason recorded in the decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+from agents.decision import Decision, Finding
+from agents.investigation import Investigation, Investigator
+from policies.evaluator import evaluate_policies
+from policies.loader import LoadedPolicy
+from policies.result import PolicyVerdict, Verdict
+from tools.collector import collect_bundle
+from tools.errors import ToolError
+from tools.evidence import EvidenceBundle
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["ReviewOutcome", "compose_decision", "error_decision", "review_version"]
+
+logger = logging.getLogger("promogate.agents")
+
+_LOSS_KEYS = ("loss", "train_loss", "val_loss", "training_loss", "validation_loss")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _package_versions() -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for dist in ("promogate", "mlflow", "langchain", "scikit-learn"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def history_keys_for(policies: Sequence[LoadedPolicy]) -> list[str]:
+    """Metric histories the policies ask for (metrics they gate on and convergence checks)."""
+    keys: list[str] = []
+    for loaded in policies:
+        keys.extend(m.name for m in loaded.policy.metrics)
+        pipeline = loaded.policy.pipeline
+        convergence = getattr(pipeline, "convergence", None) if pipeline is not None else None
+        metric = getattr(convergence, "metric", None)
+        if isinstance(metric, str):
+            keys.append(metric)
+    return sorted(set(keys) | set(_LOSS_KEYS))
+
+
+class ReviewOutcome:
+    """A decision together with the evidence it was made on (None when gathering failed)."""
+
+    __slots__ = ("bundle", "decision")
+
+    def __init__(self, decision: Decision, bundle: EvidenceBundle | None) -> None:
+        self.decision = decision
+        self.bundle = bundle
+
+
+def compose_decision(
+    *,
+    bundle: EvidenceBundle,
+    verdict: PolicyVerdict,
+    investigation: Investigation,
+    target_alias: str,
+    created_at: datetime,
+    duration_ms: float,
+    decision_id: str | None = None,
+) -> Decision:
+    """Bound the investigator by the policy verdict and build the Decision.
+
+    Rules: a policy block stays a block; the investigator's blockers block only where every
+    applied policy lets the agent block, and otherwise escalate; an investigator recommending
+    escalation turns an approval into an escalation; a policy that forbids agent approval turns a
+    clean review into an escalation to a human.
+    """
+    final: Verdict = verdict.verdict
+    reasons = list(verdict.reasons)
+    may_block = all(o.agent_may_block for o in verdict.outcomes)
+    if final != "block" and investigation.blockers:
+        final = "block" if may_block else "escalate"
+        reasons.extend(f"investigator: {b}" for b in investigation.blockers)
+    if final == "approve" and investigation.recommendation in ("escalate", "block"):
+        final = "escalate"
+        reasons.append(f"investigator recommends {investigation.recommendation}")
+    if final == "approve" and not verdict.agent_may_approve:
+        final = "escalate"
+        reasons.append("a policy forbids agent approval (agent.may_approve: false): a human decides")
+    if final == "approve" and not reasons:
+        reasons.append("every applied check passed")
+    candidate = bundle.candidate
+    return Decision(
+        id=decision_id or uuid.uuid4().hex,
+        model=candidate.model,
+        version=candidate.version,
+        baseline_version=bundle.baseline.version if bundle.baseline is not None else None,
+        target_alias=target_alias,
+        verdict=final,
+        policy_verdict=verdict.verdict,
+        reasons=reasons,
+        checks=verdict.checks,
+        findings=investigation.findings,
+        questions=investigation.questions,
+        evidence_digest=bundle.digest,
+        policies=[o.policy for o in verdict.outcomes],
+        investigator=investigation.investigator,
+        usage=investigation.usage,
+        versions=_package_versions(),
+        created_at=created_at,
+        duration_ms=duration_ms,
+    )
+
+
+def error_decision(
+    *,
+    model: str,
+    version: int | None,
+    target_alias: str,
+    error: str,
+    created_at: datetime,
+    duration_ms: float = 0.0,
+    bundle: EvidenceBundle | None = None,
+) -> Decision:
+    """A block that records why the review could not complete (fail closed)."""
+    return Decision(
+        id=uuid.uuid4().hex,
+        model=model,
+        version=version if version is not None else 0,
+        baseline_version=(
+            bundle.baseline.version if bundle is not None and bundle.baseline is not None else None
+        ),
+        target_alias=target_alias,
+        verdict="block",
+        policy_verdict="block",
+        reasons=[f"review failed, so the promotion is blocked: {error}"],
+        findings=[Finding(title="Review error", detail=error, severity="blocker")],
+        evidence_digest=bundle.digest if bundle is not None else None,
+        error=error,
+        versions=_package_versions(),
+        created_at=created_at,
+        duration_ms=duration_ms,
+    )
+
+
+def _version_hint(ref: str | int) -> int | None:
+    text = str(ref)
+    return int(text) if text.isdigit() else None
+
+
+def review_version(
+    client: MlflowClient,
+    model: str,
+    ref: str | int,
+    *,
+    policies: Sequence[LoadedPolicy],
+    investigator: Investigator,
+    target_alias: str = "champion",
+    baseline_alias: str | None = "champion",
+    timeout_s: float = 30.0,
+    clock: Callable[[], datetime] = _now,
+) -> ReviewOutcome:
+    """Review `model` at `ref` (a version number or `@alias`) for promotion to `target_alias`.
+
+    Args:
+        client: MLflow client for the tracking server and registry holding the model.
+        model: Registered model name.
+        ref: Version number, or `@alias`.
+        policies: The trusted policy set; those matching the candidate apply.
+        investigator: Offline or LLM investigator.
+        target_alias: The alias the promotion would move.
+        baseline_alias: Alias of the version to compare against; None for no baseline.
+        timeout_s: Bound on each evidence source.
+        clock: Source of the decision time.
+
+    Returns:
+        The decision and the evidence bundle it was made on. Errors never raise: they yield a
+        blocking decision that records the reason.
+    """
+    started = time.perf_counter()
+    created_at = clock()
+
+    def elapsed_ms() -> float:
+        return (time.perf_counter() - started) * 1000.0
+
+    try:
+        bundle = collect_bundle(
+            client,
+            model,
+            ref,
+            baseline_alias=baseline_alias,
+            target_alias=target_alias,
+            history_keys=history_keys_for(policies),
+            timeout_s=timeout_s,
+        )
+    except ToolError as exc:
+        logger.warning("review of %s@%s blocked: %s", model, ref, exc)
+        return ReviewOutcome(
+            error_decision(
+                model=model,
+                version=_version_hint(ref),
+                target_alias=target_alias,
+                error=str(exc),
+                created_at=created_at,
+                duration_ms=elapsed_ms(),
+            ),
+            None,
+        )
+    verdict = evaluate_policies(policies, bundle)
+    investigation = investigator.investigate(bundle, verdict)
+    decision = compose_decision(
+        bundle=bundle,
+        verdict=verdict,
+        investigation=investigation,
+        target_alias=target_alias,
+        created_at=created_at,
+        duration_ms=elapsed_ms(),
+    )
+    logger.info(
+        "reviewed %s/%s for @%s: %s (%d checks, %.0f ms)",
+        decision.model,
+        decision.version,
+        target_alias,
+        decision.verdict,
+        len(decision.checks),
+        decision.duration_ms,
+    )
+    return ReviewOutcome(decision, bundle)

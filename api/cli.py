@@ -1,0 +1,281 @@
+"""The `promogate` command line.
+
+Exit codes of `review` and `gate`, for CI systems: 0 approve, 1 block, 2 escalate, 3 error (the
+review could not complete; the decision is recorded as a block with the reason).
+
+Heavy libraries (mlflow, langchain) are imported inside the commands that need them, so that
+`promogate --help` and the HTTP gate client start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from agents.decision import Decision
+    from api.settings import Settings
+
+__all__ = ["EXIT_CODES", "app", "exit_code_for", "main"]
+
+EXIT_CODES = {"approve": 0, "block": 1, "escalate": 2, "error": 3}
+
+app = typer.Typer(
+    name="promogate",
+    help="Review MLflow model versions against the champion and gate their promotion.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+policy_app = typer.Typer(help="Validate, test and describe promotion policies.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Inspect and verify the decision ledger.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(ledger_app, name="ledger")
+
+TrackingUri = Annotated[
+    str | None,
+    typer.Option("--tracking-uri", help="MLflow tracking URI [env: PROMOGATE_TRACKING_URI]."),
+]
+LedgerUrl = Annotated[
+    str | None, typer.Option("--ledger-url", help="Ledger database URL [env: PROMOGATE_LEDGER_URL].")
+]
+PoliciesDir = Annotated[
+    Path | None,
+    typer.Option("--policies", help="Trusted policy directory [env: PROMOGATE_POLICIES_DIR]."),
+]
+Llm = Annotated[
+    str | None, typer.Option("--llm", help="'offline' or 'openai:<model>' [env: PROMOGATE_LLM].")
+]
+TargetAlias = Annotated[
+    str | None, typer.Option("--target-alias", help="The alias the promotion would move.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")]
+AsMarkdown = Annotated[bool, typer.Option("--markdown", help="Print the decision as Markdown.")]
+
+
+def exit_code_for(decision: Decision) -> int:
+    """0 approve, 1 block, 2 escalate, 3 when the review itself failed."""
+    if decision.error is not None:
+        return EXIT_CODES["error"]
+    return EXIT_CODES[decision.verdict]
+
+
+def _settings(**overrides: object) -> Settings:
+    from api.settings import load_settings
+
+    return load_settings(**overrides)
+
+
+def _emit(decision: Decision, *, as_json: bool, as_markdown: bool) -> None:
+    if as_json:
+        typer.echo(decision.model_dump_json(indent=2))
+    elif as_markdown:
+        from api.render import decision_markdown
+
+        typer.echo(decision_markdown(decision))
+    else:
+        from api.render import print_decision
+
+        print_decision(decision)
+
+
+def _run_review(
+    model: str,
+    ref: str,
+    *,
+    tracking_uri: str | None,
+    ledger_url: str | None,
+    policies: Path | None,
+    llm: str | None,
+    target_alias: str | None,
+    publish: bool,
+) -> Decision:
+    from api.review_service import ReviewService
+
+    settings = _settings(
+        tracking_uri=tracking_uri, ledger_url=ledger_url, policies_dir=policies, llm=llm
+    )
+    service = ReviewService(settings)
+    outcome = service.review(model, ref, target_alias=target_alias, publish=publish)
+    return outcome.decision
+
+
+@app.command()
+def review(
+    model: Annotated[str, typer.Argument(help="Registered model name.")],
+    ref: Annotated[str, typer.Argument(help="Version number or @alias.")],
+    policies: PoliciesDir = None,
+    tracking_uri: TrackingUri = None,
+    ledger_url: LedgerUrl = None,
+    llm: Llm = None,
+    target_alias: TargetAlias = None,
+    as_json: AsJson = False,
+    as_markdown: AsMarkdown = False,
+    publish: Annotated[
+        bool, typer.Option("--publish/--no-publish", help="Write the decision back as tags.")
+    ] = True,
+) -> None:
+    """Review MODEL at VERSION or @ALIAS against the champion and print the decision."""
+    decision = _run_review(
+        model,
+        ref,
+        tracking_uri=tracking_uri,
+        ledger_url=ledger_url,
+        policies=policies,
+        llm=llm,
+        target_alias=target_alias,
+        publish=publish,
+    )
+    _emit(decision, as_json=as_json, as_markdown=as_markdown)
+    raise typer.Exit(exit_code_for(decision))
+
+
+@app.command()
+def gate(
+    model: Annotated[str, typer.Argument(help="Registered model name.")],
+    ref: Annotated[str, typer.Argument(help="Version number or @alias.")],
+    policies: PoliciesDir = None,
+    tracking_uri: TrackingUri = None,
+    ledger_url: LedgerUrl = None,
+    llm: Llm = None,
+    target_alias: TargetAlias = None,
+    as_json: AsJson = False,
+) -> None:
+    """Gate a promotion: exit 0 approve, 1 block, 2 escalate, 3 error. Prints one line."""
+    decision = _run_review(
+        model,
+        ref,
+        tracking_uri=tracking_uri,
+        ledger_url=ledger_url,
+        policies=policies,
+        llm=llm,
+        target_alias=target_alias,
+        publish=True,
+    )
+    if as_json:
+        typer.echo(decision.model_dump_json(indent=2))
+    else:
+        reason = decision.error or (decision.reasons[0] if decision.reasons else "")
+        typer.echo(f"{decision.verdict} {decision.model} v{decision.version}: {reason}")
+    raise typer.Exit(exit_code_for(decision))
+
+
+@policy_app.command("validate")
+def policy_validate(
+    directory: Annotated[Path, typer.Argument(help="Policy directory.")],
+) -> None:
+    """Load and validate every policy in DIRECTORY; errors name file and line (exit 3)."""
+    from policies.errors import PolicyError
+    from policies.loader import load_policy_dir
+
+    try:
+        loaded = load_policy_dir(directory)
+    except PolicyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_CODES["error"]) from None
+    for item in loaded:
+        typer.echo(
+            f"ok {item.ref.name}@{item.ref.revision} ({item.path}, sha256 {item.ref.sha256[:12]})"
+        )
+
+
+@policy_app.command("schema")
+def policy_schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> None:
+    """Print the JSON Schema of policy documents (for editors)."""
+    from policies.schema import policy_json_schema
+
+    text = json.dumps(policy_json_schema(), indent=2)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+@policy_app.command("test")
+def policy_test(
+    directory: Annotated[Path, typer.Argument(help="Policy directory.")],
+    tests: Annotated[Path, typer.Argument(help="Policy test file (YAML).")],
+) -> None:
+    """Run example evidence against expected verdicts; exit 1 when any case fails."""
+    from policies.errors import PolicyError
+    from policies.testing import run_policy_tests
+
+    try:
+        results = run_policy_tests(directory, tests)
+    except PolicyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_CODES["error"]) from None
+    failed = [r for r in results if not r.passed]
+    for result in results:
+        typer.echo(f"{'PASS' if result.passed else 'FAIL'} {result.name}: {result.message}")
+    typer.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    raise typer.Exit(1 if failed else 0)
+
+
+@ledger_app.command("verify")
+def ledger_verify(ledger_url: LedgerUrl = None) -> None:
+    """Check the ledger's hash chain; exit 1 when a record was edited or deleted."""
+    from ledger.store import Ledger
+
+    report = Ledger(_settings(ledger_url=ledger_url).ledger_url).verify()
+    typer.echo(report.model_dump_json(indent=2))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@ledger_app.command("list")
+def ledger_list(
+    ledger_url: LedgerUrl = None,
+    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    version: Annotated[int | None, typer.Option(help="Only this version.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """List recorded decisions, newest first."""
+    from rich.console import Console
+
+    from api.render import decisions_table
+    from ledger.store import Ledger
+
+    ledger = Ledger(_settings(ledger_url=ledger_url).ledger_url)
+    decisions = ledger.list_decisions(model=model, version=version, limit=limit)
+    if as_json:
+        typer.echo(json.dumps([d.model_dump(mode="json") for d in decisions], indent=2))
+    else:
+        Console().print(decisions_table(decisions))
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Argument(help="Working directory for the demo registry and ledger.")
+    ] = Path("promogate-demo"),
+    as_json: AsJson = False,
+) -> None:
+    """Build a demo MLflow registry with real models and defects, and review every candidate."""
+    from api.demo import run_demo
+
+    raise typer.Exit(run_demo(directory, as_json=as_json))
+
+
+def _mount_optional_apps() -> None:
+    from api.eval_commands import eval_app
+
+    app.add_typer(eval_app, name="eval")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _mount_optional_apps()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

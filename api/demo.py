@@ -1,0 +1,71 @@
+"""`promogate demo`: build a registry with real models and real defects, and review every candidate."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+import policies as policies_package
+from agents.decision import Decision
+from api.render import decisions_table, print_decision
+from api.review_service import ReviewService
+from api.settings import Settings
+
+__all__ = ["EXAMPLE_POLICIES", "run_demo"]
+
+EXAMPLE_POLICIES = Path(policies_package.__file__).resolve().parent / "examples"
+
+
+def run_demo(directory: Path, *, as_json: bool = False, console: Console | None = None) -> int:
+    """Build the demo registry in `directory`, review each candidate and print the decisions.
+
+    Returns 0 when every decision matches the defect the candidate was built with, 1 otherwise.
+    """
+    from evals.demo_registry import build_demo_registry
+
+    console = console or Console(stderr=as_json)
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with console.status("building the demo registry (training real models)…") as status:
+        registry = build_demo_registry(directory, progress=lambda msg: status.update(msg))
+    console.print(
+        f"[dim]registry {registry.tracking_uri} built in {time.perf_counter() - started:.1f} s[/dim]"
+    )
+    ledger_path = directory / "promogate.db"
+    ledger_path.unlink(missing_ok=True)
+    settings = Settings(
+        tracking_uri=registry.tracking_uri,
+        ledger_url=f"sqlite:///{ledger_path}",
+        policies_dir=EXAMPLE_POLICIES,
+        llm="offline",
+    )
+    service = ReviewService(settings)
+    decisions: list[Decision] = []
+    mismatches: list[str] = []
+    for candidate in registry.candidates:
+        decision = service.review(candidate.model, str(candidate.version)).decision
+        decisions.append(decision)
+        if decision.verdict != candidate.expected_verdict:
+            mismatches.append(
+                f"{candidate.model} v{candidate.version} ({candidate.title}): expected "
+                f"{candidate.expected_verdict}, got {decision.verdict}"
+            )
+        if not as_json:
+            console.rule(f"{candidate.model} v{candidate.version}: {candidate.title}")
+            print_decision(decision, console)
+    elapsed = time.perf_counter() - started
+    if as_json:
+        print(json.dumps([d.model_dump(mode="json") for d in decisions], indent=2))
+    else:
+        console.print(decisions_table(decisions, title="Demo decisions"))
+        console.print(
+            f"[dim]{len(decisions)} reviews in {elapsed:.1f} s · ledger {ledger_path} · "
+            f"policies {EXAMPLE_POLICIES.name}/[/dim]"
+        )
+    for line in mismatches:
+        console.print(f"[red]unexpected decision:[/red] {line}")
+    return 1 if mismatches else 0

@@ -1,0 +1,147 @@
+"""Decisions for people: rich tables for the terminal and Markdown for PR comments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from agents.decision import Decision
+
+__all__ = ["decision_markdown", "decision_renderable", "decisions_table", "print_decision"]
+
+_VERDICT_STYLE = {"approve": "bold green", "block": "bold red", "escalate": "bold yellow"}
+_STATUS_STYLE = {
+    "pass": "green",
+    "fail": "red",
+    "error": "magenta",
+    "warn": "yellow",
+    "skip": "dim",
+}
+_STATUS_ICON = {"pass": "✅", "fail": "❌", "error": "⛔", "warn": "⚠️", "skip": "⏭️"}
+
+
+def _num(value: float | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def decision_renderable(decision: Decision, *, show_passing: bool = True) -> Group:
+    """A rich renderable: verdict panel, checks table, findings and the question/answer log."""
+    style = _VERDICT_STYLE[decision.verdict]
+    baseline = (
+        f" vs v{decision.baseline_version}" if decision.baseline_version is not None else " (no baseline)"
+    )
+    header = Text.assemble(
+        (decision.verdict.upper(), style),
+        f"  {decision.model} v{decision.version}{baseline} → @{decision.target_alias}",
+    )
+    lines = [header]
+    for reason in decision.reasons:
+        lines.append(Text(f"• {reason}"))
+    parts: list[Table | Panel | Text] = [Panel(Group(*lines), title="promogate decision")]
+
+    checks = Table(title="Checks", show_lines=False, expand=True)
+    for column in ("check", "status", "observed", "threshold", "baseline", "Δ", "p", "message"):
+        checks.add_column(column, overflow="fold")
+    for check in decision.checks:
+        if not show_passing and check.status in ("pass", "skip"):
+            continue
+        checks.add_row(
+            check.id,
+            Text(check.status, style=_STATUS_STYLE[check.status]),
+            _num(check.observed),
+            _num(check.threshold),
+            _num(check.baseline),
+            f"{check.delta:+.4f}" if check.delta is not None else "",
+            f"{check.p_value:.3g}" if check.p_value is not None else "",
+            check.message,
+        )
+    parts.append(checks)
+
+    if decision.findings:
+        findings = Table(title="Findings", expand=True)
+        findings.add_column("severity")
+        findings.add_column("finding", overflow="fold")
+        for finding in decision.findings:
+            findings.add_row(finding.severity, f"{finding.title}: {finding.detail}")
+        parts.append(findings)
+    if decision.questions:
+        qa = Table(title="Diagnostic questions", expand=True)
+        qa.add_column("question", overflow="fold")
+        qa.add_column("answer", overflow="fold")
+        for item in decision.questions:
+            qa.add_row(item.question, item.answer)
+        parts.append(qa)
+    parts.append(
+        Text(
+            f"decision {decision.id} · evidence {(decision.evidence_digest or 'none')[:12]} · "
+            f"policies {', '.join(f'{p.name}@{p.revision}' for p in decision.policies) or 'none'} · "
+            f"{decision.investigator} investigator · {decision.duration_ms:.0f} ms",
+            style="dim",
+        )
+    )
+    return Group(*parts)
+
+
+def print_decision(decision: Decision, console: Console | None = None) -> None:
+    (console or Console()).print(decision_renderable(decision))
+
+
+def decisions_table(decisions: Sequence[Decision], *, title: str = "Decisions") -> Table:
+    """One row per decision: the summary the demo and `ledger list` print."""
+    table = Table(title=title, expand=True)
+    for column in ("model", "version", "verdict", "failed checks", "reason"):
+        table.add_column(column, overflow="fold")
+    for decision in decisions:
+        failed = [c.id for c in decision.checks if c.status in ("fail", "error")]
+        table.add_row(
+            decision.model,
+            str(decision.version),
+            Text(decision.verdict, style=_VERDICT_STYLE[decision.verdict]),
+            "\n".join(failed) or "-",
+            decision.reasons[0] if decision.reasons else "",
+        )
+    return table
+
+
+def decision_markdown(decision: Decision, *, heading_level: int = 3) -> str:
+    """Markdown for a PR comment or `review --markdown`."""
+    h = "#" * heading_level
+    icon = {"approve": "✅", "block": "❌", "escalate": "⚠️"}[decision.verdict]
+    baseline = (
+        f" vs v{decision.baseline_version}" if decision.baseline_version is not None else ""
+    )
+    out = [
+        f"{h} {icon} promogate: **{decision.verdict}** `{decision.model}` v{decision.version}"
+        f"{baseline} → `@{decision.target_alias}`",
+        "",
+    ]
+    out.extend(f"- {reason}" for reason in decision.reasons)
+    out += ["", "| check | status | observed | threshold | baseline | Δ | p |", "|---|---|---|---|---|---|---|"]
+    for check in decision.checks:
+        delta = f"{check.delta:+.4f}" if check.delta is not None else ""
+        p_value = f"{check.p_value:.3g}" if check.p_value is not None else ""
+        out.append(
+            f"| `{check.id}` | {_STATUS_ICON[check.status]} {check.status} | {_num(check.observed)} "
+            f"| {_num(check.threshold)} | {_num(check.baseline)} | {delta} | {p_value} |"
+        )
+    if decision.findings:
+        out += ["", f"{h}# Findings", ""]
+        out.extend(f"- **{f.severity}** {f.title}: {f.detail}" for f in decision.findings)
+    if decision.questions:
+        out += ["", f"<details><summary>Diagnostic questions ({len(decision.questions)})</summary>", ""]
+        out.extend(f"- **{q.question}** {q.answer}" for q in decision.questions)
+        out += ["", "</details>"]
+    out += [
+        "",
+        f"<sub>decision `{decision.id}` · evidence `{(decision.evidence_digest or 'none')[:12]}` · "
+        f"policies {', '.join(f'`{p.name}@{p.revision}`' for p in decision.policies) or 'none'}</sub>",
+    ]
+    return "\n".join(out)

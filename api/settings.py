@@ -1,0 +1,45 @@
+"""Settings, read once at the edge (CLI and server) and passed down as explicit arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """promogate's configuration. Every field can be set as `PROMOGATE_<FIELD>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PROMOGATE_", extra="ignore")
+
+    tracking_uri: str = Field(
+        default="sqlite:///mlflow.db",
+        description="MLflow tracking URI (sqlite:///..., http://host:5000).",
+    )
+    registry_uri: str | None = Field(default=None, description="MLflow registry URI, if different.")
+    ledger_url: str = Field(
+        default="sqlite:///promogate.db", description="SQLAlchemy URL of the decision ledger."
+    )
+    policies_dir: Path = Field(default=Path("policies"), description="Trusted policy directory.")
+    llm: str = Field(
+        default="offline", description="'offline' or 'openai:<model>' (OPENAI_API_KEY, OPENAI_BASE_URL)."
+    )
+    openai_api_key: str | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    evidence_timeout_s: float = Field(default=30.0, gt=0, description="Bound on each evidence source.")
+    mlflow_http_timeout_s: float = Field(default=10.0, gt=0)
+    mlflow_http_retries: int = Field(default=2, ge=0)
+    publish_tags: bool = Field(default=True, description="Write decisions back as model-version tags.")
+    baseline_alias: str = "champion"
+    target_alias: str = "champion"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (None values are ignored)."""
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,192 @@
+"""Typed errors raised by the read-only MLflow tools.
+
+Every message names the offending value with ``!r`` and says how to fix it, because these messages
+reach engineers through the CLI, the API and the PR bot verbatim::
+
+    ToolError
+    ├── NotFoundError
+    │   ├── ModelNotFoundError(model)
+    │   ├── VersionNotFoundError(model, version)
+    │   ├── AliasNotFoundError(model, alias)
+    │   ├── RunNotFoundError(run_id)
+    │   └── LoggedModelNotFoundError(model_id)
+    ├── InvalidVersionRefError(ref)           "five", "@", "0": not a version number or @alias
+    ├── BackendUnavailableError               MLflow unreachable, 5xx, timeout (retried when transient)
+    ├── BackendRequestError                   MLflow refused the request (4xx other than not-found)
+    └── ArtifactError(path)
+        ├── MalformedArtifactError(path)      an artifact that cannot be parsed
+        └── ArtifactTooLargeError(path)       an artifact over the size cap
+
+Importing this module is cheap: it does not import mlflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "AliasNotFoundError",
+    "ArtifactError",
+    "ArtifactTooLargeError",
+    "BackendRequestError",
+    "BackendUnavailableError",
+    "InvalidVersionRefError",
+    "LoggedModelNotFoundError",
+    "MalformedArtifactError",
+    "ModelNotFoundError",
+    "NotFoundError",
+    "RunNotFoundError",
+    "ToolError",
+    "VersionNotFoundError",
+]
+
+
+class ToolError(Exception):
+    """Base class: a tool could not read the evidence it was asked for.
+
+    Attributes:
+        message: What went wrong, naming the offending value.
+        how_to_fix: What the user can do about it, or None when nothing specific applies.
+    """
+
+    def __init__(self, message: str, how_to_fix: str | None = None) -> None:
+        self.message = message
+        self.how_to_fix = how_to_fix
+        super().__init__(message if how_to_fix is None else f"{message}. {how_to_fix}")
+
+
+class NotFoundError(ToolError):
+    """The registry or tracking store has no such model, version, alias, run or logged model."""
+
+
+class ModelNotFoundError(NotFoundError):
+    """No registered model with this name."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        super().__init__(
+            f"registered model {model!r} not found",
+            "check the name (it is case-sensitive) or register it with "
+            "mlflow.register_model(model_info.model_uri, name)",
+        )
+
+
+class VersionNotFoundError(NotFoundError):
+    """The registered model exists but has no such version."""
+
+    def __init__(self, model: str, version: int, existing: Iterable[int] = ()) -> None:
+        self.model = model
+        self.version = version
+        self.existing = sorted(existing)
+        if self.existing:
+            fix = "existing versions: " + ", ".join(str(v) for v in self.existing)
+        else:
+            fix = f"{model!r} has no versions yet; register one with mlflow.register_model"
+        super().__init__(f"registered model {model!r} has no version {version!r}", fix)
+
+
+class AliasNotFoundError(NotFoundError):
+    """The registered model exists but no version holds this alias."""
+
+    def __init__(self, model: str, alias: str, existing: Mapping[str, int] | None = None) -> None:
+        self.model = model
+        self.alias = alias
+        self.existing = dict(existing or {})
+        if self.existing:
+            listed = ", ".join(f"@{a} -> version {v}" for a, v in sorted(self.existing.items()))
+            fix = f"existing aliases of {model!r}: {listed}"
+        else:
+            fix = (
+                f"{model!r} has no aliases; pass a version number or set one with "
+                f"MlflowClient().set_registered_model_alias({model!r}, {alias!r}, VERSION)"
+            )
+        super().__init__(f"registered model {model!r} has no alias {alias!r}", fix)
+
+
+class RunNotFoundError(NotFoundError):
+    """No run with this id in the tracking store."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"run {run_id!r} not found",
+            "check that the tracking URI points at the store the run was logged to",
+        )
+
+
+class LoggedModelNotFoundError(NotFoundError):
+    """No MLflow 3 logged model with this id."""
+
+    def __init__(self, model_id: str) -> None:
+        self.model_id = model_id
+        super().__init__(
+            f"logged model {model_id!r} not found",
+            "check that the tracking URI points at the store the model was logged to, "
+            "and that the logged model was not deleted",
+        )
+
+
+class InvalidVersionRefError(ToolError):
+    """A version reference that is neither a positive version number nor ``@alias``."""
+
+    def __init__(self, ref: object) -> None:
+        self.ref = ref
+        super().__init__(
+            f"invalid version reference {ref!r}",
+            "pass a version number such as 5 or '5', or an alias such as '@champion'",
+        )
+
+
+class BackendUnavailableError(ToolError):
+    """MLflow could not be reached or failed on its side (connection error, timeout, 5xx).
+
+    Attributes:
+        transient: Whether retrying may help (connection refused, 5xx, timeout); False when the
+            URI answers but is not an MLflow server.
+    """
+
+    def __init__(self, message: str, how_to_fix: str | None = None, *, transient: bool = True):
+        self.transient = transient
+        super().__init__(
+            message,
+            how_to_fix
+            or "check that the MLflow tracking server is running and reachable at the "
+            "configured tracking URI, then retry",
+        )
+
+
+class BackendRequestError(ToolError):
+    """MLflow answered but refused the request (bad parameter, permission denied, ...)."""
+
+
+class ArtifactError(ToolError):
+    """An artifact exists but cannot be used.
+
+    Attributes:
+        path: The artifact path inside its run or logged model.
+    """
+
+    def __init__(self, path: str, message: str, how_to_fix: str | None = None) -> None:
+        self.path = path
+        super().__init__(message, how_to_fix)
+
+
+class MalformedArtifactError(ArtifactError):
+    """An artifact that cannot be parsed in the format its name promises."""
+
+    def __init__(self, path: str, reason: str, how_to_fix: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(path, f"artifact {path!r} is malformed: {reason}", how_to_fix)
+
+
+class ArtifactTooLargeError(ArtifactError):
+    """An artifact bigger than the tools are willing to read."""
+
+    def __init__(self, path: str, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            path,
+            f"artifact {path!r} is {size} bytes, over the {limit}-byte limit",
+            "log a smaller file (e.g. a sample of the evaluation rows) or split it",
+        )
