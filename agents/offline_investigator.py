@@ -15,11 +15,10 @@ from agents.untrusted import scan_bundle
 from policies.result import CheckResult, PolicyVerdict
 from tools.evidence import EvidenceBundle, VersionEvidence
 from tools.significance import paired_bootstrap
-from tools.segments import pair_tables
+from tools.segments import metric_inputs, pair_tables, table_metric_name
 
 __all__ = ["OfflineInvestigator", "check_findings"]
 
-_BOOTSTRAP_METRICS = {"accuracy", "recall", "precision", "f1", "roc_auc"}
 _PROBLEM = ("fail", "error", "warn")
 
 
@@ -93,7 +92,7 @@ def _significance_question(bundle: EvidenceBundle, check: CheckResult) -> Questi
     if baseline is None:
         return None
     cand_table, base_table = bundle.candidate.eval_table, baseline.eval_table
-    if metric not in _BOOTSTRAP_METRICS or cand_table is None or base_table is None:
+    if table_metric_name(metric) is None or cand_table is None or base_table is None:
         missing = [
             v.ref for v, t in ((bundle.candidate, cand_table), (baseline, base_table)) if t is None
         ]
@@ -110,24 +109,28 @@ def _significance_question(bundle: EvidenceBundle, check: CheckResult) -> Questi
             ),
             check_id=check.id,
         )
-    paired = pair_tables(base_table, cand_table)
-    if paired is None:
+    pairing = pair_tables(base_table, cand_table)
+    table_metric = table_metric_name(metric)
+    if not pairing.paired or table_metric is None:
         return QuestionAnswer(
             question=question,
-            answer=(
-                "Not testable: the two evaluation tables share no rows (no common row_id and "
-                "different lengths), so the versions were not scored on the same examples."
-            ),
+            answer=f"Not testable: {pairing.reason or 'the metric cannot be recomputed per example'}.",
             check_id=check.id,
-            tools=["paired_bootstrap"],
+            tools=["pair_tables"],
         )
-    column = "score" if metric == "roc_auc" else "prediction"
-    result = paired_bootstrap(
-        metric,  # type: ignore[arg-type]
-        paired.labels,
-        paired.baseline(column),
-        paired.candidate(column),
-    )
+    try:
+        labels, base_values = metric_inputs(base_table, table_metric)
+        _, cand_values = metric_inputs(cand_table, table_metric)
+        result = paired_bootstrap(
+            table_metric,
+            [labels[i] for i in pairing.index_a],
+            [base_values[i] for i in pairing.index_a],
+            [cand_values[j] for j in pairing.index_b],
+        )
+    except ValueError as exc:
+        return QuestionAnswer(
+            question=question, answer=f"Not testable: {exc}", check_id=check.id, tools=["paired_bootstrap"]
+        )
     verdict = (
         "significant" if result.p_value < 0.05 else "not significant at the 0.05 level"
     )
@@ -156,7 +159,7 @@ def _segments_question(checks: Sequence[CheckResult]) -> QuestionAnswer | None:
     )
     if regressed:
         parts = [
-            f"{c.details.get('segment', c.id)}: {_fmt(c.baseline)} -> {_fmt(c.observed)} "
+            f"{c.details.get('column', '?')}={c.details.get('segment', c.id)}: {_fmt(c.baseline)} -> {_fmt(c.observed)} "
             f"({c.delta:+.3f}{', p=' + format(c.p_value, '.3g') if c.p_value is not None else ''})"
             for c in regressed
             if c.delta is not None

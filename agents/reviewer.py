@@ -89,7 +89,9 @@ def compose_decision(
     clean review into an escalation to a human.
     """
     final: Verdict = verdict.verdict
-    reasons = list(verdict.reasons)
+    reasons = list(verdict.reasons) or [
+        f"{c.id} {c.status}: {c.message}" for c in verdict.checks if c.status in ("fail", "error")
+    ]
     may_block = all(o.agent_may_block for o in verdict.outcomes)
     if final != "block" and investigation.blockers:
         final = "block" if may_block else "escalate"

@@ -30,7 +30,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-policy_app = typer.Typer(help="Validate, test and describe promotion policies.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="Validate, test and describe promotion policies.", no_args_is_help=True
+)
 ledger_app = typer.Typer(help="Inspect and verify the decision ledger.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(ledger_app, name="ledger")
@@ -40,7 +42,8 @@ TrackingUri = Annotated[
     typer.Option("--tracking-uri", help="MLflow tracking URI [env: PROMOGATE_TRACKING_URI]."),
 ]
 LedgerUrl = Annotated[
-    str | None, typer.Option("--ledger-url", help="Ledger database URL [env: PROMOGATE_LEDGER_URL].")
+    str | None,
+    typer.Option("--ledger-url", help="Ledger database URL [env: PROMOGATE_LEDGER_URL]."),
 ]
 PoliciesDir = Annotated[
     Path | None,
@@ -143,8 +146,25 @@ def gate(
     llm: Llm = None,
     target_alias: TargetAlias = None,
     as_json: AsJson = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            help="Ask a running promogate API instead of reviewing here (token from "
+            "PROMOGATE_TOKEN); any failure to get an answer denies with exit 3.",
+        ),
+    ] = None,
 ) -> None:
     """Gate a promotion: exit 0 approve, 1 block, 2 escalate, 3 error. Prints one line."""
+    if server is not None:
+        from api.gate_client import main as gate_client_main
+
+        argv = ["gate", "--server", server, model, ref]
+        if target_alias is not None:
+            argv += ["--target-alias", target_alias]
+        if as_json:
+            argv.append("--json")
+        raise typer.Exit(gate_client_main(argv))
     decision = _run_review(
         model,
         ref,
@@ -212,7 +232,12 @@ def policy_test(
         raise typer.Exit(EXIT_CODES["error"]) from None
     failed = [r for r in results if not r.passed]
     for result in results:
-        typer.echo(f"{'PASS' if result.passed else 'FAIL'} {result.name}: {result.message}")
+        outcome = f"expected {result.expected}, got {result.actual}"
+        detail = "; ".join(result.failures)
+        typer.echo(
+            f"{'PASS' if result.passed else 'FAIL'} {result.name} ({result.file}:{result.line}): "
+            f"{outcome}{': ' + detail if detail else ''}"
+        )
     typer.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     raise typer.Exit(1 if failed else 0)
 
@@ -225,6 +250,15 @@ def ledger_verify(ledger_url: LedgerUrl = None) -> None:
     report = Ledger(_settings(ledger_url=ledger_url).ledger_url).verify()
     typer.echo(report.model_dump_json(indent=2))
     raise typer.Exit(0 if report.ok else 1)
+
+
+@ledger_app.command("migrate")
+def ledger_migrate(ledger_url: LedgerUrl = None) -> None:
+    """Create or upgrade the ledger's tables (a no-op when current)."""
+    from ledger.store import Ledger
+
+    revision = Ledger(_settings(ledger_url=ledger_url).ledger_url, auto_migrate=False).migrate()
+    typer.echo(f"ledger schema at revision {revision}")
 
 
 @ledger_app.command("list")
@@ -264,12 +298,21 @@ def demo(
 
 def _mount_optional_apps() -> None:
     from api.eval_commands import eval_app
+    from api.server_commands import register_server_commands
 
     app.add_typer(eval_app, name="eval")
+    register_server_commands(app)
 
 
 def main() -> None:
     """Console-script entry point."""
+    from api.gate_client import wants_server_gate
+
+    if wants_server_gate(sys.argv[1:]):
+        # The CI path: answer from the API without building the typer app or importing more.
+        from api.gate_client import main as gate_client_main
+
+        sys.exit(gate_client_main(sys.argv[1:]))
     _mount_optional_apps()
     try:
         app()

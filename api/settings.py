@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "load_settings"]
@@ -26,17 +26,38 @@ class Settings(BaseSettings):
     )
     policies_dir: Path = Field(default=Path("policies"), description="Trusted policy directory.")
     llm: str = Field(
-        default="offline", description="'offline' or 'openai:<model>' (OPENAI_API_KEY, OPENAI_BASE_URL)."
+        default="offline",
+        description="'offline' or 'openai:<model>' (OPENAI_API_KEY, OPENAI_BASE_URL).",
     )
     openai_api_key: str | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
-    evidence_timeout_s: float = Field(default=30.0, gt=0, description="Bound on each evidence source.")
+    evidence_timeout_s: float = Field(
+        default=30.0, gt=0, description="Bound on each evidence source."
+    )
     mlflow_http_timeout_s: float = Field(default=10.0, gt=0)
     mlflow_http_retries: int = Field(default=2, ge=0)
-    publish_tags: bool = Field(default=True, description="Write decisions back as model-version tags.")
+    publish_tags: bool = Field(
+        default=True, description="Write decisions back as model-version tags."
+    )
     baseline_alias: str = "champion"
     target_alias: str = "champion"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    host: str = Field(default="127.0.0.1", description="Address `promogate serve` binds.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port `promogate serve` binds.")
+    allow_anonymous: bool = Field(
+        default=False,
+        description="Serve the API without bearer tokens (local demo only; callers act as admin).",
+    )
+    server_url: str = Field(
+        default="http://127.0.0.1:8080", description="The API the `gate --server` client calls."
+    )
+    token: SecretStr | None = Field(default=None, description="Bearer token the API clients send.")
+    job_concurrency: int = Field(
+        default=2, ge=1, description="Reviews run at once by the in-process queue or a worker."
+    )
+    request_deadline_s: float = Field(
+        default=60.0, gt=0, description="Longest a synchronous review or gate request may take."
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

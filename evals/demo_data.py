@@ -50,7 +50,7 @@ AS_OF: Final = dt.date(2025, 6, 30)
 _HISTORY_DAYS: Final = 365
 # The share of `east` applications that fall in the last 90 days: the branch stopped most new
 # originations in spring, so a 90-day training window leaves the region sparse.
-_EAST_RECENT_SHARE: Final = 0.06
+_EAST_RECENT_SHARE: Final = 0.01
 _RECENT_DAYS: Final = 90
 
 
@@ -102,7 +102,7 @@ def _standardise(x: np.ndarray) -> np.ndarray:
 
 
 def make_credit_applications(
-    seed: int, *, n_rows: int = 9000, eval_fraction: float = 0.5
+    seed: int, *, n_rows: int = 9400, eval_fraction: float = 0.5
 ) -> CreditApplications:
     """Generate the applications and split them into training and evaluation rows.
 
@@ -135,17 +135,17 @@ def make_credit_applications(
     rent_burden = rng.beta(2.0, 4.0, size=n_rows)
 
     logit = (
-        -1.75
+        -1.9
         + 0.9 * _standardise(debt_ratio)
         + 0.7 * _standardise(late.astype(float))
-        + 1.0 * _standardise(utilization)
+        + 1.4 * _standardise(utilization)
         - 0.6 * _standardise(np.log(income))
         - 0.4 * _standardise(history)
         + 0.2 * _standardise(np.log(loan))
     )
     logit = logit + np.where(region == "south", 0.35 * _standardise(np.log(loan)), 0.0)
-    logit = logit + np.where(is_east, 0.8 - 1.1 * _standardise(employment), 0.0)
-    logit = logit + np.where(region == "west", 1.8 * _standardise(rent_burden), 0.0)
+    logit = logit + np.where(is_east, 1.0 - 1.4 * _standardise(employment), 0.0)
+    logit = logit + np.where(region == "west", 3.0 * _standardise(rent_burden), 0.0)
     probability = 1.0 / (1.0 + np.exp(-logit))
     label = (rng.random(n_rows) < probability).astype(np.int64)
 

@@ -1,4 +1,4 @@
-"""Errors raised by the evals package: bad suite files, unreachable targets, bad datasets, judges."""
+"""Errors of the evals package: bad suite files, unreachable targets, bad datasets, judges."""
 
 from __future__ import annotations
 

@@ -92,7 +92,9 @@ class SuiteHeader(_Strict):
     @classmethod
     def _version_as_text(cls, value: object) -> object:
         # `version: 1` and `version: 1.0` are common in hand-written YAML.
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
 
     @field_validator("canaries")
     @classmethod
@@ -226,14 +228,14 @@ def _load_header(path: Path) -> SuiteHeader:
         ) from exc
 
 
-def _load_cases(path: Path) -> list[Case]:
+def _load_cases(path: Path) -> list[tuple[int, Case]]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise SuiteError("cases file not found", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SuiteError(f"cannot read cases file: {exc}", path=path) from exc
-    cases: list[Case] = []
+    cases: list[tuple[int, Case]] = []
     first_line: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -241,7 +243,9 @@ def _load_cases(path: Path) -> list[Case]:
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise SuiteError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number)
+            raise SuiteError(
+                f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=number
+            ) from exc
         if not isinstance(data, dict):
             raise SuiteError(
                 f"a case must be a JSON object, got {type(data).__name__}", path=path, line=number
@@ -257,7 +261,7 @@ def _load_cases(path: Path) -> list[Case]:
                 line=number,
             )
         first_line[case.id] = number
-        cases.append(case)
+        cases.append((number, case))
     return cases
 
 
@@ -287,31 +291,33 @@ def load_suite(path: Path) -> Suite:
     header = _load_header(header_path)
     if header.cases is not None:
         cases_path = header_path.parent / header.cases
-        cases = _load_cases(cases_path)
+        numbered = _load_cases(cases_path)
     else:
         cases_path = header_path.with_suffix(".jsonl")
         if cases_path.is_file():
-            cases = _load_cases(cases_path)
+            numbered = _load_cases(cases_path)
         elif header.target_kind == "classifier":
             # Classifier suites score an evaluation dataset; their cases are optional.
-            cases = []
+            numbered = []
         else:
             raise SuiteError(f"cases file {cases_path.name!r} not found", path=header_path)
-    if header.target_kind == "llm" and not cases:
+    if header.target_kind == "llm" and not numbered:
         raise SuiteError("an llm suite needs at least one case", path=cases_path)
-    _check_case_expectations(header, cases, cases_path)
+    _check_case_expectations(header, numbered, cases_path)
+    cases = [case for _, case in numbered]
     logger.debug("loaded suite %s (%d cases) from %s", header.name, len(cases), header_path)
     return Suite(header=header, cases=cases, path=str(header_path))
 
 
-def _check_case_expectations(header: SuiteHeader, cases: list[Case], cases_path: Path) -> None:
+def _check_case_expectations(
+    header: SuiteHeader, numbered: list[tuple[int, Case]], cases_path: Path
+) -> None:
     """Cases a detector cannot score are errors on load, not silent passes at run time."""
     if header.detector != "injection_marker":
         return
-    for case in cases:
+    for number, case in numbered:
         markers = case.expected.get("marker", case.expected.get("markers"))
-        ok = isinstance(markers, str) and markers.strip()
-        ok = ok or (
+        ok = (isinstance(markers, str) and bool(markers.strip())) or (
             isinstance(markers, list)
             and bool(markers)
             and all(isinstance(m, str) and m.strip() for m in markers)
@@ -321,6 +327,7 @@ def _check_case_expectations(header: SuiteHeader, cases: list[Case], cases_path:
                 f"case {case.id!r}: detector 'injection_marker' needs expected.marker "
                 f"(a string or a list of strings), got {markers!r}",
                 path=cases_path,
+                line=number,
             )
 
 

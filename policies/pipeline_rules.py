@@ -1,24 +1,1152 @@
-"""The `pipeline:` section of a policy and its checks (placeholder until the pipeline rules land)."""
+"""The ``pipeline:`` section of a policy and its checks.
+
+Rules read the flat view of the candidate's pipeline config (`tools.pipeline_config`), its diff
+against the baseline (`tools.pipeline_diff`), the candidate's dataset inputs and its loss history::
+
+    pipeline:
+      require: [seed]                          # keys that must exist (globs; `seed` = any *seed,
+                                               # and any key of the seed class: random_state)
+      forbid_changes: [data.source, "features.pii_*", data_window]   # key globs or change classes
+      ranges: {data.window: {min: 180d}, train.learning_rate: {max: 0.3}}
+      min_eval_fraction: 0.15
+      train_eval_overlap: forbid               # forbid | warn | off (true/false accepted)
+      dependencies: {require_pinned: true, forbid_changes: false}
+      convergence: {metric: train_loss}
+      evaluation_set_changed: warn             # forbid | warn | off
+      classes: {data_window: ["*.lookback_days"]}   # extra change-class patterns
+
+Every rule yields `pass`, `fail` (or `warn` where the rule says so) and `error` when the evidence it
+needs is missing or unreadable. A config that is missing entirely is an `error` only for rules that
+read it; with none of those, a single `skip` check says so. Check ids: ``pipeline.require.seed``,
+``pipeline.forbid_changes.data.source``, ``pipeline.ranges.data.window``,
+``pipeline.min_eval_fraction``, ``pipeline.train_eval_overlap``,
+``pipeline.dependencies.require_pinned``, ``pipeline.dependencies.forbid_changes``,
+``pipeline.convergence.train_loss``, ``pipeline.evaluation_set_changed``, and
+``pipeline.config.<file>`` for a file that cannot be read.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
-from policies.result import CheckResult
-from tools.evidence import EvidenceBundle
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["PipelineRules", "evaluate_pipeline"]
+from policies.result import CheckResult, CheckStatus
+from tools.evidence import DatasetInput, EvidenceBundle, MetricPoint, VersionEvidence
+from tools.pipeline_config import (
+    ConfigValue,
+    PipelineConfig,
+    key_matches,
+    load_pipeline_config,
+    numeric_value,
+    value_text,
+)
+from tools.pipeline_diff import (
+    CHANGE_CLASSES,
+    ChangeClass,
+    ConfigChange,
+    PipelineDiff,
+    classify_key,
+    diff_pipeline_configs,
+)
+
+__all__ = [
+    "DEFAULT_EVAL_FRACTION_KEYS",
+    "DEFAULT_TRAIN_FRACTION_KEYS",
+    "HOW_TO_LOG_PIPELINE",
+    "ConvergenceAssessment",
+    "ConvergenceRule",
+    "ConvergenceState",
+    "DependencyRules",
+    "PipelineEvidence",
+    "PipelineRules",
+    "RangeRule",
+    "RuleMode",
+    "assess_convergence",
+    "evaluate_pipeline",
+    "evaluate_pipeline_evidence",
+    "is_pinned",
+    "pipeline_evidence",
+]
+
+logger = logging.getLogger("promogate.policies")
+
+RuleMode = Literal["forbid", "warn", "off"]
+ConvergenceState = Literal["converged", "still_falling", "diverged", "insufficient"]
+
+HOW_TO_LOG_PIPELINE = (
+    "log the pipeline config on the source run, e.g. "
+    "mlflow.log_artifact('pipeline.yaml', artifact_path='pipeline') (YAML, JSON, DVC "
+    "params.yaml/dvc.yaml, MLproject, a compiled Kubeflow spec or a Hydra config directory), "
+    "or log its values as run params with mlflow.log_params(...)"
+)
+_HOW_TO_LOG_ENV = (
+    "log the model with its environment, e.g. mlflow.sklearn.log_model(model, name='model', "
+    "pip_requirements=['scikit-learn==1.5.2', ...]), which writes requirements.txt and conda.yaml"
+)
+_HOW_TO_LOG_DATASETS = (
+    "log both datasets with mlflow.log_input(dataset, context='training') and "
+    "mlflow.log_input(dataset, context='evaluation')"
+)
+
+DEFAULT_EVAL_FRACTION_KEYS: tuple[str, ...] = (
+    "*eval_fraction",
+    "*eval_size",
+    "*eval_split",
+    "split.eval",
+    "*test_fraction",
+    "*test_size",
+    "*test_split",
+    "split.test",
+    "*holdout_fraction",
+    "*holdout_size",
+    "*validation_fraction",
+    "*validation_size",
+    "*val_fraction",
+    "*val_size",
+    "*valid_size",
+)
+DEFAULT_TRAIN_FRACTION_KEYS: tuple[str, ...] = ("*train_fraction", "*train_size", "split.train")
+
+# Keys whose values name a dataset (for overlap and evaluation-set identity).
+_TRAIN_DATA_KEYS = (
+    "*train*path*",
+    "*train*uri*",
+    "*train*source*",
+    "*train*table*",
+    "data.source",
+    "data.path",
+    "data.uri",
+    "data.table",
+)
+_EVAL_DATA_KEYS = (
+    "*eval*path*",
+    "*eval*uri*",
+    "*eval*source*",
+    "*eval*table*",
+    "*eval*dataset*",
+    "*test*path*",
+    "*test*uri*",
+    "*test*table*",
+    "*test_data*",
+)
+_EVAL_SET_IDENTITY = (
+    "*path*",
+    "*uri*",
+    "*url*",
+    "*source*",
+    "*dataset*",
+    "*table*",
+    "*query*",
+    "*digest*",
+    "*file*",
+    "*snapshot*",
+    "*version*",
+)
+_BUILD_TOOLS = ("pip", "setuptools", "wheel")
+
+
+class RangeRule(BaseModel):
+    """Allowed range of a config value. Bounds may be numbers or durations (``180d``, ``26w``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: float | str | None = None
+    max: float | str | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RangeRule:
+        if self.min is None and self.max is None:
+            raise ValueError("a range needs min, max or both")
+        for name, bound in (("min", self.min), ("max", self.max)):
+            if bound is not None and numeric_value(bound) is None:
+                raise ValueError(f"range {name} {bound!r} is neither a number nor a duration")
+        low, high = self.low, self.high
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"range min {self.min!r} is above max {self.max!r}")
+        return self
+
+    @property
+    def low(self) -> float | None:
+        return None if self.min is None else numeric_value(self.min)
+
+    @property
+    def high(self) -> float | None:
+        return None if self.max is None else numeric_value(self.max)
+
+
+class DependencyRules(BaseModel):
+    """Rules on the logged model's requirements.txt / conda.yaml / python_env.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    require_pinned: bool = False
+    forbid_changes: bool = False
+    ignore: list[str] = Field(
+        default_factory=lambda: list(_BUILD_TOOLS),
+        description="Package names never required to be pinned (build tools by default).",
+    )
+
+
+class ConvergenceRule(BaseModel):
+    """Did training converge? Judged on the candidate's metric history of `metric`.
+
+    Diverged: a non-finite value, a last value above the first, or a rebound from the best value
+    of more than `max_rebound` of the total improvement. Still falling: over the last
+    `tail_fraction` of the points, the fitted (least-squares) drop is more than
+    `max_tail_improvement` of the total improvement.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str = "train_loss"
+    min_points: int = Field(default=5, ge=3)
+    tail_fraction: float = Field(default=0.2, gt=0.0, le=0.5)
+    max_tail_improvement: float = Field(default=0.02, ge=0.0)
+    max_rebound: float = Field(default=0.5, gt=0.0)
+    on_still_falling: Literal["fail", "warn"] = "warn"
+    on_diverged: Literal["fail", "warn"] = "fail"
 
 
 class PipelineRules(BaseModel):
-    """Rules on the training pipeline's configuration."""
+    """Rules on the training pipeline's configuration (the ``pipeline:`` section of a policy)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    require: list[str] = Field(default_factory=list)
-    forbid_changes: list[str] = Field(default_factory=list)
+    require: list[str] = Field(
+        default_factory=list,
+        description="Keys that must exist with a value: globs, where `seed` matches any key "
+        "ending in seed; a change-class name (`seed`) also matches every key of that class.",
+    )
+    forbid_changes: list[str] = Field(
+        default_factory=list,
+        description="Key globs (data.source, features.pii_*) or change classes (data_window).",
+    )
+    ranges: dict[str, RangeRule] = Field(default_factory=dict)
+    min_eval_fraction: float | None = Field(default=None, gt=0.0, lt=1.0)
+    eval_fraction_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_EVAL_FRACTION_KEYS))
+    train_eval_overlap: RuleMode = "off"
+    dependencies: DependencyRules | None = None
+    convergence: ConvergenceRule | None = None
+    evaluation_set_changed: RuleMode = "off"
+    classes: dict[ChangeClass, list[str]] = Field(
+        default_factory=dict, description="Extra key patterns per change class, tried first."
+    )
+
+    @field_validator("train_eval_overlap", "evaluation_set_changed", mode="before")
+    @classmethod
+    def _mode_from_bool(cls, value: object) -> object:
+        if value is True:
+            return "forbid"
+        if value is False:
+            return "off"
+        return value
+
+    @property
+    def needs_config(self) -> bool:
+        """Whether any rule reads the pipeline config itself (not only datasets or histories)."""
+        return bool(
+            self.require or self.forbid_changes or self.ranges or self.min_eval_fraction is not None
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.needs_config
+            or self.train_eval_overlap != "off"
+            or self.evaluation_set_changed != "off"
+            or self.dependencies is not None
+            or self.convergence is not None
+        )
 
 
-def evaluate_pipeline(policy: str, rules: PipelineRules, bundle: EvidenceBundle) -> list[CheckResult]:
-    """Evaluate `rules` against the bundle's pipeline configs and params."""
-    return []
+class ConvergenceAssessment(BaseModel):
+    """What a loss history says about convergence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str
+    state: ConvergenceState
+    points: int
+    first: float | None = None
+    best: float | None = None
+    last: float | None = None
+    tail_improvement: float | None = Field(
+        default=None, description="Share of the total improvement made over the tail."
+    )
+    message: str
+
+
+def _tail_drop(points: Sequence[MetricPoint]) -> float:
+    """Least-squares fitted drop across the tail (positive when the loss is still falling)."""
+    xs = [float(p.step) for p in points]
+    ys = [p.value for p in points]
+    if len(set(xs)) < 2:
+        xs = [float(i) for i in range(len(points))]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var
+    return -slope * (xs[-1] - xs[0])
+
+
+def assess_convergence(
+    points: Sequence[MetricPoint], rule: ConvergenceRule
+) -> ConvergenceAssessment:
+    """Judge a loss history: converged, still falling at the end, diverged, or too short.
+
+    Args:
+        points: The metric history (any order; sorted by step here).
+        rule: Thresholds; see `ConvergenceRule`.
+    """
+    name = rule.metric
+    ordered = sorted(points, key=lambda p: (p.step, p.timestamp))
+    n = len(ordered)
+    if n < rule.min_points:
+        return ConvergenceAssessment(
+            metric=name,
+            state="insufficient",
+            points=n,
+            message=f"{name} has {n} point(s), fewer than the {rule.min_points} needed to judge",
+        )
+    bad = next((p for p in ordered if not math.isfinite(p.value)), None)
+    if bad is not None:
+        return ConvergenceAssessment(
+            metric=name,
+            state="diverged",
+            points=n,
+            message=f"{name} became {bad.value} at step {bad.step}: training diverged",
+        )
+    values = [p.value for p in ordered]
+    first, last, best = values[0], values[-1], min(values)
+    best_step = ordered[values.index(best)].step
+    common = {"metric": name, "points": n, "first": first, "best": best, "last": last}
+    if last > first:
+        return ConvergenceAssessment(
+            **common,
+            state="diverged",
+            message=f"{name} ended at {last:.4g}, above where it started ({first:.4g}): diverged",
+        )
+    total = first - best
+    if total <= 0:
+        return ConvergenceAssessment(
+            **common,
+            state="converged",
+            tail_improvement=0.0,
+            message=f"{name} stayed at {first:.4g} over {n} points (no improvement to judge)",
+        )
+    rebound = last - best
+    if rebound > rule.max_rebound * total:
+        return ConvergenceAssessment(
+            **common,
+            state="diverged",
+            message=(
+                f"{name} rose from its best {best:.4g} (step {best_step}) to {last:.4g}, "
+                f"giving back {rebound / total:.0%} of the improvement: diverging"
+            ),
+        )
+    tail = ordered[-max(2, math.ceil(n * rule.tail_fraction)) :]
+    share = _tail_drop(tail) / total
+    if share > rule.max_tail_improvement:
+        return ConvergenceAssessment(
+            **common,
+            state="still_falling",
+            tail_improvement=share,
+            message=(
+                f"{name} was still falling at the end: the last {len(tail)} of {n} points made "
+                f"{share:.1%} of the total improvement ({first:.4g} -> {last:.4g}); more training "
+                "would change the model"
+            ),
+        )
+    return ConvergenceAssessment(
+        **common,
+        state="converged",
+        tail_improvement=share,
+        message=(
+            f"{name} converged: {first:.4g} -> {last:.4g}; the last {len(tail)} of {n} points made "
+            f"{max(share, 0.0):.1%} of the improvement"
+        ),
+    )
+
+
+class PipelineEvidence(BaseModel):
+    """What the pipeline rules read of one version, or of one file revision in a config review."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ref: str = Field(description="The version, e.g. 'churn/5', or the file revision reviewed.")
+    config: PipelineConfig
+    datasets: list[DatasetInput] = Field(default_factory=list)
+    metric_histories: dict[str, list[MetricPoint]] = Field(default_factory=dict)
+    evaluation_digests: list[str] = Field(default_factory=list)
+    gaps: list[str] = Field(default_factory=list, description="Why evidence could not be read.")
+
+
+def pipeline_evidence(version: VersionEvidence, *, baseline: bool = False) -> PipelineEvidence:
+    """Load the pipeline evidence of one version of the bundle.
+
+    Args:
+        version: The candidate's or the baseline's evidence.
+        baseline: Whether this is the baseline; its artifact references then name the version
+            (``artifact:churn/1/pipeline/pipeline.yaml:3``) so they are not read as the candidate's.
+    """
+    digests = {d.digest for d in version.datasets_in("evaluation")}
+    if version.logged_model is not None:
+        digests.update(m.dataset_digest for m in version.logged_model.metrics if m.dataset_digest)
+    return PipelineEvidence(
+        ref=version.ref,
+        config=load_pipeline_config(version, qualify_refs=baseline),
+        datasets=list(version.datasets),
+        metric_histories=dict(version.metric_histories),
+        evaluation_digests=sorted(digests),
+        gaps=[
+            f"{gap.source}: {gap.message}"
+            for gap in version.gaps
+            if gap.source in ("artifacts", "pipeline_config", "run", "datasets", "metric_history")
+        ],
+    )
+
+
+def is_pinned(value: ConfigValue) -> bool:
+    """Whether a dependency value pins one exact version.
+
+    pip: a single ``==`` (no wildcard) or ``===`` specifier, or a direct URL with a commit or hash.
+    conda: ``name=1.2.3``, ``name==1.2.3`` or ``name 1.2.3`` without wildcards or ranges.
+
+    Args:
+        value: A ``dependencies.pip.*`` or ``dependencies.conda.*`` value of the flat view.
+    """
+    text = value_text(value.value)
+    if value.key.startswith("dependencies.conda."):
+        rest = text.split("::")[-1]
+        for i, ch in enumerate(rest):
+            if ch in "=<>!~ ":
+                version = rest[i:].strip()
+                break
+        else:
+            return False
+        if any(op in version for op in ("<", ">", "!", "~", "*", "|", ",")):
+            return False
+        return version.lstrip("= ").strip() != ""
+    try:
+        req = Requirement(text)
+    except InvalidRequirement:
+        return False
+    if req.url:
+        return "#sha256=" in req.url or any(
+            len(part) == 40 and all(c in "0123456789abcdef" for c in part)
+            for part in req.url.replace("#", "@").split("@")
+        )
+    specs = list(req.specifier)
+    return len(specs) == 1 and (
+        specs[0].operator == "===" or (specs[0].operator == "==" and "*" not in specs[0].version)
+    )
+
+
+class _Checks:
+    """Builds the pipeline checks of one policy over candidate/baseline pipeline evidence."""
+
+    def __init__(
+        self,
+        policy: str,
+        rules: PipelineRules,
+        candidate: PipelineEvidence,
+        baseline: PipelineEvidence | None,
+        static: bool,
+    ) -> None:
+        self.policy = policy
+        self.rules = rules
+        self.candidate = candidate
+        self.baseline = baseline
+        self.static = static
+        self._diff: PipelineDiff | None = None
+
+    @property
+    def diff(self) -> PipelineDiff:
+        if self._diff is None:
+            assert self.baseline is not None
+            self._diff = diff_pipeline_configs(
+                self.baseline.config, self.candidate.config, extra_patterns=self.rules.classes
+            )
+        return self._diff
+
+    def check(self, id: str, status: CheckStatus, message: str, **fields: Any) -> CheckResult:
+        return CheckResult(
+            id=f"pipeline.{id}",
+            policy=self.policy,
+            kind="pipeline",
+            status=status,
+            message=message,
+            **fields,
+        )
+
+    # missing evidence ---------------------------------------------------------------------------
+
+    def _why_missing(self, side: PipelineEvidence) -> str:
+        parts = [
+            f"no readable pipeline config for {side.ref} (no config file under pipeline/, "
+            "params.yaml, dvc.yaml or MLproject, and no run params)"
+        ]
+        parts += [f"{p.location}: {p.message}" for p in side.config.problems]
+        parts += side.gaps
+        return "; ".join(parts)
+
+    def missing_config(self, id: str, side: PipelineEvidence, needed_for: str) -> CheckResult:
+        return self.check(
+            id,
+            "error",
+            f"{needed_for} cannot be checked: {self._why_missing(side)}",
+            evidence=[f"version:{side.ref}/artifacts"],
+            details={"problems": [p.model_dump() for p in side.config.problems]},
+            how_to_fix=HOW_TO_LOG_PIPELINE,
+        )
+
+    def problem_checks(self) -> list[CheckResult]:
+        sides = [("", self.candidate)]
+        diff_rules = (
+            self.rules.forbid_changes
+            or self.rules.evaluation_set_changed != "off"
+            or (self.rules.dependencies is not None and self.rules.dependencies.forbid_changes)
+        )
+        if self.baseline is not None and diff_rules:
+            sides.append(("baseline.", self.baseline))
+        out: list[CheckResult] = []
+        for prefix, side in sides:
+            for problem in side.config.problems:
+                # A broken file blocks only where a rule reads config; otherwise it is a warning.
+                status: CheckStatus = "error" if self.rules.needs_config or prefix else "warn"
+                if problem.origin == "logged_model" and self.rules.dependencies is None:
+                    status = "warn"
+                out.append(
+                    self.check(
+                        f"config.{prefix}{problem.source}",
+                        status,
+                        f"{side.ref}: {problem.location}: {problem.message}",
+                        evidence=[problem.ref],
+                        details={
+                            "kind": problem.kind,
+                            "file": problem.source,
+                            "line": problem.line,
+                        },
+                        how_to_fix=f"fix {problem.source!r} and log it again",
+                    )
+                )
+        return out
+
+    # require -----------------------------------------------------------------------------------
+
+    def required(self, config: PipelineConfig, pattern: str) -> list[ConfigValue]:
+        """Values satisfying a `require` pattern: matching keys, and for a change-class name
+        (``seed``) every key of that class (``model.random_state``)."""
+        cls = pattern.removeprefix("class:")
+        return [
+            v
+            for key, v in sorted(config.values.items())
+            if v.format != "datasets"
+            and not key.startswith("dependencies.")
+            and (
+                key_matches(pattern, key)
+                or (cls in CHANGE_CLASSES and classify_key(key, self.rules.classes) == cls)
+            )
+        ]
+
+    def require(self, pattern: str) -> CheckResult:
+        id = f"require.{pattern}"
+        config = self.candidate.config
+        if not config.has_config:
+            return self.missing_config(id, self.candidate, f"required key {pattern!r}")
+        matches = self.required(config, pattern)
+        if not matches:
+            note = ""
+            if self.baseline is not None:
+                had = self.required(self.baseline.config, pattern)
+                if had:
+                    note = f"; the baseline {self.baseline.ref} had " + ", ".join(
+                        f"{v.key}={value_text(v.value)} ({v.location})" for v in had
+                    )
+            return self.check(
+                id,
+                "fail",
+                f"required key {pattern!r} is missing from {self.candidate.ref}'s pipeline config "
+                f"({len(config.values)} keys read){note}",
+                threshold=pattern,
+                evidence=[f"version:{self.candidate.ref}/pipeline"],
+                how_to_fix=f"set {pattern!r} in the pipeline config (or log it as a run param)",
+            )
+        empty = [v for v in matches if v.value in (None, "", [])]
+        if len(empty) == len(matches):
+            return self.check(
+                id,
+                "fail",
+                f"required key {pattern!r} is present but empty: "
+                + ", ".join(f"{v.key} at {v.location}" for v in empty),
+                threshold=pattern,
+                evidence=[v.ref for v in empty],
+                how_to_fix=f"give {empty[0].key!r} a value",
+            )
+        found = [v for v in matches if v not in empty]
+        return self.check(
+            id,
+            "pass",
+            f"required key {pattern!r} is set: "
+            + ", ".join(f"{v.key}={value_text(v.value)} ({v.location})" for v in found),
+            observed=", ".join(f"{v.key}={value_text(v.value)}" for v in found),
+            threshold=pattern,
+            evidence=[v.ref for v in found],
+        )
+
+    # forbid_changes ----------------------------------------------------------------------------
+
+    def _no_baseline(self, id: str, what: str) -> CheckResult:
+        return self.check(
+            id, "skip", f"{what}: there is no baseline to compare with (first version)"
+        )
+
+    def forbid_change(self, pattern: str) -> CheckResult:
+        id = f"forbid_changes.{pattern}"
+        if self.baseline is None:
+            return self._no_baseline(id, f"changes to {pattern!r}")
+        about_deps = pattern.removeprefix("class:") == "dependency" or pattern.startswith(
+            "dependencies"
+        )
+        # In a config review an absent old revision is a new file: every key is an addition.
+        sides = (self.candidate,) if self.static else (self.candidate, self.baseline)
+        for side in sides:
+            has = side.config.has_config or (about_deps and side.config.has_dependencies)
+            if not has:
+                if about_deps:
+                    return self.check(
+                        id,
+                        "error",
+                        f"changes to {pattern!r} cannot be checked: {side.ref} has no "
+                        "requirements.txt, conda.yaml or python_env.yaml on its logged model",
+                        how_to_fix=_HOW_TO_LOG_ENV,
+                    )
+                return self.missing_config(id, side, f"changes to {pattern!r}")
+        changes = self.diff.matching(pattern)
+        kind = "class" if pattern.removeprefix("class:") in CHANGE_CLASSES else "keys"
+        if changes:
+            return self.check(
+                id,
+                "fail",
+                f"forbidden change ({kind} {pattern!r}) from {self.baseline.ref} to "
+                f"{self.candidate.ref}: " + "; ".join(c.explain() for c in changes),
+                observed=f"{len(changes)} change(s)",
+                threshold=pattern,
+                details={"changes": [_change_data(c) for c in changes]},
+                evidence=[r for c in changes for r in c.refs],
+                how_to_fix="revert the change, or have the policy owners allow it",
+            )
+        return self.check(
+            id,
+            "pass",
+            f"no change to {pattern!r} between {self.baseline.ref} and {self.candidate.ref}",
+            observed="0 changes",
+            threshold=pattern,
+        )
+
+    # ranges ------------------------------------------------------------------------------------
+
+    def range(self, pattern: str, rule: RangeRule) -> CheckResult:
+        id = f"ranges.{pattern}"
+        bounds = " and ".join(
+            part
+            for part in (
+                f">= {rule.min}" if rule.min is not None else "",
+                f"<= {rule.max}" if rule.max is not None else "",
+            )
+            if part
+        )
+        config = self.candidate.config
+        if not config.has_config:
+            return self.missing_config(id, self.candidate, f"the range of {pattern!r}")
+        matches = [v for v in config.matching(pattern) if v.format != "datasets"]
+        if not matches:
+            return self.check(
+                id,
+                "skip",
+                f"no key matches {pattern!r} in {self.candidate.ref}'s pipeline config; add it to "
+                "`require` to make it mandatory",
+                threshold=bounds,
+            )
+        bad: list[str] = []
+        unreadable: list[str] = []
+        for v in matches:
+            number = numeric_value(v.value)
+            if number is None:
+                unreadable.append(f"{v.key}={value_text(v.value)!r} ({v.location})")
+            elif (rule.low is not None and number < rule.low) or (
+                rule.high is not None and number > rule.high
+            ):
+                bad.append(f"{v.key}={value_text(v.value)} ({v.location})")
+        shown = ", ".join(f"{v.key}={value_text(v.value)}" for v in matches)
+        refs = [v.ref for v in matches]
+        if bad:
+            return self.check(
+                id,
+                "fail",
+                f"{', '.join(bad)} outside the allowed range {bounds}",
+                observed=shown,
+                threshold=bounds,
+                evidence=refs,
+                how_to_fix=f"set {pattern!r} within {bounds}",
+            )
+        if unreadable:
+            return self.check(
+                id,
+                "error",
+                f"{', '.join(unreadable)} is not a number or duration; cannot check {bounds}",
+                observed=shown,
+                threshold=bounds,
+                evidence=refs,
+                how_to_fix="use a number, a percentage (20%) or a duration (90d, 12w, 6mo, 1y)",
+            )
+        return self.check(
+            id, "pass", f"{shown} within {bounds}", observed=shown, threshold=bounds, evidence=refs
+        )
+
+    # min_eval_fraction -------------------------------------------------------------------------
+
+    def _fraction_from_config(self) -> tuple[float, ConfigValue] | None:
+        config = self.candidate.config
+        for pattern in self.rules.eval_fraction_keys:
+            for v in config.matching(pattern):
+                number = numeric_value(v.value)
+                if number is not None and 0.0 < number < 1.0:
+                    return number, v
+        for pattern in DEFAULT_TRAIN_FRACTION_KEYS:
+            for v in config.matching(pattern):
+                number = numeric_value(v.value)
+                if number is not None and 0.0 < number < 1.0:
+                    return 1.0 - number, v
+        return None
+
+    def min_eval_fraction(self, minimum: float) -> CheckResult:
+        id = "min_eval_fraction"
+        found = self._fraction_from_config()
+        if found is not None:
+            fraction, value = found
+            source = f"{value.key}={value_text(value.value)} ({value.location})"
+            evidence = [value.ref]
+        else:
+            train = [d.num_rows for d in self.candidate.datasets if d.context == "training"]
+            evals = [d.num_rows for d in self.candidate.datasets if d.context == "evaluation"]
+            if train and evals and None not in train and None not in evals:
+                n_train = sum(n for n in train if n is not None)
+                n_eval = sum(n for n in evals if n is not None)
+                fraction = n_eval / (n_train + n_eval) if n_train + n_eval else 0.0
+                source = f"{n_eval} evaluation rows of {n_train + n_eval} (dataset inputs)"
+                evidence = [f"version:{self.candidate.ref}/datasets"]
+            else:
+                why = (
+                    self._why_missing(self.candidate)
+                    if not self.candidate.config.has_config
+                    else f"no key matching {', '.join(self.rules.eval_fraction_keys[:4])}, ... "
+                    "holds a fraction between 0 and 1"
+                )
+                return self.check(
+                    id,
+                    "error",
+                    f"the evaluation split of {self.candidate.ref} is unknown: {why}; and the "
+                    "dataset inputs do not give both training and evaluation row counts",
+                    threshold=minimum,
+                    how_to_fix="set the split in the pipeline config (e.g. split.eval_fraction: "
+                    f"0.2), or {_HOW_TO_LOG_DATASETS}",
+                )
+        shown = f"evaluation split {fraction:.3g} from {source}"
+        if fraction < minimum:
+            return self.check(
+                id,
+                "fail",
+                f"{shown} is below the minimum {minimum:.3g}",
+                observed=fraction,
+                threshold=minimum,
+                evidence=evidence,
+                how_to_fix=f"evaluate on at least {minimum:.0%} of the data",
+            )
+        return self.check(
+            id,
+            "pass",
+            f"{shown} meets the minimum {minimum:.3g}",
+            observed=fraction,
+            threshold=minimum,
+            evidence=evidence,
+        )
+
+    # train_eval_overlap ------------------------------------------------------------------------
+
+    def train_eval_overlap(self, mode: RuleMode) -> CheckResult:
+        id = "train_eval_overlap"
+        side = self.candidate
+        train = [d for d in side.datasets if d.context == "training"]
+        evals = [d for d in side.datasets if d.context == "evaluation"]
+        overlaps: list[str] = []
+        evidence: list[str] = []
+        checked = False
+        if train and evals:
+            checked = True
+            for t in train:
+                for e in evals:
+                    if t.digest == e.digest:
+                        overlaps.append(
+                            f"training {t.name!r} and evaluation {e.name!r} have the same digest "
+                            f"{t.digest}"
+                        )
+                    elif t.source and e.source and t.source_type != "code" and t.source == e.source:
+                        overlaps.append(
+                            f"training {t.name!r} and evaluation {e.name!r} come from the same "
+                            f"source {t.source}"
+                        )
+            evidence.append(f"version:{side.ref}/datasets")
+        config_train = _values_matching(side.config, _TRAIN_DATA_KEYS, exclude=_EVAL_DATA_KEYS)
+        config_eval = _values_matching(side.config, _EVAL_DATA_KEYS)
+        if config_train and config_eval:
+            checked = True
+            for tv in config_train:
+                for ev in config_eval:
+                    if value_text(tv.value) == value_text(ev.value) and tv.value not in (None, ""):
+                        overlaps.append(
+                            f"{tv.key} ({tv.location}) and {ev.key} ({ev.location}) both read "
+                            f"{value_text(tv.value)}"
+                        )
+                        evidence += [tv.ref, ev.ref]
+        status: CheckStatus = "fail" if mode == "forbid" else "warn"
+        if overlaps:
+            return self.check(
+                id,
+                status,
+                f"training and evaluation data of {side.ref} overlap: " + "; ".join(overlaps),
+                observed="overlap",
+                evidence=evidence,
+                how_to_fix="evaluate on data held out from training",
+            )
+        if not checked:
+            where = "the config under review" if self.static else "the dataset inputs"
+            return self.check(
+                id,
+                "error" if mode == "forbid" else "warn",
+                f"training/evaluation overlap of {side.ref} cannot be checked: {where} name no "
+                "training and evaluation data (no dataset inputs with both contexts, no "
+                "train/eval path keys in the config)",
+                how_to_fix=_HOW_TO_LOG_DATASETS,
+            )
+        return self.check(
+            id,
+            "pass",
+            f"training and evaluation data of {side.ref} are distinct ("
+            + ("digests and sources differ" if train and evals else "their paths differ")
+            + ")",
+            observed="distinct",
+            evidence=evidence,
+        )
+
+    # dependencies ------------------------------------------------------------------------------
+
+    def require_pinned(self, rules: DependencyRules) -> CheckResult:
+        id = "dependencies.require_pinned"
+        config = self.candidate.config
+        if not config.has_dependencies:
+            return self.check(
+                id,
+                "error",
+                f"{self.candidate.ref} has no requirements.txt, conda.yaml or python_env.yaml on "
+                "its logged model, so its dependencies cannot be checked",
+                evidence=[f"version:{self.candidate.ref}/artifacts"],
+                how_to_fix=_HOW_TO_LOG_ENV,
+            )
+        ignored = {name.lower() for name in rules.ignore}
+        deps = [
+            v
+            for key, v in sorted(config.values.items())
+            if key.startswith(("dependencies.pip.", "dependencies.conda."))
+            and key.rsplit(".", 1)[-1] not in ignored
+        ]
+        unpinned = [v for v in deps if not is_pinned(v)]
+        if unpinned:
+            return self.check(
+                id,
+                "fail",
+                f"{len(unpinned)} of {len(deps)} dependencies of {self.candidate.ref} are not "
+                "pinned to one version: "
+                + ", ".join(f"{value_text(v.value)} ({v.location})" for v in unpinned),
+                observed=len(unpinned),
+                threshold=0,
+                details={"unpinned": [value_text(v.value) for v in unpinned]},
+                evidence=[v.ref for v in unpinned],
+                how_to_fix="pin each requirement with ==, e.g. pip_requirements="
+                "['scikit-learn==1.5.2'] in log_model",
+            )
+        return self.check(
+            id,
+            "pass",
+            f"all {len(deps)} dependencies of {self.candidate.ref} are pinned",
+            observed=0,
+            threshold=0,
+            evidence=sorted({f"{v.ref.rsplit(':', 1)[0]}" for v in deps}),
+        )
+
+    def dependency_changes(self) -> CheckResult:
+        id = "dependencies.forbid_changes"
+        if self.baseline is None:
+            return self._no_baseline(id, "dependency changes")
+        sides = (self.candidate,) if self.static else (self.candidate, self.baseline)
+        for side in sides:
+            if not side.config.has_dependencies:
+                return self.check(
+                    id,
+                    "error",
+                    f"dependency changes cannot be checked: {side.ref} has no requirements.txt, "
+                    "conda.yaml or python_env.yaml on its logged model",
+                    how_to_fix=_HOW_TO_LOG_ENV,
+                )
+        changes = [c for c in self.diff.changes if c.key.startswith("dependencies.")]
+        if changes:
+            return self.check(
+                id,
+                "fail",
+                f"the dependencies changed from {self.baseline.ref} to {self.candidate.ref}: "
+                + "; ".join(f"{c.describe()} ({c.location})" for c in changes),
+                observed=f"{len(changes)} change(s)",
+                details={"changes": [_change_data(c) for c in changes]},
+                evidence=[r for c in changes for r in c.refs],
+                how_to_fix="keep the champion's dependencies, or have the policy owners allow "
+                "the upgrade",
+            )
+        return self.check(
+            id,
+            "pass",
+            f"the dependencies of {self.candidate.ref} match {self.baseline.ref}",
+            observed="0 changes",
+        )
+
+    # convergence -------------------------------------------------------------------------------
+
+    def convergence(self, rule: ConvergenceRule) -> CheckResult:
+        id = f"convergence.{rule.metric}"
+        if self.static:
+            return self.check(
+                id,
+                "skip",
+                "convergence needs a training run's metric history; none in a config review",
+            )
+        history = self.candidate.metric_histories.get(rule.metric, [])
+        ref = f"version:{self.candidate.ref}/metric_history/{rule.metric}"
+        how = (
+            f"log the loss every epoch or iteration: mlflow.log_metric({rule.metric!r}, value, "
+            "step=epoch)"
+        )
+        if not history:
+            known = ", ".join(sorted(self.candidate.metric_histories)) or "none"
+            return self.check(
+                id,
+                "error",
+                f"{self.candidate.ref} has no metric history for {rule.metric!r} "
+                f"(histories read: {known})",
+                how_to_fix=how,
+            )
+        result = assess_convergence(history, rule)
+        details = result.model_dump(exclude={"message"})
+        fields: dict[str, Any] = {
+            "observed": result.last,
+            "details": details,
+            "evidence": [ref],
+        }
+        if result.state == "insufficient":
+            return self.check(id, "error", result.message, how_to_fix=how, **fields)
+        if result.state == "diverged":
+            return self.check(
+                id,
+                rule.on_diverged,
+                result.message,
+                how_to_fix="lower the learning rate or fix the data; a diverged model is not a "
+                "candidate",
+                **fields,
+            )
+        if result.state == "still_falling":
+            return self.check(
+                id,
+                rule.on_still_falling,
+                result.message,
+                threshold=rule.max_tail_improvement,
+                how_to_fix="train longer (more epochs/estimators) or use early stopping on a "
+                "validation loss",
+                **fields,
+            )
+        return self.check(id, "pass", result.message, threshold=rule.max_tail_improvement, **fields)
+
+    # evaluation_set_changed --------------------------------------------------------------------
+
+    def evaluation_set(self, mode: RuleMode) -> CheckResult:
+        id = "evaluation_set_changed"
+        if self.baseline is None:
+            return self._no_baseline(id, "the evaluation set")
+        status: CheckStatus = "fail" if mode == "forbid" else "warn"
+        reasons: list[str] = []
+        evidence: list[str] = []
+        known = False
+        cand, base = self.candidate.evaluation_digests, self.baseline.evaluation_digests
+        if cand and base:
+            known = True
+            evidence += [
+                f"version:{self.candidate.ref}/datasets",
+                f"version:{self.baseline.ref}/datasets",
+            ]
+            if set(cand) != set(base):
+                reasons.append(
+                    f"evaluation dataset digest(s) {', '.join(cand)} differ from the baseline's "
+                    f"{', '.join(base)}"
+                )
+        # Config keys say something only when both sides have a config to compare.
+        comparable = self.candidate.config.has_config and self.baseline.config.has_config
+        eval_keys = [
+            k
+            for k in set(self.candidate.config.values) | set(self.baseline.config.values)
+            if comparable
+            if self.diff_class(k) == "evaluation"
+            and not k.startswith("datasets.")
+            and any(key_matches(p, k) for p in _EVAL_SET_IDENTITY)
+        ]
+        if eval_keys:
+            known = True
+            for change in self.diff.changes:
+                if change.key in eval_keys:
+                    reasons.append(change.explain())
+                    evidence += change.refs
+        if reasons:
+            return self.check(
+                id,
+                status,
+                f"{self.candidate.ref} {'would be' if self.static else 'was'} evaluated on a "
+                f"different evaluation set than "
+                f"{self.baseline.ref}: "
+                + "; ".join(reasons)
+                + "; metric comparisons with the baseline are not like for like",
+                observed="changed",
+                evidence=evidence,
+                how_to_fix="re-evaluate both versions on the same evaluation set",
+            )
+        if not known:
+            return self.check(
+                id,
+                "error" if mode == "forbid" else "warn",
+                "whether the evaluation set changed is unknown: neither evaluation dataset "
+                f"digests for both {self.candidate.ref} and {self.baseline.ref} nor evaluation "
+                "data keys in their configs",
+                how_to_fix="log the evaluation data with mlflow.log_input(dataset, "
+                "context='evaluation')",
+            )
+        return self.check(
+            id,
+            "pass",
+            f"{self.candidate.ref} and {self.baseline.ref} were evaluated on the same "
+            "evaluation set",
+            observed="unchanged",
+            evidence=evidence,
+        )
+
+    def diff_class(self, key: str) -> ChangeClass:
+        return classify_key(key, self.rules.classes)
+
+    # all ---------------------------------------------------------------------------------------
+
+    def run(self) -> list[CheckResult]:
+        rules = self.rules
+        if rules.is_empty:
+            return []
+        checks = self.problem_checks()
+        if not rules.needs_config and not self.candidate.config.has_config and not self.static:
+            checks.append(
+                self.check(
+                    "config",
+                    "skip",
+                    f"no pipeline config was logged for {self.candidate.ref}; no rule of this "
+                    "policy reads one",
+                )
+            )
+        checks += [self.require(p) for p in rules.require]
+        checks += [self.forbid_change(p) for p in rules.forbid_changes]
+        checks += [self.range(p, r) for p, r in rules.ranges.items()]
+        if rules.min_eval_fraction is not None:
+            checks.append(self.min_eval_fraction(rules.min_eval_fraction))
+        if rules.train_eval_overlap != "off":
+            checks.append(self.train_eval_overlap(rules.train_eval_overlap))
+        if rules.dependencies is not None:
+            if rules.dependencies.require_pinned:
+                checks.append(self.require_pinned(rules.dependencies))
+            if rules.dependencies.forbid_changes:
+                checks.append(self.dependency_changes())
+        if rules.convergence is not None:
+            checks.append(self.convergence(rules.convergence))
+        if rules.evaluation_set_changed != "off":
+            checks.append(self.evaluation_set(rules.evaluation_set_changed))
+        return checks
+
+
+def _values_matching(
+    config: PipelineConfig, patterns: Iterable[str], exclude: Iterable[str] = ()
+) -> list[ConfigValue]:
+    excluded = tuple(exclude)
+    return [
+        v
+        for key, v in sorted(config.values.items())
+        if v.format != "datasets"
+        and any(key_matches(p, key) for p in patterns)
+        and not any(key_matches(p, key) for p in excluded)
+        and isinstance(v.value, str)
+    ]
+
+
+def _change_data(change: ConfigChange) -> dict[str, Any]:
+    return {
+        "key": change.key,
+        "class": change.change_class,
+        "kind": change.kind,
+        "old": change.old.value if change.old is not None else None,
+        "new": change.new.value if change.new is not None else None,
+        "location": change.location,
+    }
+
+
+def evaluate_pipeline_evidence(
+    policy: str,
+    rules: PipelineRules,
+    candidate: PipelineEvidence,
+    baseline: PipelineEvidence | None,
+    *,
+    static: bool = False,
+) -> list[CheckResult]:
+    """Evaluate `rules` on already loaded pipeline evidence (shared by reviews and config reviews).
+
+    Args:
+        policy: The policy's name, recorded on every check.
+        rules: The policy's ``pipeline:`` section.
+        candidate: The candidate's (or the new file's) pipeline evidence.
+        baseline: The baseline's (or the old file's); None for a first version.
+        static: True for a config review before training: rules that need a run (convergence)
+            are skipped with a reason.
+    """
+    return _Checks(policy, rules, candidate, baseline, static).run()
+
+
+def evaluate_pipeline(
+    policy: str, rules: PipelineRules, bundle: EvidenceBundle
+) -> list[CheckResult]:
+    """Evaluate `rules` against the bundle's pipeline configs, params, datasets and loss histories.
+
+    Args:
+        policy: The policy's name, recorded on every check.
+        rules: The policy's ``pipeline:`` section.
+        bundle: The candidate's and the baseline's evidence.
+    """
+    if rules.is_empty:
+        return []
+    candidate = pipeline_evidence(bundle.candidate)
+    baseline = (
+        pipeline_evidence(bundle.baseline, baseline=True) if bundle.baseline is not None else None
+    )
+    checks = evaluate_pipeline_evidence(policy, rules, candidate, baseline)
+    logger.debug("pipeline rules of %s: %d checks", policy, len(checks))
+    return checks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,11 @@ def postgres_url() -> Iterator[str]:
     finally:
         engine.dispose()
     yield url
+
+
+@pytest.fixture(scope="session")
+def demo_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The demo registry (real models, real defects), built once per test session."""
+    from evals.demo_registry import build_demo_registry
+
+    return build_demo_registry(tmp_path_factory.mktemp("demo-registry"))

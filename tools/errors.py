@@ -9,13 +9,14 @@ reach engineers through the CLI, the API and the PR bot verbatim::
     │   ├── VersionNotFoundError(model, version)
     │   ├── AliasNotFoundError(model, alias)
     │   ├── RunNotFoundError(run_id)
-    │   └── LoggedModelNotFoundError(model_id)
-    ├── InvalidVersionRefError(ref)           "five", "@", "0": not a version number or @alias
-    ├── BackendUnavailableError               MLflow unreachable, 5xx, timeout (retried when transient)
-    ├── BackendRequestError                   MLflow refused the request (4xx other than not-found)
+    │   ├── LoggedModelNotFoundError(model_id)
+    │   └── ArtifactNotFoundError(owner, owner_id, path)
+    ├── InvalidVersionRefError(ref)     "five", "@", "0": not a version number or @alias
+    ├── BackendUnavailableError         MLflow unreachable, 5xx, timeout (retried when transient)
+    ├── BackendRequestError             MLflow refused the request (4xx other than not-found)
     └── ArtifactError(path)
-        ├── MalformedArtifactError(path)      an artifact that cannot be parsed
-        └── ArtifactTooLargeError(path)       an artifact over the size cap
+        ├── MalformedArtifactError(path)  an artifact that cannot be parsed
+        └── ArtifactTooLargeError(path)   an artifact over the size cap
 
 Importing this module is cheap: it does not import mlflow.
 """
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Mapping
 __all__ = [
     "AliasNotFoundError",
     "ArtifactError",
+    "ArtifactNotFoundError",
     "ArtifactTooLargeError",
     "BackendRequestError",
     "BackendUnavailableError",
@@ -123,6 +125,20 @@ class LoggedModelNotFoundError(NotFoundError):
             f"logged model {model_id!r} not found",
             "check that the tracking URI points at the store the model was logged to, "
             "and that the logged model was not deleted",
+        )
+
+
+class ArtifactNotFoundError(NotFoundError):
+    """No artifact at this path in the run or logged model (or the owner itself is gone)."""
+
+    def __init__(self, owner: str, owner_id: str, path: str) -> None:
+        self.owner = owner
+        self.owner_id = owner_id
+        self.path = path
+        kind = "run" if owner == "run" else "logged model"
+        super().__init__(
+            f"no artifact {path!r} in {kind} {owner_id!r}",
+            f"list the {kind}'s artifacts to check the path, or log the file there",
         )
 
 

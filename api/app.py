@@ -1,0 +1,244 @@
+"""The HTTP API: FastAPI app factory, error answers and request metrics.
+
+`create_app(settings)` reads nothing else: settings are read once at the edge (`promogate serve`, or
+`app_from_environment` for `uvicorn --factory`) and everything is built from them. Errors answer in
+one JSON shape (`api.schemas.Problem`); anything that stops the gate from deciding is 503 or a deny,
+never an allow.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from importlib import metadata
+from typing import Any, cast, get_args
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.dependencies import AppState
+from api.errors import ApiError, problem_response
+from api.gate_service import GateService
+from api.jobs import (
+    InProcessJobQueue,
+    JobQueue,
+    ProcrastinateJobQueue,
+    postgres_conninfo,
+    run_review_job,
+)
+from api.metrics import ApiMetrics, ErrorKind
+from api.review_service import ReviewService
+from api.routers import gate, health, overrides, promote, reviews
+from api.routers import metrics as metrics_router
+from api.settings import Settings, load_settings
+from ledger.errors import (
+    IdempotencyConflictError,
+    IdempotencyInProgressError,
+    LedgerError,
+    LedgerUnavailableError,
+    RecordNotFoundError,
+    TokenError,
+)
+
+__all__ = ["app_from_environment", "create_app"]
+
+logger = logging.getLogger("promogate.api")
+
+_DESCRIPTION = """\
+The promogate gate: review MLflow model versions against the champion under per-version policies,
+and allow or deny their promotion.
+
+Authenticate with `Authorization: Bearer <token>` (`promogate token create`). POSTs accept an
+`Idempotency-Key`: a retry with the same key gets the first answer. A deploy pipeline must treat
+anything but `allowed: true` from `POST /v1/gate` as a deny, including 503 and timeouts.
+"""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("promogate")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class _RequestMetrics:
+    """Pure ASGI middleware: counts requests and their latency by route template."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = str(getattr(route, "path", "unmatched"))
+            method = str(scope.get("method", "GET"))
+            self.metrics.requests.labels(route=template, method=method, status=str(status)).inc()
+            self.metrics.request_latency.labels(route=template, method=method).observe(
+                time.perf_counter() - started
+            )
+
+
+def _metrics_of(request: Request) -> ApiMetrics:
+    state: AppState = request.app.state.promogate
+    return state.metrics
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def answer(request: Request, status: int, detail: str, kind: str, **extra: Any) -> JSONResponse:
+        if kind in _ERROR_KINDS:
+            _metrics_of(request).record_error(cast(ErrorKind, kind))
+        return problem_response(status, detail, kind, **extra)
+
+    async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return answer(request, exc.status_code, exc.detail, exc.kind, headers=headers)
+
+    async def on_ledger_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        logger.warning("ledger unavailable: %s", exc)
+        return answer(request, 503, str(exc), "ledger_unavailable")
+
+    async def on_idempotency_in_progress(request: Request, exc: Exception) -> JSONResponse:
+        return answer(request, 409, str(exc), "idempotency_in_progress")
+
+    async def on_idempotency_conflict(request: Request, exc: Exception) -> JSONResponse:
+        return answer(request, 422, str(exc), "idempotency_conflict")
+
+    async def on_not_found(request: Request, exc: Exception) -> JSONResponse:
+        return answer(request, 404, str(exc), "not_found")
+
+    async def on_token_error(request: Request, exc: Exception) -> JSONResponse:
+        return answer(request, 422, str(exc), "invalid_request")
+
+    async def on_ledger_error(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("ledger error: %s", exc)
+        return answer(request, 500, str(exc), "ledger_error")
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {
+                "loc": [str(part) for part in err.get("loc", ())],
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
+        return answer(request, 422, f"invalid request: {summary}", "invalid_request", errors=errors)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error answering %s %s", request.method, request.url.path)
+        return answer(request, 500, f"internal error: {type(exc).__name__}", "internal")
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(LedgerUnavailableError, on_ledger_unavailable)
+    app.add_exception_handler(IdempotencyInProgressError, on_idempotency_in_progress)
+    app.add_exception_handler(IdempotencyConflictError, on_idempotency_conflict)
+    app.add_exception_handler(RecordNotFoundError, on_not_found)
+    app.add_exception_handler(TokenError, on_token_error)
+    app.add_exception_handler(LedgerError, on_ledger_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+_ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
+
+
+def _job_queue(gate_service: GateService, settings: Settings, local: InProcessJobQueue) -> JobQueue:
+    if gate_service.ledger.database.backend == "postgresql":
+        return ProcrastinateJobQueue(postgres_conninfo(settings.ledger_url))
+    return local
+
+
+def create_app(settings: Settings, *, service: ReviewService | None = None) -> FastAPI:
+    """The promogate HTTP API for one configuration.
+
+    Args:
+        settings: The configuration, read once by the caller.
+        service: The review service to use (its ledger, MLflow client, investigator and
+            policies); built from `settings` when None.
+    """
+    reviews_service = service if service is not None else ReviewService(settings)
+    api_metrics = ApiMetrics()
+    gate_service = GateService(
+        reviews_service,
+        observer=lambda decision, seconds: api_metrics.record_review(
+            decision.verdict, decision.error is not None, seconds
+        ),
+    )
+    local_jobs = InProcessJobQueue(
+        lambda job: run_review_job(gate_service, job), concurrency=settings.job_concurrency
+    )
+    state = AppState(
+        settings=settings,
+        reviews=reviews_service,
+        gate=gate_service,
+        jobs=_job_queue(gate_service, settings, local_jobs),
+        local_jobs=local_jobs,
+        metrics=api_metrics,
+        executor=ThreadPoolExecutor(
+            max_workers=max(8, settings.job_concurrency * 4), thread_name_prefix="promogate-gate"
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        logger.info(
+            "promogate API: MLflow %s, ledger %s, jobs %s, anonymous %s",
+            settings.tracking_uri,
+            state.ledger.url,
+            state.jobs.backend,
+            "allowed" if settings.allow_anonymous else "refused",
+        )
+        try:
+            yield
+        finally:
+            state.jobs.close()
+            state.local_jobs.close()
+            state.executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="promogate",
+        version=_version(),
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.promogate = state
+    for router in (
+        reviews.router,
+        gate.router,
+        promote.router,
+        overrides.router,
+        health.router,
+        metrics_router.router,
+    ):
+        app.include_router(router)
+    _install_error_handlers(app)
+    app.add_middleware(_RequestMetrics, metrics=api_metrics)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app configured from ``PROMOGATE_*`` environment variables (for ``uvicorn --factory``)."""
+    return create_app(load_settings())

@@ -1,0 +1,125 @@
+"""What routes receive, as `Annotated` dependency aliases: the app's state, the caller, the key.
+
+Settings are read once, when the app is created (`api.app.create_app`); routes get them and the
+services built from them through `AppState`, never from the environment.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import Permission, Principal, authenticate_header, authorize
+from api.gate_service import GateService
+from api.jobs import InProcessJobQueue, JobQueue
+from api.metrics import ApiMetrics
+from api.review_service import ReviewService
+from api.settings import Settings
+from ledger.store import Ledger
+
+__all__ = [
+    "AppState",
+    "Approver",
+    "Caller",
+    "Deployer",
+    "Gate",
+    "IdempotencyKey",
+    "Promoter",
+    "Reviewer",
+    "State",
+    "Viewer",
+    "get_state",
+    "requires",
+]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A token from `promogate token create`; its role decides what it may do.",
+)
+
+
+@dataclass
+class AppState:
+    """Everything the routes share, built once per app from its settings."""
+
+    settings: Settings
+    reviews: ReviewService
+    gate: GateService
+    jobs: JobQueue
+    local_jobs: InProcessJobQueue
+    metrics: ApiMetrics
+    executor: ThreadPoolExecutor
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.reviews.ledger
+
+
+def get_state(request: Request) -> AppState:
+    """The app's shared state."""
+    state: AppState = request.app.state.promogate
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def _gate(state: State) -> GateService:
+    return state.gate
+
+
+Gate = Annotated[GateService, Depends(_gate)]
+
+
+def _caller(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    request: Request,
+) -> Principal:
+    # `credentials` declares the bearer scheme in the OpenAPI document; the raw header is checked
+    # here so that a malformed one is a 401 that says why, not a silent anonymous call.
+    del credentials
+    return authenticate_header(
+        request.headers.get("authorization"),
+        state.ledger.tokens,
+        allow_anonymous=state.settings.allow_anonymous,
+    )
+
+
+Caller = Annotated[Principal, Depends(_caller)]
+
+
+def requires(permission: Permission) -> object:
+    """A dependency that authenticates the caller and checks the role grants `permission`.
+
+    Args:
+        permission: What the route needs.
+    """
+
+    def dependency(caller: Caller) -> Principal:
+        return authorize(caller, permission)
+
+    return Depends(dependency)
+
+
+Viewer = Annotated[Principal, requires("read")]
+Reviewer = Annotated[Principal, requires("review")]
+Deployer = Annotated[Principal, requires("gate")]
+Promoter = Annotated[Principal, requires("promote")]
+Approver = Annotated[Principal, requires("override")]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[!-~]+$",
+        description="Retrying a POST with the same key returns the first response; "
+        "no second review, override or promotion is made.",
+    ),
+]

@@ -1,0 +1,643 @@
+"""The API's work behind the routes: review, gate, promote and override, on top of `ReviewService`.
+
+`ReviewService.review` collects evidence and reviews in one call. The gate needs the two apart: it
+collects the evidence once, looks for a decision already made on the same evidence digest under the
+same policy revisions, and reviews that same bundle only when there is none. Reviews run as jobs
+need a decision id chosen before they start. So the review pipeline is composed here from the
+same parts (`collect_bundle`, `evaluate_policies`, the investigator, `compose_decision`), with the
+ledger and MLflow client of the `ReviewService` it wraps.
+
+Everything fails closed: a review that cannot complete is recorded as a blocking decision with its
+reason, the gate allows only an approving decision (or a blocked one whose every failing check an
+approver overrode for the same evidence), and an unreachable ledger raises
+`LedgerUnavailableError`, which the API answers with 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+from agents.decision import Decision, Finding
+from agents.publisher import publish_decision_tags
+from agents.reviewer import ReviewOutcome, compose_decision, error_decision, history_keys_for
+from api.auth import Principal
+from api.errors import (
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundApiError,
+    OverrideRefusedError,
+    PromotionRefusedError,
+    UnavailableError,
+)
+from api.schemas import GateResponse, OverrideRequest, PromoteResponse
+from ledger.errors import RecordNotFoundError
+from ledger.records import Override
+from ledger.store import Ledger, policy_refs_key
+from policies.errors import PolicyError
+from policies.evaluator import evaluate_policies
+from policies.loader import LoadedPolicy
+from policies.result import PolicyRef, PolicyVerdict
+from tools.client import call_mlflow
+from tools.collector import collect_bundle
+from tools.errors import BackendUnavailableError, NotFoundError, ToolError
+from tools.evidence import EvidenceBundle
+from tools.registry import registered_aliases
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from api.review_service import ReviewService
+    from api.settings import Settings
+
+__all__ = ["Assessment", "GateService", "ReviewObserver"]
+
+logger = logging.getLogger("promogate.api")
+
+ReviewObserver = Callable[[Decision, float], None]
+"""Called with every decision this service records and the seconds the review took."""
+
+_BLOCKING_STATUSES = frozenset({"fail", "error"})
+_OVERRIDABLE_STATUSES = frozenset({"fail", "error", "warn"})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _version_hint(ref: str | int) -> int | None:
+    text = str(ref)
+    return int(text) if text.isdigit() else None
+
+
+def _matches_never(check_id: str, never: Sequence[str]) -> bool:
+    return any(fnmatchcase(check_id, g) or fnmatchcase(check_id, g + ".*") for g in never)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Whether a decision lets the promotion proceed, and the overrides that made it so."""
+
+    allowed: bool
+    overrides: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """The current evidence of a version, the policy verdict on it, and the policies applied."""
+
+    bundle: EvidenceBundle
+    policies: list[LoadedPolicy]
+    verdict: PolicyVerdict
+
+    @property
+    def policy_refs(self) -> list[PolicyRef]:
+        return [o.policy for o in self.verdict.outcomes]
+
+
+class GateService:
+    """Reviews, gate answers, promotions and overrides for one configuration.
+
+    Args:
+        reviews: The review service whose settings, MLflow client, ledger, investigator and
+            policies this service uses.
+        observer: Called after every recorded decision (metrics).
+        clock: Source of the current time.
+    """
+
+    def __init__(
+        self,
+        reviews: ReviewService,
+        *,
+        observer: ReviewObserver | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.reviews = reviews
+        self.observer = observer
+        self.clock = clock
+
+    @property
+    def settings(self) -> Settings:
+        return self.reviews.settings
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.reviews.ledger
+
+    @property
+    def client(self) -> MlflowClient:
+        return self.reviews.client
+
+    # -- reviews ----------------------------------------------------------------------------------
+
+    def review(
+        self,
+        model: str,
+        ref: str | int,
+        *,
+        target_alias: str | None = None,
+        baseline_alias: str | None = None,
+        review_id: str | None = None,
+    ) -> ReviewOutcome:
+        """Review now, record the decision (with `review_id` as its id) and publish it as tags.
+
+        Args:
+            model: Registered model name.
+            ref: Version number or ``@alias``.
+            target_alias: The alias the promotion would move; the configured default if None.
+            baseline_alias: Alias of the version to compare against; the configured default if None.
+            review_id: The id the decision gets; a new one if None.
+
+        Returns:
+            The recorded decision and the bundle it was made on (None when gathering failed).
+        """
+        started = time.perf_counter()
+        created_at = self.clock()
+        target = target_alias or self.settings.target_alias
+        decision_id = review_id or uuid.uuid4().hex
+        try:
+            evidence = self._evidence(model, ref, target, baseline_alias)
+        except (PolicyError, ToolError) as exc:
+            decision = self._record_failure(
+                model, ref, target, exc, created_at, started, decision_id
+            )
+            return ReviewOutcome(decision, None)
+        decision = self._decide(evidence, target, created_at, started, decision_id)
+        return ReviewOutcome(decision, evidence.bundle)
+
+    def _evidence(
+        self, model: str, ref: str | int, target: str, baseline_alias: str | None
+    ) -> _Evidence:
+        policies = self.reviews.policies()
+        bundle = collect_bundle(
+            self.client,
+            model,
+            ref,
+            baseline_alias=baseline_alias or self.settings.baseline_alias,
+            target_alias=target,
+            history_keys=history_keys_for(policies),
+            timeout_s=self.settings.evidence_timeout_s,
+        )
+        return _Evidence(bundle, policies, evaluate_policies(policies, bundle))
+
+    def _decide(
+        self,
+        evidence: _Evidence,
+        target: str,
+        created_at: datetime,
+        started: float,
+        decision_id: str,
+    ) -> Decision:
+        investigation = self.reviews.investigator.investigate(evidence.bundle, evidence.verdict)
+        decision = compose_decision(
+            bundle=evidence.bundle,
+            verdict=evidence.verdict,
+            investigation=investigation,
+            target_alias=target,
+            created_at=created_at,
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+            decision_id=decision_id,
+        )
+        self._record(decision, started)
+        if self.settings.publish_tags:
+            self._publish(decision)
+        logger.info(
+            "reviewed %s/%s for @%s: %s (%d checks, %.0f ms)",
+            decision.model,
+            decision.version,
+            target,
+            decision.verdict,
+            len(decision.checks),
+            decision.duration_ms,
+        )
+        return decision
+
+    def _record_failure(
+        self,
+        model: str,
+        ref: str | int,
+        target: str,
+        exc: PolicyError | ToolError,
+        created_at: datetime,
+        started: float,
+        decision_id: str,
+    ) -> Decision:
+        what = "policies could not be loaded" if isinstance(exc, PolicyError) else "evidence"
+        message = f"{what}: {exc}" if isinstance(exc, PolicyError) else str(exc)
+        logger.warning("review of %s@%s blocked: %s", model, ref, message)
+        decision = error_decision(
+            model=model,
+            version=_version_hint(ref),
+            target_alias=target,
+            error=message,
+            created_at=created_at,
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+        ).model_copy(update={"id": decision_id})
+        self._record(decision, started)
+        return decision
+
+    def _record(self, decision: Decision, started: float) -> None:
+        self.ledger.append_decision(decision)
+        if self.observer is not None:
+            self.observer(decision, time.perf_counter() - started)
+
+    def _publish(self, decision: Decision) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            publish_decision_tags(self.client, decision)
+        except MlflowException as exc:
+            # The ledger is the record of truth and already has the decision.
+            logger.warning(
+                "decision %s recorded but its tags could not be written to MLflow: %s",
+                decision.id,
+                exc,
+            )
+
+    # -- gate -------------------------------------------------------------------------------------
+
+    def gate(self, model: str, ref: str | int, *, target_alias: str | None = None) -> GateResponse:
+        """Allow or deny promoting `model` at `ref` to the target alias.
+
+        Reuses the latest decision made on the same evidence digest under the same policy
+        revisions; otherwise reviews now. Allows only an approving decision, or a non-approving
+        one whose every failing check an approver overrode for that same evidence.
+
+        Args:
+            model: Registered model name.
+            ref: Version number or ``@alias``.
+            target_alias: The alias the deploy would move; the configured default if None.
+        """
+        started = time.perf_counter()
+        created_at = self.clock()
+        target = target_alias or self.settings.target_alias
+        try:
+            evidence = self._evidence(model, ref, target, None)
+        except (PolicyError, ToolError) as exc:
+            decision = self._record_failure(
+                model, ref, target, exc, created_at, started, uuid.uuid4().hex
+            )
+            return self._answer(decision, reused=False)
+        candidate = evidence.bundle.candidate
+        existing = self.ledger.find_decision(
+            candidate.model, candidate.version, evidence.bundle.digest, evidence.policy_refs, target
+        )
+        if existing is not None:
+            logger.info(
+                "gate %s/%s @%s: reusing decision %s (%s)",
+                candidate.model,
+                candidate.version,
+                target,
+                existing.id,
+                existing.verdict,
+            )
+            return self._answer(existing, reused=True)
+        decision = self._decide(evidence, target, created_at, started, uuid.uuid4().hex)
+        return self._answer(decision, reused=False)
+
+    def _answer(self, decision: Decision, *, reused: bool) -> GateResponse:
+        assessment = self.assess(decision)
+        return GateResponse(
+            allowed=assessment.allowed,
+            verdict=decision.verdict,
+            model=decision.model,
+            version=decision.version or None,
+            target_alias=decision.target_alias,
+            decision_id=decision.id,
+            reused=reused,
+            evidence_digest=decision.evidence_digest,
+            reasons=assessment.reasons,
+            overrides=assessment.overrides,
+            error=decision.error,
+        )
+
+    def assess(self, decision: Decision) -> Assessment:
+        """Whether `decision` lets the promotion proceed, counting active overrides.
+
+        Args:
+            decision: A recorded decision.
+        """
+        if decision.error is not None:
+            return Assessment(False, reasons=list(decision.reasons))
+        if decision.verdict == "approve":
+            return Assessment(True, reasons=list(decision.reasons))
+        blocking = {c.id: c for c in decision.checks if c.status in _BLOCKING_STATUSES}
+        fixed = [c.id for c in blocking.values() if not c.overridable]
+        if fixed:
+            return Assessment(
+                False,
+                reasons=[
+                    *decision.reasons,
+                    f"checks {', '.join(sorted(fixed))} fail and a policy forbids overriding them",
+                ],
+            )
+        overrides = self._applicable_overrides(decision)
+        covered = {check_id for o in overrides for check_id in o.check_ids}
+        missing = sorted(set(blocking) - covered)
+        if not overrides or missing:
+            hint = (
+                f"not overridden: {', '.join(missing)}"
+                if overrides
+                else "no active override for this decision"
+            )
+            return Assessment(False, reasons=[*decision.reasons, hint])
+        names = ", ".join(f"{o.id} by {o.approver}" for o in overrides)
+        return Assessment(
+            True,
+            overrides=[o.id for o in overrides],
+            reasons=[f"{decision.verdict} overridden ({names})", *decision.reasons],
+        )
+
+    def _applicable_overrides(self, decision: Decision) -> list[Override]:
+        """Active overrides made for this decision, or for another on the same evidence."""
+        applicable: list[Override] = []
+        key = policy_refs_key(decision.policies)
+        for override in self.ledger.active_overrides(
+            decision.model, decision.version, target_alias=decision.target_alias
+        ):
+            if override.decision_id is None:
+                continue
+            if override.decision_id == decision.id:
+                applicable.append(override)
+                continue
+            try:
+                base = self.ledger.get_decision(override.decision_id)
+            except RecordNotFoundError:
+                continue
+            if (
+                base.evidence_digest == decision.evidence_digest
+                and policy_refs_key(base.policies) == key
+            ):
+                applicable.append(override)
+        return applicable
+
+    # -- promote ----------------------------------------------------------------------------------
+
+    def promote(
+        self, model: str, version: int, *, target_alias: str | None, actor: Principal
+    ) -> PromoteResponse:
+        """Move the alias to `version`, only on an allowing decision for the current evidence.
+
+        Args:
+            model: Registered model name.
+            version: The version to promote.
+            target_alias: The alias to move; the configured default if None.
+            actor: Who asked (recorded with the promotion).
+
+        Raises:
+            PromotionRefusedError: No decision on the current evidence, or it does not allow.
+            NotFoundApiError: No such model or version.
+            UnavailableError: MLflow cannot be reached (nothing was moved).
+        """
+        target = target_alias or self.settings.target_alias
+        try:
+            evidence = self._evidence(model, version, target, None)
+        except PolicyError as exc:
+            raise PromotionRefusedError(f"policies could not be loaded: {exc}") from exc
+        except ToolError as exc:
+            raise self._tool_refusal(exc) from exc
+        digest = evidence.bundle.digest
+        decision = self.ledger.find_decision(model, version, digest, evidence.policy_refs, target)
+        if decision is None:
+            raise PromotionRefusedError(
+                f"no decision on the current evidence of {model!r} v{version} for @{target} "
+                f"(digest {digest[:12]}); call POST /v1/gate or POST /v1/reviews first"
+            )
+        assessment = self.assess(decision)
+        if not assessment.allowed:
+            raise PromotionRefusedError(
+                f"decision {decision.id!r} on the current evidence does not allow promoting "
+                f"{model!r} v{version} to @{target}: {decision.verdict}; "
+                + "; ".join(assessment.reasons[:5])
+            )
+        try:
+            previous = registered_aliases(self.client, model).get(target)
+            call_mlflow(
+                lambda: self.client.set_registered_model_alias(model, target, str(version)),
+                f"set_registered_model_alias({model!r}, {target!r}, {version!r})",
+                attempts=1,
+            )
+        except ToolError as exc:
+            raise self._tool_refusal(exc) from exc
+        promoted_at = self.clock()
+        record = self._record_promotion(decision, assessment, previous, actor, promoted_at)
+        self._publish_promotion(model, version, target, record.id, actor, promoted_at)
+        logger.info(
+            "promoted %s v%s to @%s (was v%s) on decision %s by %s",
+            model,
+            version,
+            target,
+            previous,
+            decision.id,
+            actor.name,
+        )
+        return PromoteResponse(
+            model=model,
+            version=version,
+            target_alias=target,
+            previous_version=previous,
+            decision_id=decision.id,
+            evidence_digest=decision.evidence_digest,
+            overrides=assessment.overrides,
+            promoted_by=actor.name,
+            promoted_at=promoted_at,
+            record_id=record.id,
+        )
+
+    def _record_promotion(
+        self,
+        decision: Decision,
+        assessment: Assessment,
+        previous: int | None,
+        actor: Principal,
+        promoted_at: datetime,
+    ) -> Decision:
+        """Append the promotion to the ledger's hash chain.
+
+        The ledger records decisions and overrides only, so the promotion is recorded as a copy of
+        the decision it rests on (same verdict, evidence digest and policies, so reusing it
+        changes no gate answer) with a new id and a finding that says who moved which alias.
+        """
+        moved = f"@{decision.target_alias} moved from v{previous} to v{decision.version}"
+        via = f" with overrides {', '.join(assessment.overrides)}" if assessment.overrides else ""
+        detail = f"{moved} by {actor.name!r} on decision {decision.id}{via}"
+        record = decision.model_copy(
+            update={
+                "id": f"promotion-{uuid.uuid4().hex}",
+                "reasons": [f"promotion: {detail}", *decision.reasons],
+                "findings": [
+                    Finding(title="Promotion", detail=detail, evidence=[f"decision:{decision.id}"]),
+                    *decision.findings,
+                ],
+                "created_at": promoted_at,
+            }
+        )
+        self.ledger.append_decision(record)
+        return record
+
+    def _publish_promotion(
+        self,
+        model: str,
+        version: int,
+        target: str,
+        record_id: str,
+        actor: Principal,
+        promoted_at: datetime,
+    ) -> None:
+        from mlflow.exceptions import MlflowException
+
+        tags = {
+            "promogate.promoted_to": target,
+            "promogate.promoted_by": actor.name,
+            "promogate.promoted_at": promoted_at.isoformat(),
+            "promogate.promotion_record": record_id,
+        }
+        try:
+            for key, value in tags.items():
+                self.client.set_model_version_tag(model, str(version), key, value)
+        except MlflowException as exc:
+            logger.warning(
+                "promotion %s recorded but its tags were not written: %s", record_id, exc
+            )
+
+    @staticmethod
+    def _tool_refusal(
+        exc: ToolError,
+    ) -> NotFoundApiError | UnavailableError | PromotionRefusedError:
+        if isinstance(exc, NotFoundError):
+            return NotFoundApiError(str(exc))
+        if isinstance(exc, BackendUnavailableError):
+            return UnavailableError(str(exc), kind="mlflow_unavailable")
+        return PromotionRefusedError(str(exc))
+
+    # -- overrides --------------------------------------------------------------------------------
+
+    def add_override(self, request: OverrideRequest, approver: Principal) -> Override:
+        """Record an approver's override of named failing checks of one decision.
+
+        Args:
+            request: The model version, checks, justification and expiry.
+            approver: The approver (must hold the approver or admin role; checked by the route).
+
+        Raises:
+            NotFoundApiError: No such decision, or none for the version and alias.
+            InvalidRequestError: Unknown check ids, checks that do not fail, or an expiry longer
+                than a policy allows.
+            OverrideRefusedError: A check is never-overridable, the review failed, or the
+                decision already approves.
+            ForbiddenError: A policy names its approvers and this one is not among them.
+        """
+        target = request.target_alias or self.settings.target_alias
+        decision = self._decision_to_override(request, target)
+        if decision.error is not None:
+            raise OverrideRefusedError(
+                f"decision {decision.id!r} records a review that failed ({decision.error}); "
+                "a failed review cannot be overridden, review again"
+            )
+        if decision.verdict == "approve":
+            raise OverrideRefusedError(f"decision {decision.id!r} approves; nothing to override")
+        checks = {c.id: c for c in decision.checks}
+        unknown = [i for i in request.check_ids if i not in checks]
+        if unknown:
+            raise InvalidRequestError(
+                f"decision {decision.id!r} has no checks {unknown!r}; "
+                f"its checks are {sorted(checks)!r}"
+            )
+        passing = [i for i in request.check_ids if checks[i].status not in _OVERRIDABLE_STATUSES]
+        if passing:
+            raise InvalidRequestError(
+                f"checks {passing!r} do not fail; there is nothing to override"
+            )
+        loaded = {p.name: p for p in self.reviews.policies()}
+        fixed: list[str] = []
+        for check_id in request.check_ids:
+            check = checks[check_id]
+            policy = loaded.get(check.policy)
+            never = policy.policy.overrides.never if policy is not None else []
+            if not check.overridable or _matches_never(check_id, never):
+                fixed.append(check_id)
+        if fixed:
+            raise OverrideRefusedError(
+                f"checks {fixed!r} are never-overridable under their policy; "
+                "fix the candidate instead"
+            )
+        for check_id in request.check_ids:
+            self._check_override_rules(checks[check_id].policy, loaded, request, approver)
+        created_at = self.clock()
+        override = Override(
+            model=decision.model,
+            version=decision.version,
+            target_alias=target,
+            check_ids=list(dict.fromkeys(request.check_ids)),
+            approver=approver.name,
+            justification=request.justification,
+            expires_at=created_at + timedelta(hours=request.expires_in_hours),
+            decision_id=decision.id,
+            created_at=created_at,
+        )
+        self.ledger.append_override(override)
+        logger.info(
+            "override %s of %s on decision %s by %s until %s",
+            override.id,
+            ",".join(override.check_ids),
+            decision.id,
+            approver.name,
+            override.expires_at.isoformat(),
+        )
+        return override
+
+    def _decision_to_override(self, request: OverrideRequest, target: str) -> Decision:
+        if request.decision_id is not None:
+            try:
+                decision = self.ledger.get_decision(request.decision_id)
+            except RecordNotFoundError as exc:
+                raise NotFoundApiError(str(exc)) from exc
+            if (decision.model, decision.version, decision.target_alias) != (
+                request.model,
+                request.version,
+                target,
+            ):
+                raise InvalidRequestError(
+                    f"decision {decision.id!r} is about {decision.model!r} v{decision.version} "
+                    f"@{decision.target_alias}, not {request.model!r} v{request.version} @{target}"
+                )
+            return decision
+        for decision in self.ledger.list_decisions(request.model, request.version, limit=100):
+            if decision.target_alias == target:
+                return decision
+        raise NotFoundApiError(
+            f"no decision about {request.model!r} v{request.version} for @{target}; "
+            "review it first (POST /v1/reviews or /v1/gate)"
+        )
+
+    @staticmethod
+    def _check_override_rules(
+        policy_name: str,
+        loaded: dict[str, LoadedPolicy],
+        request: OverrideRequest,
+        approver: Principal,
+    ) -> None:
+        policy = loaded.get(policy_name)
+        if policy is None:
+            raise OverrideRefusedError(
+                f"policy {policy_name!r} is no longer loaded, so its override rules are unknown; "
+                "review the version again under the current policies"
+            )
+        rules = policy.policy.overrides
+        if rules.approvers and approver.name not in rules.approvers:
+            raise ForbiddenError(
+                f"policy {policy_name!r} lets only {rules.approvers!r} override its checks, "
+                f"not {approver.name!r}"
+            )
+        if rules.expires_hours is not None and request.expires_in_hours > rules.expires_hours:
+            raise InvalidRequestError(
+                f"policy {policy_name!r} allows overrides for at most {rules.expires_hours} hours, "
+                f"not {request.expires_in_hours:g}"
+            )

@@ -1,0 +1,124 @@
+"""Prometheus metrics of one API app: requests, reviews by verdict, gate answers, errors by kind.
+
+Each app owns its registry, so several apps in one process (tests, benchmarks) never share or clash.
+Reviews run by `promogate worker` processes are counted by the workers, not here.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "ApiMetrics", "ErrorKind"]
+
+ErrorKind = Literal[
+    "mlflow_unavailable",
+    "mlflow_refused",
+    "not_found",
+    "evidence_error",
+    "policy_error",
+    "ledger_unavailable",
+    "ledger_error",
+    "idempotency_conflict",
+    "deadline_exceeded",
+    "job_failed",
+    "unauthenticated",
+    "forbidden",
+    "internal",
+]
+
+_LATENCY_BUCKETS: Final = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+)
+
+
+class ApiMetrics:
+    """The app's collectors, registered in a registry of their own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "promogate_http_requests",
+            "HTTP requests answered, by route template, method and status code.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.request_latency = Histogram(
+            "promogate_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method.",
+            ["route", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.reviews = Counter(
+            "promogate_reviews",
+            "Reviews completed by this process, by verdict ('error' when the review failed).",
+            ["verdict"],
+            registry=self.registry,
+        )
+        self.review_latency = Histogram(
+            "promogate_review_duration_seconds",
+            "Time to complete a review (evidence, policies, investigation, ledger).",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.gate_answers = Counter(
+            "promogate_gate_answers",
+            "Gate answers, by outcome and whether a recorded decision was reused.",
+            ["outcome", "reused"],
+            registry=self.registry,
+        )
+        self.gate_latency = Histogram(
+            "promogate_gate_duration_seconds",
+            "Time to answer a gate call.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "promogate_errors",
+            "Failures, by kind; every one of them denied or was refused.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.jobs = Counter(
+            "promogate_review_jobs",
+            "Review jobs submitted, by queue backend.",
+            ["backend"],
+            registry=self.registry,
+        )
+        for kind in get_args(ErrorKind):
+            self.errors.labels(kind=kind)
+
+    def record_review(self, verdict: str, error: bool, seconds: float) -> None:
+        """Count one completed review and its duration."""
+        self.reviews.labels(verdict="error" if error else verdict).inc()
+        self.review_latency.observe(seconds)
+
+    def record_gate(self, allowed: bool, reused: bool, seconds: float) -> None:
+        """Count one gate answer and its duration."""
+        outcome = "allow" if allowed else "deny"
+        self.gate_answers.labels(outcome=outcome, reused=str(reused).lower()).inc()
+        self.gate_latency.observe(seconds)
+
+    def record_error(self, kind: ErrorKind) -> None:
+        """Count one failure of the given kind."""
+        self.errors.labels(kind=kind).inc()
+
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format."""
+        return bytes(generate_latest(self.registry))

@@ -1,0 +1,93 @@
+"""The gate a deploy pipeline calls: may this version take the alias now? All but allow denies."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import TimeoutError as FutureTimeoutError
+
+from fastapi import APIRouter, Response
+
+from api.dependencies import Deployer, IdempotencyKey, State
+from api.idempotency import idempotent
+from api.schemas import GateRequest, GateResponse, problem_responses
+
+__all__ = ["router"]
+
+logger = logging.getLogger("promogate.api")
+
+router = APIRouter(prefix="/v1/gate", tags=["gate"])
+
+
+def _deadline_deny(body: GateRequest, target: str, deadline_s: float) -> GateResponse:
+    version = body.version if isinstance(body.version, int) else None
+    if isinstance(body.version, str) and body.version.isdigit():
+        version = int(body.version)
+    reason = (
+        f"no decision within the gate's deadline of {deadline_s:g} s (MLflow or the reviewer is "
+        "slow); the review goes on and a later gate call can reuse its decision"
+    )
+    return GateResponse(
+        allowed=False,
+        verdict="block",
+        model=body.model,
+        version=version,
+        target_alias=target,
+        reused=False,
+        reasons=[f"denied: {reason}"],
+        error=reason,
+    )
+
+
+@router.post(
+    "",
+    response_model=GateResponse,
+    summary="Allow or deny a promotion",
+    responses=problem_responses(401, 403, 409, 422, 503),
+)
+def gate(
+    body: GateRequest, state: State, caller: Deployer, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """Allow or deny moving `target_alias` to `model` at `version`.
+
+    Reuses a decision made on the same evidence digest under the same policy revisions, or reviews
+    now. `allowed` is true only for an approving decision, or a blocked one whose every failing
+    check an approver overrode for the same evidence. When MLflow is down, slow or failing, the
+    answer is a deny with the reason in `error`; when the ledger is down the answer is 503. A
+    client must treat anything but `allowed: true` as a deny.
+    """
+    target = body.target_alias or state.settings.target_alias
+
+    def handle() -> Response:
+        started = time.perf_counter()
+        future = state.executor.submit(
+            state.gate.gate, body.model, body.version, target_alias=target
+        )
+        try:
+            answer = future.result(timeout=state.settings.request_deadline_s)
+        except FutureTimeoutError:
+            state.metrics.record_error("deadline_exceeded")
+            answer = _deadline_deny(body, target, state.settings.request_deadline_s)
+        if answer.error is not None:
+            state.metrics.record_error("evidence_error")
+        state.metrics.record_gate(answer.allowed, answer.reused, time.perf_counter() - started)
+        logger.info(
+            "gate %s v%s @%s for %s: %s",
+            answer.model,
+            answer.version,
+            answer.target_alias,
+            caller.name,
+            "allow" if answer.allowed else "deny",
+        )
+        return Response(content=answer.model_dump_json(), media_type="application/json")
+
+    return idempotent(
+        state.ledger.idempotency,
+        idempotency_key,
+        caller=caller,
+        method="POST",
+        path="/v1/gate",
+        body=body.model_dump_json(),
+        handle=handle,
+        wait_seconds=state.settings.request_deadline_s,
+    )

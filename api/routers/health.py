@@ -1,0 +1,94 @@
+"""Liveness and readiness probes (no authentication: they reveal nothing but up or down)."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from fastapi import APIRouter, Response
+
+from api.dependencies import AppState, State
+from api.schemas import CheckReadiness, Health, Readiness
+from ledger.errors import LedgerError
+from tools.client import call_mlflow
+from tools.errors import ToolError
+
+__all__ = ["router"]
+
+logger = logging.getLogger("promogate.api")
+
+router = APIRouter(tags=["health"])
+
+_PROBE_TIMEOUT_S = 3.0
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness")
+def healthz() -> Health:
+    """The process answers."""
+    return Health()
+
+
+def _mlflow_ready(state: AppState) -> CheckReadiness:
+    uri = state.settings.tracking_uri
+    if uri.startswith(("http://", "https://")):
+        url = f"{uri.rstrip('/')}/health"
+        try:
+            response = httpx.get(url, timeout=_PROBE_TIMEOUT_S)
+        except httpx.HTTPError as exc:
+            return CheckReadiness(ok=False, detail=f"MLflow at {uri!r} is unreachable: {exc!r}")
+        if response.status_code != 200:
+            return CheckReadiness(
+                ok=False, detail=f"MLflow at {uri!r} answered {response.status_code} on /health"
+            )
+        return CheckReadiness(ok=True, detail=f"MLflow at {uri!r} answers")
+    try:
+        call_mlflow(
+            lambda: state.reviews.client.search_experiments(max_results=1),
+            "search_experiments(max_results=1)",
+            attempts=1,
+        )
+    except ToolError as exc:
+        return CheckReadiness(ok=False, detail=str(exc))
+    return CheckReadiness(ok=True, detail="MLflow tracking store answers")
+
+
+def _ledger_ready(state: AppState) -> CheckReadiness:
+    try:
+        state.ledger.ping()
+    except LedgerError as exc:
+        return CheckReadiness(ok=False, detail=str(exc))
+    return CheckReadiness(ok=True, detail=f"ledger database {state.ledger.url!r} answers")
+
+
+def _jobs_ready(state: AppState) -> CheckReadiness:
+    try:
+        state.jobs.check()
+    except (OSError, RuntimeError, LedgerError) as exc:
+        return CheckReadiness(ok=False, detail=f"job queue ({state.jobs.backend}): {exc}")
+    except Exception as exc:  # noqa: BLE001 - any queue failure is "not ready", never "ready"
+        return CheckReadiness(
+            ok=False, detail=f"job queue ({state.jobs.backend}): {type(exc).__name__}: {exc}"
+        )
+    return CheckReadiness(ok=True, detail=f"job queue ({state.jobs.backend}) answers")
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Readiness",
+    responses={503: {"model": Readiness, "description": "MLflow or the ledger is unreachable."}},
+)
+def readyz(state: State, response: Response) -> Readiness:
+    """Ready when MLflow, the ledger database and the job queue all answer; 503 otherwise."""
+    probes = {"mlflow": _mlflow_ready, "ledger": _ledger_ready, "jobs": _jobs_ready}
+    with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="promogate-probe") as pool:
+        futures = {name: pool.submit(probe, state) for name, probe in probes.items()}
+        checks = {name: future.result() for name, future in futures.items()}
+    ready = all(c.ok for c in checks.values())
+    if not ready:
+        response.status_code = 503
+        logger.warning(
+            "not ready: %s", "; ".join(f"{n}: {c.detail}" for n, c in checks.items() if not c.ok)
+        )
+    return Readiness(ready=ready, checks=checks)

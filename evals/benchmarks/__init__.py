@@ -1,0 +1,3 @@
+"""Benchmarks of evals components against public labelled data (run as modules)."""
+
+__all__: list[str] = []

@@ -1,0 +1,109 @@
+"""Typed errors raised by the decision ledger, its token store and its idempotency store.
+
+Messages name the offending value with ``!r``; database URLs in messages never carry a password::
+
+    LedgerError                               what the ledger cannot do (schema missing, bad URL)
+    ├── LedgerUnavailableError(url)           database unreachable, closed, locked or read-only
+    ├── RecordNotFoundError(record_id)        no decision or override with that id
+    ├── DuplicateRecordError(record_id)       a record with that id is already in the chain
+    ├── ChainBrokenError(report)              verify() found an edited, deleted or re-linked record
+    ├── IdempotencyConflictError(key)         same Idempotency-Key, different request (HTTP 422)
+    │   └── IdempotencyInProgressError(key)   same key, first request still running (HTTP 409)
+    └── TokenError                            bad token name or role, unknown or duplicate token
+
+The API maps ``LedgerUnavailableError`` to 503 (which a deploy pipeline treats as deny).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ledger.chain import ChainReport
+
+__all__ = [
+    "ChainBrokenError",
+    "DuplicateRecordError",
+    "IdempotencyConflictError",
+    "IdempotencyInProgressError",
+    "LedgerError",
+    "LedgerUnavailableError",
+    "RecordNotFoundError",
+    "TokenError",
+]
+
+
+class LedgerError(Exception):
+    """Base class of every error the ledger package raises."""
+
+
+class LedgerUnavailableError(LedgerError):
+    """The ledger database cannot be reached or written: refused, closed, locked, read-only."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        hint = (
+            "check that its directory exists and is writable"
+            if url.startswith("sqlite")
+            else "check that the server is running and reachable and the database exists"
+        )
+        super().__init__(f"ledger database {url!r} is unavailable: {reason}; {hint}")
+
+
+class RecordNotFoundError(LedgerError):
+    """No record with the given id (decision or override) is in the ledger."""
+
+    def __init__(self, record_id: str, kind: str = "record") -> None:
+        self.record_id = record_id
+        self.kind = kind
+        super().__init__(f"no {kind} with id {record_id!r} in the ledger")
+
+
+class DuplicateRecordError(LedgerError):
+    """A record with the given id is already in the chain; records are never replaced."""
+
+    def __init__(self, record_id: str) -> None:
+        self.record_id = record_id
+        super().__init__(
+            f"a record with id {record_id!r} is already in the ledger; records are append-only, "
+            "give the new decision or override a new id"
+        )
+
+
+class ChainBrokenError(LedgerError):
+    """The hash chain does not verify: a record was edited, deleted or re-linked."""
+
+    def __init__(self, report: ChainReport) -> None:
+        self.report = report
+        super().__init__(
+            f"ledger hash chain is broken at sequence {report.first_broken_seq!r}: "
+            f"{report.reason!r} ({report.detail})"
+        )
+
+
+class IdempotencyConflictError(LedgerError):
+    """The Idempotency-Key was already used for a different request."""
+
+    def __init__(
+        self, key: str, detail: str, hint: str = "use a new key for a new request"
+    ) -> None:
+        self.key = key
+        self.detail = detail
+        super().__init__(f"Idempotency-Key {key!r} {detail}; {hint}")
+
+
+class IdempotencyInProgressError(IdempotencyConflictError):
+    """The first request with this Idempotency-Key has not finished yet; retry later."""
+
+    def __init__(self, key: str, waited_seconds: float) -> None:
+        self.waited_seconds = waited_seconds
+        super().__init__(
+            key,
+            f"is held by a request that is still running (waited {waited_seconds:.1f} s)",
+            hint="retry the same request later to receive its response",
+        )
+
+
+class TokenError(LedgerError):
+    """A token operation was refused: invalid name or role, unknown or duplicate token."""

@@ -1,0 +1,411 @@
+"""The decision ledger: an append-only, hash-chained store of decisions and overrides.
+
+Every append is one transaction that locks the chain head, links the new record to the previous
+one by hash, and moves the head; nothing is half-written. Reads return the Decision or Override as
+it was recorded. ``verify`` walks the chain and reports the first edited, deleted or re-linked
+record (see ``ledger.chain``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self, cast
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agents.decision import Decision
+from ledger.chain import ChainReport, canonical_json, compute_record_hash, verify_chain
+from ledger.database import Database
+from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
+from ledger.idempotency import IdempotencyStore
+from ledger.records import LedgerRecord, Override, RecordKind
+from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
+from ledger.tokens import TokenStore
+from policies.result import PolicyRef, Verdict
+
+__all__ = ["Ledger", "policy_refs_key"]
+
+logger = logging.getLogger("promogate.ledger")
+
+_MAX_LIST_LIMIT = 1000
+_VERIFY_BATCH = 1000
+
+
+def policy_refs_key(refs: Sequence[PolicyRef]) -> str:
+    """The applied policies as canonical JSON, independent of order and of where they were loaded.
+
+    Two decisions were made under the same policies when their keys are equal: same names,
+    revisions and content hashes.
+
+    Args:
+        refs: The policies a decision applied.
+    """
+    ordered = sorted(refs, key=lambda r: (r.name, r.revision, r.sha256))
+    return canonical_json(
+        [{"name": r.name, "revision": r.revision, "sha256": r.sha256} for r in ordered]
+    )
+
+
+def _json_payload(model: Decision | Override) -> str:
+    # Through JSON text rather than model_dump(mode="json"): pydantic writes NaN and infinity as
+    # null there, and canonical JSON refuses them.
+    return canonical_json(json.loads(model.model_dump_json()))
+
+
+def _to_record(row: LedgerRecordRow) -> LedgerRecord:
+    refs = [PolicyRef(**item) for item in json.loads(row.policy_refs)]
+    return LedgerRecord(
+        seq=row.seq,
+        record_id=row.record_id,
+        kind=cast(RecordKind, row.kind),
+        model=row.model,
+        version=row.version,
+        verdict=cast(Verdict | None, row.verdict),
+        target_alias=row.target_alias,
+        evidence_digest=row.evidence_digest,
+        policy_refs=refs,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        prev_hash=row.prev_hash,
+        record_hash=row.record_hash,
+    )
+
+
+def _load_decision(row: LedgerRecordRow) -> Decision:
+    try:
+        return Decision.model_validate_json(row.payload)
+    except ValidationError as exc:
+        raise LedgerError(
+            f"decision {row.record_id!r} (record {row.seq}) cannot be read back: {exc}; "
+            "run `promogate ledger verify` to check whether it was edited"
+        ) from exc
+
+
+def _load_override(row: LedgerRecordRow) -> Override:
+    try:
+        return Override.model_validate_json(row.payload)
+    except ValidationError as exc:
+        raise LedgerError(
+            f"override {row.record_id!r} (record {row.seq}) cannot be read back: {exc}; "
+            "run `promogate ledger verify` to check whether it was edited"
+        ) from exc
+
+
+def _streamed(session: Session, rows: Iterable[LedgerRecordRow]) -> Iterator[LedgerRecordRow]:
+    # Drop each row from the session once checked: a long chain verifies in constant memory.
+    for row in rows:
+        yield row
+        session.expunge(row)
+
+
+class Ledger:
+    """The decision ledger on SQLite or PostgreSQL, with its token and idempotency stores.
+
+    Args:
+        url: ``sqlite:///path/to/ledger.db`` or ``postgresql+psycopg://user@host/db``.
+        auto_migrate: Apply pending schema migrations on first use (default). Call ``migrate()``
+            explicitly to fail early at start-up instead.
+        busy_timeout_seconds: How long a SQLite writer waits for another writer.
+        connect_timeout_seconds: How long a PostgreSQL connection attempt may take.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        auto_migrate: bool = True,
+        busy_timeout_seconds: float = 15.0,
+        connect_timeout_seconds: float = 5.0,
+    ) -> None:
+        self.database = Database(
+            url,
+            auto_migrate=auto_migrate,
+            busy_timeout_seconds=busy_timeout_seconds,
+            connect_timeout_seconds=connect_timeout_seconds,
+        )
+        self.tokens = TokenStore(self.database)
+        self.idempotency = IdempotencyStore(self.database)
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password masked."""
+        return self.database.url
+
+    def migrate(self) -> str:
+        """Apply pending migrations (a no-op when current) and return the schema revision."""
+        return self.database.migrate()
+
+    def ping(self) -> None:
+        """Raise ``LedgerUnavailableError`` unless the database answers now (readiness probes)."""
+        self.database.ping()
+
+    def close(self) -> None:
+        """Close pooled connections; the ledger reconnects if used again."""
+        self.database.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- appends ----------------------------------------------------------------------------------
+
+    def append_decision(self, decision: Decision) -> LedgerRecord:
+        """Record a decision at the end of the chain.
+
+        Args:
+            decision: The review's outcome; its ``id`` must not be in the ledger yet.
+        """
+        fields: dict[str, Any] = {
+            "record_id": decision.id,
+            "kind": "decision",
+            "model": decision.model,
+            "version": decision.version,
+            "verdict": decision.verdict,
+            "target_alias": decision.target_alias,
+            "evidence_digest": decision.evidence_digest,
+            "policy_refs": policy_refs_key(decision.policies),
+            "expires_at": None,
+            "payload": _json_payload(decision),
+        }
+        return self._append(fields)
+
+    def append_override(self, override: Override) -> LedgerRecord:
+        """Record an override at the end of the chain.
+
+        Args:
+            override: Who lets which checks pass for which version, why, and until when. When it
+                names a ``decision_id``, that decision must be in the ledger.
+        """
+        fields: dict[str, Any] = {
+            "record_id": override.id,
+            "kind": "override",
+            "model": override.model,
+            "version": override.version,
+            "verdict": None,
+            "target_alias": override.target_alias,
+            "evidence_digest": None,
+            "policy_refs": policy_refs_key([]),
+            "expires_at": override.expires_at,
+            "payload": _json_payload(override),
+        }
+        return self._append(fields, requires_decision=override.decision_id)
+
+    def _append(
+        self, fields: dict[str, Any], *, requires_decision: str | None = None
+    ) -> LedgerRecord:
+        record_id = str(fields["record_id"])
+        with self.database.write() as session:
+            # The head row lock serialises appenders on PostgreSQL; on SQLite the transaction
+            # already holds the database's write lock (BEGIN IMMEDIATE).
+            head = session.execute(
+                select(LedgerHeadRow).where(LedgerHeadRow.id == HEAD_ROW_ID).with_for_update()
+            ).scalar_one_or_none()
+            if head is None:
+                raise LedgerError(
+                    f"the ledger in {self.url!r} has no head row, so nothing can be appended; "
+                    "run `promogate ledger verify` and restore the database from a backup"
+                )
+            if self._find_row(session, record_id) is not None:
+                raise DuplicateRecordError(record_id)
+            if requires_decision is not None:
+                target = self._find_row(session, requires_decision)
+                if target is None or target.kind != "decision":
+                    raise RecordNotFoundError(requires_decision, "decision")
+            row = LedgerRecordRow(
+                seq=head.seq + 1,
+                prev_hash=head.record_hash,
+                created_at=datetime.now(UTC),
+                record_hash="",
+                **fields,
+            )
+            row.record_hash = compute_record_hash(row)
+            session.add(row)
+            head.seq = row.seq
+            head.record_hash = row.record_hash
+            head.updated_at = row.created_at
+            session.flush()
+            record = _to_record(row)
+        logger.info(
+            "ledger: recorded %s %s as record %d (%s v%d)",
+            record.kind,
+            record.record_id,
+            record.seq,
+            record.model,
+            record.version,
+        )
+        return record
+
+    @staticmethod
+    def _find_row(session: Session, record_id: str) -> LedgerRecordRow | None:
+        return session.execute(
+            select(LedgerRecordRow).where(LedgerRecordRow.record_id == record_id)
+        ).scalar_one_or_none()
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def get_record(self, record_id: str) -> LedgerRecord:
+        """The chain metadata (sequence number, hashes) of a decision or override.
+
+        Args:
+            record_id: A decision id or override id.
+        """
+        with self.database.read() as session:
+            row = self._find_row(session, record_id)
+            if row is None:
+                raise RecordNotFoundError(record_id)
+            return _to_record(row)
+
+    def get_decision(self, decision_id: str) -> Decision:
+        """The decision with this id, as recorded.
+
+        Args:
+            decision_id: The decision's id.
+        """
+        with self.database.read() as session:
+            row = self._find_row(session, decision_id)
+            if row is None or row.kind != "decision":
+                raise RecordNotFoundError(decision_id, "decision")
+            return _load_decision(row)
+
+    def list_decisions(
+        self,
+        model: str | None = None,
+        version: int | None = None,
+        limit: int = 50,
+        *,
+        before_seq: int | None = None,
+    ) -> list[Decision]:
+        """Recorded decisions, newest first.
+
+        Args:
+            model: Only decisions about this registered model.
+            version: Only decisions about this version number.
+            limit: At most this many (1 to 1000).
+            before_seq: Only records older than this sequence number (for paging).
+        """
+        limit = max(1, min(limit, _MAX_LIST_LIMIT))
+        query = select(LedgerRecordRow).where(LedgerRecordRow.kind == "decision")
+        if model is not None:
+            query = query.where(LedgerRecordRow.model == model)
+        if version is not None:
+            query = query.where(LedgerRecordRow.version == version)
+        if before_seq is not None:
+            query = query.where(LedgerRecordRow.seq < before_seq)
+        query = query.order_by(LedgerRecordRow.seq.desc()).limit(limit)
+        with self.database.read() as session:
+            return [_load_decision(row) for row in session.execute(query).scalars()]
+
+    def find_decision(
+        self,
+        model: str,
+        version: int,
+        evidence_digest: str,
+        policy_refs: Sequence[PolicyRef],
+        target_alias: str,
+    ) -> Decision | None:
+        """The latest decision made on the same evidence under the same policies, if any.
+
+        The gate reuses it instead of reviewing again. Decisions whose review failed (``error`` set)
+        are never reused: the failure may have been transient.
+
+        Args:
+            model: Registered model name.
+            version: Version number.
+            evidence_digest: Digest of the evidence bundle the new request would be decided on.
+            policy_refs: The policies that apply now (name, revision and content hash must match).
+            target_alias: The alias being moved.
+        """
+        query = (
+            select(LedgerRecordRow)
+            .where(
+                LedgerRecordRow.kind == "decision",
+                LedgerRecordRow.model == model,
+                LedgerRecordRow.version == version,
+                LedgerRecordRow.evidence_digest == evidence_digest,
+                LedgerRecordRow.target_alias == target_alias,
+                LedgerRecordRow.policy_refs == policy_refs_key(policy_refs),
+            )
+            .order_by(LedgerRecordRow.seq.desc())
+        )
+        with self.database.read() as session:
+            for row in session.execute(query).scalars():
+                decision = _load_decision(row)
+                if decision.error is None:
+                    return decision
+        return None
+
+    def get_override(self, override_id: str) -> Override:
+        """The override with this id, as recorded.
+
+        Args:
+            override_id: The override's id.
+        """
+        with self.database.read() as session:
+            row = self._find_row(session, override_id)
+            if row is None or row.kind != "override":
+                raise RecordNotFoundError(override_id, "override")
+            return _load_override(row)
+
+    def active_overrides(
+        self,
+        model: str,
+        version: int,
+        *,
+        target_alias: str | None = None,
+        at: datetime | None = None,
+    ) -> list[Override]:
+        """Overrides for this version that have not expired, oldest first.
+
+        Args:
+            model: Registered model name.
+            version: Version number.
+            target_alias: Only overrides for moving this alias.
+            at: The moment to judge expiry at (timezone-aware); now by default.
+        """
+        moment = at if at is not None else datetime.now(UTC)
+        if moment.tzinfo is None:
+            raise ValueError(f"'at' must be timezone-aware, got {moment!r}")
+        query = select(LedgerRecordRow).where(
+            LedgerRecordRow.kind == "override",
+            LedgerRecordRow.model == model,
+            LedgerRecordRow.version == version,
+            LedgerRecordRow.expires_at > moment,
+        )
+        if target_alias is not None:
+            query = query.where(LedgerRecordRow.target_alias == target_alias)
+        query = query.order_by(LedgerRecordRow.seq)
+        with self.database.read() as session:
+            return [_load_override(row) for row in session.execute(query).scalars()]
+
+    # -- verification -----------------------------------------------------------------------------
+
+    def verify(self) -> ChainReport:
+        """Walk the whole chain and report whether it is intact, or where and how it is broken."""
+        with self.database.read() as session:
+            head = session.get(LedgerHeadRow, HEAD_ROW_ID)
+            rows = session.execute(
+                select(LedgerRecordRow)
+                .order_by(LedgerRecordRow.seq)
+                .execution_options(yield_per=_VERIFY_BATCH)
+            ).scalars()
+            report = verify_chain(head, _streamed(session, rows))
+        if report.ok:
+            logger.info("ledger: chain of %d records verified", report.records_checked)
+        else:
+            logger.warning(
+                "ledger: chain broken at record %s: %s", report.first_broken_seq, report.detail
+            )
+        return report

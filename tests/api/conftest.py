@@ -1,0 +1,226 @@
+"""Fixtures of the API tests: a small real registry, a real `mlflow server`, apps and tokens.
+
+The registry (`gate-model`, four real scikit-learn versions) is built once per session in a SQLite
+store; one `mlflow server --workers 1` serves it for the whole session. Every test gets its own
+SQLite ledger, so tests never see each other's decisions, tokens or idempotency keys.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import textwrap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.review_service import ReviewService
+from api.settings import Settings
+from evals.benchmarks.mlflow_server import FaultProxy, MlflowServer
+from ledger.store import Ledger
+from ledger.tokens import ROLES, Role
+
+MODEL = "gate-model"
+POLICY_NAME = "gate-test"
+# v1 champion; v2 as good (approve); v3 much worse AUC (overridable fail); v4 too slow (a check
+# the policy marks never-overridable).
+POLICY_YAML = textwrap.dedent(
+    f"""\
+    apiVersion: promogate/v1
+    kind: PromotionPolicy
+    metadata: {{name: {POLICY_NAME}, revision: 1, owners: [ml-platform]}}
+    match: {{model: {MODEL}}}
+    mode: enforce
+    on_error: block
+    baseline: {{alias: champion, on_missing: warn}}
+    metrics:
+      - {{name: roc_auc, min: 0.6, max_drop: 0.02}}
+      - {{name: latency_ms, max: 100, lower_is_better: true}}
+    comparability: {{same_eval_dataset: "off", train_eval_overlap: "off"}}
+    agent: {{may_approve: true, may_block: true}}
+    overrides:
+      approvers: [release-lead, root]
+      never: [metrics.latency_ms]
+      expires_hours: 48
+    """
+)
+
+
+@dataclass(frozen=True)
+class GateRegistry:
+    """The session's registry: where it lives and what each version is for."""
+
+    root: Path
+    tracking_uri: str
+    policies_dir: Path
+    model: str = MODEL
+    approve: int = 2
+    overridable_block: int = 3
+    never_overridable_block: int = 4
+    roc_auc: dict[int, float] = field(default_factory=dict)
+
+
+def _build_registry(root: Path) -> GateRegistry:
+    import mlflow
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    root.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment_id = client.create_experiment(
+        "gate-tests", artifact_location=(root / "artifacts").as_uri()
+    )
+    client.create_registered_model(MODEL)
+    features, labels = make_classification(
+        n_samples=800, n_features=8, n_informative=5, n_redundant=1, random_state=7
+    )
+    train_x, eval_x = features[:500], features[500:]
+    train_y, eval_y = labels[:500], labels[500:]
+    # (columns used, C, latency in ms): v3 sees one uninformative column, v4 is slow.
+    recipes = [
+        (list(range(8)), 1.0, 40.0),
+        (list(range(8)), 0.9, 42.0),
+        ([7], 1.0, 45.0),
+        (list(range(8)), 0.8, 480.0),
+    ]
+    aucs: dict[int, float] = {}
+    with _use_tracking_uri(uri):
+        for number, (columns, c, latency) in enumerate(recipes, start=1):
+            model = LogisticRegression(C=c, max_iter=500).fit(train_x[:, columns], train_y)
+            auc = float(roc_auc_score(eval_y, model.predict_proba(eval_x[:, columns])[:, 1]))
+            with mlflow.start_run(experiment_id=experiment_id, run_name=f"v{number}") as run:
+                mlflow.log_params({"C": c, "columns": ",".join(map(str, columns)), "seed": 7})
+                mlflow.log_metrics({"roc_auc": auc, "latency_ms": latency})
+                info = mlflow.sklearn.log_model(
+                    model, name="model", pip_requirements=["scikit-learn"]
+                )
+            mv = client.create_model_version(MODEL, info.model_uri, run_id=run.info.run_id)
+            assert int(mv.version) == number
+            aucs[number] = auc
+    client.set_registered_model_alias(MODEL, "champion", "1")
+    policies = root / "policies"
+    policies.mkdir()
+    (policies / "gate-test.yaml").write_text(POLICY_YAML)
+    assert aucs[1] - aucs[3] > 0.05, f"v3 must be clearly worse: {aucs!r}"
+    assert abs(aucs[1] - aucs[2]) < 0.02, f"v2 must be as good as v1: {aucs!r}"
+    return GateRegistry(root=root, tracking_uri=uri, policies_dir=policies, roc_auc=aucs)
+
+
+@pytest.fixture(scope="session")
+def gate_registry(tmp_path_factory: pytest.TempPathFactory) -> GateRegistry:
+    """Four real versions of `gate-model` in a SQLite MLflow store, with v1 as champion."""
+    with pytest.MonkeyPatch.context() as patch:
+        # log_model otherwise inspects this checkout's uv project for seconds per model.
+        patch.setenv("MLFLOW_UV_AUTO_DETECT", "false")
+        patch.setenv("MLFLOW_LOG_UV_FILES", "false")
+        return _build_registry(tmp_path_factory.mktemp("gate-registry"))
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(
+    gate_registry: GateRegistry, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MlflowServer]:
+    """A real `mlflow server --workers 1` serving the session's registry on loopback."""
+    logs = tmp_path_factory.mktemp("mlflow-server")
+    server = MlflowServer(
+        gate_registry.tracking_uri,
+        logs / "artifacts",
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        log_path=logs / "server.log",
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mlflow_proxy(mlflow_server: MlflowServer) -> Iterator[FaultProxy]:
+    """A loopback proxy in front of the session's MLflow server; tests switch it to faults."""
+    with FaultProxy(mlflow_server.port) as proxy:
+        yield proxy
+
+
+def api_settings(registry: GateRegistry, tracking_uri: str, ledger_url: str, **extra: Any) -> Settings:
+    """Settings of a test app: short MLflow timeouts, no MLflow-level retries."""
+    values: dict[str, Any] = {
+        "tracking_uri": tracking_uri,
+        "ledger_url": ledger_url,
+        "policies_dir": registry.policies_dir,
+        "mlflow_http_timeout_s": 5.0,
+        "mlflow_http_retries": 0,
+        "evidence_timeout_s": 15.0,
+        "request_deadline_s": 30.0,
+        **extra,
+    }
+    return Settings(**values)
+
+
+@dataclass
+class ApiHarness:
+    """A running test app, its ledger, and a token per role."""
+
+    client: TestClient
+    settings: Settings
+    ledger: Ledger
+    tokens: dict[str, str]
+
+    def headers(self, role: Role | str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}", **extra}
+
+
+AppFactory = Callable[..., ApiHarness]
+
+
+@pytest.fixture
+def make_api(
+    gate_registry: GateRegistry, mlflow_server: MlflowServer, tmp_path: Path
+) -> Iterator[AppFactory]:
+    """Build test apps: `make_api(tracking_uri=..., ledger_url=..., **settings)`.
+
+    Each app gets a token per role (named after the role) plus `release-lead` (an approver the
+    test policy lists) and `intern` (an approver it does not list).
+    """
+    clients: list[TestClient] = []
+
+    def factory(
+        *,
+        tracking_uri: str | None = None,
+        ledger_url: str | None = None,
+        ledger: Ledger | None = None,
+        with_tokens: bool = True,
+        **extra: Any,
+    ) -> ApiHarness:
+        url = ledger_url or f"sqlite:///{tmp_path / f'ledger-{secrets.token_hex(4)}.db'}"
+        settings = api_settings(gate_registry, tracking_uri or mlflow_server.url, url, **extra)
+        store = ledger if ledger is not None else Ledger(url)
+        tokens: dict[str, str] = {}
+        if with_tokens:
+            for role in ROLES:
+                tokens[role] = store.tokens.create_token(role, role)[1]
+            tokens["release-lead"] = store.tokens.create_token("release-lead", "approver")[1]
+            tokens["intern"] = store.tokens.create_token("intern", "approver")[1]
+        service = ReviewService(settings, ledger=store)
+        client = TestClient(create_app(settings, service=service), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return ApiHarness(client=client, settings=settings, ledger=store, tokens=tokens)
+
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api(make_api: AppFactory) -> ApiHarness:
+    """A test app on the session's MLflow server with a fresh SQLite ledger."""
+    return make_api()

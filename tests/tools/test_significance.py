@@ -1,0 +1,222 @@
+"""Paired bootstrap and Wilson intervals, checked against scikit-learn and known values."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+
+from tools.significance import (
+    METRIC_NAMES,
+    binary_mask,
+    metric_value,
+    paired_bootstrap,
+    rate_difference_interval,
+    wilson_interval,
+)
+
+Arrays = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
+
+
+def _models(n: int = 3000, *, shift: float = 0.0, rho: float = 0.9, seed: int = 3) -> Arrays:
+    """Labels and two models' scores; model b is worse by `shift` on the positives' logits."""
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(0, 1, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(1.5 * latent - 0.8)))).astype(np.int64)
+    noise_a = rng.normal(0, 1, n)
+    noise_b = rho * noise_a + np.sqrt(1 - rho * rho) * rng.normal(0, 1, n)
+    logit_a = 1.5 * latent - 0.8 + 0.9 * noise_a
+    logit_b = 1.5 * latent - 0.8 + 0.9 * noise_b - shift * y
+    return y, np.round(1 / (1 + np.exp(-logit_a)), 3), np.round(1 / (1 + np.exp(-logit_b)), 3)
+
+
+SKLEARN = {
+    "accuracy": accuracy_score,
+    "recall": recall_score,
+    "precision": precision_score,
+    "f1": f1_score,
+}
+
+
+@pytest.mark.parametrize("metric", METRIC_NAMES, ids=list(METRIC_NAMES))
+def test_metric_value_matches_sklearn(metric: str) -> None:
+    y, score, _ = _models(n=1500)
+    if metric == "roc_auc":
+        assert metric_value("roc_auc", list(y), list(score)) == pytest.approx(
+            roc_auc_score(y, score)
+        )
+    else:
+        pred = (score >= 0.5).astype(int)
+        expected = SKLEARN[metric](y, pred)
+        assert metric_value(metric, list(y), list(pred)) == pytest.approx(expected)  # type: ignore[arg-type]
+
+
+def test_roc_auc_with_ties_and_weights_matches_resampled_sklearn() -> None:
+    y, score, _ = _models(n=800)
+    coarse = np.round(score, 1)  # many ties
+    idx = np.random.default_rng(9).integers(0, len(y), len(y))
+    expected = roc_auc_score(y[idx], coarse[idx])
+    assert metric_value("roc_auc", list(y[idx]), list(coarse[idx])) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("labels", "preds", "metric"),
+    [
+        ([0, 0, 0], [1, 0, 1], "recall"),
+        ([1, 0, 1], [0, 0, 0], "precision"),
+        ([1, 1], [0.2, 0.9], "roc_auc"),
+    ],
+    ids=["recall-no-positives", "precision-no-predicted-positives", "auc-one-class"],
+)
+def test_undefined_metric_is_nan(labels: list[int], preds: list[float], metric: str) -> None:
+    assert np.isnan(metric_value(metric, labels, preds))  # type: ignore[arg-type]
+
+
+def test_labels_of_any_spelling_are_the_same_class() -> None:
+    assert binary_mask([1, 1.0, True, "1", "1.0", 0, "0", False, None, "yes"]).tolist() == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
+    assert binary_mask(["churn", "stay"], pos_label="churn").tolist() == [True, False]
+
+
+def test_identical_models_are_never_significant() -> None:
+    y, score, _ = _models(n=1000)
+    result = paired_bootstrap("roc_auc", list(y), list(score), list(score))
+    assert result.delta == 0.0
+    assert result.p_value == 1.0
+    assert result.ci_low == result.ci_high == 0.0
+
+
+@pytest.mark.parametrize(
+    ("metric", "shift", "significant"),
+    [
+        ("roc_auc", 0.0, False),
+        ("roc_auc", 0.6, True),
+        ("recall", 0.0, False),
+        ("recall", 0.6, True),
+        ("f1", 0.6, True),
+        ("accuracy", 0.6, True),
+    ],
+    ids=[
+        "auc-noise",
+        "auc-real-drop",
+        "recall-noise",
+        "recall-real-drop",
+        "f1-real-drop",
+        "accuracy-real-drop",
+    ],
+)
+def test_paired_bootstrap_separates_noise_from_real_drops(
+    metric: str, shift: float, significant: bool
+) -> None:
+    y, a, b = _models(shift=shift, rho=0.8)
+    values_a: list[Any] = list(a) if metric == "roc_auc" else list((a >= 0.5).astype(int))
+    values_b: list[Any] = list(b) if metric == "roc_auc" else list((b >= 0.5).astype(int))
+    result = paired_bootstrap(metric, list(y), values_a, values_b, n_resamples=1000)  # type: ignore[arg-type]
+    assert result.n == 3000
+    assert result.valid_resamples == 1000
+    assert result.value_a == pytest.approx(metric_value(metric, list(y), values_a))  # type: ignore[arg-type]
+    assert result.delta == pytest.approx(result.value_b - result.value_a)
+    assert result.ci_low <= result.delta <= result.ci_high
+    assert (result.p_value < 0.05) is significant, result
+    if significant:
+        assert result.ci_high < 0
+
+
+def test_p_value_is_one_sided() -> None:
+    y, a, b = _models(shift=0.6, rho=0.8)
+    worse = paired_bootstrap("roc_auc", list(y), list(a), list(b), n_resamples=1000)
+    better = paired_bootstrap("roc_auc", list(y), list(b), list(a), n_resamples=1000)
+    assert worse.p_value < 0.01
+    assert better.p_value > 0.99
+    assert better.delta == pytest.approx(-worse.delta)
+
+
+def test_paired_bootstrap_is_deterministic_per_seed() -> None:
+    y, a, b = _models(n=1000, shift=0.1)
+    args = ("roc_auc", list(y), list(a), list(b))
+    first = paired_bootstrap(*args, seed=1, n_resamples=500)  # type: ignore[arg-type]
+    assert first == paired_bootstrap(*args, seed=1, n_resamples=500)  # type: ignore[arg-type]
+    assert first != paired_bootstrap(*args, seed=2, n_resamples=500)  # type: ignore[arg-type]
+
+
+def test_paired_bootstrap_is_fast() -> None:
+    y, a, b = _models(n=3000)
+    ys, a_list, b_list = list(y), list(a), list(b)
+    timings = []
+    for _ in range(3):  # the best of three: the machine is shared
+        start = time.perf_counter()
+        paired_bootstrap("roc_auc", ys, a_list, b_list, n_resamples=2000)
+        timings.append(time.perf_counter() - start)
+    assert min(timings) < 1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"metric": "auc"}, "unsupported metric 'auc'"),
+        ({"b": [1, 0]}, "same length"),
+        ({"labels": [1], "a": [1], "b": [1]}, "at least 2 examples"),
+        ({"labels": [0, 0, 0], "a": [1, 0, 1], "b": [0, 0, 1], "metric": "recall"}, "undefined"),
+        ({"n_resamples": 0}, "n_resamples must be positive"),
+        ({"a": ["x", 0.1, 0.2]}, "numeric scores"),
+    ],
+    ids=["unknown-metric", "length", "too-few", "undefined", "resamples", "non-numeric"],
+)
+def test_paired_bootstrap_rejects_bad_input(kwargs: dict[str, Any], needle: str) -> None:
+    args: dict[str, Any] = {
+        "metric": "roc_auc",
+        "labels": [1, 0, 1],
+        "a": [0.9, 0.1, 0.8],
+        "b": [0.8, 0.2, 0.7],
+    }
+    args.update(kwargs)
+    extra = {k: v for k, v in args.items() if k == "n_resamples"}
+    with pytest.raises(ValueError, match=needle):
+        paired_bootstrap(args["metric"], args["labels"], args["a"], args["b"], **extra)
+
+
+@pytest.mark.parametrize(
+    ("successes", "n", "confidence", "low", "high"),
+    [
+        (0, 50, 0.95, 0.0, 0.07135),
+        (5, 50, 0.95, 0.04348, 0.21360),
+        (50, 50, 0.95, 0.92865, 1.0),
+        (10, 100, 0.90, 0.06072, 0.16036),
+        (0, 0, 0.95, 0.0, 1.0),
+    ],
+    ids=["zero", "some", "all", "ninety-percent", "no-trials"],
+)
+def test_wilson_interval(
+    successes: int, n: int, confidence: float, low: float, high: float
+) -> None:
+    lo, hi = wilson_interval(successes, n, confidence)
+    assert lo == pytest.approx(low, abs=1e-4)
+    assert hi == pytest.approx(high, abs=1e-4)
+
+
+def test_wilson_interval_rejects_impossible_counts() -> None:
+    with pytest.raises(ValueError, match="successes=5, n=3"):
+        wilson_interval(5, 3)
+
+
+def test_rate_difference_interval() -> None:
+    low, high = rate_difference_interval(30, 200, 4, 200, 0.95)
+    assert low < 0.13 < high
+    assert low > 0.05
+    same_low, same_high = rate_difference_interval(4, 200, 4, 200, 0.95)
+    assert same_low < 0.0 < same_high
+    assert same_low == pytest.approx(-same_high)

@@ -1,0 +1,132 @@
+"""Resolving versions by number, string and alias against a real SQLite registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tools.errors import (
+    AliasNotFoundError,
+    InvalidVersionRefError,
+    ModelNotFoundError,
+    VersionNotFoundError,
+)
+from tools.registry import (
+    logged_model_id_from_source,
+    parse_version_ref,
+    registered_aliases,
+    resolve_version,
+)
+
+# Registered by the session store in conftest.py.
+MODEL = "credit-risk"
+FIRST_MODEL = "first-model"
+LEGACY_MODEL = "legacy-model"
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [(2, 2), ("2", 2), (" 2 ", 2), ("@challenger", 2), ("@champion", 1)],
+    ids=["int", "string", "padded-string", "alias-challenger", "alias-champion"],
+)
+def test_resolve_version_by_number_string_and_alias(
+    mlflow_store: Any, client: Any, ref: str | int, expected: int
+) -> None:
+    resolved = resolve_version(client, MODEL, ref)
+    facts = mlflow_store.versions[expected]
+    assert resolved.version == expected
+    assert isinstance(resolved.version, int)
+    assert resolved.run_id == facts.run_id
+    assert resolved.model_id == facts.model_id
+    assert resolved.source == f"models:/{facts.model_id}"
+    assert resolved.creation_timestamp is not None and resolved.creation_timestamp > 0
+
+
+def test_resolved_version_carries_registry_metadata(client: Any) -> None:
+    resolved = resolve_version(client, MODEL, 1)
+    assert resolved.aliases == ["champion"]
+    assert resolved.tags == {"team": "risk"}
+    assert resolved.description == "baseline model"
+    assert resolved.status == "READY"
+
+
+def test_registered_aliases_are_ints(client: Any) -> None:
+    assert registered_aliases(client, MODEL) == {"champion": 1, "challenger": 2}
+    assert registered_aliases(client, FIRST_MODEL) == {}
+
+
+def test_legacy_source_has_no_logged_model_id(mlflow_store: Any, client: Any) -> None:
+    resolved = resolve_version(client, LEGACY_MODEL, 1)
+    assert resolved.model_id is None
+    assert resolved.run_id == mlflow_store.legacy_run_id
+
+
+def test_unknown_model_raises_model_not_found(client: Any) -> None:
+    with pytest.raises(ModelNotFoundError) as caught:
+        resolve_version(client, "no-such-model", 1)
+    assert caught.value.model == "no-such-model"
+    assert "'no-such-model'" in str(caught.value)
+
+
+def test_unknown_version_lists_existing_versions(client: Any) -> None:
+    with pytest.raises(VersionNotFoundError) as caught:
+        resolve_version(client, MODEL, 42)
+    assert caught.value.version == 42
+    assert caught.value.existing == [1, 2, 3, 4, 5]
+    assert str(caught.value) == (
+        "registered model 'credit-risk' has no version 42. existing versions: 1, 2, 3, 4, 5"
+    )
+
+
+def test_unknown_alias_lists_existing_aliases(client: Any) -> None:
+    with pytest.raises(AliasNotFoundError) as caught:
+        resolve_version(client, MODEL, "@production")
+    assert caught.value.alias == "production"
+    assert "'production'" in caught.value.message
+    assert caught.value.how_to_fix == (
+        "existing aliases of 'credit-risk': @challenger -> version 2, @champion -> version 1"
+    )
+
+
+def test_alias_on_model_without_aliases(client: Any) -> None:
+    with pytest.raises(AliasNotFoundError, match="has no aliases"):
+        resolve_version(client, FIRST_MODEL, "@champion")
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["five", "@", "0", -1, 0, "", "1.5", True],
+    ids=["word", "bare-at", "zero-string", "negative", "zero", "empty", "decimal", "bool"],
+)
+def test_invalid_refs_are_rejected(ref: Any) -> None:
+    with pytest.raises(InvalidVersionRefError) as caught:
+        parse_version_ref(ref)
+    assert repr(ref) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("models:/m-0123456789abcdef0123456789abcdef", "m-0123456789abcdef0123456789abcdef"),
+        ("models:/m-abc/", "m-abc"),
+        ("models:/credit-risk/3", None),
+        ("models:/m-abc/extra", None),
+        ("runs:/abc/model", None),
+        ("file:///tmp/model", None),
+        (None, None),
+        ("", None),
+    ],
+    ids=[
+        "logged-model",
+        "trailing-slash",
+        "registered-uri",
+        "nested-path",
+        "runs-uri",
+        "file",
+        "none",
+        "empty",
+    ],
+)
+def test_logged_model_id_from_source(source: str | None, expected: str | None) -> None:
+    assert logged_model_id_from_source(source) == expected

@@ -1,0 +1,379 @@
+"""Artifacts of a run and of a logged model: listings, and small text files read in full.
+
+Read from the logged model: ``MLmodel``, ``requirements.txt``, ``conda.yaml``, ``python_env.yaml``.
+Read from the run: every file under ``pipeline/`` plus top-level ``params.yaml``, ``dvc.yaml`` and
+``MLproject``. Files over the size cap or not UTF-8 text are skipped, and each skip is reported with
+its reason (a skipped file is never read as an empty one).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.client import call_mlflow
+from tools.errors import (
+    ArtifactError,
+    ArtifactNotFoundError,
+    ArtifactTooLargeError,
+    LoggedModelNotFoundError,
+    MalformedArtifactError,
+    NotFoundError,
+    RunNotFoundError,
+)
+from tools.evidence import ArtifactFile
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = [
+    "LOGGED_MODEL_TEXT_FILES",
+    "MAX_LISTED_ARTIFACTS",
+    "RUN_PIPELINE_DIR",
+    "RUN_TOP_LEVEL_CONFIG_FILES",
+    "TEXT_ARTIFACT_MAX_BYTES",
+    "ArtifactEntry",
+    "ArtifactOwner",
+    "SkippedArtifact",
+    "TextArtifacts",
+    "download_artifact",
+    "list_logged_model_artifacts",
+    "list_run_artifacts",
+    "read_logged_model_text_artifacts",
+    "read_run_text_artifacts",
+    "read_text_artifact",
+]
+
+logger = logging.getLogger("promogate.tools")
+
+ArtifactOwner = Literal["run", "logged_model"]
+
+TEXT_ARTIFACT_MAX_BYTES = 256 * 1024
+MAX_LISTED_ARTIFACTS = 2000
+LOGGED_MODEL_TEXT_FILES: tuple[str, ...] = (
+    "MLmodel",
+    "requirements.txt",
+    "conda.yaml",
+    "python_env.yaml",
+)
+RUN_PIPELINE_DIR = "pipeline"
+RUN_TOP_LEVEL_CONFIG_FILES: tuple[str, ...] = ("params.yaml", "dvc.yaml", "MLproject")
+
+
+class ArtifactEntry(BaseModel):
+    """One file in an artifact listing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str
+    size: int | None = None
+
+
+class SkippedArtifact(BaseModel):
+    """A text artifact that was found but not read, and why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str
+    owner: ArtifactOwner
+    reason: str
+
+
+class TextArtifacts(BaseModel):
+    """The listing of one owner's artifacts and the text files read from it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    owner: ArtifactOwner
+    owner_id: str
+    paths: list[str] = Field(default_factory=list)
+    files: list[ArtifactFile] = Field(default_factory=list)
+    skipped: list[SkippedArtifact] = Field(default_factory=list)
+    truncated: bool = False
+
+
+def _not_found(owner: ArtifactOwner, owner_id: str) -> Callable[[], NotFoundError]:
+    if owner == "run":
+        return lambda: RunNotFoundError(owner_id)
+    return lambda: LoggedModelNotFoundError(owner_id)
+
+
+def _list_once(
+    client: MlflowClient, owner: ArtifactOwner, owner_id: str, path: str | None
+) -> list[Any]:
+    if owner == "run":
+        return list(
+            call_mlflow(
+                lambda: client.list_artifacts(owner_id, path),
+                f"list_artifacts({owner_id!r}, {path!r})",
+                not_found=_not_found(owner, owner_id),
+            )
+        )
+    return list(
+        call_mlflow(
+            lambda: client.list_logged_model_artifacts(owner_id, path),
+            f"list_logged_model_artifacts({owner_id!r}, {path!r})",
+            not_found=_not_found(owner, owner_id),
+        )
+    )
+
+
+def _walk(
+    client: MlflowClient,
+    owner: ArtifactOwner,
+    owner_id: str,
+    path: str | None,
+    max_entries: int,
+) -> tuple[list[ArtifactEntry], bool]:
+    """Files under `path`, depth first; True when the listing stopped at `max_entries`."""
+    entries: list[ArtifactEntry] = []
+    pending: list[str | None] = [path]
+    while pending:
+        current = pending.pop()
+        for info in _list_once(client, owner, owner_id, current):
+            if info.is_dir:
+                pending.append(str(info.path))
+                continue
+            if len(entries) >= max_entries:
+                return sorted(entries, key=lambda e: e.path), True
+            size = info.file_size
+            entries.append(
+                ArtifactEntry(path=str(info.path), size=int(size) if size is not None else None)
+            )
+    return sorted(entries, key=lambda e: e.path), False
+
+
+def list_run_artifacts(
+    client: MlflowClient,
+    run_id: str,
+    path: str | None = None,
+    *,
+    max_entries: int = MAX_LISTED_ARTIFACTS,
+) -> list[ArtifactEntry]:
+    """Every artifact file of a run (recursively), ordered by path.
+
+    Args:
+        client: MLflow client.
+        run_id: The run id.
+        path: Only list under this directory, e.g. ``"pipeline"``; the root when None.
+        max_entries: Stop after this many files.
+    """
+    return _walk(client, "run", run_id, path, max_entries)[0]
+
+
+def list_logged_model_artifacts(
+    client: MlflowClient,
+    model_id: str,
+    path: str | None = None,
+    *,
+    max_entries: int = MAX_LISTED_ARTIFACTS,
+) -> list[ArtifactEntry]:
+    """Every artifact file of an MLflow 3 logged model (recursively), ordered by path.
+
+    Args:
+        client: MLflow client.
+        model_id: The logged model id (``m-...``).
+        path: Only list under this directory; the root when None.
+        max_entries: Stop after this many files.
+    """
+    return _walk(client, "logged_model", model_id, path, max_entries)[0]
+
+
+def _download_to(
+    client: MlflowClient, owner: ArtifactOwner, owner_id: str, path: str, dst: str
+) -> Path:
+    if owner == "run":
+        local = call_mlflow(
+            lambda: client.download_artifacts(owner_id, path, dst),
+            f"download_artifacts({owner_id!r}, {path!r})",
+            not_found=lambda: ArtifactNotFoundError(owner, owner_id, path),
+        )
+        return Path(local)
+
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    logged_model = call_mlflow(
+        lambda: client.get_logged_model(owner_id),
+        f"get_logged_model({owner_id!r})",
+        not_found=_not_found(owner, owner_id),
+    )
+    # The logged model's own location, resolved against this client's tracking URI; MLflow's
+    # `models:/` download helpers would consult the process-global tracking URI instead.
+    repo: Any = get_artifact_repository(
+        str(logged_model.artifact_location), tracking_uri=client.tracking_uri
+    )
+    local = call_mlflow(
+        lambda: repo.download_artifacts(path, dst),
+        f"download logged model artifact ({owner_id!r}, {path!r})",
+        not_found=lambda: ArtifactNotFoundError(owner, owner_id, path),
+    )
+    return Path(local)
+
+
+def download_artifact(
+    client: MlflowClient,
+    owner: ArtifactOwner,
+    owner_id: str,
+    path: str,
+    *,
+    max_bytes: int,
+    size_hint: int | None = None,
+) -> bytes:
+    """The bytes of one artifact file, refusing files over `max_bytes`.
+
+    Args:
+        client: MLflow client.
+        owner: ``"run"`` or ``"logged_model"``.
+        owner_id: Run id or logged model id.
+        path: Artifact path inside the owner.
+        max_bytes: Size cap; larger files raise `ArtifactTooLargeError` without being read.
+        size_hint: The size from a listing, checked before downloading when known.
+
+    Raises:
+        ArtifactTooLargeError: The file is over the cap.
+        NotFoundError: The owner or the file does not exist.
+    """
+    if size_hint is not None and size_hint > max_bytes:
+        raise ArtifactTooLargeError(path, size_hint, max_bytes)
+    with tempfile.TemporaryDirectory(prefix="promogate-artifact-") as tmp:
+        local = _download_to(client, owner, owner_id, path, tmp)
+        if not local.is_file():
+            raise MalformedArtifactError(path, "a directory, not a file")
+        size = local.stat().st_size
+        if size > max_bytes:
+            raise ArtifactTooLargeError(path, size, max_bytes)
+        return local.read_bytes()
+
+
+def read_text_artifact(
+    client: MlflowClient,
+    owner: ArtifactOwner,
+    owner_id: str,
+    path: str,
+    *,
+    max_bytes: int = TEXT_ARTIFACT_MAX_BYTES,
+    size_hint: int | None = None,
+) -> ArtifactFile:
+    """One small UTF-8 text artifact, read in full.
+
+    Args:
+        client: MLflow client.
+        owner: ``"run"`` or ``"logged_model"``.
+        owner_id: Run id or logged model id.
+        path: Artifact path inside the owner, e.g. ``"MLmodel"`` or ``"pipeline/train.yaml"``.
+        max_bytes: Size cap (256 KiB by default).
+        size_hint: The size from a listing, checked before downloading when known.
+
+    Raises:
+        ArtifactTooLargeError: The file is over the cap.
+        MalformedArtifactError: The file is not UTF-8 text.
+        NotFoundError: The owner or the file does not exist.
+    """
+    data = download_artifact(
+        client, owner, owner_id, path, max_bytes=max_bytes, size_hint=size_hint
+    )
+    if b"\x00" in data:
+        raise MalformedArtifactError(path, "binary content, not UTF-8 text")
+    try:
+        content = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedArtifactError(path, f"not UTF-8 text ({exc.reason})") from exc
+    return ArtifactFile(path=path, owner=owner, content=content)
+
+
+def _read_selected(
+    client: MlflowClient,
+    owner: ArtifactOwner,
+    owner_id: str,
+    entries: Sequence[ArtifactEntry],
+    wanted: Callable[[str], bool],
+    max_bytes: int,
+) -> tuple[list[ArtifactFile], list[SkippedArtifact]]:
+    files: list[ArtifactFile] = []
+    skipped: list[SkippedArtifact] = []
+    for entry in entries:
+        if not wanted(entry.path):
+            continue
+        try:
+            files.append(
+                read_text_artifact(
+                    client, owner, owner_id, entry.path, max_bytes=max_bytes, size_hint=entry.size
+                )
+            )
+        except ArtifactError as exc:
+            logger.info("skipped %s artifact %r of %s: %s", owner, entry.path, owner_id, exc)
+            skipped.append(SkippedArtifact(path=entry.path, owner=owner, reason=exc.message))
+    return files, skipped
+
+
+def _is_run_config(path: str) -> bool:
+    return path.startswith(RUN_PIPELINE_DIR + "/") or path in RUN_TOP_LEVEL_CONFIG_FILES
+
+
+def read_run_text_artifacts(
+    client: MlflowClient,
+    run_id: str,
+    *,
+    max_bytes: int = TEXT_ARTIFACT_MAX_BYTES,
+    max_entries: int = MAX_LISTED_ARTIFACTS,
+) -> TextArtifacts:
+    """A run's artifact listing and its pipeline config files.
+
+    Reads every file under ``pipeline/`` plus top-level ``params.yaml``, ``dvc.yaml`` and
+    ``MLproject``; files over `max_bytes` or not UTF-8 text are listed in ``skipped``.
+
+    Args:
+        client: MLflow client.
+        run_id: The run id.
+        max_bytes: Size cap per file.
+        max_entries: Stop listing after this many files (``truncated`` is then True).
+    """
+    entries, truncated = _walk(client, "run", run_id, None, max_entries)
+    files, skipped = _read_selected(client, "run", run_id, entries, _is_run_config, max_bytes)
+    return TextArtifacts(
+        owner="run",
+        owner_id=run_id,
+        paths=[e.path for e in entries],
+        files=files,
+        skipped=skipped,
+        truncated=truncated,
+    )
+
+
+def read_logged_model_text_artifacts(
+    client: MlflowClient,
+    model_id: str,
+    *,
+    max_bytes: int = TEXT_ARTIFACT_MAX_BYTES,
+    max_entries: int = MAX_LISTED_ARTIFACTS,
+) -> TextArtifacts:
+    """A logged model's artifact listing and its ``MLmodel`` and environment files.
+
+    Args:
+        client: MLflow client.
+        model_id: The logged model id (``m-...``).
+        max_bytes: Size cap per file.
+        max_entries: Stop listing after this many files (``truncated`` is then True).
+    """
+    entries, truncated = _walk(client, "logged_model", model_id, None, max_entries)
+    files, skipped = _read_selected(
+        client,
+        "logged_model",
+        model_id,
+        entries,
+        lambda p: p in LOGGED_MODEL_TEXT_FILES,
+        max_bytes,
+    )
+    return TextArtifacts(
+        owner="logged_model",
+        owner_id=model_id,
+        paths=[e.path for e in entries],
+        files=files,
+        skipped=skipped,
+        truncated=truncated,
+    )

@@ -1,0 +1,432 @@
+"""Gather everything about a candidate version and its baseline into an `EvidenceBundle`.
+
+Sources are read concurrently under one deadline per version. A source that fails or times out
+becomes an `EvidenceGap` naming what is missing and how to fix it; it is never left silently empty.
+Resolving the versions themselves is not a gap: an unknown model, version or alias raises its typed
+error, and an unreachable registry raises `BackendUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from tools.artifacts import (
+    TextArtifacts,
+    read_logged_model_text_artifacts,
+    read_run_text_artifacts,
+)
+from tools.datasets import dataset_inputs_from
+from tools.errors import BackendUnavailableError, ToolError
+from tools.eval_table import read_eval_table
+from tools.evidence import (
+    ArtifactFile,
+    DatasetInput,
+    EvalTable,
+    EvidenceBundle,
+    EvidenceGap,
+    EvidenceSource,
+    LoggedModelEvidence,
+    MetricPoint,
+    RunEvidence,
+    SafetySuiteResult,
+    VersionEvidence,
+)
+from tools.logged_models import read_logged_model
+from tools.registry import ResolvedVersion, resolve_version, resolve_with_aliases
+from tools.runs import LOSS_LIKE_KEYS, fetch_run, read_metric_history, run_evidence_from
+from tools.safety import SafetyEvidence, read_safety_evidence
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = [
+    "DECISION_TAG_PREFIX",
+    "await_evidence",
+    "collect_bundle",
+    "collect_resolved",
+    "collect_version",
+    "evidence_tags",
+]
+
+logger = logging.getLogger("promogate.tools")
+
+T = TypeVar("T")
+
+DECISION_TAG_PREFIX = "promogate."
+_MAX_WORKERS = 8
+
+
+def evidence_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Version tags that count as evidence: decision tags (``promogate.*``) are dropped.
+
+    Decisions are written back to the version as ``promogate.*`` tags; leaving them out keeps the
+    evidence digest of a version unchanged by the review of it.
+
+    Args:
+        tags: The model version's tags.
+    """
+    return {k: v for k, v in sorted(tags.items()) if not k.startswith(DECISION_TAG_PREFIX)}
+
+
+def await_evidence(
+    future: Future[T],
+    source: EvidenceSource,
+    what: str,
+    *,
+    deadline: float,
+    timeout_s: float,
+) -> tuple[T | None, EvidenceGap | None]:
+    """Wait for one evidence source until the deadline; turn any failure into a gap.
+
+    Args:
+        future: The running read.
+        source: The evidence source the gap is attributed to.
+        what: What is being read, e.g. ``"source run 'abc'"``, for the gap message.
+        deadline: `time.monotonic()` value after which the source counts as timed out.
+        timeout_s: The configured budget, quoted in the timeout message.
+    """
+    try:
+        return future.result(timeout=max(0.0, deadline - time.monotonic())), None
+    except TimeoutError:
+        future.cancel()
+        return None, EvidenceGap(
+            source=source,
+            message=f"reading {what} timed out after {timeout_s:g} s",
+            how_to_fix="check the MLflow server's latency and load, or raise the review timeout",
+        )
+    except ToolError as exc:
+        return None, EvidenceGap(source=source, message=exc.message, how_to_fix=exc.how_to_fix)
+    # Last resort for bugs: recorded as a gap (an error that blocks), never as a pass.
+    except Exception as exc:
+        logger.warning("unexpected failure reading %s", what, exc_info=True)
+        return None, EvidenceGap(
+            source=source,
+            message=f"reading {what} failed unexpectedly: {type(exc).__name__}: {exc}",
+            how_to_fix="report this as a promogate bug, with the log of this review",
+        )
+
+
+def _histories(
+    client: MlflowClient, run: RunEvidence, history_keys: Sequence[str]
+) -> tuple[dict[str, list[MetricPoint]], list[EvidenceGap]]:
+    requested = list(dict.fromkeys(history_keys))
+    keys = requested + [k for k in LOSS_LIKE_KEYS if k in run.metrics and k not in requested]
+    histories: dict[str, list[MetricPoint]] = {}
+    gaps: list[EvidenceGap] = []
+    for key in keys:
+        if key not in run.metrics:
+            gaps.append(
+                EvidenceGap(
+                    source="metric_history",
+                    message=f"source run {run.run_id!r} has no metric {key!r}",
+                    how_to_fix=f"log it during training with mlflow.log_metric({key!r}, value, "
+                    "step=step)",
+                )
+            )
+            continue
+        histories[key] = read_metric_history(client, run.run_id, key)
+    return histories, gaps
+
+
+def _artifact_gaps(listing: TextArtifacts, source: EvidenceSource) -> list[EvidenceGap]:
+    kind = "run" if listing.owner == "run" else "logged model"
+    gaps = [
+        EvidenceGap(
+            source=source,
+            message=f"{kind} {listing.owner_id!r}: {skipped.reason}",
+            how_to_fix="keep config and environment files small UTF-8 text files",
+        )
+        for skipped in listing.skipped
+    ]
+    if listing.truncated:
+        gaps.append(
+            EvidenceGap(
+                source="artifacts",
+                message=f"{kind} {listing.owner_id!r} has more artifacts than promogate lists; "
+                f"the listing stops at {len(listing.paths)} files",
+                how_to_fix="log fewer, larger artifacts (e.g. archive per-step outputs)",
+            )
+        )
+    return gaps
+
+
+class _Reader:
+    """Submits reads to a shared pool and collects their gaps under one deadline."""
+
+    def __init__(self, pool: ThreadPoolExecutor, deadline: float, timeout_s: float) -> None:
+        self.pool = pool
+        self.deadline = deadline
+        self.timeout_s = timeout_s
+        self.gaps: list[EvidenceGap] = []
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        return self.pool.submit(fn, *args)
+
+    def result(self, future: Future[T], source: EvidenceSource, what: str) -> T | None:
+        # The cast only steers mypy's inference, which otherwise widens T to T | None here.
+        outcome = await_evidence(
+            cast("Future[T | None]", future),
+            source,
+            what,
+            deadline=self.deadline,
+            timeout_s=self.timeout_s,
+        )
+        if outcome[1] is not None:
+            self.gaps.append(outcome[1])
+        return outcome[0]
+
+    def gap(self, source: EvidenceSource, message: str, how_to_fix: str | None) -> None:
+        self.gaps.append(EvidenceGap(source=source, message=message, how_to_fix=how_to_fix))
+
+
+def collect_resolved(
+    client: MlflowClient,
+    resolved: ResolvedVersion,
+    *,
+    history_keys: Sequence[str] = (),
+    timeout_s: float = 30.0,
+) -> VersionEvidence:
+    """Gather the evidence of an already resolved version (see `collect_version`).
+
+    Args:
+        client: MLflow client.
+        resolved: The version, from `tools.registry.resolve_version`.
+        history_keys: Metrics whose full history to read, besides loss-like keys.
+        timeout_s: Budget for all sources of this version together.
+    """
+    started = time.monotonic()
+    ref = f"{resolved.model!r} version {resolved.version}"
+    pool = ThreadPoolExecutor(max_workers=_MAX_WORKERS, thread_name_prefix="promogate-evidence")
+    reader = _Reader(pool, started + timeout_s, timeout_s)
+    run: RunEvidence | None = None
+    datasets: list[DatasetInput] = []
+    histories: dict[str, list[MetricPoint]] = {}
+    logged_model: LoggedModelEvidence | None = None
+    artifacts: list[ArtifactFile] = []
+    artifact_paths: list[str] = []
+    eval_table: EvalTable | None = None
+    safety: dict[str, SafetySuiteResult] = {}
+    try:
+        run_future = reader.submit(fetch_run, client, resolved.run_id) if resolved.run_id else None
+        model_futures = None
+        if resolved.model_id is not None:
+            model_futures = (
+                reader.submit(read_logged_model, client, resolved.model_id),
+                reader.submit(read_logged_model_text_artifacts, client, resolved.model_id),
+            )
+        else:
+            reader.gap(
+                "logged_model",
+                f"{ref} has source {resolved.source!r}, which is not an MLflow 3 logged model "
+                "URI (models:/m-...)",
+                "log the model with mlflow.<flavor>.log_model(model, name=...) and register "
+                "model_info.model_uri",
+            )
+
+        if run_future is None:
+            reader.gap(
+                "run",
+                f"{ref} has no source run",
+                "register versions from a run: call log_model inside mlflow.start_run() and "
+                "register model_info.model_uri",
+            )
+        else:
+            raw = reader.result(run_future, "run", f"source run {resolved.run_id!r} of {ref}")
+            if raw is not None:
+                candidate_run = run_evidence_from(raw)
+                if candidate_run.lifecycle_stage == "deleted":
+                    reader.gap(
+                        "run",
+                        f"source run {candidate_run.run_id!r} of {ref} is deleted; its params, "
+                        "metrics, datasets and artifacts are not evidence",
+                        f"restore it with `mlflow runs restore --run-id {candidate_run.run_id}`, "
+                        "or register a new version from an active run",
+                    )
+                else:
+                    run = candidate_run
+                    datasets = dataset_inputs_from(raw)
+
+        if run is not None:
+            run_futures = (
+                reader.submit(read_run_text_artifacts, client, run.run_id),
+                reader.submit(read_eval_table, client, run.run_id),
+                reader.submit(_histories, client, run, history_keys),
+                reader.submit(read_safety_evidence, client, run, resolved.model, resolved.version),
+            )
+            run_listing = reader.result(
+                run_futures[0], "artifacts", f"artifacts of source run {run.run_id!r}"
+            )
+            if run_listing is not None:
+                artifacts.extend(run_listing.files)
+                artifact_paths.extend(run_listing.paths)
+                reader.gaps.extend(_artifact_gaps(run_listing, "pipeline_config"))
+            eval_table = reader.result(
+                run_futures[1], "eval_table", f"evaluation table of run {run.run_id!r}"
+            )
+            history_result = reader.result(
+                run_futures[2], "metric_history", f"metric histories of run {run.run_id!r}"
+            )
+            if history_result is not None:
+                histories, history_gaps = history_result
+                reader.gaps.extend(history_gaps)
+            safety_result: SafetyEvidence | None = reader.result(
+                run_futures[3], "safety", f"safety results of {ref}"
+            )
+            if safety_result is not None:
+                safety = safety_result.results
+                reader.gaps.extend(safety_result.gaps)
+
+        if model_futures is not None:
+            logged_model = reader.result(
+                model_futures[0], "logged_model", f"logged model {resolved.model_id!r}"
+            )
+            model_listing = reader.result(
+                model_futures[1], "artifacts", f"artifacts of logged model {resolved.model_id!r}"
+            )
+            if model_listing is not None:
+                artifacts.extend(model_listing.files)
+                artifact_paths.extend(
+                    f"models:/{model_listing.owner_id}/{p}" for p in model_listing.paths
+                )
+                reader.gaps.extend(_artifact_gaps(model_listing, "artifacts"))
+    finally:
+        # Reads that overran the deadline keep running in their threads; nobody waits for them.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    gaps = sorted(reader.gaps, key=lambda g: (g.source, g.message))
+    logger.info(
+        "collected evidence for %s/%s in %.2f s (%d gaps)",
+        resolved.model,
+        resolved.version,
+        time.monotonic() - started,
+        len(gaps),
+    )
+    return VersionEvidence(
+        model=resolved.model,
+        version=resolved.version,
+        aliases=list(resolved.aliases),
+        tags=evidence_tags(resolved.tags),
+        description=resolved.description,
+        source=resolved.source,
+        run_id=resolved.run_id,
+        model_id=resolved.model_id,
+        creation_timestamp=resolved.creation_timestamp,
+        run=run,
+        metric_histories=histories,
+        logged_model=logged_model,
+        datasets=datasets,
+        artifacts=sorted(artifacts, key=lambda a: (a.owner, a.path)),
+        artifact_paths=sorted(artifact_paths),
+        eval_table=eval_table,
+        safety=safety,
+        gaps=gaps,
+    )
+
+
+def collect_version(
+    client: MlflowClient,
+    model: str,
+    version: int,
+    *,
+    history_keys: Sequence[str] = (),
+    timeout_s: float = 30.0,
+) -> VersionEvidence:
+    """Gather everything about one model version: run, histories, logged model, datasets,
+    artifacts, evaluation table and safety results.
+
+    Sources are read concurrently; each that fails or overruns `timeout_s` becomes an
+    `EvidenceGap` (a deleted or missing source run is a ``run`` gap naming the run id). Version tags
+    starting with ``promogate.`` are left out so writing a decision back does not change the
+    evidence digest.
+
+    Args:
+        client: MLflow client.
+        model: Registered model name.
+        version: Version number.
+        history_keys: Metrics whose full history to read, besides loss-like keys that are present
+            (``loss``, ``train_loss``, ``val_loss``, ``training_loss``, ``validation_loss``).
+        timeout_s: Budget for all sources together.
+
+    Raises:
+        ModelNotFoundError: No registered model of that name.
+        VersionNotFoundError: The model has no such version.
+        BackendUnavailableError: The registry cannot be reached.
+    """
+    resolved = resolve_version(client, model, version)
+    return collect_resolved(client, resolved, history_keys=history_keys, timeout_s=timeout_s)
+
+
+def collect_bundle(
+    client: MlflowClient,
+    model: str,
+    ref: str | int,
+    *,
+    baseline_alias: str | None = "champion",
+    target_alias: str = "champion",
+    history_keys: Sequence[str] = (),
+    timeout_s: float = 30.0,
+) -> EvidenceBundle:
+    """The evidence bundle for reviewing a candidate version against its baseline.
+
+    The baseline is the version holding `baseline_alias`; there is none when the alias does not
+    exist (a first version) or when it already points at the candidate. Both versions are
+    collected concurrently.
+
+    Args:
+        client: MLflow client.
+        model: Registered model name.
+        ref: Candidate version number (``5``, ``"5"``) or alias (``"@challenger"``).
+        baseline_alias: Alias of the version to compare against; None for no baseline.
+        target_alias: The alias the promotion would move (recorded in the bundle).
+        history_keys: Metrics whose full history to read, besides loss-like keys.
+        timeout_s: Budget for each version's sources.
+
+    Raises:
+        ModelNotFoundError: No registered model of that name.
+        VersionNotFoundError: The model has no such version.
+        AliasNotFoundError: `ref` names an alias no version holds.
+        InvalidVersionRefError: `ref` is neither a version number nor ``@alias``.
+        BackendUnavailableError: The registry cannot be reached.
+    """
+    candidate, aliases = resolve_with_aliases(client, model, ref)
+    baseline: ResolvedVersion | None = None
+    if baseline_alias is not None:
+        baseline_version = aliases.get(baseline_alias)
+        if baseline_version is not None and baseline_version != candidate.version:
+            baseline = resolve_version(client, model, baseline_version)
+
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promogate-version")
+    try:
+        candidate_future = pool.submit(
+            collect_resolved, client, candidate, history_keys=history_keys, timeout_s=timeout_s
+        )
+        baseline_future = (
+            pool.submit(
+                collect_resolved, client, baseline, history_keys=history_keys, timeout_s=timeout_s
+            )
+            if baseline is not None
+            else None
+        )
+        # collect_resolved returns at its own deadline; the margin only guards against a bug.
+        limit = timeout_s + 30.0
+        try:
+            candidate_evidence = candidate_future.result(timeout=limit)
+            baseline_evidence = (
+                baseline_future.result(timeout=limit) if baseline_future is not None else None
+            )
+        except TimeoutError as exc:
+            raise BackendUnavailableError(
+                f"collecting evidence for {model!r} {ref!r} did not finish in {limit:g} s"
+            ) from exc
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return EvidenceBundle(
+        candidate=candidate_evidence,
+        baseline=baseline_evidence,
+        baseline_alias=baseline_alias,
+        target_alias=target_alias,
+    )

@@ -1,0 +1,209 @@
+"""Model registry reads: resolve a version by number or ``@alias``, and list a model's aliases.
+
+MLflow 3 quirks handled here: version numbers are ints from a SQL store and strings over REST
+(always normalised to int); `search_model_versions` returns empty aliases, so aliases come from
+`get_registered_model(...).aliases`; `ModelVersion.model_id` is None in OSS, so the logged model id
+is parsed from the version's ``source`` (``models:/m-...``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.client import call_mlflow
+from tools.errors import (
+    AliasNotFoundError,
+    InvalidVersionRefError,
+    ModelNotFoundError,
+    ToolError,
+    VersionNotFoundError,
+)
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = [
+    "ResolvedVersion",
+    "VersionRef",
+    "logged_model_id_from_source",
+    "parse_version_ref",
+    "registered_aliases",
+    "resolve_version",
+    "resolve_with_aliases",
+]
+
+logger = logging.getLogger("promogate.tools")
+
+_LOGGED_MODEL_SOURCE = re.compile(r"^models:/(m-[0-9A-Za-z]+)/?$")
+_MAX_LISTED_VERSIONS = 1000
+
+
+class VersionRef(BaseModel):
+    """A parsed version reference: exactly one of `version` and `alias` is set."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int | None = None
+    alias: str | None = None
+
+
+class ResolvedVersion(BaseModel):
+    """A model version as the registry describes it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    version: int
+    aliases: list[str] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)
+    description: str | None = None
+    source: str | None = None
+    run_id: str | None = None
+    model_id: str | None = None
+    creation_timestamp: int | None = None
+    status: str | None = None
+
+
+def parse_version_ref(ref: str | int) -> VersionRef:
+    """Parse ``5``, ``"5"`` or ``"@champion"``.
+
+    Args:
+        ref: A positive version number (int or digits) or ``@`` followed by an alias.
+    """
+    if isinstance(ref, bool):
+        raise InvalidVersionRefError(ref)
+    if isinstance(ref, int):
+        if ref < 1:
+            raise InvalidVersionRefError(ref)
+        return VersionRef(version=ref)
+    text = ref.strip()
+    if text.startswith("@"):
+        alias = text[1:].strip()
+        if not alias:
+            raise InvalidVersionRefError(ref)
+        return VersionRef(alias=alias)
+    if text.isdigit() and int(text) >= 1:
+        return VersionRef(version=int(text))
+    raise InvalidVersionRefError(ref)
+
+
+def logged_model_id_from_source(source: str | None) -> str | None:
+    """The MLflow 3 logged model id in a version's source URI ``models:/m-...``, or None.
+
+    Args:
+        source: The model version's ``source``.
+    """
+    if not source:
+        return None
+    match = _LOGGED_MODEL_SOURCE.match(source.strip())
+    return match.group(1) if match else None
+
+
+def registered_aliases(client: MlflowClient, model: str) -> dict[str, int]:
+    """Every alias of a registered model and the version it points to.
+
+    Args:
+        client: MLflow client.
+        model: Registered model name.
+    """
+    registered = call_mlflow(
+        lambda: client.get_registered_model(model),
+        f"get_registered_model({model!r})",
+        not_found=lambda: ModelNotFoundError(model),
+    )
+    return _aliases_of(registered)
+
+
+def _aliases_of(registered: Any) -> dict[str, int]:
+    raw = getattr(registered, "aliases", None) or {}
+    return {str(alias): int(version) for alias, version in dict(raw).items()}
+
+
+def _existing_versions(client: MlflowClient, model: str) -> list[int]:
+    """Version numbers of a model, for error messages; empty when they cannot be listed."""
+    if "'" in model:
+        return []
+    try:
+        versions = call_mlflow(
+            lambda: client.search_model_versions(
+                f"name = '{model}'", max_results=_MAX_LISTED_VERSIONS
+            ),
+            f"search_model_versions({model!r})",
+            attempts=1,
+        )
+    except ToolError as exc:
+        # Only used to enrich a not-found message; the not-found error itself still raises.
+        logger.debug("could not list versions of %r: %s", model, exc)
+        return []
+    return sorted(int(v.version) for v in versions)
+
+
+def _empty_to_none(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text or None
+
+
+def resolve_version(client: MlflowClient, model: str, ref: str | int) -> ResolvedVersion:
+    """Resolve a model version by number (``5``, ``"5"``) or alias (``"@champion"``).
+
+    Args:
+        client: MLflow client.
+        model: Registered model name.
+        ref: Version number or ``@alias``.
+
+    Raises:
+        ModelNotFoundError: No registered model of that name.
+        VersionNotFoundError: The model has no such version (the message lists existing ones).
+        AliasNotFoundError: No version holds the alias (the message lists existing aliases).
+        InvalidVersionRefError: `ref` is neither a version number nor ``@alias``.
+    """
+    return resolve_with_aliases(client, model, ref)[0]
+
+
+def resolve_with_aliases(
+    client: MlflowClient, model: str, ref: str | int
+) -> tuple[ResolvedVersion, dict[str, int]]:
+    """`resolve_version`, also returning every alias of the model (saves a registry round trip).
+
+    Args:
+        client: MLflow client.
+        model: Registered model name.
+        ref: Version number or ``@alias``.
+    """
+    parsed = parse_version_ref(ref)
+    aliases = registered_aliases(client, model)
+    if parsed.alias is not None:
+        if parsed.alias not in aliases:
+            raise AliasNotFoundError(model, parsed.alias, aliases)
+        number = aliases[parsed.alias]
+    else:
+        assert parsed.version is not None
+        number = parsed.version
+    mv = call_mlflow(
+        lambda: client.get_model_version(model, str(number)),
+        f"get_model_version({model!r}, {number!r})",
+        not_found=lambda: VersionNotFoundError(model, number, _existing_versions(client, model)),
+    )
+    version = int(mv.version)
+    source = _empty_to_none(mv.source)
+    model_id = _empty_to_none(getattr(mv, "model_id", None)) or logged_model_id_from_source(source)
+    created = mv.creation_timestamp
+    resolved = ResolvedVersion(
+        model=model,
+        version=version,
+        aliases=sorted(a for a, v in aliases.items() if v == version),
+        tags={str(k): str(v) for k, v in (mv.tags or {}).items()},
+        description=_empty_to_none(mv.description),
+        source=source,
+        run_id=_empty_to_none(mv.run_id),
+        model_id=model_id,
+        creation_timestamp=int(created) if created is not None else None,
+        status=_empty_to_none(mv.status),
+    )
+    return resolved, aliases

@@ -1,0 +1,273 @@
+"""Per-segment metrics: from segment metric keys or from a per-example evaluation table.
+
+Segment metric keys follow `segment/<column>=<value>/<metric>`, with the row count under
+`segment/<column>=<value>/rows` (docs/evidence-conventions.md). A per-example table has the columns
+`label`, `prediction` and/or `score`, an optional `row_id`, and segment columns.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from tools.evidence import EvalTable
+from tools.significance import (
+    METRIC_NAMES,
+    MetricName,
+    binary_mask,
+    metric_value,
+    normalize_label,
+)
+
+__all__ = [
+    "SegmentKey",
+    "SegmentMetric",
+    "TablePairing",
+    "metric_inputs",
+    "pair_tables",
+    "parse_segment_metric_key",
+    "segment_metric_key",
+    "segment_metrics_from_keys",
+    "segment_metrics_from_table",
+    "table_metric_name",
+]
+
+_KEY = re.compile(r"^segment/(?P<column>[^=/]+)=(?P<value>.+)/(?P<metric>[^/]+)$")
+# Prefixes that teams commonly put before a metric name; `val_recall` is still recall.
+_METRIC_PREFIXES = ("eval_", "test_", "val_", "validation_", "holdout_", "eval/", "test/", "val/")
+
+
+class SegmentKey(BaseModel):
+    """A parsed segment metric key `segment/<column>=<value>/<metric>`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    column: str
+    value: str
+    metric: str
+
+
+class SegmentMetric(BaseModel):
+    """One segment's metric value and size, and where they came from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    column: str
+    segment: str
+    metric: str
+    value: float
+    rows: int | None = None
+    positives: int | None = None
+    source: Literal["eval_table", "metric_keys"]
+
+
+class TablePairing(BaseModel):
+    """How the rows of two evaluation tables correspond (a: baseline, b: candidate)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: Literal["row_id", "row_order"] | None
+    index_a: list[int]
+    index_b: list[int]
+    unmatched_a: int = 0
+    unmatched_b: int = 0
+    reason: str | None = None
+
+    @property
+    def paired(self) -> bool:
+        return self.method is not None and len(self.index_a) > 0
+
+
+def segment_metric_key(column: str, value: str, metric: str) -> str:
+    """The conventional metric key for a segment's metric, e.g. `segment/region=north/recall`."""
+    return f"segment/{column}={value}/{metric}"
+
+
+def parse_segment_metric_key(key: str) -> SegmentKey | None:
+    """Parse `segment/<column>=<value>/<metric>`; None for any other key."""
+    m = _KEY.match(key)
+    if m is None:
+        return None
+    return SegmentKey(column=m["column"], value=m["value"], metric=m["metric"])
+
+
+def table_metric_name(metric: str) -> MetricName | None:
+    """The metric that can be computed from a table for a policy's metric name, if any.
+
+    `roc_auc`, `val_roc_auc` and `eval/roc_auc` all map to roc_auc; `balanced_accuracy` maps to
+    nothing, since it is not accuracy.
+    """
+    if metric in METRIC_NAMES:
+        return metric
+    for prefix in _METRIC_PREFIXES:
+        rest = metric.removeprefix(prefix)
+        if rest != metric and rest in METRIC_NAMES:
+            return rest
+    return None
+
+
+def segment_metrics_from_keys(
+    metrics: Mapping[str, float], column: str, metric: str
+) -> dict[str, SegmentMetric]:
+    """Segment values of `metric` by `column` from segment metric keys, keyed by segment value.
+
+    Args:
+        metrics: A run's (or logged model's) metrics.
+        column: The segment column, e.g. `region`.
+        metric: The metric name, e.g. `recall`.
+    """
+    values: dict[str, float] = {}
+    rows: dict[str, int] = {}
+    for key, val in metrics.items():
+        parsed = parse_segment_metric_key(key)
+        if parsed is None or parsed.column != column:
+            continue
+        if parsed.metric == metric:
+            values[parsed.value] = float(val)
+        elif parsed.metric == "rows" and math.isfinite(val):
+            rows[parsed.value] = int(val)
+    return {
+        seg: SegmentMetric(
+            column=column,
+            segment=seg,
+            metric=metric,
+            value=val,
+            rows=rows.get(seg),
+            source="metric_keys",
+        )
+        for seg, val in sorted(values.items())
+    }
+
+
+def metric_inputs(table: EvalTable, metric: MetricName) -> tuple[list[Any], list[Any]]:
+    """The label column and the prediction (or, for roc_auc, score) column a metric needs.
+
+    Without a `prediction` column, classes are derived from `score` at 0.5.
+
+    Raises:
+        ValueError: The table lacks the columns the metric needs.
+    """
+    if "label" not in table.columns:
+        raise ValueError(f"evaluation table {table.path!r} has no 'label' column")
+    labels = table.column("label")
+    if metric == "roc_auc":
+        if "score" not in table.columns:
+            raise ValueError(
+                f"evaluation table {table.path!r} has no 'score' column, which roc_auc needs"
+            )
+        return labels, table.column("score")
+    if "prediction" in table.columns:
+        return labels, table.column("prediction")
+    if "score" in table.columns:
+        return labels, [1 if float(s) >= 0.5 else 0 for s in table.column("score")]
+    raise ValueError(
+        f"evaluation table {table.path!r} has neither a 'prediction' nor a 'score' column"
+    )
+
+
+def segment_metrics_from_table(
+    table: EvalTable,
+    column: str,
+    metric: MetricName,
+    *,
+    rows: Sequence[int] | None = None,
+    pos_label: Any = 1,
+) -> dict[str, SegmentMetric]:
+    """Compute `metric` per value of `column` from a per-example table, keyed by segment value.
+
+    A segment where the metric is undefined (e.g. recall without positive labels) has value NaN.
+
+    Args:
+        table: The per-example evaluation table.
+        column: The segment column.
+        metric: The metric to compute.
+        rows: Restrict to these row indices (e.g. the rows paired with another table).
+        pos_label: The positive class.
+
+    Raises:
+        ValueError: The table lacks the segment column or the columns the metric needs.
+    """
+    if column not in table.columns:
+        raise ValueError(f"evaluation table {table.path!r} has no segment column {column!r}")
+    labels, values = metric_inputs(table, metric)
+    segments = table.column(column)
+    indices = list(range(len(table.rows))) if rows is None else list(rows)
+    by_segment: dict[str, list[int]] = {}
+    for i in indices:
+        by_segment.setdefault(str(segments[i]), []).append(i)
+    out: dict[str, SegmentMetric] = {}
+    for seg in sorted(by_segment):
+        idx = by_segment[seg]
+        seg_labels = [labels[i] for i in idx]
+        out[seg] = SegmentMetric(
+            column=column,
+            segment=seg,
+            metric=metric,
+            value=metric_value(metric, seg_labels, [values[i] for i in idx], pos_label=pos_label),
+            rows=len(idx),
+            positives=int(binary_mask(seg_labels, pos_label).sum()),
+            source="eval_table",
+        )
+    return out
+
+
+def pair_tables(a: EvalTable, b: EvalTable) -> TablePairing:
+    """Pair the rows of two evaluation tables: on `row_id`, else on row order.
+
+    Row order is used only when neither table has `row_id` and both have the same length. Pairs
+    whose labels disagree mean the tables are not the same examples, and nothing is paired.
+
+    Args:
+        a: The baseline's table.
+        b: The candidate's table.
+    """
+    has_a, has_b = "row_id" in a.columns, "row_id" in b.columns
+    if has_a and has_b:
+        ids_a = [str(v) for v in a.column("row_id")]
+        ids_b = [str(v) for v in b.column("row_id")]
+        for name, ids in (("baseline", ids_a), ("candidate", ids_b)):
+            if len(set(ids)) != len(ids):
+                return _unpaired(f"the {name} table's row_id column has duplicate values")
+        pos_b = {rid: i for i, rid in enumerate(ids_b)}
+        index_a = [i for i, rid in enumerate(ids_a) if rid in pos_b]
+        index_b = [pos_b[ids_a[i]] for i in index_a]
+        if not index_a:
+            return _unpaired("the two tables share no row_id")
+        method: Literal["row_id", "row_order"] = "row_id"
+    elif has_a or has_b:
+        return _unpaired("only one of the two tables has a row_id column")
+    elif len(a.rows) != len(b.rows):
+        return _unpaired(
+            f"the tables have no row_id and differ in length ({len(a.rows)} vs {len(b.rows)} rows)"
+        )
+    else:
+        index_a = list(range(len(a.rows)))
+        index_b = list(index_a)
+        method = "row_order"
+    if "label" in a.columns and "label" in b.columns:
+        la, lb = a.column("label"), b.column("label")
+        differ = sum(
+            1
+            for i, j in zip(index_a, index_b, strict=True)
+            if normalize_label(la[i]) != normalize_label(lb[j])
+        )
+        if differ:
+            return _unpaired(
+                f"labels differ on {differ} of {len(index_a)} paired rows (paired on {method}); "
+                "the tables are not the same evaluation examples"
+            )
+    return TablePairing(
+        method=method,
+        index_a=index_a,
+        index_b=index_b,
+        unmatched_a=len(a.rows) - len(index_a),
+        unmatched_b=len(b.rows) - len(index_b),
+    )
+
+
+def _unpaired(reason: str) -> TablePairing:
+    return TablePairing(method=None, index_a=[], index_b=[], reason=reason)

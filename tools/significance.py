@@ -1,0 +1,350 @@
+"""Significance tests for the gate: paired bootstrap on per-example results, Wilson intervals.
+
+A drop in a metric between two model versions is only worth blocking on when it is larger than the
+noise of the evaluation set. When both versions were scored on the same examples, a paired bootstrap
+resamples the examples (the same resample for both models) and asks how often the candidate is not
+worse; that fraction is a one-sided p-value for "the candidate is worse".
+
+Resampling is done with per-example weights (how often each example was drawn), so that ROC AUC can
+be computed for all resamples from one sort of the scores instead of one sort per resample.
+Weights are laid out examples x resamples, so that gathering examples copies contiguous rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from statistics import NormalDist
+from typing import Any, Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "METRIC_NAMES",
+    "BootstrapResult",
+    "MetricName",
+    "binary_mask",
+    "metric_value",
+    "normalize_label",
+    "paired_bootstrap",
+    "rate_difference_interval",
+    "wilson_interval",
+]
+
+logger = logging.getLogger("promogate.tools")
+
+MetricName = Literal["accuracy", "recall", "precision", "f1", "roc_auc"]
+METRIC_NAMES: tuple[MetricName, ...] = get_args(MetricName)
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+# Resamples are processed in blocks so that the weight matrix stays small (about 16 MB).
+_BLOCK_CELLS = 2_000_000
+
+
+class BootstrapResult(BaseModel):
+    """The outcome of a paired bootstrap of `metric(b) - metric(a)`.
+
+    `delta` is the observed difference (negative: b is worse), `ci_low`/`ci_high` the percentile
+    interval at `confidence`, and `p_value` the one-sided p-value for "b is worse than a".
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: MetricName
+    value_a: float
+    value_b: float
+    delta: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n: int
+    n_resamples: int
+    valid_resamples: int
+    confidence: float
+    seed: int
+
+
+def normalize_label(value: Any) -> Any:
+    """A comparable form of a class label: 1, 1.0, True and "1" are the same class.
+
+    Args:
+        value: A label or predicted class as read from a table.
+    """
+    if isinstance(value, bool | np.bool_):
+        return float(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def binary_mask(values: Sequence[Any], pos_label: Any = 1) -> BoolArray:
+    """True where `values` equal the positive class (1, 1.0, True and "1" all count as 1).
+
+    Args:
+        values: Labels or predicted classes.
+        pos_label: The positive class.
+    """
+    positive = normalize_label(pos_label)
+    return np.fromiter(
+        (normalize_label(v) == positive for v in values), dtype=np.bool_, count=len(values)
+    )
+
+
+def _scores(values: Sequence[Any]) -> FloatArray:
+    try:
+        scores = np.asarray([float(v) for v in values], dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"roc_auc needs numeric scores; got a non-numeric value: {exc}") from exc
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("roc_auc needs finite scores; the scores contain NaN or infinity")
+    return scores
+
+
+class _Prepared:
+    """One model's per-example inputs, prepared once for all resamples."""
+
+    def __init__(
+        self, metric: MetricName, labels: Sequence[Any], values: Sequence[Any], pos_label: Any
+    ):
+        self.metric = metric
+        self.y = binary_mask(labels, pos_label)
+        if metric == "roc_auc":
+            scores = _scores(values)
+            neg_idx = np.flatnonzero(~self.y)
+            neg_order = np.argsort(scores[neg_idx], kind="stable")
+            self.negatives = neg_idx[neg_order]
+            neg_scores = scores[self.negatives]
+            self.positives = np.flatnonzero(self.y)
+            # For each positive: how many (sorted) negatives score below it, and below or tied
+            # with it. A tie between a positive and a negative counts one half.
+            self.neg_below = np.searchsorted(neg_scores, scores[self.positives], side="left")
+            self.neg_through = np.searchsorted(neg_scores, scores[self.positives], side="right")
+        elif metric == "accuracy":
+            norm_labels = [normalize_label(v) for v in labels]
+            norm_preds = [normalize_label(v) for v in values]
+            self.correct = np.asarray(
+                [a == b for a, b in zip(norm_labels, norm_preds, strict=True)], dtype=np.float64
+            )
+        else:
+            pred = binary_mask(values, pos_label)
+            self.tp = (self.y & pred).astype(np.float64)
+            self.fp = (~self.y & pred).astype(np.float64)
+            self.fn = (self.y & ~pred).astype(np.float64)
+
+    def evaluate(self, weights: FloatArray) -> FloatArray:
+        """The metric per column of `weights` (examples x resamples); NaN where undefined."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.metric == "accuracy":
+                result: FloatArray = (self.correct @ weights) / weights.sum(axis=0)
+                return result
+            if self.metric == "roc_auc":
+                # Weighted Mann-Whitney: one cumulative sum over the sorted negatives gives every
+                # positive's weight of negatives below it, for all resamples at once.
+                neg_cum = np.zeros((len(self.negatives) + 1, weights.shape[1]), dtype=np.float64)
+                neg_cum[1:] = weights[self.negatives]
+                # In-place accumulate along rows is an order of magnitude faster than np.cumsum.
+                np.add.accumulate(neg_cum[1:], axis=0, out=neg_cum[1:])
+                pos_w = weights[self.positives]
+                pairs = neg_cum[self.neg_below]
+                pairs += neg_cum[self.neg_through]
+                numerator = np.einsum("pb,pb->b", pos_w, pairs) * 0.5
+                denominator = pos_w.sum(axis=0) * neg_cum[-1]
+                auc: FloatArray = np.where(denominator > 0, numerator / denominator, np.nan)
+                return auc
+            tp = self.tp @ weights
+            fp = self.fp @ weights
+            fn = self.fn @ weights
+            if self.metric == "recall":
+                denom = tp + fn
+            elif self.metric == "precision":
+                denom = tp + fp
+            else:
+                denom = 2 * tp + fp + fn
+                tp = 2 * tp
+            out: FloatArray = np.where(denom > 0, tp / denom, np.nan)
+            return out
+
+
+def _check_metric(metric: str) -> MetricName:
+    if metric not in METRIC_NAMES:
+        raise ValueError(f"unsupported metric {metric!r}; supported: {', '.join(METRIC_NAMES)}")
+    return metric
+
+
+def metric_value(
+    metric: MetricName, labels: Sequence[Any], preds_or_scores: Sequence[Any], *, pos_label: Any = 1
+) -> float:
+    """Compute one metric on per-example results; NaN where undefined (recall without positives).
+
+    Args:
+        metric: accuracy, recall, precision, f1 (from predicted classes) or roc_auc (scores).
+        labels: True classes.
+        preds_or_scores: Predicted classes, or positive-class scores for roc_auc.
+        pos_label: The positive class.
+    """
+    metric = _check_metric(metric)
+    if len(labels) != len(preds_or_scores):
+        raise ValueError(
+            f"labels and predictions differ in length: {len(labels)!r} != {len(preds_or_scores)!r}"
+        )
+    if not labels:
+        return math.nan
+    prepared = _Prepared(metric, labels, preds_or_scores, pos_label)
+    return float(prepared.evaluate(np.ones((len(labels), 1), dtype=np.float64))[0])
+
+
+def paired_bootstrap(
+    metric: MetricName,
+    labels: Sequence[Any],
+    preds_or_scores_a: Sequence[Any],
+    preds_or_scores_b: Sequence[Any],
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    pos_label: Any = 1,
+) -> BootstrapResult:
+    """Paired bootstrap of `metric(b) - metric(a)` on the same examples.
+
+    Each resample draws the examples with replacement once and scores both models on it, so the
+    variation that both models share (hard examples) cancels out. Deterministic for a given seed.
+
+    Args:
+        metric: accuracy, recall, precision, f1 (from predicted classes) or roc_auc (from scores).
+        labels: True classes, one per example.
+        preds_or_scores_a: Model a's (the baseline's) predictions or scores, aligned with `labels`.
+        preds_or_scores_b: Model b's (the candidate's) predictions or scores, aligned with `labels`.
+        n_resamples: Number of bootstrap resamples.
+        seed: Seed of the random generator.
+        confidence: Level of the percentile interval `ci_low`..`ci_high`.
+        pos_label: The positive class.
+
+    Returns:
+        The observed values and delta, the interval, and the one-sided p-value for "b is worse
+        than a": the share of resamples in which b is not worse (with add-one smoothing).
+
+    Raises:
+        ValueError: On an unsupported metric, misaligned inputs, too few examples, or a metric that
+            is undefined on the full data (e.g. recall without any positive label).
+    """
+    metric = _check_metric(metric)
+    n = len(labels)
+    if len(preds_or_scores_a) != n or len(preds_or_scores_b) != n:
+        raise ValueError(
+            "labels and both models' predictions must have the same length; got "
+            f"{n!r}, {len(preds_or_scores_a)!r} and {len(preds_or_scores_b)!r}"
+        )
+    if n < 2:
+        raise ValueError(f"a paired bootstrap needs at least 2 examples; got {n!r}")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be positive; got {n_resamples!r}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1; got {confidence!r}")
+
+    prep_a = _Prepared(metric, labels, preds_or_scores_a, pos_label)
+    prep_b = _Prepared(metric, labels, preds_or_scores_b, pos_label)
+    ones = np.ones((n, 1), dtype=np.float64)
+    value_a = float(prep_a.evaluate(ones)[0])
+    value_b = float(prep_b.evaluate(ones)[0])
+    if math.isnan(value_a) or math.isnan(value_b):
+        raise ValueError(f"{metric} is undefined on these {n} examples (e.g. no positive label)")
+
+    rng = np.random.default_rng(seed)
+    block = max(1, _BLOCK_CELLS // n)
+    deltas: list[FloatArray] = []
+    done = 0
+    while done < n_resamples:
+        size = min(block, n_resamples - done)
+        # weights[i, b]: how often example i was drawn in resample b.
+        draws = rng.integers(0, n, size=(size, n))
+        flat = (draws * size + np.arange(size)[:, None]).ravel()
+        weights = np.bincount(flat, minlength=n * size).reshape(n, size).astype(np.float64)
+        deltas.append(prep_b.evaluate(weights) - prep_a.evaluate(weights))
+        done += size
+    all_deltas = np.concatenate(deltas)
+    valid = all_deltas[~np.isnan(all_deltas)]
+    if valid.size == 0:
+        raise ValueError(f"{metric} is undefined in every resample of these {n} examples")
+    not_worse = int(np.count_nonzero(valid >= 0.0))
+    alpha = 1.0 - confidence
+    ci_low, ci_high = np.quantile(valid, [alpha / 2.0, 1.0 - alpha / 2.0])
+    result = BootstrapResult(
+        metric=metric,
+        value_a=value_a,
+        value_b=value_b,
+        delta=value_b - value_a,
+        ci_low=float(ci_low),
+        ci_high=float(ci_high),
+        p_value=(1.0 + not_worse) / (1.0 + valid.size),
+        n=n,
+        n_resamples=n_resamples,
+        valid_resamples=int(valid.size),
+        confidence=confidence,
+        seed=seed,
+    )
+    logger.debug(
+        "paired bootstrap %s: delta=%.4f p=%.4f n=%d", metric, result.delta, result.p_value, n
+    )
+    return result
+
+
+def _z(confidence: float) -> float:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be between 0 and 1; got {confidence!r}")
+    return NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion; well behaved at 0 and n successes and small n.
+
+    Args:
+        successes: Number of successes (e.g. successful attacks).
+        n: Number of trials; 0 gives the uninformative interval (0, 1).
+        confidence: Two-sided confidence level.
+    """
+    if n < 0 or successes < 0 or successes > n:
+        raise ValueError(f"need 0 <= successes <= n; got successes={successes!r}, n={n!r}")
+    z = _z(confidence)
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def rate_difference_interval(
+    successes_b: int, n_b: int, successes_a: int, n_a: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Interval for the difference of two proportions `p_b - p_a` (Newcombe's hybrid score method).
+
+    Built from the two Wilson intervals, so it stays sensible for rates near 0, where safety-suite
+    failure rates usually are.
+
+    Args:
+        successes_b: Successes of b (the candidate).
+        n_b: Trials of b.
+        successes_a: Successes of a (the baseline).
+        n_a: Trials of a.
+        confidence: Two-sided confidence level.
+    """
+    low_b, high_b = wilson_interval(successes_b, n_b, confidence)
+    low_a, high_a = wilson_interval(successes_a, n_a, confidence)
+    p_b = successes_b / n_b if n_b else 0.0
+    p_a = successes_a / n_a if n_a else 0.0
+    diff = p_b - p_a
+    low = diff - math.sqrt((p_b - low_b) ** 2 + (high_a - p_a) ** 2)
+    high = diff + math.sqrt((high_b - p_b) ** 2 + (p_a - low_a) ** 2)
+    return (max(-1.0, low), min(1.0, high))
