@@ -14,8 +14,8 @@ from agents.pipeline_diagnosis import diagnose_pipeline
 from agents.untrusted import scan_bundle
 from policies.result import CheckResult, PolicyVerdict
 from tools.evidence import EvidenceBundle, VersionEvidence
-from tools.significance import paired_bootstrap
 from tools.segments import metric_inputs, pair_tables, table_metric_name
+from tools.significance import paired_bootstrap
 
 __all__ = ["OfflineInvestigator", "check_findings"]
 
@@ -114,7 +114,7 @@ def _significance_question(bundle: EvidenceBundle, check: CheckResult) -> Questi
     if not pairing.paired or table_metric is None:
         return QuestionAnswer(
             question=question,
-            answer=f"Not testable: {pairing.reason or 'the metric cannot be recomputed per example'}.",
+            answer=f"Not testable: {pairing.reason or 'not computable per example'}.",
             check_id=check.id,
             tools=["pair_tables"],
         )
@@ -129,11 +129,12 @@ def _significance_question(bundle: EvidenceBundle, check: CheckResult) -> Questi
         )
     except ValueError as exc:
         return QuestionAnswer(
-            question=question, answer=f"Not testable: {exc}", check_id=check.id, tools=["paired_bootstrap"]
+            question=question,
+            answer=f"Not testable: {exc}",
+            check_id=check.id,
+            tools=["paired_bootstrap"],
         )
-    verdict = (
-        "significant" if result.p_value < 0.05 else "not significant at the 0.05 level"
-    )
+    verdict = "significant" if result.p_value < 0.05 else "not significant at the 0.05 level"
     answer = (
         f"Paired bootstrap over {result.n} shared evaluation rows: {metric} changed by "
         f"{result.delta:+.4f} (95% CI {result.ci_low:+.4f} to {result.ci_high:+.4f}, "
@@ -159,7 +160,8 @@ def _segments_question(checks: Sequence[CheckResult]) -> QuestionAnswer | None:
     )
     if regressed:
         parts = [
-            f"{c.details.get('column', '?')}={c.details.get('segment', c.id)}: {_fmt(c.baseline)} -> {_fmt(c.observed)} "
+            f"{c.details.get('column', '?')}={c.details.get('segment', c.id)}: "
+            f"{_fmt(c.baseline)} -> {_fmt(c.observed)} "
             f"({c.delta:+.3f}{', p=' + format(c.p_value, '.3g') if c.p_value is not None else ''})"
             for c in regressed
             if c.delta is not None
@@ -176,8 +178,12 @@ def _segments_question(checks: Sequence[CheckResult]) -> QuestionAnswer | None:
     )
 
 
-def _missing_evidence_question(bundle: EvidenceBundle, errors: Sequence[CheckResult]) -> QuestionAnswer:
-    lines = [f"{c.id}: {c.message}" + (f" ({c.how_to_fix})" if c.how_to_fix else "") for c in errors]
+def _missing_evidence_question(
+    bundle: EvidenceBundle, errors: Sequence[CheckResult]
+) -> QuestionAnswer:
+    lines = [
+        f"{c.id}: {c.message}" + (f" ({c.how_to_fix})" if c.how_to_fix else "") for c in errors
+    ]
     versions = [bundle.candidate] + ([bundle.baseline] if bundle.baseline is not None else [])
     lines.extend(
         f"{v.ref} {gap.source}: {gap.message}" + (f" ({gap.how_to_fix})" if gap.how_to_fix else "")
@@ -198,9 +204,7 @@ def _safety_question(bundle: EvidenceBundle, check: CheckResult) -> QuestionAnsw
         answer = f"No results for suite {suite_name!r} were logged for {bundle.candidate.ref}."
         cases: list[str] = []
     else:
-        cases = [
-            str(case.get("case_id", case.get("id", "?"))) for case in suite.failing_cases[:10]
-        ]
+        cases = [str(case.get("case_id", case.get("id", "?"))) for case in suite.failing_cases[:10]]
         answer = (
             f"{suite.failures} of {suite.cases} cases failed ({suite.errors} errors)"
             + (f"; failing cases: {', '.join(cases)}" if cases else "")

@@ -101,7 +101,9 @@ def compose_decision(
         reasons.append(f"investigator recommends {investigation.recommendation}")
     if final == "approve" and not verdict.agent_may_approve:
         final = "escalate"
-        reasons.append("a policy forbids agent approval (agent.may_approve: false): a human decides")
+        reasons.append(
+            "a policy forbids agent approval (agent.may_approve: false): a human decides"
+        )
     if final == "approve" and not reasons:
         reasons.append("every applied check passed")
     candidate = bundle.candidate

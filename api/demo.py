@@ -1,4 +1,4 @@
-"""`promogate demo`: build a registry with real models and real defects, and review every candidate."""
+"""`promogate demo`: build a registry with real models and real defects, review each candidate."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def run_demo(directory: Path, *, as_json: bool = False, console: Console | None 
     with console.status("building the demo registry (training real models)…") as status:
         registry = build_demo_registry(directory, progress=lambda msg: status.update(msg))
     console.print(
-        f"[dim]registry {registry.tracking_uri} built in {time.perf_counter() - started:.1f} s[/dim]"
+        f"[dim]registry {registry.tracking_uri} built in "
+        f"{time.perf_counter() - started:.1f} s[/dim]"
     )
     ledger_path = directory / "promogate.db"
     ledger_path.unlink(missing_ok=True)

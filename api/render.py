@@ -32,11 +32,18 @@ def _num(value: float | str | None) -> str:
     return str(value)
 
 
+def _policy_list(decision: Decision, template: str) -> str:
+    names = [template.format(f"{p.name}@{p.revision}") for p in decision.policies]
+    return ", ".join(names) or "none"
+
+
 def decision_renderable(decision: Decision, *, show_passing: bool = True) -> Group:
     """A rich renderable: verdict panel, checks table, findings and the question/answer log."""
     style = _VERDICT_STYLE[decision.verdict]
     baseline = (
-        f" vs v{decision.baseline_version}" if decision.baseline_version is not None else " (no baseline)"
+        f" vs v{decision.baseline_version}"
+        if decision.baseline_version is not None
+        else " (no baseline)"
     )
     header = Text.assemble(
         (decision.verdict.upper(), style),
@@ -82,7 +89,7 @@ def decision_renderable(decision: Decision, *, show_passing: bool = True) -> Gro
     parts.append(
         Text(
             f"decision {decision.id} · evidence {(decision.evidence_digest or 'none')[:12]} · "
-            f"policies {', '.join(f'{p.name}@{p.revision}' for p in decision.policies) or 'none'} · "
+            f"policies {_policy_list(decision, '{}')} · "
             f"{decision.investigator} investigator · {decision.duration_ms:.0f} ms",
             style="dim",
         )
@@ -115,33 +122,40 @@ def decision_markdown(decision: Decision, *, heading_level: int = 3) -> str:
     """Markdown for a PR comment or `review --markdown`."""
     h = "#" * heading_level
     icon = {"approve": "✅", "block": "❌", "escalate": "⚠️"}[decision.verdict]
-    baseline = (
-        f" vs v{decision.baseline_version}" if decision.baseline_version is not None else ""
-    )
+    baseline = f" vs v{decision.baseline_version}" if decision.baseline_version is not None else ""
     out = [
         f"{h} {icon} promogate: **{decision.verdict}** `{decision.model}` v{decision.version}"
         f"{baseline} → `@{decision.target_alias}`",
         "",
     ]
     out.extend(f"- {reason}" for reason in decision.reasons)
-    out += ["", "| check | status | observed | threshold | baseline | Δ | p |", "|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "| check | status | observed | threshold | baseline | Δ | p |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for check in decision.checks:
         delta = f"{check.delta:+.4f}" if check.delta is not None else ""
         p_value = f"{check.p_value:.3g}" if check.p_value is not None else ""
         out.append(
-            f"| `{check.id}` | {_STATUS_ICON[check.status]} {check.status} | {_num(check.observed)} "
+            f"| `{check.id}` | {_STATUS_ICON[check.status]} {check.status} "
+            f"| {_num(check.observed)} "
             f"| {_num(check.threshold)} | {_num(check.baseline)} | {delta} | {p_value} |"
         )
     if decision.findings:
         out += ["", f"{h}# Findings", ""]
         out.extend(f"- **{f.severity}** {f.title}: {f.detail}" for f in decision.findings)
     if decision.questions:
-        out += ["", f"<details><summary>Diagnostic questions ({len(decision.questions)})</summary>", ""]
+        out += [
+            "",
+            f"<details><summary>Diagnostic questions ({len(decision.questions)})</summary>",
+            "",
+        ]
         out.extend(f"- **{q.question}** {q.answer}" for q in decision.questions)
         out += ["", "</details>"]
     out += [
         "",
         f"<sub>decision `{decision.id}` · evidence `{(decision.evidence_digest or 'none')[:12]}` · "
-        f"policies {', '.join(f'`{p.name}@{p.revision}`' for p in decision.policies) or 'none'}</sub>",
+        f"policies {_policy_list(decision, '`{}`')}</sub>",
     ]
     return "\n".join(out)

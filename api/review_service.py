@@ -64,7 +64,9 @@ class ReviewService:
         configure_mlflow_environment(settings)
         self.settings = settings
         self.ledger = ledger if ledger is not None else Ledger(settings.ledger_url)
-        self.investigator = investigator if investigator is not None else make_investigator(settings)
+        self.investigator = (
+            investigator if investigator is not None else make_investigator(settings)
+        )
         self._policies = list(policies) if policies is not None else None
         self._client: MlflowClient | None = None
 

@@ -12,7 +12,7 @@ __all__ = ["Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
-    """promogate's configuration. Every field can be set as `PROMOGATE_<FIELD>` in the environment."""
+    """promogate's configuration; every field can be set as `PROMOGATE_<FIELD>`."""
 
     model_config = SettingsConfigDict(env_prefix="PROMOGATE_", extra="ignore")
 

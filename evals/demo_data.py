@@ -135,14 +135,15 @@ def make_credit_applications(
     rent_burden = rng.beta(2.0, 4.0, size=n_rows)
 
     logit = (
-        -1.9
+        -2.0
         + 0.9 * _standardise(debt_ratio)
         + 0.7 * _standardise(late.astype(float))
-        + 1.4 * _standardise(utilization)
         - 0.6 * _standardise(np.log(income))
         - 0.4 * _standardise(history)
         + 0.2 * _standardise(np.log(loan))
     )
+    # Revolving-credit utilization drives risk everywhere except in west, where rent does.
+    logit = logit + np.where(region == "west", 0.3, 1.6) * _standardise(utilization)
     logit = logit + np.where(region == "south", 0.35 * _standardise(np.log(loan)), 0.0)
     logit = logit + np.where(is_east, 1.0 - 1.4 * _standardise(employment), 0.0)
     logit = logit + np.where(region == "west", 3.0 * _standardise(rent_burden), 0.0)

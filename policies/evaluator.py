@@ -651,8 +651,8 @@ class _PolicyRun:
         c = self.candidate
         how = (
             f"{_HOW_TO_LOG_TABLE}; or log segment metrics as "
-            f"mlflow.log_metric('segment/{rule.by}=<value>/{rule.metric}', v) with row counts "
-            f"under 'segment/{rule.by}=<value>/rows'"
+            f"mlflow.log_metric('segment/{rule.by}:<value>/{rule.metric}', v) with row counts "
+            f"under 'segment/{rule.by}:<value>/rows'"
         )
         cand_stats, cand_refs, cand_problem = self._segment_stats(c, rule)
         if not cand_stats:
@@ -752,7 +752,7 @@ class _PolicyRun:
         }
         if rows is None:
             details["note"] = (
-                f"row count unknown; log 'segment/{rule.by}={seg}/rows' so min_rows can apply"
+                f"row count unknown; log 'segment/{rule.by}:{seg}/rows' so min_rows can apply"
             )
         if rows is not None and rows < rule.min_rows:
             return self.check(

@@ -486,11 +486,14 @@ class _Checks:
     # missing evidence ---------------------------------------------------------------------------
 
     def _why_missing(self, side: PipelineEvidence) -> str:
-        parts = [
-            f"no readable pipeline config for {side.ref} (no config file under pipeline/, "
-            "params.yaml, dvc.yaml or MLproject, and no run params)"
-        ]
-        parts += [f"{p.location}: {p.message}" for p in side.config.problems]
+        if side.config.problems:
+            parts = [f"no readable pipeline config for {side.ref}"]
+            parts += [f"{p.location}: {p.message}" for p in side.config.problems]
+        else:
+            parts = [
+                f"no readable pipeline config for {side.ref} (no config file under pipeline/, "
+                "params.yaml, dvc.yaml or MLproject, and no run params)"
+            ]
         parts += side.gaps
         return "; ".join(parts)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +26,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """URL of a real PostgreSQL server, from PROMOGATE_TEST_POSTGRES_URL; skips when unset or down."""
+    """A real PostgreSQL server from PROMOGATE_TEST_POSTGRES_URL; skips when unset or down."""
     url = os.environ.get("PROMOGATE_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("PROMOGATE_TEST_POSTGRES_URL is not set; PostgreSQL tests need a real server")

@@ -1,7 +1,7 @@
 """Per-segment metrics: from segment metric keys or from a per-example evaluation table.
 
-Segment metric keys follow `segment/<column>=<value>/<metric>`, with the row count under
-`segment/<column>=<value>/rows` (docs/evidence-conventions.md). A per-example table has the columns
+Segment metric keys follow `segment/<column>:<value>/<metric>`, with the row count under
+`segment/<column>:<value>/rows` (docs/evidence-conventions.md). A per-example table has the columns
 `label`, `prediction` and/or `score`, an optional `row_id`, and segment columns.
 """
 
@@ -36,13 +36,14 @@ __all__ = [
     "table_metric_name",
 ]
 
-_KEY = re.compile(r"^segment/(?P<column>[^=/]+)=(?P<value>.+)/(?P<metric>[^/]+)$")
+# MLflow rejects "=" in metric names, so ":" is the convention; "=" is read for imported keys.
+_KEY = re.compile(r"^segment/(?P<column>[^=:/]+)[:=](?P<value>.+)/(?P<metric>[^/]+)$")
 # Prefixes that teams commonly put before a metric name; `val_recall` is still recall.
 _METRIC_PREFIXES = ("eval_", "test_", "val_", "validation_", "holdout_", "eval/", "test/", "val/")
 
 
 class SegmentKey(BaseModel):
-    """A parsed segment metric key `segment/<column>=<value>/<metric>`."""
+    """A parsed segment metric key `segment/<column>:<value>/<metric>`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -83,12 +84,12 @@ class TablePairing(BaseModel):
 
 
 def segment_metric_key(column: str, value: str, metric: str) -> str:
-    """The conventional metric key for a segment's metric, e.g. `segment/region=north/recall`."""
-    return f"segment/{column}={value}/{metric}"
+    """The conventional metric key for a segment's metric, e.g. `segment/region:north/recall`."""
+    return f"segment/{column}:{value}/{metric}"
 
 
 def parse_segment_metric_key(key: str) -> SegmentKey | None:
-    """Parse `segment/<column>=<value>/<metric>`; None for any other key."""
+    """Parse `segment/<column>:<value>/<metric>` (or `=`); None for any other key."""
     m = _KEY.match(key)
     if m is None:
         return None

@@ -85,6 +85,7 @@ class MlflowServer:
         self.log_path = log_path
         self.port = port if port is not None else free_port()
         self._process: subprocess.Popen[bytes] | None = None
+        self._launched_at = 0.0
         self.last_start_seconds: float | None = None
 
     @property
@@ -99,7 +100,14 @@ class MlflowServer:
         """Start the server and wait until ``/health`` answers; returns the seconds it took."""
         if self.running:
             return 0.0
-        started = time.perf_counter()
+        self.launch()
+        return self.wait_ready(timeout_s)
+
+    def launch(self) -> None:
+        """Start the server process without waiting for it (overlap its start with other work)."""
+        if self.running:
+            return
+        self._launched_at = time.perf_counter()
         mlflow_cli = Path(sys.executable).with_name("mlflow")
         command = [
             str(mlflow_cli) if mlflow_cli.exists() else sys.executable,
@@ -123,7 +131,13 @@ class MlflowServer:
             )
         finally:
             log.close()
-        deadline = started + timeout_s
+
+    def wait_ready(self, timeout_s: float = _START_TIMEOUT_S) -> float:
+        """Wait until the launched server answers ``/health``; returns seconds since launch."""
+        if self._process is None:
+            raise RuntimeError("the mlflow server was not launched")
+        started = self._launched_at
+        deadline = time.perf_counter() + timeout_s
         while time.perf_counter() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(

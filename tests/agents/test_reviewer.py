@@ -19,10 +19,16 @@ BUNDLE = EvidenceBundle(
 )
 
 
-def _verdict(verdict: Verdict, *, may_approve: bool = True, may_block: bool = True) -> PolicyVerdict:
+def _verdict(
+    verdict: Verdict, *, may_approve: bool = True, may_block: bool = True
+) -> PolicyVerdict:
     status = {"approve": "pass", "block": "fail", "escalate": "error"}[verdict]
     check = CheckResult(
-        id="metrics.roc_auc.min", policy="p", kind="metric", status=status, message="m"  # type: ignore[arg-type]
+        id="metrics.roc_auc.min",
+        policy="p",
+        kind="metric",
+        status=status,
+        message="m",  # type: ignore[arg-type]
     )
     outcome = PolicyOutcome(
         policy=PolicyRef(name="p", revision=3, sha256="0" * 64),
@@ -35,7 +41,9 @@ def _verdict(verdict: Verdict, *, may_approve: bool = True, may_block: bool = Tr
     return PolicyVerdict(verdict=verdict, outcomes=[outcome])
 
 
-def _investigation(recommendation: Recommendation, blockers: list[str] | None = None) -> Investigation:
+def _investigation(
+    recommendation: Recommendation, blockers: list[str] | None = None
+) -> Investigation:
     return Investigation(
         recommendation=recommendation,
         summary="s",

@@ -28,7 +28,8 @@ from ledger.tokens import ROLES, Role
 MODEL = "gate-model"
 POLICY_NAME = "gate-test"
 # v1 champion; v2 as good (approve); v3 much worse AUC (overridable fail); v4 too slow (a check
-# the policy marks never-overridable).
+# the policy marks never-overridable). A second policy covers promotions to @canary and forbids
+# agent approval, so a clean candidate escalates there.
 POLICY_YAML = textwrap.dedent(
     f"""\
     apiVersion: promogate/v1
@@ -49,6 +50,17 @@ POLICY_YAML = textwrap.dedent(
       expires_hours: 48
     """
 )
+CANARY_POLICY_YAML = textwrap.dedent(
+    f"""\
+    apiVersion: promogate/v1
+    kind: PromotionPolicy
+    metadata: {{name: gate-canary, revision: 3}}
+    match: {{model: {MODEL}, target_alias: canary}}
+    metrics:
+      - {{name: roc_auc, min: 0.6}}
+    agent: {{may_approve: false}}
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -65,12 +77,9 @@ class GateRegistry:
     roc_auc: dict[int, float] = field(default_factory=dict)
 
 
-def _build_registry(root: Path) -> GateRegistry:
+def _create_store(root: Path) -> tuple[str, str]:
+    """An empty MLflow SQLite store (tables created) with the test experiment and model."""
     import mlflow
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
-    from sklearn.datasets import make_classification
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
 
     root.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -79,6 +88,17 @@ def _build_registry(root: Path) -> GateRegistry:
         "gate-tests", artifact_location=(root / "artifacts").as_uri()
     )
     client.create_registered_model(MODEL)
+    return uri, str(experiment_id)
+
+
+def _log_versions(root: Path, uri: str, experiment_id: str) -> GateRegistry:
+    import mlflow
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     features, labels = make_classification(
         n_samples=800, n_features=8, n_informative=5, n_redundant=1, random_state=7
     )
@@ -109,38 +129,48 @@ def _build_registry(root: Path) -> GateRegistry:
     policies = root / "policies"
     policies.mkdir()
     (policies / "gate-test.yaml").write_text(POLICY_YAML)
+    (policies / "gate-canary.yaml").write_text(CANARY_POLICY_YAML)
     assert aucs[1] - aucs[3] > 0.05, f"v3 must be clearly worse: {aucs!r}"
     assert abs(aucs[1] - aucs[2]) < 0.02, f"v2 must be as good as v1: {aucs!r}"
     return GateRegistry(root=root, tracking_uri=uri, policies_dir=policies, roc_auc=aucs)
 
 
 @pytest.fixture(scope="session")
-def gate_registry(tmp_path_factory: pytest.TempPathFactory) -> GateRegistry:
-    """Four real versions of `gate-model` in a SQLite MLflow store, with v1 as champion."""
-    with pytest.MonkeyPatch.context() as patch:
-        # log_model otherwise inspects this checkout's uv project for seconds per model.
-        patch.setenv("MLFLOW_UV_AUTO_DETECT", "false")
-        patch.setenv("MLFLOW_LOG_UV_FILES", "false")
-        return _build_registry(tmp_path_factory.mktemp("gate-registry"))
+def _registry_and_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[GateRegistry, MlflowServer]]:
+    root = tmp_path_factory.mktemp("gate-registry")
+    uri, experiment_id = _create_store(root)
+    server = MlflowServer(
+        uri,
+        root / "served-artifacts",
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        log_path=root / "mlflow-server.log",
+    )
+    # The server takes 10-40 s to boot; train and log the versions meanwhile.
+    server.launch()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            # log_model otherwise inspects this checkout's uv project for seconds per model.
+            patch.setenv("MLFLOW_UV_AUTO_DETECT", "false")
+            patch.setenv("MLFLOW_LOG_UV_FILES", "false")
+            registry = _log_versions(root, uri, experiment_id)
+        server.wait_ready()
+        yield registry, server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
-def mlflow_server(
-    gate_registry: GateRegistry, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[MlflowServer]:
+def gate_registry(_registry_and_server: tuple[GateRegistry, MlflowServer]) -> GateRegistry:
+    """Four real versions of `gate-model` in a SQLite MLflow store, with v1 as champion."""
+    return _registry_and_server[0]
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(_registry_and_server: tuple[GateRegistry, MlflowServer]) -> MlflowServer:
     """A real `mlflow server --workers 1` serving the session's registry on loopback."""
-    logs = tmp_path_factory.mktemp("mlflow-server")
-    server = MlflowServer(
-        gate_registry.tracking_uri,
-        logs / "artifacts",
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-        log_path=logs / "server.log",
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    return _registry_and_server[1]
 
 
 @pytest.fixture

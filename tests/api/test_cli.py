@@ -70,9 +70,11 @@ def test_exit_codes_and_recorded_decisions(
     recorded = Ledger(ledger_url).get_decision(decision["id"])
     assert recorded.verdict == verdict
     assert recorded.evidence_digest == decision["evidence_digest"]
-    tags = MlflowClient(demo_registry.tracking_uri).get_model_version(
-        "credit-risk", str(recorded.version)
-    ).tags
+    tags = (
+        MlflowClient(demo_registry.tracking_uri)
+        .get_model_version("credit-risk", str(recorded.version))
+        .tags
+    )
     assert tags["promogate.decision_id"] == decision["id"]
     assert tags["promogate.verdict"] == verdict
 
@@ -84,7 +86,9 @@ def test_policy_forbidding_agent_approval_escalates(
     policies.mkdir()
     text = (EXAMPLE_POLICIES / "credit-risk.yaml").read_text()
     assert "may_approve: true" in text
-    (policies / "credit-risk.yaml").write_text(text.replace("may_approve: true", "may_approve: false"))
+    (policies / "credit-risk.yaml").write_text(
+        text.replace("may_approve: true", "may_approve: false")
+    )
     result = _invoke(
         ["gate", "credit-risk", "2", "--policies", str(policies)],
         tracking_uri=demo_registry.tracking_uri,
@@ -117,7 +121,8 @@ def _write_bad_policy(directory: Path) -> None:
     directory.mkdir()
     (directory / "broken.yaml").write_text(
         "apiVersion: promogate/v1\nkind: PromotionPolicy\nmetadata:\n  name: broken\n"
-        "  revision: 1\nmatch:\n  model: 'credit-*'\nmetrics:\n  - name: roc_auc\n    minimum: 0.8\n"
+        "  revision: 1\nmatch:\n  model: 'credit-*'\nmetrics:\n"
+        "  - name: roc_auc\n    minimum: 0.8\n"
     )
 
 
@@ -152,7 +157,14 @@ def test_bad_input_exits_3_and_records_a_block(
         monkeypatch.setenv("PROMOGATE_MLFLOW_HTTP_RETRIES", "0")
         monkeypatch.setenv("PROMOGATE_MLFLOW_HTTP_TIMEOUT_S", "2")
     result = _invoke(
-        ["gate", "credit-risk" if case != "unknown-model" else model, version, "--policies", str(policies), "--json"],
+        [
+            "gate",
+            "credit-risk" if case != "unknown-model" else model,
+            version,
+            "--policies",
+            str(policies),
+            "--json",
+        ],
         tracking_uri=tracking_uri,
         ledger_url=ledger_url,
     )

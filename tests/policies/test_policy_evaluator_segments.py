@@ -15,9 +15,9 @@ SEGMENT_RULE = {"by": "region", "metric": "recall", "max_drop": 0.03, "min_rows"
 def _keys(values: dict[str, float], rows: int | None = 300) -> dict[str, float]:
     out: dict[str, float] = {}
     for region, value in values.items():
-        out[f"segment/region={region}/recall"] = value
+        out[f"segment/region:{region}/recall"] = value
         if rows is not None:
-            out[f"segment/region={region}/rows"] = float(rows)
+            out[f"segment/region:{region}/rows"] = float(rows)
     return out
 
 
@@ -107,7 +107,7 @@ def test_segment_numbers_and_untestable_significance_message(kit: Any) -> None:
     assert result.details["rows"] == 300
     assert "significance could not be tested" in result.message
     assert result.how_to_fix is not None and "eval/predictions.json" in result.how_to_fix
-    assert "run:run0002/metrics/segment/region=north/recall" in result.evidence
+    assert "run:run0002/metrics/segment/region:north/recall" in result.evidence
 
 
 def test_segment_skip_reason_names_rows(kit: Any) -> None:
@@ -127,7 +127,7 @@ def test_missing_segment_evidence_says_how_to_log(kit: Any) -> None:
     result = kit.check(evaluate_policies([policy], bundle), "segments.region.recall")
     assert result.status == "error"
     assert "no per-example evaluation table" in result.message
-    assert result.how_to_fix is not None and "segment/region=<value>/recall" in result.how_to_fix
+    assert result.how_to_fix is not None and "segment/region:<value>/recall" in result.how_to_fix
 
 
 def _recall_drop(base: Any, cand: Any, region: str) -> float:

@@ -41,29 +41,30 @@ ROWS: list[list[Any]] = [
 @pytest.mark.parametrize(
     ("key", "parsed"),
     [
+        ("segment/region:north/recall", ("region", "north", "recall")),
+        ("segment/channel:web/app/f1", ("channel", "web/app", "f1")),
+        ("segment/region:north/rows", ("region", "north", "rows")),
         ("segment/region=north/recall", ("region", "north", "recall")),
-        ("segment/channel=web/app/f1", ("channel", "web/app", "f1")),
-        ("segment/region=north/rows", ("region", "north", "rows")),
         ("recall", None),
         ("segment/region/recall", None),
         ("segment/=north/recall", None),
     ],
-    ids=["simple", "value-with-slash", "rows", "plain-metric", "no-equals", "no-column"],
+    ids=["simple", "value-with-slash", "rows", "imported-equals", "plain-metric", "no-separator", "no-column"],
 )
 def test_parse_segment_metric_key(key: str, parsed: tuple[str, str, str] | None) -> None:
     result = parse_segment_metric_key(key)
     assert (None if result is None else (result.column, result.value, result.metric)) == parsed
     if parsed is not None:
-        assert segment_metric_key(*parsed) == key
+        assert segment_metric_key(*parsed) == key.replace("=", ":", 1)
 
 
 def test_segment_metrics_from_keys() -> None:
     metrics = {
-        "segment/region=north/recall": 0.8,
-        "segment/region=north/rows": 240.0,
-        "segment/region=south/recall": 0.7,
-        "segment/region=south/precision": 0.5,
-        "segment/channel=web/recall": 0.9,
+        "segment/region:north/recall": 0.8,
+        "segment/region:north/rows": 240.0,
+        "segment/region:south/recall": 0.7,
+        "segment/region:south/precision": 0.5,
+        "segment/channel:web/recall": 0.9,
         "recall": 0.75,
     }
     out = segment_metrics_from_keys(metrics, "region", "recall")

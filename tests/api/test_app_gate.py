@@ -1,0 +1,171 @@
+"""The gate and promotion over HTTP, against a real `mlflow server` and a real SQLite ledger."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+MODEL = "gate-model"
+
+
+def _gate(api: Any, version: int | str, target: str | None = None, model: str = MODEL) -> Any:
+    body: dict[str, Any] = {"model": model, "version": version}
+    if target is not None:
+        body["target_alias"] = target
+    return api.client.post("/v1/gate", json=body, headers=api.headers("deployer"))
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{re.escape(name)}\{{(.*)\}} (\S+)", line)
+        if match and ",".join(sorted(match.group(1).split(","))) == wanted:
+            return float(match.group(2))
+    return 0.0
+
+
+def test_gate_allows_an_approving_decision_and_reuses_it(api: Any, gate_registry: Any) -> None:
+    first = _gate(api, 2)
+    assert first.status_code == 200, first.text
+    answer = first.json()
+    assert answer["allowed"] is True
+    assert answer["verdict"] == "approve"
+    assert answer["reused"] is False
+    assert answer["error"] is None
+    decision = api.ledger.get_decision(answer["decision_id"])
+    assert decision.evidence_digest == answer["evidence_digest"]
+    assert [(p.name, p.revision) for p in decision.policies] == [("gate-test", 1)]
+
+    again = _gate(api, "2").json()
+    assert again["reused"] is True
+    assert again["decision_id"] == answer["decision_id"]
+    assert again["allowed"] is True
+    assert len(api.ledger.list_decisions(MODEL, 2)) == 1
+
+    tags = MlflowClient(gate_registry.tracking_uri).get_model_version(MODEL, "2").tags
+    assert tags["promogate.verdict"] == "approve"
+    assert tags["promogate.evidence_digest"] == answer["evidence_digest"]
+
+    metrics = api.client.get("/metrics")
+    assert metrics.status_code == 200
+    assert _metric(metrics.text, "promogate_reviews_total", verdict="approve") == 1.0
+    assert _metric(metrics.text, "promogate_gate_answers_total", outcome="allow", reused="true") == 1
+    assert _metric(metrics.text, "promogate_gate_duration_seconds_count") == 2.0
+    assert "promogate_http_request_duration_seconds_bucket" in metrics.text
+
+
+@pytest.mark.parametrize(
+    ("model", "version", "target", "verdict", "error", "reason"),
+    [
+        (MODEL, 3, None, "block", False, "metrics.roc_auc.max_drop fail"),
+        (MODEL, 4, None, "block", False, "policy forbids overriding"),
+        (MODEL, 2, "canary", "escalate", False, "forbids agent approval"),
+        (MODEL, 99, None, "block", True, "version 99"),
+        ("no-such-model", 1, None, "block", True, "'no-such-model' not found"),
+        (MODEL, "@no-such-alias", None, "block", True, "no-such-alias"),
+    ],
+    ids=[
+        "regression",
+        "never-overridable",
+        "escalation",
+        "unknown-version",
+        "unknown-model",
+        "unknown-alias",
+    ],
+)
+def test_gate_denies_everything_but_an_approval(
+    api: Any,
+    model: str,
+    version: int | str,
+    target: str | None,
+    verdict: str,
+    error: bool,
+    reason: str,
+) -> None:
+    response = _gate(api, version, target, model=model)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["allowed"] is False
+    assert answer["verdict"] == verdict
+    assert (answer["error"] is not None) is error
+    assert reason in " ".join(answer["reasons"]) + (answer["error"] or "")
+    recorded = api.ledger.get_decision(answer["decision_id"])
+    assert recorded.verdict == verdict
+    assert (recorded.error is not None) is error
+
+
+def test_gate_reviews_again_when_a_policy_revision_changes(
+    make_api: Any, gate_registry: Any, tmp_path: Path
+) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(gate_registry.policies_dir, policies)
+    api = make_api(policies_dir=policies)
+    first = _gate(api, 2).json()
+    assert _gate(api, 2).json()["reused"] is True
+    text = (policies / "gate-test.yaml").read_text()
+    (policies / "gate-test.yaml").write_text(text.replace("revision: 1", "revision: 2"))
+    second = _gate(api, 2).json()
+    assert second["reused"] is False
+    assert second["decision_id"] != first["decision_id"]
+    assert second["evidence_digest"] == first["evidence_digest"]
+    revisions = [p.revision for p in api.ledger.get_decision(second["decision_id"]).policies]
+    assert revisions == [2]
+
+
+def test_promote_moves_the_alias_only_on_an_approving_decision(
+    api: Any, gate_registry: Any
+) -> None:
+    target = f"staging-{secrets.token_hex(3)}"
+    client = MlflowClient(gate_registry.tracking_uri)
+    deploy = api.headers("deployer")
+
+    refused = api.client.post(
+        "/v1/promote", json={"model": MODEL, "version": 2, "target_alias": target}, headers=deploy
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["kind"] == "promotion_refused"
+    assert "no decision on the current evidence" in refused.json()["detail"]
+    assert target not in client.get_registered_model(MODEL).aliases
+
+    assert _gate(api, 2, target).json()["allowed"] is True
+    promoted = api.client.post(
+        "/v1/promote", json={"model": MODEL, "version": 2, "target_alias": target}, headers=deploy
+    )
+    assert promoted.status_code == 200, promoted.text
+    body = promoted.json()
+    assert body["promoted"] is True
+    assert body["previous_version"] is None
+    assert body["promoted_by"] == "deployer"
+    assert client.get_registered_model(MODEL).aliases[target] == 2
+    record = api.ledger.get_decision(body["record_id"])
+    assert record.verdict == "approve"
+    assert record.evidence_digest == body["evidence_digest"]
+    assert record.reasons[0].startswith(f"promotion: @{target} moved from vNone to v2")
+    assert api.ledger.verify().ok
+    tags = client.get_model_version(MODEL, "2").tags
+    assert tags["promogate.promoted_to"] == target
+    assert tags["promogate.promotion_record"] == body["record_id"]
+
+    assert _gate(api, 3, target).json()["allowed"] is False
+    blocked = api.client.post(
+        "/v1/promote", json={"model": MODEL, "version": 3, "target_alias": target}, headers=deploy
+    )
+    assert blocked.status_code == 409
+    assert "does not allow" in blocked.json()["detail"]
+    assert client.get_registered_model(MODEL).aliases[target] == 2
+
+
+def test_health_and_readiness(api: Any) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["ready"] is True
+    assert set(body["checks"]) == {"mlflow", "ledger", "jobs"}
+    assert all(check["ok"] for check in body["checks"].values())
