@@ -30,8 +30,8 @@ from policies.pipeline_rules import pipeline_evidence
 from policies.result import CheckResult, PolicyVerdict
 from tools.errors import ToolError
 from tools.evidence import EvalTable, EvidenceBundle, MetricPoint, VersionEvidence
-from tools.pipeline_diff import CHANGE_CLASSES, ConfigChange, PipelineDiff, diff_pipeline_configs
 from tools.pipeline_config import value_text
+from tools.pipeline_diff import CHANGE_CLASSES, ConfigChange, PipelineDiff, diff_pipeline_configs
 from tools.segments import (
     TablePairing,
     metric_inputs,
@@ -341,11 +341,12 @@ def compare_metric(name: str, runtime: ToolRuntime[ReviewContext]) -> str:
     ctx = runtime.context
     cand, cand_where = _metric_source(ctx.bundle.candidate, name)
     baseline = ctx.bundle.baseline
-    base, base_where = (None, {"evidence": []})
+    base: float | None = None
+    base_where: dict[str, Any] = {"evidence": []}
     if baseline is not None:
         base, base_where = _metric_source(baseline, name)
     delta = cand - base if cand is not None and base is not None else None
-    relative = delta / abs(base) if delta is not None and base not in (None, 0) else None
+    relative = delta / abs(base) if delta is not None and base else None
     return _respond(
         ctx,
         "compare_metric",
@@ -463,8 +464,12 @@ def get_segment_metrics(
     if table_metric is not None and not isinstance(paired, str):
         base_table, cand_table, pairing = paired
         try:
-            cand = segment_metrics_from_table(cand_table, column, table_metric, rows=pairing.index_b)
-            base = segment_metrics_from_table(base_table, column, table_metric, rows=pairing.index_a)
+            cand = segment_metrics_from_table(
+                cand_table, column, table_metric, rows=pairing.index_b
+            )
+            base = segment_metrics_from_table(
+                base_table, column, table_metric, rows=pairing.index_a
+            )
         except ValueError as exc:
             return _error(ctx, "get_segment_metrics", str(exc))
         source = "eval_table"
@@ -674,7 +679,9 @@ def compare_datasets(runtime: ToolRuntime[ReviewContext]) -> str:
     payload: dict[str, Any] = {
         "candidate": {"version": cand.ref, "datasets": _dataset_rows(cand)},
         "candidate_train_eval_overlap": sorted(cand_train & cand_eval),
-        "evidence": [f"run:{cand.run_id}/inputs" if cand.run_id else f"version:{cand.ref}/datasets"],
+        "evidence": [
+            f"run:{cand.run_id}/inputs" if cand.run_id else f"version:{cand.ref}/datasets"
+        ],
     }
     if base is not None:
         base_eval = _eval_digests(base)
@@ -729,7 +736,7 @@ def get_pipeline_diff(
             f"unknown change class {change_class!r}",
             classes=list(CHANGE_CLASSES),
         )
-    changes = diff.changes if change_class is None else diff.by_class(change_class)  # type: ignore[arg-type]
+    changes = diff.changes if change_class is None else diff.by_class(change_class)
     shown = changes[: _limit(limit, 30)]
     return _respond(
         ctx,
@@ -793,9 +800,7 @@ def get_safety_results(
                 "failing_cases": []
                 if c is None
                 else [
-                    quote_untrusted(
-                        f"safety:{name}/case", json.dumps(case, default=str), limit=600
-                    )
+                    quote_untrusted(f"safety:{name}/case", json.dumps(case, default=str), limit=600)
                     for case in c.failing_cases[:cases]
                 ],
             }
@@ -834,7 +839,11 @@ def list_evidence_gaps(runtime: ToolRuntime[ReviewContext]) -> str:
     return _respond(
         ctx,
         "list_evidence_gaps",
-        {"gaps": gaps[:40], "errored_checks": errored[:40], "evidence": [f"gaps:{v.ref}" for v in versions]},
+        {
+            "gaps": gaps[:40],
+            "errored_checks": errored[:40],
+            "evidence": [f"gaps:{v.ref}" for v in versions],
+        },
     )
 
 
@@ -869,7 +878,10 @@ def get_artifact(
     if artifact is None:
         available = sorted({a.path for a in side.artifacts} | set(side.artifact_paths))
         return _error(
-            ctx, "get_artifact", f"{side.ref} has no readable artifact {path!r}", available=available[:50]
+            ctx,
+            "get_artifact",
+            f"{side.ref} has no readable artifact {path!r}",
+            available=available[:50],
         )
     owner_id = side.run_id if artifact.owner == "run" else side.model_id
     limit = max(100, min(4000, max_chars))
@@ -881,7 +893,9 @@ def get_artifact(
             "path": artifact.path,
             "owner": artifact.owner,
             "chars": len(artifact.content),
-            "content": quote_untrusted(f"artifact:{artifact.owner}/{artifact.path}", artifact.content, limit=limit),
+            "content": quote_untrusted(
+                f"artifact:{artifact.owner}/{artifact.path}", artifact.content, limit=limit
+            ),
             "injection_suspected": _flags(artifact.content),
             "evidence": [f"{artifact.owner}:{owner_id}/artifacts/{artifact.path}"],
         },
@@ -955,7 +969,9 @@ def get_version_metadata(
             "version": side.ref,
             "aliases": side.aliases,
             "description": description,
-            "run_name": quoted(f"run:{run.run_id}/name", run.run_name) if run and run.run_name else None,
+            "run_name": quoted(f"run:{run.run_id}/name", run.run_name)
+            if run and run.run_name
+            else None,
             "run_description": run_description,
             "run_status": run.status if run is not None else None,
             "tags": tags,

@@ -273,10 +273,7 @@ class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
         prompt, completion, estimated = _usage(request, response.result)
         self.meter.record_tokens(prompt, completion)
         calls = [
-            tc["name"]
-            for m in response.result
-            if isinstance(m, AIMessage)
-            for tc in m.tool_calls
+            tc["name"] for m in response.result if isinstance(m, AIMessage) for tc in m.tool_calls
         ]
         self.trace.end_span(
             span,

@@ -9,6 +9,7 @@ never sleeps past the review's deadline.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -199,7 +200,7 @@ class _BackoffWithJitter(wait_base):
         retry_after = _retry_after_s(outcome.exception() if outcome is not None else None)
         if retry_after is not None:
             backoff = max(backoff, min(retry_after, self.policy.max_backoff_s))
-        return max(0.0, min(backoff, self.remaining_s()))
+        return float(max(0.0, min(backoff, self.remaining_s())))
 
 
 def _describe(exc: BaseException) -> str:
@@ -209,7 +210,18 @@ def _describe(exc: BaseException) -> str:
         return "the LLM request timed out"
     if isinstance(exc, openai.APIConnectionError):
         return "the LLM server could not be reached"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"the LLM server sent a malformed response (not JSON: {exc.msg})"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _log_retry(state: RetryCallState) -> None:
+    failure = state.outcome.exception() if state.outcome is not None else None
+    logger.warning(
+        "LLM call attempt %d failed (%s); retrying",
+        state.attempt_number,
+        _describe(failure) if failure is not None else "unknown error",
+    )
 
 
 def call_with_retries(
@@ -231,8 +243,8 @@ def call_with_retries(
 
     Raises:
         LlmUnavailableError: The call failed with an error worth retrying on every attempt, or
-            with an error of the LLM server or client that retrying cannot fix (a malformed
-            response, a 4xx).
+            with an error of the LLM server or client that retrying cannot fix (a 4xx, a
+            malformed response body).
     """
     attempts = 0
 
@@ -247,17 +259,12 @@ def call_with_retries(
         wait=_BackoffWithJitter(policy, remaining_s, rng or random.Random()),
         sleep=sleep,
         reraise=True,
-        before_sleep=lambda state: logger.warning(
-            "LLM call attempt %d failed (%s); retrying",
-            state.attempt_number,
-            _describe(state.outcome.exception())
-            if state.outcome is not None and state.outcome.exception() is not None
-            else "?",
-        ),
+        before_sleep=_log_retry,
     )
     try:
         return retrying(counted)
-    except (openai.OpenAIError, httpx.HTTPError) as exc:
+    # The openai client lets a 200 with a body that is not JSON escape as JSONDecodeError.
+    except (openai.OpenAIError, httpx.HTTPError, json.JSONDecodeError) as exc:
         verb = "after" if is_retryable(exc) else "on"
         raise LlmUnavailableError(
             f"{_describe(exc)} ({verb} attempt {attempts} of {policy.attempts})",

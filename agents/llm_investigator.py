@@ -1,4 +1,4 @@
-"""The LLM investigator: a LangChain agent that asks its own diagnostic questions, bounded by policy.
+"""The LLM investigator: a LangChain agent asking its own diagnostic questions, bounded by policy.
 
 The agent (`langchain.agents.create_agent`) receives a bounded summary of the evidence and the
 policy results, calls the read-only tools of `agents.agent_tools` to answer its questions, and files
@@ -294,7 +294,7 @@ class LlmInvestigator:
         except AssertionError:
             # Test doubles signal misuse with AssertionError; never hide it behind a fallback.
             raise
-        except Exception as exc:  # noqa: BLE001 - recorded as the fallback reason, never a pass
+        except Exception as exc:  # recorded as the fallback reason, never as a pass
             logger.exception("LLM review of %s failed unexpectedly", candidate.ref)
             reason = f"agent_error: {type(exc).__name__}: {_clip(str(exc), 400)}"
         spent = meter.snapshot()
@@ -367,9 +367,7 @@ class LlmInvestigator:
         spent: UsageSnapshot,
     ) -> Investigation:
         planted_refs = {ref for f in planted for ref in f.evidence}
-        known = (
-            ctx.seen_refs | planted_refs | {ref for c in verdict.checks for ref in c.evidence}
-        )
+        known = ctx.seen_refs | planted_refs | {ref for c in verdict.checks for ref in c.evidence}
         findings = check_findings(verdict.checks) + planted
         for item in review.findings:
             refs, dropped = _verified(item.evidence, known)
@@ -377,9 +375,7 @@ class LlmInvestigator:
                 continue  # the scanner's finding on the same text already stands
             detail = item.detail
             if dropped:
-                detail += (
-                    f" [references not found in the evidence read: {', '.join(dropped[:5])}]"
-                )
+                detail += f" [references not found in the evidence read: {', '.join(dropped[:5])}]"
             findings.append(
                 Finding(
                     title=f"agent: {item.title}",

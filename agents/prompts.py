@@ -101,9 +101,8 @@ def _check_line(check: CheckResult) -> str:
     if scan_text(message):
         message = quote_untrusted(f"check:{check.id}/message", message, limit=_MAX_MESSAGE)
     refs = ", ".join(check.evidence[:3])
-    return (
-        f"- [{check.status}] {check.id} ({check.kind}; {' '.join(numbers)}): {message}"
-        + (f" evidence: {refs}" if refs else "")
+    return f"- [{check.status}] {check.id} ({check.kind}; {' '.join(numbers)}): {message}" + (
+        f" evidence: {refs}" if refs else ""
     )
 
 
@@ -112,18 +111,19 @@ def _version_lines(label: str, version: VersionEvidence) -> list[str]:
     metrics = len(run.metrics) if run is not None else 0
     if version.logged_model is not None:
         metrics += len(version.logged_model.metrics)
-    segment_keys = (
-        sum(1 for k in run.metrics if k.startswith("segment/")) if run is not None else 0
-    )
+    segment_keys = sum(1 for k in run.metrics if k.startswith("segment/")) if run is not None else 0
     history_points = sum(len(points) for points in version.metric_histories.values())
     table = version.eval_table
+    table_text = (
+        f"an evaluation table of {len(table.rows)} rows" if table else "no evaluation table"
+    )
     lines = [
         f"{label}: {version.ref} (aliases: {', '.join(version.aliases) or 'none'}; run "
         f"{version.run_id or 'none'})",
         f"  evidence held: {metrics} metric values ({segment_keys} segment keys), "
         f"{len(version.metric_histories)} metric histories ({history_points} points), "
         f"{len(version.datasets)} dataset inputs, {len(version.artifacts)} text artifacts, "
-        f"{'an evaluation table of ' + str(len(table.rows)) + ' rows' if table else 'no evaluation table'}, "
+        f"{table_text}, "
         f"{len(version.safety)} safety suites, {len(version.gaps)} evidence gaps",
     ]
     if version.description:
@@ -193,9 +193,7 @@ def review_request(
     ]
     lines += [_check_line(c) for c in listed] or ["- none"]
     if quiet:
-        lines.append(
-            "Other checks: " + ", ".join(f"{n} {key}" for key, n in sorted(quiet.items()))
-        )
+        lines.append("Other checks: " + ", ".join(f"{n} {key}" for key, n in sorted(quiet.items())))
     lines += ["", *_planted(bundle, planted_refs), ""]
     lines.append(
         f"Budget: {budget.max_tool_calls} tool calls, {budget.max_llm_calls} model calls. Use "

@@ -182,7 +182,9 @@ class ScriptedChatModel(BaseChatModel):
         del stop, run_manager
         tools = [t["function"]["name"] for t in kwargs.get("tools", []) if "function" in t]
         step = self._next_step(
-            ScriptedCall(messages=list(messages), tools=tools, tool_choice=kwargs.get("tool_choice"))
+            ScriptedCall(
+                messages=list(messages), tools=tools, tool_choice=kwargs.get("tool_choice")
+            )
         )
         if isinstance(step, BaseException):
             raise step
@@ -336,7 +338,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("scripted server: " + format, *args)
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:

@@ -13,6 +13,7 @@ from agents.decision import Decision
 from api.render import decisions_table, print_decision
 from api.review_service import ReviewService
 from api.settings import Settings
+from evals.demo_registry import DemoRegistry, build_demo_registry
 
 __all__ = ["EXAMPLE_POLICIES", "run_demo"]
 
@@ -24,8 +25,6 @@ def run_demo(directory: Path, *, as_json: bool = False, console: Console | None 
 
     Returns 0 when every decision matches the defect the candidate was built with, 1 otherwise.
     """
-    from evals.demo_registry import build_demo_registry
-
     console = console or Console(stderr=as_json)
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -36,7 +35,32 @@ def run_demo(directory: Path, *, as_json: bool = False, console: Console | None 
         f"[dim]registry {registry.tracking_uri} built in "
         f"{time.perf_counter() - started:.1f} s[/dim]"
     )
-    ledger_path = directory / "promogate.db"
+    decisions, mismatches = review_demo_registry(
+        registry, directory / "promogate.db", console=None if as_json else console
+    )
+    elapsed = time.perf_counter() - started
+    if as_json:
+        print(json.dumps([d.model_dump(mode="json") for d in decisions], indent=2))
+    else:
+        console.print(decisions_table(decisions, title="Demo decisions"))
+        ledger = directory / "promogate.db"
+        console.print(
+            f"[dim]{len(decisions)} reviews in {elapsed:.1f} s · ledger {ledger} · "
+            f"policies {EXAMPLE_POLICIES.name}/[/dim]"
+        )
+    for line in mismatches:
+        console.print(f"[red]unexpected decision:[/red] {line}")
+    return 1 if mismatches else 0
+
+
+def review_demo_registry(
+    registry: DemoRegistry, ledger_path: Path, *, console: Console | None = None
+) -> tuple[list[Decision], list[str]]:
+    """Review every demo candidate with the example policies into a fresh ledger.
+
+    Returns the decisions and a line for each one that differs from the verdict the candidate
+    was built to get. Prints each decision when a console is given.
+    """
     ledger_path.unlink(missing_ok=True)
     settings = Settings(
         tracking_uri=registry.tracking_uri,
@@ -55,18 +79,7 @@ def run_demo(directory: Path, *, as_json: bool = False, console: Console | None 
                 f"{candidate.model} v{candidate.version} ({candidate.title}): expected "
                 f"{candidate.expected_verdict}, got {decision.verdict}"
             )
-        if not as_json:
+        if console is not None:
             console.rule(f"{candidate.model} v{candidate.version}: {candidate.title}")
             print_decision(decision, console)
-    elapsed = time.perf_counter() - started
-    if as_json:
-        print(json.dumps([d.model_dump(mode="json") for d in decisions], indent=2))
-    else:
-        console.print(decisions_table(decisions, title="Demo decisions"))
-        console.print(
-            f"[dim]{len(decisions)} reviews in {elapsed:.1f} s · ledger {ledger_path} · "
-            f"policies {EXAMPLE_POLICIES.name}/[/dim]"
-        )
-    for line in mismatches:
-        console.print(f"[red]unexpected decision:[/red] {line}")
-    return 1 if mismatches else 0
+    return decisions, mismatches
