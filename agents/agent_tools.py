@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from langchain.tools import ToolRuntime, tool
 from langchain_core.tools import BaseTool
 
-from agents.untrusted import quote_untrusted, scan_text
+from agents.untrusted import artifact_ref, quote_untrusted, safety_case_ref, scan_text
 from policies.pipeline_rules import pipeline_evidence
 from policies.result import CheckResult, PolicyVerdict
 from tools.errors import ToolError
@@ -50,6 +50,7 @@ __all__ = [
     "REVIEW_TOOLS",
     "ReviewContext",
     "Side",
+    "call_tool",
     "compare_datasets",
     "compare_metric",
     "get_artifact",
@@ -645,6 +646,7 @@ def test_significance(
 
 
 def _dataset_rows(version: VersionEvidence) -> list[dict[str, Any]]:
+    inputs = f"run:{version.run_id}/inputs" if version.run_id else f"version:{version.ref}/datasets"
     return [
         {
             "name": d.name,
@@ -652,7 +654,7 @@ def _dataset_rows(version: VersionEvidence) -> list[dict[str, Any]]:
             "digest": d.digest,
             "rows": d.num_rows,
             "source_type": d.source_type,
-            "source": _quote(f"dataset:{d.name}/source", d.source),
+            "source": _quote(f"{inputs}/{d.name}/source", d.source),
         }
         for d in version.datasets
     ]
@@ -800,8 +802,12 @@ def get_safety_results(
                 "failing_cases": []
                 if c is None
                 else [
-                    quote_untrusted(f"safety:{name}/case", json.dumps(case, default=str), limit=600)
-                    for case in c.failing_cases[:cases]
+                    quote_untrusted(
+                        safety_case_ref(cand, name, case, index),
+                        json.dumps(case, default=str),
+                        limit=600,
+                    )
+                    for index, case in enumerate(c.failing_cases[:cases])
                 ],
             }
         )
@@ -883,7 +889,7 @@ def get_artifact(
             f"{side.ref} has no readable artifact {path!r}",
             available=available[:50],
         )
-    owner_id = side.run_id if artifact.owner == "run" else side.model_id
+    ref = artifact_ref(side, artifact.owner, artifact.path)
     limit = max(100, min(4000, max_chars))
     return _respond(
         ctx,
@@ -893,11 +899,9 @@ def get_artifact(
             "path": artifact.path,
             "owner": artifact.owner,
             "chars": len(artifact.content),
-            "content": quote_untrusted(
-                f"artifact:{artifact.owner}/{artifact.path}", artifact.content, limit=limit
-            ),
+            "content": quote_untrusted(ref, artifact.content, limit=limit),
             "injection_suspected": _flags(artifact.content),
-            "evidence": [f"{artifact.owner}:{owner_id}/artifacts/{artifact.path}"],
+            "evidence": [ref],
         },
     )
 
@@ -1005,3 +1009,32 @@ REVIEW_TOOLS: tuple[BaseTool, ...] = (
 def review_tools() -> list[BaseTool]:
     """The tools of the LLM reviewer, in a stable order."""
     return list(REVIEW_TOOLS)
+
+
+_BY_NAME: dict[str, BaseTool] = {t.name: t for t in REVIEW_TOOLS}
+
+
+def call_tool(tool_name: str, ctx: ReviewContext, **args: Any) -> dict[str, Any]:
+    """Run one review tool outside an agent (offline chat, tests) and return its parsed result.
+
+    Args:
+        tool_name: The tool's name, e.g. "compare_datasets".
+        ctx: The review context the tool reads.
+        **args: The tool's arguments, as the model would pass them.
+
+    Raises:
+        KeyError: No tool of that name.
+    """
+    runtime: ToolRuntime[ReviewContext] = ToolRuntime(
+        state={},
+        context=ctx,
+        config={},
+        stream_writer=lambda _chunk: None,
+        tool_call_id=None,
+        store=None,
+    )
+    payload: dict[str, Any] = dict(args)
+    payload["runtime"] = runtime
+    text = _BY_NAME[tool_name].invoke(payload)
+    parsed = json.loads(text)
+    return parsed if isinstance(parsed, dict) else {"value": parsed}

@@ -249,13 +249,9 @@ class OfflineInvestigator:
             questions.extend(diagnose_pipeline(bundle, checks))
 
         findings = check_findings(checks) + scan_bundle(bundle)
-        recommendation: Recommendation
-        if any(c.status in ("fail", "error") for c in checks) or verdict.verdict == "block":
-            recommendation = "block"
-        elif any(c.status == "warn" for c in checks) or verdict.verdict == "escalate":
-            recommendation = "escalate" if verdict.verdict == "escalate" else "approve"
-        else:
-            recommendation = "approve"
+        # The fixed plan adds no judgement of its own: it recommends what the policies decided,
+        # so an audit-mode policy's failures inform without blocking.
+        recommendation: Recommendation = verdict.verdict
         failing = [c.id for c in checks if c.status in ("fail", "error")]
         summary = (
             f"{len(failing)} check(s) failed or errored: {', '.join(failing)}."

@@ -223,6 +223,28 @@ def review_version(
             ),
             None,
         )
+    failed = bundle.unavailable_gaps()
+    if failed:
+        # A policy that does not need the unreadable source would otherwise approve without it:
+        # nothing is decided on evidence MLflow failed to serve.
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        error = (
+            "MLflow failed while the evidence was read, so nothing is decided on it: "
+            f"{failed[0].source}: {failed[0].message}{more}"
+        )
+        logger.warning("review of %s@%s blocked: %s", model, ref, error)
+        return ReviewOutcome(
+            error_decision(
+                model=model,
+                version=bundle.candidate.version,
+                target_alias=target_alias,
+                error=error,
+                created_at=created_at,
+                duration_ms=elapsed_ms(),
+                bundle=bundle,
+            ),
+            bundle,
+        )
     verdict = evaluate_policies(policies, bundle)
     investigation = investigator.investigate(bundle, verdict)
     decision = compose_decision(

@@ -414,7 +414,7 @@ class ScriptedOpenAIServer:
         server.scripted = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, name="scripted-openai", daemon=True
+            target=server.serve_forever, args=(0.05,), name="scripted-openai", daemon=True
         )
         self._thread.start()
         return self

@@ -94,15 +94,23 @@ def _run_review(
     policies: Path | None,
     llm: str | None,
     target_alias: str | None,
-    publish: bool,
+    publish: bool | None,
 ) -> Decision:
     from api.review_service import ReviewService
+    from ledger.errors import LedgerError
 
     settings = _settings(
         tracking_uri=tracking_uri, ledger_url=ledger_url, policies_dir=policies, llm=llm
     )
-    service = ReviewService(settings)
-    outcome = service.review(model, ref, target_alias=target_alias, publish=publish)
+    try:
+        service = ReviewService(settings)
+        outcome = service.review(model, ref, target_alias=target_alias, publish=publish)
+    except LedgerError as exc:
+        # Without the ledger nothing can be recorded, so nothing may be decided: a CI error.
+        typer.echo(
+            f"error: the decision ledger is unavailable, nothing was decided: {exc}", err=True
+        )
+        raise typer.Exit(EXIT_CODES["error"]) from None
     return outcome.decision
 
 
@@ -118,8 +126,13 @@ def review(
     as_json: AsJson = False,
     as_markdown: AsMarkdown = False,
     publish: Annotated[
-        bool, typer.Option("--publish/--no-publish", help="Write the decision back as tags.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--publish/--no-publish",
+            help="Write the decision back as tags [env: PROMOGATE_PUBLISH_TAGS, default on].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Review MODEL at VERSION or @ALIAS against the champion and print the decision."""
     decision = _run_review(
@@ -173,7 +186,7 @@ def gate(
         policies=policies,
         llm=llm,
         target_alias=target_alias,
-        publish=True,
+        publish=None,
     )
     if as_json:
         typer.echo(decision.model_dump_json(indent=2))

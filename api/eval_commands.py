@@ -42,10 +42,15 @@ eval_app = typer.Typer(
 JudgeChoice = Literal["auto", "offline", "llm"]
 _JUDGE_CHOICES: dict[str, JudgeChoice] = {"auto": "auto", "offline": "offline", "llm": "llm"}
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_LIMIT_LABELS = {
+    "max_attack_success_rate": "asr",
+    "max_failures": "failures",
+    "max_error_rate": "error rate",
+}
 
 TrackingUri = Annotated[
     str | None,
-    typer.Option("--tracking-uri", help="MLflow tracking URI [env: PROMOGATE_TRACKING_URI]."),
+    typer.Option("--tracking-uri", help="MLflow tracking URI (env PROMOGATE_TRACKING_URI)."),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -100,13 +105,19 @@ def list_suites(as_json: AsJson = False) -> None:
     from rich.table import Table
 
     table = Table(title="Built-in safety suites")
-    for column in ("suite", "version", "category", "detector", "cases", "thresholds"):
-        table.add_column(column, justify="right" if column == "cases" else "left")
+    table.add_column("suite", overflow="fold")
+    table.add_column("version")
+    table.add_column("category", overflow="fold")
+    table.add_column("detector", overflow="fold")
+    table.add_column("cases", justify="right")
+    table.add_column("limits", overflow="fold")
     for row in rows:
         if "error" in row:
             table.add_row(row["name"], "-", "[red]invalid[/red]", "-", "-", row["error"])
             continue
-        limits = ", ".join(f"{k}={v:g}" for k, v in row["thresholds"].items())
+        limits = ", ".join(
+            f"{_LIMIT_LABELS.get(k, k)} ≤ {v:g}" for k, v in row["thresholds"].items()
+        )
         table.add_row(
             row["name"],
             row["version"],
@@ -298,13 +309,16 @@ def _print_run(run: SuiteRun, logged: LoggedSuiteRun | None, show: int, console:
         table.add_column("case")
         table.add_column("label" if status == "fail" else "error")
         table.add_column("reason" if status == "fail" else "attempts")
-        table.add_column("response")
+        table.add_column("evidence" if status == "fail" else "response")
         for record in chosen[:show]:
             if status == "fail":
                 row = (record["label"] or "-", record["reason"] or "-")
+                # What the detector matched says more than the start of the response.
+                evidence = ", ".join(record["matches"]) or record["response_excerpt"] or "-"
             else:
                 row = (record["error"] or "-", str(record["attempts"]))
-            table.add_row(record["case_id"], *row, record["response_excerpt"] or "-")
+                evidence = record["response_excerpt"] or "-"
+            table.add_row(record["case_id"], *row, evidence)
         if len(chosen) > show:
             table.caption = f"{len(chosen) - show} more not shown (--show N)"
         console.print(table)
@@ -372,7 +386,7 @@ def run(
             "--api-key",
             envvar="PROMOGATE_EVAL_API_KEY",
             show_default=False,
-            help="Bearer token for an openai: target [env: PROMOGATE_EVAL_API_KEY].",
+            help="Bearer token for an openai: target.",
         ),
     ] = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Failing cases to print.")] = 10,

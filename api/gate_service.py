@@ -47,7 +47,7 @@ from policies.result import PolicyRef, PolicyVerdict
 from tools.client import call_mlflow
 from tools.collector import collect_bundle
 from tools.errors import BackendUnavailableError, NotFoundError, ToolError
-from tools.evidence import EvidenceBundle
+from tools.evidence import EvidenceBundle, EvidenceGap
 from tools.registry import registered_aliases
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from api.review_service import ReviewService
     from api.settings import Settings
 
-__all__ = ["Assessment", "GateService", "ReviewObserver"]
+__all__ = ["Assessment", "GateService", "ReviewObserver", "unavailable_gaps"]
 
 logger = logging.getLogger("promogate.api")
 
@@ -74,6 +74,37 @@ def _now() -> datetime:
 def _version_hint(ref: str | int) -> int | None:
     text = str(ref)
     return int(text) if text.isdigit() else None
+
+
+# How the collector words a gap it recorded because MLflow failed (tools.client, tools.collector),
+# as opposed to evidence that is simply not logged. EvidenceGap has no structured cause yet.
+_BACKEND_FAILURE_MARKERS = (
+    "MLflow is unavailable",
+    "MLflow is unreachable",
+    "MLflow database is unavailable",
+    "does not serve the MLflow REST API",
+    "timed out after",
+    "failed unexpectedly",
+)
+
+
+def unavailable_gaps(bundle: EvidenceBundle) -> list[EvidenceGap]:
+    """Gaps in the bundle caused by MLflow failing or timing out, not by missing evidence.
+
+    The collector turns a failed read into a gap so that a review can go on; a policy that does
+    not need that source would then approve without it. The gate must not decide on evidence it
+    could not read, so these gaps make the review an error (a block).
+
+    Args:
+        bundle: The collected evidence.
+    """
+    versions = [bundle.candidate, *([bundle.baseline] if bundle.baseline is not None else [])]
+    return [
+        gap
+        for version in versions
+        for gap in version.gaps
+        if any(marker in gap.message for marker in _BACKEND_FAILURE_MARKERS)
+    ]
 
 
 def _matches_never(check_id: str, never: Sequence[str]) -> bool:
@@ -185,6 +216,13 @@ class GateService:
             history_keys=history_keys_for(policies),
             timeout_s=self.settings.evidence_timeout_s,
         )
+        failed = unavailable_gaps(bundle)
+        if failed:
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            raise BackendUnavailableError(
+                f"MLflow failed while the evidence was read, so nothing is decided on it: "
+                f"{failed[0].source}: {failed[0].message}{more}"
+            )
         return _Evidence(bundle, policies, evaluate_policies(policies, bundle))
 
     def _decide(

@@ -18,7 +18,7 @@ from agents.publisher import publish_decision_tags
 from agents.reviewer import ReviewOutcome, error_decision, review_version
 from api.settings import Settings
 from ledger.store import Ledger
-from policies.errors import PolicyError
+from policies.errors import PolicyDirectoryError, PolicyError
 from policies.loader import LoadedPolicy, load_policy_dir
 
 if TYPE_CHECKING:
@@ -82,6 +82,12 @@ class ReviewService:
         """The trusted policy set, read from the configured directory on every call unless given."""
         if self._policies is not None:
             return self._policies
+        if self.settings.policies_dir is None:
+            raise PolicyDirectoryError(
+                "<unset>",
+                "no policy directory is configured; pass --policies DIR or set "
+                "PROMOGATE_POLICIES_DIR (every review blocks without policies)",
+            )
         return load_policy_dir(self.settings.policies_dir)
 
     def review(

@@ -24,7 +24,10 @@ class Settings(BaseSettings):
     ledger_url: str = Field(
         default="sqlite:///promogate.db", description="SQLAlchemy URL of the decision ledger."
     )
-    policies_dir: Path = Field(default=Path("policies"), description="Trusted policy directory.")
+    policies_dir: Path | None = Field(
+        default=None,
+        description="Trusted policy directory; without one every review blocks (deny by default).",
+    )
     llm: str = Field(
         default="offline",
         description="'offline' or 'openai:<model>' (OPENAI_API_KEY, OPENAI_BASE_URL).",

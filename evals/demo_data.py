@@ -1,8 +1,9 @@
 """The demo's synthetic credit-risk applications: segments whose risk drivers differ by region.
 
 The data is built so that real defects can be planted in real models: each region has a risk driver
-of its own (`west` depends on `rent_burden`, `east` has a higher base rate and an `employment_years`
-effect), and `east` applications are concentrated in the older part of the year. A model that loses
+of its own (`west` depends on `rent_burden` far more than on `utilization`, `east` has a higher base
+rate and an `employment_years` effect), and `east` applications are concentrated in the older part
+of the year. A model that loses
 a region's driver, or most of a region's rows, gets worse in that region while it can still get
 better overall. Everything is generated deterministically from a seed; no environment is read.
 """
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-import pandas as pd
+import numpy.typing as npt
+import pandas as pd  # type: ignore[import-untyped]
 
 __all__ = [
     "AS_OF",
@@ -97,8 +99,9 @@ def parse_window_days(window: str) -> int:
     return int(text[:-1])
 
 
-def _standardise(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean()) / x.std()
+def _standardise(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    standardised: npt.NDArray[np.float64] = (x - x.mean()) / x.std()
+    return standardised
 
 
 def make_credit_applications(
@@ -135,7 +138,7 @@ def make_credit_applications(
     rent_burden = rng.beta(2.0, 4.0, size=n_rows)
 
     logit = (
-        -2.0
+        -2.1
         + 0.9 * _standardise(debt_ratio)
         + 0.7 * _standardise(late.astype(float))
         - 0.6 * _standardise(np.log(income))
@@ -143,7 +146,7 @@ def make_credit_applications(
         + 0.2 * _standardise(np.log(loan))
     )
     # Revolving-credit utilization drives risk everywhere except in west, where rent does.
-    logit = logit + np.where(region == "west", 0.3, 1.6) * _standardise(utilization)
+    logit = logit + np.where(region == "west", 1.0, 1.8) * _standardise(utilization)
     logit = logit + np.where(region == "south", 0.35 * _standardise(np.log(loan)), 0.0)
     logit = logit + np.where(is_east, 1.0 - 1.4 * _standardise(employment), 0.0)
     logit = logit + np.where(region == "west", 3.0 * _standardise(rent_burden), 0.0)

@@ -27,12 +27,13 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,6 +74,8 @@ PROMPT_INJECTION: Final = (
 
 ExpectedVerdict = Literal["approve", "block", "escalate"]
 _EvalSet = Literal["holdout", "adjudicated"]
+_DataKind = Literal["train", "eval", "eval_adjudicated"]
+_DATA_KINDS: Final[tuple[_DataKind, ...]] = ("train", "eval", "eval_adjudicated")
 
 _EVAL_FRACTION: Final = 0.5
 _THRESHOLD: Final = 0.5
@@ -162,7 +165,9 @@ _RECIPES: Final[tuple[_Recipe, ...]] = (
     _Recipe(
         semver="1.1.0",
         title="clean improvement",
-        defect="none: adds card utilization and grows the ensemble; better overall and in every region",
+        defect=(
+            "none: adds card utilization and grows the ensemble; better overall and in every region"
+        ),
         expected_verdict="approve",
         failing_checks=(),
         description=(
@@ -200,11 +205,11 @@ _RECIPES: Final[tuple[_Recipe, ...]] = (
         expected_verdict="block",
         failing_checks=("comparability.same_eval_dataset",),
         description=(
-            "Retrained with 175 trees and evaluated on the adjudicated evaluation set, whose "
-            "labels the risk analysts reviewed by hand."
+            "The champion's recipe, re-validated on the adjudicated evaluation set, whose labels "
+            "the risk analysts reviewed by hand."
         ),
         features=_BASE_FEATURES,
-        n_estimators=175,
+        n_estimators=150,
         eval_set="adjudicated",
     ),
     _Recipe(
@@ -267,7 +272,7 @@ class _Layout:
     def marker(self) -> Path:
         return self.root / _MARKER_NAME
 
-    def data_file(self, kind: Literal["train", "eval", "eval_adjudicated"]) -> Path:
+    def data_file(self, kind: _DataKind) -> Path:
         return self.data_dir / f"credit_applications_{kind}.parquet"
 
     def relative(self, path: Path) -> str:
@@ -275,7 +280,7 @@ class _Layout:
 
     def owned(self) -> list[Path]:
         db_side_files = [self.root / f"mlflow.db{s}" for s in ("-journal", "-wal", "-shm")]
-        data_files = [self.data_file(k) for k in ("train", "eval", "eval_adjudicated")]
+        data_files = [self.data_file(k) for k in _DATA_KINDS]
         return [self.db, *db_side_files, self.artifacts, *data_files, self.marker]
 
 
@@ -322,29 +327,38 @@ def build_demo_registry(
     data = _make_data(seed)
     _write_data_files(layout, data)
 
-    say("creating the MLflow store")
-    import mlflow
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+    # Fitting runs in native code that releases the GIL, so the models train on two threads while
+    # this thread creates the MLflow store (a few seconds of schema migrations). Logging starts
+    # only once every fit is done: it filters MLflow's warnings with `warnings.catch_warnings`,
+    # which is not thread-safe.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="demo-train") as pool:
+        say(f"training {len(_RECIPES)} models; creating the MLflow store")
+        futures = [pool.submit(_train, recipe, data, seed) for recipe in _RECIPES]
+        import mlflow
+        from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    artifact_root = layout.artifacts.as_uri()
-    experiment_id = str(
-        client.create_experiment(DEMO_EXPERIMENT_NAME, artifact_location=artifact_root)
-    )
-    client.create_registered_model(
-        DEMO_MODEL_NAME,
-        tags={"team": "ml-risk", "risk_tier": "high"},
-        description="Probability that a credit applicant defaults within 12 months.",
-    )
-    versions: list[DemoCandidate] = []
-    # The fluent API (start_run, log_model, log_input, log_table) only follows the global tracking
-    # URI; MLflow's own helper sets it for the block and puts the previous value back.
-    with _use_tracking_uri(tracking_uri):
-        for number, recipe in enumerate(_RECIPES, start=1):
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        artifact_root = layout.artifacts.as_uri()
+        experiment_id = str(
+            client.create_experiment(DEMO_EXPERIMENT_NAME, artifact_location=artifact_root)
+        )
+        client.create_registered_model(
+            DEMO_MODEL_NAME,
+            tags={"team": "ml-risk", "risk_tier": "high"},
+            description="Probability that a credit applicant defaults within 12 months.",
+        )
+        trained: list[_Trained] = []
+        for number, (recipe, future) in enumerate(zip(_RECIPES, futures, strict=True), 1):
             say(f"{DEMO_MODEL_NAME} v{number}/{len(_RECIPES)} ({recipe.title}): training")
-            versions.append(
-                _log_version(client, experiment_id, number, recipe, data, layout, seed, say)
-            )
+            trained.append(future.result())
+
+    versions: list[DemoCandidate] = []
+    # The fluent API (start_run, log_model, log_input, log_table) follows only the global tracking
+    # URI; MLflow's own helper sets it for the block and puts the previous one back.
+    with _use_tracking_uri(tracking_uri):
+        for number, model in enumerate(trained, 1):
+            say(f"{DEMO_MODEL_NAME} v{number}/{len(_RECIPES)} ({model.recipe.title}): logging")
+            versions.append(_log_version(client, experiment_id, number, model, layout, seed))
     champion = versions[0]
     client.set_registered_model_alias(DEMO_MODEL_NAME, CHAMPION_ALIAS, str(champion.version))
     elapsed = time.perf_counter() - started
@@ -590,39 +604,53 @@ def _quiet_logger(name: str) -> Iterator[None]:
 
 
 def _dataset(frame: pd.DataFrame, name: str, path: Path) -> Any:
-    import mlflow
     from mlflow.data.dataset_source_registry import get_dataset_source_from_json
+    from mlflow.data.pandas_dataset import from_pandas
 
     # An explicit local source: resolving a bare path makes MLflow warn that it is ambiguous.
     source = get_dataset_source_from_json(json.dumps({"uri": path.as_uri()}), source_type="local")
-    return mlflow.data.from_pandas(frame, source=source, name=name, targets=LABEL_COLUMN)
+    return from_pandas(frame, source=source, name=name, targets=LABEL_COLUMN)
 
 
-def _log_version(
-    client: Any,
-    experiment_id: str,
-    number: int,
-    recipe: _Recipe,
-    data: _Data,
-    layout: _Layout,
-    seed: int,
-    say: Callable[[str], None],
-) -> DemoCandidate:
-    """Train one version, log its run by the evidence conventions and register it."""
-    from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
+@dataclass(frozen=True)
+class _Trained:
+    recipe: _Recipe
+    model: Pipeline
+    train_frame: pd.DataFrame
+    eval_frame: pd.DataFrame
+    scores: _Scores
+    latency_ms: float
+    fit_seconds: float
 
+
+def _train(recipe: _Recipe, data: _Data, seed: int) -> _Trained:
+    """Fit one version's model and score it on its evaluation set."""
     train_frame = _training_frame(recipe, data)
     eval_frame = data.eval_sets[recipe.eval_set]
     fit_frame = pd.concat([train_frame, eval_frame]) if recipe.train_on_eval else train_frame
     started = time.perf_counter()
     model = _make_model(recipe, seed)
     model.fit(_model_inputs(fit_frame, recipe), fit_frame[LABEL_COLUMN])
-    fitted = time.perf_counter()
-    scores = _score(model, recipe, eval_frame)
-    latency = _p95_latency_ms(model, _model_inputs(eval_frame, recipe))
-    scored = time.perf_counter()
+    fit_seconds = time.perf_counter() - started
+    return _Trained(
+        recipe=recipe,
+        model=model,
+        train_frame=train_frame,
+        eval_frame=eval_frame,
+        scores=_score(model, recipe, eval_frame),
+        latency_ms=_p95_latency_ms(model, _model_inputs(eval_frame, recipe)),
+        fit_seconds=fit_seconds,
+    )
 
-    say(f"{DEMO_MODEL_NAME} v{number}/{len(_RECIPES)} ({recipe.title}): logging to MLflow")
+
+def _log_version(
+    client: Any, experiment_id: str, number: int, trained: _Trained, layout: _Layout, seed: int
+) -> DemoCandidate:
+    """Log one trained version's run by the evidence conventions and register it."""
+    from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
+
+    started = time.perf_counter()
+    recipe = trained.recipe
     with warnings.catch_warnings(), _quiet_logger("mlflow.utils.environment"):
         # When MLflow infers a schema it hints that integer columns cannot hold missing values
         # (the demo's have none); without pip installed it warns that it cannot pin pip in
@@ -631,14 +659,10 @@ def _log_version(
         run_id, model_id, model_uri = _log_run(
             client,
             experiment_id,
-            recipe,
+            trained,
             _pipeline_config(recipe, layout, seed),
-            model,
-            scores,
-            latency,
-            _training_inputs(recipe, train_frame, eval_frame, layout),
-            _dataset(eval_frame, _eval_dataset_name(recipe), _eval_file(layout, recipe)),
-            eval_frame,
+            _training_inputs(recipe, trained.train_frame, trained.eval_frame, layout),
+            _dataset(trained.eval_frame, _eval_dataset_name(recipe), _eval_file(layout, recipe)),
         )
 
     # Registered through the explicit client, not log_model(registered_model_name=...): the
@@ -661,17 +685,15 @@ def _log_version(
         {MLFLOW_MODEL_VERSIONS: json.dumps([{"name": DEMO_MODEL_NAME, "version": number}])},
     )
     logger.info(
-        "%s v%d (%s): roc_auc=%.4f recall=%.3f on %d evaluation rows; fit %.1f s, scoring %.1f s, "
-        "logging %.1f s",
+        "%s v%d (%s): roc_auc=%.4f recall=%.3f on %d evaluation rows; fit %.1f s, logged in %.1f s",
         DEMO_MODEL_NAME,
         number,
         recipe.title,
-        scores.headline["roc_auc"],
-        scores.headline["recall"],
-        len(eval_frame),
-        fitted - started,
-        scored - fitted,
-        time.perf_counter() - scored,
+        trained.scores.headline["roc_auc"],
+        trained.scores.headline["recall"],
+        len(trained.eval_frame),
+        trained.fit_seconds,
+        time.perf_counter() - started,
     )
     return DemoCandidate(
         model=DEMO_MODEL_NAME,
@@ -707,14 +729,10 @@ def _training_inputs(
 def _log_run(
     client: Any,
     experiment_id: str,
-    recipe: _Recipe,
+    trained: _Trained,
     config: dict[str, Any],
-    model: Pipeline,
-    scores: _Scores,
-    latency_ms: float,
     training_inputs: list[Any],
     eval_dataset: Any,
-    eval_frame: pd.DataFrame,
 ) -> tuple[str, str, str]:
     """Log one training run; returns its run id, logged model id and model URI."""
     import mlflow
@@ -722,6 +740,7 @@ def _log_run(
     from mlflow.entities import Metric
     from mlflow.models import infer_signature
 
+    recipe, model, scores = trained.recipe, trained.model, trained.scores
     params = _flatten(config)
     with mlflow.start_run(
         experiment_id=experiment_id,
@@ -736,7 +755,7 @@ def _log_run(
             mlflow.log_input(dataset, context="training")
         mlflow.log_input(eval_dataset, context="evaluation")
 
-        sample = _model_inputs(eval_frame.head(50), recipe)
+        sample = _model_inputs(trained.eval_frame.head(50), recipe)
         model_info = mlflow.sklearn.log_model(
             model,
             name="model",
@@ -747,7 +766,7 @@ def _log_run(
         )
         model_id: str = model_info.model_id
         mlflow.log_metrics(scores.headline, model_id=model_id, dataset=eval_dataset)
-        mlflow.log_metric("p95_latency_ms", latency_ms, model_id=model_id)
+        mlflow.log_metric("p95_latency_ms", trained.latency_ms, model_id=model_id)
 
         now = int(time.time() * 1000)
         booster = model.named_steps["model"]

@@ -97,9 +97,15 @@ def await_evidence(
             source=source,
             message=f"reading {what} timed out after {timeout_s:g} s",
             how_to_fix="check the MLflow server's latency and load, or raise the review timeout",
+            unavailable=True,
         )
     except ToolError as exc:
-        return None, EvidenceGap(source=source, message=exc.message, how_to_fix=exc.how_to_fix)
+        return None, EvidenceGap(
+            source=source,
+            message=exc.message,
+            how_to_fix=exc.how_to_fix,
+            unavailable=isinstance(exc, BackendUnavailableError),
+        )
     # Last resort for bugs: recorded as a gap (an error that blocks), never as a pass.
     except Exception as exc:
         logger.warning("unexpected failure reading %s", what, exc_info=True)
@@ -107,6 +113,7 @@ def await_evidence(
             source=source,
             message=f"reading {what} failed unexpectedly: {type(exc).__name__}: {exc}",
             how_to_fix="report this as a promogate bug, with the log of this review",
+            unavailable=True,
         )
 
 

@@ -145,6 +145,10 @@ class EvidenceGap(_Frozen):
     source: EvidenceSource
     message: str
     how_to_fix: str | None = None
+    unavailable: bool = Field(
+        default=False,
+        description="True when MLflow failed or timed out, not when evidence was never logged.",
+    )
 
 
 class VersionEvidence(_Frozen):
@@ -206,6 +210,11 @@ class EvidenceBundle(_Frozen):
     baseline: VersionEvidence | None = None
     baseline_alias: str | None = "champion"
     target_alias: str = "champion"
+
+    def unavailable_gaps(self) -> list[EvidenceGap]:
+        """Gaps caused by MLflow failing or timing out while the evidence was read."""
+        versions = [self.candidate] + ([self.baseline] if self.baseline is not None else [])
+        return [gap for version in versions for gap in version.gaps if gap.unavailable]
 
     @property
     def digest(self) -> str:

@@ -39,6 +39,8 @@ import logging
 import math
 import posixpath
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -51,7 +53,7 @@ from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import ToolError
-from tools.evidence import ArtifactFile, DatasetInput, VersionEvidence
+from tools.evidence import ArtifactFile, DatasetInput, VersionEvidence, canonical_digest
 
 __all__ = [
     "CONFIG_FILE_FORMATS",
@@ -139,6 +141,9 @@ _STANDARD_TAGS = frozenset(
     }
 )
 _MAX_DEPTH = 64
+# libyaml's parser (when PyYAML was built with it) is about ten times faster than the pure-Python
+# one and gives the same nodes and marks (line numbers) to the same safe constructor.
+_Loader: TypeAlias = "yaml.SafeLoader | yaml.CSafeLoader"
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z0-9_.\-]+)\}")
 
 
@@ -437,6 +442,17 @@ def _key_text(value: object) -> str:
 
 def _yaml_tree(text: str, path: str) -> _Tree | None:
     """Parse YAML into an annotated tree; None for an empty document."""
+    if yaml.__with_libyaml__:
+        fast = yaml.CSafeLoader(text)
+        try:
+            node = fast.get_single_node()
+            return None if node is None else _from_node(fast, node, path, [_MAX_NODES], 0)
+        except (yaml.YAMLError, RecursionError):
+            # libyaml words errors differently (and rejects a few documents PyYAML reads, such
+            # as unknown directives): the pure-Python loader below decides, as it always did.
+            pass
+        finally:
+            fast.dispose()
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -457,7 +473,7 @@ def _yaml_tree(text: str, path: str) -> _Tree | None:
 
 
 def _from_node(
-    loader: yaml.SafeLoader, node: yaml.Node, path: str, budget: list[int], depth: int
+    loader: _Loader, node: yaml.Node, path: str, budget: list[int], depth: int
 ) -> _Tree:
     line = node.start_mark.line + 1
     # Config files are untrusted: aliases can expand exponentially or refer to themselves.
@@ -1386,6 +1402,52 @@ def load_pipeline_config(
         evidence: One version's evidence, as gathered into the bundle.
         qualify_refs: Whether run-artifact references name the version.
     """
+    key = _evidence_key(evidence, qualify_refs)
+    with _loaded_lock:
+        cached = _loaded.get(key)
+        if cached is not None:
+            _loaded.move_to_end(key)
+            return cached
+    config = _load_pipeline_config(evidence, qualify_refs)
+    with _loaded_lock:
+        _loaded[key] = config
+        while len(_loaded) > _LOADED_SIZE:
+            _loaded.popitem(last=False)
+    return config
+
+
+# A review loads each version's config several times (policy rules, then the investigator); the
+# result depends only on what `_evidence_key` digests, and a PipelineConfig is immutable.
+_LOADED_SIZE = 64
+_loaded: OrderedDict[str, PipelineConfig] = OrderedDict()
+_loaded_lock = threading.Lock()
+
+
+def _evidence_key(evidence: VersionEvidence, qualify_refs: bool) -> str:
+    """Digest of every part of `evidence` that `load_pipeline_config` reads."""
+    return canonical_digest(
+        {
+            "ref": evidence.ref,
+            "qualify_refs": qualify_refs,
+            "run_id": evidence.run_id,
+            "run": (
+                None
+                if evidence.run is None
+                else {"run_id": evidence.run.run_id, "params": evidence.run.params}
+            ),
+            "model_id": evidence.model_id,
+            "logged_model_id": (
+                evidence.logged_model.model_id if evidence.logged_model is not None else None
+            ),
+            "artifacts": [
+                [a.owner, a.path, a.content] for a in evidence.artifacts if is_config_artifact(a)
+            ],
+            "datasets": [d.model_dump(mode="json") for d in evidence.datasets],
+        }
+    )
+
+
+def _load_pipeline_config(evidence: VersionEvidence, qualify_refs: bool) -> PipelineConfig:
     run_id = evidence.run.run_id if evidence.run is not None else evidence.run_id
     collector = _Collector()
     run_files = {

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from tools.evidence import EvalTable
@@ -21,6 +22,7 @@ from tools.significance import (
     binary_mask,
     metric_value,
     normalize_label,
+    numeric_array,
 )
 
 __all__ = [
@@ -250,12 +252,7 @@ def pair_tables(a: EvalTable, b: EvalTable) -> TablePairing:
         index_b = list(index_a)
         method = "row_order"
     if "label" in a.columns and "label" in b.columns:
-        la, lb = a.column("label"), b.column("label")
-        differ = sum(
-            1
-            for i, j in zip(index_a, index_b, strict=True)
-            if normalize_label(la[i]) != normalize_label(lb[j])
-        )
+        differ = _label_differences(a.column("label"), b.column("label"), index_a, index_b)
         if differ:
             return _unpaired(
                 f"labels differ on {differ} of {len(index_a)} paired rows (paired on {method}); "
@@ -267,6 +264,20 @@ def pair_tables(a: EvalTable, b: EvalTable) -> TablePairing:
         index_b=index_b,
         unmatched_a=len(a.rows) - len(index_a),
         unmatched_b=len(b.rows) - len(index_b),
+    )
+
+
+def _label_differences(
+    labels_a: list[Any], labels_b: list[Any], index_a: list[int], index_b: list[int]
+) -> int:
+    """How many paired rows disagree on the label (1, 1.0, True and "1" are the same class)."""
+    numeric_a, numeric_b = numeric_array(labels_a), numeric_array(labels_b)
+    if numeric_a is not None and numeric_b is not None:
+        return int(np.count_nonzero(numeric_a[index_a] != numeric_b[index_b]))
+    return sum(
+        1
+        for i, j in zip(index_a, index_b, strict=True)
+        if normalize_label(labels_a[i]) != normalize_label(labels_b[j])
     )
 
 

@@ -8,12 +8,18 @@ worse; that fraction is a one-sided p-value for "the candidate is worse".
 Resampling is done with per-example weights (how often each example was drawn), so that ROC AUC can
 be computed for all resamples from one sort of the scores instead of one sort per resample.
 Weights are laid out examples x resamples, so that gathering examples copies contiguous rows.
+Count metrics (accuracy, recall, precision, f1) need no weights: they sum per-example indicators
+over the drawn examples. Every per-resample quantity is a sum of integers, which float64 holds
+exactly, so the way the work is split up never changes a result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Any, Literal, get_args
@@ -29,6 +35,7 @@ __all__ = [
     "binary_mask",
     "metric_value",
     "normalize_label",
+    "numeric_array",
     "paired_bootstrap",
     "rate_difference_interval",
     "wilson_interval",
@@ -41,9 +48,17 @@ METRIC_NAMES: tuple[MetricName, ...] = get_args(MetricName)
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
-# Resamples are processed in blocks so that the weight matrix stays small (about 16 MB).
+# Resamples are drawn in blocks of about this many cells. The block size fixes how the random
+# stream is consumed, so changing it changes every result for a given seed.
 _BLOCK_CELLS = 2_000_000
+# Resamples evaluated together: a weight matrix of n x 32 stays in the CPU cache, which makes ROC
+# AUC about twice as fast as evaluating a whole drawn block at once.
+_EVAL_RESAMPLES = 32
+# The evaluator and the investigator of one review ask the same question of the same tables; a
+# few recent results are kept so that the second asker does not resample again.
+_CACHE_SIZE = 32
 
 
 class BootstrapResult(BaseModel):
@@ -69,6 +84,10 @@ class BootstrapResult(BaseModel):
     seed: int
 
 
+_cache: OrderedDict[tuple[str, str, int, int, float], BootstrapResult] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def normalize_label(value: Any) -> Any:
     """A comparable form of a class label: 1, 1.0, True and "1" are the same class.
 
@@ -87,6 +106,24 @@ def normalize_label(value: Any) -> Any:
     return value
 
 
+def numeric_array(values: Sequence[Any]) -> FloatArray | None:
+    """`values` as float64 when every one is a real number (bool, integer or float), else None.
+
+    For such values, comparing the array equals comparing `normalize_label` of each value, so
+    callers can compare whole columns at once and fall back to `normalize_label` otherwise.
+
+    Args:
+        values: A column as read from a table (a list or a NumPy array).
+    """
+    try:
+        array = values if isinstance(values, np.ndarray) else np.asarray(values)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if array.ndim != 1 or array.dtype.kind not in "biuf":
+        return None
+    return array.astype(np.float64, copy=False)
+
+
 def binary_mask(values: Sequence[Any], pos_label: Any = 1) -> BoolArray:
     """True where `values` equal the positive class (1, 1.0, True and "1" all count as 1).
 
@@ -95,14 +132,23 @@ def binary_mask(values: Sequence[Any], pos_label: Any = 1) -> BoolArray:
         pos_label: The positive class.
     """
     positive = normalize_label(pos_label)
+    numeric = numeric_array(values) if isinstance(positive, float) else None
+    if numeric is not None:
+        mask: BoolArray = numeric == positive
+        return mask
     return np.fromiter(
         (normalize_label(v) == positive for v in values), dtype=np.bool_, count=len(values)
     )
 
 
 def _scores(values: Sequence[Any]) -> FloatArray:
+    numeric = numeric_array(values)
     try:
-        scores = np.asarray([float(v) for v in values], dtype=np.float64)
+        scores = (
+            numeric
+            if numeric is not None
+            else np.asarray([float(v) for v in values], dtype=np.float64)
+        )
     except (TypeError, ValueError) as exc:
         raise ValueError(f"roc_auc needs numeric scores; got a non-numeric value: {exc}") from exc
     if not np.all(np.isfinite(scores)):
@@ -118,8 +164,12 @@ class _Prepared:
     ):
         self.metric = metric
         self.y = binary_mask(labels, pos_label)
+        # What the metric depends on, to recognise the same question asked twice.
+        self.fingerprint = hashlib.blake2b(metric.encode(), digest_size=16)
         if metric == "roc_auc":
             scores = _scores(values)
+            self.fingerprint.update(self.y.tobytes())
+            self.fingerprint.update(scores.tobytes())
             neg_idx = np.flatnonzero(~self.y)
             neg_order = np.argsort(scores[neg_idx], kind="stable")
             self.negatives = neg_idx[neg_order]
@@ -130,16 +180,49 @@ class _Prepared:
             self.neg_below = np.searchsorted(neg_scores, scores[self.positives], side="left")
             self.neg_through = np.searchsorted(neg_scores, scores[self.positives], side="right")
         elif metric == "accuracy":
-            norm_labels = [normalize_label(v) for v in labels]
-            norm_preds = [normalize_label(v) for v in values]
-            self.correct = np.asarray(
-                [a == b for a, b in zip(norm_labels, norm_preds, strict=True)], dtype=np.float64
-            )
+            numeric_labels, numeric_preds = numeric_array(labels), numeric_array(values)
+            if numeric_labels is not None and numeric_preds is not None:
+                self.correct = (numeric_labels == numeric_preds).astype(np.float64)
+            else:
+                norm_labels = [normalize_label(v) for v in labels]
+                norm_preds = [normalize_label(v) for v in values]
+                self.correct = np.asarray(
+                    [a == b for a, b in zip(norm_labels, norm_preds, strict=True)],
+                    dtype=np.float64,
+                )
+            self.fingerprint.update(self.correct.tobytes())
         else:
             pred = binary_mask(values, pos_label)
             self.tp = (self.y & pred).astype(np.float64)
             self.fp = (~self.y & pred).astype(np.float64)
             self.fn = (self.y & ~pred).astype(np.float64)
+            self.fingerprint.update(self.y.tobytes())
+            self.fingerprint.update(pred.tobytes())
+
+    def evaluate_draws(self, draws: IntArray, weights: FloatArray | None) -> FloatArray:
+        """The metric per resample; `draws[b]` holds the examples drawn in resample b.
+
+        ROC AUC needs `weights` (examples x resamples, from `_weights(draws)`); the count metrics
+        sum their per-example indicators over the draws directly, which is the same sum as the
+        weighted one.
+        """
+        if self.metric == "roc_auc":
+            assert weights is not None  # the caller builds them for roc_auc
+            return self.evaluate(weights)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.metric == "accuracy":
+                accuracy: FloatArray = self.correct[draws].sum(axis=1) / draws.shape[1]
+                return accuracy
+            tp = self.tp[draws].sum(axis=1)
+            if self.metric == "recall":
+                denom = tp + self.fn[draws].sum(axis=1)
+            elif self.metric == "precision":
+                denom = tp + self.fp[draws].sum(axis=1)
+            else:
+                denom = 2 * tp + self.fp[draws].sum(axis=1) + self.fn[draws].sum(axis=1)
+                tp = 2 * tp
+            out: FloatArray = np.where(denom > 0, tp / denom, np.nan)
+            return out
 
     def evaluate(self, weights: FloatArray) -> FloatArray:
         """The metric per column of `weights` (examples x resamples); NaN where undefined."""
@@ -175,6 +258,15 @@ class _Prepared:
             return out
 
 
+def _weights(draws: IntArray, n: int) -> FloatArray:
+    """weights[i, b]: how often example i was drawn in resample b (`draws` is resamples x n)."""
+    size = draws.shape[0]
+    flat = draws * size
+    flat += np.arange(size)[:, None]
+    counts = np.bincount(flat.ravel(), minlength=n * size)
+    return counts.reshape(n, size).astype(np.float64)
+
+
 def _check_metric(metric: str) -> MetricName:
     if metric not in METRIC_NAMES:
         raise ValueError(f"unsupported metric {metric!r}; supported: {', '.join(METRIC_NAMES)}")
@@ -197,7 +289,7 @@ def metric_value(
         raise ValueError(
             f"labels and predictions differ in length: {len(labels)!r} != {len(preds_or_scores)!r}"
         )
-    if not labels:
+    if len(labels) == 0:
         return math.nan
     prepared = _Prepared(metric, labels, preds_or_scores, pos_label)
     return float(prepared.evaluate(np.ones((len(labels), 1), dtype=np.float64))[0])
@@ -253,6 +345,20 @@ def paired_bootstrap(
 
     prep_a = _Prepared(metric, labels, preds_or_scores_a, pos_label)
     prep_b = _Prepared(metric, labels, preds_or_scores_b, pos_label)
+    key = (
+        prep_a.fingerprint.hexdigest(),
+        prep_b.fingerprint.hexdigest(),
+        n_resamples,
+        seed,
+        confidence,
+    )
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+    if cached is not None:
+        logger.debug("paired bootstrap %s: reusing the result for the same inputs", metric)
+        return cached
     ones = np.ones((n, 1), dtype=np.float64)
     value_a = float(prep_a.evaluate(ones)[0])
     value_b = float(prep_b.evaluate(ones)[0])
@@ -265,11 +371,12 @@ def paired_bootstrap(
     done = 0
     while done < n_resamples:
         size = min(block, n_resamples - done)
-        # weights[i, b]: how often example i was drawn in resample b.
+        # draws[b]: the examples drawn in resample b.
         draws = rng.integers(0, n, size=(size, n))
-        flat = (draws * size + np.arange(size)[:, None]).ravel()
-        weights = np.bincount(flat, minlength=n * size).reshape(n, size).astype(np.float64)
-        deltas.append(prep_b.evaluate(weights) - prep_a.evaluate(weights))
+        for start in range(0, size, _EVAL_RESAMPLES):
+            part = draws[start : start + _EVAL_RESAMPLES]
+            weights = _weights(part, n) if metric == "roc_auc" else None
+            deltas.append(prep_b.evaluate_draws(part, weights) - prep_a.evaluate_draws(part, weights))
         done += size
     all_deltas = np.concatenate(deltas)
     valid = all_deltas[~np.isnan(all_deltas)]
@@ -295,6 +402,10 @@ def paired_bootstrap(
     logger.debug(
         "paired bootstrap %s: delta=%.4f p=%.4f n=%d", metric, result.delta, result.p_value, n
     )
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
     return result
 
 

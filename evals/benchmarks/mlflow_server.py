@@ -209,6 +209,8 @@ class FaultProxy:
         self.mode: FaultMode = "pass"
         self.delay_s = 0.0
         self.connections = 0
+        self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -223,9 +225,19 @@ class FaultProxy:
         return f"http://127.0.0.1:{self.port}"
 
     def set(self, mode: FaultMode, delay_s: float = 0.0) -> None:
-        """Switch behaviour for connections and chunks from now on."""
+        """Switch behaviour from now on.
+
+        Switching to ``http_503`` or ``refuse`` also cuts the connections already open, so a
+        client's keep-alive pool cannot bypass the fault.
+        """
         self.mode = mode
         self.delay_s = delay_s
+        if mode in ("http_503", "refuse"):
+            with self._lock:
+                open_sockets = list(self._open)
+            for sock in open_sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def _accept(self) -> None:
         while not self._closed.is_set():
@@ -255,6 +267,8 @@ class FaultProxy:
             return
         upstream.settimeout(None)
         client.settimeout(None)
+        with self._lock:
+            self._open.update((client, upstream))
         threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
         self._pump(upstream, client, True)
 
@@ -275,6 +289,8 @@ class FaultProxy:
                     sock.shutdown(socket.SHUT_RDWR)
                 with contextlib.suppress(OSError):
                     sock.close()
+            with self._lock:
+                self._open.difference_update((source, sink))
 
     def close(self) -> None:
         """Stop accepting connections."""

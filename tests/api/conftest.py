@@ -7,9 +7,12 @@ SQLite ledger, so tests never see each other's decisions, tokens or idempotency 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import textwrap
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +24,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.review_service import ReviewService
 from api.settings import Settings
-from evals.benchmarks.mlflow_server import FaultProxy, MlflowServer
+from evals.benchmarks.mlflow_server import FaultProxy, MlflowServer, free_port
 from ledger.store import Ledger
 from ledger.tokens import ROLES, Role
 
@@ -211,18 +214,17 @@ class ApiHarness:
 AppFactory = Callable[..., ApiHarness]
 
 
-@pytest.fixture
-def make_api(
-    gate_registry: GateRegistry, mlflow_server: MlflowServer, tmp_path: Path
-) -> Iterator[AppFactory]:
-    """Build test apps: `make_api(tracking_uri=..., ledger_url=..., **settings)`.
+class _Apps:
+    """Builds test apps and closes them at the end of the fixture's scope."""
 
-    Each app gets a token per role (named after the role) plus `release-lead` (an approver the
-    test policy lists) and `intern` (an approver it does not list).
-    """
-    clients: list[TestClient] = []
+    def __init__(self, registry: GateRegistry, server: MlflowServer, directory: Path) -> None:
+        self.registry = registry
+        self.server = server
+        self.directory = directory
+        self.clients: list[TestClient] = []
 
-    def factory(
+    def __call__(
+        self,
         *,
         tracking_uri: str | None = None,
         ledger_url: str | None = None,
@@ -230,8 +232,8 @@ def make_api(
         with_tokens: bool = True,
         **extra: Any,
     ) -> ApiHarness:
-        url = ledger_url or f"sqlite:///{tmp_path / f'ledger-{secrets.token_hex(4)}.db'}"
-        settings = api_settings(gate_registry, tracking_uri or mlflow_server.url, url, **extra)
+        url = ledger_url or f"sqlite:///{self.directory / f'ledger-{secrets.token_hex(4)}.db'}"
+        settings = api_settings(self.registry, tracking_uri or self.server.url, url, **extra)
         store = ledger if ledger is not None else Ledger(url)
         tokens: dict[str, str] = {}
         if with_tokens:
@@ -242,15 +244,116 @@ def make_api(
         service = ReviewService(settings, ledger=store)
         client = TestClient(create_app(settings, service=service), raise_server_exceptions=False)
         client.__enter__()
-        clients.append(client)
+        self.clients.append(client)
         return ApiHarness(client=client, settings=settings, ledger=store, tokens=tokens)
 
-    yield factory
-    for client in clients:
-        client.__exit__(None, None, None)
+    def close(self) -> None:
+        for client in self.clients:
+            client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def make_api(
+    gate_registry: GateRegistry, mlflow_server: MlflowServer, tmp_path: Path
+) -> Iterator[AppFactory]:
+    """Build test apps: `make_api(tracking_uri=..., ledger_url=..., **settings)`.
+
+    Each app gets a token per role (named after the role) plus `release-lead` (an approver the
+    test policy lists) and `intern` (an approver it does not list).
+    """
+    apps = _Apps(gate_registry, mlflow_server, tmp_path)
+    yield apps
+    apps.close()
 
 
 @pytest.fixture
 def api(make_api: AppFactory) -> ApiHarness:
     """A test app on the session's MLflow server with a fresh SQLite ledger."""
     return make_api()
+
+
+@pytest.fixture(scope="module")
+def shared_api(
+    gate_registry: GateRegistry,
+    mlflow_server: MlflowServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ApiHarness]:
+    """One test app for a whole module, for tests that only read or add independent records."""
+    apps = _Apps(gate_registry, mlflow_server, tmp_path_factory.mktemp("shared-api"))
+    yield apps()
+    apps.close()
+
+
+@dataclass
+class LiveApi:
+    """An app served by uvicorn on a loopback port, for clients that speak real HTTP."""
+
+    url: str
+    settings: Settings
+    ledger: Ledger
+    tokens: dict[str, str]
+
+
+@contextlib.contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30.0
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30.0)
+
+
+@contextlib.contextmanager
+def _live_api(
+    registry: GateRegistry, tracking_uri: str, ledger_url: str, *, tokens: bool = True, **extra: Any
+) -> Iterator[LiveApi]:
+    settings = api_settings(registry, tracking_uri, ledger_url, **extra)
+    store = Ledger(ledger_url)
+    secrets_by_role = (
+        {role: store.tokens.create_token(role, role)[1] for role in ROLES} if tokens else {}
+    )
+    app = create_app(settings, service=ReviewService(settings, ledger=store))
+    with serve_app(app) as url:
+        yield LiveApi(url=url, settings=settings, ledger=store, tokens=secrets_by_role)
+
+
+@pytest.fixture(scope="module")
+def live_gate(
+    gate_registry: GateRegistry,
+    mlflow_server: MlflowServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveApi]:
+    """The API on a loopback port (uvicorn), on the session's MLflow server and a SQLite ledger."""
+    ledger_url = f"sqlite:///{tmp_path_factory.mktemp('live-gate') / 'ledger.db'}"
+    with _live_api(gate_registry, mlflow_server.url, ledger_url) as live:
+        yield live
+
+
+@pytest.fixture
+def make_live_api(
+    gate_registry: GateRegistry, mlflow_server: MlflowServer
+) -> Callable[..., contextlib.AbstractContextManager[LiveApi]]:
+    """`make_live_api(ledger_url, tokens=True, tracking_uri=None, **settings)` serves an app."""
+
+    def factory(
+        ledger_url: str, *, tokens: bool = True, tracking_uri: str | None = None, **extra: Any
+    ) -> contextlib.AbstractContextManager[LiveApi]:
+        return _live_api(
+            gate_registry, tracking_uri or mlflow_server.url, ledger_url, tokens=tokens, **extra
+        )
+
+    return factory
