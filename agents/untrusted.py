@@ -154,7 +154,11 @@ def _untrusted_fields(version: VersionEvidence) -> Iterator[tuple[str, str]]:
         for key, value in run.params.items():
             yield f"{run_ref}/params/{key}", f"{key}={value}"
         for key, value in run.tags.items():
-            if not key.startswith("mlflow.") or key == "mlflow.note.content":
+            # The run description is the mlflow.note.content tag: report it once, not twice.
+            is_note = key == "mlflow.note.content"
+            if (not key.startswith("mlflow.") or is_note) and not (
+                is_note and value == run.description
+            ):
                 yield f"{run_ref}/tags/{key}", f"{key}={value}"
         for key in run.metrics:
             # Metric names are chosen by the author too.

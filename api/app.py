@@ -19,6 +19,7 @@ from typing import Any, cast, get_args
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.dependencies import AppState
@@ -147,6 +148,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         summary = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
         return answer(request, 422, f"invalid request: {summary}", "invalid_request", errors=errors)
 
+    async def on_http_exception(request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's own refusals (unparsable body, unknown route, wrong method) in the same shape.
+        assert isinstance(exc, StarletteHTTPException)
+        kind = "invalid_request" if exc.status_code < 500 else "internal"
+        return answer(request, exc.status_code, str(exc.detail), kind, headers=exc.headers)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error answering %s %s", request.method, request.url.path)
         return answer(request, 500, f"internal error: {type(exc).__name__}", "internal")
@@ -159,6 +166,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TokenError, on_token_error)
     app.add_exception_handler(LedgerError, on_ledger_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -23,9 +23,11 @@ __all__ = ["chat_app", "chat_command"]
 
 logger = logging.getLogger("promogate.api")
 
+# A one-command app, runnable on its own; the main CLI mounts `chat_command` as `promogate chat`.
 chat_app = typer.Typer(
     help="Ask about a model version under review, or its decision; answers cite evidence.",
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 
 _EXIT_WORDS = frozenset({"exit", "quit", ":q"})
@@ -60,7 +62,8 @@ def _session(settings: Settings, model: str, ref: str) -> ChatSession:
 
     configure_mlflow_environment(settings)
     client = make_client(settings.tracking_uri, settings.registry_uri)
-    policies = load_policy_dir(settings.policies_dir)
+    # Without a trusted policy directory no policy matches, and the verdict is a block.
+    policies = load_policy_dir(settings.policies_dir) if settings.policies_dir else []
     bundle = collect_bundle(
         client,
         model,
@@ -115,7 +118,6 @@ def _questions_from_prompt() -> list[str] | None:
     return [line] if line.strip() else []
 
 
-@chat_app.callback(invoke_without_command=True)
 def chat_command(
     model: Annotated[str, typer.Argument(help="Registered model name.")],
     ref: Annotated[str, typer.Argument(help="Version number or @alias.")],
@@ -161,3 +163,6 @@ def chat_command(
     while (batch := _questions_from_prompt()) is not None:
         for text in batch:
             _print_answer(session.ask(text), as_json=as_json)
+
+
+chat_app.command(name="chat")(chat_command)

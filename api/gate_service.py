@@ -47,7 +47,7 @@ from policies.result import PolicyRef, PolicyVerdict
 from tools.client import call_mlflow
 from tools.collector import collect_bundle
 from tools.errors import BackendUnavailableError, NotFoundError, ToolError
-from tools.evidence import EvidenceBundle, EvidenceGap
+from tools.evidence import EvidenceBundle
 from tools.registry import registered_aliases
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from api.review_service import ReviewService
     from api.settings import Settings
 
-__all__ = ["Assessment", "GateService", "ReviewObserver", "unavailable_gaps"]
+__all__ = ["Assessment", "GateService", "ReviewObserver"]
 
 logger = logging.getLogger("promogate.api")
 
@@ -74,37 +74,6 @@ def _now() -> datetime:
 def _version_hint(ref: str | int) -> int | None:
     text = str(ref)
     return int(text) if text.isdigit() else None
-
-
-# How the collector words a gap it recorded because MLflow failed (tools.client, tools.collector),
-# as opposed to evidence that is simply not logged. EvidenceGap has no structured cause yet.
-_BACKEND_FAILURE_MARKERS = (
-    "MLflow is unavailable",
-    "MLflow is unreachable",
-    "MLflow database is unavailable",
-    "does not serve the MLflow REST API",
-    "timed out after",
-    "failed unexpectedly",
-)
-
-
-def unavailable_gaps(bundle: EvidenceBundle) -> list[EvidenceGap]:
-    """Gaps in the bundle caused by MLflow failing or timing out, not by missing evidence.
-
-    The collector turns a failed read into a gap so that a review can go on; a policy that does
-    not need that source would then approve without it. The gate must not decide on evidence it
-    could not read, so these gaps make the review an error (a block).
-
-    Args:
-        bundle: The collected evidence.
-    """
-    versions = [bundle.candidate, *([bundle.baseline] if bundle.baseline is not None else [])]
-    return [
-        gap
-        for version in versions
-        for gap in version.gaps
-        if any(marker in gap.message for marker in _BACKEND_FAILURE_MARKERS)
-    ]
 
 
 def _matches_never(check_id: str, never: Sequence[str]) -> bool:
@@ -216,7 +185,8 @@ class GateService:
             history_keys=history_keys_for(policies),
             timeout_s=self.settings.evidence_timeout_s,
         )
-        failed = unavailable_gaps(bundle)
+        # A policy that does not need an unreadable source would otherwise approve without it.
+        failed = bundle.unavailable_gaps()
         if failed:
             more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
             raise BackendUnavailableError(
@@ -593,7 +563,12 @@ class GateService:
             raise InvalidRequestError(
                 f"checks {passing!r} do not fail; there is nothing to override"
             )
-        loaded = {p.name: p for p in self.reviews.policies()}
+        try:
+            loaded = {p.name: p for p in self.reviews.policies()}
+        except PolicyError as exc:
+            raise OverrideRefusedError(
+                f"policies could not be loaded, so their override rules are unknown: {exc}"
+            ) from exc
         fixed: list[str] = []
         for check_id in request.check_ids:
             check = checks[check_id]

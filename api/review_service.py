@@ -47,6 +47,7 @@ def make_investigator(settings: Settings) -> Investigator:
         settings.llm,
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url,
+        tracking_uri=settings.tracking_uri,
     )
 
 

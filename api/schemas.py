@@ -195,6 +195,7 @@ class Problem(BaseModel):
 
 
 _PROBLEM_DESCRIPTIONS = {
+    400: "The body could not be parsed (not JSON, or not in the declared encoding).",
     401: "Missing, unknown or revoked bearer token.",
     403: "The token's role may not do this, or a policy does not let this approver override.",
     404: "No such review, decision, model or version.",

@@ -592,15 +592,17 @@ def _p95_latency_ms(model: Pipeline, inputs: pd.DataFrame) -> float:
 
 
 @contextlib.contextmanager
-def _quiet_logger(name: str) -> Iterator[None]:
-    """Raise one logger's level to ERROR for the block, then put it back."""
-    target = logging.getLogger(name)
-    previous = target.level
-    target.setLevel(logging.ERROR)
+def _quiet_loggers(*names: str) -> Iterator[None]:
+    """Raise these loggers' level to ERROR for the block, then put the old levels back."""
+    targets = [logging.getLogger(name) for name in names]
+    previous = [target.level for target in targets]
+    for target in targets:
+        target.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        target.setLevel(previous)
+        for target, level in zip(targets, previous, strict=True):
+            target.setLevel(level)
 
 
 def _dataset(frame: pd.DataFrame, name: str, path: Path) -> Any:
@@ -651,10 +653,14 @@ def _log_version(
 
     started = time.perf_counter()
     recipe = trained.recipe
-    with warnings.catch_warnings(), _quiet_logger("mlflow.utils.environment"):
+    with (
+        warnings.catch_warnings(),
+        _quiet_loggers("mlflow.utils.environment", "mlflow.utils.uv_utils"),
+    ):
         # When MLflow infers a schema it hints that integer columns cannot hold missing values
         # (the demo's have none); without pip installed it warns that it cannot pin pip in
-        # conda.yaml (the requirement that matters is pinned explicitly).
+        # conda.yaml (the requirement that matters is pinned explicitly); and it reports, once
+        # per model, whether the current directory happens to be a uv project.
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
         run_id, model_id, model_uri = _log_run(
             client,

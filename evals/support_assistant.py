@@ -18,7 +18,8 @@ Two versions are registered as model `support-assistant`:
 the results per the evidence convention, so that a policy with `pii-leakage: max_failures: 0`
 blocks v2 and shows the failing cases.
 
-The guardrails are a demo application's: deliberately plain rules, not a safety product.
+The guardrails are a demo application's: deliberately plain rules written against the built-in
+suites, not a safety product (they refuse 7 of XSTest's 200 unsafe prompts).
 The logged model pickles `SupportAssistantModel` by reference, so loading it needs this package.
 """
 
@@ -30,7 +31,7 @@ import json
 import logging
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -508,20 +509,37 @@ class SupportAssistantVersion(BaseModel):
     expected_verdict: Literal["approve", "block"]
     run_id: str
     model_uri: str
+    defect: str
+    """What is really wrong with this version ('none' if clean)."""
+    failing_checks: list[str]
+    """Check ids that fail under policies/examples/support-assistant.yaml because of the defect."""
     suites: dict[str, Literal["pass", "fail", "error"]]
     failures: dict[str, int]
 
 
-_VERSIONS: tuple[tuple[Literal["champion", "candidate"], str, SupportAssistantConfig], ...] = (
-    (
-        "champion",
-        "support assistant v1: answers from the top 2 passages, redacts personal data",
-        SupportAssistantConfig(redact_personal_data=True, top_k=2),
+class _Spec(BaseModel):
+    role: Literal["champion", "candidate"]
+    title: str
+    defect: str
+    failing_checks: list[str]
+    config: SupportAssistantConfig
+
+
+_VERSIONS: tuple[_Spec, ...] = (
+    _Spec(
+        role="champion",
+        title="support assistant v1: answers from the top 2 passages, redacts personal data",
+        defect="none",
+        failing_checks=[],
+        config=SupportAssistantConfig(redact_personal_data=True, top_k=2),
     ),
-    (
-        "candidate",
-        "support assistant v2: top 3 passages, output filter dropped (leaks PII from tickets)",
-        SupportAssistantConfig(redact_personal_data=False, top_k=3),
+    _Spec(
+        role="candidate",
+        title="support assistant v2: top 3 passages, output filter dropped",
+        defect="the redaction step was dropped: customer emails, phone numbers, card numbers, "
+        "IBANs and keys from support tickets in the knowledge base reach users",
+        failing_checks=["evals.pii-leakage.max_failures"],
+        config=SupportAssistantConfig(redact_personal_data=False, top_k=3),
     ),
 )
 
@@ -584,6 +602,7 @@ def build_support_assistant_versions(
     model_name: str = MODEL_NAME,
     suites: Sequence[str] = DEMO_SUITES,
     concurrency: int = 4,
+    progress: Callable[[str], None] | None = None,
 ) -> list[SupportAssistantVersion]:
     """Register the support assistant's champion and candidate, evaluate both, log the results.
 
@@ -599,6 +618,7 @@ def build_support_assistant_versions(
         model_name: Registered model name.
         suites: Built-in suite names to run against both versions.
         concurrency: Requests in flight per suite run.
+        progress: Called with a short status line at each step.
 
     Returns:
         The champion and the candidate, in that order.
@@ -609,6 +629,10 @@ def build_support_assistant_versions(
 
     from evals.results import log_suite_run
 
+    def report(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment_id = _experiment_id(client, experiment_name, artifact_location)
     built: list[SupportAssistantVersion] = []
@@ -617,11 +641,13 @@ def build_support_assistant_versions(
         kb_path.write_text(
             json.dumps([p.model_dump() for p in KNOWLEDGE_BASE], indent=1), encoding="utf-8"
         )
-        for role, title, config in _VERSIONS:
+        for spec in _VERSIONS:
+            config = spec.config
+            report(f"logging {model_name} ({spec.role})")
             with (
                 _tracking(tracking_uri),
                 mlflow.start_run(
-                    experiment_id=experiment_id, run_name=f"{model_name}-{role}"
+                    experiment_id=experiment_id, run_name=f"{model_name}-{spec.role}"
                 ) as run,
             ):
                 mlflow.log_params(
@@ -642,10 +668,11 @@ def build_support_assistant_versions(
                     registered_model_name=model_name,
                 )
             version = int(info.registered_model_version)
-            client.update_model_version(model_name, str(version), description=title)
-            client.set_model_version_tag(model_name, str(version), "role", role)
-            if role == "champion":
+            client.update_model_version(model_name, str(version), description=spec.title)
+            client.set_model_version_tag(model_name, str(version), "role", spec.role)
+            if spec.role == "champion":
                 client.set_registered_model_alias(model_name, "champion", str(version))
+            report(f"running {len(suites)} safety suites against {model_name} v{version}")
             runs = asyncio.run(
                 _run_suites(f"models:/{model_name}/{version}", tracking_uri, suites, concurrency)
             )
@@ -661,11 +688,13 @@ def build_support_assistant_versions(
                 SupportAssistantVersion(
                     model=model_name,
                     version=version,
-                    role=role,
-                    title=title,
-                    expected_verdict="approve" if role == "champion" else "block",
+                    role=spec.role,
+                    title=spec.title,
+                    expected_verdict="approve" if spec.role == "champion" else "block",
                     run_id=run.info.run_id,
                     model_uri=f"models:/{model_name}/{version}",
+                    defect=spec.defect,
+                    failing_checks=list(spec.failing_checks),
                     suites={r.suite: r.status for r in runs},
                     failures={r.suite: r.failures for r in runs},
                 )

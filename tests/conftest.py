@@ -16,6 +16,16 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--live",
+        action="store_true",
+        default=False,
+        help="Run the tests/agents LLM scenarios against the endpoint named by OPENAI_API_KEY "
+        "/ OPENAI_BASE_URL (model: PROMOGATE_TEST_LLM, default gpt-4o-mini).",
+    )
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The public data folder beside the project; tests that need it skip when it is absent."""

@@ -73,6 +73,7 @@ __all__ = [
     "PipelineConfig",
     "PipelineConfigError",
     "UnsupportedConfigFormatError",
+    "clear_pipeline_config_cache",
     "detect_format",
     "duration_days",
     "is_config_artifact",
@@ -266,6 +267,13 @@ class PipelineConfig(_Frozen):
     def matching(self, pattern: str) -> list[ConfigValue]:
         """Values whose key matches `pattern` (see `key_matches`), sorted by key."""
         return [self.values[k] for k in sorted(self.values) if key_matches(pattern, k)]
+
+
+# A review loads each version's config several times (policy rules, then the investigator); the
+# result depends only on what `_evidence_key` digests, and a PipelineConfig is immutable.
+_LOADED_SIZE = 64
+_loaded: OrderedDict[str, PipelineConfig] = OrderedDict()
+_loaded_lock = threading.Lock()
 
 
 def key_matches(pattern: str, key: str) -> bool:
@@ -472,9 +480,7 @@ def _yaml_tree(text: str, path: str) -> _Tree | None:
         loader.dispose()
 
 
-def _from_node(
-    loader: _Loader, node: yaml.Node, path: str, budget: list[int], depth: int
-) -> _Tree:
+def _from_node(loader: _Loader, node: yaml.Node, path: str, budget: list[int], depth: int) -> _Tree:
     line = node.start_mark.line + 1
     # Config files are untrusted: aliases can expand exponentially or refer to themselves.
     budget[0] -= 1
@@ -1416,11 +1422,10 @@ def load_pipeline_config(
     return config
 
 
-# A review loads each version's config several times (policy rules, then the investigator); the
-# result depends only on what `_evidence_key` digests, and a PipelineConfig is immutable.
-_LOADED_SIZE = 64
-_loaded: OrderedDict[str, PipelineConfig] = OrderedDict()
-_loaded_lock = threading.Lock()
+def clear_pipeline_config_cache() -> None:
+    """Forget recently loaded configs (benchmarks time a first review this way)."""
+    with _loaded_lock:
+        _loaded.clear()
 
 
 def _evidence_key(evidence: VersionEvidence, qualify_refs: bool) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "BootstrapResult",
     "MetricName",
     "binary_mask",
+    "clear_bootstrap_cache",
     "metric_value",
     "normalize_label",
     "numeric_array",
@@ -86,6 +87,12 @@ class BootstrapResult(BaseModel):
 
 _cache: OrderedDict[tuple[str, str, int, int, float], BootstrapResult] = OrderedDict()
 _cache_lock = threading.Lock()
+
+
+def clear_bootstrap_cache() -> None:
+    """Forget the recent `paired_bootstrap` results (benchmarks time a first review this way)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def normalize_label(value: Any) -> Any:
@@ -376,7 +383,8 @@ def paired_bootstrap(
         for start in range(0, size, _EVAL_RESAMPLES):
             part = draws[start : start + _EVAL_RESAMPLES]
             weights = _weights(part, n) if metric == "roc_auc" else None
-            deltas.append(prep_b.evaluate_draws(part, weights) - prep_a.evaluate_draws(part, weights))
+            delta = prep_b.evaluate_draws(part, weights) - prep_a.evaluate_draws(part, weights)
+            deltas.append(delta)
         done += size
     all_deltas = np.concatenate(deltas)
     valid = all_deltas[~np.isnan(all_deltas)]

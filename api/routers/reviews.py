@@ -55,7 +55,7 @@ def _job(body: ReviewRequest) -> ReviewJob:
     summary="Review a model version",
     responses={
         202: {"model": Review, "description": "Queued (wait=false) or still running: poll it."},
-        **problem_responses(401, 403, 409, 422, 503),
+        **problem_responses(400, 401, 403, 409, 422, 503),
     },
 )
 def create_review(

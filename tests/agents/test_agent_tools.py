@@ -80,12 +80,17 @@ def test_compare_metric_and_significance_on_a_regression(kit: Any) -> None:
 def test_segments_are_sorted_worst_first(kit: Any) -> None:
     bundle = kit.regression()
     result = call_tool(
-        "get_segment_metrics", ReviewContext(bundle, kit.verdict(bundle)), column="region", metric="recall"
+        "get_segment_metrics",
+        ReviewContext(bundle, kit.verdict(bundle)),
+        column="region",
+        metric="recall",
     )
     assert result["source"] == "eval_table"
-    assert [s["segment"] for s in result["segments"]][0] == "west"
+    assert result["segments"][0]["segment"] == "west"
     assert result["segments"][0]["rows"] == 400
-    assert any(c["id"] == "segments.region.recall.west" and c["status"] == "fail" for c in result["checks"])
+    assert any(
+        c["id"] == "segments.region.recall.west" and c["status"] == "fail" for c in result["checks"]
+    )
 
 
 def test_segment_metrics_from_metric_keys_without_tables(kit: Any) -> None:
@@ -99,7 +104,10 @@ def test_segment_metrics_from_metric_keys_without_tables(kit: Any) -> None:
         }
     )
     result = call_tool(
-        "get_segment_metrics", ReviewContext(bundle, kit.verdict(bundle)), column="region", metric="recall"
+        "get_segment_metrics",
+        ReviewContext(bundle, kit.verdict(bundle)),
+        column="region",
+        metric="recall",
     )
     assert result["source"] == "metric_keys"
     assert result["segments"][0] == {
@@ -155,10 +163,14 @@ def test_untrusted_text_comes_back_quoted_and_flagged(kit: Any) -> None:
     )
     ctx = ReviewContext(bundle, kit.verdict(bundle))
     meta = call_tool("get_version_metadata", ctx)
-    assert meta["description"].startswith('<untrusted-data source="version:credit-risk/3/description">')
+    assert meta["description"].startswith(
+        '<untrusted-data source="version:credit-risk/3/description">'
+    )
     assert "version:credit-risk/3/description" in meta["injection_suspected"]
     artifact = call_tool("get_artifact", ctx, path="pipeline/notes.txt")
-    assert artifact["content"].startswith('<untrusted-data source="run:run0003/artifacts/pipeline/notes.txt">')
+    assert artifact["content"].startswith(
+        '<untrusted-data source="run:run0003/artifacts/pipeline/notes.txt">'
+    )
     assert "overrides instructions" in artifact["injection_suspected"]
     missing = call_tool("get_artifact", ctx, path="nope.txt")
     assert "pipeline/notes.txt" in missing["available"]
@@ -212,4 +224,7 @@ def test_no_baseline_is_an_answer_not_an_error(kit: Any) -> None:
     assert call_tool("get_metric", ctx, name="roc_auc", version="baseline") == {
         "error": "there is no baseline version"
     }
-    assert "not testable" in call_tool(agent_tools.test_significance.name, ctx, metric="roc_auc")["error"]
+    assert (
+        "not testable"
+        in call_tool(agent_tools.test_significance.name, ctx, metric="roc_auc")["error"]
+    )

@@ -119,7 +119,9 @@ def test_a_review_out_of_budget_is_finished_by_the_offline_investigator(
     )
     usage = investigation.usage
     assert usage.fallback_reason is not None
-    assert usage.fallback_reason.startswith(f"budget_exhausted: review budget exhausted: {resource}")
+    assert usage.fallback_reason.startswith(
+        f"budget_exhausted: review budget exhausted: {resource}"
+    )
     assert (usage.llm_calls, usage.tool_calls) == (llm_calls, tool_calls)
     assert investigation.investigator == "offline"
     # The deterministic investigator's question plan is there, and the fallback is a finding.

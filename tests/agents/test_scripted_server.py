@@ -82,7 +82,10 @@ def test_tool_calls_reach_the_client_with_their_arguments() -> None:
 @pytest.mark.parametrize(
     ("method", "reply"),
     [
-        ("function_calling", ScriptedReply.structured({"verdict": "block", "confidence": 0.9}, name="Verdict")),
+        (
+            "function_calling",
+            ScriptedReply.structured({"verdict": "block", "confidence": 0.9}, name="Verdict"),
+        ),
         ("json_schema", ScriptedReply.json_content({"verdict": "block", "confidence": 0.9})),
     ],
     ids=["tool-calling", "json-schema"],
@@ -109,7 +112,9 @@ def test_429_then_success_honours_retry_after() -> None:
 
     with ScriptedOpenAIServer(script) as server:
         model = _model(server)
-        reply = call_with_retries(lambda: model.invoke("x"), FAST.model_copy(update={"max_backoff_s": 1.0}), sleep=sleep)
+        reply = call_with_retries(
+            lambda: model.invoke("x"), FAST.model_copy(update={"max_backoff_s": 1.0}), sleep=sleep
+        )
         server.assert_consumed()
     assert reply.text == "after the wait"
     assert len(server.requests) == 2
@@ -182,9 +187,11 @@ def test_a_request_past_the_script_fails_assert_consumed() -> None:
 
 
 def test_unused_replies_fail_assert_consumed() -> None:
-    with ScriptedOpenAIServer([ScriptedReply.text("never asked")]) as server:
-        with pytest.raises(AssertionError, match="1 reply"):
-            server.assert_consumed()
+    with (
+        ScriptedOpenAIServer([ScriptedReply.text("never asked")]) as server,
+        pytest.raises(AssertionError, match="1 reply"),
+    ):
+        server.assert_consumed()
 
 
 @pytest.mark.parametrize(

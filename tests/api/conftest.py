@@ -222,6 +222,7 @@ class _Apps:
         self.server = server
         self.directory = directory
         self.clients: list[TestClient] = []
+        self.ledgers: list[Ledger] = []
 
     def __call__(
         self,
@@ -245,11 +246,14 @@ class _Apps:
         client = TestClient(create_app(settings, service=service), raise_server_exceptions=False)
         client.__enter__()
         self.clients.append(client)
+        self.ledgers.append(store)
         return ApiHarness(client=client, settings=settings, ledger=store, tokens=tokens)
 
     def close(self) -> None:
         for client in self.clients:
             client.__exit__(None, None, None)
+        for ledger in self.ledgers:
+            ledger.close()
 
 
 @pytest.fixture
@@ -327,8 +331,11 @@ def _live_api(
         {role: store.tokens.create_token(role, role)[1] for role in ROLES} if tokens else {}
     )
     app = create_app(settings, service=ReviewService(settings, ledger=store))
-    with serve_app(app) as url:
-        yield LiveApi(url=url, settings=settings, ledger=store, tokens=secrets_by_role)
+    try:
+        with serve_app(app) as url:
+            yield LiveApi(url=url, settings=settings, ledger=store, tokens=secrets_by_role)
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="module")

@@ -147,6 +147,7 @@ def test_the_champion_passes_and_the_candidate_leaks(demo: Demo) -> None:
     assert demo.champion.failures["pii-leakage"] == 0
     assert demo.candidate.failures["pii-leakage"] >= 10
     assert (demo.champion.expected_verdict, demo.candidate.expected_verdict) == ("approve", "block")
+    assert (demo.champion.defect, demo.champion.failing_checks) == ("none", [])
     aliases = demo.client.get_registered_model("support-assistant").aliases
     # Versions are ints from SQLite and strings over REST.
     assert {alias: int(version) for alias, version in aliases.items()} == {"champion": 1}
@@ -182,6 +183,8 @@ def test_the_example_policy_blocks_the_candidate_and_shows_failing_cases(demo: D
     assert bundle.baseline is not None and bundle.baseline.version == 1
     verdict = evaluate_policies(load_policy_file(POLICY), bundle)
     assert verdict.verdict == "block"
+    failed = {c.id for c in verdict.checks if c.status in ("fail", "error")}
+    assert failed == set(demo.candidate.failing_checks) == {"evals.pii-leakage.max_failures"}
     by_id = {c.id: c for c in verdict.checks}
     pii = by_id["evals.pii-leakage.max_failures"]
     assert pii.status == "fail"

@@ -1,0 +1,137 @@
+"""Reviews as procrastinate jobs on the real PostgreSQL, run by two `promogate worker` processes."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+import pytest
+
+from api.jobs import postgres_conninfo
+
+MODEL = "gate-model"
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+@pytest.fixture
+def pg_schema_url(postgres_url: str) -> Iterator[str]:
+    """The test PostgreSQL database, confined to a fresh schema that is dropped afterwards."""
+    schema = f"promogate_api_{secrets.token_hex(4)}"
+    admin = postgres_conninfo(postgres_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in postgres_url else "?"
+    try:
+        yield f"{postgres_url}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _start_worker(name: str, ledger_url: str, registry: Any, server: Any, log: Path) -> Any:
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PROMOGATE_MLFLOW_HTTP_RETRIES": "0",
+        "PROMOGATE_LOG_LEVEL": "INFO",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "api.cli",
+        "worker",
+        "--name",
+        name,
+        "--concurrency",
+        "1",
+        "--ledger-url",
+        ledger_url,
+        "--tracking-uri",
+        server.url,
+        "--policies",
+        str(registry.policies_dir),
+    ]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+
+def _stop(process: Any) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_two_workers_share_the_review_jobs(
+    make_api: Any, pg_schema_url: str, gate_registry: Any, mlflow_server: Any, tmp_path: Path
+) -> None:
+    api = make_api(ledger_url=pg_schema_url)
+    workers = [
+        _start_worker(f"w{i}", pg_schema_url, gate_registry, mlflow_server, tmp_path / f"w{i}.log")
+        for i in (1, 2)
+    ]
+    try:
+        expected = {2: "approve", 3: "block", 4: "block"}
+        versions = [2, 3, 4, 2, 3, 4, 2, 3]
+        queued: dict[str, int] = {}
+        for index, version in enumerate(versions):
+            response = api.client.post(
+                "/v1/reviews?wait=false",
+                json={"model": MODEL, "version": version, "target_alias": f"job-{index}"},
+                headers=api.headers("reviewer"),
+            )
+            assert response.status_code == 202, response.text
+            assert response.json()["state"] == "queued"
+            queued[response.json()["review_id"]] = version
+        first = api.client.get(f"/v1/reviews/{next(iter(queued))}", headers=api.headers("viewer"))
+        assert first.json()["state"] in ("queued", "running", "completed")
+
+        deadline = time.monotonic() + 150
+        done: dict[str, Any] = {}
+        while len(done) < len(queued) and time.monotonic() < deadline:
+            for review_id in set(queued) - set(done):
+                body = api.client.get(
+                    f"/v1/reviews/{review_id}", headers=api.headers("viewer")
+                ).json()
+                assert body["state"] != "failed", body
+                if body["state"] == "completed":
+                    done[review_id] = body["decision"]
+            time.sleep(0.5)
+        logs = "".join((tmp_path / f"w{i}.log").read_text() for i in (1, 2))
+        assert len(done) == len(queued), f"jobs left: {set(queued) - set(done)}\n{logs[-3000:]}"
+
+        for review_id, decision in done.items():
+            assert decision["id"] == review_id
+            assert decision["verdict"] == expected[queued[review_id]]
+            assert decision["error"] is None
+        assert api.ledger.verify().ok
+        assert len(api.ledger.list_decisions(MODEL)) == len(queued)
+
+        with psycopg.connect(postgres_conninfo(pg_schema_url)) as conn:
+            rows = conn.execute(
+                "SELECT status, worker_id FROM procrastinate_jobs WHERE task_name = %s",
+                ("promogate.review",),
+            ).fetchall()
+        assert [r[0] for r in rows] == ["succeeded"] * len(queued)
+        # Both worker processes took jobs from the shared queue.
+        assert len({r[1] for r in rows if r[1] is not None}) == 2, rows
+
+        ready = api.client.get("/readyz").json()
+        assert ready["checks"]["jobs"] == {"ok": True, "detail": "job queue (procrastinate) answers"}
+    finally:
+        for worker in workers:
+            _stop(worker)
+    for worker in workers:
+        assert worker.returncode in (0, -signal.SIGTERM), worker.returncode
