@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from rich.console import Console
 
@@ -13,7 +15,8 @@ from agents.decision import Decision
 from api.render import decisions_table, print_decision
 from api.review_service import ReviewService
 from api.settings import Settings
-from evals.demo_registry import DemoRegistry, build_demo_registry
+from evals.demo_registry import build_demo_registry
+from evals.support_assistant import build_support_assistant_versions
 
 __all__ = ["EXAMPLE_POLICIES", "run_demo"]
 
@@ -31,12 +34,24 @@ def run_demo(directory: Path, *, as_json: bool = False, console: Console | None 
     started = time.perf_counter()
     with console.status("building the demo registry (training real models)…") as status:
         registry = build_demo_registry(directory, progress=lambda msg: status.update(msg))
+        assistant = build_support_assistant_versions(
+            registry.tracking_uri,
+            artifact_location=f"{registry.artifact_root.rstrip('/')}/support-assistant",
+            progress=lambda msg: status.update(msg),
+        )
+    candidates: list[DemoVersion] = [
+        *registry.candidates,
+        *(v for v in assistant if v.role == "candidate"),
+    ]
     console.print(
         f"[dim]registry {registry.tracking_uri} built in "
         f"{time.perf_counter() - started:.1f} s[/dim]"
     )
-    decisions, mismatches = review_demo_registry(
-        registry, directory / "promogate.db", console=None if as_json else console
+    decisions, mismatches = review_demo_candidates(
+        registry.tracking_uri,
+        candidates,
+        directory / "promogate.db",
+        console=None if as_json else console,
     )
     elapsed = time.perf_counter() - started
     if as_json:
@@ -53,8 +68,25 @@ def run_demo(directory: Path, *, as_json: bool = False, console: Console | None 
     return 1 if mismatches else 0
 
 
-def review_demo_registry(
-    registry: DemoRegistry, ledger_path: Path, *, console: Console | None = None
+class DemoVersion(Protocol):
+    """A demo model version and the verdict its defect (or its absence) calls for."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def expected_verdict(self) -> str: ...
+
+
+def review_demo_candidates(
+    tracking_uri: str,
+    candidates: Sequence[DemoVersion],
+    ledger_path: Path,
+    *,
+    console: Console | None = None,
 ) -> tuple[list[Decision], list[str]]:
     """Review every demo candidate with the example policies into a fresh ledger.
 
@@ -63,7 +95,7 @@ def review_demo_registry(
     """
     ledger_path.unlink(missing_ok=True)
     settings = Settings(
-        tracking_uri=registry.tracking_uri,
+        tracking_uri=tracking_uri,
         ledger_url=f"sqlite:///{ledger_path}",
         policies_dir=EXAMPLE_POLICIES,
         llm="offline",
@@ -71,7 +103,7 @@ def review_demo_registry(
     service = ReviewService(settings)
     decisions: list[Decision] = []
     mismatches: list[str] = []
-    for candidate in registry.candidates:
+    for candidate in candidates:
         decision = service.review(candidate.model, str(candidate.version)).decision
         decisions.append(decision)
         if decision.verdict != candidate.expected_verdict:

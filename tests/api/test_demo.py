@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agents.decision import Decision
-from api.demo import review_demo_registry
+from api.demo import review_demo_candidates
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +18,9 @@ def demo_decisions(
     demo_registry: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[int, Decision]:
     ledger = Path(tmp_path_factory.mktemp("demo-ledger")) / "promogate.db"
-    decisions, mismatches = review_demo_registry(demo_registry, ledger)
+    decisions, mismatches = review_demo_candidates(
+        demo_registry.tracking_uri, demo_registry.candidates, ledger
+    )
     assert mismatches == []
     return {d.version: d for d in decisions}
 
