@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib import metadata
 from typing import Any, cast, get_args
@@ -25,13 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.dependencies import AppState
 from api.errors import ApiError, problem_response
 from api.gate_service import GateService
-from api.jobs import (
-    InProcessJobQueue,
-    JobQueue,
-    ProcrastinateJobQueue,
-    postgres_conninfo,
-    run_review_job,
-)
+from api.jobs import JobQueue, ProcrastinateJobQueue, postgres_conninfo
 from api.metrics import ApiMetrics, ErrorKind
 from api.review_service import ReviewService
 from api.routers import gate, health, overrides, promote, reviews
@@ -173,10 +166,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 _ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 
 
-def _job_queue(gate_service: GateService, settings: Settings, local: InProcessJobQueue) -> JobQueue:
+def _remote_jobs(gate_service: GateService, settings: Settings) -> JobQueue | None:
     if gate_service.ledger.database.backend == "postgresql":
         return ProcrastinateJobQueue(postgres_conninfo(settings.ledger_url))
-    return local
+    return None
 
 
 def create_app(settings: Settings, *, service: ReviewService | None = None) -> FastAPI:
@@ -195,19 +188,12 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
             decision.verdict, decision.error is not None, seconds
         ),
     )
-    local_jobs = InProcessJobQueue(
-        lambda job: run_review_job(gate_service, job), concurrency=settings.job_concurrency
-    )
     state = AppState(
         settings=settings,
         reviews=reviews_service,
         gate=gate_service,
-        jobs=_job_queue(gate_service, settings, local_jobs),
-        local_jobs=local_jobs,
         metrics=api_metrics,
-        executor=ThreadPoolExecutor(
-            max_workers=max(8, settings.job_concurrency * 4), thread_name_prefix="promogate-gate"
-        ),
+        remote_jobs=_remote_jobs(gate_service, settings),
     )
 
     @asynccontextmanager
@@ -219,12 +205,11 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
             state.jobs.backend,
             "allowed" if settings.allow_anonymous else "refused",
         )
+        state.start()
         try:
             yield
         finally:
-            state.jobs.close()
-            state.local_jobs.close()
-            state.executor.shutdown(wait=False, cancel_futures=True)
+            state.stop()
 
     app = FastAPI(
         title="promogate",

@@ -39,18 +39,18 @@ app.add_typer(ledger_app, name="ledger")
 
 TrackingUri = Annotated[
     str | None,
-    typer.Option("--tracking-uri", help="MLflow tracking URI [env: PROMOGATE_TRACKING_URI]."),
+    typer.Option("--tracking-uri", help="MLflow tracking URI (env PROMOGATE_TRACKING_URI)."),
 ]
 LedgerUrl = Annotated[
     str | None,
-    typer.Option("--ledger-url", help="Ledger database URL [env: PROMOGATE_LEDGER_URL]."),
+    typer.Option("--ledger-url", help="Ledger database URL (env PROMOGATE_LEDGER_URL)."),
 ]
 PoliciesDir = Annotated[
     Path | None,
-    typer.Option("--policies", help="Trusted policy directory [env: PROMOGATE_POLICIES_DIR]."),
+    typer.Option("--policies", help="Trusted policy directory (env PROMOGATE_POLICIES_DIR)."),
 ]
 Llm = Annotated[
-    str | None, typer.Option("--llm", help="'offline' or 'openai:<model>' [env: PROMOGATE_LLM].")
+    str | None, typer.Option("--llm", help="'offline' or 'openai:<model>' (env PROMOGATE_LLM).")
 ]
 TargetAlias = Annotated[
     str | None, typer.Option("--target-alias", help="The alias the promotion would move.")
@@ -129,7 +129,7 @@ def review(
         bool | None,
         typer.Option(
             "--publish/--no-publish",
-            help="Write the decision back as tags [env: PROMOGATE_PUBLISH_TAGS, default on].",
+            help="Write the decision back as tags (env PROMOGATE_PUBLISH_TAGS, default on).",
             show_default=False,
         ),
     ] = None,

@@ -7,7 +7,7 @@ services built from them through `AppState`, never from the environment.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Security
@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Permission, Principal, authenticate_header, authorize
 from api.gate_service import GateService
-from api.jobs import InProcessJobQueue, JobQueue
+from api.jobs import InProcessJobQueue, JobQueue, run_review_job
 from api.metrics import ApiMetrics
 from api.review_service import ReviewService
 from api.settings import Settings
@@ -44,19 +44,55 @@ _bearer = HTTPBearer(
 
 @dataclass
 class AppState:
-    """Everything the routes share, built once per app from its settings."""
+    """Everything the routes share, built once per app from its settings.
+
+    The thread pools are (re)created by `start` and shut down by `stop`, which the app's lifespan
+    calls; an app served, stopped and served again gets fresh ones.
+    """
 
     settings: Settings
     reviews: ReviewService
     gate: GateService
-    jobs: JobQueue
-    local_jobs: InProcessJobQueue
     metrics: ApiMetrics
-    executor: ThreadPoolExecutor
+    remote_jobs: JobQueue | None = None
+    local_jobs: InProcessJobQueue = field(init=False)
+    executor: ThreadPoolExecutor = field(init=False)
+    _running: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.start()
 
     @property
     def ledger(self) -> Ledger:
         return self.reviews.ledger
+
+    @property
+    def jobs(self) -> JobQueue:
+        """Where `wait=false` reviews go: procrastinate on PostgreSQL, else this process."""
+        return self.remote_jobs if self.remote_jobs is not None else self.local_jobs
+
+    def start(self) -> None:
+        """Create the thread pools unless they are running."""
+        if self._running:
+            return
+        concurrency = self.settings.job_concurrency
+        self.local_jobs = InProcessJobQueue(
+            lambda job: run_review_job(self.gate, job), concurrency=concurrency
+        )
+        self.executor = ThreadPoolExecutor(
+            max_workers=max(8, concurrency * 4), thread_name_prefix="promogate-gate"
+        )
+        self._running = True
+
+    def stop(self) -> None:
+        """Stop taking work; running reviews finish in the background and record their decision."""
+        if not self._running:
+            return
+        self._running = False
+        if self.remote_jobs is not None:
+            self.remote_jobs.close()
+        self.local_jobs.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 def get_state(request: Request) -> AppState:

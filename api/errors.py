@@ -21,6 +21,7 @@ __all__ = [
     "ApiError",
     "ForbiddenError",
     "InvalidRequestError",
+    "JobQueueUnavailableError",
     "NotFoundApiError",
     "OverrideRefusedError",
     "PromotionRefusedError",
@@ -80,6 +81,10 @@ class InvalidRequestError(ApiError):
 class UnavailableError(ApiError):
     status_code = 503
     kind = "unavailable"
+
+
+class JobQueueUnavailableError(UnavailableError):
+    kind = "jobs_unavailable"
 
 
 def problem_response(

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import make_url
 
+from api.errors import JobQueueUnavailableError
 from api.schemas import ReviewState
 
 if TYPE_CHECKING:
@@ -95,7 +97,7 @@ class JobQueue(Protocol):
     backend: JobQueueBackend
 
     def submit(self, job: ReviewJob) -> None:
-        """Queue the job; raises when it cannot be queued (the API answers 503)."""
+        """Queue the job; raises `JobQueueUnavailableError` when it cannot (the API answers 503)."""
         ...
 
     def status(self, review_id: str) -> JobStatus | None:
@@ -152,7 +154,7 @@ class InProcessJobQueue:
     def submit(self, job: ReviewJob) -> None:
         with self._lock:
             if self._closed:
-                raise RuntimeError("the in-process job queue is closed")
+                raise JobQueueUnavailableError("the in-process job queue is closed")
             self._states[job.review_id] = JobStatus(review_id=job.review_id, state="queued")
             future = self._pool.submit(self._run, job)
             self._futures[job.review_id] = future
@@ -195,7 +197,7 @@ class InProcessJobQueue:
 
     def check(self) -> None:
         if self._closed:
-            raise RuntimeError("the in-process job queue is closed")
+            raise JobQueueUnavailableError("the in-process job queue is closed")
 
     def close(self) -> None:
         with self._lock:
@@ -287,16 +289,29 @@ class ProcrastinateJobQueue:
                 self._opened = True
         return self._app
 
+    @contextmanager
+    def _unavailable_as_error(self, what: str) -> Iterator[None]:
+        import psycopg
+        from procrastinate.exceptions import ProcrastinateException
+
+        try:
+            yield
+        except (psycopg.Error, ProcrastinateException, OSError) as exc:
+            raise JobQueueUnavailableError(
+                f"the job queue cannot {what}: {type(exc).__name__}: {exc}"
+            ) from exc
+
     def submit(self, job: ReviewJob) -> None:
-        app = self._ready_app()
-        task = app.tasks[REVIEW_TASK]
-        payload = job.model_dump()
-        job_id = task.configure(queueing_lock=job.review_id).defer(**payload)
+        with self._unavailable_as_error(f"queue review {job.review_id!r}"):
+            app = self._ready_app()
+            task = app.tasks[REVIEW_TASK]
+            job_id = task.configure(queueing_lock=job.review_id).defer(**job.model_dump())
         logger.info("review job %s queued as procrastinate job %d", job.review_id, job_id)
 
     def status(self, review_id: str) -> JobStatus | None:
-        app = self._ready_app()
-        jobs = app.job_manager.list_jobs(task=REVIEW_TASK, queueing_lock=review_id)
+        with self._unavailable_as_error(f"report on review {review_id!r}"):
+            app = self._ready_app()
+            jobs = app.job_manager.list_jobs(task=REVIEW_TASK, queueing_lock=review_id)
         if not jobs:
             return None
         latest = max(jobs, key=lambda j: j.id or 0)
@@ -305,8 +320,10 @@ class ProcrastinateJobQueue:
         return JobStatus(review_id=review_id, state=state, detail=detail)
 
     def check(self) -> None:
-        if not self._ready_app().check_connection():
-            raise RuntimeError("procrastinate cannot reach its database")
+        with self._unavailable_as_error("reach its database"):
+            reachable = self._ready_app().check_connection()
+        if not reachable:
+            raise JobQueueUnavailableError("procrastinate cannot reach its database")
 
     def close(self) -> None:
         with self._lock:

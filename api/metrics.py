@@ -15,17 +15,22 @@ __all__ = ["CONTENT_TYPE_LATEST", "ApiMetrics", "ErrorKind"]
 
 ErrorKind = Literal[
     "mlflow_unavailable",
-    "mlflow_refused",
-    "not_found",
     "evidence_error",
-    "policy_error",
     "ledger_unavailable",
     "ledger_error",
-    "idempotency_conflict",
-    "deadline_exceeded",
+    "jobs_unavailable",
     "job_failed",
+    "deadline_exceeded",
+    "idempotency_conflict",
+    "idempotency_in_progress",
     "unauthenticated",
     "forbidden",
+    "not_found",
+    "invalid_request",
+    "promotion_refused",
+    "override_refused",
+    "refused",
+    "unavailable",
     "internal",
 ]
 

@@ -68,8 +68,10 @@ def gate(
         except FutureTimeoutError:
             state.metrics.record_error("deadline_exceeded")
             answer = _deadline_deny(body, target, state.settings.request_deadline_s)
-        if answer.error is not None:
-            state.metrics.record_error("evidence_error")
+        else:
+            if answer.error is not None:
+                # The review could not complete (MLflow down, unknown model, policies unreadable).
+                state.metrics.record_error("evidence_error")
         state.metrics.record_gate(answer.allowed, answer.reused, time.perf_counter() - started)
         logger.info(
             "gate %s v%s @%s for %s: %s",

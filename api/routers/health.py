@@ -9,6 +9,7 @@ import httpx
 from fastapi import APIRouter, Response
 
 from api.dependencies import AppState, State
+from api.errors import JobQueueUnavailableError
 from api.schemas import CheckReadiness, Health, Readiness
 from ledger.errors import LedgerError
 from tools.client import call_mlflow
@@ -66,12 +67,8 @@ def _ledger_ready(state: AppState) -> CheckReadiness:
 def _jobs_ready(state: AppState) -> CheckReadiness:
     try:
         state.jobs.check()
-    except (OSError, RuntimeError, LedgerError) as exc:
+    except JobQueueUnavailableError as exc:
         return CheckReadiness(ok=False, detail=f"job queue ({state.jobs.backend}): {exc}")
-    except Exception as exc:  # noqa: BLE001 - any queue failure is "not ready", never "ready"
-        return CheckReadiness(
-            ok=False, detail=f"job queue ({state.jobs.backend}): {type(exc).__name__}: {exc}"
-        )
     return CheckReadiness(ok=True, detail=f"job queue ({state.jobs.backend}) answers")
 
 

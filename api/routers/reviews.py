@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from api.dependencies import IdempotencyKey, Reviewer, State, Viewer
-from api.errors import ApiError, NotFoundApiError, UnavailableError
+from api.errors import ApiError, NotFoundApiError
 from api.idempotency import idempotent
 from api.jobs import JobStatus, ReviewJob
 from api.schemas import ModelName, Review, ReviewList, ReviewRequest, problem_responses
@@ -77,12 +77,7 @@ def create_review(
     def handle() -> Response:
         job = _job(body)
         if not wait:
-            try:
-                state.jobs.submit(job)
-            except (OSError, RuntimeError) as exc:
-                raise UnavailableError(
-                    f"the job queue cannot take the review: {exc}", kind="jobs_unavailable"
-                ) from exc
+            state.jobs.submit(job)
             state.metrics.jobs.labels(backend=state.jobs.backend).inc()
             return _json(Review(review_id=job.review_id, state="queued"), 202, location=True)
         state.local_jobs.submit(job)

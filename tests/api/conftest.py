@@ -183,7 +183,9 @@ def mlflow_proxy(mlflow_server: MlflowServer) -> Iterator[FaultProxy]:
         yield proxy
 
 
-def api_settings(registry: GateRegistry, tracking_uri: str, ledger_url: str, **extra: Any) -> Settings:
+def api_settings(
+    registry: GateRegistry, tracking_uri: str, ledger_url: str, **extra: Any
+) -> Settings:
     """Settings of a test app: short MLflow timeouts, no MLflow-level retries."""
     values: dict[str, Any] = {
         "tracking_uri": tracking_uri,

@@ -1,4 +1,4 @@
-"""Bearer tokens and roles: 401 without a valid token, 403 for the wrong role, anonymous only if on."""
+"""Bearer tokens and roles: 401 without a valid token, 403 for the wrong role; anonymous if on."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ def _call(api: Any, route: tuple[str, str, Any], headers: dict[str, str]) -> Any
     ids=["missing", "unknown", "wrong-scheme", "empty"],
 )
 @pytest.mark.parametrize(
-    "route", [GATE, REVIEW, PROMOTE, OVERRIDE, READ], ids=["gate", "review", "promote", "override", "read"]
+    "route",
+    [GATE, REVIEW, PROMOTE, OVERRIDE, READ],
+    ids=["gate", "review", "promote", "override", "read"],
 )
 def test_without_a_valid_token_every_route_is_401(
     shared_api: Any, route: tuple[str, str, Any], headers: dict[str, str]

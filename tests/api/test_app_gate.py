@@ -55,7 +55,9 @@ def test_gate_allows_an_approving_decision_and_reuses_it(api: Any, gate_registry
     metrics = api.client.get("/metrics")
     assert metrics.status_code == 200
     assert _metric(metrics.text, "promogate_reviews_total", verdict="approve") == 1.0
-    assert _metric(metrics.text, "promogate_gate_answers_total", outcome="allow", reused="true") == 1
+    assert (
+        _metric(metrics.text, "promogate_gate_answers_total", outcome="allow", reused="true") == 1
+    )
     assert _metric(metrics.text, "promogate_gate_duration_seconds_count") == 2.0
     assert "promogate_http_request_duration_seconds_bucket" in metrics.text
 

@@ -1,4 +1,4 @@
-"""Overrides: approvers let named failing checks pass for the same evidence, never the fixed ones."""
+"""Overrides: approvers let named failing checks pass for the same evidence, not fixed ones."""
 
 from __future__ import annotations
 

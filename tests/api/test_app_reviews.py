@@ -32,7 +32,9 @@ def test_review_now_read_it_and_list_it(api: Any) -> None:
     decision = review["decision"]
     assert decision["id"] == review["review_id"]
     assert decision["verdict"] == "block"
-    assert "metrics.roc_auc.max_drop" in {c["id"] for c in decision["checks"] if c["status"] == "fail"}
+    assert "metrics.roc_auc.max_drop" in {
+        c["id"] for c in decision["checks"] if c["status"] == "fail"
+    }
     assert created.headers["Location"] == f"/v1/reviews/{review['review_id']}"
 
     read = api.client.get(created.headers["Location"], headers=api.headers("viewer")).json()
@@ -99,7 +101,9 @@ def test_invalid_requests_are_422_problems(
     shared_api: Any, body: dict[str, Any], field: str
 ) -> None:
     before = len(shared_api.ledger.list_decisions())
-    response = shared_api.client.post("/v1/reviews", json=body, headers=shared_api.headers("reviewer"))
+    response = shared_api.client.post(
+        "/v1/reviews", json=body, headers=shared_api.headers("reviewer")
+    )
     assert response.status_code == 422, response.text
     problem = response.json()
     assert problem["kind"] == "invalid_request"

@@ -28,7 +28,9 @@ PROMOGATE = str(Path(sys.executable).with_name("promogate"))
 HEAVY = ("mlflow", "langchain", "langchain_core", "pydantic", "rich", "httpx", "sqlalchemy")
 
 
-def _run(args: list[str], token: str | None, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], token: str | None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROMOGATE_")}
     if token is not None:
         env["PROMOGATE_TOKEN"] = token
@@ -57,9 +59,7 @@ def test_exit_codes_follow_the_decision(
 
 
 def test_json_output_is_the_server_answer(live_gate: Any) -> None:
-    result = _run(
-        [f"--server={live_gate.url}", MODEL, "3", "--json"], live_gate.tokens["deployer"]
-    )
+    result = _run([f"--server={live_gate.url}", MODEL, "3", "--json"], live_gate.tokens["deployer"])
     assert result.returncode == EXIT_BLOCK
     answer = json.loads(result.stdout)
     assert answer["allowed"] is False

@@ -129,7 +129,10 @@ def test_two_workers_share_the_review_jobs(
         assert len({r[1] for r in rows if r[1] is not None}) == 2, rows
 
         ready = api.client.get("/readyz").json()
-        assert ready["checks"]["jobs"] == {"ok": True, "detail": "job queue (procrastinate) answers"}
+        assert ready["checks"]["jobs"] == {
+            "ok": True,
+            "detail": "job queue (procrastinate) answers",
+        }
     finally:
         for worker in workers:
             _stop(worker)

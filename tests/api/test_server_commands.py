@@ -1,0 +1,117 @@
+"""`promogate token create|revoke|list`, `promogate serve` and `promogate worker` from the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from api.server_commands import register_server_commands
+from evals.benchmarks.mlflow_server import free_port
+from ledger.store import Ledger
+
+
+@pytest.fixture
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    register_server_commands(app)
+    return app
+
+
+def test_token_create_list_revoke(cli: typer.Typer, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    runner = CliRunner()
+    created = runner.invoke(
+        cli, ["token", "create", "ci-deploy", "--role", "deployer", "--ledger-url", url, "--json"]
+    )
+    assert created.exit_code == 0, created.output
+    token = json.loads(created.output)
+    assert token["role"] == "deployer"
+    assert token["secret"].startswith("pgt_")
+    info = Ledger(url).tokens.authenticate(token["secret"])
+    assert info is not None and info.name == "ci-deploy"
+
+    listed = runner.invoke(cli, ["token", "list", "--ledger-url", url, "--json"])
+    assert [t["name"] for t in json.loads(listed.output)] == ["ci-deploy"]
+    assert token["secret"] not in listed.output
+
+    revoked = runner.invoke(cli, ["token", "revoke", "ci-deploy", "--ledger-url", url])
+    assert revoked.exit_code == 0
+    assert Ledger(url).tokens.authenticate(token["secret"]) is None
+    assert (
+        json.loads(runner.invoke(cli, ["token", "list", "--ledger-url", url, "--json"]).output)
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["token", "create", "x", "--role", "root"], "invalid role 'root'"),
+        (["token", "revoke", "nobody"], "no active token"),
+        (["worker"], "procrastinate needs a PostgreSQL URL"),
+    ],
+    ids=["bad-role", "unknown-token", "worker-without-postgres"],
+)
+def test_refusals_exit_3(cli: typer.Typer, tmp_path: Path, args: list[str], text: str) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    result = CliRunner().invoke(cli, [*args, "--ledger-url", url])
+    assert result.exit_code == 3
+    assert text in result.output
+
+
+@pytest.mark.slow
+def test_serve_answers_the_gate(gate_registry: Any, mlflow_server: Any, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    secret = Ledger(url).tokens.create_token("ci", "deployer")[1]
+    port = free_port()
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_LOG_LEVEL": "WARNING"}
+    command = [
+        sys.executable,
+        "-m",
+        "api.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--ledger-url",
+        url,
+        "--tracking-uri",
+        mlflow_server.url,
+        "--policies",
+        str(gate_registry.policies_dir),
+    ]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        answer = httpx.post(
+            f"{base}/v1/gate",
+            json={"model": "gate-model", "version": 2},
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=60,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["allowed"] is True
+        assert httpx.post(f"{base}/v1/gate", json={}, timeout=10).status_code == 401
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = server.communicate(timeout=30)[0].decode()
+    # uvicorn shuts down gracefully, then re-raises the signal it caught.
+    assert server.returncode in (0, -signal.SIGTERM), output
+    assert "Traceback" not in output
