@@ -56,13 +56,15 @@ if TYPE_CHECKING:
     from api.review_service import ReviewService
     from api.settings import Settings
 
-__all__ = ["Assessment", "GateService", "ReviewObserver"]
+__all__ = ["HUMAN_APPROVAL", "Assessment", "GateService", "ReviewObserver"]
 
 logger = logging.getLogger("promogate.api")
 
 ReviewObserver = Callable[[Decision, float], None]
 """Called with every decision this service records and the seconds the review took."""
 
+HUMAN_APPROVAL = "escalation"
+"""The check id an approver names to approve an escalated decision as the human it escalated to."""
 _BLOCKING_STATUSES = frozenset({"fail", "error"})
 _OVERRIDABLE_STATUSES = frozenset({"fail", "error", "warn"})
 
@@ -530,6 +532,10 @@ class GateService:
     def add_override(self, request: OverrideRequest, approver: Principal) -> Override:
         """Record an approver's override of named failing checks of one decision.
 
+        Naming `HUMAN_APPROVAL` (``escalation``) approves an escalated decision: the human the
+        review escalated to has decided. It answers to the approver lists and expiry caps of every
+        policy the decision applied.
+
         Args:
             request: The model version, checks, justification and expiry.
             approver: The approver (must hold the approver or admin role; checked by the route).
@@ -551,14 +557,21 @@ class GateService:
             )
         if decision.verdict == "approve":
             raise OverrideRefusedError(f"decision {decision.id!r} approves; nothing to override")
+        requested = list(dict.fromkeys(request.check_ids))
+        check_ids = [i for i in requested if i != HUMAN_APPROVAL]
+        if HUMAN_APPROVAL in requested and decision.verdict != "escalate":
+            raise InvalidRequestError(
+                f"{HUMAN_APPROVAL!r} approves an escalated decision; decision {decision.id!r} "
+                f"is a {decision.verdict}: name the failing checks it overrides instead"
+            )
         checks = {c.id: c for c in decision.checks}
-        unknown = [i for i in request.check_ids if i not in checks]
+        unknown = [i for i in check_ids if i not in checks]
         if unknown:
             raise InvalidRequestError(
                 f"decision {decision.id!r} has no checks {unknown!r}; "
                 f"its checks are {sorted(checks)!r}"
             )
-        passing = [i for i in request.check_ids if checks[i].status not in _OVERRIDABLE_STATUSES]
+        passing = [i for i in check_ids if checks[i].status not in _OVERRIDABLE_STATUSES]
         if passing:
             raise InvalidRequestError(
                 f"checks {passing!r} do not fail; there is nothing to override"
@@ -570,7 +583,7 @@ class GateService:
                 f"policies could not be loaded, so their override rules are unknown: {exc}"
             ) from exc
         fixed: list[str] = []
-        for check_id in request.check_ids:
+        for check_id in check_ids:
             check = checks[check_id]
             policy = loaded.get(check.policy)
             never = policy.policy.overrides.never if policy is not None else []
@@ -581,14 +594,19 @@ class GateService:
                 f"checks {fixed!r} are never-overridable under their policy; "
                 "fix the candidate instead"
             )
-        for check_id in request.check_ids:
-            self._check_override_rules(checks[check_id].policy, loaded, request, approver)
+        # A human approval answers to every policy the decision applied; an override of checks,
+        # to the policies those checks belong to.
+        governing = {checks[i].policy for i in check_ids}
+        if HUMAN_APPROVAL in requested:
+            governing |= {p.name for p in decision.policies}
+        for policy_name in sorted(governing):
+            self._check_override_rules(policy_name, loaded, request, approver)
         created_at = self.clock()
         override = Override(
             model=decision.model,
             version=decision.version,
             target_alias=target,
-            check_ids=list(dict.fromkeys(request.check_ids)),
+            check_ids=requested,
             approver=approver.name,
             justification=request.justification,
             expires_at=created_at + timedelta(hours=request.expires_in_hours),

@@ -145,7 +145,10 @@ class OverrideRequest(_Body):
     version: VersionNumber
     target_alias: AliasName | None = None
     check_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
-        min_length=1, max_length=100, description="Ids of the failing checks to let pass."
+        min_length=1,
+        max_length=100,
+        description="Ids of the failing checks to let pass; 'escalation' approves an escalated "
+        "decision as the human it escalated to.",
     )
     justification: Annotated[str, StringConstraints(min_length=10, max_length=4000)] = Field(
         description="Why the promotion may proceed despite the failing checks."

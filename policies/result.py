@@ -47,7 +47,7 @@ class CheckResult(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = Field(description="Stable id, e.g. 'metrics.roc_auc.max_drop' or 'evals.pii-leakage'.")
+    id: str = Field(description="Stable id, e.g. 'metrics.roc_auc.max_drop'.")
     policy: str
     kind: CheckKind
     status: CheckStatus
@@ -60,7 +60,7 @@ class CheckResult(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
     evidence: list[str] = Field(
         default_factory=list,
-        description="References to the evidence the result rests on, e.g. 'run:<id>/metrics/roc_auc'.",
+        description="References to the evidence it rests on, e.g. 'run:<id>/metrics/roc_auc'.",
     )
     how_to_fix: str | None = None
     overridable: bool = True

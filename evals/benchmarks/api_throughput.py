@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import logging
 import os
 import statistics
 import tempfile
@@ -216,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"concurrency levels must be between 1 and 64, got {args.levels!r}")
     if not (0 < args.read_seconds <= 60 and 0 < args.review_seconds <= 120):
         parser.error("--read-seconds must be in (0, 60] and --review-seconds in (0, 120]")
+    # MLflow logs every validation and store operation at INFO; the table is the output here.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     # The servers run as child processes of this script; they get its environment.
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     with tempfile.TemporaryDirectory(prefix="promogate-api-throughput-") as scratch:

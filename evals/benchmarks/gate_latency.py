@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import tempfile
@@ -220,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 1 <= args.rounds <= 50:
         parser.error(f"--rounds must be between 1 and 50, got {args.rounds}")
+    # MLflow logs every validation and store operation at INFO; the table is the output here.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     # The servers run as child processes of this script; they get its environment.
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     with tempfile.TemporaryDirectory(prefix="promogate-gate-latency-") as scratch:

@@ -49,7 +49,15 @@ ROWS: list[list[Any]] = [
         ("segment/region/recall", None),
         ("segment/=north/recall", None),
     ],
-    ids=["simple", "value-with-slash", "rows", "imported-equals", "plain-metric", "no-separator", "no-column"],
+    ids=[
+        "simple",
+        "value-with-slash",
+        "rows",
+        "imported-equals",
+        "plain-metric",
+        "no-separator",
+        "no-column",
+    ],
 )
 def test_parse_segment_metric_key(key: str, parsed: tuple[str, str, str] | None) -> None:
     result = parse_segment_metric_key(key)
