@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import TYPE_CHECKING
@@ -19,15 +20,25 @@ from agents.decision import Decision, Finding
 from agents.investigation import Investigation, Investigator
 from policies.evaluator import evaluate_policies
 from policies.loader import LoadedPolicy
-from policies.result import PolicyVerdict, Verdict
+from policies.result import PolicyRef, PolicyVerdict, Verdict
 from tools.collector import collect_bundle
-from tools.errors import ToolError
+from tools.errors import BackendUnavailableError, ToolError
 from tools.evidence import EvidenceBundle
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["ReviewOutcome", "compose_decision", "error_decision", "review_version"]
+__all__ = [
+    "EvaluatedEvidence",
+    "ReviewOutcome",
+    "compose_decision",
+    "decide",
+    "error_decision",
+    "gather_evidence",
+    "history_keys_for",
+    "review_version",
+    "version_hint",
+]
 
 logger = logging.getLogger("promogate.agents")
 
@@ -138,10 +149,11 @@ def error_decision(
     created_at: datetime,
     duration_ms: float = 0.0,
     bundle: EvidenceBundle | None = None,
+    decision_id: str | None = None,
 ) -> Decision:
     """A block that records why the review could not complete (fail closed)."""
     return Decision(
-        id=uuid.uuid4().hex,
+        id=decision_id or uuid.uuid4().hex,
         model=model,
         version=version if version is not None else 0,
         baseline_version=(
@@ -160,9 +172,92 @@ def error_decision(
     )
 
 
-def _version_hint(ref: str | int) -> int | None:
+def version_hint(ref: str | int) -> int | None:
+    """The version number in `ref`, or None for an alias."""
     text = str(ref)
     return int(text) if text.isdigit() else None
+
+
+@dataclass(frozen=True)
+class EvaluatedEvidence:
+    """A version's evidence and the policies' verdict on it: all a decision needs but judgement."""
+
+    bundle: EvidenceBundle
+    policies: list[LoadedPolicy]
+    verdict: PolicyVerdict
+
+    @property
+    def policy_refs(self) -> list[PolicyRef]:
+        """Revision and hash of every policy the verdict applied (deny-by-default included)."""
+        return [o.policy for o in self.verdict.outcomes]
+
+
+def gather_evidence(
+    client: MlflowClient,
+    model: str,
+    ref: str | int,
+    *,
+    policies: Sequence[LoadedPolicy],
+    target_alias: str = "champion",
+    baseline_alias: str | None = "champion",
+    timeout_s: float = 30.0,
+) -> EvaluatedEvidence:
+    """Resolve the candidate and baseline, gather their evidence and evaluate the policies.
+
+    Raises:
+        ToolError: The model, version or alias is unknown, or MLflow failed or timed out while
+            the evidence was read (a policy that does not need the unreadable source would
+            otherwise approve without it, so nothing is decided on such evidence).
+    """
+    bundle = collect_bundle(
+        client,
+        model,
+        ref,
+        baseline_alias=baseline_alias,
+        target_alias=target_alias,
+        history_keys=history_keys_for(policies),
+        timeout_s=timeout_s,
+    )
+    failed = bundle.unavailable_gaps()
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise BackendUnavailableError(
+            "MLflow failed while the evidence was read, so nothing is decided on it: "
+            f"{failed[0].source}: {failed[0].message}{more}"
+        )
+    return EvaluatedEvidence(bundle, list(policies), evaluate_policies(policies, bundle))
+
+
+def decide(
+    evidence: EvaluatedEvidence,
+    *,
+    investigator: Investigator,
+    target_alias: str,
+    created_at: datetime,
+    started: float,
+    decision_id: str | None = None,
+) -> Decision:
+    """Investigate the evaluated evidence and compose the decision (`started`: perf_counter)."""
+    investigation = investigator.investigate(evidence.bundle, evidence.verdict)
+    decision = compose_decision(
+        bundle=evidence.bundle,
+        verdict=evidence.verdict,
+        investigation=investigation,
+        target_alias=target_alias,
+        created_at=created_at,
+        duration_ms=(time.perf_counter() - started) * 1000.0,
+        decision_id=decision_id,
+    )
+    logger.info(
+        "reviewed %s/%s for @%s: %s (%d checks, %.0f ms)",
+        decision.model,
+        decision.version,
+        target_alias,
+        decision.verdict,
+        len(decision.checks),
+        decision.duration_ms,
+    )
+    return decision
 
 
 def review_version(
@@ -176,6 +271,7 @@ def review_version(
     baseline_alias: str | None = "champion",
     timeout_s: float = 30.0,
     clock: Callable[[], datetime] = _now,
+    decision_id: str | None = None,
 ) -> ReviewOutcome:
     """Review `model` at `ref` (a version number or `@alias`) for promotion to `target_alias`.
 
@@ -189,6 +285,7 @@ def review_version(
         baseline_alias: Alias of the version to compare against; None for no baseline.
         timeout_s: Bound on each evidence source.
         clock: Source of the decision time.
+        decision_id: The id the decision gets; a new one if None.
 
     Returns:
         The decision and the evidence bundle it was made on. Errors never raise: they yield a
@@ -196,72 +293,34 @@ def review_version(
     """
     started = time.perf_counter()
     created_at = clock()
-
-    def elapsed_ms() -> float:
-        return (time.perf_counter() - started) * 1000.0
-
     try:
-        bundle = collect_bundle(
+        evidence = gather_evidence(
             client,
             model,
             ref,
-            baseline_alias=baseline_alias,
+            policies=policies,
             target_alias=target_alias,
-            history_keys=history_keys_for(policies),
+            baseline_alias=baseline_alias,
             timeout_s=timeout_s,
         )
     except ToolError as exc:
         logger.warning("review of %s@%s blocked: %s", model, ref, exc)
-        return ReviewOutcome(
-            error_decision(
-                model=model,
-                version=_version_hint(ref),
-                target_alias=target_alias,
-                error=str(exc),
-                created_at=created_at,
-                duration_ms=elapsed_ms(),
-            ),
-            None,
+        decision = error_decision(
+            model=model,
+            version=version_hint(ref),
+            target_alias=target_alias,
+            error=str(exc),
+            created_at=created_at,
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+            decision_id=decision_id,
         )
-    failed = bundle.unavailable_gaps()
-    if failed:
-        # A policy that does not need the unreadable source would otherwise approve without it:
-        # nothing is decided on evidence MLflow failed to serve.
-        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        error = (
-            "MLflow failed while the evidence was read, so nothing is decided on it: "
-            f"{failed[0].source}: {failed[0].message}{more}"
-        )
-        logger.warning("review of %s@%s blocked: %s", model, ref, error)
-        return ReviewOutcome(
-            error_decision(
-                model=model,
-                version=bundle.candidate.version,
-                target_alias=target_alias,
-                error=error,
-                created_at=created_at,
-                duration_ms=elapsed_ms(),
-                bundle=bundle,
-            ),
-            bundle,
-        )
-    verdict = evaluate_policies(policies, bundle)
-    investigation = investigator.investigate(bundle, verdict)
-    decision = compose_decision(
-        bundle=bundle,
-        verdict=verdict,
-        investigation=investigation,
+        return ReviewOutcome(decision, None)
+    decision = decide(
+        evidence,
+        investigator=investigator,
         target_alias=target_alias,
         created_at=created_at,
-        duration_ms=elapsed_ms(),
+        started=started,
+        decision_id=decision_id,
     )
-    logger.info(
-        "reviewed %s/%s for @%s: %s (%d checks, %.0f ms)",
-        decision.model,
-        decision.version,
-        target_alias,
-        decision.verdict,
-        len(decision.checks),
-        decision.duration_ms,
-    )
-    return ReviewOutcome(decision, bundle)
+    return ReviewOutcome(decision, evidence.bundle)

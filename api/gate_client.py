@@ -273,8 +273,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         target_alias=args.target_alias,
         timeout_s=args.timeout_s,
     )
-    if args.as_json and answer.body is not None:
-        print(json.dumps(answer.body, indent=2, sort_keys=True))
+    if args.as_json:
+        # Without an answer from the gate there is still a deny to report, in the same shape.
+        body = answer.body if answer.body is not None else {"allowed": False, "error": answer.line}
+        print(json.dumps(body, indent=2, sort_keys=True))
     else:
         print(answer.line)
     return answer.exit_code

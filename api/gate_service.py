@@ -1,11 +1,9 @@
 """The API's work behind the routes: review, gate, promote and override, on top of `ReviewService`.
 
-`ReviewService.review` collects evidence and reviews in one call. The gate needs the two apart: it
-collects the evidence once, looks for a decision already made on the same evidence digest under the
-same policy revisions, and reviews that same bundle only when there is none. Reviews run as jobs
-need a decision id chosen before they start. So the review pipeline is composed here from the
-same parts (`collect_bundle`, `evaluate_policies`, the investigator, `compose_decision`), with the
-ledger and MLflow client of the `ReviewService` it wraps.
+The gate gathers a version's evidence once (`ReviewService.gather`), looks for a decision already
+made on the same evidence digest under the same policy revisions, and reviews that same evidence
+(`ReviewService.review(evidence=...)`) only when there is none. Reviews run as jobs get a decision
+id chosen before they start.
 
 Everything fails closed: a review that cannot complete is recorded as a blocking decision with its
 reason, the gate allows only an approving decision (or a blocked one whose every failing check an
@@ -18,15 +16,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from agents.decision import Decision, Finding
-from agents.publisher import publish_decision_tags
-from agents.reviewer import ReviewOutcome, compose_decision, error_decision, history_keys_for
+from agents.reviewer import ReviewOutcome
 from api.auth import Principal
 from api.errors import (
     ForbiddenError,
@@ -41,27 +37,22 @@ from ledger.errors import RecordNotFoundError
 from ledger.records import Override
 from ledger.store import Ledger, policy_refs_key
 from policies.errors import PolicyError
-from policies.evaluator import evaluate_policies
+from policies.evaluator import is_overridable
 from policies.loader import LoadedPolicy
-from policies.result import PolicyRef, PolicyVerdict
 from tools.client import call_mlflow
-from tools.collector import collect_bundle
 from tools.errors import BackendUnavailableError, NotFoundError, ToolError
-from tools.evidence import EvidenceBundle
 from tools.registry import registered_aliases
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from api.review_service import ReviewService
+    from api.review_service import ReviewObserver, ReviewService
     from api.settings import Settings
 
-__all__ = ["HUMAN_APPROVAL", "Assessment", "GateService", "ReviewObserver"]
+__all__ = ["HUMAN_APPROVAL", "Assessment", "GateService"]
 
 logger = logging.getLogger("promogate.api")
 
-ReviewObserver = Callable[[Decision, float], None]
-"""Called with every decision this service records and the seconds the review took."""
 
 HUMAN_APPROVAL = "escalation"
 """The check id an approver names to approve an escalated decision as the human it escalated to."""
@@ -73,15 +64,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _version_hint(ref: str | int) -> int | None:
-    text = str(ref)
-    return int(text) if text.isdigit() else None
-
-
-def _matches_never(check_id: str, never: Sequence[str]) -> bool:
-    return any(fnmatchcase(check_id, g) or fnmatchcase(check_id, g + ".*") for g in never)
-
-
 @dataclass(frozen=True)
 class Assessment:
     """Whether a decision lets the promotion proceed, and the overrides that made it so."""
@@ -89,19 +71,6 @@ class Assessment:
     allowed: bool
     overrides: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Evidence:
-    """The current evidence of a version, the policy verdict on it, and the policies applied."""
-
-    bundle: EvidenceBundle
-    policies: list[LoadedPolicy]
-    verdict: PolicyVerdict
-
-    @property
-    def policy_refs(self) -> list[PolicyRef]:
-        return [o.policy for o in self.verdict.outcomes]
 
 
 class GateService:
@@ -122,7 +91,8 @@ class GateService:
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.reviews = reviews
-        self.observer = observer
+        if observer is not None:
+            reviews.observer = observer
         self.clock = clock
 
     @property
@@ -160,116 +130,13 @@ class GateService:
         Returns:
             The recorded decision and the bundle it was made on (None when gathering failed).
         """
-        started = time.perf_counter()
-        created_at = self.clock()
-        target = target_alias or self.settings.target_alias
-        decision_id = review_id or uuid.uuid4().hex
-        try:
-            evidence = self._evidence(model, ref, target, baseline_alias)
-        except (PolicyError, ToolError) as exc:
-            decision = self._record_failure(
-                model, ref, target, exc, created_at, started, decision_id
-            )
-            return ReviewOutcome(decision, None)
-        decision = self._decide(evidence, target, created_at, started, decision_id)
-        return ReviewOutcome(decision, evidence.bundle)
-
-    def _evidence(
-        self, model: str, ref: str | int, target: str, baseline_alias: str | None
-    ) -> _Evidence:
-        policies = self.reviews.policies()
-        bundle = collect_bundle(
-            self.client,
+        return self.reviews.review(
             model,
             ref,
-            baseline_alias=baseline_alias or self.settings.baseline_alias,
-            target_alias=target,
-            history_keys=history_keys_for(policies),
-            timeout_s=self.settings.evidence_timeout_s,
+            target_alias=target_alias,
+            baseline_alias=baseline_alias,
+            decision_id=review_id,
         )
-        # A policy that does not need an unreadable source would otherwise approve without it.
-        failed = bundle.unavailable_gaps()
-        if failed:
-            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-            raise BackendUnavailableError(
-                f"MLflow failed while the evidence was read, so nothing is decided on it: "
-                f"{failed[0].source}: {failed[0].message}{more}"
-            )
-        return _Evidence(bundle, policies, evaluate_policies(policies, bundle))
-
-    def _decide(
-        self,
-        evidence: _Evidence,
-        target: str,
-        created_at: datetime,
-        started: float,
-        decision_id: str,
-    ) -> Decision:
-        investigation = self.reviews.investigator.investigate(evidence.bundle, evidence.verdict)
-        decision = compose_decision(
-            bundle=evidence.bundle,
-            verdict=evidence.verdict,
-            investigation=investigation,
-            target_alias=target,
-            created_at=created_at,
-            duration_ms=(time.perf_counter() - started) * 1000.0,
-            decision_id=decision_id,
-        )
-        self._record(decision, started)
-        if self.settings.publish_tags:
-            self._publish(decision)
-        logger.info(
-            "reviewed %s/%s for @%s: %s (%d checks, %.0f ms)",
-            decision.model,
-            decision.version,
-            target,
-            decision.verdict,
-            len(decision.checks),
-            decision.duration_ms,
-        )
-        return decision
-
-    def _record_failure(
-        self,
-        model: str,
-        ref: str | int,
-        target: str,
-        exc: PolicyError | ToolError,
-        created_at: datetime,
-        started: float,
-        decision_id: str,
-    ) -> Decision:
-        what = "policies could not be loaded" if isinstance(exc, PolicyError) else "evidence"
-        message = f"{what}: {exc}" if isinstance(exc, PolicyError) else str(exc)
-        logger.warning("review of %s@%s blocked: %s", model, ref, message)
-        decision = error_decision(
-            model=model,
-            version=_version_hint(ref),
-            target_alias=target,
-            error=message,
-            created_at=created_at,
-            duration_ms=(time.perf_counter() - started) * 1000.0,
-        ).model_copy(update={"id": decision_id})
-        self._record(decision, started)
-        return decision
-
-    def _record(self, decision: Decision, started: float) -> None:
-        self.ledger.append_decision(decision)
-        if self.observer is not None:
-            self.observer(decision, time.perf_counter() - started)
-
-    def _publish(self, decision: Decision) -> None:
-        from mlflow.exceptions import MlflowException
-
-        try:
-            publish_decision_tags(self.client, decision)
-        except MlflowException as exc:
-            # The ledger is the record of truth and already has the decision.
-            logger.warning(
-                "decision %s recorded but its tags could not be written to MLflow: %s",
-                decision.id,
-                exc,
-            )
 
     # -- gate -------------------------------------------------------------------------------------
 
@@ -289,10 +156,10 @@ class GateService:
         created_at = self.clock()
         target = target_alias or self.settings.target_alias
         try:
-            evidence = self._evidence(model, ref, target, None)
+            evidence = self.reviews.gather(model, ref, target_alias=target)
         except (PolicyError, ToolError) as exc:
-            decision = self._record_failure(
-                model, ref, target, exc, created_at, started, uuid.uuid4().hex
+            decision = self.reviews.record_failure(
+                model, ref, target, exc, created_at=created_at, started=started
             )
             return self._answer(decision, reused=False)
         candidate = evidence.bundle.candidate
@@ -309,7 +176,7 @@ class GateService:
                 existing.verdict,
             )
             return self._answer(existing, reused=True)
-        decision = self._decide(evidence, target, created_at, started, uuid.uuid4().hex)
+        decision = self.reviews.review(model, ref, target_alias=target, evidence=evidence).decision
         return self._answer(decision, reused=False)
 
     def _answer(self, decision: Decision, *, reused: bool) -> GateResponse:
@@ -408,7 +275,7 @@ class GateService:
         """
         target = target_alias or self.settings.target_alias
         try:
-            evidence = self._evidence(model, version, target, None)
+            evidence = self.reviews.gather(model, version, target_alias=target)
         except PolicyError as exc:
             raise PromotionRefusedError(f"policies could not be loaded: {exc}") from exc
         except ToolError as exc:
@@ -587,7 +454,7 @@ class GateService:
             check = checks[check_id]
             policy = loaded.get(check.policy)
             never = policy.policy.overrides.never if policy is not None else []
-            if not check.overridable or _matches_never(check_id, never):
+            if not check.overridable or not is_overridable(check_id, never):
                 fixed.append(check_id)
         if fixed:
             raise OverrideRefusedError(

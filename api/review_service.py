@@ -8,25 +8,42 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from agents.decision import Decision
 from agents.investigation import Investigator
 from agents.offline_investigator import OfflineInvestigator
 from agents.publisher import publish_decision_tags
-from agents.reviewer import ReviewOutcome, error_decision, review_version
+from agents.reviewer import (
+    EvaluatedEvidence,
+    ReviewOutcome,
+    decide,
+    error_decision,
+    gather_evidence,
+    version_hint,
+)
 from api.settings import Settings
 from ledger.store import Ledger
 from policies.errors import PolicyDirectoryError, PolicyError
 from policies.loader import LoadedPolicy, load_policy_dir
+from tools.errors import ToolError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["ReviewService", "configure_mlflow_environment", "make_investigator"]
+__all__ = ["ReviewObserver", "ReviewService", "configure_mlflow_environment", "make_investigator"]
 
 logger = logging.getLogger("promogate.api")
+
+ReviewObserver = Callable[[Decision, float], None]
+"""Called with every decision a service records and the seconds the review took."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def configure_mlflow_environment(settings: Settings) -> None:
@@ -52,7 +69,16 @@ def make_investigator(settings: Settings) -> Investigator:
 
 
 class ReviewService:
-    """Runs reviews for one configuration: MLflow, trusted policies, ledger and investigator."""
+    """Runs reviews for one configuration: MLflow, trusted policies, ledger and investigator.
+
+    Args:
+        settings: The configuration, read once at the edge.
+        ledger: The decision ledger; the one `settings.ledger_url` names if None.
+        investigator: The investigator; the one `settings.llm` names if None.
+        policies: A fixed policy set; otherwise read from `settings.policies_dir` per review.
+        observer: Called after every recorded decision with the seconds the review took.
+        clock: Source of the decision time.
+    """
 
     def __init__(
         self,
@@ -61,6 +87,8 @@ class ReviewService:
         ledger: Ledger | None = None,
         investigator: Investigator | None = None,
         policies: Sequence[LoadedPolicy] | None = None,
+        observer: ReviewObserver | None = None,
+        clock: Callable[[], datetime] = _now,
     ) -> None:
         configure_mlflow_environment(settings)
         self.settings = settings
@@ -68,6 +96,8 @@ class ReviewService:
         self.investigator = (
             investigator if investigator is not None else make_investigator(settings)
         )
+        self.observer = observer
+        self.clock = clock
         self._policies = list(policies) if policies is not None else None
         self._client: MlflowClient | None = None
 
@@ -91,6 +121,30 @@ class ReviewService:
             )
         return load_policy_dir(self.settings.policies_dir)
 
+    def gather(
+        self,
+        model: str,
+        ref: str | int,
+        *,
+        target_alias: str | None = None,
+        baseline_alias: str | None = None,
+    ) -> EvaluatedEvidence:
+        """The version's current evidence and the policies' verdict on it.
+
+        Raises:
+            PolicyError: The policies cannot be loaded.
+            ToolError: The version cannot be resolved, or MLflow failed while reading evidence.
+        """
+        return gather_evidence(
+            self.client,
+            model,
+            ref,
+            policies=self.policies(),
+            target_alias=target_alias or self.settings.target_alias,
+            baseline_alias=baseline_alias or self.settings.baseline_alias,
+            timeout_s=self.settings.evidence_timeout_s,
+        )
+
     def review(
         self,
         model: str,
@@ -99,53 +153,91 @@ class ReviewService:
         target_alias: str | None = None,
         baseline_alias: str | None = None,
         publish: bool | None = None,
+        decision_id: str | None = None,
+        evidence: EvaluatedEvidence | None = None,
     ) -> ReviewOutcome:
         """Review, append the decision to the ledger, then publish it as model-version tags.
 
         The ledger is the record of truth and is written first; a failure to publish tags is
         logged and does not change the decision. Errors never raise: they become blocking
-        decisions with the reason, and those are recorded too.
+        decisions with the reason, and those are recorded too. `evidence` already gathered
+        (by the gate, to look for a reusable decision) is decided on as it is.
         """
+        started = time.perf_counter()
+        created_at = self.clock()
         target = target_alias or self.settings.target_alias
-        baseline = baseline_alias or self.settings.baseline_alias
-        try:
-            policies = self.policies()
-        except PolicyError as exc:
-            outcome = ReviewOutcome(
-                error_decision(
-                    model=model,
-                    version=int(str(ref)) if str(ref).isdigit() else None,
-                    target_alias=target,
-                    error=f"policies could not be loaded: {exc}",
-                    created_at=datetime.now(UTC),
-                ),
-                None,
-            )
-        else:
-            outcome = review_version(
-                self.client,
-                model,
-                ref,
-                policies=policies,
-                investigator=self.investigator,
-                target_alias=target,
-                baseline_alias=baseline,
-                timeout_s=self.settings.evidence_timeout_s,
-            )
-        self.ledger.append_decision(outcome.decision)
+        if evidence is None:
+            try:
+                evidence = self.gather(
+                    model, ref, target_alias=target, baseline_alias=baseline_alias
+                )
+            except (PolicyError, ToolError) as exc:
+                decision = self.record_failure(
+                    model,
+                    ref,
+                    target,
+                    exc,
+                    created_at=created_at,
+                    started=started,
+                    decision_id=decision_id,
+                )
+                return ReviewOutcome(decision, None)
+        decision = decide(
+            evidence,
+            investigator=self.investigator,
+            target_alias=target,
+            created_at=created_at,
+            started=started,
+            decision_id=decision_id,
+        )
+        self.record(decision, started)
         should_publish = self.settings.publish_tags if publish is None else publish
-        if should_publish and outcome.bundle is not None:
-            self._publish(outcome)
-        return outcome
+        if should_publish:
+            self._publish(decision)
+        return ReviewOutcome(decision, evidence.bundle)
 
-    def _publish(self, outcome: ReviewOutcome) -> None:
+    def record_failure(
+        self,
+        model: str,
+        ref: str | int,
+        target_alias: str,
+        exc: PolicyError | ToolError,
+        *,
+        created_at: datetime,
+        started: float,
+        decision_id: str | None = None,
+    ) -> Decision:
+        """Record a review that could not complete as a block with its reason, and return it."""
+        message = (
+            f"policies could not be loaded: {exc}" if isinstance(exc, PolicyError) else str(exc)
+        )
+        logger.warning("review of %s@%s blocked: %s", model, ref, message)
+        decision = error_decision(
+            model=model,
+            version=version_hint(ref),
+            target_alias=target_alias,
+            error=message,
+            created_at=created_at,
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+            decision_id=decision_id,
+        )
+        self.record(decision, started)
+        return decision
+
+    def record(self, decision: Decision, started: float) -> None:
+        """Append `decision` to the ledger and tell the observer (`started`: perf_counter)."""
+        self.ledger.append_decision(decision)
+        if self.observer is not None:
+            self.observer(decision, time.perf_counter() - started)
+
+    def _publish(self, decision: Decision) -> None:
         from mlflow.exceptions import MlflowException
 
         try:
-            publish_decision_tags(self.client, outcome.decision)
+            publish_decision_tags(self.client, decision)
         except MlflowException as exc:
             logger.warning(
                 "decision %s recorded but its tags could not be written to MLflow: %s",
-                outcome.decision.id,
+                decision.id,
                 exc,
             )

@@ -113,6 +113,7 @@ def decided(shared_api: Any) -> Any:
         ("release-lead", {"check_ids": []}, 422, "invalid_request", "check_ids"),
         ("release-lead", {"version": 1}, 404, "not_found", "no decision"),
         ("release-lead", {"decision_id": "nope"}, 404, "not_found", "'nope'"),
+        ("release-lead", {"check_ids": ["escalation"]}, 422, "invalid_request", "escalated"),
     ],
     ids=[
         "approver-not-listed",
@@ -128,6 +129,7 @@ def decided(shared_api: Any) -> Any:
         "no-checks",
         "no-decision",
         "unknown-decision",
+        "escalation-of-a-block",
     ],
 )
 def test_override_refusals(
@@ -139,3 +141,19 @@ def test_override_refusals(
     assert text in response.json()["detail"]
     assert decided.ledger.active_overrides(MODEL, 3) == []
     assert decided.ledger.active_overrides(MODEL, 4) == []
+
+
+def test_an_approver_decides_an_escalation(api: Any) -> None:
+    escalated = _gate(api, 2, "canary")
+    assert escalated["allowed"] is False
+    assert escalated["verdict"] == "escalate"
+    by_intern = _override(api, "intern", version=2, target_alias="canary", check_ids=["escalation"])
+    # gate-test lists its approvers, and a human approval answers to every applied policy.
+    assert by_intern.status_code == 403
+    approval = _override(api, version=2, target_alias="canary", check_ids=["escalation"])
+    assert approval.status_code == 201, approval.text
+    allowed = _gate(api, 2, "canary")
+    assert allowed["allowed"] is True
+    assert allowed["reused"] is True
+    assert allowed["overrides"] == [approval.json()["id"]]
+    assert allowed["reasons"][0].startswith("escalate overridden")

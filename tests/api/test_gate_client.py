@@ -185,3 +185,11 @@ def test_the_client_starts_and_exits_fast(live_gate: Any) -> None:
     # The requirement is 0.5 s (see evals/benchmarks/client_startup.py); the margin absorbs a
     # loaded CI machine, while a client that imported mlflow (5 s) would still fail.
     assert statistics.median(timings) < 1.5, timings
+
+
+def test_json_output_reports_a_deny_without_an_answer() -> None:
+    result = _run(["--server", f"http://127.0.0.1:{free_port()}", MODEL, "2", "--json"], None)
+    assert result.returncode == EXIT_ERROR
+    body = json.loads(result.stdout)
+    assert body["allowed"] is False
+    assert "cannot reach" in body["error"]
