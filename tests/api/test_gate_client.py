@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -171,20 +170,6 @@ def test_the_client_path_imports_no_heavy_library(live_gate: Any) -> None:
     )
     assert result.returncode == EXIT_OK, result.stdout + result.stderr
     assert "LOADED []" in result.stderr
-
-
-def test_the_client_starts_and_exits_fast(live_gate: Any) -> None:
-    args = ["--server", live_gate.url, MODEL, "2"]
-    assert _run(args, live_gate.tokens["deployer"]).returncode == EXIT_OK  # decision recorded
-    timings = []
-    for _ in range(5):
-        started = time.perf_counter()
-        result = _run(args, live_gate.tokens["deployer"])
-        timings.append(time.perf_counter() - started)
-        assert result.returncode == EXIT_OK
-    # The requirement is 0.5 s (see evals/benchmarks/client_startup.py); the margin absorbs a
-    # loaded CI machine, while a client that imported mlflow (5 s) would still fail.
-    assert statistics.median(timings) < 1.5, timings
 
 
 def test_json_output_reports_a_deny_without_an_answer() -> None:
