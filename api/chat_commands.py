@@ -9,10 +9,11 @@ interactive prompt (``exit`` or end of input stops it).
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from api.cli_options import LedgerUrl, Llm, ModelArg, PoliciesDir, RefArg, TrackingUri
 
 if TYPE_CHECKING:
     from agents.chat import ChatAnswer, ChatSession
@@ -119,22 +120,16 @@ def _questions_from_prompt() -> list[str] | None:
 
 
 def chat_command(
-    model: Annotated[str, typer.Argument(help="Registered model name.")],
-    ref: Annotated[str, typer.Argument(help="Version number or @alias.")],
+    model: ModelArg,
+    ref: RefArg,
     question: Annotated[
         list[str] | None,
         typer.Option("--question", "-q", help="A question to answer (repeatable)."),
     ] = None,
-    tracking_uri: Annotated[
-        str | None, typer.Option("--tracking-uri", help="MLflow tracking URI.")
-    ] = None,
-    policies: Annotated[
-        Path | None, typer.Option("--policies", help="Trusted policy directory.")
-    ] = None,
-    ledger_url: Annotated[
-        str | None, typer.Option("--ledger-url", help="Ledger holding the decision.")
-    ] = None,
-    llm: Annotated[str | None, typer.Option("--llm", help="'offline' or 'openai:<model>'.")] = None,
+    tracking_uri: TrackingUri = None,
+    policies: PoliciesDir = None,
+    ledger_url: LedgerUrl = None,
+    llm: Llm = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON answer per line.")] = False,
 ) -> None:
     """Ask about MODEL at VERSION (or @ALIAS); answers cite the evidence they rest on."""

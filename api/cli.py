@@ -16,6 +16,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.cli_options import (
+    AsJson,
+    AsMarkdown,
+    LedgerUrl,
+    Llm,
+    ModelArg,
+    PoliciesDir,
+    RefArg,
+    TargetAlias,
+    TrackingUri,
+)
+
 if TYPE_CHECKING:
     from agents.decision import Decision
     from api.settings import Settings
@@ -36,27 +48,6 @@ policy_app = typer.Typer(
 ledger_app = typer.Typer(help="Inspect and verify the decision ledger.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 app.add_typer(ledger_app, name="ledger")
-
-TrackingUri = Annotated[
-    str | None,
-    typer.Option("--tracking-uri", help="MLflow tracking URI (env PROMOGATE_TRACKING_URI)."),
-]
-LedgerUrl = Annotated[
-    str | None,
-    typer.Option("--ledger-url", help="Ledger database URL (env PROMOGATE_LEDGER_URL)."),
-]
-PoliciesDir = Annotated[
-    Path | None,
-    typer.Option("--policies", help="Trusted policy directory (env PROMOGATE_POLICIES_DIR)."),
-]
-Llm = Annotated[
-    str | None, typer.Option("--llm", help="'offline' or 'openai:<model>' (env PROMOGATE_LLM).")
-]
-TargetAlias = Annotated[
-    str | None, typer.Option("--target-alias", help="The alias the promotion would move.")
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")]
-AsMarkdown = Annotated[bool, typer.Option("--markdown", help="Print the decision as Markdown.")]
 
 
 def exit_code_for(decision: Decision) -> int:
@@ -116,8 +107,8 @@ def _run_review(
 
 @app.command()
 def review(
-    model: Annotated[str, typer.Argument(help="Registered model name.")],
-    ref: Annotated[str, typer.Argument(help="Version number or @alias.")],
+    model: ModelArg,
+    ref: RefArg,
     policies: PoliciesDir = None,
     tracking_uri: TrackingUri = None,
     ledger_url: LedgerUrl = None,
@@ -151,8 +142,8 @@ def review(
 
 @app.command()
 def gate(
-    model: Annotated[str, typer.Argument(help="Registered model name.")],
-    ref: Annotated[str, typer.Argument(help="Version number or @alias.")],
+    model: ModelArg,
+    ref: RefArg,
     policies: PoliciesDir = None,
     tracking_uri: TrackingUri = None,
     ledger_url: LedgerUrl = None,

@@ -13,26 +13,13 @@ from typing import Annotated
 
 import typer
 
+from api.cli_options import AsJson, LedgerUrl, PoliciesDir, TrackingUri
 from api.settings import Settings, load_settings
 
 __all__ = ["register_server_commands", "server_app", "token_app"]
 
 server_app = typer.Typer(help="Serve the API and run review workers.", no_args_is_help=True)
 token_app = typer.Typer(help="Create, revoke and list API bearer tokens.", no_args_is_help=True)
-
-LedgerUrl = Annotated[
-    str | None,
-    typer.Option("--ledger-url", help="Ledger database URL [env: PROMOGATE_LEDGER_URL]."),
-]
-TrackingUri = Annotated[
-    str | None,
-    typer.Option("--tracking-uri", help="MLflow tracking URI [env: PROMOGATE_TRACKING_URI]."),
-]
-PoliciesDir = Annotated[
-    str | None,
-    typer.Option("--policies", help="Trusted policy directory [env: PROMOGATE_POLICIES_DIR]."),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _settings(**overrides: object) -> Settings:
@@ -47,8 +34,8 @@ def _configure_logging(settings: Settings) -> None:
 
 @server_app.command("serve")
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [env: PROMOGATE_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [env: PROMOGATE_PORT].")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (env PROMOGATE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env PROMOGATE_PORT).")] = None,
     workers: Annotated[
         int, typer.Option(help="Uvicorn worker processes (each a full API replica).")
     ] = 1,
@@ -59,7 +46,7 @@ def serve(
         bool | None,
         typer.Option(
             "--allow-anonymous/--require-token",
-            help="Serve without tokens, for a local demo only [env: PROMOGATE_ALLOW_ANONYMOUS].",
+            help="Serve without tokens, for a local demo only (env PROMOGATE_ALLOW_ANONYMOUS).",
         ),
     ] = None,
 ) -> None:
@@ -109,7 +96,7 @@ def serve(
 def worker(
     concurrency: Annotated[
         int | None,
-        typer.Option(help="Reviews run at once [env: PROMOGATE_JOB_CONCURRENCY]."),
+        typer.Option(help="Reviews run at once (env PROMOGATE_JOB_CONCURRENCY)."),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Worker name (default: host-pid).")] = None,
     tracking_uri: TrackingUri = None,
