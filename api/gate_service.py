@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from agents.decision import Decision, Finding
+from agents.decision import Decision
 from agents.reviewer import ReviewOutcome
 from api.auth import Principal
 from api.errors import (
@@ -34,7 +33,7 @@ from api.errors import (
 )
 from api.schemas import GateResponse, OverrideRequest, PromoteResponse
 from ledger.errors import RecordNotFoundError
-from ledger.records import Override
+from ledger.records import Override, Promotion
 from ledger.store import Ledger, policy_refs_key
 from policies.errors import PolicyError
 from policies.evaluator import is_overridable
@@ -304,7 +303,7 @@ class GateService:
         except ToolError as exc:
             raise self._tool_refusal(exc) from exc
         promoted_at = self.clock()
-        record = self._record_promotion(decision, assessment, previous, actor, promoted_at)
+        record = self._record_promotion(decision, assessment, previous, actor, promoted_at, digest)
         self._publish_promotion(model, version, target, record.id, actor, promoted_at)
         logger.info(
             "promoted %s v%s to @%s (was v%s) on decision %s by %s",
@@ -335,29 +334,25 @@ class GateService:
         previous: int | None,
         actor: Principal,
         promoted_at: datetime,
-    ) -> Decision:
-        """Append the promotion to the ledger's hash chain.
+        evidence_digest: str,
+    ) -> Promotion:
+        """Append the promotion to the ledger's hash chain as a record of its own kind.
 
-        The ledger records decisions and overrides only, so the promotion is recorded as a copy of
-        the decision it rests on (same verdict, evidence digest and policies, so reusing it
-        changes no gate answer) with a new id and a finding that says who moved which alias.
+        A promotion record is never read as a decision, so it changes no later gate answer.
         """
-        moved = f"@{decision.target_alias} moved from v{previous} to v{decision.version}"
-        via = f" with overrides {', '.join(assessment.overrides)}" if assessment.overrides else ""
-        detail = f"{moved} by {actor.name!r} on decision {decision.id}{via}"
-        record = decision.model_copy(
-            update={
-                "id": f"promotion-{uuid.uuid4().hex}",
-                "reasons": [f"promotion: {detail}", *decision.reasons],
-                "findings": [
-                    Finding(title="Promotion", detail=detail, evidence=[f"decision:{decision.id}"]),
-                    *decision.findings,
-                ],
-                "created_at": promoted_at,
-            }
+        promotion = Promotion(
+            model=decision.model,
+            version=decision.version,
+            target_alias=decision.target_alias,
+            previous_version=previous,
+            decision_id=decision.id,
+            overrides=assessment.overrides,
+            promoted_by=actor.name,
+            evidence_digest=evidence_digest,
+            created_at=promoted_at,
         )
-        self.ledger.append_decision(record)
-        return record
+        self.ledger.append_promotion(promotion)
+        return promotion
 
     def _publish_promotion(
         self,

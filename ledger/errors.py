@@ -4,7 +4,7 @@ Messages name the offending value with ``!r``; database URLs in messages never c
 
     LedgerError                               what the ledger cannot do (schema missing, bad URL)
     ├── LedgerUnavailableError(url)           database unreachable, closed, locked or read-only
-    ├── RecordNotFoundError(record_id)        no decision or override with that id
+    ├── RecordNotFoundError(record_id)        no decision, override or promotion with that id
     ├── DuplicateRecordError(record_id)       a record with that id is already in the chain
     ├── ChainBrokenError(report)              verify() found an edited, deleted or re-linked record
     ├── IdempotencyConflictError(key)         same Idempotency-Key, different request (HTTP 422)
@@ -52,7 +52,7 @@ class LedgerUnavailableError(LedgerError):
 
 
 class RecordNotFoundError(LedgerError):
-    """No record with the given id (decision or override) is in the ledger."""
+    """No record with the given id (decision, override or promotion) is in the ledger."""
 
     def __init__(self, record_id: str, kind: str = "record") -> None:
         self.record_id = record_id
@@ -67,7 +67,7 @@ class DuplicateRecordError(LedgerError):
         self.record_id = record_id
         super().__init__(
             f"a record with id {record_id!r} is already in the ledger; records are append-only, "
-            "give the new decision or override a new id"
+            "give the new record a new id"
         )
 
 

@@ -1,4 +1,4 @@
-"""What the ledger records and returns: chain metadata of a record, and override requests."""
+"""What the ledger records and returns: chain metadata of a record, overrides and promotions."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from policies.result import PolicyRef, Verdict
 
-__all__ = ["LedgerRecord", "Override", "RecordKind"]
+__all__ = ["LedgerRecord", "Override", "Promotion", "RecordKind"]
 
-RecordKind = Literal["decision", "override"]
+RecordKind = Literal["decision", "override", "promotion"]
 
 
 def _utc_now() -> datetime:
@@ -25,7 +25,7 @@ class LedgerRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     seq: int = Field(description="Position in the chain, contiguous from 1.")
-    record_id: str = Field(description="The decision id, or the override id.")
+    record_id: str = Field(description="The decision, override or promotion id.")
     kind: RecordKind
     model: str
     version: int
@@ -87,3 +87,50 @@ class Override(BaseModel):
                 f"created_at {self.created_at.isoformat()!r}"
             )
         return self
+
+
+class Promotion(BaseModel):
+    """An alias moved to a model version on an allowing decision: who did it, on what grounds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=lambda: f"prm-{uuid4().hex}")
+    model: str = Field(min_length=1)
+    version: int = Field(ge=1)
+    target_alias: str = Field(min_length=1, description="The alias that was moved.")
+    previous_version: int | None = Field(
+        default=None, ge=1, description="The version the alias named before; None if unset."
+    )
+    decision_id: str = Field(
+        min_length=1, description="The allowing decision the promotion rests on."
+    )
+    overrides: list[str] = Field(
+        default_factory=list, description="Ids of the overrides that made the decision allow."
+    )
+    promoted_by: str = Field(min_length=1, description="Who promoted: token name or user.")
+    evidence_digest: str = Field(
+        min_length=1, description="Digest of the evidence the decision was made on."
+    )
+    created_at: datetime = Field(default_factory=_utc_now)
+
+    @field_validator("promoted_by")
+    @classmethod
+    def _promoter_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(f"must not be blank, got {value!r}")
+        return value.strip()
+
+    @field_validator("overrides")
+    @classmethod
+    def _override_ids_not_blank(cls, value: list[str]) -> list[str]:
+        blank = [o for o in value if not o.strip()]
+        if blank:
+            raise ValueError(f"override ids must not be blank, got {value!r}")
+        return value
+
+    @field_validator("created_at")
+    @classmethod
+    def _created_aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError(f"must be timezone-aware, got {value!r}")
+        return value.astimezone(UTC)

@@ -1,9 +1,9 @@
-"""The decision ledger: an append-only, hash-chained store of decisions and overrides.
+"""The decision ledger: an append-only, hash-chained store of decisions, overrides, promotions.
 
 Every append is one transaction that locks the chain head, links the new record to the previous
-one by hash, and moves the head; nothing is half-written. Reads return the Decision or Override as
-it was recorded. ``verify`` walks the chain and reports the first edited, deleted or re-linked
-record (see ``ledger.chain``).
+one by hash, and moves the head; nothing is half-written. Reads return the Decision, Override or
+Promotion as it was recorded; each kind is read only by its own methods. ``verify`` walks the
+chain and reports the first edited, deleted or re-linked record (see ``ledger.chain``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ledger.chain import ChainReport, canonical_json, compute_record_hash, verif
 from ledger.database import Database
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
 from ledger.idempotency import IdempotencyStore
-from ledger.records import LedgerRecord, Override, RecordKind
+from ledger.records import LedgerRecord, Override, Promotion, RecordKind
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
 from ledger.tokens import TokenStore
 from policies.result import PolicyRef, Verdict
@@ -52,7 +52,7 @@ def policy_refs_key(refs: Sequence[PolicyRef]) -> str:
     )
 
 
-def _json_payload(model: Decision | Override) -> str:
+def _json_payload(model: Decision | Override | Promotion) -> str:
     # Through JSON text rather than model_dump(mode="json"): pydantic writes NaN and infinity as
     # null there, and canonical JSON refuses them.
     return canonical_json(json.loads(model.model_dump_json()))
@@ -97,11 +97,34 @@ def _load_override(row: LedgerRecordRow) -> Override:
         ) from exc
 
 
+def _load_promotion(row: LedgerRecordRow) -> Promotion:
+    try:
+        return Promotion.model_validate_json(row.payload)
+    except ValidationError as exc:
+        raise LedgerError(
+            f"promotion {row.record_id!r} (record {row.seq}) cannot be read back: {exc}; "
+            "run `promogate ledger verify` to check whether it was edited"
+        ) from exc
+
+
 def _streamed(session: Session, rows: Iterable[LedgerRecordRow]) -> Iterator[LedgerRecordRow]:
     # Drop each row from the session once checked: a long chain verifies in constant memory.
     for row in rows:
         yield row
         session.expunge(row)
+
+
+def _check_same_subject(record_id: str, fields: dict[str, Any], decision: LedgerRecordRow) -> None:
+    # A promotion must rest on a decision about what it promoted, made on the same evidence.
+    subject = ("model", "version", "target_alias", "evidence_digest")
+    mismatched = [name for name in subject if getattr(decision, name) != fields[name]]
+    if mismatched:
+        recorded = {name: getattr(decision, name) for name in mismatched}
+        given = {name: fields[name] for name in mismatched}
+        raise LedgerError(
+            f"{fields['kind']} {record_id!r} names decision {decision.record_id!r}, which is "
+            f"about {recorded!r}, not {given!r}"
+        )
 
 
 class Ledger:
@@ -203,8 +226,34 @@ class Ledger:
         }
         return self._append(fields, requires_decision=override.decision_id)
 
+    def append_promotion(self, promotion: Promotion) -> LedgerRecord:
+        """Record a promotion at the end of the chain.
+
+        Args:
+            promotion: Which alias was moved to which version, by whom, on which decision. That
+                decision must be in the ledger, about the same model, version and alias, and made
+                on the same evidence digest.
+        """
+        fields: dict[str, Any] = {
+            "record_id": promotion.id,
+            "kind": "promotion",
+            "model": promotion.model,
+            "version": promotion.version,
+            "verdict": None,
+            "target_alias": promotion.target_alias,
+            "evidence_digest": promotion.evidence_digest,
+            "policy_refs": policy_refs_key([]),
+            "expires_at": None,
+            "payload": _json_payload(promotion),
+        }
+        return self._append(fields, requires_decision=promotion.decision_id, same_subject=True)
+
     def _append(
-        self, fields: dict[str, Any], *, requires_decision: str | None = None
+        self,
+        fields: dict[str, Any],
+        *,
+        requires_decision: str | None = None,
+        same_subject: bool = False,
     ) -> LedgerRecord:
         record_id = str(fields["record_id"])
         with self.database.write() as session:
@@ -224,6 +273,8 @@ class Ledger:
                 target = self._find_row(session, requires_decision)
                 if target is None or target.kind != "decision":
                     raise RecordNotFoundError(requires_decision, "decision")
+                if same_subject:
+                    _check_same_subject(record_id, fields, target)
             row = LedgerRecordRow(
                 seq=head.seq + 1,
                 prev_hash=head.record_hash,
@@ -257,10 +308,10 @@ class Ledger:
     # -- reads ------------------------------------------------------------------------------------
 
     def get_record(self, record_id: str) -> LedgerRecord:
-        """The chain metadata (sequence number, hashes) of a decision or override.
+        """The chain metadata (sequence number, hashes) of a decision, override or promotion.
 
         Args:
-            record_id: A decision id or override id.
+            record_id: A decision, override or promotion id.
         """
         with self.database.read() as session:
             row = self._find_row(session, record_id)
@@ -389,6 +440,38 @@ class Ledger:
         query = query.order_by(LedgerRecordRow.seq)
         with self.database.read() as session:
             return [_load_override(row) for row in session.execute(query).scalars()]
+
+    def get_promotion(self, promotion_id: str) -> Promotion:
+        """The promotion with this id, as recorded.
+
+        Args:
+            promotion_id: The promotion's id.
+        """
+        with self.database.read() as session:
+            row = self._find_row(session, promotion_id)
+            if row is None or row.kind != "promotion":
+                raise RecordNotFoundError(promotion_id, "promotion")
+            return _load_promotion(row)
+
+    def list_promotions(
+        self, model: str | None = None, version: int | None = None, limit: int = 50
+    ) -> list[Promotion]:
+        """Recorded promotions, newest first.
+
+        Args:
+            model: Only promotions of this registered model.
+            version: Only promotions of this version number.
+            limit: At most this many (1 to 1000).
+        """
+        limit = max(1, min(limit, _MAX_LIST_LIMIT))
+        query = select(LedgerRecordRow).where(LedgerRecordRow.kind == "promotion")
+        if model is not None:
+            query = query.where(LedgerRecordRow.model == model)
+        if version is not None:
+            query = query.where(LedgerRecordRow.version == version)
+        query = query.order_by(LedgerRecordRow.seq.desc()).limit(limit)
+        with self.database.read() as session:
+            return [_load_promotion(row) for row in session.execute(query).scalars()]
 
     # -- verification -----------------------------------------------------------------------------
 

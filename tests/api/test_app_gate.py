@@ -135,7 +135,8 @@ def test_promote_moves_the_alias_only_on_an_approving_decision(
     assert "no decision on the current evidence" in refused.json()["detail"]
     assert target not in client.get_registered_model(MODEL).aliases
 
-    assert _gate(api, 2, target).json()["allowed"] is True
+    approval = _gate(api, 2, target).json()
+    assert approval["allowed"] is True
     promoted = api.client.post(
         "/v1/promote", json={"model": MODEL, "version": 2, "target_alias": target}, headers=deploy
     )
@@ -145,11 +146,25 @@ def test_promote_moves_the_alias_only_on_an_approving_decision(
     assert body["previous_version"] is None
     assert body["promoted_by"] == "deployer"
     assert client.get_registered_model(MODEL).aliases[target] == 2
-    record = api.ledger.get_decision(body["record_id"])
-    assert record.verdict == "approve"
-    assert record.evidence_digest == body["evidence_digest"]
-    assert record.reasons[0].startswith(f"promotion: @{target} moved from vNone to v2")
-    assert api.ledger.verify().ok
+    promotion = api.ledger.get_promotion(body["record_id"])
+    assert (promotion.model, promotion.version, promotion.target_alias) == (MODEL, 2, target)
+    assert (promotion.previous_version, promotion.promoted_by) == (None, "deployer")
+    assert promotion.decision_id == body["decision_id"] == approval["decision_id"]
+    assert promotion.evidence_digest == body["evidence_digest"]
+    assert promotion.overrides == body["overrides"] == []
+    assert api.ledger.get_record(body["record_id"]).kind == "promotion"
+    chain = api.ledger.verify()
+    assert chain.ok
+    assert chain.head_hash == api.ledger.get_record(body["record_id"]).record_hash
+    # The promotion is no decision: later gate answers rest on decisions only. (The moved alias
+    # and the promotion tags are part of the evidence, so the next gate may review again.)
+    assert body["record_id"] not in {d.id for d in api.ledger.list_decisions(MODEL, 2)}
+    again = _gate(api, 2, target).json()
+    assert again["allowed"] is True
+    assert api.ledger.get_decision(again["decision_id"]).verdict == "approve"
+    reused = _gate(api, 2, target).json()
+    assert (reused["allowed"], reused["reused"]) == (True, True)
+    assert reused["decision_id"] == again["decision_id"] != body["record_id"]
     tags = client.get_model_version(MODEL, "2").tags
     assert tags["promogate.promoted_to"] == target
     assert tags["promogate.promotion_record"] == body["record_id"]
