@@ -93,7 +93,10 @@ def test_a_newer_schema_is_refused(ledger: Ledger, ledger_url: str) -> None:
             sqlalchemy.text(f"UPDATE {ALEMBIC_VERSION_TABLE} SET version_num = 'f00'")
         )
 
-    with Ledger(ledger_url) as newer, pytest.raises(LedgerError, match=f"up to {SCHEMA_REVISION!r}"):
+    with (
+        Ledger(ledger_url) as newer,
+        pytest.raises(LedgerError, match=f"up to {SCHEMA_REVISION!r}"),
+    ):
         newer.list_decisions()
 
 
