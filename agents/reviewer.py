@@ -42,8 +42,6 @@ __all__ = [
 
 logger = logging.getLogger("promogate.agents")
 
-_LOSS_KEYS = ("loss", "train_loss", "val_loss", "training_loss", "validation_loss")
-
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -69,7 +67,8 @@ def history_keys_for(policies: Sequence[LoadedPolicy]) -> list[str]:
         metric = getattr(convergence, "metric", None)
         if isinstance(metric, str):
             keys.append(metric)
-    return sorted(set(keys) | set(_LOSS_KEYS))
+    # Loss-like histories the run has are read anyway; asking for absent ones would report gaps.
+    return sorted(set(keys))
 
 
 class ReviewOutcome:

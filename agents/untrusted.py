@@ -137,6 +137,15 @@ def scan_text(text: str) -> list[str]:
     ]
 
 
+def _excerpt(text: str, width: int = 160) -> str:
+    """The part of `text` around its first planted instruction, so the finding shows it."""
+    folded = " ".join(normalize_untrusted(text).split())
+    starts = [m.start() for _, pattern in INJECTION_PATTERNS if (m := pattern.search(folded))]
+    start = max(0, min(starts) - 40) if starts else 0
+    end = start + width
+    return ("…" if start else "") + folded[start:end] + ("…" if end < len(folded) else "")
+
+
 def _untrusted_fields(version: VersionEvidence) -> Iterator[tuple[str, str]]:
     """(evidence reference, text) for every free-text field an author controls."""
     ref = f"version:{version.ref}"
@@ -215,7 +224,7 @@ def scan_bundle(bundle: EvidenceBundle) -> list[Finding]:
             matched = scan_text(text)
             if not matched:
                 continue
-            excerpt = " ".join(text.split())[:160]
+            excerpt = _excerpt(text)
             findings.append(
                 Finding(
                     title="Planted instruction in evidence ignored",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +29,10 @@ def run_demo(directory: Path, *, as_json: bool = False, console: Console | None 
 
     Returns 0 when every decision matches the defect the candidate was built with, 1 otherwise.
     """
+    # MLflow otherwise copies the current directory's uv.lock and pyproject.toml into every model
+    # it logs when it happens to run inside a uv project; the demo's models need neither.
+    os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     console = console or Console(stderr=as_json)
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)

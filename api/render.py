@@ -55,7 +55,7 @@ def decision_renderable(decision: Decision, *, show_passing: bool = True) -> Gro
     parts: list[Table | Panel | Text] = [Panel(Group(*lines), title="promogate decision")]
 
     checks = Table(title="Checks", show_lines=False, expand=True)
-    for column in ("check", "status", "observed", "threshold", "baseline", "Δ", "p", "message"):
+    for column in ("check", "status", "observed", "threshold", "baseline", "Δ", "p"):
         checks.add_column(column, overflow="fold")
     for check in decision.checks:
         if not show_passing and check.status in ("pass", "skip"):
@@ -68,7 +68,6 @@ def decision_renderable(decision: Decision, *, show_passing: bool = True) -> Gro
             _num(check.baseline),
             f"{check.delta:+.4f}" if check.delta is not None else "",
             f"{check.p_value:.3g}" if check.p_value is not None else "",
-            check.message,
         )
     parts.append(checks)
 

@@ -19,14 +19,12 @@ MLflow tracking URI the build sets for MLflow's fluent API is restored afterward
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
 import sys
 import time
-import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +46,7 @@ from evals.demo_data import (
     parse_window_days,
 )
 from evals.errors import EvalError
+from evals.mlflow_logging import quiet_mlflow_logging
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -597,20 +596,6 @@ def _p95_latency_ms(model: Pipeline, inputs: pd.DataFrame) -> float:
     return float(np.percentile(timings, 95))
 
 
-@contextlib.contextmanager
-def _quiet_loggers(*names: str) -> Iterator[None]:
-    """Raise these loggers' level to ERROR for the block, then put the old levels back."""
-    targets = [logging.getLogger(name) for name in names]
-    previous = [target.level for target in targets]
-    for target in targets:
-        target.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for target, level in zip(targets, previous, strict=True):
-            target.setLevel(level)
-
-
 def _dataset(frame: pd.DataFrame, name: str, path: Path) -> Any:
     from mlflow.data.dataset_source_registry import get_dataset_source_from_json
     from mlflow.data.pandas_dataset import from_pandas
@@ -659,15 +644,7 @@ def _log_version(
 
     started = time.perf_counter()
     recipe = trained.recipe
-    with (
-        warnings.catch_warnings(),
-        _quiet_loggers("mlflow.utils.environment", "mlflow.utils.uv_utils"),
-    ):
-        # When MLflow infers a schema it hints that integer columns cannot hold missing values
-        # (the demo's have none); without pip installed it warns that it cannot pin pip in
-        # conda.yaml (the requirement that matters is pinned explicitly); and it reports, once
-        # per model, whether the current directory happens to be a uv project.
-        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+    with quiet_mlflow_logging():
         run_id, model_id, model_uri = _log_run(
             client,
             experiment_id,

@@ -41,6 +41,8 @@ import pandas as pd  # type: ignore[import-untyped]
 from mlflow.pyfunc.model import PythonModel
 from pydantic import BaseModel, Field
 
+from evals.mlflow_logging import quiet_mlflow_logging
+
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
     "DEMO_SUITES",
@@ -659,14 +661,15 @@ def build_support_assistant_versions(
                         "knowledge_base_passages": len(KNOWLEDGE_BASE),
                     }
                 )
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=SupportAssistantModel(config),
-                    artifacts={"knowledge_base": str(kb_path)},
-                    signature=_signature(),
-                    pip_requirements=["mlflow", "scikit-learn", "pandas", "pydantic"],
-                    registered_model_name=model_name,
-                )
+                with quiet_mlflow_logging():
+                    info = mlflow.pyfunc.log_model(
+                        name="model",
+                        python_model=SupportAssistantModel(config),
+                        artifacts={"knowledge_base": str(kb_path)},
+                        signature=_signature(),
+                        pip_requirements=["mlflow", "scikit-learn", "pandas", "pydantic"],
+                        registered_model_name=model_name,
+                    )
             version = int(info.registered_model_version)
             client.update_model_version(model_name, str(version), description=spec.title)
             client.set_model_version_tag(model_name, str(version), "role", spec.role)

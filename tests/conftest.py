@@ -12,6 +12,8 @@ import pytest
 # MLflow sends usage telemetry by default; nothing outside this machine answers.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+# Models logged in tests must not carry the project's own uv.lock and pyproject.toml.
+os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
