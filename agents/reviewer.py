@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from importlib import metadata
 from typing import TYPE_CHECKING
 
@@ -57,18 +58,20 @@ def _package_versions() -> dict[str, str]:
     return versions
 
 
-def history_keys_for(policies: Sequence[LoadedPolicy]) -> list[str]:
-    """Metric histories the policies ask for (metrics they gate on and convergence checks)."""
-    keys: list[str] = []
-    for loaded in policies:
-        keys.extend(m.name for m in loaded.policy.metrics)
-        pipeline = loaded.policy.pipeline
-        convergence = getattr(pipeline, "convergence", None) if pipeline is not None else None
-        metric = getattr(convergence, "metric", None)
-        if isinstance(metric, str):
-            keys.append(metric)
-    # Loss-like histories the run has are read anyway; asking for absent ones would report gaps.
-    return sorted(set(keys))
+def history_keys_for(policies: Sequence[LoadedPolicy], model: str) -> list[str]:
+    """Metric histories that policies which may apply to `model` judge (convergence rules).
+
+    Loss-like histories the run has are read anyway, and the investigator reads others through
+    tools; asking for more would report absent histories as gaps.
+    """
+    keys = {
+        loaded.policy.pipeline.convergence.metric
+        for loaded in policies
+        if fnmatchcase(model, loaded.policy.match.model)
+        and loaded.policy.pipeline is not None
+        and loaded.policy.pipeline.convergence is not None
+    }
+    return sorted(keys)
 
 
 class ReviewOutcome:
@@ -214,7 +217,7 @@ def gather_evidence(
         ref,
         baseline_alias=baseline_alias,
         target_alias=target_alias,
-        history_keys=history_keys_for(policies),
+        history_keys=history_keys_for(policies, model),
         timeout_s=timeout_s,
     )
     failed = bundle.unavailable_gaps()

@@ -54,27 +54,25 @@ def _latest_decision(settings: Settings, model: str, version: int) -> Decision |
 
 def _session(settings: Settings, model: str, ref: str) -> ChatSession:
     from agents.chat import ChatSession
-    from agents.reviewer import history_keys_for
+    from agents.reviewer import gather_evidence
     from api.review_service import configure_mlflow_environment
-    from policies.evaluator import evaluate_policies
     from policies.loader import load_policy_dir
     from tools.client import make_client
-    from tools.collector import collect_bundle
 
     configure_mlflow_environment(settings)
     client = make_client(settings.tracking_uri, settings.registry_uri)
     # Without a trusted policy directory no policy matches, and the verdict is a block.
     policies = load_policy_dir(settings.policies_dir) if settings.policies_dir else []
-    bundle = collect_bundle(
+    evidence = gather_evidence(
         client,
         model,
         ref,
+        policies=policies,
         baseline_alias=settings.baseline_alias,
         target_alias=settings.target_alias,
-        history_keys=history_keys_for(policies),
         timeout_s=settings.evidence_timeout_s,
     )
-    verdict = evaluate_policies(policies, bundle)
+    bundle, verdict = evidence.bundle, evidence.verdict
     decision = _latest_decision(settings, model, bundle.candidate.version)
     if settings.llm == "offline":
         return ChatSession(bundle, verdict, decision=decision, client=client)

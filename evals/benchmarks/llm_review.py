@@ -289,7 +289,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         reviews = measure_reviews(client, DEMO_MODEL_NAME, versions)
         bundle = collect_bundle(
-            client, DEMO_MODEL_NAME, 3, history_keys=history_keys_for(_policies(False))
+            client,
+            DEMO_MODEL_NAME,
+            3,
+            history_keys=history_keys_for(_policies(False), DEMO_MODEL_NAME),
         )
         growth = measure_growth(bundle)
     finally:

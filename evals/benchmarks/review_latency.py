@@ -232,7 +232,7 @@ class ReviewRunner:
             str(version),
             baseline_alias=CHAMPION_ALIAS,
             target_alias=CHAMPION_ALIAS,
-            history_keys=history_keys_for(policies),
+            history_keys=history_keys_for(policies, model),
             timeout_s=self.timeout_s,
         )
         failed = bundle.unavailable_gaps()
