@@ -24,8 +24,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -36,6 +35,8 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from evals.loopback_server import LoopbackHttpServer, LoopbackServerThread
 
 __all__ = [
     "REVIEW_TOOL_NAME",
@@ -328,15 +329,9 @@ class RecordedRequest(BaseModel):
 Responder = Callable[[RecordedRequest], ScriptedReply]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    scripted: ScriptedOpenAIServer
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: LoopbackHttpServer
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("scripted server: " + format, *args)
@@ -372,13 +367,13 @@ class _Handler(BaseHTTPRequestHandler):
             authorization=self.headers.get("Authorization"),
             received_at=time.time(),
         )
-        status, payload, headers, delay = self.server.scripted.answer(request)
+        status, payload, headers, delay = self.server.owner.answer(request)
         if delay > 0:
             time.sleep(delay)
         self._send(status, payload, headers)
 
 
-class ScriptedOpenAIServer:
+class ScriptedOpenAIServer(LoopbackServerThread):
     """An OpenAI-compatible chat-completions server on 127.0.0.1 that replays a script.
 
     Use as a context manager; `base_url` is what clients take. Replies come from the script in
@@ -390,6 +385,8 @@ class ScriptedOpenAIServer:
         responder: Builds a reply from a request when the script is empty.
         model: The model name the server reports.
     """
+
+    handler_class = _Handler
 
     def __init__(
         self,
@@ -404,47 +401,10 @@ class ScriptedOpenAIServer:
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.unanswered = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> ScriptedOpenAIServer:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.scripted = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="scripted-openai", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> ScriptedOpenAIServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the scripted server is not running; use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
     # script ------------------------------------------------------------------------------
 

@@ -23,19 +23,18 @@ import asyncio
 import json
 import multiprocessing
 import socket
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
 from pydantic import BaseModel
 
 from evals.judges import OfflineJudge
+from evals.loopback_server import LoopbackHttpServer, LoopbackServerThread
 from evals.runner import run_suite
 from evals.suite import Case, Suite, SuiteHeader, SuiteThresholds
 from evals.targets import OpenAIChatTarget
@@ -66,24 +65,9 @@ class LoopbackRequest(BaseModel):
 Responder = Callable[[LoopbackRequest], str]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Keep-alive handler threads may outlive a test's client; never wait for them on close.
-    block_on_close = False
-    # socketserver's default backlog of 5 drops connections when 32 clients connect at once.
-    request_queue_size = 128
-    endpoint: LoopbackEndpoint
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that cancelled its request (a timeout, an interrupted run) is expected here.
-        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
-            return
-        super().handle_error(request, client_address)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: LoopbackHttpServer
 
     def setup(self) -> None:
         super().setup()
@@ -107,13 +91,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/stats":
-            self._reply(200, self.server.endpoint.stats(), {})
+            self._reply(200, self.server.owner.stats(), {})
         else:
             self._reply(404, {"error": f"no route {self.path}"}, {})
 
     def do_POST(self) -> None:
         if self.path == "/reset":
-            self.server.endpoint.reset()
+            self.server.owner.reset()
             self._reply(200, {}, {})
             return
         length = int(self.headers.get("Content-Length", "0"))
@@ -122,10 +106,10 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             self._reply(400, {"error": "body is not JSON"}, {})
             return
-        self.server.endpoint._handle(self, payload)
+        self.server.owner._handle(self, payload)
 
 
-class LoopbackEndpoint:
+class LoopbackEndpoint(LoopbackServerThread):
     """An HTTP server on 127.0.0.1 in a background thread, for benchmarks and tests.
 
     Args:
@@ -133,6 +117,8 @@ class LoopbackEndpoint:
         responder: Text answered for a request; a fixed refusal by default.
         latency_for: Per-request latency override (e.g. one slow prompt).
     """
+
+    handler_class = _Handler
 
     def __init__(
         self,
@@ -149,8 +135,6 @@ class LoopbackEndpoint:
         self.max_in_flight = 0
         self._failures: deque[tuple[int, dict[str, str]]] = deque()
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- control -----------------------------------------------------------------------------
 
@@ -178,12 +162,6 @@ class LoopbackEndpoint:
             return [r.prompt for r in self.requests if r.status == 200]
 
     @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the loopback endpoint is not started")
-        return int(self._server.server_address[1])
-
-    @property
     def base_url(self) -> str:
         """OpenAI-compatible API root (`.../v1`)."""
         return f"http://127.0.0.1:{self.port}/v1"
@@ -192,37 +170,6 @@ class LoopbackEndpoint:
     def invocations_url(self) -> str:
         """MLflow serving endpoint."""
         return f"http://127.0.0.1:{self.port}/invocations"
-
-    def start(self) -> LoopbackEndpoint:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.endpoint = self
-        self._server = server
-        # A short poll interval keeps stop() fast (it waits for the serving loop's next poll).
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> LoopbackEndpoint:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- serving -----------------------------------------------------------------------------
 

@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
+from support.pipeline_fixtures import FIXTURES, artifacts, curve
 
 from agents.decision import QuestionAnswer
 from agents.pipeline_diagnosis import diagnose_pipeline
 from policies.result import CheckResult, CheckStatus
-from tools.evidence import ArtifactFile, EvidenceBundle, MetricPoint, RunEvidence, VersionEvidence
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pipeline"
-PREFIX = {
-    "yaml": "",
-    "json": "pipeline/",
-    "dvc": "",
-    "mlproject": "",
-    "kubeflow": "pipeline/",
-    "hydra": "pipeline/",
-    "deps": "",
-}
+from tools.evidence import ArtifactFile, EvidenceBundle, RunEvidence, VersionEvidence
 
 CONVERGED = [math.exp(-i / 4) + 0.1 for i in range(40)]
 STILL_FALLING = [1.0 - 0.02 * i for i in range(40)]
 DIVERGED = [1.0, 0.8, 0.6, float("nan"), 0.5, 0.4]
-
-
-def artifacts(fmt: str, revision: str) -> list[ArtifactFile]:
-    root = FIXTURES / fmt / revision
-    owner = "logged_model" if fmt == "deps" else "run"
-    return [
-        ArtifactFile(
-            path=PREFIX[fmt] + p.relative_to(root).as_posix(), owner=owner, content=p.read_text()
-        )
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    ]
-
-
-def curve(values: list[float]) -> list[MetricPoint]:
-    return [MetricPoint(step=i, value=v) for i, v in enumerate(values)]
 
 
 def version(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from support.pipeline_fixtures import FIXTURES, artifacts, curve
 
 from policies.pipeline_rules import (
     ConvergenceRule,
@@ -28,34 +28,6 @@ from tools.evidence import (
     VersionEvidence,
 )
 from tools.pipeline_config import ConfigValue
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pipeline"
-PREFIX = {
-    "yaml": "",
-    "json": "pipeline/",
-    "dvc": "",
-    "mlproject": "",
-    "kubeflow": "pipeline/",
-    "hydra": "pipeline/",
-    "deps": "",
-}
-
-
-def artifacts(fmt: str, revision: str) -> list[ArtifactFile]:
-    root = FIXTURES / fmt / revision
-    owner = "logged_model" if fmt == "deps" else "run"
-    return [
-        ArtifactFile(
-            path=PREFIX[fmt] + p.relative_to(root).as_posix(), owner=owner, content=p.read_text()
-        )
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    ]
-
-
-def curve(values: list[float]) -> list[MetricPoint]:
-    return [MetricPoint(step=i, value=v) for i, v in enumerate(values)]
-
 
 CONVERGED = [1.0 * math.exp(-i / 4) + 0.1 for i in range(40)]
 STILL_FALLING = [1.0 - 0.02 * i for i in range(40)]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from support.pipeline_fixtures import FIXTURES, tree
 
 from tools.errors import ToolError
 from tools.evidence import ArtifactFile, DatasetInput, RunEvidence, VersionEvidence
@@ -22,28 +21,6 @@ from tools.pipeline_config import (
     parse_config_text,
     value_text,
 )
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pipeline"
-
-# Where each format's files live as run artifacts (logged-model files for `deps`).
-PREFIX = {
-    "yaml": "",
-    "json": "pipeline/",
-    "dvc": "",
-    "mlproject": "",
-    "kubeflow": "pipeline/",
-    "hydra": "pipeline/",
-    "deps": "",
-}
-
-
-def tree(fmt: str, revision: str) -> dict[str, str]:
-    root = FIXTURES / fmt / revision
-    return {
-        PREFIX[fmt] + p.relative_to(root).as_posix(): p.read_text()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def fixture_text(relative: str) -> str:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from support.pipeline_fixtures import tree
 
 from tools.pipeline_config import (
     ConfigData,
@@ -21,27 +20,9 @@ from tools.pipeline_diff import (
     values_equal,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pipeline"
-PREFIX = {
-    "yaml": "",
-    "json": "pipeline/",
-    "dvc": "",
-    "mlproject": "",
-    "kubeflow": "pipeline/",
-    "hydra": "pipeline/",
-    "deps": "",
-}
-
 
 def load(fmt: str, revision: str) -> PipelineConfig:
-    root = FIXTURES / fmt / revision
-    return load_config_files(
-        {
-            PREFIX[fmt] + p.relative_to(root).as_posix(): p.read_text()
-            for p in sorted(root.rglob("*"))
-            if p.is_file()
-        }
-    )
+    return load_config_files(tree(fmt, revision))
 
 
 # Every change of each format's old -> new fixture: key -> (class, kind).
