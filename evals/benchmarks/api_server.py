@@ -7,20 +7,14 @@ is created with ``promogate token create`` the same way.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
-import httpx
-
-from evals.benchmarks.mlflow_server import free_port
+from evals.benchmarks.server_process import ServerProcess
 
 __all__ = ["ApiServer", "create_token"]
 
@@ -64,7 +58,7 @@ def create_token(ledger_url: str, name: str, role: str, *, env: Mapping[str, str
     return secret
 
 
-class ApiServer:
+class ApiServer(ServerProcess):
     """``promogate serve`` on a free loopback port.
 
     Args:
@@ -75,6 +69,9 @@ class ApiServer:
         log_path: File the server's output goes to.
     """
 
+    name = "promogate serve"
+    health_path = "/healthz"
+
     def __init__(
         self,
         *,
@@ -84,22 +81,16 @@ class ApiServer:
         env: Mapping[str, str],
         log_path: Path,
     ) -> None:
+        super().__init__(
+            env={**env, "MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_LOG_LEVEL": "WARNING"},
+            log_path=log_path,
+        )
         self.tracking_uri = tracking_uri
         self.ledger_url = ledger_url
         self.policies_dir = policies_dir
-        self.env = {**env, "MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_LOG_LEVEL": "WARNING"}
-        self.log_path = log_path
-        self.port = free_port()
-        self._process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout_s: float = _START_TIMEOUT_S) -> float:
-        """Start the API and wait until ``/healthz`` answers; returns the seconds it took."""
-        started = time.perf_counter()
-        command = [
+    def command(self) -> list[str]:
+        return [
             sys.executable,
             "-m",
             "api.cli",
@@ -113,47 +104,3 @@ class ApiServer:
             "--policies",
             str(self.policies_dir),
         ]
-        log = self.log_path.open("ab")
-        try:
-            self._process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=self.env
-            )
-        finally:
-            log.close()
-        deadline = started + timeout_s
-        while time.perf_counter() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"promogate serve exited with {self._process.returncode}; "
-                    f"see {str(self.log_path)!r}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return time.perf_counter() - started
-            time.sleep(0.2)
-        self.stop()
-        raise TimeoutError(f"promogate serve on {self.url} not ready within {timeout_s:g} s")
-
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """Stop the API (SIGTERM, then SIGKILL)."""
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=timeout_s)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -28,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal, Self
 
-import httpx
+from evals.benchmarks.server_process import ServerProcess, free_port
 
 __all__ = ["FaultMode", "FaultProxy", "MlflowServer", "free_port"]
 
@@ -36,7 +33,6 @@ logger = logging.getLogger("promogate.evals")
 
 FaultMode = Literal["pass", "slow", "http_503", "refuse"]
 
-_START_TIMEOUT_S: Final = 120.0
 _CHUNK: Final = 65536
 _HTTP_503: Final = (
     b"HTTP/1.1 503 Service Unavailable\r\n"
@@ -47,14 +43,7 @@ _HTTP_503: Final = (
 )
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class MlflowServer:
+class MlflowServer(ServerProcess):
     """``mlflow server --workers 1`` over a SQLite store, on loopback.
 
     Args:
@@ -66,6 +55,9 @@ class MlflowServer:
         port: Port to listen on; a free one when None.
     """
 
+    name = "mlflow server"
+    health_path = "/health"
+
     def __init__(
         self,
         backend_store_uri: str,
@@ -75,41 +67,21 @@ class MlflowServer:
         log_path: Path,
         port: int | None = None,
     ) -> None:
+        super().__init__(
+            env={
+                **env,
+                "MLFLOW_DISABLE_TELEMETRY": "true",
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            },
+            log_path=log_path,
+            port=port,
+        )
         self.backend_store_uri = backend_store_uri
         self.artifacts_destination = artifacts_destination
-        self.env = {
-            **env,
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-        }
-        self.log_path = log_path
-        self.port = port if port is not None else free_port()
-        self._process: subprocess.Popen[bytes] | None = None
-        self._launched_at = 0.0
-        self.last_start_seconds: float | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def start(self, timeout_s: float = _START_TIMEOUT_S) -> float:
-        """Start the server and wait until ``/health`` answers; returns the seconds it took."""
-        if self.running:
-            return 0.0
-        self.launch()
-        return self.wait_ready(timeout_s)
-
-    def launch(self) -> None:
-        """Start the server process without waiting for it (overlap its start with other work)."""
-        if self.running:
-            return
-        self._launched_at = time.perf_counter()
+    def command(self) -> list[str]:
         mlflow_cli = Path(sys.executable).with_name("mlflow")
-        command = [
+        return [
             str(mlflow_cli) if mlflow_cli.exists() else sys.executable,
             *([] if mlflow_cli.exists() else ["-m", "mlflow"]),
             "server",
@@ -124,73 +96,6 @@ class MlflowServer:
             "--port",
             str(self.port),
         ]
-        log = self.log_path.open("ab")
-        try:
-            self._process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
-            )
-        finally:
-            log.close()
-
-    def wait_ready(self, timeout_s: float = _START_TIMEOUT_S) -> float:
-        """Wait until the launched server answers ``/health``; returns seconds since launch."""
-        if self._process is None:
-            raise RuntimeError("the mlflow server was not launched")
-        started = self._launched_at
-        deadline = time.perf_counter() + timeout_s
-        while time.perf_counter() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"mlflow server exited with {self._process.returncode} while starting; "
-                    f"see {str(self.log_path)!r}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    self.last_start_seconds = time.perf_counter() - started
-                    logger.info(
-                        "mlflow server on %s ready in %.1f s", self.url, self.last_start_seconds
-                    )
-                    return self.last_start_seconds
-            time.sleep(0.2)
-        self.stop()
-        raise TimeoutError(f"mlflow server on {self.url} not ready within {timeout_s:g} s")
-
-    def stop(self, timeout_s: float = 20.0) -> None:
-        """Stop the server (SIGTERM, then SIGKILL) and wait until its port refuses connections."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        # The server runs in a session of its own; signal the whole group so its uvicorn and any
-        # helper processes stop with it.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=timeout_s)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        deadline = time.perf_counter() + timeout_s
-        while time.perf_counter() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-            except OSError:
-                return
-            time.sleep(0.1)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class FaultProxy:
