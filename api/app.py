@@ -184,9 +184,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
     api_metrics = ApiMetrics()
     gate_service = GateService(
         reviews_service,
-        observer=lambda decision, seconds: api_metrics.record_review(
-            decision.verdict, decision.error is not None, seconds
-        ),
+        observer=api_metrics.record_review,
     )
     state = AppState(
         settings=settings,

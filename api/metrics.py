@@ -11,6 +11,8 @@ from typing import Final, Literal, get_args
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from agents.decision import Decision
+
 __all__ = ["CONTENT_TYPE_LATEST", "ApiMetrics", "ErrorKind"]
 
 ErrorKind = Literal[
@@ -106,13 +108,58 @@ class ApiMetrics:
             ["backend"],
             registry=self.registry,
         )
+        self.llm_calls = Counter(
+            "promogate_llm_calls",
+            "LLM calls made by agent reviews, by model.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.llm_tool_calls = Counter(
+            "promogate_llm_tool_calls",
+            "Tool calls made by agent reviews, by model.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.llm_tokens = Counter(
+            "promogate_llm_tokens",
+            "Tokens used by agent reviews, by model and kind (prompt or completion).",
+            ["model", "kind"],
+            registry=self.registry,
+        )
+        self.llm_cost = Counter(
+            "promogate_llm_cost_usd",
+            "Estimated cost of agent reviews in US dollars, by model.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.llm_fallbacks = Counter(
+            "promogate_llm_fallbacks",
+            "Agent reviews finished by the offline investigator, by model and reason.",
+            ["model", "reason"],
+            registry=self.registry,
+        )
         for kind in get_args(ErrorKind):
             self.errors.labels(kind=kind)
 
-    def record_review(self, verdict: str, error: bool, seconds: float) -> None:
-        """Count one completed review and its duration."""
-        self.reviews.labels(verdict="error" if error else verdict).inc()
+    def record_review(self, decision: Decision, seconds: float) -> None:
+        """Count one completed review, its duration and, for agent reviews, the LLM's usage."""
+        self.reviews.labels(
+            verdict="error" if decision.error is not None else decision.verdict
+        ).inc()
         self.review_latency.observe(seconds)
+        usage = decision.usage
+        if usage.llm_calls == 0 and usage.fallback_reason is None:
+            return
+        model = usage.model
+        self.llm_calls.labels(model=model).inc(usage.llm_calls)
+        self.llm_tool_calls.labels(model=model).inc(usage.tool_calls)
+        self.llm_tokens.labels(model=model, kind="prompt").inc(usage.prompt_tokens)
+        self.llm_tokens.labels(model=model, kind="completion").inc(usage.completion_tokens)
+        self.llm_cost.labels(model=model).inc(usage.estimated_cost_usd)
+        if usage.fallback_reason is not None:
+            # The reason's kind ("budget_exhausted", "llm_unavailable", ...) keeps labels bounded.
+            reason = usage.fallback_reason.split(":", 1)[0]
+            self.llm_fallbacks.labels(model=model, reason=reason).inc()
 
     def record_gate(self, allowed: bool, reused: bool, seconds: float) -> None:
         """Count one gate answer and its duration."""
