@@ -16,9 +16,19 @@ from typing import Final
 
 from evals.benchmarks.server_process import ServerProcess
 
-__all__ = ["ApiServer", "create_token"]
+__all__ = ["ApiServer", "create_token", "fresh_ledger_url"]
 
 _START_TIMEOUT_S: Final = 120.0
+
+
+def fresh_ledger_url(workdir: Path) -> str:
+    """A SQLite ledger URL in `workdir`, with any ledger of an earlier run removed.
+
+    The registry is rebuilt on every run, so an earlier run's decisions and tokens mean nothing.
+    """
+    for suffix in ("", "-wal", "-shm"):
+        (workdir / f"ledger.db{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{workdir / 'ledger.db'}"
 
 
 def create_token(ledger_url: str, name: str, role: str, *, env: Mapping[str, str]) -> str:

@@ -32,7 +32,7 @@ from typing import Final, Literal
 import httpx
 from pydantic import BaseModel
 
-from evals.benchmarks.api_server import ApiServer, create_token
+from evals.benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
 from evals.benchmarks.mlflow_server import MlflowServer
 from evals.demo_registry import DEMO_MODEL_NAME, build_demo_registry
 
@@ -129,7 +129,7 @@ def measure_api_throughput(
     """
     registry = build_demo_registry(workdir / "registry")
     versions = [c.version for c in registry.candidates]
-    ledger_url = f"sqlite:///{workdir / 'ledger.db'}"
+    ledger_url = fresh_ledger_url(workdir)
     headers = {"Authorization": f"Bearer {create_token(ledger_url, 'bench', 'reviewer', env=env)}"}
     rows: list[ThroughputRow] = []
     with (

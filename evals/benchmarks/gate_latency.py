@@ -31,7 +31,7 @@ from typing import Any, Final
 import httpx
 from pydantic import BaseModel
 
-from evals.benchmarks.api_server import ApiServer, create_token
+from evals.benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
 from evals.benchmarks.mlflow_server import MlflowServer
 from evals.demo_registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_registry
 
@@ -131,7 +131,7 @@ def measure_gate_latency(
     started = time.perf_counter()
     registry = build_demo_registry(workdir / "registry")
     setup["registry_build_s"] = time.perf_counter() - started
-    ledger_url = f"sqlite:///{workdir / 'ledger.db'}"
+    ledger_url = fresh_ledger_url(workdir)
     token = create_token(ledger_url, "bench", "deployer", env=env)
     rows: list[LatencyRow] = []
     with MlflowServer(
