@@ -112,6 +112,7 @@ def build_chat_model(
     base_url: str | None,
     timeout_s: float = 60.0,
     temperature: float | None = 0.0,
+    max_retries: int = 0,
 ) -> BaseChatModel:
     """The chat model for `spec`, with the client's own retries off (see `call_with_retries`).
 
@@ -123,6 +124,8 @@ def build_chat_model(
         timeout_s: Timeout of one HTTP request.
         temperature: Sampling temperature; None leaves the server's default (some models
             accept no other).
+        max_retries: The client's own retries, for callers that do not retry themselves (the
+            safety-suite judge); the reviewer retries with `call_with_retries` instead.
 
     Raises:
         LlmConfigError: The spec is invalid, or OpenAI itself is used without a key.
@@ -142,7 +145,7 @@ def build_chat_model(
         api_key=api_key or _PLACEHOLDER_KEY,
         base_url=base_url or OPENAI_BASE_URL,
         timeout=timeout_s,
-        max_retries=0,
+        max_retries=max_retries,
         temperature=temperature,
     )
 

@@ -138,18 +138,15 @@ def _judge(choice: JudgeChoice, settings: Settings) -> Judge:
     wants_llm = choice == "llm" or (choice == "auto" and settings.llm != "offline")
     if not wants_llm:
         return make_judge(None)
-    if not settings.llm.startswith("openai:"):
-        raise ValueError(
-            f"the LLM judge needs llm 'openai:<model>', got {settings.llm!r} "
-            "(set PROMOGATE_LLM or use --judge offline)"
-        )
-    from langchain_openai import ChatOpenAI
+    from agents.chat_model import build_chat_model
 
-    chat = ChatOpenAI(
-        model=settings.llm.removeprefix("openai:"),
+    # The same LLM settings as the reviewer; the judge has no retry loop of its own, so the
+    # client retries 429s and 5xx itself.
+    chat = build_chat_model(
+        settings.llm,
         api_key=settings.openai_api_key,
         base_url=settings.openai_base_url,
-        temperature=0,
+        max_retries=2,
     )
     return make_judge(chat)
 
