@@ -98,8 +98,10 @@ def compose_decision(
 
     Rules: a policy block stays a block; the investigator's blockers block only where every
     applied policy lets the agent block, and otherwise escalate; an investigator recommending
-    escalation turns an approval into an escalation; a policy that forbids agent approval turns a
-    clean review into an escalation to a human.
+    escalation turns an approval into an escalation; an LLM investigator that failed (the offline
+    one finished for it) makes an approval an error, which blocks unless every applied policy
+    says `on_error: escalate`; a policy that forbids agent approval turns a clean review into an
+    escalation to a human.
     """
     final: Verdict = verdict.verdict
     reasons = list(verdict.reasons) or [
@@ -112,6 +114,14 @@ def compose_decision(
     if final == "approve" and investigation.recommendation in ("escalate", "block"):
         final = "escalate"
         reasons.append(f"investigator recommends {investigation.recommendation}")
+    if final == "approve" and investigation.usage.fallback_reason is not None:
+        # The LLM failed or ran out of budget and the offline investigator finished the review:
+        # an error, which blocks unless every applied policy says `on_error: escalate`.
+        final = verdict.on_error
+        reasons.append(
+            f"the LLM investigator did not finish ({investigation.usage.fallback_reason}); "
+            f"on_error: {final}"
+        )
     if final == "approve" and not verdict.agent_may_approve:
         final = "escalate"
         reasons.append(

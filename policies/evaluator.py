@@ -1239,6 +1239,7 @@ def _evaluate(loaded: LoadedPolicy, view: _BundleView) -> PolicyOutcome:
         checks=checks,
         agent_may_approve=policy.agent.may_approve,
         agent_may_block=policy.agent.may_block,
+        on_error=policy.on_error,
     )
 
 

@@ -88,6 +88,7 @@ class PolicyOutcome(BaseModel):
     checks: list[CheckResult]
     agent_may_approve: bool = True
     agent_may_block: bool = True
+    on_error: Literal["block", "escalate"] = "block"
 
 
 class PolicyVerdict(BaseModel):
@@ -106,3 +107,11 @@ class PolicyVerdict(BaseModel):
     @property
     def agent_may_approve(self) -> bool:
         return all(o.agent_may_approve for o in self.outcomes)
+
+    @property
+    def on_error(self) -> Literal["block", "escalate"]:
+        """How an error outside the checks (e.g. the LLM failing) ends: block unless every
+        applied policy says escalate."""
+        if self.outcomes and all(o.on_error == "escalate" for o in self.outcomes):
+            return "escalate"
+        return "block"

@@ -120,3 +120,39 @@ def test_error_decision_blocks_and_records_the_reason() -> None:
     assert decision.error == "model 'credit-riks' not found"
     assert "credit-riks" in decision.reasons[0]
     assert decision.findings[0].severity == "blocker"
+
+
+def _with_on_error(verdict: PolicyVerdict, on_error: str) -> PolicyVerdict:
+    outcomes = [o.model_copy(update={"on_error": on_error}) for o in verdict.outcomes]
+    return verdict.model_copy(update={"outcomes": outcomes})
+
+
+@pytest.mark.parametrize(
+    ("policy", "on_error", "fallback", "expected"),
+    [
+        ("approve", "block", "llm_unavailable: HTTP 503 after 3 attempts", "block"),
+        ("approve", "escalate", "budget_exhausted: 8 tool calls", "escalate"),
+        ("approve", "block", None, "approve"),
+        ("block", "escalate", "agent_error: RuntimeError", "block"),
+    ],
+    ids=["llm-down-blocks", "policy-says-escalate", "no-failure", "block-stays-block"],
+)
+def test_a_failed_llm_review_is_an_error_under_on_error(
+    policy: Verdict, on_error: str, fallback: str | None, expected: Verdict
+) -> None:
+    investigation = Investigation(
+        recommendation=policy,
+        summary="finished by the offline investigator" if fallback else "s",
+        usage=LlmUsage(model="gpt-x", llm_calls=1, fallback_reason=fallback),
+    )
+    decision = compose_decision(
+        bundle=BUNDLE,
+        verdict=_with_on_error(_verdict(policy), on_error),
+        investigation=investigation,
+        target_alias="champion",
+        created_at=NOW,
+        duration_ms=1.0,
+    )
+    assert decision.verdict == expected
+    if fallback is not None and policy == "approve":
+        assert any(fallback in reason for reason in decision.reasons)
