@@ -114,14 +114,14 @@ def compose_decision(
     if final == "approve" and investigation.recommendation in ("escalate", "block"):
         final = "escalate"
         reasons.append(f"investigator recommends {investigation.recommendation}")
+    error: str | None = None
     if final == "approve" and investigation.usage.fallback_reason is not None:
         # The LLM failed or ran out of budget and the offline investigator finished the review:
-        # an error, which blocks unless every applied policy says `on_error: escalate`.
+        # an error, which blocks unless every applied policy says `on_error: escalate`. Recorded
+        # as the decision's error, so the gate reviews again instead of reusing it.
         final = verdict.on_error
-        reasons.append(
-            f"the LLM investigator did not finish ({investigation.usage.fallback_reason}); "
-            f"on_error: {final}"
-        )
+        error = f"the LLM investigator did not finish: {investigation.usage.fallback_reason}"
+        reasons.append(f"{error}; on_error: {final}")
     if final == "approve" and not verdict.agent_may_approve:
         final = "escalate"
         reasons.append(
@@ -146,6 +146,7 @@ def compose_decision(
         policies=[o.policy for o in verdict.outcomes],
         investigator=investigation.investigator,
         usage=investigation.usage,
+        error=error,
         versions=_package_versions(),
         created_at=created_at,
         duration_ms=duration_ms,

@@ -156,3 +156,7 @@ def test_a_failed_llm_review_is_an_error_under_on_error(
     assert decision.verdict == expected
     if fallback is not None and policy == "approve":
         assert any(fallback in reason for reason in decision.reasons)
+        # An error, so the CLI exits 3 and the gate does not reuse the decision.
+        assert decision.error is not None and fallback in decision.error
+    else:
+        assert decision.error is None
