@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self, TypeVar, cast
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -77,32 +77,16 @@ def _to_record(row: LedgerRecordRow) -> LedgerRecord:
     )
 
 
-def _load_decision(row: LedgerRecordRow) -> Decision:
+_Payload = TypeVar("_Payload", Decision, Override, Promotion)
+
+
+def _load(model: type[_Payload], row: LedgerRecordRow) -> _Payload:
+    """The record's payload as `model`; a payload that no longer validates was edited."""
     try:
-        return Decision.model_validate_json(row.payload)
+        return model.model_validate_json(row.payload)
     except ValidationError as exc:
         raise LedgerError(
-            f"decision {row.record_id!r} (record {row.seq}) cannot be read back: {exc}; "
-            "run `promogate ledger verify` to check whether it was edited"
-        ) from exc
-
-
-def _load_override(row: LedgerRecordRow) -> Override:
-    try:
-        return Override.model_validate_json(row.payload)
-    except ValidationError as exc:
-        raise LedgerError(
-            f"override {row.record_id!r} (record {row.seq}) cannot be read back: {exc}; "
-            "run `promogate ledger verify` to check whether it was edited"
-        ) from exc
-
-
-def _load_promotion(row: LedgerRecordRow) -> Promotion:
-    try:
-        return Promotion.model_validate_json(row.payload)
-    except ValidationError as exc:
-        raise LedgerError(
-            f"promotion {row.record_id!r} (record {row.seq}) cannot be read back: {exc}; "
+            f"{row.kind} {row.record_id!r} (record {row.seq}) cannot be read back: {exc}; "
             "run `promogate ledger verify` to check whether it was edited"
         ) from exc
 
@@ -329,7 +313,7 @@ class Ledger:
             row = self._find_row(session, decision_id)
             if row is None or row.kind != "decision":
                 raise RecordNotFoundError(decision_id, "decision")
-            return _load_decision(row)
+            return _load(Decision, row)
 
     def list_decisions(
         self,
@@ -357,7 +341,7 @@ class Ledger:
             query = query.where(LedgerRecordRow.seq < before_seq)
         query = query.order_by(LedgerRecordRow.seq.desc()).limit(limit)
         with self.database.read() as session:
-            return [_load_decision(row) for row in session.execute(query).scalars()]
+            return [_load(Decision, row) for row in session.execute(query).scalars()]
 
     def find_decision(
         self,
@@ -393,7 +377,7 @@ class Ledger:
         )
         with self.database.read() as session:
             for row in session.execute(query).scalars():
-                decision = _load_decision(row)
+                decision = _load(Decision, row)
                 if decision.error is None:
                     return decision
         return None
@@ -408,7 +392,7 @@ class Ledger:
             row = self._find_row(session, override_id)
             if row is None or row.kind != "override":
                 raise RecordNotFoundError(override_id, "override")
-            return _load_override(row)
+            return _load(Override, row)
 
     def active_overrides(
         self,
@@ -439,7 +423,7 @@ class Ledger:
             query = query.where(LedgerRecordRow.target_alias == target_alias)
         query = query.order_by(LedgerRecordRow.seq)
         with self.database.read() as session:
-            return [_load_override(row) for row in session.execute(query).scalars()]
+            return [_load(Override, row) for row in session.execute(query).scalars()]
 
     def get_promotion(self, promotion_id: str) -> Promotion:
         """The promotion with this id, as recorded.
@@ -451,7 +435,7 @@ class Ledger:
             row = self._find_row(session, promotion_id)
             if row is None or row.kind != "promotion":
                 raise RecordNotFoundError(promotion_id, "promotion")
-            return _load_promotion(row)
+            return _load(Promotion, row)
 
     def list_promotions(
         self, model: str | None = None, version: int | None = None, limit: int = 50
@@ -471,7 +455,7 @@ class Ledger:
             query = query.where(LedgerRecordRow.version == version)
         query = query.order_by(LedgerRecordRow.seq.desc()).limit(limit)
         with self.database.read() as session:
-            return [_load_promotion(row) for row in session.execute(query).scalars()]
+            return [_load(Promotion, row) for row in session.execute(query).scalars()]
 
     # -- verification -----------------------------------------------------------------------------
 
