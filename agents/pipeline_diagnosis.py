@@ -76,18 +76,6 @@ def _ordered(changes: Sequence[ConfigChange]) -> list[ConfigChange]:
     return sorted(changes, key=lambda c: (_REPORT_ORDER.index(c.change_class), c.key))
 
 
-def _change_data(change: ConfigChange) -> dict[str, Any]:
-    return {
-        "key": change.key,
-        "class": change.change_class,
-        "kind": change.kind,
-        "old": change.old.value if change.old is not None else None,
-        "new": change.new.value if change.new is not None else None,
-        "location": change.location,
-        "evidence": change.refs,
-    }
-
-
 def _listing(changes: Sequence[ConfigChange], limit: int = _MAX_LISTED) -> str:
     shown = [c.explain() for c in changes[:limit]]
     more = len(changes) - len(shown)
@@ -167,7 +155,7 @@ def _what_changed(
         answer=answer,
         tools=tools,
         evidence=evidence + [r for c in changes for r in c.refs],
-        data={"classes": diff.classes, "changes": [_change_data(c) for c in changes]},
+        data={"classes": diff.classes, "changes": [c.as_data(with_refs=True) for c in changes]},
     )
 
 
@@ -247,8 +235,8 @@ def _explains(check: CheckResult, diff: PipelineDiff | None, why_unknown: str) -
             "observed": check.observed,
             "baseline": check.baseline,
         },
-        "explaining_changes": [_change_data(c) for c in ranked],
-        "less_likely_changes": [_change_data(c) for c in weaker],
+        "explaining_changes": [c.as_data(with_refs=True) for c in ranked],
+        "less_likely_changes": [c.as_data(with_refs=True) for c in weaker],
     }
     confirm = " Retraining with the baseline's values would confirm which change is responsible."
     if ranked:

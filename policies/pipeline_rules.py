@@ -48,7 +48,6 @@ from tools.pipeline_config import (
 from tools.pipeline_diff import (
     CHANGE_CLASSES,
     ChangeClass,
-    ConfigChange,
     PipelineDiff,
     classify_key,
     diff_pipeline_configs,
@@ -639,7 +638,7 @@ class _Checks:
                 f"{self.candidate.ref}: " + "; ".join(c.explain() for c in changes),
                 observed=f"{len(changes)} change(s)",
                 threshold=pattern,
-                details={"changes": [_change_data(c) for c in changes]},
+                details={"changes": [c.as_data() for c in changes]},
                 evidence=[r for c in changes for r in c.refs],
                 how_to_fix="revert the change, or have the policy owners allow it",
             )
@@ -913,7 +912,7 @@ class _Checks:
                 f"the dependencies changed from {self.baseline.ref} to {self.candidate.ref}: "
                 + "; ".join(f"{c.describe()} ({c.location})" for c in changes),
                 observed=f"{len(changes)} change(s)",
-                details={"changes": [_change_data(c) for c in changes]},
+                details={"changes": [c.as_data() for c in changes]},
                 evidence=[r for c in changes for r in c.refs],
                 how_to_fix="keep the champion's dependencies, or have the policy owners allow "
                 "the upgrade",
@@ -1100,17 +1099,6 @@ def _values_matching(
         and not any(key_matches(p, key) for p in excluded)
         and isinstance(v.value, str)
     ]
-
-
-def _change_data(change: ConfigChange) -> dict[str, Any]:
-    return {
-        "key": change.key,
-        "class": change.change_class,
-        "kind": change.kind,
-        "old": change.old.value if change.old is not None else None,
-        "new": change.new.value if change.new is not None else None,
-        "location": change.location,
-    }
 
 
 def evaluate_pipeline_evidence(

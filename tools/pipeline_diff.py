@@ -36,7 +36,7 @@ before the defaults.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -315,6 +315,20 @@ class ConfigChange(_Frozen):
     def refs(self) -> list[str]:
         """Evidence references, the candidate's first."""
         return list(dict.fromkeys(v.ref for v in (self.new, self.old) if v is not None))
+
+    def as_data(self, *, with_refs: bool = False) -> dict[str, Any]:
+        """The change as plain JSON data (for check details and question/answer logs)."""
+        data: dict[str, Any] = {
+            "key": self.key,
+            "class": self.change_class,
+            "kind": self.kind,
+            "old": self.old.value if self.old is not None else None,
+            "new": self.new.value if self.new is not None else None,
+            "location": self.location,
+        }
+        if with_refs:
+            data["evidence"] = self.refs
+        return data
 
     @property
     def location(self) -> str:
