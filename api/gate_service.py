@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from agents.decision import Decision
-from agents.reviewer import ReviewOutcome
 from api.auth import Principal
 from api.errors import (
     ForbiddenError,
@@ -105,37 +104,6 @@ class GateService:
     @property
     def client(self) -> MlflowClient:
         return self.reviews.client
-
-    # -- reviews ----------------------------------------------------------------------------------
-
-    def review(
-        self,
-        model: str,
-        ref: str | int,
-        *,
-        target_alias: str | None = None,
-        baseline_alias: str | None = None,
-        review_id: str | None = None,
-    ) -> ReviewOutcome:
-        """Review now, record the decision (with `review_id` as its id) and publish it as tags.
-
-        Args:
-            model: Registered model name.
-            ref: Version number or ``@alias``.
-            target_alias: The alias the promotion would move; the configured default if None.
-            baseline_alias: Alias of the version to compare against; the configured default if None.
-            review_id: The id the decision gets; a new one if None.
-
-        Returns:
-            The recorded decision and the bundle it was made on (None when gathering failed).
-        """
-        return self.reviews.review(
-            model,
-            ref,
-            target_alias=target_alias,
-            baseline_alias=baseline_alias,
-            decision_id=review_id,
-        )
 
     # -- gate -------------------------------------------------------------------------------------
 

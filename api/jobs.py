@@ -123,12 +123,12 @@ def run_review_job(service: GateService, job: ReviewJob) -> str:
     Returns:
         The decision's verdict.
     """
-    outcome = service.review(
+    outcome = service.reviews.review(
         job.model,
         job.ref,
         target_alias=job.target_alias,
         baseline_alias=job.baseline_alias,
-        review_id=job.review_id,
+        decision_id=job.review_id,
     )
     return outcome.decision.verdict
 
