@@ -26,6 +26,7 @@ from api.errors import ApiError, problem_response
 from api.gate_service import GateService
 from api.jobs import JobQueue, ProcrastinateJobQueue, postgres_conninfo
 from api.metrics import ApiMetrics, ErrorKind
+from api.pages import router as pages_router
 from api.review_service import ReviewService
 from api.routers import gate, health, overrides, promote, reviews
 from api.routers import metrics as metrics_router
@@ -223,6 +224,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         overrides.router,
         health.router,
         metrics_router.router,
+        pages_router,
     ):
         app.include_router(router)
     _install_error_handlers(app)

@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     request_deadline_s: float = Field(
         default=60.0, gt=0, description="Longest a synchronous review or gate request may take."
     )
+    mlflow_ui_url: str | None = Field(
+        default=None,
+        description="Base URL of the MLflow UI that pages link to (default: the tracking URI "
+        "when it is http(s); no links otherwise).",
+    )
+    page_session_ttl_s: float = Field(
+        default=8 * 3600.0, gt=0, description="How long a page login (session cookie) lasts."
+    )
+    chat_session_ttl_s: float = Field(
+        default=1800.0, gt=0, description="A web chat conversation idle this long is forgotten."
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,0 +1,5 @@
+"""Web pages: a page per decision and per model, a landing page and the chat, behind a login."""
+
+from api.pages.router import router
+
+__all__ = ["router"]
