@@ -16,9 +16,12 @@ from sqlalchemy import select
 from ledger.store import Ledger
 from ledger.tables import LedgerRecordRow
 
-__all__ = ["HistoryEntry", "model_history", "models_in_ledger"]
+__all__ = ["ALIAS_KINDS", "HistoryEntry", "model_history", "models_in_ledger"]
 
 _MAX_ENTRIES = 500
+# Kinds whose record moves an alias: the model page reads "since when" from the latest of them.
+ALIAS_KINDS = frozenset({"promotion", "alias_move", "alias_revert"})
+_LABELS = {"alias_revert": "revert", "alias_move": "alias moved"}
 
 
 class HistoryEntry(BaseModel):
@@ -43,9 +46,7 @@ class HistoryEntry(BaseModel):
         """The event's name on the timeline: a verdict, override, promotion or revert."""
         if self.kind == "decision":
             return "error" if self.error else str(self.verdict or "decision")
-        if self.kind == "promotion" and self.payload.get("revert"):
-            return "revert"
-        return self.kind
+        return _LABELS.get(self.kind, self.kind)
 
 
 def _summary(kind: str, payload: dict[str, Any]) -> str:
@@ -64,7 +65,9 @@ def _summary(kind: str, payload: dict[str, Any]) -> str:
             f"{payload.get('promoted_by', '?')} moved @{payload.get('target_alias', '?')} "
             f"to v{payload.get('version', '?')} {moved}"
         )
-    return str(payload.get("reason") or payload.get("summary") or "")
+    who = payload.get("actor") or payload.get("moved_by") or payload.get("by")
+    what = payload.get("reason") or payload.get("summary") or payload.get("detail") or ""
+    return f"{who}: {what}" if who and what else str(what or who or "")
 
 
 def model_history(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.decision import Decision
-from api.pages.history import HistoryEntry, model_history, models_in_ledger
+from api.pages.history import ALIAS_KINDS, HistoryEntry, model_history, models_in_ledger
 from ledger.store import Ledger
 from tools.client import call_mlflow
 from tools.errors import ToolError
@@ -98,6 +98,11 @@ class ModelSummary(BaseModel):
     decisions: int = 0
 
 
+def _mover(entry: HistoryEntry) -> str:
+    payload = entry.payload
+    return str(payload.get("promoted_by") or payload.get("actor") or payload.get("by") or "?")
+
+
 def _ms(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value) / 1000, UTC) if value else None
 
@@ -164,7 +169,7 @@ def build_model_view(
             (
                 e
                 for e in history
-                if e.kind == "promotion" and e.target_alias == alias and e.version == version
+                if e.kind in ALIAS_KINDS and e.target_alias == alias and e.version == version
             ),
             None,
         )
@@ -173,7 +178,7 @@ def build_model_view(
                 alias=alias,
                 version=version,
                 since=moved.created_at if moved else None,
-                moved_by=str(moved.payload.get("promoted_by")) if moved else None,
+                moved_by=_mover(moved) if moved else None,
             )
         )
     return ModelView(

@@ -161,6 +161,9 @@ def _ranked_checks(answer: ChatAnswer, checks: list[CheckResult]) -> list[CheckR
     if answer.topic == "segments":
         picked += [c for c in checks if c.kind == "segment" and c.status != "pass"]
     unique = list({c.id: c for c in picked}.values())
+    # Cite what explains the answer: the failing or warning checks, when any are among them.
+    concerning = [c for c in unique if c.status not in ("pass", "skip")]
+    unique = concerning or unique
     unique.sort(key=lambda c: (_STATUS_RANK.get(c.status, 9), c.id))
     return unique[:_MAX_CITED_CHECKS]
 
