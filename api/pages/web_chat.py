@@ -151,8 +151,11 @@ def resolve_context(
 
 
 def sse(event: str, data: Any) -> str:
-    """One server-sent event; the data is JSON on one line."""
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+    """One server-sent event; the data is JSON on one line, with no raw markup characters."""
+    text = json.dumps(data, separators=(",", ":"))
+    # Markup characters as JSON escapes: the stream stays inert even if something sniffs it.
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f"event: {event}\ndata: {text}\n\n"
 
 
 def _ranked_checks(answer: ChatAnswer, checks: list[CheckResult]) -> list[CheckResult]:
