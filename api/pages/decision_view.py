@@ -158,29 +158,38 @@ def _run_of(client: MlflowClient, model: str, version: int) -> _RunInfo:
 def _read_mlflow(
     client: MlflowClient, decision: Decision
 ) -> tuple[_RunInfo, _RunInfo | None, dict[str, list[HistorySeries]]]:
-    candidate = _run_of(client, decision.model, decision.version)
-    baseline = (
-        _run_of(client, decision.model, decision.baseline_version)
-        if decision.baseline_version is not None
-        else None
-    )
-    histories: dict[str, list[HistorySeries]] = {}
-    for key in _history_keys(decision, candidate.metrics):
-        series: list[HistorySeries] = []
-        for label, info, dashed in (
+    # Both versions, then every history, read concurrently: each is a round trip to MLflow.
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="page-mlflow") as pool:
+        candidate_future = pool.submit(_run_of, client, decision.model, decision.version)
+        baseline_future = (
+            pool.submit(_run_of, client, decision.model, decision.baseline_version)
+            if decision.baseline_version is not None
+            else None
+        )
+        candidate = candidate_future.result()
+        baseline = baseline_future.result() if baseline_future is not None else None
+        sides = (
             (f"v{decision.version} (candidate)", candidate, False),
             (f"v{decision.baseline_version} (baseline)", baseline, True),
-        ):
-            if info is None or info.run_id is None or key not in info.metrics:
-                continue
-            points = read_metric_history(client, info.run_id, key)
-            series.append(
+        )
+        wanted = [
+            (key, label, info.run_id, dashed)
+            for key in _history_keys(decision, candidate.metrics)
+            for label, info, dashed in sides
+            if info is not None and info.run_id is not None and key in info.metrics
+        ]
+        read = [
+            pool.submit(read_metric_history, client, run_id, key)
+            for key, _label, run_id, _dashed in wanted
+        ]
+        histories: dict[str, list[HistorySeries]] = {}
+        for (key, label, _run_id, dashed), future in zip(wanted, read, strict=True):
+            points = future.result()
+            histories.setdefault(key, []).append(
                 HistorySeries(
                     label=label, points=[(p.step, p.value) for p in points], dashed=dashed
                 )
             )
-        if series:
-            histories[key] = series
     return candidate, baseline, histories
 
 
