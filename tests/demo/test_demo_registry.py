@@ -23,8 +23,8 @@ import yaml
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from evals.demo_data import AS_OF, REGIONS, TIME_COLUMN, parse_window_days
-from evals.demo_registry import (
+from demo.data import AS_OF, REGIONS, TIME_COLUMN, parse_window_days
+from demo.registry import (
     CHAMPION_ALIAS,
     DEMO_MODEL_NAME,
     PROMPT_INJECTION,
