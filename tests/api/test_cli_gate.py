@@ -90,5 +90,7 @@ def test_local_gate_honours_an_override_like_the_http_gate(api: Any) -> None:
 def test_local_gate_denies_what_the_http_gate_denies(api: Any) -> None:
     target = f"stage-{secrets.token_hex(3)}"
     code, local = _local_gate(api, 4, target)
-    assert code == 1
-    assert local == _http_gate(api, 4, target)
+    assert code == 1 and local["allowed"] is False and local["reused"] is False
+    over_http = _http_gate(api, 4, target)
+    assert over_http["reused"] is True
+    assert {**local, "reused": True} == over_http
