@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.decision import Decision, Finding
 from api.pages.charts import HistorySeries, SegmentBar, history_chart, segment_chart
 from api.pages.history import HistoryEntry, model_history
 from api.pages.links import Link, MlflowLinks, check_anchor
 from ledger.store import Ledger
+from policies.decision import Decision, Finding
 from policies.result import CheckResult
 from tools.errors import ToolError
 from tools.runs import LOSS_LIKE_KEYS, read_metric_history, read_run

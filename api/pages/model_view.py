@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.decision import Decision
 from api.pages.history import ALIAS_KINDS, HistoryEntry, model_history, models_in_ledger
 from ledger.store import Ledger
+from policies.decision import Decision
 from tools.client import call_mlflow
 from tools.errors import ToolError
 from tools.registry import registered_aliases

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agents.chat import ChatAnswer, ChatSession
-from agents.decision import Decision
 from api.pages.links import Link, MlflowLinks, check_anchor, decision_path, model_path
+from policies.decision import Decision
 from policies.result import CheckResult
 
 if TYPE_CHECKING:

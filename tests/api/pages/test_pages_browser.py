@@ -69,7 +69,7 @@ def demo_site(
     chromium: Path, demo_registry: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DemoSite]:
     """`promogate serve` on a loopback port over the demo registry and its reviewed decisions."""
-    from api.demo import review_demo_candidates
+    from demo import review_demo_candidates
     from ledger.store import Ledger
 
     del chromium
@@ -100,7 +100,7 @@ def demo_site(
     ]
     log = (root / "serve.log").open("wb")
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_LOG_LEVEL": "WARNING"}
-    from api.demo import EXAMPLE_POLICIES
+    from demo import EXAMPLE_POLICIES
 
     env["PROMOGATE_POLICIES_DIR"] = str(EXAMPLE_POLICIES)
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)

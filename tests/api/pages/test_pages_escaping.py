@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from support.page_client import login
 
 from api.app import create_app
-from api.review_service import ReviewService
+from api.services import build_review_service
 from api.settings import Settings
 from ledger.store import Ledger
 
@@ -42,7 +42,7 @@ def hostile_site(
         publish_tags=False,
     )
     ledger = Ledger(ledger_url)
-    service = ReviewService(settings, ledger=ledger)
+    service = build_review_service(settings, ledger=ledger)
     decision = service.review(hostile_registry.model, str(hostile_registry.candidate)).decision
     secret = ledger.tokens.create_token("viewer", "viewer")[1]
     client = TestClient(create_app(settings, service=service), raise_server_exceptions=False)

@@ -13,7 +13,7 @@ Against `promogate serve` (a process of its own, on loopback) over the demo regi
   agent against the scripted OpenAI-compatible server (agents/testing.py); beside it
   `promogate chat MODEL VERSION -q ...`, the terminal's whole run for one answer.
 
-    uv run python -m evals.benchmarks.pages [--rounds 10] [--workdir DIR]
+    uv run python -m benchmarks.pages [--rounds 10] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any, Final
 
 import httpx
 
-from evals.benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
+from benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
 from policies.result import CheckResult
 
 __all__ = ["main"]
@@ -173,8 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
     from agents.testing import ScriptedOpenAIServer, ScriptedReply
-    from api.demo import EXAMPLE_POLICIES, review_demo_candidates
-    from evals.demo_registry import build_demo_registry
+    from demo import EXAMPLE_POLICIES, build_demo_registry, review_demo_candidates
     from ledger.store import Ledger
 
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="pages-bench-"))).resolve()
