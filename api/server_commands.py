@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import socket
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -49,10 +50,23 @@ def serve(
             help="Serve without tokens, for a local demo only (env PROMOGATE_ALLOW_ANONYMOUS).",
         ),
     ] = None,
+    demo: Annotated[
+        Path | None,
+        typer.Option(
+            "--demo",
+            help="Serve the registry, ledger and policies `promogate demo DIR` built in DIR "
+            "(anonymous unless --require-token).",
+            file_okay=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API (gate, reviews, promote, overrides, health, metrics) with uvicorn."""
+    """Serve the HTTP API and the pages (gate, reviews, promote, overrides, health, metrics)."""
     import uvicorn
 
+    if demo is not None:
+        tracking_uri, ledger_url, policies, allow_anonymous = _demo_site(
+            demo, tracking_uri, ledger_url, policies, allow_anonymous
+        )
     overrides: dict[str, object] = {
         "host": host,
         "port": port,
@@ -84,11 +98,34 @@ def serve(
         return
     from api.app import create_app
 
+    typer.echo(f"pages: http://{settings.host}:{settings.port}/", err=True)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+    )
+
+
+def _demo_site(
+    directory: Path,
+    tracking_uri: str | None,
+    ledger_url: str | None,
+    policies: Path | None,
+    allow_anonymous: bool | None,
+) -> tuple[str, str, Path, bool]:
+    from api.demo_site import DemoSiteError, read_demo_manifest
+
+    try:
+        manifest = read_demo_manifest(directory.resolve())
+    except DemoSiteError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3) from None
+    return (
+        tracking_uri or manifest.tracking_uri,
+        ledger_url or manifest.ledger_url,
+        policies or manifest.policies_dir,
+        True if allow_anonymous is None else allow_anonymous,
     )
 
 

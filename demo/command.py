@@ -14,9 +14,10 @@ from rich.console import Console
 
 import policies as policies_package
 from api.cli_options import AsJson
+from api.demo_site import DemoManifest
 from api.render import decisions_table, print_decision
 from api.services import build_review_service, configure_mlflow_environment
-from api.settings import Settings
+from api.settings import Settings, load_settings
 from demo.registry import build_demo_registry
 from demo.support_assistant import build_support_assistant_versions
 from policies.decision import Decision
@@ -26,10 +27,18 @@ __all__ = ["EXAMPLE_POLICIES", "register", "review_demo_candidates", "run_demo"]
 EXAMPLE_POLICIES = Path(policies_package.__file__).resolve().parent / "examples"
 
 
-def run_demo(directory: Path, *, as_json: bool = False, console: Console | None = None) -> int:
+def run_demo(
+    directory: Path,
+    *,
+    as_json: bool = False,
+    console: Console | None = None,
+    pages_url: str = "http://127.0.0.1:8080",
+) -> int:
     """Build the demo registry in `directory`, review each candidate and print the decisions.
 
-    Returns 0 when every decision matches the defect the candidate was built with, 1 otherwise.
+    Ends with the page of each decision under `pages_url`, where `promogate serve --demo
+    DIR` serves them. Returns 0 when every decision matches the defect the candidate was built
+    with, 1 otherwise.
     """
     # MLflow otherwise copies the current directory's uv.lock and pyproject.toml into every model
     # it logs when it happens to run inside a uv project; the demo's models need neither.
@@ -70,9 +79,30 @@ def run_demo(directory: Path, *, as_json: bool = False, console: Console | None 
             f"[dim]{len(decisions)} reviews in {elapsed:.1f} s · ledger {ledger} · "
             f"policies {EXAMPLE_POLICIES.name}/[/dim]"
         )
+    DemoManifest(
+        tracking_uri=registry.tracking_uri,
+        ledger_url=f"sqlite:///{directory / 'promogate.db'}",
+        policies_dir=EXAMPLE_POLICIES,
+        decision_ids=[d.id for d in decisions],
+    ).write(directory)
+    _print_page_urls(console, directory, decisions, pages_url)
     for line in mismatches:
         console.print(f"[red]unexpected decision:[/red] {line}")
     return 1 if mismatches else 0
+
+
+def _print_page_urls(
+    console: Console, directory: Path, decisions: Sequence[Decision], pages_url: str
+) -> None:
+    base = pages_url.rstrip("/")
+    console.print(f"\nClick through the decisions: [bold]promogate serve --demo {directory}[/bold]")
+    for decision in decisions:
+        console.print(
+            f"  {decision.model} v{decision.version} {decision.verdict:<8} "
+            f"{base}/decisions/{decision.id}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 class DemoVersion(Protocol):
@@ -132,7 +162,9 @@ def demo(
     as_json: AsJson = False,
 ) -> None:
     """Build a demo MLflow registry with real models and defects, and review every candidate."""
-    raise typer.Exit(run_demo(directory, as_json=as_json))
+    settings = load_settings()
+    pages_url = f"http://{settings.host}:{settings.port}"
+    raise typer.Exit(run_demo(directory, as_json=as_json, pages_url=pages_url))
 
 
 def register(app: typer.Typer) -> None:

@@ -69,7 +69,8 @@ def demo_site(
     chromium: Path, demo_registry: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DemoSite]:
     """`promogate serve` on a loopback port over the demo registry and its reviewed decisions."""
-    from demo import review_demo_candidates
+    from api.demo_site import DemoManifest
+    from demo import EXAMPLE_POLICIES, review_demo_candidates
     from ledger.store import Ledger
 
     del chromium
@@ -84,25 +85,27 @@ def demo_site(
     )
     with Ledger(f"sqlite:///{ledger_path}") as ledger:
         token = ledger.tokens.create_token("browser-viewer", "viewer")[1]
+    # As `promogate demo DIR` leaves it, served as a newcomer would: `promogate serve --demo DIR`.
+    DemoManifest(
+        tracking_uri=demo_registry.tracking_uri,
+        ledger_url=f"sqlite:///{ledger_path}",
+        policies_dir=EXAMPLE_POLICIES,
+        decision_ids=[d.id for d in decisions],
+    ).write(root)
     port = _free_port()
     command = [
         str(Path(sys.executable).parent / "promogate"),
         "serve",
+        "--demo",
+        str(root),
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
-        "--tracking-uri",
-        demo_registry.tracking_uri,
-        "--ledger-url",
-        f"sqlite:///{ledger_path}",
         "--require-token",
     ]
     log = (root / "serve.log").open("wb")
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_LOG_LEVEL": "WARNING"}
-    from demo import EXAMPLE_POLICIES
-
-    env["PROMOGATE_POLICIES_DIR"] = str(EXAMPLE_POLICIES)
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
