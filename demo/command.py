@@ -96,10 +96,11 @@ def _print_page_urls(
 ) -> None:
     base = pages_url.rstrip("/")
     console.print(f"\nClick through the decisions: [bold]promogate serve --demo {directory}[/bold]")
-    for decision in decisions:
+    labels = [f"{d.model} v{d.version}" for d in decisions]
+    width = max((len(label) for label in labels), default=0)
+    for label, decision in zip(labels, decisions, strict=True):
         console.print(
-            f"  {decision.model} v{decision.version} {decision.verdict:<8} "
-            f"{base}/decisions/{decision.id}",
+            f"  {label:<{width}} {decision.verdict:<8} {base}/decisions/{decision.id}",
             highlight=False,
             soft_wrap=True,
         )
