@@ -333,9 +333,7 @@ def decision_page(
         executor=pages.executor,
         mlflow_timeout_s=min(10.0, state.settings.evidence_timeout_s),
     )
-    return _render(
-        "decision.html", _base(access, state, view=view, d=decision, links=pages.links)
-    )
+    return _render("decision.html", _base(access, state, view=view, d=decision, links=pages.links))
 
 
 @router.get("/chat")
