@@ -21,12 +21,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agents.chat import ChatAnswer, ChatSession
 from api.pages.links import Link, MlflowLinks, check_anchor, decision_path, model_path
 from policies.decision import Decision
 from policies.result import CheckResult
 
 if TYPE_CHECKING:
+    # langchain loads on the first chat question, not when the app starts.
+    from agents.chat import ChatAnswer, ChatSession
     from api.dependencies import AppState
 
 __all__ = [
@@ -222,6 +223,8 @@ def cite(
 
 def _open_session(state: AppState, context: ChatContext) -> ChatSession:
     """A chat session over the version's current evidence and its decision."""
+    from agents.chat import ChatSession
+
     settings = state.settings
     evidence = state.reviews.gather(context.model, context.version)
     decision: Decision | None = None
