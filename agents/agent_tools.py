@@ -26,22 +26,27 @@ from langchain.tools import ToolRuntime, tool
 from langchain_core.tools import BaseTool
 
 from agents.untrusted import artifact_ref, quote_untrusted, safety_case_ref, scan_text
-from policies.pipeline_rules import pipeline_evidence
+from comparison import (
+    BOOTSTRAP_SEED,
+    Comparison,
+    Unavailable,
+    all_metrics,
+    dataset_inputs_ref,
+    metric_ref,
+    metric_value,
+)
+from comparison import artifact_ref as run_artifact_ref
 from policies.result import CheckResult, PolicyVerdict
 from tools.errors import ToolError
 from tools.evidence import EvalTable, EvidenceBundle, MetricPoint, VersionEvidence
 from tools.pipeline_config import value_text
-from tools.pipeline_diff import CHANGE_CLASSES, ConfigChange, PipelineDiff, diff_pipeline_configs
+from tools.pipeline_diff import CHANGE_CLASSES, ConfigChange, PipelineDiff
 from tools.segments import (
     TablePairing,
-    metric_inputs,
-    pair_tables,
     parse_segment_metric_key,
-    segment_metrics_from_keys,
-    segment_metrics_from_table,
+    segment_metric_key,
     table_metric_name,
 )
-from tools.significance import paired_bootstrap
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -88,6 +93,8 @@ class ReviewContext:
             None keeps the tools to the bundle.
         caller: Who asked for the review (recorded in traces).
         max_output_chars: Size cap of one tool result.
+        comparison: The review's comparison (facts the policies already computed); a new one of
+            `bundle` if None.
     """
 
     def __init__(
@@ -98,16 +105,16 @@ class ReviewContext:
         client: MlflowClient | None = None,
         caller: str = "reviewer",
         max_output_chars: int = _MAX_OUTPUT_CHARS,
+        comparison: Comparison | None = None,
     ) -> None:
         self.bundle = bundle
         self.verdict = verdict
         self.client = client
         self.caller = caller
         self.max_output_chars = max_output_chars
+        self.facts = comparison if comparison is not None else Comparison(bundle)
         self._lock = threading.Lock()
         self._refs: set[str] = set()
-        self._diff: PipelineDiff | str | None = None
-        self._pairing: TablePairing | str | None = None
 
     @property
     def model(self) -> str:
@@ -132,45 +139,15 @@ class ReviewContext:
 
     def pipeline_diff(self) -> PipelineDiff | str:
         """The classified config diff of baseline to candidate, or why there is none."""
-        with self._lock:
-            if self._diff is None:
-                self._diff = self._compute_diff()
-            return self._diff
-
-    def _compute_diff(self) -> PipelineDiff | str:
-        baseline = self.bundle.baseline
-        if baseline is None:
-            return "there is no baseline to compare the pipeline config with"
-        cand = pipeline_evidence(self.bundle.candidate)
-        base = pipeline_evidence(baseline, baseline=True)
-        if not cand.config.has_config:
-            return f"no readable pipeline config was logged for {cand.ref}"
-        if not base.config.has_config:
-            return f"no readable pipeline config was logged for the baseline {base.ref}"
-        return diff_pipeline_configs(base.config, cand.config)
+        diff = self.facts.pipeline_diff()
+        return diff.reason if isinstance(diff, Unavailable) else diff
 
     def pairing(self) -> tuple[EvalTable, EvalTable, TablePairing] | str:
         """(baseline table, candidate table, pairing), or why the tables cannot be paired."""
-        baseline = self.bundle.baseline
-        cand = self.bundle.candidate.eval_table
-        if baseline is None:
-            return "there is no baseline version"
-        if cand is None:
-            return f"{self.bundle.candidate.ref} has no per-example evaluation table"
-        if baseline.eval_table is None:
-            return f"the baseline {baseline.ref} has no per-example evaluation table"
-        with self._lock:
-            if self._pairing is None:
-                pairing = pair_tables(baseline.eval_table, cand)
-                self._pairing = (
-                    pairing
-                    if pairing.paired
-                    else f"the evaluation tables cannot be paired: {pairing.reason}"
-                )
-            found = self._pairing
-        if isinstance(found, str):
-            return found
-        return baseline.eval_table, cand, found
+        paired = self.facts.paired_tables()
+        if isinstance(paired, Unavailable):
+            return paired.reason
+        return paired.baseline, paired.candidate, paired.pairing
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,30 +206,13 @@ def _limit(value: int, default: int = 20) -> int:
 
 
 def _metric_source(version: VersionEvidence, name: str) -> tuple[float | None, dict[str, Any]]:
-    if version.run is not None and name in version.run.metrics:
-        return version.run.metrics[name], {
-            "source": "run",
-            "evidence": [f"run:{version.run.run_id}/metrics/{name}"],
-        }
-    if version.logged_model is not None:
-        for m in version.logged_model.metrics:
-            if m.key == name:
-                return m.value, {
-                    "source": "logged_model",
-                    "dataset_name": m.dataset_name,
-                    "dataset_digest": m.dataset_digest,
-                    "evidence": [f"logged_model:{version.logged_model.model_id}/metrics/{name}"],
-                }
-    return None, {"source": None, "evidence": []}
-
-
-def _all_metrics(version: VersionEvidence) -> dict[str, float]:
-    metrics: dict[str, float] = {}
-    if version.logged_model is not None:
-        metrics.update({m.key: m.value for m in version.logged_model.metrics})
-    if version.run is not None:
-        metrics.update(version.run.metrics)
-    return metrics
+    found = metric_value(version, name)
+    if isinstance(found, Unavailable):
+        return None, {"source": None, "evidence": []}
+    where: dict[str, Any] = {"source": found.source}
+    if found.source == "logged_model":
+        where |= {"dataset_name": found.dataset_name, "dataset_digest": found.dataset_digest}
+    return found.value, {**where, "evidence": [found.ref]}
 
 
 def _checks_about(verdict: PolicyVerdict, predicate: Callable[[CheckResult], bool]) -> list[Any]:
@@ -293,7 +253,7 @@ def list_metrics(
     side = ctx.side(version)
     if side is None:
         return _error(ctx, "list_metrics", "there is no baseline version")
-    metrics = {k: v for k, v in sorted(_all_metrics(side).items()) if k.startswith(prefix)}
+    metrics = {k: v for k, v in sorted(all_metrics(side).items()) if k.startswith(prefix)}
     shown = list(metrics.items())[: _limit(limit, 50)]
     return _respond(
         ctx,
@@ -323,7 +283,7 @@ def get_metric(name: str, runtime: ToolRuntime[ReviewContext], version: Side = "
         return _error(ctx, "get_metric", "there is no baseline version")
     value, where = _metric_source(side, name)
     if value is None:
-        close = sorted(k for k in _all_metrics(side) if name.lower() in k.lower())[:10]
+        close = sorted(k for k in all_metrics(side) if name.lower() in k.lower())[:10]
         return _error(
             ctx, "get_metric", f"{side.ref} logged no metric {name!r}", similar_keys=close
         )
@@ -463,22 +423,24 @@ def get_segment_metrics(
     evidence: list[str] = []
     paired = ctx.pairing()
     if table_metric is not None and not isinstance(paired, str):
-        base_table, cand_table, pairing = paired
-        try:
-            cand = segment_metrics_from_table(
-                cand_table, column, table_metric, rows=pairing.index_b
-            )
-            base = segment_metrics_from_table(
-                base_table, column, table_metric, rows=pairing.index_a
-            )
-        except ValueError as exc:
-            return _error(ctx, "get_segment_metrics", str(exc))
+        base_table, cand_table, _ = paired
+        cand_found = ctx.facts.table_segment_metrics(
+            "candidate", column, table_metric, paired_rows=True
+        )
+        base_found = ctx.facts.table_segment_metrics(
+            "baseline", column, table_metric, paired_rows=True
+        )
+        for found in (cand_found, base_found):
+            if isinstance(found, Unavailable):
+                return _error(ctx, "get_segment_metrics", found.reason)
+        assert not isinstance(cand_found, Unavailable) and not isinstance(base_found, Unavailable)
+        cand, base = cand_found, base_found
         source = "eval_table"
         baseline = bundle.baseline
         assert baseline is not None  # pairing succeeded
         evidence = [
-            f"run:{bundle.candidate.run_id}/artifacts/{cand_table.path}",
-            f"run:{baseline.run_id}/artifacts/{base_table.path}",
+            run_artifact_ref(bundle.candidate, cand_table.path),
+            run_artifact_ref(baseline, base_table.path),
         ]
         for seg in sorted(set(cand) | set(base)):
             c, b = cand.get(seg), base.get(seg)
@@ -492,12 +454,8 @@ def get_segment_metrics(
                 }
             )
     else:
-        cand_keys = segment_metrics_from_keys(_all_metrics(bundle.candidate), column, metric)
-        base_keys = (
-            segment_metrics_from_keys(_all_metrics(bundle.baseline), column, metric)
-            if bundle.baseline is not None
-            else {}
-        )
+        cand_keys = ctx.facts.key_segment_metrics("candidate", column, metric)
+        base_keys = ctx.facts.key_segment_metrics("baseline", column, metric)
         if not cand_keys and not base_keys:
             return _error(
                 ctx,
@@ -517,9 +475,9 @@ def get_segment_metrics(
                     "rows": c_key.rows if c_key else None,
                 }
             )
-            if bundle.candidate.run_id:
+            if c_key is not None:
                 evidence.append(
-                    f"run:{bundle.candidate.run_id}/metrics/segment/{column}={seg}/{metric}"
+                    metric_ref(bundle.candidate, segment_metric_key(column, seg, metric))
                 )
     for row in rows:
         c_val, b_val = row["candidate"], row["baseline"]
@@ -551,7 +509,7 @@ def _segment_columns(bundle: EvidenceBundle) -> list[str]:
         columns.update(
             c for c in table.columns if c not in ("label", "prediction", "score", "row_id")
         )
-    for key in _all_metrics(bundle.candidate):
+    for key in all_metrics(bundle.candidate):
         parsed = parse_segment_metric_key(key)
         if parsed is not None:
             columns.add(parsed.column)
@@ -593,30 +551,22 @@ def test_significance(
     if isinstance(paired, str):
         return _error(ctx, "test_significance", f"not testable: {paired}")
     base_table, cand_table, pairing = paired
-    try:
-        labels, base_values = metric_inputs(base_table, name)
-        _, cand_values = metric_inputs(cand_table, name)
-    except ValueError as exc:
-        return _error(ctx, "test_significance", f"not testable: {exc}")
-    pairs = list(zip(pairing.index_a, pairing.index_b, strict=True))
-    if segment_column is not None:
-        if segment_column not in base_table.columns or segment_column not in cand_table.columns:
-            return _error(
-                ctx, "test_significance", f"the tables have no segment column {segment_column!r}"
-            )
-        seg_a, seg_b = base_table.column(segment_column), cand_table.column(segment_column)
-        pairs = [(i, j) for i, j in pairs if str(seg_a[i]) == segment_value == str(seg_b[j])]
-    try:
-        result = paired_bootstrap(
-            name,
-            [labels[i] for i, _ in pairs],
-            [base_values[i] for i, _ in pairs],
-            [cand_values[j] for _, j in pairs],
-            n_resamples=max(100, min(_MAX_RESAMPLES, resamples)),
-            seed=0,
+    if segment_column is not None and (
+        segment_column not in base_table.columns or segment_column not in cand_table.columns
+    ):
+        return _error(
+            ctx, "test_significance", f"the tables have no segment column {segment_column!r}"
         )
-    except ValueError as exc:
-        return _error(ctx, "test_significance", f"not testable: {exc}")
+    result = ctx.facts.bootstrap(
+        name,
+        segment=(segment_column, segment_value)
+        if segment_column is not None and segment_value is not None
+        else None,
+        n_resamples=max(100, min(_MAX_RESAMPLES, resamples)),
+        seed=BOOTSTRAP_SEED,
+    )
+    if isinstance(result, Unavailable):
+        return _error(ctx, "test_significance", f"not testable: {result.reason}")
     baseline = ctx.bundle.baseline
     assert baseline is not None  # pairing succeeded
     return _respond(
@@ -634,8 +584,8 @@ def test_significance(
             "p_value_candidate_worse": _round(result.p_value),
             "significant_at_0.05": result.p_value < 0.05,
             "evidence": [
-                f"run:{ctx.bundle.candidate.run_id}/artifacts/{cand_table.path}",
-                f"run:{baseline.run_id}/artifacts/{base_table.path}",
+                run_artifact_ref(ctx.bundle.candidate, cand_table.path),
+                run_artifact_ref(baseline, base_table.path),
             ],
         },
     )
@@ -646,7 +596,7 @@ def test_significance(
 
 
 def _dataset_rows(version: VersionEvidence) -> list[dict[str, Any]]:
-    inputs = f"run:{version.run_id}/inputs" if version.run_id else f"version:{version.ref}/datasets"
+    inputs = dataset_inputs_ref(version)
     return [
         {
             "name": d.name,
@@ -660,13 +610,6 @@ def _dataset_rows(version: VersionEvidence) -> list[dict[str, Any]]:
     ]
 
 
-def _eval_digests(version: VersionEvidence) -> set[str]:
-    digests = {d.digest for d in version.datasets_in("evaluation")}
-    if version.logged_model is not None:
-        digests.update(m.dataset_digest for m in version.logged_model.metrics if m.dataset_digest)
-    return digests
-
-
 @tool(parse_docstring=True, error_on_invalid_docstring=True)
 def compare_datasets(runtime: ToolRuntime[ReviewContext]) -> str:
     """Compare the datasets both versions were trained and evaluated on (names, digests, sizes).
@@ -676,24 +619,27 @@ def compare_datasets(runtime: ToolRuntime[ReviewContext]) -> str:
     """
     ctx = runtime.context
     cand, base = ctx.bundle.candidate, ctx.bundle.baseline
-    cand_eval = _eval_digests(cand)
-    cand_train = {d.digest for d in cand.datasets_in("training")}
+    overlap = ctx.facts.train_eval_overlap()
     payload: dict[str, Any] = {
-        "candidate": {"version": cand.ref, "datasets": _dataset_rows(cand)},
-        "candidate_train_eval_overlap": sorted(cand_train & cand_eval),
-        "evidence": [
-            f"run:{cand.run_id}/inputs" if cand.run_id else f"version:{cand.ref}/datasets"
-        ],
+        "candidate": {
+            "version": cand.ref,
+            "datasets": _dataset_rows(cand),
+            "evaluation_digests": ctx.facts.evaluation_digests("candidate"),
+        },
+        "candidate_train_eval_overlap": []
+        if isinstance(overlap, Unavailable)
+        else sorted({o.value for o in overlap.overlaps}),
+        "evidence": [dataset_inputs_ref(cand)],
     }
-    if base is not None:
-        base_eval = _eval_digests(base)
-        payload["baseline"] = {"version": base.ref, "datasets": _dataset_rows(base)}
-        payload["same_evaluation_dataset"] = (
-            None if not cand_eval or not base_eval else cand_eval == base_eval
-        )
-        payload["evidence"].append(
-            f"run:{base.run_id}/inputs" if base.run_id else f"version:{base.ref}/datasets"
-        )
+    same = ctx.facts.same_dataset()
+    if base is not None and not isinstance(same, Unavailable):
+        payload["baseline"] = {
+            "version": base.ref,
+            "datasets": _dataset_rows(base),
+            "evaluation_digests": same.baseline_digests,
+        }
+        payload["same_evaluation_dataset"] = same.same
+        payload["evidence"].append(dataset_inputs_ref(base))
     payload["checks"] = _checks_about(ctx.verdict, lambda c: c.kind == "comparability")
     return _respond(ctx, "compare_datasets", payload)
 

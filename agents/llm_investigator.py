@@ -49,6 +49,7 @@ from agents.offline_investigator import OfflineInvestigator, check_findings
 from agents.prompts import REPAIR_PROMPT, REVIEW_SYSTEM_PROMPT, review_request
 from agents.tracing import MlflowReviewTracer, NullTracer, ReviewTrace, ReviewTracer
 from agents.untrusted import scan_bundle
+from comparison import Comparison
 from policies.decision import Finding, LlmUsage, QuestionAnswer, Severity
 from policies.result import PolicyVerdict
 from tools.evidence import EvidenceBundle
@@ -251,13 +252,21 @@ class LlmInvestigator:
                 raise InvalidReviewError(f"no structured review after the repair attempt: {error}")
             messages = [*result["messages"], HumanMessage(REPAIR_PROMPT.format(error=error))]
 
-    def investigate(self, bundle: EvidenceBundle, verdict: PolicyVerdict) -> Investigation:
+    def investigate(
+        self,
+        bundle: EvidenceBundle,
+        verdict: PolicyVerdict,
+        *,
+        comparison: Comparison | None = None,
+    ) -> Investigation:
         """Investigate with the agent; fall back to the deterministic investigator on failure.
 
         Args:
             bundle: The evidence of the candidate and its baseline.
             verdict: The policy verdict.
+            comparison: The review's comparison, shared with the policies (new if None).
         """
+        facts = comparison if comparison is not None else Comparison(bundle)
         meter = UsageMeter(self.budget, clock=self._clock)
         planted = scan_bundle(bundle)
         planted_refs = [ref for f in planted for ref in f.evidence]
@@ -278,7 +287,9 @@ class LlmInvestigator:
                 "promogate.llm": self.model_name,
             },
         )
-        ctx = ReviewContext(bundle, verdict, client=self.client, caller=self.caller)
+        ctx = ReviewContext(
+            bundle, verdict, client=self.client, caller=self.caller, comparison=facts
+        )
         reason: str | None = None
         review: AgentReview | None = None
         try:
@@ -303,7 +314,7 @@ class LlmInvestigator:
         else:
             assert reason is not None
             logger.warning("LLM review of %s fell back: %s", candidate.ref, reason)
-            investigation = self._fallback(bundle, verdict, reason)
+            investigation = self._fallback(bundle, verdict, reason, facts)
         trace.end(
             {
                 "recommendation": investigation.recommendation,
@@ -344,9 +355,9 @@ class LlmInvestigator:
         return investigation.model_copy(update={"usage": usage})
 
     def _fallback(
-        self, bundle: EvidenceBundle, verdict: PolicyVerdict, reason: str
+        self, bundle: EvidenceBundle, verdict: PolicyVerdict, reason: str, facts: Comparison
     ) -> Investigation:
-        base = self.fallback.investigate(bundle, verdict)
+        base = self.fallback.investigate(bundle, verdict, comparison=facts)
         note = Finding(
             title="LLM review incomplete: the deterministic investigator finished it",
             detail=f"The LLM review stopped ({reason}). The findings and questions below come "

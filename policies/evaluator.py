@@ -15,6 +15,15 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from comparison import (
+    Comparison,
+    Unavailable,
+    artifact_ref,
+    dataset_ref,
+    input_digests,
+    metric_dataset_digests,
+    metric_ref,
+)
 from policies.loader import LoadedPolicy
 from policies.pipeline_rules import evaluate_pipeline
 from policies.result import (
@@ -29,12 +38,10 @@ from policies.result import (
 )
 from policies.schema import EvalRule, EvidenceKind, MetricRule, Policy, SegmentRule
 from policies.selector import match_mismatches, select_policies
-from tools.evidence import EvalTable, EvidenceBundle, SafetySuiteResult, VersionEvidence
+from tools.evidence import EvidenceBundle, SafetySuiteResult, VersionEvidence
 from tools.segments import (
     SegmentMetric,
     TablePairing,
-    metric_inputs,
-    pair_tables,
     segment_metric_key,
     segment_metrics_from_keys,
     segment_metrics_from_table,
@@ -44,7 +51,6 @@ from tools.significance import (
     METRIC_NAMES,
     BootstrapResult,
     MetricName,
-    paired_bootstrap,
     rate_difference_interval,
     wilson_interval,
 )
@@ -110,22 +116,6 @@ def _num(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _metric_ref(version: VersionEvidence, name: str) -> str:
-    if version.run is not None and name in version.run.metrics:
-        return f"run:{version.run.run_id}/metrics/{name}"
-    if version.logged_model is not None and any(
-        m.key == name for m in version.logged_model.metrics
-    ):
-        return f"logged_model:{version.logged_model.model_id}/metrics/{name}"
-    return f"version:{version.ref}/metrics/{name}"
-
-
-def _artifact_ref(version: VersionEvidence, path: str) -> str:
-    if version.run_id:
-        return f"run:{version.run_id}/artifacts/{path}"
-    return f"version:{version.ref}/artifacts/{path}"
-
-
 def _gap_notes(version: VersionEvidence, *sources: str) -> list[str]:
     return [g.message for g in version.gaps if g.source in sources]
 
@@ -135,78 +125,29 @@ def _short_digests(digests: set[str]) -> str:
 
 
 class _BundleView:
-    """Per-bundle work shared by all policies: the table pairing and bootstrap results."""
+    """The review's comparison as the checks read it: each fact, or why it is unavailable."""
 
-    def __init__(self, bundle: EvidenceBundle) -> None:
-        self.bundle = bundle
-        self._pairing: TablePairing | None = None
-        self._bootstraps: dict[tuple[str, str | None, str | None], BootstrapResult | str] = {}
+    def __init__(self, facts: Comparison) -> None:
+        self.facts = facts
+        self.bundle = facts.bundle
 
     @property
     def candidate(self) -> VersionEvidence:
         return self.bundle.candidate
 
-    def tables(self) -> tuple[EvalTable, EvalTable] | str:
-        """(baseline table, candidate table), or why there are not both."""
-        baseline = self.bundle.baseline
-        if self.candidate.eval_table is None:
-            return f"{self.candidate.ref} has no per-example evaluation table"
-        if baseline is None:
-            return "there is no baseline version"
-        if baseline.eval_table is None:
-            return f"the baseline {baseline.ref} has no per-example evaluation table"
-        return baseline.eval_table, self.candidate.eval_table
-
     def pairing(self) -> TablePairing | str:
-        tables = self.tables()
-        if isinstance(tables, str):
-            return tables
-        if self._pairing is None:
-            self._pairing = pair_tables(*tables)
-        if not self._pairing.paired:
-            return f"the two evaluation tables cannot be paired: {self._pairing.reason}"
-        return self._pairing
+        paired = self.facts.paired_tables()
+        return paired.reason if isinstance(paired, Unavailable) else paired.pairing
 
     def bootstrap(
         self, metric: MetricName, column: str | None = None, segment: str | None = None
     ) -> BootstrapResult | str:
         """Paired bootstrap of the candidate against the baseline, or why it cannot be run."""
-        key = (metric, column, segment)
-        if key not in self._bootstraps:
-            self._bootstraps[key] = self._run_bootstrap(metric, column, segment)
-        return self._bootstraps[key]
-
-    def _run_bootstrap(
-        self, metric: MetricName, column: str | None, segment: str | None
-    ) -> BootstrapResult | str:
-        pairing = self.pairing()
-        if isinstance(pairing, str):
-            return pairing
-        tables = self.tables()
-        assert not isinstance(tables, str)  # pairing() succeeded, so both tables exist
-        base_table, cand_table = tables
-        try:
-            labels, values_a = metric_inputs(base_table, metric)
-            _, values_b = metric_inputs(cand_table, metric)
-        except ValueError as exc:
-            return str(exc)
-        pairs = list(zip(pairing.index_a, pairing.index_b, strict=True))
-        if column is not None:
-            if column not in base_table.columns or column not in cand_table.columns:
-                return f"both evaluation tables need the segment column {column!r}"
-            seg_a, seg_b = base_table.column(column), cand_table.column(column)
-            pairs = [(i, j) for i, j in pairs if str(seg_a[i]) == segment == str(seg_b[j])]
-        try:
-            return paired_bootstrap(
-                metric,
-                [labels[i] for i, _ in pairs],
-                [values_a[i] for i, _ in pairs],
-                [values_b[j] for _, j in pairs],
-                n_resamples=_BOOTSTRAP_RESAMPLES,
-                seed=_BOOTSTRAP_SEED,
-            )
-        except ValueError as exc:
-            return str(exc)
+        result = self.facts.bootstrap(
+            metric,
+            segment=(column, segment) if column is not None and segment is not None else None,
+        )
+        return result.reason if isinstance(result, Unavailable) else result
 
 
 @dataclass(frozen=True)
@@ -371,12 +312,12 @@ class _PolicyRun:
         gaps: list[str] = []
         if kind == "eval_table":
             if c.eval_table is not None:
-                found = [_artifact_ref(c, c.eval_table.path)]
+                found = [artifact_ref(c, c.eval_table.path)]
             how = _HOW_TO_LOG_TABLE
             gaps = _gap_notes(c, "eval_table", "artifacts")
         elif kind in ("evaluation_dataset", "training_dataset"):
             context = kind.removesuffix("_dataset")
-            found = [f"dataset:{d.digest}" for d in c.datasets_in(context)]
+            found = [dataset_ref(d.digest) for d in c.datasets_in(context)]
             how = _HOW_TO_LOG_EVAL_DATASET if context == "evaluation" else _HOW_TO_LOG_TRAIN_DATASET
             gaps = _gap_notes(c, "datasets")
         elif kind == "signature":
@@ -439,7 +380,7 @@ class _PolicyRun:
         ] or ["present"]
         c = self.candidate
         value = c.metric(name)
-        ref = _metric_ref(c, name)
+        ref = metric_ref(c, name)
         if value is None or not math.isfinite(value):
             status: CheckStatus = "error" if rule.required else "skip"
             if value is None:
@@ -534,7 +475,7 @@ class _PolicyRun:
                 evidence=[ref],
             )
         b_value = b.metric(name)
-        b_ref = _metric_ref(b, name)
+        b_ref = metric_ref(b, name)
         if b_value is None or not math.isfinite(b_value):
             shown = "has no" if b_value is None else f"has a non-finite ({b_value!r})"
             return self.check(
@@ -604,7 +545,7 @@ class _PolicyRun:
         refs = []
         for v in (self.candidate, self.view.bundle.baseline):
             if v is not None and v.eval_table is not None:
-                refs.append(_artifact_ref(v, v.eval_table.path))
+                refs.append(artifact_ref(v, v.eval_table.path))
         return refs
 
     # segments ----------------------------------------------------------------------------------
@@ -625,7 +566,7 @@ class _PolicyRun:
             except ValueError as exc:
                 problems.append(str(exc))
             else:
-                return stats, [_artifact_ref(version, table.path)], None
+                return stats, [artifact_ref(version, table.path)], None
         elif table is not None and table_metric is None:
             problems.append(f"{rule.metric!r} cannot be computed from a per-example table")
         elif table is not None:
@@ -639,9 +580,7 @@ class _PolicyRun:
             metrics.update(version.run.metrics)
         stats = segment_metrics_from_keys(metrics, rule.by, rule.metric)
         if stats:
-            refs = [
-                _metric_ref(version, segment_metric_key(rule.by, s, rule.metric)) for s in stats
-            ]
+            refs = [metric_ref(version, segment_metric_key(rule.by, s, rule.metric)) for s in stats]
             return stats, refs, None
         problems.append(f"no metric keys {segment_metric_key(rule.by, '<value>', rule.metric)!r}")
         return {}, [], "; ".join(problems)
@@ -824,14 +763,8 @@ class _PolicyRun:
 
     def _logged_model_digests(self, version: VersionEvidence) -> dict[str, str]:
         """Dataset digest per policy metric, from the logged model's dataset-linked metrics."""
-        if version.logged_model is None:
-            return {}
         wanted = {r.name for r in self.policy.metrics}
-        return {
-            m.key: m.dataset_digest
-            for m in version.logged_model.metrics
-            if m.key in wanted and m.dataset_digest
-        }
+        return {k: d for k, d in metric_dataset_digests(version).items() if k in wanted}
 
     def _same_eval_dataset(self, required: bool) -> CheckResult:
         id = "comparability.same_eval_dataset"
@@ -839,9 +772,9 @@ class _PolicyRun:
         b = self.baseline.version
         if b is None:
             return self._no_baseline(id, "comparability", "evaluation dataset comparability")
-        cand_digests = {d.digest for d in c.datasets_in("evaluation")}
-        base_digests = {d.digest for d in b.datasets_in("evaluation")}
-        evidence = [f"dataset:{d}" for d in sorted(cand_digests | base_digests)]
+        cand_digests = set(input_digests(c, "evaluation"))
+        base_digests = set(input_digests(b, "evaluation"))
+        evidence = [dataset_ref(d) for d in sorted(cand_digests | base_digests)]
         signals: list[str] = []
         mismatches: list[str] = []
         if cand_digests and base_digests:
@@ -926,8 +859,9 @@ class _PolicyRun:
         c = self.candidate
         train = c.datasets_in("training")
         evals = c.datasets_in("evaluation")
-        evidence = [f"dataset:{d.digest}" for d in [*train, *evals]]
-        if not train or not evals:
+        evidence = [dataset_ref(d.digest) for d in [*train, *evals]]
+        fact = self.view.facts.train_eval_overlap()
+        if isinstance(fact, Unavailable):
             missing = [n for n, ds in (("training", train), ("evaluation", evals)) if not ds]
             how = " and ".join(
                 _HOW_TO_LOG_TRAIN_DATASET if n == "training" else _HOW_TO_LOG_EVAL_DATASET
@@ -943,18 +877,10 @@ class _PolicyRun:
                 how_to_fix=how,
                 details={"gaps": _gap_notes(c, "datasets")},
             )
-        overlaps: list[dict[str, str]] = []
-        for t in train:
-            for e in evals:
-                if t.digest == e.digest:
-                    overlaps.append({"training": t.name, "evaluation": e.name, "same": "digest"})
-                elif (
-                    t.source
-                    and t.source == e.source
-                    and (t.source_type or "").lower() not in ("code", "")
-                ):
-                    # Code sources name the script that built a DataFrame, not the data itself.
-                    overlaps.append({"training": t.name, "evaluation": e.name, "same": "source"})
+        overlaps = [
+            {"training": o.training, "evaluation": o.evaluation, "same": o.same}
+            for o in fact.overlaps
+        ]
         if overlaps:
             pairs = "; ".join(
                 f"training {o['training']!r} and evaluation {o['evaluation']!r} have the same "
@@ -986,7 +912,7 @@ class _PolicyRun:
         if rules is None:
             return []
         try:
-            return evaluate_pipeline(self.policy.name, rules, self.view.bundle)
+            return evaluate_pipeline(self.policy.name, rules, self.view.facts)
         except Exception as exc:  # noqa: BLE001 - any failure of the rules is recorded as an error
             logger.warning("pipeline rules of %s raised %s", self.policy.name, type(exc).__name__)
             return [
@@ -1012,7 +938,7 @@ class _PolicyRun:
     def _suite_refs(self, version: VersionEvidence, result: SafetySuiteResult) -> list[str]:
         refs = [f"safety:{version.ref}/{result.suite}"]
         if result.artifact_path:
-            refs.append(_artifact_ref(version, result.artifact_path))
+            refs.append(artifact_ref(version, result.artifact_path))
         return refs
 
     def _eval_checks(self, rule: EvalRule) -> list[CheckResult]:
@@ -1217,14 +1143,14 @@ def _policy_verdict(policy: Policy, checks: Sequence[CheckResult]) -> Verdict:
     return "approve"
 
 
-def evaluate_policy(loaded: LoadedPolicy, bundle: EvidenceBundle) -> PolicyOutcome:
+def evaluate_policy(loaded: LoadedPolicy, evidence: EvidenceBundle | Comparison) -> PolicyOutcome:
     """Evaluate one policy against a bundle, whether or not its `match` selects the candidate.
 
     Args:
         loaded: The policy.
-        bundle: The candidate's and baseline's evidence.
+        evidence: The review's comparison, or the candidate's and baseline's evidence.
     """
-    return _evaluate(loaded, _BundleView(bundle))
+    return _evaluate(loaded, _BundleView(Comparison.of(evidence)))
 
 
 def _evaluate(loaded: LoadedPolicy, view: _BundleView) -> PolicyOutcome:
@@ -1289,7 +1215,9 @@ def _reasons(outcomes: Sequence[PolicyOutcome]) -> list[str]:
     return reasons
 
 
-def evaluate_policies(policies: Sequence[LoadedPolicy], bundle: EvidenceBundle) -> PolicyVerdict:
+def evaluate_policies(
+    policies: Sequence[LoadedPolicy], evidence: EvidenceBundle | Comparison
+) -> PolicyVerdict:
     """Select the policies that match the candidate and evaluate them all; the strictest wins.
 
     Pure and deterministic: the same policies and bundle always give the same verdict. No matching
@@ -1297,13 +1225,16 @@ def evaluate_policies(policies: Sequence[LoadedPolicy], bundle: EvidenceBundle) 
 
     Args:
         policies: Every loaded policy; selection happens here.
-        bundle: The candidate's and baseline's evidence and the target alias.
+        evidence: The review's comparison (its facts are computed once and shared with the
+            investigator), or the bundle of the candidate's and baseline's evidence.
     """
+    facts = Comparison.of(evidence)
+    bundle = facts.bundle
     selected = select_policies(policies, bundle.candidate, bundle.target_alias)
     if not selected:
         logger.info("no policy matches %s -> @%s", bundle.candidate.ref, bundle.target_alias)
         return _deny_by_default(policies, bundle)
-    view = _BundleView(bundle)
+    view = _BundleView(facts)
     outcomes = [_evaluate(p, view) for p in selected]
     verdict = strictest([o.verdict for o in outcomes])
     logger.info(

@@ -28,20 +28,28 @@ read it; with none of those, a single `skip` check says so. Check ids: ``pipelin
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from comparison.comparison import Comparison
+from comparison.convergence import (
+    ConvergenceAssessment,
+    ConvergenceCriteria,
+    ConvergenceState,
+    assess_convergence,
+)
+from comparison.datasets import dataset_overlaps
+from comparison.pipeline import PipelineEvidence, pipeline_evidence
+from comparison.unavailable import Unavailable
 from policies.result import CheckResult, CheckStatus
-from tools.evidence import DatasetInput, EvidenceBundle, MetricPoint, VersionEvidence
+from tools.evidence import EvidenceBundle
 from tools.pipeline_config import (
     ConfigValue,
     PipelineConfig,
     key_matches,
-    load_pipeline_config,
     numeric_value,
     value_text,
 )
@@ -75,7 +83,6 @@ __all__ = [
 logger = logging.getLogger("promogate.policies")
 
 RuleMode = Literal["forbid", "warn", "off"]
-ConvergenceState = Literal["converged", "still_falling", "diverged", "insufficient"]
 
 HOW_TO_LOG_PIPELINE = (
     "log the pipeline config on the source run, e.g. "
@@ -191,7 +198,7 @@ class DependencyRules(BaseModel):
     )
 
 
-class ConvergenceRule(BaseModel):
+class ConvergenceRule(ConvergenceCriteria):
     """Did training converge? Judged on the candidate's metric history of `metric`.
 
     Diverged: a non-finite value, a last value above the first, or a rebound from the best value
@@ -202,11 +209,6 @@ class ConvergenceRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    metric: str = "train_loss"
-    min_points: int = Field(default=5, ge=3)
-    tail_fraction: float = Field(default=0.2, gt=0.0, le=0.5)
-    max_tail_improvement: float = Field(default=0.02, ge=0.0)
-    max_rebound: float = Field(default=0.5, gt=0.0)
     on_still_falling: Literal["fail", "warn"] = "warn"
     on_diverged: Literal["fail", "warn"] = "fail"
 
@@ -261,152 +263,6 @@ class PipelineRules(BaseModel):
             or self.dependencies is not None
             or self.convergence is not None
         )
-
-
-class ConvergenceAssessment(BaseModel):
-    """What a loss history says about convergence."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    metric: str
-    state: ConvergenceState
-    points: int
-    first: float | None = None
-    best: float | None = None
-    last: float | None = None
-    tail_improvement: float | None = Field(
-        default=None, description="Share of the total improvement made over the tail."
-    )
-    message: str
-
-
-def _tail_drop(points: Sequence[MetricPoint]) -> float:
-    """Least-squares fitted drop across the tail (positive when the loss is still falling)."""
-    xs = [float(p.step) for p in points]
-    ys = [p.value for p in points]
-    if len(set(xs)) < 2:
-        xs = [float(i) for i in range(len(points))]
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    var = sum((x - mean_x) ** 2 for x in xs)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var
-    return -slope * (xs[-1] - xs[0])
-
-
-def assess_convergence(
-    points: Sequence[MetricPoint], rule: ConvergenceRule
-) -> ConvergenceAssessment:
-    """Judge a loss history: converged, still falling at the end, diverged, or too short.
-
-    Args:
-        points: The metric history (any order; sorted by step here).
-        rule: Thresholds; see `ConvergenceRule`.
-    """
-    name = rule.metric
-    ordered = sorted(points, key=lambda p: (p.step, p.timestamp))
-    n = len(ordered)
-    if n < rule.min_points:
-        return ConvergenceAssessment(
-            metric=name,
-            state="insufficient",
-            points=n,
-            message=f"{name} has {n} point(s), fewer than the {rule.min_points} needed to judge",
-        )
-    bad = next((p for p in ordered if not math.isfinite(p.value)), None)
-    if bad is not None:
-        return ConvergenceAssessment(
-            metric=name,
-            state="diverged",
-            points=n,
-            message=f"{name} became {bad.value} at step {bad.step}: training diverged",
-        )
-    values = [p.value for p in ordered]
-    first, last, best = values[0], values[-1], min(values)
-    best_step = ordered[values.index(best)].step
-    common = {"metric": name, "points": n, "first": first, "best": best, "last": last}
-    if last > first:
-        return ConvergenceAssessment(
-            **common,
-            state="diverged",
-            message=f"{name} ended at {last:.4g}, above where it started ({first:.4g}): diverged",
-        )
-    total = first - best
-    if total <= 0:
-        return ConvergenceAssessment(
-            **common,
-            state="converged",
-            tail_improvement=0.0,
-            message=f"{name} stayed at {first:.4g} over {n} points (no improvement to judge)",
-        )
-    rebound = last - best
-    if rebound > rule.max_rebound * total:
-        return ConvergenceAssessment(
-            **common,
-            state="diverged",
-            message=(
-                f"{name} rose from its best {best:.4g} (step {best_step}) to {last:.4g}, "
-                f"giving back {rebound / total:.0%} of the improvement: diverging"
-            ),
-        )
-    tail = ordered[-max(2, math.ceil(n * rule.tail_fraction)) :]
-    share = _tail_drop(tail) / total
-    if share > rule.max_tail_improvement:
-        return ConvergenceAssessment(
-            **common,
-            state="still_falling",
-            tail_improvement=share,
-            message=(
-                f"{name} was still falling at the end: the last {len(tail)} of {n} points made "
-                f"{share:.1%} of the total improvement ({first:.4g} -> {last:.4g}); more training "
-                "would change the model"
-            ),
-        )
-    return ConvergenceAssessment(
-        **common,
-        state="converged",
-        tail_improvement=share,
-        message=(
-            f"{name} converged: {first:.4g} -> {last:.4g}; the last {len(tail)} of {n} points made "
-            f"{max(share, 0.0):.1%} of the improvement"
-        ),
-    )
-
-
-class PipelineEvidence(BaseModel):
-    """What the pipeline rules read of one version, or of one file revision in a config review."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    ref: str = Field(description="The version, e.g. 'churn/5', or the file revision reviewed.")
-    config: PipelineConfig
-    datasets: list[DatasetInput] = Field(default_factory=list)
-    metric_histories: dict[str, list[MetricPoint]] = Field(default_factory=dict)
-    evaluation_digests: list[str] = Field(default_factory=list)
-    gaps: list[str] = Field(default_factory=list, description="Why evidence could not be read.")
-
-
-def pipeline_evidence(version: VersionEvidence, *, baseline: bool = False) -> PipelineEvidence:
-    """Load the pipeline evidence of one version of the bundle.
-
-    Args:
-        version: The candidate's or the baseline's evidence.
-        baseline: Whether this is the baseline; its artifact references then name the version
-            (``artifact:churn/1/pipeline/pipeline.yaml:3``) so they are not read as the candidate's.
-    """
-    digests = {d.digest for d in version.datasets_in("evaluation")}
-    if version.logged_model is not None:
-        digests.update(m.dataset_digest for m in version.logged_model.metrics if m.dataset_digest)
-    return PipelineEvidence(
-        ref=version.ref,
-        config=load_pipeline_config(version, qualify_refs=baseline),
-        datasets=list(version.datasets),
-        metric_histories=dict(version.metric_histories),
-        evaluation_digests=sorted(digests),
-        gaps=[
-            f"{gap.source}: {gap.message}"
-            for gap in version.gaps
-            if gap.source in ("artifacts", "pipeline_config", "run", "datasets", "metric_history")
-        ],
-    )
 
 
 def is_pinned(value: ConfigValue) -> bool:
@@ -790,18 +646,14 @@ class _Checks:
         checked = False
         if train and evals:
             checked = True
-            for t in train:
-                for e in evals:
-                    if t.digest == e.digest:
-                        overlaps.append(
-                            f"training {t.name!r} and evaluation {e.name!r} have the same digest "
-                            f"{t.digest}"
-                        )
-                    elif t.source and e.source and t.source_type != "code" and t.source == e.source:
-                        overlaps.append(
-                            f"training {t.name!r} and evaluation {e.name!r} come from the same "
-                            f"source {t.source}"
-                        )
+            overlaps += [
+                f"training {o.training!r} and evaluation {o.evaluation!r} have the same digest "
+                f"{o.value}"
+                if o.same == "digest"
+                else f"training {o.training!r} and evaluation {o.evaluation!r} come from the "
+                f"same source {o.value}"
+                for o in dataset_overlaps(train, evals)
+            ]
             evidence.append(f"version:{side.ref}/datasets")
         config_train = _values_matching(side.config, _TRAIN_DATA_KEYS, exclude=_EVAL_DATA_KEYS)
         config_eval = _values_matching(side.config, _EVAL_DATA_KEYS)
@@ -1123,21 +975,23 @@ def evaluate_pipeline_evidence(
 
 
 def evaluate_pipeline(
-    policy: str, rules: PipelineRules, bundle: EvidenceBundle
+    policy: str, rules: PipelineRules, evidence: EvidenceBundle | Comparison
 ) -> list[CheckResult]:
-    """Evaluate `rules` against the bundle's pipeline configs, params, datasets and loss histories.
+    """Evaluate `rules` against the pipeline configs, params, datasets and loss histories.
 
     Args:
         policy: The policy's name, recorded on every check.
         rules: The policy's ``pipeline:`` section.
-        bundle: The candidate's and the baseline's evidence.
+        evidence: The review's comparison (pipeline evidence is read once per review), or the
+            candidate's and the baseline's evidence.
     """
     if rules.is_empty:
         return []
-    candidate = pipeline_evidence(bundle.candidate)
-    baseline = (
-        pipeline_evidence(bundle.baseline, baseline=True) if bundle.baseline is not None else None
-    )
+    facts = Comparison.of(evidence)
+    candidate = facts.pipeline("candidate")
+    assert not isinstance(candidate, Unavailable)  # the candidate always exists
+    found = facts.pipeline("baseline")
+    baseline = None if isinstance(found, Unavailable) else found
     checks = evaluate_pipeline_evidence(policy, rules, candidate, baseline)
     logger.debug("pipeline rules of %s: %d checks", policy, len(checks))
     return checks

@@ -177,7 +177,9 @@ def decide(
     decision_id: str | None = None,
 ) -> Decision:
     """Investigate the evaluated evidence and compose the decision (`started`: perf_counter)."""
-    investigation = investigator.investigate(evidence.bundle, evidence.verdict)
+    investigation = investigator.investigate(
+        evidence.bundle, evidence.verdict, comparison=evidence.comparison
+    )
     decision = compose_decision(
         bundle=evidence.bundle,
         verdict=evidence.verdict,

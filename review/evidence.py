@@ -8,10 +8,11 @@ in that order; the gate runs them to look for a decision already made on the sam
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
+from comparison import Comparison
 from policies.evaluator import evaluate_policies
 from policies.loader import LoadedPolicy
 from policies.result import PolicyRef, PolicyVerdict
@@ -43,11 +44,15 @@ def history_keys_for(policies: Sequence[LoadedPolicy], model: str) -> list[str]:
 
 @dataclass(frozen=True)
 class EvaluatedEvidence:
-    """A version's evidence and the policies' verdict on it: all a decision needs but judgement."""
+    """A version's evidence and the policies' verdict on it: all a decision needs but judgement.
+
+    `comparison` holds the facts the policies computed; the investigator reads the same ones.
+    """
 
     bundle: EvidenceBundle
     policies: list[LoadedPolicy]
     verdict: PolicyVerdict
+    comparison: Comparison = field(compare=False, repr=False)
 
     @property
     def policy_refs(self) -> list[PolicyRef]:
@@ -96,4 +101,5 @@ def evaluate_evidence(
     bundle: EvidenceBundle, policies: Sequence[LoadedPolicy]
 ) -> EvaluatedEvidence:
     """Evaluate the trusted `policies` that select the candidate on `bundle`."""
-    return EvaluatedEvidence(bundle, list(policies), evaluate_policies(policies, bundle))
+    facts = Comparison(bundle)
+    return EvaluatedEvidence(bundle, list(policies), evaluate_policies(policies, facts), facts)

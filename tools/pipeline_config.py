@@ -39,8 +39,6 @@ import logging
 import math
 import posixpath
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -53,7 +51,7 @@ from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import ToolError
-from tools.evidence import ArtifactFile, DatasetInput, VersionEvidence, canonical_digest
+from tools.evidence import ArtifactFile, DatasetInput, VersionEvidence
 
 __all__ = [
     "CONFIG_FILE_FORMATS",
@@ -73,7 +71,6 @@ __all__ = [
     "PipelineConfig",
     "PipelineConfigError",
     "UnsupportedConfigFormatError",
-    "clear_pipeline_config_cache",
     "detect_format",
     "duration_days",
     "is_config_artifact",
@@ -267,13 +264,6 @@ class PipelineConfig(_Frozen):
     def matching(self, pattern: str) -> list[ConfigValue]:
         """Values whose key matches `pattern` (see `key_matches`), sorted by key."""
         return [self.values[k] for k in sorted(self.values) if key_matches(pattern, k)]
-
-
-# A review loads each version's config several times (policy rules, then the investigator); the
-# result depends only on what `_evidence_key` digests, and a PipelineConfig is immutable.
-_LOADED_SIZE = 64
-_loaded: OrderedDict[str, PipelineConfig] = OrderedDict()
-_loaded_lock = threading.Lock()
 
 
 def key_matches(pattern: str, key: str) -> bool:
@@ -1408,48 +1398,7 @@ def load_pipeline_config(
         evidence: One version's evidence, as gathered into the bundle.
         qualify_refs: Whether run-artifact references name the version.
     """
-    key = _evidence_key(evidence, qualify_refs)
-    with _loaded_lock:
-        cached = _loaded.get(key)
-        if cached is not None:
-            _loaded.move_to_end(key)
-            return cached
-    config = _load_pipeline_config(evidence, qualify_refs)
-    with _loaded_lock:
-        _loaded[key] = config
-        while len(_loaded) > _LOADED_SIZE:
-            _loaded.popitem(last=False)
-    return config
-
-
-def clear_pipeline_config_cache() -> None:
-    """Forget recently loaded configs (benchmarks time a first review this way)."""
-    with _loaded_lock:
-        _loaded.clear()
-
-
-def _evidence_key(evidence: VersionEvidence, qualify_refs: bool) -> str:
-    """Digest of every part of `evidence` that `load_pipeline_config` reads."""
-    return canonical_digest(
-        {
-            "ref": evidence.ref,
-            "qualify_refs": qualify_refs,
-            "run_id": evidence.run_id,
-            "run": (
-                None
-                if evidence.run is None
-                else {"run_id": evidence.run.run_id, "params": evidence.run.params}
-            ),
-            "model_id": evidence.model_id,
-            "logged_model_id": (
-                evidence.logged_model.model_id if evidence.logged_model is not None else None
-            ),
-            "artifacts": [
-                [a.owner, a.path, a.content] for a in evidence.artifacts if is_config_artifact(a)
-            ],
-            "datasets": [d.model_dump(mode="json") for d in evidence.datasets],
-        }
-    )
+    return _load_pipeline_config(evidence, qualify_refs)
 
 
 def _load_pipeline_config(evidence: VersionEvidence, qualify_refs: bool) -> PipelineConfig:
