@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from agents.investigation import Investigation, Investigator
 from policies.decision import Decision, Finding
 from policies.result import PolicyVerdict, Verdict
-from review.evidence import EvaluatedEvidence
+from review.evaluate import EvaluatedEvidence
 from tools.evidence import EvidenceBundle
 
 if TYPE_CHECKING:
