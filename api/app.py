@@ -26,6 +26,7 @@ from api.errors import ApiError, problem_response
 from api.gate_service import GateService
 from api.jobs import JobQueue, ProcrastinateJobQueue, postgres_conninfo
 from api.metrics import ApiMetrics, ErrorKind
+from api.mlflow_events_service import install_mlflow_events
 from api.review_service import ReviewService
 from api.routers import gate, health, overrides, promote, reviews
 from api.routers import metrics as metrics_router
@@ -204,9 +205,11 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
             "allowed" if settings.allow_anonymous else "refused",
         )
         state.start()
+        events.start()
         try:
             yield
         finally:
+            events.stop()
             state.stop()
 
     app = FastAPI(
@@ -216,6 +219,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         lifespan=lifespan,
     )
     app.state.promogate = state
+    events = install_mlflow_events(app, state)
     for router in (
         reviews.router,
         gate.router,
