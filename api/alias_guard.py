@@ -479,11 +479,31 @@ class AliasGuard:
         """
         holder = self.ledger_holder(model, alias)
         if holder.version == version:
-            return HolderCheck(
-                approved=True,
-                expected_version=version,
-                reasons=[f"promogate put v{version} on @{alias} (record {holder.record_id})"],
-            )
+            return self._held(version, alias, holder)
+        check = self._decision_check(model, alias, version, holder, policies)
+        # `POST /v1/promote` moves the alias before it records the promotion: look once more, so
+        # a promotion in flight is neither reverted nor recorded as a hand move.
+        again = self.ledger_holder(model, alias)
+        if again.version == version:
+            return self._held(version, alias, again)
+        return check
+
+    @staticmethod
+    def _held(version: int, alias: str, holder: _Holder) -> HolderCheck:
+        return HolderCheck(
+            approved=True,
+            expected_version=version,
+            reasons=[f"promogate put v{version} on @{alias} (record {holder.record_id})"],
+        )
+
+    def _decision_check(
+        self,
+        model: str,
+        alias: str,
+        version: int,
+        holder: _Holder,
+        policies: list[LoadedPolicy],
+    ) -> HolderCheck:
         decisions = [
             d
             for d in self.ledger.list_decisions(model, version, limit=200)
@@ -511,21 +531,14 @@ class AliasGuard:
             if (
                 decision.evidence_digest == digest
                 and policy_refs_key(decision.policies) == refs_key
-            ) and self.gate.assess(decision).allowed:
+                and self.gate.assess(decision).allowed
+            ):
                 return HolderCheck(
                     approved=True,
                     expected_version=holder.version,
                     decision_id=decision.id,
                     reasons=[f"decision {decision.id} allows v{version} on @{alias}"],
                 )
-        # promote moves the alias before it records the promotion: look once more.
-        again = self.ledger_holder(model, alias)
-        if again.version == version:
-            return HolderCheck(
-                approved=True,
-                expected_version=version,
-                reasons=[f"promogate put v{version} on @{alias} (record {again.record_id})"],
-            )
         return HolderCheck(
             approved=False,
             expected_version=holder.version,
@@ -633,9 +646,24 @@ class AliasGuard:
                 if time.monotonic() - started > deadline_s:
                     unfinished.append(ref)
                     continue
-                if guard_mode_for(policies, name, alias, self.default_alias).mode == "off":
+                guarded = guard_mode_for(policies, name, alias, self.default_alias)
+                if guarded.mode == "off":
                     continue
-                outcome = self.check_alias(name, alias, source="reconciler", adopt=adopt)
+                # Fast path: the listing shows the alias where the ledger says promogate put it.
+                # Anything else is checked under the alias's lease, on a fresh read of MLflow.
+                holder = self.ledger_holder(name, alias)
+                if holder.version is not None and holder.version == aliases[alias]:
+                    outcome = GuardOutcome(
+                        model=name,
+                        alias=alias,
+                        version=holder.version,
+                        expected_version=holder.version,
+                        mode=guarded.mode,
+                        action="none",
+                        reasons=[f"on the ledger's holder (record {holder.record_id})"],
+                    )
+                else:
+                    outcome = self.check_alias(name, alias, source="reconciler", adopt=adopt)
                 outcomes.append(outcome)
                 if outcome.action == "failed":
                     errors.append(f"{ref}: {'; '.join(outcome.reasons)}")
@@ -649,10 +677,10 @@ class AliasGuard:
 
     def _guarded_models(
         self, model_glob: str, policies: list[LoadedPolicy]
-    ) -> list[tuple[str, list[str]]]:
-        """Registered models matching the glob and some policy, with their aliases."""
+    ) -> list[tuple[str, dict[str, int]]]:
+        """Registered models matching the glob and some policy, with their aliases' versions."""
         patterns = [p.policy.match.model for p in policies]
-        found: list[tuple[str, list[str]]] = []
+        found: list[tuple[str, dict[str, int]]] = []
         token: str | None = None
         while True:
             page = call_mlflow(
@@ -666,7 +694,7 @@ class AliasGuard:
                 if not any(fnmatchcase(name, pattern) for pattern in patterns):
                     continue
                 aliases = dict(getattr(registered, "aliases", None) or {})
-                found.append((name, [str(a) for a in aliases]))
+                found.append((name, {str(a): int(v) for a, v in aliases.items()}))
             token = page.token
             if not token:
                 return found
