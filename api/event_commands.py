@@ -54,11 +54,11 @@ def reconcile_command(
     from rich.console import Console
     from rich.table import Table
 
-    from api.alias_guard import AliasGuard
-    from api.gate_service import GateService
     from api.mlflow_events_service import outcome_notification
     from api.notifications import Notifier
-    from api.review_service import ReviewService
+    from api.services import build_review_service, configure_mlflow_environment
+    from review.alias_guard import AliasGuard
+    from review.gate import GateService
 
     settings = _settings(tracking_uri=tracking_uri, ledger_url=ledger_url, policies_dir=policies)
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
@@ -70,14 +70,15 @@ def reconcile_command(
     )
 
     def notify(outcome: object) -> None:
-        from api.alias_guard import GuardOutcome
+        from review.alias_guard import GuardOutcome
 
         assert isinstance(outcome, GuardOutcome)
         notification = outcome_notification(outcome)
         if notification is not None:
             notifier.notify(notification)
 
-    reviews = ReviewService(settings)
+    configure_mlflow_environment(settings)
+    reviews = build_review_service(settings)
     guard = AliasGuard(GateService(reviews), default_alias=settings.target_alias, notify=notify)
     try:
         report = guard.reconcile(model, deadline_s=deadline, adopt=adopt)

@@ -26,7 +26,6 @@ from fnmatch import fnmatchcase
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
-from api.alias_guard import AliasGuard, GuardOutcome
 from api.mlflow_events import (
     AliasCreated,
     AliasDeleted,
@@ -41,11 +40,12 @@ from ledger.errors import LedgerError, RecordNotFoundError
 from policies.errors import PolicyError
 from policies.loader import LoadedPolicy
 from policies.schema import VersionRange
+from review.alias_guard import AliasGuard, GuardOutcome
 from tools.client import call_mlflow
 from tools.errors import ToolError
 
 if TYPE_CHECKING:
-    from api.review_service import ReviewService
+    from review.service import ReviewService
 
 __all__ = ["EventProcessor", "review_aliases"]
 

@@ -1,8 +1,8 @@
 """The MLflow event front door of one API app: receiver state, alias guard, jobs, reconciler loop.
 
-`install_mlflow_events(app, state)` builds it from the app's settings and services, mounts the
-webhook route, and counts notifications and guard checks in the app's ``/metrics``. The app's
-lifespan calls `start` (the periodic reconciler) and `stop`.
+`install_mlflow_events(app, state)` builds it from the app's settings and services (the app mounts
+the webhook route, `api.routers.mlflow_webhook`), and counts notifications and guard checks in
+the app's ``/metrics``. The app's lifespan calls `start` (the periodic reconciler) and `stop`.
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING, Final
 
 from fastapi import FastAPI
 
-from agents.decision import Decision
-from api.alias_guard import AliasGuard, GuardOutcome, ReconcileReport
 from api.event_metrics import EventMetrics
 from api.event_processor import EventProcessor
 from api.notifications import Notification, Notifier
 from ledger.errors import LedgerError
 from ledger.idempotency import IdempotencyStore
+from policies.decision import Decision
+from review.alias_guard import AliasGuard, GuardOutcome, ReconcileReport
 
 if TYPE_CHECKING:
     from api.dependencies import AppState
-    from api.review_service import ReviewObserver
+    from review.service import ReviewObserver
 
 __all__ = ["DELIVERY_CALLER", "MlflowEvents", "install_mlflow_events", "outcome_notification"]
 
@@ -193,15 +193,12 @@ class MlflowEvents:
 
 
 def install_mlflow_events(app: FastAPI, state: AppState) -> MlflowEvents:
-    """Build the event front door for `app` and mount its route.
+    """Build the event front door for `app` (its route is `api.routers.mlflow_webhook`).
 
     Args:
         app: The API app.
         state: Its state.
     """
-    from api.routers import mlflow_webhook
-
     events = MlflowEvents(state)
     app.state.promogate_events = events
-    app.include_router(mlflow_webhook.router)
     return events

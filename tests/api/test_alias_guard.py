@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 
-from api.alias_guard import AliasGuard, GuardOutcome, guard_mode_for
-from api.auth import Principal
-from api.gate_service import GateService
-from api.review_service import ReviewService
-from evals.benchmarks.mlflow_server import FaultProxy, MlflowServer
+from api.services import build_review_service
+from benchmarks.mlflow_server import FaultProxy, MlflowServer
 from ledger.records import AliasMove, AliasRevert, Promotion
 from ledger.store import Ledger
 from policies.loader import load_policy_dir
+from review.alias_guard import AliasGuard, GuardOutcome, guard_mode_for
+from review.gate import GateService
+from review.service import ReviewService
 from tests.api.conftest import GateRegistry, api_settings
 
 GUARD_POLICY = """\
@@ -45,7 +45,7 @@ AUDIT_POLICY = (
     .replace('"guard-*"', '"audit-*"')
     .replace("mode: enforce", "mode: audit")
 )
-DEPLOYER = Principal(id="tok-deployer", name="deployer", role="deployer")
+DEPLOYER = "deployer"
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def make_guarded(
         registry, tracking_uri, ledger_url, policies_dir=policies, publish_tags=False, **extra
     )
     ledger = Ledger(ledger_url)
-    reviews = ReviewService(settings, ledger=ledger)
+    reviews = build_review_service(settings, ledger=ledger)
     gate = GateService(reviews)
     guard = AliasGuard(gate, lock_wait_s=30.0)
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)

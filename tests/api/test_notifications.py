@@ -9,8 +9,8 @@ import pytest
 
 from api.notifications import DeliveryOutcome, Notification, NotificationKind, Notifier
 from api.webhook_signature import verify_delivery
-from evals.benchmarks.events_stack import NotificationSink
-from evals.benchmarks.mlflow_server import free_port
+from benchmarks.events_stack import NotificationSink
+from benchmarks.mlflow_server import free_port
 
 NOTE = Notification(
     kind="alias_revert",
