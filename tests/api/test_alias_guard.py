@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from api.services import build_review_service
+from api.services import build_review_service, configure_mlflow_environment
 from benchmarks.mlflow_server import FaultProxy, MlflowServer
 from ledger.records import AliasMove, AliasRevert, Promotion
 from ledger.store import Ledger
@@ -91,6 +91,7 @@ def make_guarded(
     settings = api_settings(
         registry, tracking_uri, ledger_url, policies_dir=policies, publish_tags=False, **extra
     )
+    configure_mlflow_environment(settings)
     ledger = Ledger(ledger_url)
     reviews = build_review_service(settings, ledger=ledger)
     gate = GateService(reviews)
