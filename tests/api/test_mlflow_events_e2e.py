@@ -235,3 +235,45 @@ def test_a_hand_written_verdict_tag_is_reported(
     forged = wait_for("the report", lambda: _notifications(stack, "forged_tag", model))
     assert forged[0]["version"] == version
     assert "not a decision" in forged[0]["reasons"][0]
+
+
+def test_install_webhook_dry_run_changes_nothing_and_a_rerun_updates_in_place(
+    stack: EventsStack, mlflow_client: Any
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def install(*extra: str) -> dict[str, Any]:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "api.cli",
+                "mlflow",
+                "install-webhook",
+                "--url",
+                stack.webhook_url,
+                "--tracking-uri",
+                stack.mlflow.url,
+                "--json",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PROMOGATE_MLFLOW_WEBHOOK_SECRET": stack.secret},
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        parsed: dict[str, Any] = json.loads(result.stdout)
+        return parsed
+
+    before = [(w.webhook_id, w.url) for w in mlflow_client.list_webhooks()]
+    planned = install("--dry-run")
+    assert (planned["action"], planned["dry_run"], planned["applied_id"]) == ("update", True, None)
+    assert sorted(planned["current_events"]) == sorted(planned["events"])
+    applied = install()
+    assert (applied["action"], applied["applied_id"]) == ("update", before[0][0])
+    assert [(w.webhook_id, w.url) for w in mlflow_client.list_webhooks()] == before
