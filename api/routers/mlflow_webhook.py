@@ -1,7 +1,7 @@
 """``POST /v1/mlflow/webhook``: MLflow 3 webhook deliveries, verified before they are read.
 
 No bearer token: the delivery's HMAC signature is its credential. In order, a delivery is refused
-when the receiver has no secret (503), when it is unsigned or wrongly signed (401), when its
+when the receiver has no secret (404), when it is unsigned or wrongly signed (401), when its
 timestamp is outside the window (401) or malformed (400), when its delivery id was seen before
 (409), or when its verified body is not an event (400). Only then is anything parsed or queued;
 the answer is 202 with the jobs queued, and the work runs in the background.
@@ -59,8 +59,10 @@ def _refuse(events: MlflowEvents, status: int, outcome: str, detail: str) -> JSO
     responses={
         400: {"description": "Malformed timestamp or delivery id, or not an MLflow event."},
         401: {"description": "Unsigned, wrongly signed or stale delivery."},
+        404: {"description": "No webhook secret is configured: the receiver is off."},
         409: {"description": "Delivery id already processed (replay)."},
-        503: {"description": "No webhook secret configured, or the ledger is down."},
+        413: {"description": "Body over 1 MiB."},
+        503: {"description": "The ledger is down (MLflow retries)."},
     },
 )
 async def receive_mlflow_webhook(request: Request) -> JSONResponse:
@@ -68,9 +70,10 @@ async def receive_mlflow_webhook(request: Request) -> JSONResponse:
     events: MlflowEvents = request.app.state.promogate_events
     secret = events.secret
     if secret is None:
+        # 404, not 503: the receiver is switched off here, and MLflow must not keep retrying.
         return _refuse(
             events,
-            503,
+            404,
             "not_configured",
             "no MLflow webhook secret is configured; set PROMOGATE_MLFLOW_WEBHOOK_SECRET",
         )

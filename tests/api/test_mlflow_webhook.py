@@ -122,7 +122,7 @@ def test_without_a_secret_every_delivery_is_refused(
     api = make_api()
     body = _new_version(gate_registry)
     response = api.client.post(PATH, content=body, headers=_headers(body))
-    assert (response.status_code, response.json()["kind"]) == (503, "not_configured")
+    assert (response.status_code, response.json()["kind"]) == (404, "not_configured")
 
 
 def test_a_verified_body_that_is_not_an_event_is_refused(make_api: AppFactory) -> None:
