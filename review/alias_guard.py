@@ -39,7 +39,7 @@ from ledger.store import policy_refs_key
 from policies.errors import PolicyError
 from policies.evaluator import evaluate_policies
 from policies.loader import LoadedPolicy
-from review.evidence import history_keys_for
+from review.gather import history_keys_for
 from tools.client import call_mlflow
 from tools.collector import collect_resolved
 from tools.errors import ToolError
