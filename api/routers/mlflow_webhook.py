@@ -64,6 +64,30 @@ def _refuse(events: MlflowEvents, status: int, outcome: str, detail: str) -> JSO
         413: {"description": "Body over 1 MiB."},
         503: {"description": "The ledger is down (MLflow retries)."},
     },
+    # The body is read raw (the signature covers its exact bytes), so it is described here.
+    openapi_extra={
+        "parameters": [
+            {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+            for name in ("X-MLflow-Signature", "X-MLflow-Delivery-Id", "X-MLflow-Timestamp")
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["entity", "action", "data"],
+                        "properties": {
+                            "entity": {"type": "string", "example": "model_version_alias"},
+                            "action": {"type": "string", "example": "created"},
+                            "timestamp": {"type": "string"},
+                            "data": {"type": "object"},
+                        },
+                    }
+                }
+            },
+        },
+    },
 )
 async def receive_mlflow_webhook(request: Request) -> JSONResponse:
     """Verify an MLflow webhook delivery, record its id, and queue the work it asks for."""
