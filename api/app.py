@@ -25,8 +25,9 @@ from api.dependencies import AppState
 from api.errors import ApiError, api_error_for, problem_response
 from api.jobs import JobQueue, ProcrastinateJobQueue, postgres_conninfo
 from api.metrics import ApiMetrics, ErrorKind
+from api.mlflow_events_service import install_mlflow_events
 from api.pages import router as pages_router
-from api.routers import gate, health, overrides, promote, reviews
+from api.routers import gate, health, mlflow_webhook, overrides, promote, reviews
 from api.routers import metrics as metrics_router
 from api.services import build_review_service, configure_mlflow_environment
 from api.settings import Settings, load_settings
@@ -213,9 +214,11 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
             "allowed" if settings.allow_anonymous else "refused",
         )
         state.start()
+        events.start()
         try:
             yield
         finally:
+            events.stop()
             state.stop()
 
     app = FastAPI(
@@ -225,6 +228,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         lifespan=lifespan,
     )
     app.state.promogate = state
+    events = install_mlflow_events(app, state)
     for router in (
         reviews.router,
         gate.router,
@@ -232,6 +236,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         overrides.router,
         health.router,
         metrics_router.router,
+        mlflow_webhook.router,
         pages_router,
     ):
         app.include_router(router)

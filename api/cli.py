@@ -300,11 +300,14 @@ def ledger_list(
 def _mount_optional_apps() -> None:
     from api.chat_commands import chat_command
     from api.eval_commands import eval_app
+    from api.event_commands import mlflow_app, reconcile_command
     from api.server_commands import register_server_commands
 
     app.add_typer(eval_app, name="eval")
     app.command(name="chat")(chat_command)
     register_server_commands(app)
+    app.command(name="reconcile")(reconcile_command)
+    app.add_typer(mlflow_app, name="mlflow")
     # Commands of the packages that sit above the front doors (the demo) register themselves
     # through the `promogate.commands` entry point, so `api/` never imports them.
     for entry_point in entry_points(group="promogate.commands"):

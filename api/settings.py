@@ -61,6 +61,36 @@ class Settings(BaseSettings):
     request_deadline_s: float = Field(
         default=60.0, gt=0, description="Longest a synchronous review or gate request may take."
     )
+    mlflow_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret of the MLflow webhook; the receiver refuses every delivery "
+        "without one.",
+    )
+    mlflow_webhook_tolerance_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How far a delivery's X-MLflow-Timestamp may be from now (covers MLflow's "
+        "retries, which reuse the first timestamp).",
+    )
+    reconcile_interval_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds between the API's reconciler passes over guarded aliases; 0 (the "
+        "default) disables them. 60 is a good value once the guard is set up.",
+    )
+    reconcile_deadline_s: float = Field(
+        default=120.0, gt=0, description="Longest one reconciler pass may keep starting checks."
+    )
+    notify_url: str | None = Field(
+        default=None, description="Webhook for blocks, escalations and alias-guard findings."
+    )
+    notify_format: Literal["slack", "generic"] = Field(
+        default="slack", description="'slack' (incoming-webhook JSON) or 'generic' (signed JSON)."
+    )
+    notify_secret: SecretStr | None = Field(
+        default=None, description="Signs the generic notification form."
+    )
+    notify_attempts: int = Field(default=3, ge=1, description="Tries per notification.")
     mlflow_ui_url: str | None = Field(
         default=None,
         description="Base URL of the MLflow UI that pages link to (default: the tracking URI "

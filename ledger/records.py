@@ -10,9 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from policies.result import PolicyRef, Verdict
 
-__all__ = ["LedgerRecord", "Override", "Promotion", "RecordKind"]
+__all__ = [
+    "AliasMove",
+    "AliasMoveAction",
+    "AliasMoveSource",
+    "AliasRevert",
+    "LedgerRecord",
+    "Override",
+    "Promotion",
+    "RecordKind",
+]
 
-RecordKind = Literal["decision", "override", "promotion"]
+RecordKind = Literal["decision", "override", "promotion", "alias_move", "alias_revert"]
 
 
 def _utc_now() -> datetime:
@@ -131,6 +140,77 @@ class Promotion(BaseModel):
     @field_validator("created_at")
     @classmethod
     def _created_aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError(f"must be timezone-aware, got {value!r}")
+        return value.astimezone(UTC)
+
+
+AliasMoveSource = Literal["webhook", "reconciler"]
+"""What noticed the move: an MLflow webhook delivery, or the reconciler comparing the registry."""
+AliasMoveAction = Literal["accepted", "reported", "reverting"]
+"""What the alias guard did about it: an approved version is accepted as the alias's new holder;
+an unapproved one is reported (audit mode) or reported and put back (enforce mode)."""
+
+
+class AliasMove(BaseModel):
+    """An alias found on a version promogate did not put there, and what the guard made of it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=lambda: f"amv-{uuid4().hex}")
+    model: str = Field(min_length=1)
+    version: int = Field(ge=1, description="The version the alias was found on.")
+    target_alias: str = Field(min_length=1, description="The alias that moved.")
+    expected_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The last version promogate approved for the alias (its holder by the ledger).",
+    )
+    approved: bool = Field(
+        description="Whether the version has an allowing decision for the alias."
+    )
+    decision_id: str | None = Field(
+        default=None, description="The decision the verdict on the move rests on, if any."
+    )
+    mode: Literal["audit", "enforce"]
+    action: AliasMoveAction
+    source: AliasMoveSource
+    delivery_id: str | None = Field(
+        default=None, description="The MLflow webhook delivery that reported the move."
+    )
+    reasons: list[str] = Field(default_factory=list, description="Why it is (not) approved.")
+    created_at: datetime = Field(default_factory=_utc_now)
+
+    @field_validator("created_at")
+    @classmethod
+    def _move_aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError(f"must be timezone-aware, got {value!r}")
+        return value.astimezone(UTC)
+
+
+class AliasRevert(BaseModel):
+    """The alias guard put an alias back after an unapproved move (enforce mode)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=lambda: f"arv-{uuid4().hex}")
+    model: str = Field(min_length=1)
+    version: int = Field(ge=1, description="The unapproved version the alias was taken from.")
+    target_alias: str = Field(min_length=1)
+    restored_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The version the alias was put back on; None when it was removed because "
+        "promogate never approved a version for it.",
+    )
+    move_id: str = Field(min_length=1, description="The alias_move record this answers.")
+    reverted_by: str = Field(min_length=1, description="The guard's principal name.")
+    created_at: datetime = Field(default_factory=_utc_now)
+
+    @field_validator("created_at")
+    @classmethod
+    def _revert_aware_utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError(f"must be timezone-aware, got {value!r}")
         return value.astimezone(UTC)

@@ -23,7 +23,7 @@ from ledger.chain import ChainReport, canonical_json, compute_record_hash, verif
 from ledger.database import Database
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
 from ledger.idempotency import IdempotencyStore
-from ledger.records import LedgerRecord, Override, Promotion, RecordKind
+from ledger.records import AliasMove, AliasRevert, LedgerRecord, Override, Promotion, RecordKind
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
 from ledger.tokens import TokenStore
 from policies.decision import Decision
@@ -52,7 +52,7 @@ def policy_refs_key(refs: Sequence[PolicyRef]) -> str:
     )
 
 
-def _json_payload(model: Decision | Override | Promotion) -> str:
+def _json_payload(model: Decision | Override | Promotion | AliasMove | AliasRevert) -> str:
     # Through JSON text rather than model_dump(mode="json"): pydantic writes NaN and infinity as
     # null there, and canonical JSON refuses them.
     return canonical_json(json.loads(model.model_dump_json()))
@@ -77,7 +77,7 @@ def _to_record(row: LedgerRecordRow) -> LedgerRecord:
     )
 
 
-_Payload = TypeVar("_Payload", Decision, Override, Promotion)
+_Payload = TypeVar("_Payload", Decision, Override, Promotion, AliasMove, AliasRevert)
 
 
 def _load(model: type[_Payload], row: LedgerRecordRow) -> _Payload:
@@ -231,6 +231,46 @@ class Ledger:
             "payload": _json_payload(promotion),
         }
         return self._append(fields, requires_decision=promotion.decision_id, same_subject=True)
+
+    def append_alias_move(self, move: AliasMove) -> LedgerRecord:
+        """Record what the alias guard found on an alias and what it did about it.
+
+        Args:
+            move: The alias, the version found on it, whether that is approved, and the action.
+        """
+        fields: dict[str, Any] = {
+            "record_id": move.id,
+            "kind": "alias_move",
+            "model": move.model,
+            "version": move.version,
+            "verdict": None,
+            "target_alias": move.target_alias,
+            "evidence_digest": None,
+            "policy_refs": policy_refs_key([]),
+            "expires_at": None,
+            "payload": _json_payload(move),
+        }
+        return self._append(fields)
+
+    def append_alias_revert(self, revert: AliasRevert) -> LedgerRecord:
+        """Record that the alias guard put an alias back (or removed it) after an unapproved move.
+
+        Args:
+            revert: Which alias went back to which version, answering which move record.
+        """
+        fields: dict[str, Any] = {
+            "record_id": revert.id,
+            "kind": "alias_revert",
+            "model": revert.model,
+            "version": revert.version,
+            "verdict": None,
+            "target_alias": revert.target_alias,
+            "evidence_digest": None,
+            "policy_refs": policy_refs_key([]),
+            "expires_at": None,
+            "payload": _json_payload(revert),
+        }
+        return self._append(fields)
 
     def _append(
         self,
@@ -456,6 +496,38 @@ class Ledger:
         query = query.order_by(LedgerRecordRow.seq.desc()).limit(limit)
         with self.database.read() as session:
             return [_load(Promotion, row) for row in session.execute(query).scalars()]
+
+    def alias_history(
+        self, model: str, target_alias: str, limit: int = 50
+    ) -> list[Promotion | AliasMove | AliasRevert]:
+        """Promotions, alias moves and reverts of one alias, newest first.
+
+        Args:
+            model: Registered model name.
+            target_alias: The alias.
+            limit: At most this many (1 to 1000).
+        """
+        limit = max(1, min(limit, _MAX_LIST_LIMIT))
+        query = (
+            select(LedgerRecordRow)
+            .where(
+                LedgerRecordRow.kind.in_(("promotion", "alias_move", "alias_revert")),
+                LedgerRecordRow.model == model,
+                LedgerRecordRow.target_alias == target_alias,
+            )
+            .order_by(LedgerRecordRow.seq.desc())
+            .limit(limit)
+        )
+        records: list[Promotion | AliasMove | AliasRevert] = []
+        with self.database.read() as session:
+            for row in session.execute(query).scalars():
+                if row.kind == "promotion":
+                    records.append(_load(Promotion, row))
+                elif row.kind == "alias_move":
+                    records.append(_load(AliasMove, row))
+                else:
+                    records.append(_load(AliasRevert, row))
+        return records
 
     # -- verification -----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from policies.alias_guard_rules import AliasGuardRules
 from policies.pipeline_rules import PipelineRules
 
 __all__ = [
@@ -333,6 +334,7 @@ class Policy(_Spec):
     evals: list[EvalRule] = Field(default_factory=list)
     agent: AgentRules = Field(default_factory=AgentRules)
     overrides: OverrideRules = Field(default_factory=OverrideRules)
+    guard: AliasGuardRules = Field(default_factory=AliasGuardRules)
 
     @field_validator("metrics")
     @classmethod

@@ -2,10 +2,20 @@
 
 resolve and gather (`gather`) → evaluate (`evaluate`) → investigate and decide (`decide`) →
 record and publish (`service`, `publish`); the gate rules (reuse, overrides, promote) in `gate`,
-with their refusals in `errors`. The CLI, the HTTP API, jobs and the PR bot call `ReviewService`
+with their refusals in `errors`; the alias guard (approved holders, reverts, the reconciler) in
+`alias_guard`. The CLI, the HTTP API, jobs and the PR bot call `ReviewService`
 and `GateService`; nothing here reads settings or the environment.
 """
 
+from review.alias_guard import (
+    AliasGuard,
+    GuardAction,
+    GuardedAlias,
+    GuardOutcome,
+    HolderCheck,
+    ReconcileReport,
+    guard_mode_for,
+)
 from review.decide import (
     ReviewOutcome,
     compose_decision,
@@ -38,18 +48,24 @@ from review.service import ReviewConfig, ReviewObserver, ReviewService
 
 __all__ = [
     "HUMAN_APPROVAL",
+    "AliasGuard",
     "ApproverNotAllowedError",
     "Assessment",
     "EvaluatedEvidence",
     "GateError",
     "GateResponse",
     "GateService",
+    "GuardAction",
+    "GuardOutcome",
+    "GuardedAlias",
+    "HolderCheck",
     "InvalidOverrideError",
     "MlflowUnavailableError",
     "OverrideOrder",
     "OverrideRefusedError",
     "PromoteResponse",
     "PromotionRefusedError",
+    "ReconcileReport",
     "ReviewConfig",
     "ReviewObserver",
     "ReviewOutcome",
@@ -61,6 +77,7 @@ __all__ = [
     "error_decision",
     "evaluate_evidence",
     "gather_evidence",
+    "guard_mode_for",
     "history_keys_for",
     "package_versions",
     "publish_decision_tags",

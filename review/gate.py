@@ -324,11 +324,7 @@ class GateService:
             )
         try:
             previous = registered_aliases(self.client, model).get(target)
-            call_mlflow(
-                lambda: self.client.set_registered_model_alias(model, target, str(version)),
-                f"set_registered_model_alias({model!r}, {target!r}, {version!r})",
-                attempts=1,
-            )
+            self.set_alias(model, target, version)
         except ToolError as exc:
             raise self._tool_refusal(exc) from exc
         promoted_at = self.clock()
@@ -354,6 +350,26 @@ class GateService:
             promoted_by=actor,
             promoted_at=promoted_at,
             record_id=record.id,
+        )
+
+    def set_alias(self, model: str, alias: str, version: int | None) -> None:
+        """Point `alias` at `version` in MLflow, or remove it when None: how promote moves an alias
+        and how the alias guard puts one back. Not retried: a move is not repeated blindly.
+
+        Raises:
+            ToolError: MLflow refused or could not be reached.
+        """
+        if version is None:
+            call_mlflow(
+                lambda: self.client.delete_registered_model_alias(model, alias),
+                f"delete_registered_model_alias({model!r}, {alias!r})",
+                attempts=1,
+            )
+            return
+        call_mlflow(
+            lambda: self.client.set_registered_model_alias(model, alias, str(version)),
+            f"set_registered_model_alias({model!r}, {alias!r}, {version!r})",
+            attempts=1,
         )
 
     def _record_promotion(

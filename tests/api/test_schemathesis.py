@@ -40,6 +40,7 @@ EXPECTED_OPERATIONS = {
     "GET /healthz",
     "GET /readyz",
     "GET /metrics",
+    "POST /v1/mlflow/webhook",
 }
 
 
