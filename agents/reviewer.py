@@ -25,6 +25,7 @@ from policies.result import PolicyRef, PolicyVerdict, Verdict
 from tools.collector import collect_bundle
 from tools.errors import BackendUnavailableError, ToolError
 from tools.evidence import EvidenceBundle
+from tools.redaction import redact
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -165,6 +166,8 @@ def error_decision(
     decision_id: str | None = None,
 ) -> Decision:
     """A block that records why the review could not complete (fail closed)."""
+    # The reason is recorded for good and shown to every viewer: never with a credential in it.
+    error = redact(error)
     return Decision(
         id=decision_id or uuid.uuid4().hex,
         model=model,

@@ -38,6 +38,7 @@ from ledger.errors import (
     RecordNotFoundError,
     TokenError,
 )
+from tools.redaction import install_log_redaction
 
 __all__ = ["app_from_environment", "create_app"]
 
@@ -180,6 +181,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         service: The review service to use (its ledger, MLflow client, investigator and
             policies); built from `settings` when None.
     """
+    install_log_redaction()
     reviews_service = service if service is not None else ReviewService(settings)
     api_metrics = ApiMetrics()
     gate_service = GateService(

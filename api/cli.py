@@ -319,6 +319,9 @@ def main() -> None:
         from api.gate_client import main as gate_client_main
 
         sys.exit(gate_client_main(sys.argv[1:]))
+    from tools.redaction import install_log_redaction
+
+    install_log_redaction()
     _mount_optional_apps()
     try:
         app()

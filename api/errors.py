@@ -17,6 +17,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from tools.redaction import redact
+
 __all__ = [
     "ApiError",
     "ForbiddenError",
@@ -104,7 +106,9 @@ def problem_response(
         errors: Field-level validation errors, for 422 answers.
         headers: Extra response headers (``WWW-Authenticate`` on 401).
     """
-    body: dict[str, Any] = {"detail": detail, "kind": kind}
+    body: dict[str, Any] = {"detail": redact(detail), "kind": kind}
     if errors is not None:
-        body["errors"] = errors
+        body["errors"] = [
+            {k: redact(v) if isinstance(v, str) else v for k, v in e.items()} for e in errors
+        ]
     return JSONResponse(body, status_code=status_code, headers=headers)

@@ -184,7 +184,9 @@ class Readiness(BaseModel):
     """Readiness: MLflow and the ledger database are reachable."""
 
     ready: bool
-    checks: dict[str, CheckReadiness]
+    checks: dict[str, CheckReadiness] | None = Field(
+        default=None, description="Each dependency's state; only for a caller with a valid token."
+    )
 
 
 class Problem(BaseModel):

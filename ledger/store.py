@@ -28,6 +28,7 @@ from ledger.records import LedgerRecord, Override, Promotion, RecordKind
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
 from ledger.tokens import TokenStore
 from policies.result import PolicyRef, Verdict
+from tools.redaction import redact
 
 __all__ = ["Ledger", "policy_refs_key"]
 
@@ -54,8 +55,9 @@ def policy_refs_key(refs: Sequence[PolicyRef]) -> str:
 
 def _json_payload(model: Decision | Override | Promotion) -> str:
     # Through JSON text rather than model_dump(mode="json"): pydantic writes NaN and infinity as
-    # null there, and canonical JSON refuses them.
-    return canonical_json(json.loads(model.model_dump_json()))
+    # null there, and canonical JSON refuses them. A record can never be edited once chained, so
+    # no credential that slipped into a text (an error quoting a URL) is ever written.
+    return canonical_json(json.loads(redact(model.model_dump_json())))
 
 
 def _to_record(row: LedgerRecordRow) -> LedgerRecord:
