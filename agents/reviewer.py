@@ -191,7 +191,11 @@ def error_decision(
 def version_hint(ref: str | int) -> int | None:
     """The version number in `ref`, or None for an alias."""
     text = str(ref)
-    return int(text) if text.isdigit() else None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    # Beyond a 32-bit version number no such version can exist (MLflow and the ledger store int32).
+    return number if number <= 2_147_483_647 else None
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.dependencies import AppState
+from api.dependencies import AppState, caller_dependency
 from api.errors import ApiError, problem_response
 from api.gate_service import GateService
 from api.jobs import JobQueue, ProcrastinateJobQueue, postgres_conninfo
 from api.metrics import ApiMetrics, ErrorKind
+from api.request_guard import RateLimiter, RequestGuard, allowed_methods
 from api.review_service import ReviewService
 from api.routers import gate, health, overrides, promote, reviews
 from api.routers import metrics as metrics_router
@@ -146,7 +147,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         # FastAPI's own refusals (unparsable body, unknown route, wrong method) in the same shape.
         assert isinstance(exc, StarletteHTTPException)
         kind = "invalid_request" if exc.status_code < 500 else "internal"
-        return answer(request, exc.status_code, str(exc.detail), kind, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route it tried; list every method the path serves.
+            methods = allowed_methods(request.app.router.routes, request.url.path)
+            headers["Allow"] = ", ".join(methods)
+        elif exc.status_code == 413:
+            kind = "too_large"
+        return answer(request, exc.status_code, str(exc.detail), kind, headers=headers or None)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error answering %s %s", request.method, request.url.path)
@@ -228,6 +236,15 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
     ):
         app.include_router(router)
     _install_error_handlers(app)
+    app.add_middleware(
+        RequestGuard,
+        routes=lambda: app.router.routes,
+        caller_marker=caller_dependency,
+        tokens=lambda: state.ledger.tokens,
+        allow_anonymous=settings.allow_anonymous,
+        max_body_bytes=settings.max_request_bytes,
+        limiter=RateLimiter(settings.review_rate_per_minute),
+    )
     app.add_middleware(_RequestMetrics, metrics=api_metrics)
     return app
 

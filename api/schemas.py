@@ -5,13 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
 
 from agents.decision import Decision
 from ledger.records import Override
 from policies.result import Verdict
+from tools.names import normalize_name
 
 __all__ = [
+    "MAX_VERSION",
     "AliasName",
     "CheckReadiness",
     "GateRequest",
@@ -33,23 +43,49 @@ __all__ = [
     "problem_responses",
 ]
 
+MAX_VERSION = 2_147_483_647
+"""MLflow stores version numbers as 32-bit integers (and so does the ledger on PostgreSQL)."""
+
+
+def _safe_model_name(value: str) -> str:
+    return normalize_name(value, "model name")
+
+
+def _version_text_in_range(value: str) -> str:
+    if not value.startswith("@") and int(value) > MAX_VERSION:
+        raise ValueError(f"version {value!r} is above the largest version number {MAX_VERSION}")
+    return value
+
+
 ModelName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f/'\"\\]+$"),
-    Field(description="Registered model name.", examples=["credit-risk"]),
+    AfterValidator(_safe_model_name),
+    Field(
+        description="Registered model name (NFC; no control, bidirectional or zero-width "
+        "characters, no compatibility look-alikes, letters of one script).",
+        examples=["credit-risk"],
+    ),
 ]
 AliasName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"),
     Field(description="A registered model alias, e.g. 'champion'.", examples=["champion"]),
 ]
-VersionNumber = Annotated[int, Field(ge=1, le=2_147_483_647, description="Model version number.")]
+VersionNumber = Annotated[
+    StrictInt, Field(ge=1, le=MAX_VERSION, description="Model version number (a JSON integer).")
+]
 VersionRefInput = (
     VersionNumber
     | Annotated[
-        str,
+        StrictStr,
         StringConstraints(pattern=r"^([1-9][0-9]{0,9}|@[A-Za-z0-9_][A-Za-z0-9_.-]{0,254})$"),
-        Field(description="A version number as text, or '@alias'.", examples=["5", "@challenger"]),
+        AfterValidator(_version_text_in_range),
+        Field(
+            description="A version number as text (no sign, no leading zero, no spaces, at most "
+            f"{MAX_VERSION}), or '@alias'.",
+            examples=["5", "@challenger"],
+        ),
     ]
 )
 ReviewState = Literal["queued", "running", "completed", "failed"]

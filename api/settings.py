@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     request_deadline_s: float = Field(
         default=60.0, gt=0, description="Longest a synchronous review or gate request may take."
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body the API reads (413 above)."
+    )
+    review_rate_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Reviews and gate calls a token may make a minute, per API process (0: no "
+        "limit).",
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -35,6 +35,8 @@ __all__ = ["Ledger", "policy_refs_key"]
 logger = logging.getLogger("promogate.ledger")
 
 _MAX_LIST_LIMIT = 1000
+MAX_VERSION = 2_147_483_647
+"""Version numbers are 32-bit integers in MLflow and in the ledger's PostgreSQL columns."""
 _VERIFY_BATCH = 1000
 
 
@@ -242,6 +244,13 @@ class Ledger:
         same_subject: bool = False,
     ) -> LedgerRecord:
         record_id = str(fields["record_id"])
+        version = fields["version"]
+        if not 0 <= version <= MAX_VERSION:
+            # Refused here on both backends alike (PostgreSQL would fail with "out of range").
+            raise LedgerError(
+                f"{fields['kind']} {record_id!r} names version {version!r}, "
+                f"outside 0..{MAX_VERSION}"
+            )
         with self.database.write() as session:
             # The head row lock serialises appenders on PostgreSQL; on SQLite the transaction
             # already holds the database's write lock (BEGIN IMMEDIATE).
@@ -334,6 +343,8 @@ class Ledger:
             before_seq: Only records older than this sequence number (for paging).
         """
         limit = max(1, min(limit, _MAX_LIST_LIMIT))
+        if version is not None and not 0 <= version <= MAX_VERSION:
+            return []
         query = select(LedgerRecordRow).where(LedgerRecordRow.kind == "decision")
         if model is not None:
             query = query.where(LedgerRecordRow.model == model)
