@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import signing
 from api.dependencies import AppState, caller_dependency
 from api.errors import ApiError, problem_response
 from api.gate_service import GateService
@@ -31,6 +32,7 @@ from api.review_service import ReviewService
 from api.routers import gate, health, overrides, promote, reviews
 from api.routers import metrics as metrics_router
 from api.settings import Settings, load_settings
+from api.signing import SigningMiddleware, signer_from_settings
 from ledger.errors import (
     IdempotencyConflictError,
     IdempotencyInProgressError,
@@ -245,6 +247,11 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         max_body_bytes=settings.max_request_bytes,
         limiter=RateLimiter(settings.review_rate_per_minute),
     )
+    signer = signer_from_settings(settings)
+    app.state.promogate_signer = signer
+    app.include_router(signing.router)
+    if signer is not None:
+        app.add_middleware(SigningMiddleware, signer=signer)
     app.add_middleware(_RequestMetrics, metrics=api_metrics)
     return app
 

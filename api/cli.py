@@ -306,6 +306,9 @@ def _mount_optional_apps() -> None:
     from api.server_commands import register_server_commands
 
     app.add_typer(eval_app, name="eval")
+    from api.key_commands import key_app
+
+    app.add_typer(key_app, name="key")
     app.command(name="chat")(chat_command)
     register_server_commands(app)
 

@@ -64,6 +64,19 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body the API reads (413 above)."
     )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 private key that signs every answer (PEM PKCS#8, or base64 of the "
+        "raw 32 bytes); `promogate key generate` makes one.",
+    )
+    signing_key_file: Path | None = Field(
+        default=None, description="File holding the signing key, instead of PROMOGATE_SIGNING_KEY."
+    )
+    public_key: str | None = Field(
+        default=None,
+        description="The server's public key the API clients trust (base64 or PEM, or a file "
+        "holding it); answers not signed by it are denied.",
+    )
     review_rate_per_minute: int = Field(
         default=60,
         ge=0,
