@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import signing
+from api.anchoring import AnchorScheduler, anchor_stores
 from api.dependencies import AppState, caller_dependency
 from api.errors import ApiError, problem_response
 from api.gate_service import GateService
@@ -206,6 +207,12 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         remote_jobs=_remote_jobs(gate_service, settings),
     )
 
+    anchors = AnchorScheduler(
+        reviews_service.ledger,
+        anchor_stores(settings, lambda: reviews_service.client),
+        settings.anchor_interval_s,
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         logger.info(
@@ -216,9 +223,11 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
             "allowed" if settings.allow_anonymous else "refused",
         )
         state.start()
+        anchors.start()
         try:
             yield
         finally:
+            anchors.stop()
             state.stop()
 
     app = FastAPI(

@@ -26,6 +26,7 @@ from agents.reviewer import (
     version_hint,
 )
 from api.settings import Settings
+from ledger.records import LedgerRecord
 from ledger.store import Ledger
 from policies.errors import PolicyDirectoryError, PolicyError
 from policies.loader import LoadedPolicy, load_policy_dir
@@ -190,10 +191,10 @@ class ReviewService:
             started=started,
             decision_id=decision_id,
         )
-        self.record(decision, started)
+        record = self.record(decision, started)
         should_publish = self.settings.publish_tags if publish is None else publish
         if should_publish:
-            self._publish(decision)
+            self._publish(decision, record.record_hash)
         return ReviewOutcome(decision, evidence.bundle)
 
     def record_failure(
@@ -224,17 +225,18 @@ class ReviewService:
         self.record(decision, started)
         return decision
 
-    def record(self, decision: Decision, started: float) -> None:
+    def record(self, decision: Decision, started: float) -> LedgerRecord:
         """Append `decision` to the ledger and tell the observer (`started`: perf_counter)."""
-        self.ledger.append_decision(decision)
+        record = self.ledger.append_decision(decision)
         if self.observer is not None:
             self.observer(decision, time.perf_counter() - started)
+        return record
 
-    def _publish(self, decision: Decision) -> None:
+    def _publish(self, decision: Decision, record_hash: str) -> None:
         from mlflow.exceptions import MlflowException
 
         try:
-            publish_decision_tags(self.client, decision)
+            publish_decision_tags(self.client, decision, record_hash)
         except MlflowException as exc:
             logger.warning(
                 "decision %s recorded but its tags could not be written to MLflow: %s",

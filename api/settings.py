@@ -77,6 +77,16 @@ class Settings(BaseSettings):
         description="The server's public key the API clients trust (base64 or PEM, or a file "
         "holding it); answers not signed by it are denied.",
     )
+    anchor_file: Path | None = Field(
+        default=None,
+        description="Append-only file that receives checkpoints of the ledger's chain head.",
+    )
+    anchor_run_id: str | None = Field(
+        default=None, description="MLflow run that receives checkpoints of the chain head as tags."
+    )
+    anchor_interval_s: float = Field(
+        default=300.0, gt=0, description="Seconds between checkpoints while the API serves."
+    )
     review_rate_per_minute: int = Field(
         default=60,
         ge=0,

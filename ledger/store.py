@@ -20,7 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agents.decision import Decision
-from ledger.chain import ChainReport, canonical_json, compute_record_hash, verify_chain
+from ledger.chain import (
+    ChainProblem,
+    ChainReport,
+    canonical_json,
+    compute_record_hash,
+    verify_chain,
+    verify_record_link,
+)
 from ledger.database import Database
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
 from ledger.idempotency import IdempotencyStore
@@ -471,6 +478,55 @@ class Ledger:
             return [_load(Promotion, row) for row in session.execute(query).scalars()]
 
     # -- verification -----------------------------------------------------------------------------
+
+    def verify_record(self, record_id: str) -> ChainProblem | None:
+        """Recompute one record's hash and check its links to its neighbours and the head.
+
+        None when the record verifies; otherwise what is wrong. The gate calls this before it
+        reuses a decision or promotes on it.
+
+        Args:
+            record_id: A decision, override or promotion id.
+
+        Raises:
+            RecordNotFoundError: No such record.
+        """
+        with self.database.read() as session:
+            row = self._find_row(session, record_id)
+            if row is None:
+                raise RecordNotFoundError(record_id)
+            previous = session.get(LedgerRecordRow, row.seq - 1) if row.seq > 1 else None
+            following = session.get(LedgerRecordRow, row.seq + 1)
+            head = session.get(LedgerHeadRow, HEAD_ROW_ID)
+            problem = verify_record_link(row, previous, following, head)
+        if problem is not None:
+            logger.warning(
+                "ledger: record %s (%s) does not verify: %s",
+                record_id,
+                problem.kind,
+                problem.detail,
+            )
+        return problem
+
+    def head(self) -> tuple[int, str]:
+        """The chain head: the last record's sequence number and hash (0 and genesis if empty)."""
+        with self.database.read() as session:
+            head = session.get(LedgerHeadRow, HEAD_ROW_ID)
+            if head is None:
+                raise LedgerError(
+                    f"the ledger in {self.url!r} has no head row; run `promogate ledger verify`"
+                )
+            return head.seq, head.record_hash
+
+    def record_hash_at(self, seq: int) -> str | None:
+        """The stored hash of the record at `seq`, or None when there is none.
+
+        Args:
+            seq: A sequence number.
+        """
+        with self.database.read() as session:
+            row = session.get(LedgerRecordRow, seq)
+            return row.record_hash if row is not None else None
 
     def verify(self) -> ChainReport:
         """Walk the whole chain and report whether it is intact, or where and how it is broken."""
