@@ -146,7 +146,11 @@ def parse_args(argv: Sequence[str], environ: Mapping[str, str]) -> _Args:
         raise _UsageError(f"expected MODEL and VERSION, got {positional!r}")
     server = options.get("--server") or environ.get("PROMOGATE_SERVER_URL", "")
     if not server.startswith(("http://", "https://")):
-        raise _UsageError(f"--server must be an http(s) URL, got {server!r}")
+        raise _UsageError(f"--server must be an http(s) URL, got {redact(server)!r}")
+    if "@" in urllib.parse.urlsplit(server).netloc:
+        raise _UsageError(
+            f"--server {redact(server)!r} holds credentials; pass the token in PROMOGATE_TOKEN"
+        )
     try:
         timeout_s = float(options.get("--timeout", _DEFAULT_TIMEOUT_S))
     except ValueError:
@@ -340,15 +344,22 @@ def send_json(
                 status,
                 None,
                 raw,
-                f"{server!r} answered a redirect (HTTP {status} to {redact(location)[:200]!r}); "
+                f"{redact(server)!r} answered a redirect "
+                f"(HTTP {status} to {redact(location)[:200]!r}); "
                 "redirects are never followed: point --server at the gate itself",
             )
     except TimeoutError:
-        return HttpAnswer(None, None, b"", f"no answer from {server!r} within {timeout_s:g} s")
+        return HttpAnswer(
+            None, None, b"", f"no answer from {redact(server)!r} within {timeout_s:g} s"
+        )
     except urllib.error.URLError as exc:
-        return HttpAnswer(None, None, b"", f"cannot reach {server!r}: {redact(str(exc.reason))}")
-    except OSError as exc:
-        return HttpAnswer(None, None, b"", f"connection to {server!r} failed: {redact(str(exc))}")
+        return HttpAnswer(
+            None, None, b"", f"cannot reach {redact(server)!r}: {redact(str(exc.reason))}"
+        )
+    except (OSError, ValueError) as exc:
+        return HttpAnswer(
+            None, None, b"", f"connection to {redact(server)!r} failed: {redact(str(exc))}"
+        )
     if len(raw) > _MAX_BODY_BYTES:
         return HttpAnswer(status, None, b"", f"the answer is over {_MAX_BODY_BYTES} bytes")
     content_type = (answer_headers.get("Content-Type", "") if answer_headers else "").lower()
@@ -475,7 +486,7 @@ def call_gate(
         return GateAnswer(EXIT_ERROR, f"{deny}: {reason}", body)
     if body is None:
         return GateAnswer(
-            EXIT_ERROR, f"{deny}: unexpected answer (HTTP {status}) from {server!r}", None
+            EXIT_ERROR, f"{deny}: unexpected answer (HTTP {status}) from {redact(server)!r}", None
         )
     mismatch = _subject_mismatch(body, model, version, target_alias)
     if mismatch is not None:
