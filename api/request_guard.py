@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Principal, authenticate_header
@@ -97,6 +98,40 @@ class RateLimiter:
             return (1.0 - bucket.tokens) / rate
 
 
+@dataclass(frozen=True)
+class _Endpoint:
+    """One route as the guard sees it: its path pattern and template, methods, and the route."""
+
+    regex: re.Pattern[str]
+    path: str
+    methods: frozenset[str]
+    route: BaseRoute
+
+
+def _endpoints(routes: Iterable[BaseRoute]) -> Iterator[_Endpoint]:
+    """Every endpoint of an app, through included routers (FastAPI wraps those in objects that
+    list their effective routes) and plain routes."""
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if callable(contexts):
+            for context in contexts():
+                yield _Endpoint(
+                    context.path_regex,
+                    str(context.path_format or context.path),
+                    frozenset(context.methods or ()),
+                    context.original_route,
+                )
+            continue
+        regex = getattr(route, "path_regex", None)
+        if regex is not None:
+            yield _Endpoint(
+                regex,
+                str(getattr(route, "path_format", getattr(route, "path", ""))),
+                frozenset(getattr(route, "methods", None) or ()),
+                route,
+            )
+
+
 def _needs_caller(route: BaseRoute, marker: Callable[..., Any]) -> bool:
     if not isinstance(route, APIRoute):
         return False
@@ -109,14 +144,6 @@ def _needs_caller(route: BaseRoute, marker: Callable[..., Any]) -> bool:
     return False
 
 
-def _match(routes: Iterable[BaseRoute], scope: Scope) -> BaseRoute | None:
-    for route in routes:
-        matched, _ = route.matches(scope)
-        if matched == Match.FULL:
-            return route
-    return None
-
-
 def allowed_methods(routes: Iterable[BaseRoute], path: str) -> list[str]:
     """Every method some route serves at `path` (for the ``Allow`` header of a 405).
 
@@ -125,11 +152,9 @@ def allowed_methods(routes: Iterable[BaseRoute], path: str) -> list[str]:
         path: The request path.
     """
     methods: set[str] = set()
-    for route in routes:
-        regex = getattr(route, "path_regex", None)
-        route_methods = getattr(route, "methods", None)
-        if regex is not None and route_methods and regex.match(path):
-            methods |= set(route_methods)
+    for endpoint in _endpoints(routes):
+        if endpoint.regex.match(path):
+            methods |= endpoint.methods
     return sorted(methods)
 
 
@@ -169,22 +194,31 @@ class RequestGuard:
         self.allow_anonymous = allow_anonymous
         self.max_body_bytes = max_body_bytes
         self.limiter = limiter
-        self._protected: set[int] | None = None
+        self._table: list[tuple[_Endpoint, bool]] | None = None
 
-    def _protected_ids(self) -> set[int]:
-        if self._protected is None:
-            self._protected = {
-                id(route) for route in self._routes() if _needs_caller(route, self._marker)
-            }
-        return self._protected
+    def _match(self, scope: Scope) -> tuple[_Endpoint, bool] | None:
+        """The endpoint the request goes to and whether it needs a caller (None: no endpoint)."""
+        if self._table is None:
+            self._table = [
+                (endpoint, _needs_caller(endpoint.route, self._marker))
+                for endpoint in _endpoints(self._routes())
+            ]
+        path = str(scope.get("path", ""))
+        method = str(scope.get("method", "GET"))
+        for endpoint, protected in self._table:
+            if endpoint.regex.match(path) and (
+                method in endpoint.methods or (method == "HEAD" and "GET" in endpoint.methods)
+            ):
+                return endpoint, protected
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = _match(self._routes(), scope)
+        matched = self._match(scope)
         principal: Principal | None = None
-        if route is not None and id(route) in self._protected_ids():
+        if matched is not None and matched[1]:
             headers = dict(scope.get("headers") or [])
             raw = headers.get(b"authorization")
             try:
@@ -211,7 +245,7 @@ class RequestGuard:
                 "too_large",
             )
             return
-        path = getattr(route, "path", None)
+        path = matched[0].path if matched is not None else None
         if principal is not None and (scope.get("method"), path) in RATE_LIMITED_ROUTES:
             wait_s = self.limiter.take(principal.id)
             if wait_s > 0.0:
