@@ -144,7 +144,7 @@ def test_an_intact_approval_is_still_reused_and_promoted(make_api: Any, ledger_u
     assert _promote(api, 2, target).status_code == 200
 
 
-# -- four eyes --------------------------------------------------------------------------------------
+# -- four eyes ------------------------------------------------------------------------------------
 
 
 def _override(api: Any, who: str, version: int, target: str, check_ids: list[str]) -> Any:
