@@ -53,6 +53,7 @@ __all__ = [
     "EXIT_OK",
     "GateAnswer",
     "HttpAnswer",
+    "answer_from_body",
     "call_gate",
     "load_public_key",
     "main",
@@ -392,7 +393,7 @@ def send_json(
     return HttpAnswer(status, body, raw, None, signed=True)
 
 
-def _answer_from_body(body: Mapping[str, Any], model: str, version: str) -> GateAnswer:
+def answer_from_body(body: Mapping[str, Any], model: str, version: str) -> GateAnswer:
     allowed = body.get("allowed") is True
     verdict = str(body.get("verdict", "block"))
     error = body.get("error")
@@ -491,7 +492,7 @@ def call_gate(
     mismatch = _subject_mismatch(body, model, version, target_alias)
     if mismatch is not None:
         return GateAnswer(EXIT_ERROR, f"{deny}: untrusted answer: {mismatch}", body)
-    return _answer_from_body(body, model, version)
+    return answer_from_body(body, model, version)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

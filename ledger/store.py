@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agents.decision import Decision
 from ledger.chain import (
     ChainProblem,
     ChainReport,
@@ -34,6 +33,7 @@ from ledger.idempotency import IdempotencyStore
 from ledger.records import LedgerRecord, Override, Promotion, RecordKind
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
 from ledger.tokens import TokenStore
+from policies.decision import Decision
 from policies.result import PolicyRef, Verdict
 from tools.redaction import redact
 

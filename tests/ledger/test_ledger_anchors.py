@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from agents.decision import Decision
+from policies.decision import Decision
 from ledger.anchors import FileAnchorStore, RecordAnchor, verify_anchors, write_checkpoint
 from ledger.chain import compute_record_hash
 from ledger.errors import LedgerError
