@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from policies.decision import Decision
 from ledger.anchors import FileAnchorStore, RecordAnchor, verify_anchors, write_checkpoint
 from ledger.chain import compute_record_hash
 from ledger.errors import LedgerError
 from ledger.store import Ledger
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
+from policies.decision import Decision
 
 DecisionFactory = Callable[..., Decision]
 RawSql = Callable[..., None]
