@@ -157,6 +157,7 @@ class ReviewService:
         publish: bool | None = None,
         decision_id: str | None = None,
         evidence: EvaluatedEvidence | None = None,
+        requested_by: str | None = None,
     ) -> ReviewOutcome:
         """Review, append the decision to the ledger, then publish it as model-version tags.
 
@@ -182,6 +183,7 @@ class ReviewService:
                     created_at=created_at,
                     started=started,
                     decision_id=decision_id,
+                    requested_by=requested_by,
                 )
                 return ReviewOutcome(decision, None)
         decision = decide(
@@ -192,6 +194,8 @@ class ReviewService:
             started=started,
             decision_id=decision_id,
         )
+        if requested_by is not None:
+            decision = decision.model_copy(update={"requested_by": requested_by})
         record = self.record(decision, started)
         should_publish = self.config.publish_tags if publish is None else publish
         if should_publish:
@@ -208,6 +212,7 @@ class ReviewService:
         created_at: datetime,
         started: float,
         decision_id: str | None = None,
+        requested_by: str | None = None,
     ) -> Decision:
         """Record a review that could not complete as a block with its reason, and return it."""
         message = (
@@ -223,6 +228,8 @@ class ReviewService:
             duration_ms=(time.perf_counter() - started) * 1000.0,
             decision_id=decision_id,
         )
+        if requested_by is not None:
+            decision = decision.model_copy(update={"requested_by": requested_by})
         self.record(decision, started)
         return decision
 

@@ -61,7 +61,11 @@ def gate(
     def handle() -> Response:
         started = time.perf_counter()
         future = state.executor.submit(
-            state.gate.gate, body.model, body.version, target_alias=target
+            state.gate.gate,
+            body.model,
+            body.version,
+            target_alias=target,
+            requested_by=None if caller.anonymous else caller.name,
         )
         try:
             answer = future.result(timeout=state.settings.request_deadline_s)

@@ -38,13 +38,14 @@ def _json(review: Review, status_code: int, *, location: bool = False) -> Respon
     )
 
 
-def _job(body: ReviewRequest) -> ReviewJob:
+def _job(body: ReviewRequest, requested_by: str | None) -> ReviewJob:
     return ReviewJob(
         review_id=uuid.uuid4().hex,
         model=body.model,
         ref=str(body.version),
         target_alias=body.target_alias,
         baseline_alias=body.baseline_alias,
+        requested_by=requested_by,
     )
 
 
@@ -75,7 +76,7 @@ def create_review(
     """
 
     def handle() -> Response:
-        job = _job(body)
+        job = _job(body, None if caller.anonymous else caller.name)
         if not wait:
             state.jobs.submit(job)
             state.metrics.jobs.labels(backend=state.jobs.backend).inc()
