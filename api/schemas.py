@@ -207,6 +207,8 @@ _PROBLEM_DESCRIPTIONS = {
     404: "No such review, decision, model or version.",
     409: "Refused: conflicts with the recorded decisions or a policy, or the same "
     "Idempotency-Key is still being answered.",
+    413: "The request body is over the server's size limit.",
+    429: "This token started too many reviews in the last minute; retry after `Retry-After` s.",
     422: "The request is not valid (fields, unknown checks, expiry), or its Idempotency-Key was "
     "used for a different request.",
     503: "MLflow, the ledger database or the job queue is unavailable. Treat it as a deny.",

@@ -56,7 +56,7 @@ def _job(body: ReviewRequest, requested_by: str | None) -> ReviewJob:
     summary="Review a model version",
     responses={
         202: {"model": Review, "description": "Queued (wait=false) or still running: poll it."},
-        **problem_responses(400, 401, 403, 409, 422, 503),
+        **problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
     },
 )
 def create_review(

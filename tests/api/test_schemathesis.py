@@ -40,6 +40,7 @@ EXPECTED_OPERATIONS = {
     "GET /healthz",
     "GET /readyz",
     "GET /metrics",
+    "GET /.well-known/promogate-signing-key",
 }
 
 
