@@ -187,6 +187,7 @@ class SigningMiddleware:
         method = str(scope.get("method", "GET"))
         start: Message | None = None
         chunks: list[bytes] = []
+        streaming: list[bool] = []
         request = hashlib.sha256()
         request_complete = False
         request_started = False
@@ -211,9 +212,14 @@ class SigningMiddleware:
         async def buffered(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
+                if _is_stream(message):
+                    # A stream (server-sent events) cannot be held back until it ends: unsigned.
+                    streaming.append(True)
+                    await send(message)
+                    return
                 start = message
                 return
-            if message["type"] != "http.response.body" or start is None:
+            if streaming or message["type"] != "http.response.body" or start is None:
                 await send(message)
                 return
             chunks.append(message.get("body", b""))
@@ -232,6 +238,13 @@ class SigningMiddleware:
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
         await self.app(scope, recording, buffered)
+
+
+def _is_stream(start: Message) -> bool:
+    for name, value in start.get("headers", []):
+        if name.lower() == b"content-type" and value.lower().startswith(b"text/event-stream"):
+            return True
+    return False
 
 
 def _declares_body(scope: Scope) -> bool:
