@@ -21,16 +21,20 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.dependencies import AppState
+from api import signing
+from api.anchoring import AnchorScheduler, anchor_stores
+from api.dependencies import AppState, caller_dependency
 from api.errors import ApiError, api_error_for, problem_response
 from api.jobs import JobQueue, ProcrastinateJobQueue, postgres_conninfo
 from api.metrics import ApiMetrics, ErrorKind
 from api.mlflow_events_service import install_mlflow_events
 from api.pages import router as pages_router
+from api.request_guard import RateLimiter, RequestGuard, allowed_methods
 from api.routers import gate, health, mlflow_webhook, overrides, promote, reviews
 from api.routers import metrics as metrics_router
 from api.services import build_review_service, configure_mlflow_environment
 from api.settings import Settings, load_settings
+from api.signing import SigningMiddleware, signer_from_settings
 from ledger.errors import (
     IdempotencyConflictError,
     IdempotencyInProgressError,
@@ -42,6 +46,7 @@ from ledger.errors import (
 from review.errors import GateError
 from review.gate import GateService
 from review.service import ReviewService
+from tools.redaction import install_log_redaction
 
 __all__ = ["app_from_environment", "create_app"]
 
@@ -153,7 +158,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         # FastAPI's own refusals (unparsable body, unknown route, wrong method) in the same shape.
         assert isinstance(exc, StarletteHTTPException)
         kind = "invalid_request" if exc.status_code < 500 else "internal"
-        return answer(request, exc.status_code, str(exc.detail), kind, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route it tried; list every method the path serves.
+            methods = allowed_methods(request.app.router.routes, request.url.path)
+            headers["Allow"] = ", ".join(methods)
+        elif exc.status_code == 413:
+            kind = "too_large"
+        return answer(request, exc.status_code, str(exc.detail), kind, headers=headers or None)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unexpected error answering %s %s", request.method, request.url.path)
@@ -189,6 +201,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         service: The review service to use (its ledger, MLflow client, investigator and
             policies); built from `settings` when None.
     """
+    install_log_redaction()
     configure_mlflow_environment(settings)
     reviews_service = service if service is not None else build_review_service(settings)
     api_metrics = ApiMetrics()
@@ -204,6 +217,12 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         remote_jobs=_remote_jobs(gate_service, settings),
     )
 
+    anchors = AnchorScheduler(
+        reviews_service.ledger,
+        anchor_stores(settings, lambda: reviews_service.client),
+        settings.anchor_interval_s,
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         logger.info(
@@ -215,9 +234,11 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         )
         state.start()
         events.start()
+        anchors.start()
         try:
             yield
         finally:
+            anchors.stop()
             events.stop()
             state.stop()
 
@@ -241,6 +262,20 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
     ):
         app.include_router(router)
     _install_error_handlers(app)
+    app.add_middleware(
+        RequestGuard,
+        routes=lambda: app.router.routes,
+        caller_marker=caller_dependency,
+        tokens=lambda: state.ledger.tokens,
+        allow_anonymous=settings.allow_anonymous,
+        max_body_bytes=settings.max_request_bytes,
+        limiter=RateLimiter(settings.review_rate_per_minute),
+    )
+    signer = signer_from_settings(settings)
+    app.state.promogate_signer = signer
+    app.include_router(signing.router)
+    if signer is not None:
+        app.add_middleware(SigningMiddleware, signer=signer)
     app.add_middleware(_RequestMetrics, metrics=api_metrics)
     return app
 

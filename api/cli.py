@@ -257,13 +257,22 @@ def policy_test(
 
 
 @ledger_app.command("verify")
-def ledger_verify(ledger_url: LedgerUrl = None) -> None:
+def ledger_verify(
+    ledger_url: LedgerUrl = None,
+    anchors: Annotated[
+        bool,
+        typer.Option(
+            "--anchors",
+            help="Also check the external anchors: checkpoints (PROMOGATE_ANCHOR_FILE, "
+            "PROMOGATE_ANCHOR_RUN_ID) and the record hashes in model-version tags.",
+        ),
+    ] = False,
+    tracking_uri: TrackingUri = None,
+) -> None:
     """Check the ledger's hash chain; exit 1 when a record was edited or deleted."""
-    from ledger.store import Ledger
+    from api.ledger_commands import verify_ledger
 
-    report = Ledger(_settings(ledger_url=ledger_url).ledger_url).verify()
-    typer.echo(report.model_dump_json(indent=2))
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(verify_ledger(ledger_url, tracking_uri, anchors=anchors))
 
 
 @ledger_app.command("migrate")
@@ -304,6 +313,11 @@ def _mount_optional_apps() -> None:
     from api.server_commands import register_server_commands
 
     app.add_typer(eval_app, name="eval")
+    from api.key_commands import key_app
+    from api.ledger_commands import anchor_command
+
+    app.add_typer(key_app, name="key")
+    ledger_app.command("anchor")(anchor_command)
     app.command(name="chat")(chat_command)
     register_server_commands(app)
     app.command(name="reconcile")(reconcile_command)
@@ -323,6 +337,9 @@ def main() -> None:
         from api.gate_client import main as gate_client_main
 
         sys.exit(gate_client_main(sys.argv[1:]))
+    from tools.redaction import install_log_redaction
+
+    install_log_redaction()
     _mount_optional_apps()
     try:
         app()

@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.auth import Permission, Principal, authenticate_header, authorize
 from api.jobs import InProcessJobQueue, JobQueue, run_review_job
 from api.metrics import ApiMetrics
+from api.request_guard import PRINCIPAL_SCOPE_KEY
 from api.settings import Settings
 from ledger.store import Ledger
 from review.gate import GateService
@@ -32,6 +33,7 @@ __all__ = [
     "Reviewer",
     "State",
     "Viewer",
+    "caller_dependency",
     "get_state",
     "requires",
 ]
@@ -119,12 +121,19 @@ def _caller(
     # `credentials` declares the bearer scheme in the OpenAPI document; the raw header is checked
     # here so that a malformed one is a 401 that says why, not a silent anonymous call.
     del credentials
+    # The request guard authenticated the caller before the body was read.
+    principal = request.scope.get("state", {}).get(PRINCIPAL_SCOPE_KEY)
+    if isinstance(principal, Principal):
+        return principal
     return authenticate_header(
         request.headers.get("authorization"),
         state.ledger.tokens,
         allow_anonymous=state.settings.allow_anonymous,
     )
 
+
+caller_dependency = _caller
+"""The dependency that authenticates: routes that use it are authenticated before their body."""
 
 Caller = Annotated[Principal, Depends(_caller)]
 

@@ -28,6 +28,7 @@ from review.errors import (
 )
 from review.errors import OverrideRefusedError as GateOverrideRefusedError
 from review.errors import PromotionRefusedError as GatePromotionRefusedError
+from tools.redaction import redact
 
 __all__ = [
     "ApiError",
@@ -134,7 +135,9 @@ def problem_response(
         errors: Field-level validation errors, for 422 answers.
         headers: Extra response headers (``WWW-Authenticate`` on 401).
     """
-    body: dict[str, Any] = {"detail": detail, "kind": kind}
+    body: dict[str, Any] = {"detail": redact(detail), "kind": kind}
     if errors is not None:
-        body["errors"] = errors
+        body["errors"] = [
+            {k: redact(v) if isinstance(v, str) else v for k, v in e.items()} for e in errors
+        ]
     return JSONResponse(body, status_code=status_code, headers=headers)

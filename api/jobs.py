@@ -76,6 +76,7 @@ class ReviewJob(BaseModel):
     ref: str
     target_alias: str | None = None
     baseline_alias: str | None = None
+    requested_by: str | None = None
 
 
 class JobStatus(BaseModel):
@@ -129,6 +130,7 @@ def run_review_job(service: GateService, job: ReviewJob) -> str:
         target_alias=job.target_alias,
         baseline_alias=job.baseline_alias,
         decision_id=job.review_id,
+        requested_by=job.requested_by,
     )
     return outcome.decision.verdict
 

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
 
 from ledger.records import Override
 from policies.decision import Decision
 from review.gate import GateResponse, PromoteResponse
+from tools.names import normalize_name
 
 __all__ = [
+    "MAX_VERSION",
     "AliasName",
     "CheckReadiness",
     "GateRequest",
@@ -32,23 +42,49 @@ __all__ = [
     "problem_responses",
 ]
 
+MAX_VERSION = 2_147_483_647
+"""MLflow stores version numbers as 32-bit integers (and so does the ledger on PostgreSQL)."""
+
+
+def _safe_model_name(value: str) -> str:
+    return normalize_name(value, "model name")
+
+
+def _version_text_in_range(value: str) -> str:
+    if not value.startswith("@") and int(value) > MAX_VERSION:
+        raise ValueError(f"version {value!r} is above the largest version number {MAX_VERSION}")
+    return value
+
+
 ModelName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f/'\"\\]+$"),
-    Field(description="Registered model name.", examples=["credit-risk"]),
+    AfterValidator(_safe_model_name),
+    Field(
+        description="Registered model name (NFC; no control, bidirectional or zero-width "
+        "characters, no compatibility look-alikes, letters of one script).",
+        examples=["credit-risk"],
+    ),
 ]
 AliasName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"),
     Field(description="A registered model alias, e.g. 'champion'.", examples=["champion"]),
 ]
-VersionNumber = Annotated[int, Field(ge=1, le=2_147_483_647, description="Model version number.")]
+VersionNumber = Annotated[
+    StrictInt, Field(ge=1, le=MAX_VERSION, description="Model version number (a JSON integer).")
+]
 VersionRefInput = (
     VersionNumber
     | Annotated[
-        str,
+        StrictStr,
         StringConstraints(pattern=r"^([1-9][0-9]{0,9}|@[A-Za-z0-9_][A-Za-z0-9_.-]{0,254})$"),
-        Field(description="A version number as text, or '@alias'.", examples=["5", "@challenger"]),
+        AfterValidator(_version_text_in_range),
+        Field(
+            description="A version number as text (no sign, no leading zero, no spaces, at most "
+            f"{MAX_VERSION}), or '@alias'.",
+            examples=["5", "@challenger"],
+        ),
     ]
 )
 ReviewState = Literal["queued", "running", "completed", "failed"]
@@ -149,7 +185,9 @@ class Readiness(BaseModel):
     """Readiness: MLflow and the ledger database are reachable."""
 
     ready: bool
-    checks: dict[str, CheckReadiness]
+    checks: dict[str, CheckReadiness] | None = Field(
+        default=None, description="Each dependency's state; only for a caller with a valid token."
+    )
 
 
 class Problem(BaseModel):
@@ -169,6 +207,8 @@ _PROBLEM_DESCRIPTIONS = {
     404: "No such review, decision, model or version.",
     409: "Refused: conflicts with the recorded decisions or a policy, or the same "
     "Idempotency-Key is still being answered.",
+    413: "The request body is over the server's size limit.",
+    429: "This token started too many reviews in the last minute; retry after `Retry-After` s.",
     422: "The request is not valid (fields, unknown checks, expiry), or its Idempotency-Key was "
     "used for a different request.",
     503: "MLflow, the ledger database or the job queue is unavailable. Treat it as a deny.",

@@ -102,6 +102,38 @@ class Settings(BaseSettings):
     chat_session_ttl_s: float = Field(
         default=1800.0, gt=0, description="A web chat conversation idle this long is forgotten."
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body the API reads (413 above)."
+    )
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 private key that signs every answer (PEM PKCS#8, or base64 of the "
+        "raw 32 bytes); `promogate key generate` makes one.",
+    )
+    signing_key_file: Path | None = Field(
+        default=None, description="File holding the signing key, instead of PROMOGATE_SIGNING_KEY."
+    )
+    public_key: str | None = Field(
+        default=None,
+        description="The server's public key the API clients trust (base64 or PEM, or a file "
+        "holding it); answers not signed by it are denied.",
+    )
+    anchor_file: Path | None = Field(
+        default=None,
+        description="Append-only file that receives checkpoints of the ledger's chain head.",
+    )
+    anchor_run_id: str | None = Field(
+        default=None, description="MLflow run that receives checkpoints of the chain head as tags."
+    )
+    anchor_interval_s: float = Field(
+        default=300.0, gt=0, description="Seconds between checkpoints while the API serves."
+    )
+    review_rate_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Reviews and gate calls a token may make a minute, per API process (0: no "
+        "limit).",
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -92,7 +92,13 @@ class ApiServer(ServerProcess):
         log_path: Path,
     ) -> None:
         super().__init__(
-            env={**env, "MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_LOG_LEVEL": "WARNING"},
+            env={
+                **env,
+                "MLFLOW_DISABLE_TELEMETRY": "true",
+                "PROMOGATE_LOG_LEVEL": "WARNING",
+                # One token drives every client: measure the server, not the per-token limit.
+                "PROMOGATE_REVIEW_RATE_PER_MINUTE": "0",
+            },
             log_path=log_path,
         )
         self.tracking_uri = tracking_uri

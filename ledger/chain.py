@@ -32,6 +32,7 @@ __all__ = [
     "compute_record_hash",
     "hashed_fields",
     "verify_chain",
+    "verify_record_link",
 ]
 
 ChainProblemKind = Literal[
@@ -201,3 +202,68 @@ def verify_chain(head: LedgerHeadRow | None, rows: Iterable[LedgerRecordRow]) ->
         detail=first.detail if first else None,
         problems=problems,
     )
+
+
+def verify_record_link(
+    row: LedgerRecordRow,
+    previous: LedgerRecordRow | None,
+    following: LedgerRecordRow | None,
+    head: LedgerHeadRow | None,
+) -> ChainProblem | None:
+    """Check one record before acting on it: its own hash, and its links both ways.
+
+    The gate and promotion run this on the record they are about to trust, so an ``UPDATE`` of
+    that record (or of its neighbours' links) is refused at once, without walking the chain.
+
+    Args:
+        row: The record.
+        previous: The record at ``row.seq - 1`` (None for the first, or when it is missing).
+        following: The record at ``row.seq + 1`` (None when ``row`` is the last, or it is missing).
+        head: The head row.
+    """
+    recomputed = compute_record_hash(row)
+    if recomputed != row.record_hash:
+        return ChainProblem(
+            seq=row.seq,
+            kind="edited",
+            detail=f"record {row.seq} ({row.record_id!r}) was edited: its content hashes to "
+            f"{recomputed[:12]}..., the stored hash is {row.record_hash[:12]}...",
+        )
+    if row.seq == 1:
+        expected_prev = GENESIS_HASH
+    elif previous is None:
+        return ChainProblem(
+            seq=row.seq - 1, kind="gap", detail=f"record {row.seq - 1} before it was deleted"
+        )
+    else:
+        expected_prev = previous.record_hash
+    if row.prev_hash != expected_prev:
+        return ChainProblem(
+            seq=row.seq,
+            kind="prev_hash",
+            detail=f"record {row.seq} ({row.record_id!r}) names prev_hash {row.prev_hash[:12]}..., "
+            f"but record {row.seq - 1} hashes to {expected_prev[:12]}...",
+        )
+    if head is None:
+        return ChainProblem(seq=None, kind="head_missing", detail="the head row is missing")
+    if following is not None:
+        if following.prev_hash != row.record_hash:
+            return ChainProblem(
+                seq=following.seq,
+                kind="prev_hash",
+                detail=f"record {following.seq} does not link to record {row.seq} "
+                f"({row.record_id!r}), whose hash is {row.record_hash[:12]}...",
+            )
+        return None
+    if head.seq > row.seq:
+        return ChainProblem(
+            seq=row.seq + 1, kind="gap", detail=f"record {row.seq + 1} after it was deleted"
+        )
+    if head.seq != row.seq or head.record_hash != row.record_hash:
+        return ChainProblem(
+            seq=head.seq,
+            kind="head_mismatch",
+            detail=f"the head names record {head.seq} ({head.record_hash[:12]}...), not the last "
+            f"record {row.seq} ({row.record_hash[:12]}...)",
+        )
+    return None

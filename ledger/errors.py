@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from tools.redaction import redact
+
 __all__ = [
     "BrokenChainReport",
     "ChainBrokenError",
@@ -32,7 +34,11 @@ __all__ = [
 
 
 class LedgerError(Exception):
-    """Base class of every error the ledger package raises."""
+    """Base class of every error the ledger package raises (its text never holds a secret)."""
+
+    def __init__(self, *args: object) -> None:
+        # Driver errors quote connection strings; redact where the text is made.
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class LedgerUnavailableError(LedgerError):

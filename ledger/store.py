@@ -19,7 +19,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.chain import ChainReport, canonical_json, compute_record_hash, verify_chain
+from ledger.chain import (
+    ChainProblem,
+    ChainReport,
+    canonical_json,
+    compute_record_hash,
+    verify_chain,
+    verify_record_link,
+)
 from ledger.database import Database
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
 from ledger.idempotency import IdempotencyStore
@@ -28,12 +35,15 @@ from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
 from ledger.tokens import TokenStore
 from policies.decision import Decision
 from policies.result import PolicyRef, Verdict
+from tools.redaction import redact
 
 __all__ = ["Ledger", "policy_refs_key"]
 
 logger = logging.getLogger("promogate.ledger")
 
 _MAX_LIST_LIMIT = 1000
+MAX_VERSION = 2_147_483_647
+"""Version numbers are 32-bit integers in MLflow and in the ledger's PostgreSQL columns."""
 _VERIFY_BATCH = 1000
 
 
@@ -54,8 +64,9 @@ def policy_refs_key(refs: Sequence[PolicyRef]) -> str:
 
 def _json_payload(model: Decision | Override | Promotion | AliasMove | AliasRevert) -> str:
     # Through JSON text rather than model_dump(mode="json"): pydantic writes NaN and infinity as
-    # null there, and canonical JSON refuses them.
-    return canonical_json(json.loads(model.model_dump_json()))
+    # null there, and canonical JSON refuses them. A record can never be edited once chained, so
+    # no credential that slipped into a text (an error quoting a URL) is ever written.
+    return canonical_json(json.loads(redact(model.model_dump_json())))
 
 
 def _to_record(row: LedgerRecordRow) -> LedgerRecord:
@@ -280,6 +291,13 @@ class Ledger:
         same_subject: bool = False,
     ) -> LedgerRecord:
         record_id = str(fields["record_id"])
+        version = fields["version"]
+        if not 0 <= version <= MAX_VERSION:
+            # Refused here on both backends alike (PostgreSQL would fail with "out of range").
+            raise LedgerError(
+                f"{fields['kind']} {record_id!r} names version {version!r}, "
+                f"outside 0..{MAX_VERSION}"
+            )
         with self.database.write() as session:
             # The head row lock serialises appenders on PostgreSQL; on SQLite the transaction
             # already holds the database's write lock (BEGIN IMMEDIATE).
@@ -372,6 +390,8 @@ class Ledger:
             before_seq: Only records older than this sequence number (for paging).
         """
         limit = max(1, min(limit, _MAX_LIST_LIMIT))
+        if version is not None and not 0 <= version <= MAX_VERSION:
+            return []
         query = select(LedgerRecordRow).where(LedgerRecordRow.kind == "decision")
         if model is not None:
             query = query.where(LedgerRecordRow.model == model)
@@ -530,6 +550,55 @@ class Ledger:
         return records
 
     # -- verification -----------------------------------------------------------------------------
+
+    def verify_record(self, record_id: str) -> ChainProblem | None:
+        """Recompute one record's hash and check its links to its neighbours and the head.
+
+        None when the record verifies; otherwise what is wrong. The gate calls this before it
+        reuses a decision or promotes on it.
+
+        Args:
+            record_id: A decision, override or promotion id.
+
+        Raises:
+            RecordNotFoundError: No such record.
+        """
+        with self.database.read() as session:
+            row = self._find_row(session, record_id)
+            if row is None:
+                raise RecordNotFoundError(record_id)
+            previous = session.get(LedgerRecordRow, row.seq - 1) if row.seq > 1 else None
+            following = session.get(LedgerRecordRow, row.seq + 1)
+            head = session.get(LedgerHeadRow, HEAD_ROW_ID)
+            problem = verify_record_link(row, previous, following, head)
+        if problem is not None:
+            logger.warning(
+                "ledger: record %s (%s) does not verify: %s",
+                record_id,
+                problem.kind,
+                problem.detail,
+            )
+        return problem
+
+    def head(self) -> tuple[int, str]:
+        """The chain head: the last record's sequence number and hash (0 and genesis if empty)."""
+        with self.database.read() as session:
+            head = session.get(LedgerHeadRow, HEAD_ROW_ID)
+            if head is None:
+                raise LedgerError(
+                    f"the ledger in {self.url!r} has no head row; run `promogate ledger verify`"
+                )
+            return head.seq, head.record_hash
+
+    def record_hash_at(self, seq: int) -> str | None:
+        """The stored hash of the record at `seq`, or None when there is none.
+
+        Args:
+            seq: A sequence number.
+        """
+        with self.database.read() as session:
+            row = session.get(LedgerRecordRow, seq)
+            return row.record_hash if row is not None else None
 
     def verify(self) -> ChainReport:
         """Walk the whole chain and report whether it is intact, or where and how it is broken."""

@@ -81,6 +81,11 @@ class Decision(BaseModel):
     investigator: Literal["offline", "llm"] = "offline"
     usage: LlmUsage = Field(default_factory=LlmUsage)
     error: str | None = Field(default=None, description="Why the review could not complete.")
+    requested_by: str | None = Field(
+        default=None,
+        description="Who requested or triggered the review (a token name); four eyes: never "
+        "an approver of its escalation or an overrider of its checks.",
+    )
     versions: dict[str, str] = Field(
         default_factory=dict, description="promogate, mlflow and tool versions."
     )

@@ -311,6 +311,13 @@ class OverrideRules(_Spec):
         "'evals.pii-leakage.max_failures'.",
     )
     expires_hours: int | None = Field(default=168, ge=1)
+    min_approvers: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        description="Distinct approvers (never the identity that requested the review) who must "
+        "each override a blocking check, or approve an escalation, before the gate allows it.",
+    )
 
 
 class Policy(_Spec):

@@ -19,6 +19,7 @@ from policies.decision import Decision, Finding
 from policies.result import PolicyVerdict, Verdict
 from review.evaluate import EvaluatedEvidence
 from tools.evidence import EvidenceBundle
+from tools.redaction import redact
 
 if TYPE_CHECKING:
     pass
@@ -141,6 +142,8 @@ def error_decision(
     decision_id: str | None = None,
 ) -> Decision:
     """A block that records why the review could not complete (fail closed)."""
+    # The reason is recorded for good and shown to every viewer: never with a credential in it.
+    error = redact(error)
     return Decision(
         id=decision_id or uuid.uuid4().hex,
         model=model,
@@ -164,7 +167,11 @@ def error_decision(
 def version_hint(ref: str | int) -> int | None:
     """The version number in `ref`, or None for an alias."""
     text = str(ref)
-    return int(text) if text.isdigit() else None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    # Beyond a 32-bit version number no such version can exist (MLflow and the ledger store int32).
+    return number if number <= 2_147_483_647 else None
 
 
 def decide(

@@ -41,6 +41,7 @@ from review.errors import (
     SubjectNotFoundError,
 )
 from review.service import ReviewConfig, ReviewObserver, ReviewService
+from review.trust import approver_shortfall, distrust, record_problem
 from tools.client import call_mlflow
 from tools.errors import BackendUnavailableError, NotFoundError, ToolError
 from tools.registry import registered_aliases
@@ -168,7 +169,14 @@ class GateService:
 
     # -- gate -------------------------------------------------------------------------------------
 
-    def gate(self, model: str, ref: str | int, *, target_alias: str | None = None) -> GateResponse:
+    def gate(
+        self,
+        model: str,
+        ref: str | int,
+        *,
+        target_alias: str | None = None,
+        requested_by: str | None = None,
+    ) -> GateResponse:
         """Allow or deny promoting `model` at `ref` to the target alias.
 
         Reuses the latest decision made on the same evidence digest under the same policy
@@ -179,6 +187,7 @@ class GateService:
             model: Registered model name.
             ref: Version number or ``@alias``.
             target_alias: The alias the deploy would move; the configured default if None.
+            requested_by: Who asks (recorded with a review this call triggers).
         """
         started = time.perf_counter()
         created_at = self.clock()
@@ -187,7 +196,13 @@ class GateService:
             evidence = self.reviews.gather(model, ref, target_alias=target)
         except (PolicyError, ToolError) as exc:
             decision = self.reviews.record_failure(
-                model, ref, target, exc, created_at=created_at, started=started
+                model,
+                ref,
+                target,
+                exc,
+                created_at=created_at,
+                started=started,
+                requested_by=requested_by,
             )
             return self._answer(decision, reused=False)
         candidate = evidence.bundle.candidate
@@ -203,9 +218,29 @@ class GateService:
                 existing.id,
                 existing.verdict,
             )
+            refusal = distrust(self.ledger, existing, evidence.verdict)
+            if refusal is not None:
+                return self._untrusted_answer(existing, refusal)
             return self._answer(existing, reused=True)
-        decision = self.reviews.review(model, ref, target_alias=target, evidence=evidence).decision
+        decision = self.reviews.review(
+            model, ref, target_alias=target, evidence=evidence, requested_by=requested_by
+        ).decision
         return self._answer(decision, reused=False)
+
+    @staticmethod
+    def _untrusted_answer(decision: Decision, refusal: str) -> GateResponse:
+        return GateResponse(
+            allowed=False,
+            verdict="block",
+            model=decision.model,
+            version=decision.version or None,
+            target_alias=decision.target_alias,
+            decision_id=decision.id,
+            reused=True,
+            evidence_digest=decision.evidence_digest,
+            reasons=[f"denied: {refusal}"],
+            error=refusal,
+        )
 
     def _answer(self, decision: Decision, *, reused: bool) -> GateResponse:
         assessment = self.assess(decision)
@@ -243,7 +278,10 @@ class GateService:
                     f"checks {', '.join(sorted(fixed))} fail and a policy forbids overriding them",
                 ],
             )
-        overrides = self._applicable_overrides(decision)
+        # Four eyes: the requester's own overrides never count.
+        overrides = [
+            o for o in self._applicable_overrides(decision) if o.approver != decision.requested_by
+        ]
         covered = {check_id for o in overrides for check_id in o.check_ids}
         missing = sorted(set(blocking) - covered)
         if not overrides or missing:
@@ -253,6 +291,9 @@ class GateService:
                 else "no active override for this decision"
             )
             return Assessment(False, reasons=[*decision.reasons, hint])
+        shortfall = self._approver_shortfall(decision, overrides)
+        if shortfall is not None:
+            return Assessment(False, reasons=[*decision.reasons, shortfall])
         names = ", ".join(f"{o.id} by {o.approver}" for o in overrides)
         return Assessment(
             True,
@@ -260,14 +301,28 @@ class GateService:
             reasons=[f"{decision.verdict} overridden ({names})", *decision.reasons],
         )
 
+    def _approver_shortfall(self, decision: Decision, overrides: list[Override]) -> str | None:
+        try:
+            loaded = {p.name: p for p in self.reviews.policies()}
+        except PolicyError as exc:
+            return (
+                f"policies could not be loaded, so how many approvers they need is unknown: {exc}"
+            )
+        needed = {name: policy.policy.overrides.min_approvers for name, policy in loaded.items()}
+        return approver_shortfall(decision, overrides, needed)
+
     def _applicable_overrides(self, decision: Decision) -> list[Override]:
-        """Active overrides made for this decision, or for another on the same evidence."""
+        """Active overrides made for this decision, or for another on the same evidence, whose
+        ledger records verify."""
         applicable: list[Override] = []
         key = policy_refs_key(decision.policies)
         for override in self.ledger.active_overrides(
             decision.model, decision.version, target_alias=decision.target_alias
         ):
             if override.decision_id is None:
+                continue
+            if record_problem(self.ledger, override.id, "override") is not None:
+                logger.error("ignoring override %s: its ledger record does not verify", override.id)
                 continue
             if override.decision_id == decision.id:
                 applicable.append(override)
@@ -314,6 +369,11 @@ class GateService:
             raise PromotionRefusedError(
                 f"no decision on the current evidence of {model!r} v{version} for @{target} "
                 f"(digest {digest[:12]}); call POST /v1/gate or POST /v1/reviews first"
+            )
+        refusal = distrust(self.ledger, decision, evidence.verdict)
+        if refusal is not None:
+            raise PromotionRefusedError(
+                f"{model!r} v{version} is not promoted to @{target}: {refusal}"
             )
         assessment = self.assess(decision)
         if not assessment.allowed:
@@ -458,6 +518,12 @@ class GateService:
         """
         target = request.target_alias or self.config.target_alias
         decision = self._decision_to_override(request, target)
+        if decision.requested_by is not None and decision.requested_by == approver:
+            # Four eyes: whoever asked for the review cannot be the one who lets it through.
+            raise ApproverNotAllowedError(
+                f"{approver!r} requested the review behind decision {decision.id!r}, so it cannot "
+                "override its checks or approve its escalation: another approver must"
+            )
         if decision.error is not None:
             raise OverrideRefusedError(
                 f"decision {decision.id!r} records a review that failed ({decision.error}); "

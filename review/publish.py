@@ -12,9 +12,13 @@ if TYPE_CHECKING:
 __all__ = ["decision_tags", "publish_decision_tags"]
 
 
-def decision_tags(decision: Decision) -> dict[str, str]:
-    """The `promogate.*` tags that record `decision` on its model version."""
-    return {
+def decision_tags(decision: Decision, record_hash: str | None = None) -> dict[str, str]:
+    """The `promogate.*` tags that record `decision` on its model version.
+
+    `record_hash` (the decision's hash in the ledger's chain) anchors the record outside the
+    ledger's database: ``promogate ledger verify --anchors`` compares it with the ledger.
+    """
+    tags = {
         "promogate.verdict": decision.verdict,
         "promogate.decision_id": decision.id,
         "promogate.evidence_digest": decision.evidence_digest or "",
@@ -22,9 +26,14 @@ def decision_tags(decision: Decision) -> dict[str, str]:
         "promogate.reviewed_at": decision.created_at.isoformat(),
         "promogate.target_alias": decision.target_alias,
     }
+    if record_hash is not None:
+        tags["promogate.record_hash"] = record_hash
+    return tags
 
 
-def publish_decision_tags(client: MlflowClient, decision: Decision) -> None:
+def publish_decision_tags(
+    client: MlflowClient, decision: Decision, record_hash: str | None = None
+) -> None:
     """Set the decision's tags on its model version (raises MLflow's errors to the caller)."""
-    for key, value in decision_tags(decision).items():
+    for key, value in decision_tags(decision, record_hash).items():
         client.set_model_version_tag(decision.model, str(decision.version), key, value)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agents.investigation import Investigator
+from ledger.records import LedgerRecord
 from ledger.store import Ledger
 from policies.decision import Decision
 from policies.errors import PolicyDirectoryError, PolicyError
@@ -157,6 +158,7 @@ class ReviewService:
         publish: bool | None = None,
         decision_id: str | None = None,
         evidence: EvaluatedEvidence | None = None,
+        requested_by: str | None = None,
     ) -> ReviewOutcome:
         """Review, append the decision to the ledger, then publish it as model-version tags.
 
@@ -182,6 +184,7 @@ class ReviewService:
                     created_at=created_at,
                     started=started,
                     decision_id=decision_id,
+                    requested_by=requested_by,
                 )
                 return ReviewOutcome(decision, None)
         decision = decide(
@@ -192,10 +195,12 @@ class ReviewService:
             started=started,
             decision_id=decision_id,
         )
-        self.record(decision, started)
+        if requested_by is not None:
+            decision = decision.model_copy(update={"requested_by": requested_by})
+        record = self.record(decision, started)
         should_publish = self.config.publish_tags if publish is None else publish
         if should_publish:
-            self._publish(decision)
+            self._publish(decision, record.record_hash)
         return ReviewOutcome(decision, evidence.bundle)
 
     def record_failure(
@@ -208,6 +213,7 @@ class ReviewService:
         created_at: datetime,
         started: float,
         decision_id: str | None = None,
+        requested_by: str | None = None,
     ) -> Decision:
         """Record a review that could not complete as a block with its reason, and return it."""
         message = (
@@ -223,20 +229,23 @@ class ReviewService:
             duration_ms=(time.perf_counter() - started) * 1000.0,
             decision_id=decision_id,
         )
+        if requested_by is not None:
+            decision = decision.model_copy(update={"requested_by": requested_by})
         self.record(decision, started)
         return decision
 
-    def record(self, decision: Decision, started: float) -> None:
+    def record(self, decision: Decision, started: float) -> LedgerRecord:
         """Append `decision` to the ledger and tell the observer (`started`: perf_counter)."""
-        self.ledger.append_decision(decision)
+        record = self.ledger.append_decision(decision)
         if self.observer is not None:
             self.observer(decision, time.perf_counter() - started)
+        return record
 
-    def _publish(self, decision: Decision) -> None:
+    def _publish(self, decision: Decision, record_hash: str) -> None:
         from mlflow.exceptions import MlflowException
 
         try:
-            publish_decision_tags(self.client, decision)
+            publish_decision_tags(self.client, decision, record_hash)
         except MlflowException as exc:
             logger.warning(
                 "decision %s recorded but its tags could not be written to MLflow: %s",

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from tools.redaction import redact
+
 __all__ = [
     "AliasNotFoundError",
     "ArtifactError",
@@ -52,6 +54,9 @@ class ToolError(Exception):
     """
 
     def __init__(self, message: str, how_to_fix: str | None = None) -> None:
+        # MLflow's exception texts name its URL, credentials included: redact where text is made.
+        message = redact(message)
+        how_to_fix = redact(how_to_fix) if how_to_fix is not None else None
         self.message = message
         self.how_to_fix = how_to_fix
         super().__init__(message if how_to_fix is None else f"{message}. {how_to_fix}")

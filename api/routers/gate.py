@@ -43,7 +43,7 @@ def _deadline_deny(body: GateRequest, target: str, deadline_s: float) -> GateRes
     "",
     response_model=GateResponse,
     summary="Allow or deny a promotion",
-    responses=problem_responses(400, 401, 403, 409, 422, 503),
+    responses=problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
 )
 def gate(
     body: GateRequest, state: State, caller: Deployer, idempotency_key: IdempotencyKey = None
@@ -61,7 +61,11 @@ def gate(
     def handle() -> Response:
         started = time.perf_counter()
         future = state.executor.submit(
-            state.gate.gate, body.model, body.version, target_alias=target
+            state.gate.gate,
+            body.model,
+            body.version,
+            target_alias=target,
+            requested_by=None if caller.anonymous else caller.name,
         )
         try:
             answer = future.result(timeout=state.settings.request_deadline_s)

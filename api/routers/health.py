@@ -1,4 +1,8 @@
-"""Liveness and readiness probes (no authentication: they reveal nothing but up or down)."""
+"""Liveness and readiness probes.
+
+Without a token they reveal nothing but up or down; a caller with a valid token (any role) also
+gets each dependency's detail, with every credential redacted.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,16 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
+from api.auth import authenticate_header
 from api.dependencies import AppState, State
-from api.errors import JobQueueUnavailableError
+from api.errors import ApiError, JobQueueUnavailableError
 from api.schemas import CheckReadiness, Health, Readiness
 from ledger.errors import LedgerError
 from tools.client import call_mlflow
 from tools.errors import ToolError
+from tools.redaction import redact
 
 __all__ = ["router"]
 
@@ -78,16 +84,33 @@ def _jobs_ready(state: AppState) -> CheckReadiness:
     summary="Readiness",
     responses={503: {"model": Readiness, "description": "MLflow or the ledger is unreachable."}},
 )
-def readyz(state: State, response: Response) -> Readiness:
-    """Ready when MLflow, the ledger database and the job queue all answer; 503 otherwise."""
+def readyz(state: State, request: Request, response: Response) -> Readiness:
+    """Ready when MLflow, the ledger database and the job queue all answer; 503 otherwise.
+
+    Each dependency's detail is given only to a caller with a valid bearer token.
+    """
     probes = {"mlflow": _mlflow_ready, "ledger": _ledger_ready, "jobs": _jobs_ready}
     with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="promogate-probe") as pool:
         futures = {name: pool.submit(probe, state) for name, probe in probes.items()}
         checks = {name: future.result() for name, future in futures.items()}
+    checks = {name: CheckReadiness(ok=c.ok, detail=redact(c.detail)) for name, c in checks.items()}
     ready = all(c.ok for c in checks.values())
     if not ready:
         response.status_code = 503
         logger.warning(
             "not ready: %s", "; ".join(f"{n}: {c.detail}" for n, c in checks.items() if not c.ok)
         )
+    if not _may_see_details(state, request):
+        return Readiness(ready=ready)
     return Readiness(ready=ready, checks=checks)
+
+
+def _may_see_details(state: AppState, request: Request) -> bool:
+    header = request.headers.get("authorization")
+    if header is None:
+        return False
+    try:
+        authenticate_header(header, state.ledger.tokens, allow_anonymous=False)
+    except (ApiError, LedgerError):
+        return False
+    return True

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/overrides", tags=["overrides"])
     status_code=201,
     response_model=Override,
     summary="Override failing checks",
-    responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
 )
 def create_override(
     body: OverrideRequest, state: State, caller: Approver, idempotency_key: IdempotencyKey = None

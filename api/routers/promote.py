@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/promote", tags=["promote"])
     "",
     response_model=PromoteResponse,
     summary="Move the alias to an approved version",
-    responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
 )
 def promote(
     body: PromoteRequest, state: State, caller: Promoter, idempotency_key: IdempotencyKey = None

@@ -38,13 +38,14 @@ def _json(review: Review, status_code: int, *, location: bool = False) -> Respon
     )
 
 
-def _job(body: ReviewRequest) -> ReviewJob:
+def _job(body: ReviewRequest, requested_by: str | None) -> ReviewJob:
     return ReviewJob(
         review_id=uuid.uuid4().hex,
         model=body.model,
         ref=str(body.version),
         target_alias=body.target_alias,
         baseline_alias=body.baseline_alias,
+        requested_by=requested_by,
     )
 
 
@@ -55,7 +56,7 @@ def _job(body: ReviewRequest) -> ReviewJob:
     summary="Review a model version",
     responses={
         202: {"model": Review, "description": "Queued (wait=false) or still running: poll it."},
-        **problem_responses(400, 401, 403, 409, 422, 503),
+        **problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
     },
 )
 def create_review(
@@ -75,7 +76,7 @@ def create_review(
     """
 
     def handle() -> Response:
-        job = _job(body)
+        job = _job(body, None if caller.anonymous else caller.name)
         if not wait:
             state.jobs.submit(job)
             state.metrics.jobs.labels(backend=state.jobs.backend).inc()

@@ -366,3 +366,18 @@ def make_live_api(
         )
 
     return factory
+
+
+@pytest.fixture(scope="module")
+def signed_live_gate(
+    gate_registry: GateRegistry,
+    mlflow_server: MlflowServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LiveApi, str]]:
+    """The API with an Ed25519 signing key on a loopback port, and the key's private PEM."""
+    from api.signing import generate_private_pem
+
+    pem = generate_private_pem()
+    ledger_url = f"sqlite:///{tmp_path_factory.mktemp('signed-gate') / 'ledger.db'}"
+    with _live_api(gate_registry, mlflow_server.url, ledger_url, signing_key=pem) as live:
+        yield live, pem

@@ -180,7 +180,8 @@ def test_promote_moves_the_alias_only_on_an_approving_decision(
 
 def test_health_and_readiness(api: Any) -> None:
     assert api.client.get("/healthz").json() == {"status": "ok"}
-    ready = api.client.get("/readyz")
+    assert api.client.get("/readyz").json() == {"ready": True, "checks": None}
+    ready = api.client.get("/readyz", headers=api.headers("viewer"))
     assert ready.status_code == 200
     body = ready.json()
     assert body["ready"] is True

@@ -128,7 +128,7 @@ def test_two_workers_share_the_review_jobs(
         # Both worker processes took jobs from the shared queue.
         assert len({r[1] for r in rows if r[1] is not None}) == 2, rows
 
-        ready = api.client.get("/readyz").json()
+        ready = api.client.get("/readyz", headers=api.headers("viewer")).json()
         assert ready["checks"]["jobs"] == {
             "ok": True,
             "detail": "job queue (procrastinate) answers",

@@ -41,6 +41,7 @@ EXPECTED_OPERATIONS = {
     "GET /readyz",
     "GET /metrics",
     "POST /v1/mlflow/webhook",
+    "GET /.well-known/promogate-signing-key",
 }
 
 
