@@ -17,6 +17,7 @@ from fnmatch import fnmatchcase
 from importlib import metadata
 from typing import TYPE_CHECKING
 
+from agents.artifact_security import with_artifact_scan
 from agents.decision import Decision, Finding
 from agents.investigation import Investigation, Investigator
 from policies.evaluator import evaluate_policies
@@ -238,6 +239,7 @@ def gather_evidence(
             "MLflow failed while the evidence was read, so nothing is decided on it: "
             f"{failed[0].source}: {failed[0].message}{more}"
         )
+    bundle = with_artifact_scan(client, bundle, policies)
     return EvaluatedEvidence(bundle, list(policies), evaluate_policies(policies, bundle))
 
 

@@ -28,6 +28,7 @@ from policies.result import (
     strictest,
 )
 from policies.schema import EvalRule, EvidenceKind, MetricRule, Policy, SegmentRule
+from policies.security_checks import security_checks
 from policies.selector import match_mismatches, select_policies
 from tools.evidence import EvalTable, EvidenceBundle, SafetySuiteResult, VersionEvidence
 from tools.segments import (
@@ -317,6 +318,7 @@ class _PolicyRun:
         checks += self._pipeline_checks()
         for eval_rule in self.policy.evals:
             checks += self._eval_checks(eval_rule)
+        checks += security_checks(self.policy, self.candidate)
         never = self.policy.overrides.never
         return [
             c if is_overridable(c.id, never) else c.model_copy(update={"overridable": False})

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from policies.pipeline_rules import PipelineRules
+from policies.security_rules import SecurityRules
 
 __all__ = [
     "EVIDENCE_KINDS",
@@ -333,6 +334,7 @@ class Policy(_Spec):
     evals: list[EvalRule] = Field(default_factory=list)
     agent: AgentRules = Field(default_factory=AgentRules)
     overrides: OverrideRules = Field(default_factory=OverrideRules)
+    security: SecurityRules | None = None
 
     @field_validator("metrics")
     @classmethod

@@ -18,6 +18,7 @@ and checks the transparency log, so it needs the network (or a `trust_config` fi
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import re
@@ -64,9 +65,15 @@ class SignerSpec(BaseModel):
 
     @property
     def label(self) -> str:
+        """A stable name for results: the method plus the identity or a key fingerprint."""
         if self.method == "key":
-            return "key"
-        return f"{self.method}:{self.identity}" if self.identity else self.method
+            text = "".join((self.public_key or "").split())
+            return "key:" + hashlib.sha256(text.encode()).hexdigest()[:12]
+        if self.method == "certificate":
+            roots = "".join("".join(p.split()) for p in self.root_certificates)
+            fingerprint = hashlib.sha256(roots.encode()).hexdigest()[:12]
+            return f"certificate:{self.identity or '*'}@{fingerprint}"
+        return f"sigstore:{self.identity}@{self.oidc_issuer}"
 
 
 class SignatureVerification(BaseModel):

@@ -75,8 +75,9 @@ class ScannerReport(BaseModel):
     findings: list[ScanFinding] = Field(default_factory=list)
     globals_seen: list[str] = Field(default_factory=list)
     message: str | None = None
-    seconds: float = 0.0
-    peak_rss_mb: float | None = None
+    # Measurements vary run to run: kept out of dumps so evidence digests stay reproducible.
+    seconds: float = Field(default=0.0, exclude=True)
+    peak_rss_mb: float | None = Field(default=None, exclude=True)
 
 
 class PickleReport(BaseModel):
@@ -131,7 +132,8 @@ def scan_location(
             time.perf_counter() - started,
         )
     seconds = time.perf_counter() - started
-    stderr = done.stderr.decode(errors="replace")[-2000:]
+    # Messages name files by their artifact path, never by the temporary copy's location.
+    stderr = done.stderr.decode(errors="replace")[-2000:].replace(str(root), "<artifacts>")
     try:
         payload: dict[str, Any] = json.loads(done.stdout or b"{}")
     except json.JSONDecodeError:
