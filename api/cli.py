@@ -303,10 +303,12 @@ def demo(
 def _mount_optional_apps() -> None:
     from api.chat_commands import chat_command
     from api.eval_commands import eval_app
+    from api.scan_commands import scan_command
     from api.server_commands import register_server_commands
 
     app.add_typer(eval_app, name="eval")
     app.command(name="chat")(chat_command)
+    app.command(name="scan")(scan_command)
     register_server_commands(app)
 
 

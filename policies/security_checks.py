@@ -488,7 +488,10 @@ def security_checks(policy: Policy, candidate: VersionEvidence) -> list[CheckRes
 
 
 def scan_request_for(
-    policies: Sequence[LoadedPolicy], bundle: EvidenceBundle
+    policies: Sequence[LoadedPolicy],
+    bundle: EvidenceBundle,
+    *,
+    sections: Sequence[SecurityRules] = (),
 ) -> ScanRequest | None:
     """What the matching policies' security sections need scanned; None when none has one.
 
@@ -498,11 +501,15 @@ def scan_request_for(
     Args:
         policies: All loaded policies.
         bundle: The gathered evidence (for selecting the policies that apply).
+        sections: Further security sections to include (e.g. default rules).
     """
     from policies.selector import select_policies
 
     selected = select_policies(policies, bundle.candidate, bundle.target_alias)
-    sections = [p.policy.security for p in selected if p.policy.security is not None]
+    sections = [
+        *(p.policy.security for p in selected if p.policy.security is not None),
+        *sections,
+    ]
     if not sections:
         return None
     signers: dict[str, SignerSpec] = {}
