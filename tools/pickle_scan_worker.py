@@ -22,6 +22,7 @@ __all__ = ["main", "run_scanner"]
 
 _IMPORT_TRIGGER = re.compile(r"^from\s+([\w.]+)\s+import\s+([\w.]+)")
 # fickling's "Call to `Tree(...)` can execute arbitrary code": a call of an imported callable.
+_UNUSED_PREFIX = re.compile(r"^_var\d+:\s*")
 _CALL_TRIGGER = re.compile(r"^([A-Za-z_]\w*)(?:\.__new__)?\(")
 
 
@@ -68,8 +69,9 @@ def _fickling_finding(item: Any, local: dict[str, set[str]], severity: Any) -> d
     """A fickling result as a finding; only what an allowlisted global explains is clearable.
 
     "imports a module outside the standard library" names the global; "Call to `Tree(...)` can
-    execute arbitrary code" is the call of an imported callable, as safe as that callable. Known
-    unsafe imports, calls of exec/eval/compile/open and anything else are never clearable.
+    execute arbitrary code" and an unused variable holding `encode(...)` are calls of an imported
+    callable, as safe as that callable. Known-unsafe imports, calls of exec/eval/compile/open and
+    anything else are never clearable.
     """
     trigger = str(item.trigger or "")
     global_name: str | None = None
@@ -78,8 +80,12 @@ def _fickling_finding(item: Any, local: dict[str, set[str]], severity: Any) -> d
         match = _IMPORT_TRIGGER.match(trigger)
         if match:
             global_name, clearable = f"{match[1]}.{match[2]}", True
-    elif item.analysis_name == "OvertlyBadEval" and item.severity == severity.LIKELY_UNSAFE:
-        call = _CALL_TRIGGER.match(trigger)
+    elif (
+        item.analysis_name == "OvertlyBadEval" and item.severity == severity.LIKELY_UNSAFE
+    ) or item.analysis_name == "UnusedVariables":
+        # "Variable `_var3` is assigned value `encode(...)` but unused": protocol 2 pickles
+        # bytes that way; as safe as the callable, so only an allowlisted one clears it.
+        call = _CALL_TRIGGER.match(_UNUSED_PREFIX.sub("", trigger))
         targets = local.get(call[1], set()) if call else set()
         if len(targets) == 1:
             global_name, clearable = next(iter(targets)), True

@@ -13,6 +13,7 @@ import ast
 import io
 import pickletools
 import zipfile
+from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -78,7 +79,9 @@ def _genops_ok(head: bytes, complete: bool) -> bool:
             if opcode.name == "STOP":
                 return True
     except (ValueError, EOFError, UnicodeDecodeError, OverflowError):
-        if complete:
+        # joblib writes raw array bytes in the middle of its pickle stream: a PROTO stream that
+        # breaks after several valid opcodes is still a pickle (and the scanners must say so).
+        if complete and head[:1] != b"\x80":
             return False
     if head[:1] == b"\x80":
         return count >= _SNIFF_OPCODES
@@ -177,6 +180,15 @@ def open_location(root: Path, location: PickleLocation) -> IO[bytes]:
     return handle
 
 
+def _qualified(module: str, name: str) -> str:
+    """`module.name` as Python 3 resolves it (protocol 0-2 write `__builtin__`, `copy_reg`)."""
+    if (module, name) in NAME_MAPPING:
+        module, name = NAME_MAPPING[(module, name)]
+    elif module in IMPORT_MAPPING:
+        module = IMPORT_MAPPING[module]
+    return f"{module}.{name}"
+
+
 def _int(arg: object) -> int:
     return arg if isinstance(arg, int) else int(str(arg))
 
@@ -197,12 +209,12 @@ def _globals_of_one(stream: IO[bytes], found: dict[str, None]) -> bool:
             strings.append(pushed)
         elif name in {"GLOBAL", "INST"} and isinstance(arg, str):
             module, _, attr = arg.partition(" ")
-            found[f"{module}.{attr}"] = None
+            found[_qualified(module, attr)] = None
         elif name == "STACK_GLOBAL":
             # Operands that are not the last two plain strings pushed are a scanner-evasion
             # pattern; they are listed as `?.?` so an allowlist can never clear them.
             if len(strings) >= 2 and last_string is not None:
-                found[f"{strings[-2]}.{strings[-1]}"] = None
+                found[_qualified(strings[-2], strings[-1])] = None
             else:
                 found["?.?"] = None
         elif name == "MEMOIZE":
