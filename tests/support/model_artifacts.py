@@ -129,7 +129,7 @@ def log_model_directory(
     client.set_terminated(run.info.run_id)
     try:
         client.create_registered_model(registered_name)
-    except Exception as exc:  # noqa: BLE001 - already exists
+    except Exception as exc:
         if "already exists" not in str(exc).lower():
             raise
     version = client.create_model_version(
