@@ -19,7 +19,10 @@ from typing import Any
 __all__ = [
     "PAYLOADS",
     "Keys",
+    "SecurityRegistry",
+    "build_security_registry",
     "log_model_directory",
+    "logged_model_dir",
     "make_keys",
     "malicious_pickle",
     "marker_pickle",
@@ -229,3 +232,88 @@ def npy_object_array(values: list[Any]) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.array(values, dtype=object), allow_pickle=True)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class SecurityRegistry:
+    """A SQLite MLflow registry with versions of `secure-model` built for the security checks.
+
+    Versions: 1 clean skops, signed; 2 cloudpickle with an `os.system` payload beside the model;
+    3 clean skops, signed, whose requirements file is edited after signing.
+    """
+
+    root: Path
+    tracking_uri: str
+    experiment_id: str
+    keys: Keys
+    policies_dir: Path
+    model: str = "secure-model"
+
+
+SECURITY_POLICY = """\
+apiVersion: promogate/v1
+kind: PromotionPolicy
+metadata: {{name: secure-models, revision: 1}}
+match: {{model: "secure-*"}}
+baseline: {{on_missing: pass}}
+comparability: {{same_eval_dataset: "off", train_eval_overlap: "off"}}
+security:
+  skops_trusted_types: [sklearn.tree._tree.Tree]
+  pickles: {{allowed_globals: ["sklearn.*", "numpy.*"], timeout_s: 120, memory_mb: 2048}}
+  requirements: {{mlflow_version: ">=3.0,<4"}}
+  signatures:
+    signers:
+      - method: key
+        public_key: |
+{key}
+"""
+
+
+def build_security_registry(root: Path) -> SecurityRegistry:
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    root.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    # Registering `models:/m-...` looks the logged model up through the global tracking URI.
+    with _use_tracking_uri(uri):
+        return _build_security_registry(root, uri)
+
+
+def _build_security_registry(root: Path, uri: str) -> SecurityRegistry:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment_id = client.create_experiment(
+        "security", artifact_location=(root / "artifacts").as_uri()
+    )
+    keys = make_keys(root / "keys")
+    model = trained_tree()
+    clean = save_sklearn_model(root / "work" / "clean", model)
+    sign_model_directory_for_tests(clean, keys)
+    log_model_directory(client, experiment_id, "secure-model", clean)
+    bad = save_sklearn_model(root / "work" / "bad", model, serialization_format="cloudpickle")
+    (bad / "model.pkl").write_bytes(malicious_pickle("os.system", wrap_model=model))
+    log_model_directory(client, experiment_id, "secure-model", bad)
+    log_model_directory(client, experiment_id, "secure-model", clean)
+    policies = root / "policies"
+    policies.mkdir()
+    key = "\n".join("          " + line for line in keys.public_key_pem.strip().splitlines())
+    (policies / "secure.yaml").write_text(SECURITY_POLICY.format(key=key))
+    return SecurityRegistry(
+        root=root, tracking_uri=uri, experiment_id=experiment_id, keys=keys, policies_dir=policies
+    )
+
+
+def sign_model_directory_for_tests(directory: Path, keys: Keys) -> None:
+    from tools.model_signature import sign_model_directory
+
+    sign_model_directory(directory, private_key=keys.private_key)
+
+
+def logged_model_dir(client: Any, model: str, version: int) -> Path:
+    """Where a version's logged-model files live in the local artifact store (to tamper)."""
+    from urllib.parse import urlparse
+
+    source = client.get_model_version(model, str(version)).source
+    logged = client.get_logged_model(source.removeprefix("models:/"))
+    return Path(urlparse(str(logged.artifact_location)).path)
