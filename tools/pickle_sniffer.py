@@ -74,10 +74,14 @@ def _genops_ok(head: bytes, complete: bool) -> bool:
         return False
     count = 0
     try:
-        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
+        for opcode, _arg, pos in pickletools.genops(io.BytesIO(head)):
             count += 1
             if opcode.name == "STOP":
-                return True
+                if head[:1] == b"\x80":
+                    return True
+                # Text can spell a short protocol 0 stream ("torch==2.5.1" reaches STOP at
+                # '.'): a protocol 0/1 pickle file must end exactly at its STOP.
+                return complete and count >= 2 and pos is not None and pos + 1 == len(head)
     except (ValueError, EOFError, UnicodeDecodeError, OverflowError):
         # joblib writes raw array bytes in the middle of its pickle stream: a PROTO stream that
         # breaks after several valid opcodes is still a pickle (and the scanners must say so).

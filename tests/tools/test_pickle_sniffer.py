@@ -34,8 +34,9 @@ def test_every_protocol_is_sniffed(protocol: int) -> None:
         b"",
         b"\x80\x09garbage",
         b"scikit-learn==1.5.2\nnumpy==2.1.0\n",
+        b"torch==2.5.1\nmlflow==3.17.2\n",
     ],
-    ids=["text", "yaml", "json", "empty", "bad-protocol", "requirements"],
+    ids=["text", "yaml", "json", "empty", "bad-protocol", "requirements", "text-reaching-stop"],
 )
 def test_non_pickles_are_not_sniffed(content: bytes) -> None:
     assert sniff_pickle(content) is None
