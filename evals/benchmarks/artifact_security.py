@@ -193,45 +193,68 @@ def _review_latency(work: Path, repeats: int) -> dict[str, Any]:
     for extra in ("uv.lock", "pyproject.toml", ".python-version"):
         (saved / extra).unlink(missing_ok=True)
     sign_model_directory(saved, private_key=key)
+    pickled = work / "pickled"
+    mlflow.sklearn.save_model(
+        model,
+        str(pickled),
+        serialization_format="cloudpickle",
+        pip_requirements=["scikit-learn==1.5.2"],
+    )
+    for extra in ("uv.lock", "pyproject.toml", ".python-version"):
+        (pickled / extra).unlink(missing_ok=True)
+    sign_model_directory(pickled, private_key=key)
     with _use_tracking_uri(uri):
         experiment = client.create_experiment("bench", artifact_location=(work / "a").as_uri())
-        run = client.create_run(experiment)
-        logged = client.create_logged_model(experiment, name="m", source_run_id=run.info.run_id)
-        client.log_model_artifacts(logged.model_id, str(saved))
-        client.finalize_logged_model(logged.model_id, "READY")
         client.create_registered_model("bench-model")
-        client.create_model_version("bench-model", f"models:/{logged.model_id}")
+        for directory in (saved, pickled):
+            run = client.create_run(experiment)
+            logged = client.create_logged_model(experiment, name="m", source_run_id=run.info.run_id)
+            client.log_model_artifacts(logged.model_id, str(directory))
+            client.finalize_logged_model(logged.model_id, "READY")
+            client.create_model_version("bench-model", f"models:/{logged.model_id}")
     indented = "\n".join("          " + line for line in public.strip().splitlines())
-    security = (
-        "security:\n  skops_trusted_types: [sklearn.tree._tree.Tree]\n"
-        "  signatures:\n    signers:\n      - method: key\n        public_key: |\n"
-        f"{indented}\n"
+    signers = (
+        f"  signatures:\n    signers:\n      - method: key\n        public_key: |\n{indented}\n"
     )
-    timings: dict[str, list[float]] = {}
-    for label, section in (("without security", ""), ("with security", security)):
-        directory = work / label.replace(" ", "-")
+    skops_security = "security:\n  skops_trusted_types: [sklearn.tree._tree.Tree]\n" + signers
+    pickle_security = (
+        "security:\n  formats: {allow: [cloudpickle]}\n"
+        '  pickles: {allowed_globals: ["sklearn.*", "numpy.*"]}\n' + signers
+    )
+    scenarios = (
+        ("without security, skops model", "", 1),
+        ("with security, skops model", skops_security, 1),
+        ("without security, cloudpickle model", "", 2),
+        ("with security, cloudpickle model (2 scanner processes)", pickle_security, 2),
+    )
+    timings: dict[str, float] = {}
+    for index, (label, section, version) in enumerate(scenarios):
+        directory = work / f"policies-{index}"
         directory.mkdir()
         (directory / "p.yaml").write_text(_POLICY.format(security=section))
         policies = load_policy_dir(directory)
-        gather_evidence(client, "bench-model", 1, policies=policies, baseline_alias=None)
-        timings[label] = []
+        gather_evidence(client, "bench-model", version, policies=policies, baseline_alias=None)
+        runs = []
         for _ in range(repeats):
             evaluated, seconds = _timed(
-                lambda policies=policies: gather_evidence(  # type: ignore[misc]
-                    client, "bench-model", 1, policies=policies, baseline_alias=None
+                lambda p=policies, v=version: gather_evidence(  # type: ignore[misc]
+                    client, "bench-model", v, policies=p, baseline_alias=None
                 )
             )
             assert evaluated.verdict.verdict == "approve", evaluated.verdict.reasons
-            timings[label].append(seconds)
-    without = statistics.median(timings["without security"])
-    with_security = statistics.median(timings["with security"])
-    return {
-        "repeats": repeats,
-        "median_without_s": round(without, 3),
-        "median_with_s": round(with_security, 3),
-        "added_s": round(with_security - without, 3),
-        "ratio": round(with_security / without, 2),
-    }
+            runs.append(seconds)
+        timings[label] = statistics.median(runs)
+    result: dict[str, Any] = {"repeats": repeats}
+    for kind in ("skops model", "cloudpickle model"):
+        without = timings[f"without security, {kind}"]
+        with_label = next(k for k in timings if k.startswith(f"with security, {kind}"))
+        result[kind] = {
+            "median_without_s": round(without, 3),
+            "median_with_s": round(timings[with_label], 3),
+            "added_s": round(timings[with_label] - without, 3),
+            "ratio": round(timings[with_label] / without, 2),
+        }
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
