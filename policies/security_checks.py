@@ -18,6 +18,7 @@ reading; this module judges it. Check ids (documented in docs/policies.md):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,17 @@ if TYPE_CHECKING:
 __all__ = ["scan_request_for", "security_checks"]
 
 _MAX_LISTED = 10
+
+
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_.:/*?@+=,' ()<>-]")
+
+
+def _safe(text: str, limit: int = 160) -> str:
+    """Text from inside a model file (global names, zip member names, scanner messages quoting
+    pickle strings) is written by whoever made the file: keep it short and plain, so a check
+    message cannot carry instructions or markup to a reader downstream."""
+    cleaned = _UNSAFE_CHARS.sub("?", text.replace("\n", " "))
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def _listing(items: Sequence[str]) -> str:
@@ -97,11 +109,11 @@ class _SecurityRun:
                 continue  # a pyfunc wrapper loads through another flavor, judged on its own
             fmt = flavor.serialization_format
             if fmt is None:
-                unknown.append(flavor.name)
+                unknown.append(_safe(flavor.name))
                 continue
-            seen.append(f"{flavor.name}={fmt}")
+            seen.append(_safe(f"{flavor.name}={fmt}"))
             if fmt not in allowed:
-                bad.append(f"{flavor.name}={fmt}")
+                bad.append(_safe(f"{flavor.name}={fmt}"))
         details = {"formats": seen, "allowed": sorted(allowed), "unknown": unknown}
         if bad:
             pickled = any(b.split("=")[1] in PICKLE_FORMATS for b in bad)
@@ -146,7 +158,7 @@ class _SecurityRun:
             )
         allowed = set(self.rules.skops_trusted_types)
         listed = sorted({t for f in mlmodel.flavors for t in (f.skops_trusted_types or [])})
-        extra = [t for t in listed if t not in allowed]
+        extra = [_safe(t) for t in listed if t not in allowed]
         details = {"listed": listed, "allowed": sorted(allowed)}
         if extra:
             return self.check(
@@ -175,9 +187,11 @@ class _SecurityRun:
                 "security.load_code", "error", f"MLmodel cannot be read: {self.scan.mlmodel_error}"
             )
         allowed = set(self.rules.load_code.allow)
-        found = [f"{c.kind} ({c.flavor}: {c.detail})" for c in mlmodel.load_code]
+        found = [_safe(f"{c.kind} ({c.flavor}: {c.detail})") for c in mlmodel.load_code]
         bad = [
-            f"{c.kind} ({c.flavor}: {c.detail})" for c in mlmodel.load_code if c.kind not in allowed
+            _safe(f"{c.kind} ({c.flavor}: {c.detail})")
+            for c in mlmodel.load_code
+            if c.kind not in allowed
         ]
         details = {"load_code": found, "allowed": sorted(allowed)}
         if bad:
@@ -215,29 +229,31 @@ class _SecurityRun:
         cleared: set[str] = set()
         evidence: list[str] = []
         for unreadable in self.scan.unreadable:
-            problems.append(f"could not be read for pickle sniffing: {unreadable}")
+            problems.append(f"could not be read for pickle sniffing: {_safe(unreadable)}")
         for pickle in self.scan.pickles:
-            label = pickle.location.label
+            label = _safe(pickle.location.label)
             report = next((r for r in pickle.reports if r.scanner == scanner), None)
             if report is None:
                 problems.append(f"{label}: not scanned by {scanner}")
                 continue
             if report.status in {"error", "timeout", "memory"}:
-                problems.append(f"{label}: {report.message or report.status}")
+                problems.append(f"{label}: {_safe(report.message or report.status, 300)}")
                 evidence.append(self.ref(pickle.location.path))
                 continue
             blocking = []
             for finding in report.findings:
                 if finding.clearable and self._allowed(finding.global_name):
-                    cleared.add(str(finding.global_name))
+                    cleared.add(_safe(str(finding.global_name)))
+                elif finding.global_name is not None:
+                    blocking.append(_safe(finding.global_name))
                 else:
-                    blocking.append(finding.global_name or finding.message)
+                    blocking.append(f"a {finding.severity} finding ({_safe(finding.message, 80)})")
             if blocking:
                 unique = list(dict.fromkeys(blocking))
                 problems.append(f"{label}: {scanner} flags {_listing(unique)}")
                 evidence.append(self.ref(pickle.location.path))
         details: dict[str, Any] = {
-            "streams": [p.location.label for p in self.scan.pickles],
+            "streams": [_safe(p.location.label) for p in self.scan.pickles],
             "cleared_by_allowlist": sorted(cleared),
             "problems": problems,
         }
@@ -283,7 +299,7 @@ class _SecurityRun:
         else:
             exempt = {canonicalize_name(n) for n in rules.unpinned_allowed}
             unpinned = [
-                f"{e.text!r} ({e.source})"
+                f"{_safe(e.text)!r} ({e.source})"
                 for e in entries
                 if e.kind == "package"
                 and e.pinned is None
@@ -291,7 +307,9 @@ class _SecurityRun:
                 and rules.pinned
             ]
             invalid = [
-                f"{e.text!r} ({e.source}: {e.problem})" for e in entries if e.kind == "invalid"
+                f"{_safe(e.text)!r} ({e.source}: {e.problem})"
+                for e in entries
+                if e.kind == "invalid"
             ]
             bad = unpinned + invalid
             checks.append(
@@ -308,7 +326,7 @@ class _SecurityRun:
                 )
             )
             sources = [
-                f"{e.text!r} ({e.kind}, {e.source})"
+                f"{_safe(e.text)!r} ({e.kind}, {e.source})"
                 for e in entries
                 if e.kind in {"url", "vcs", "path", "index"} and e.kind not in rules.allow_sources
             ]
@@ -352,11 +370,11 @@ class _SecurityRun:
                 if e.name != name:
                     continue
                 if not deny.specifier:
-                    denied.append(f"{e.text!r} ({e.source}) matches {text!r}")
+                    denied.append(f"{_safe(e.text)!r} ({e.source}) matches {text!r}")
                 elif e.pinned is None:
-                    denied.append(f"{e.text!r} ({e.source}) may resolve to {text!r}")
+                    denied.append(f"{_safe(e.text)!r} ({e.source}) may resolve to {text!r}")
                 elif deny.specifier.contains(e.pinned, prereleases=True):
-                    denied.append(f"{e.text!r} ({e.source}) matches {text!r}")
+                    denied.append(f"{_safe(e.text)!r} ({e.source}) matches {text!r}")
         return denied
 
     def _mlflow_version(self, wanted: str) -> CheckResult:
