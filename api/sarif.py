@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agents.artifact_security import SecurityReport
+    from review.artifact_security import SecurityReport
 
 __all__ = ["RULE_DESCRIPTIONS", "sarif_report"]
 

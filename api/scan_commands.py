@@ -45,10 +45,10 @@ def scan_command(
     ] = False,
 ) -> None:
     """Scan one version's artifacts: formats, pickles, requirements, signature."""
-    from agents.artifact_security import scan_version
     from api.settings import load_settings
     from policies.errors import PolicyError
     from policies.loader import load_policy_dir
+    from review.artifact_security import scan_version
     from tools.client import make_client
     from tools.errors import ToolError
 
@@ -86,7 +86,7 @@ def _print(report: object) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from agents.artifact_security import SecurityReport
+    from review.artifact_security import SecurityReport
 
     assert isinstance(report, SecurityReport)
     console = Console()

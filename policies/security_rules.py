@@ -23,6 +23,7 @@ import re
 from typing import Annotated, Literal, Self
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from tools.model_signature import SignerSpec
@@ -68,10 +69,15 @@ class _Spec(BaseModel):
 def _valid_specifier(value: str | None) -> str | None:
     if value is None:
         return None
-    # Imported here: policies.schema imports this module.
-    from policies.schema import parse_semver_specifier
-
-    return str(parse_semver_specifier(value))
+    # The same spelling policies use for `match.semver`: clauses by commas or spaces.
+    normalized = re.sub(r"(~=|===|==|!=|<=|>=|<|>)\s+", r"\1", value.strip())
+    clauses = [c for c in re.split(r"[,\s]+", normalized) if c]
+    try:
+        return str(SpecifierSet(",".join(clauses)))
+    except InvalidSpecifier as exc:
+        raise ValueError(
+            f"invalid version range {value!r}; use PEP 440 clauses such as '>=3.0,<4'"
+        ) from exc
 
 
 _GLOBAL = re.compile(r"^[A-Za-z_][\w]*(\.[\w*]+)*$|^\*$")
