@@ -45,6 +45,7 @@ def scan_command(
     ] = False,
 ) -> None:
     """Scan one version's artifacts: formats, pickles, requirements, signature."""
+    from api.services import configure_mlflow_environment
     from api.settings import load_settings
     from policies.errors import PolicyError
     from policies.loader import load_policy_dir
@@ -54,6 +55,7 @@ def scan_command(
 
     name, ref = parse_model_uri(uri)
     settings = load_settings(tracking_uri=tracking_uri, policies_dir=policies)
+    configure_mlflow_environment(settings)
     try:
         loaded = load_policy_dir(settings.policies_dir) if settings.policies_dir else []
     except PolicyError as exc:
