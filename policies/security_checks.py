@@ -409,13 +409,16 @@ class _SecurityRun:
             return None
         wanted = [s.label for s in rules.signers]
         results = [r for r in self.scan.signatures if r.signer in wanted]
-        details = {"signers": wanted, "results": [r.model_dump() for r in results]}
+        details = {
+            "signers": wanted,
+            "results": [{**r.model_dump(), "message": _safe(r.message, 300)} for r in results],
+        }
         verified = [r for r in results if r.status == "verified"]
         if verified:
             return self.check(
                 "security.signature",
                 "pass",
-                f"signed by {verified[0].signer}: {verified[0].message}",
+                f"signed by {verified[0].signer}: {_safe(verified[0].message)}",
                 details=details,
                 evidence=[self.ref("model.sig")],
             )
@@ -435,7 +438,7 @@ class _SecurityRun:
                 how_to_fix="sign the saved model directory with model-signing (key, certificate or "
                 "Sigstore) before logging it, so model.sig is among its artifacts",
             )
-        reasons = [f"{r.signer}: {r.message}" for r in results if r.status != "missing"]
+        reasons = [f"{r.signer}: {_safe(r.message, 300)}" for r in results if r.status != "missing"]
         return self.check(
             "security.signature",
             "fail",
