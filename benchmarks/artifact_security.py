@@ -13,7 +13,7 @@ end; nothing is written to the repository):
 
 Each is hashed (manifest), sniffed, scanned by both scanners in their limited child processes
 (peak memory is each child's VmHWM), signed with an EC key and verified. Then a small registry
-with a signed skops model and a signed cloudpickle model is reviewed (`review.evidence`
+with a signed skops model and a signed cloudpickle model is reviewed (`review`
 `gather_evidence` then `evaluate_evidence`) `repeats` times under a policy without and with a
 `security:` section; the difference is what the security checks add.
 """
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from policies.loader import load_policy_dir
-from review.evidence import evaluate_evidence, gather_evidence
+from review import evaluate_evidence, gather_evidence
 from tools.artifact_manifest import build_manifest
 from tools.model_signature import (
     SIGNATURE_FILE,

@@ -13,8 +13,8 @@ from support.model_artifacts import (
 )
 
 from policies.loader import load_policy_dir
+from review import evaluate_evidence, gather_evidence
 from review.artifact_security import DEFAULT_SECURITY_POLICY, scan_version
-from review.evidence import evaluate_evidence, gather_evidence
 
 
 @pytest.fixture(scope="module")
