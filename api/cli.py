@@ -310,6 +310,7 @@ def _mount_optional_apps() -> None:
     from api.chat_commands import chat_command
     from api.eval_commands import eval_app
     from api.event_commands import mlflow_app, reconcile_command
+    from api.scan_commands import scan_command
     from api.server_commands import register_server_commands
 
     app.add_typer(eval_app, name="eval")
@@ -319,6 +320,7 @@ def _mount_optional_apps() -> None:
     app.add_typer(key_app, name="key")
     ledger_app.command("anchor")(anchor_command)
     app.command(name="chat")(chat_command)
+    app.command(name="scan")(scan_command)
     register_server_commands(app)
     app.command(name="reconcile")(reconcile_command)
     app.add_typer(mlflow_app, name="mlflow")

@@ -18,6 +18,7 @@ from api.demo_site import DemoManifest
 from api.render import decisions_table, print_decision
 from api.services import build_review_service, configure_mlflow_environment
 from api.settings import Settings, load_settings
+from demo.planted_pickle import PLANTED_MODEL_NAME, build_planted_pickle_versions
 from demo.registry import build_demo_registry
 from demo.support_assistant import build_support_assistant_versions
 from policies.decision import Decision
@@ -55,9 +56,15 @@ def run_demo(
             artifact_location=f"{registry.artifact_root.rstrip('/')}/support-assistant",
             progress=lambda msg: status.update(msg),
         )
+        planted = build_planted_pickle_versions(
+            registry.tracking_uri,
+            artifact_location=f"{registry.artifact_root.rstrip('/')}/{PLANTED_MODEL_NAME}",
+            progress=lambda msg: status.update(msg),
+        )
     candidates: list[DemoVersion] = [
         *registry.candidates,
         *(v for v in assistant if v.role == "candidate"),
+        *(v for v in planted if v.role == "candidate"),
     ]
     console.print(
         f"[dim]registry {registry.tracking_uri} built in "
@@ -86,6 +93,12 @@ def run_demo(
         decision_ids=[d.id for d in decisions],
     ).write(directory)
     _print_page_urls(console, directory, decisions, pages_url)
+    # The review must never have loaded the planted pickle: its only effect would be this file.
+    mismatches += [
+        f"{v.model} v{v.version}: the planted pickle was loaded (marker {v.marker} exists)"
+        for v in planted
+        if v.marker is not None and Path(v.marker).exists()
+    ]
     for line in mismatches:
         console.print(f"[red]unexpected decision:[/red] {line}")
     return 1 if mismatches else 0

@@ -77,6 +77,14 @@ class Decision(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     questions: list[QuestionAnswer] = Field(default_factory=list)
     evidence_digest: str | None = None
+    # Left out of dumps when absent, so decisions made without a security policy (and the
+    # ledger records hashed from them) are unchanged.
+    artifact_digest: str | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="Manifest digest of the model's artifacts, when a security policy scanned "
+        "them; promote and the gate's reuse hash the artifacts again and compare.",
+    )
     policies: list[PolicyRef] = Field(default_factory=list)
     investigator: Literal["offline", "llm"] = "offline"
     usage: LlmUsage = Field(default_factory=LlmUsage)

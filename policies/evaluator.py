@@ -29,6 +29,7 @@ from policies.result import (
     strictest,
 )
 from policies.schema import Policy
+from policies.security_checks import security_checks
 from policies.segment_rules import SegmentChecks
 from policies.selector import match_mismatches, select_policies
 from tools.evidence import EvidenceBundle
@@ -76,6 +77,7 @@ class _PolicyRun(
         checks += self._pipeline_checks()
         for eval_rule in self.policy.evals:
             checks += self._eval_checks(eval_rule)
+        checks += security_checks(self.policy, self.candidate)
         never = self.policy.overrides.never
         return [
             c if is_overridable(c.id, never) else c.model_copy(update={"overridable": False})

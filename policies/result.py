@@ -29,6 +29,7 @@ CheckKind = Literal[
     "eval",
     "baseline",
     "match",
+    "security",
 ]
 
 STATUS_ORDER: dict[CheckStatus, int] = {"skip": 0, "pass": 1, "warn": 2, "error": 3, "fail": 4}

@@ -22,6 +22,7 @@ from pydantic import (
 
 from policies.alias_guard_rules import AliasGuardRules
 from policies.pipeline_rules import PipelineRules
+from policies.security_rules import SecurityRules
 
 __all__ = [
     "EVIDENCE_KINDS",
@@ -342,6 +343,7 @@ class Policy(_Spec):
     agent: AgentRules = Field(default_factory=AgentRules)
     overrides: OverrideRules = Field(default_factory=OverrideRules)
     guard: AliasGuardRules = Field(default_factory=AliasGuardRules)
+    security: SecurityRules | None = None
 
     @field_validator("metrics")
     @classmethod

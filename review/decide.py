@@ -120,6 +120,7 @@ def compose_decision(
         findings=investigation.findings,
         questions=investigation.questions,
         evidence_digest=bundle.digest,
+        artifact_digest=candidate.artifact_scan.digest if candidate.artifact_scan else None,
         policies=[o.policy for o in verdict.outcomes],
         investigator=investigation.investigator,
         usage=investigation.usage,

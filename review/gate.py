@@ -32,6 +32,7 @@ from policies.errors import PolicyError
 from policies.evaluator import is_overridable
 from policies.loader import LoadedPolicy
 from policies.result import Verdict
+from review.artifact_security import artifact_change
 from review.errors import (
     ApproverNotAllowedError,
     InvalidOverrideError,
@@ -209,7 +210,16 @@ class GateService:
         existing = self.ledger.find_decision(
             candidate.model, candidate.version, evidence.bundle.digest, evidence.policy_refs, target
         )
-        if existing is not None:
+        swapped = (
+            artifact_change(self.client, existing, evidence.bundle)
+            if existing is not None
+            else None
+        )
+        if swapped:
+            logger.warning(
+                "gate %s/%s @%s: %s", candidate.model, candidate.version, target, swapped
+            )
+        elif existing is not None:
             logger.info(
                 "gate %s/%s @%s: reusing decision %s (%s)",
                 candidate.model,
@@ -375,6 +385,9 @@ class GateService:
             raise PromotionRefusedError(
                 f"{model!r} v{version} is not promoted to @{target}: {refusal}"
             )
+        swapped = artifact_change(self.client, decision, evidence.bundle)
+        if swapped:
+            raise PromotionRefusedError(swapped)
         assessment = self.assess(decision)
         if not assessment.allowed:
             raise PromotionRefusedError(

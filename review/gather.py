@@ -8,6 +8,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from policies.loader import LoadedPolicy
+from review.artifact_security import with_artifact_scan
 from tools.collector import collect_bundle
 from tools.errors import BackendUnavailableError
 from tools.evidence import EvidenceBundle
@@ -45,7 +46,8 @@ def gather_evidence(
     timeout_s: float = 30.0,
 ) -> EvidenceBundle:
     """Resolve the candidate and baseline and gather their evidence (`policies` say which
-    metric histories to read; nothing is evaluated here).
+    metric histories to read, and whether to scan the candidate's artifacts; nothing is
+    evaluated here).
 
     Raises:
         ToolError: The model, version or alias is unknown, or MLflow failed or timed out while
@@ -68,4 +70,4 @@ def gather_evidence(
             "MLflow failed while the evidence was read, so nothing is decided on it: "
             f"{failed[0].source}: {failed[0].message}{more}"
         )
-    return bundle
+    return with_artifact_scan(client, bundle, policies)

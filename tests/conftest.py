@@ -61,3 +61,11 @@ def demo_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from demo.registry import build_demo_registry
 
     return build_demo_registry(tmp_path_factory.mktemp("demo-registry"))
+
+
+@pytest.fixture(scope="session")
+def security_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A registry of clean, signed and payload-carrying versions for the security checks."""
+    from support.model_artifacts import build_security_registry
+
+    return build_security_registry(tmp_path_factory.mktemp("security-registry"))

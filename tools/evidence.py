@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.artifact_scan import ArtifactScan
+
 __all__ = [
     "ArtifactFile",
     "DatasetInput",
@@ -172,6 +174,9 @@ class VersionEvidence(_Frozen):
     eval_table: EvalTable | None = None
     safety: dict[str, SafetySuiteResult] = Field(default_factory=dict)
     gaps: list[EvidenceGap] = Field(default_factory=list)
+    # Read only when a policy has a `security:` section; left out of dumps (and so of the
+    # evidence digest) when absent, so digests of reviews without one are unchanged.
+    artifact_scan: ArtifactScan | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @property
     def ref(self) -> str:

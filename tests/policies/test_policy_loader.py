@@ -35,7 +35,7 @@ def _write(path: Path, text: str) -> Path:
 
 def test_loads_the_examples(kit: Any) -> None:
     loaded = load_policy_dir(kit.examples)
-    assert [p.name for p in loaded] == ["credit-risk", "support-assistant-safety"]
+    assert [p.name for p in loaded] == ["credit-risk", "fraud-screen", "support-assistant-safety"]
     credit = loaded[0]
     raw = (kit.examples / "credit-risk.yaml").read_bytes()
     assert credit.sha256 == hashlib.sha256(raw).hexdigest()

@@ -33,7 +33,7 @@ def test_json_schema_validates_the_examples(kit: Any) -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     validator = jsonschema_rs.validator_for(schema)
     docs = _example_documents(kit)
-    assert len(docs) == 2
+    assert len(docs) == 3
     for doc in docs:
         errors = [e.message for e in validator.iter_errors(doc)]
         assert errors == []
