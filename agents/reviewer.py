@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from agents.decision import Decision, Finding
 from agents.investigation import Investigation, Investigator
 from policies.evaluator import evaluate_policies
+from policies.evidence_mapping import applicable_mapping, metric_names_for
 from policies.loader import LoadedPolicy
 from policies.result import PolicyRef, PolicyVerdict, Verdict
 from tools.collector import collect_bundle
@@ -230,6 +231,8 @@ def gather_evidence(
         target_alias=target_alias,
         history_keys=history_keys_for(policies, model),
         timeout_s=timeout_s,
+        mapping=applicable_mapping(policies, model),
+        metric_names=metric_names_for(policies, model),
     )
     failed = bundle.unavailable_gaps()
     if failed:

@@ -24,8 +24,10 @@ from policies.errors import (
     PolicySyntaxError,
     PolicyValidationError,
 )
+from policies.evidence_mapping import SHARED_MAPPING_FILE, load_shared_mapping
 from policies.result import PolicyRef
 from policies.schema import Policy
+from tools.evidence_mapping import EvidenceMapping
 
 __all__ = [
     "LoadedPolicy",
@@ -36,6 +38,7 @@ __all__ = [
     "node_at",
     "read_yaml_documents",
     "validation_issues",
+    "with_shared_mapping",
 ]
 
 logger = logging.getLogger("promogate.policies")
@@ -313,6 +316,7 @@ def _policy_files(directory: Path, recursive: bool) -> list[Path]:
         if p.is_file()
         and p.name.endswith(_SUFFIXES)
         and not p.name.endswith(_TEST_SUFFIXES)
+        and p.name != SHARED_MAPPING_FILE
         and not any(part.startswith(".") for part in p.relative_to(directory).parts)
     )
 
@@ -354,9 +358,26 @@ def load_policy_dir(path: str | Path, *, recursive: bool = False) -> list[Loaded
     if errors:
         # Report every broken file at once; the class of the first error says what kind it is.
         raise type(errors[0])([issue for err in errors for issue in err.issues])
+    loaded = with_shared_mapping(loaded, load_shared_mapping(directory))
     _check_unique_names(loaded)
     logger.info("loaded %d policies from %s", len(loaded), directory)
     return loaded
+
+
+def with_shared_mapping(
+    policies: list[LoadedPolicy], shared: EvidenceMapping | None
+) -> list[LoadedPolicy]:
+    """The policies with the unset fields of their evidence mapping taken from `shared`."""
+    if shared is None:
+        return policies
+    return [
+        lp.model_copy(
+            update={
+                "policy": lp.policy.model_copy(update={"evidence": lp.policy.evidence.over(shared)})
+            }
+        )
+        for lp in policies
+    ]
 
 
 def _check_unique_names(policies: list[LoadedPolicy]) -> None:

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from policies.pipeline_rules import PipelineRules
+from tools.evidence_mapping import EvidenceMapping
 
 __all__ = [
     "EVIDENCE_KINDS",
@@ -265,8 +266,9 @@ class ComparabilityRules(_Spec):
     train_eval_overlap: Literal["forbid", "warn", "off"] = "warn"
 
 
-class EvidenceRules(_Spec):
-    """Evidence the candidate must have; missing evidence is an error, never a pass."""
+class EvidenceRules(EvidenceMapping):
+    """Evidence the candidate must have (missing evidence is an error, never a pass), and where
+    this team logs it (see `tools.evidence_mapping.EvidenceMapping`)."""
 
     require: list[EvidenceKind] = Field(default_factory=list)
 

@@ -19,6 +19,7 @@ __all__ = [
     "EvalTable",
     "EvidenceBundle",
     "EvidenceGap",
+    "EvidenceOrigin",
     "LoggedModelEvidence",
     "LoggedModelMetric",
     "MetricPoint",
@@ -92,6 +93,11 @@ class ArtifactFile(_Frozen):
     path: str
     owner: Literal["run", "logged_model"]
     content: str
+    pipeline_config: bool = Field(
+        default=False,
+        description="Read as a pipeline config although it is outside the conventional places "
+        "(chosen by an evidence mapping or found by content).",
+    )
 
 
 class EvalTable(_Frozen):
@@ -151,6 +157,22 @@ class EvidenceGap(_Frozen):
     )
 
 
+class EvidenceOrigin(_Frozen):
+    """Where one piece of evidence was read from, and how promogate knew to look there."""
+
+    kind: Literal[
+        "eval_table",
+        "evaluation_dataset",
+        "training_dataset",
+        "pipeline_config",
+        "segment_metrics",
+        "metric_alias",
+    ]
+    source: str = Field(description="The artifact path, dataset or metric key it came from.")
+    how: Literal["convention", "mapping", "discovery"]
+    detail: str = ""
+
+
 class VersionEvidence(_Frozen):
     """Everything gathered about one model version."""
 
@@ -172,6 +194,7 @@ class VersionEvidence(_Frozen):
     eval_table: EvalTable | None = None
     safety: dict[str, SafetySuiteResult] = Field(default_factory=dict)
     gaps: list[EvidenceGap] = Field(default_factory=list)
+    origins: list[EvidenceOrigin] = Field(default_factory=list)
 
     @property
     def ref(self) -> str:
