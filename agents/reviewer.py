@@ -151,6 +151,11 @@ def compose_decision(
         versions=_package_versions(),
         created_at=created_at,
         duration_ms=duration_ms,
+        evidence_origins={
+            v.ref: list(v.origins)
+            for v in (candidate, bundle.baseline)
+            if v is not None and v.origins
+        },
     )
 
 

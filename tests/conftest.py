@@ -61,3 +61,11 @@ def demo_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from evals.demo_registry import build_demo_registry
 
     return build_demo_registry(tmp_path_factory.mktemp("demo-registry"))
+
+
+@pytest.fixture(scope="session")
+def team_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Models logged the ways teams log them (see tests/support/team_registry.py), built once."""
+    from support.team_registry import build_team_registry
+
+    return build_team_registry(tmp_path_factory.mktemp("team-registry"))

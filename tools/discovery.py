@@ -123,10 +123,12 @@ class AmbiguousEvidenceError(ToolError):
 
     def __init__(self, what: str, candidates: Sequence[str], mapping_line: str) -> None:
         self.candidates = list(candidates)
+        self.mapping_line = mapping_line
+        # The mapping line is in the message itself: checks quote gap messages, not the fix.
         super().__init__(
             f"{len(candidates)} artifacts could be the {what}: "
-            + ", ".join(repr(c) for c in candidates),
-            f"choose one in the policy's evidence mapping, e.g. {mapping_line}",
+            + ", ".join(repr(c) for c in candidates)
+            + f"; choose one in the policy with {mapping_line}"
         )
 
 

@@ -58,11 +58,9 @@ def _validated(
         raise MalformedArtifactError(path, "'columns' must be a non-empty list of strings", _FIX)
     if len(set(columns)) != len(columns):
         raise MalformedArtifactError(path, f"duplicate column names in {columns!r}", _FIX)
-    if not check_columns:
-        pass
-    elif "label" not in columns:
+    if check_columns and "label" not in columns:
         raise MalformedArtifactError(path, f"no 'label' column (columns: {columns!r})", _FIX)
-    if "prediction" not in columns and "score" not in columns:
+    if check_columns and "prediction" not in columns and "score" not in columns:
         raise MalformedArtifactError(
             path, f"neither a 'prediction' nor a 'score' column (columns: {columns!r})", _FIX
         )
