@@ -169,9 +169,7 @@ def test_every_style_reviews_with_a_mapping(registry: TeamRegistry, model: str) 
         # The mapping lets the gate see the real problem: v2's recall in the south dropped.
         assert decision.verdict == "block"
         failed = [c.id for c in decision.checks if c.status == "fail"]
-        assert any(i.startswith("segments.region.recall") and "south" in i for i in failed), (
-            failed
-        )
+        assert any(i.startswith("segments.region.recall") and "south" in i for i in failed), failed
         assert checks["pipeline.require.seed"].status == "pass"
         origins = {o.kind: o.how for o in decision.evidence_origins[f"{CUSTOM}/2"]}
         assert origins["eval_table"] == "mapping"
@@ -197,7 +195,9 @@ def test_custom_spellings_without_a_mapping_say_what_is_missing(registry: TeamRe
 
 
 def test_two_candidate_tables_are_an_error_naming_both(registry: TeamRegistry) -> None:
-    decision = _review(registry, TWO_TABLES, _policy(TWO_TABLES, POLICIES[TWO_TABLES], REQUIRE_TABLE))
+    decision = _review(
+        registry, TWO_TABLES, _policy(TWO_TABLES, POLICIES[TWO_TABLES], REQUIRE_TABLE)
+    )
     assert decision.verdict == "block"
     table = _checks(decision)["evidence.eval_table"]
     assert table.status == "error"
