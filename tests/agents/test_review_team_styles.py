@@ -9,12 +9,12 @@ import textwrap
 from typing import Any
 
 import pytest
+from support.team_registry import CUSTOM, EVALUATED, SYNONYMS, TWO_TABLES, TeamRegistry
 
 from agents.decision import Decision
 from agents.offline_investigator import OfflineInvestigator
 from agents.reviewer import review_version
 from policies.loader import load_policy_text
-from support.team_registry import CUSTOM, EVALUATED, SYNONYMS, TWO_TABLES, TeamRegistry
 
 
 def _policy(model: str, body: str, evidence: str = "") -> str:

@@ -54,5 +54,5 @@ def test_policies_inherit_the_directory_mapping_and_their_own_fields_win(
 def test_a_broken_directory_mapping_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text(POLICY)
     (tmp_path / "evidence.yaml").write_text(SHARED.replace("segment_keys", "segment_kyes"))
-    with pytest.raises(PolicyValidationError, match=r"evidence\.yaml:5"):
+    with pytest.raises(PolicyValidationError, match=r"evidence\.yaml:4:1: segment_kyes"):
         load_policy_dir(tmp_path)

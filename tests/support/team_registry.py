@@ -119,7 +119,7 @@ def build_team_registry(root: Path) -> TeamRegistry:
                     path = _scratch(root, name, version) / "scored.csv"
                     table.to_csv(path, index=False)
                     mlflow.log_artifact(str(path), artifact_path="reports")
-                    _log_text("seed: 7\nmodel:\n  C: %s\n" % c, "conf/train.yaml")
+                    _log_text(f"seed: 7\nmodel:\n  C: {c}\n", "conf/train.yaml")
                     for region in ("north", "south"):
                         mask = regions == region
                         mlflow.log_metric(
@@ -141,7 +141,7 @@ def build_team_registry(root: Path) -> TeamRegistry:
                     path = _scratch(root, name, version) / "out.parquet"
                     table.to_parquet(path, index=False)
                     mlflow.log_artifact(str(path), artifact_path="analysis")
-                    _log_text("seed: 7\nC: %s\n" % c, "settings/train_config.yaml")
+                    _log_text(f"seed: 7\nC: {c}\n", "settings/train_config.yaml")
                     _log_text("features: [f0, f1, f2]\n", "settings/feature_config.yaml")
                     for region in ("north", "south"):
                         mask = regions == region
