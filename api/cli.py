@@ -190,6 +190,15 @@ def gate(
 @policy_app.command("validate")
 def policy_validate(
     directory: Annotated[Path, typer.Argument(help="Policy directory.")],
+    against: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--against",
+            metavar="MODEL VERSION",
+            help="Also lint the policies against this version's real evidence.",
+        ),
+    ] = None,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Load and validate every policy in DIRECTORY; errors name file and line (exit 3)."""
     from policies.errors import PolicyError
@@ -204,6 +213,10 @@ def policy_validate(
         typer.echo(
             f"ok {item.ref.name}@{item.ref.revision} ({item.path}, sha256 {item.ref.sha256[:12]})"
         )
+    if against is not None:
+        from api.evidence_commands import validate_against
+
+        raise typer.Exit(validate_against(directory, against, tracking_uri))
 
 
 @policy_app.command("schema")
@@ -301,9 +314,17 @@ def demo(
 
 
 def _mount_optional_apps() -> None:
+    if getattr(app, "promogate_mounted", False):
+        return
+    app.promogate_mounted = True  # type: ignore[attr-defined]
     from api.chat_commands import chat_command
+    from api.cli_usage import add_version_option
     from api.eval_commands import eval_app
+    from api.evidence_commands import register_evidence_commands
     from api.server_commands import register_server_commands
+
+    add_version_option(app)
+    register_evidence_commands(app, policy_app)
 
     app.add_typer(eval_app, name="eval")
     app.command(name="chat")(chat_command)
@@ -320,8 +341,10 @@ def main() -> None:
 
         sys.exit(gate_client_main(sys.argv[1:]))
     _mount_optional_apps()
+    from api.cli_usage import run_app
+
     try:
-        app()
+        sys.exit(run_app(app))
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -48,8 +48,13 @@ VersionRefInput = (
     VersionNumber
     | Annotated[
         str,
-        StringConstraints(pattern=r"^([1-9][0-9]{0,9}|@[A-Za-z0-9_][A-Za-z0-9_.-]{0,254})$"),
-        Field(description="A version number as text, or '@alias'.", examples=["5", "@challenger"]),
+        StringConstraints(
+            pattern=r"^(v?[1-9][0-9]{0,9}|latest|@[A-Za-z0-9_][A-Za-z0-9_.-]{0,254})$"
+        ),
+        Field(
+            description="A version number as text ('5' or 'v5'), 'latest', or '@alias'.",
+            examples=["5", "v5", "latest", "@challenger"],
+        ),
     ]
 )
 ReviewState = Literal["queued", "running", "completed", "failed"]

@@ -149,7 +149,8 @@ class InvalidVersionRefError(ToolError):
         self.ref = ref
         super().__init__(
             f"invalid version reference {ref!r}",
-            "pass a version number such as 5 or '5', or an alias such as '@champion'",
+            "pass a version number such as 5, '5' or 'v5', 'latest', or an alias such as "
+            "'@champion'",
         )
 
 
