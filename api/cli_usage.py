@@ -14,6 +14,13 @@ from typing import Annotated
 import click
 import typer
 
+# typer 0.29 carries its own copy of click, whose exceptions are not click's: catch both.
+from typer._click import exceptions as _vendored
+
+_USAGE_ERRORS: tuple[type[Exception], ...] = (click.UsageError, _vendored.UsageError)
+_ABORTS: tuple[type[BaseException], ...] = (click.exceptions.Abort, typer.Abort)
+_CLICK_ERRORS: tuple[type[Exception], ...] = (click.ClickException, _vendored.ClickException)
+
 __all__ = ["EXIT_USAGE", "add_version_option", "package_version", "run_app"]
 
 EXIT_USAGE = 3
@@ -60,14 +67,14 @@ def run_app(app: typer.Typer, args: list[str] | None = None) -> int:
     """
     try:
         result = app(args=args, standalone_mode=False, prog_name="promogate")
-    except click.UsageError as exc:
-        exc.show()
+    except _USAGE_ERRORS as exc:
+        exc.show()  # type: ignore[attr-defined]
         return EXIT_USAGE
-    except click.exceptions.Abort:
+    except _ABORTS:
         typer.echo("aborted", err=True)
         return 130
-    except click.ClickException as exc:
-        exc.show()
+    except _CLICK_ERRORS as exc:
+        exc.show()  # type: ignore[attr-defined]
         return EXIT_USAGE
     if isinstance(result, int) and not isinstance(result, bool):
         return result
