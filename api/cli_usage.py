@@ -11,15 +11,14 @@ import sys
 from importlib import metadata
 from typing import Annotated
 
-import click
 import typer
 
-# typer 0.29 carries its own copy of click, whose exceptions are not click's: catch both.
-from typer._click import exceptions as _vendored
+# typer carries its own copy of click; its parser raises these, not click's own classes.
+from typer._click import exceptions as _parser_errors
 
-_USAGE_ERRORS: tuple[type[Exception], ...] = (click.UsageError, _vendored.UsageError)
-_ABORTS: tuple[type[BaseException], ...] = (click.exceptions.Abort, typer.Abort)
-_CLICK_ERRORS: tuple[type[Exception], ...] = (click.ClickException, _vendored.ClickException)
+_USAGE_ERRORS: tuple[type[Exception], ...] = (_parser_errors.UsageError,)
+_ABORTS: tuple[type[BaseException], ...] = (typer.Abort,)
+_CLICK_ERRORS: tuple[type[Exception], ...] = (_parser_errors.ClickException,)
 
 __all__ = ["EXIT_USAGE", "add_version_option", "package_version", "run_app"]
 
