@@ -71,6 +71,11 @@ def _emit(decision: Decision, *, as_json: bool, as_markdown: bool) -> None:
 
         typer.echo(decision_markdown(decision))
     else:
+        from api.plain_output import decision_lines, is_terminal
+
+        if not is_terminal():
+            typer.echo("\n".join(decision_lines(decision)))
+            return
         from api.render import print_decision
 
         print_decision(decision)
@@ -297,6 +302,12 @@ def ledger_list(
     if as_json:
         typer.echo(json.dumps([d.model_dump(mode="json") for d in decisions], indent=2))
     else:
+        from api.plain_output import decisions_lines, is_terminal
+
+        if not is_terminal():
+            for line in decisions_lines(decisions):
+                typer.echo(line)
+            return
         Console().print(decisions_table(decisions))
 
 

@@ -309,9 +309,13 @@ def find_eval_table(
                 "name the columns in the policy: evidence: {table: {columns: {label: ..., "
                 "score: ...}}}",
             )
+        # A table where the convention puts it, with the conventional names, needs no note.
+        plain = how == "convention" and all(role == col for role, col in roles.items())
         return FoundTable(
             table=rename_columns(table, roles),
-            origin=EvidenceOrigin(
+            origin=None
+            if plain
+            else EvidenceOrigin(
                 kind="eval_table",
                 source=table.path,
                 how=how,
