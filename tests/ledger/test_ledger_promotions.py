@@ -282,7 +282,7 @@ def test_upgrading_a_v0001_ledger_keeps_every_record(
         with pytest.raises(LedgerError, match="refused the operation"):
             ledger.append_promotion(_promotion(decisions[0]))
 
-        assert ledger.migrate() == SCHEMA_REVISION == "0002"
+        assert ledger.migrate() == SCHEMA_REVISION == "0003"
 
         assert [ledger.get_record(i) for i in ids] == before
         assert [ledger.get_decision(d.id) for d in decisions] == decisions
