@@ -153,7 +153,9 @@ def override_create(
     ] = None,
     approver: Annotated[
         str | None,
-        typer.Option("--approver", help="Your name, recorded (local only; the token's on a server)."),
+        typer.Option(
+            "--approver", help="Your name, recorded (local only; the token's on a server)."
+        ),
     ] = None,
     server: Server = None,
     policies: PoliciesDir = None,
@@ -288,7 +290,9 @@ def reviews_list(
     for d in decisions:
         failed = ",".join(c["id"] for c in d["checks"] if c["status"] in ("fail", "error")) or "-"
         reason = d["reasons"][0] if d["reasons"] else ""
-        typer.echo(f"{d['id']} {d['model']} v{d['version']} {d['verdict']} failed={failed} {reason}")
+        typer.echo(
+            f"{d['id']} {d['model']} v{d['version']} {d['verdict']} failed={failed} {reason}"
+        )
 
 
 @reviews_app.command("show")

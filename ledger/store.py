@@ -402,7 +402,7 @@ class Ledger:
         target_alias: str | None = None,
         at: datetime | None = None,
     ) -> list[Override]:
-        """Overrides for this version that have not expired, oldest first.
+        """Overrides for this version that have not expired nor been revoked, oldest first.
 
         Args:
             model: Registered model name.
@@ -423,7 +423,11 @@ class Ledger:
             query = query.where(LedgerRecordRow.target_alias == target_alias)
         query = query.order_by(LedgerRecordRow.seq)
         with self.database.read() as session:
-            return [_load(Override, row) for row in session.execute(query).scalars()]
+            found = [_load(Override, row) for row in session.execute(query).scalars()]
+        from ledger.override_revocations import revoked_override_ids
+
+        revoked = revoked_override_ids(self, [o.id for o in found])
+        return [o for o in found if o.id not in revoked]
 
     def get_promotion(self, promotion_id: str) -> Promotion:
         """The promotion with this id, as recorded.
