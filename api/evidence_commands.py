@@ -100,6 +100,19 @@ def _segment_columns(evidence: VersionEvidence) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in sorted(columns.items())}
 
 
+def _with_aliases(metrics: dict[str, float]) -> dict[str, float]:
+    """`metrics` plus the common names of what it logs (recall for recall_score, ...)."""
+    from tools.discovery import BUILTIN_METRIC_ALIASES
+
+    out = dict(metrics)
+    for group in BUILTIN_METRIC_ALIASES:
+        present = next((n for n in group if n in metrics), None)
+        if present is not None:
+            for name in group:
+                out.setdefault(name, metrics[present])
+    return out
+
+
 def _plain_metrics(evidence: VersionEvidence) -> dict[str, float]:
     metrics: dict[str, float] = {}
     if evidence.logged_model is not None:
@@ -271,7 +284,8 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
     """
     model = evidence.model
     policy_name = name or "".join(c if c.isalnum() or c in "._-" else "-" for c in model)
-    metrics = _plain_metrics(evidence)
+    logged = _plain_metrics(evidence)
+    metrics = _with_aliases(logged)
     lines = [
         f"# Starter policy for {model!r}, written from what version {evidence.version} logged.",
         "# Thresholds sit just under that version's values; tighten them to your own bar.",
@@ -288,9 +302,13 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
     if guarded:
         lines.append("metrics:")
         for metric in guarded:
+            source = next(
+                (k for k in logged if k == metric or _with_aliases({k: 0.0}).get(metric) == 0.0),
+                metric,
+            )
             lines.append(
                 f"  - {{name: {metric}, min: {_floor(metrics[metric], 0.05)}, max_drop: 0.02}}"
-                f"  # logged {metrics[metric]:.4f}"
+                f"  # logged {metrics[metric]:.4f} as {source}"
             )
     else:
         lines.append(
