@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from agents.decision import Decision
+    from policies.decision import Decision
 
 __all__ = ["decision_lines", "decisions_lines", "is_terminal"]
 

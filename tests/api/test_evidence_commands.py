@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from support.team_registry import CUSTOM, SYNONYMS, TeamRegistry
+from support.team_registry import CUSTOM, SYNONYMS, TeamRegistry, review_once
 
 from api.cli import _mount_optional_apps, app
 from api.cli_usage import run_app
@@ -59,10 +59,7 @@ def test_evidence_says_why_not_and_the_mapping_line(
 def test_policy_init_writes_a_policy_that_validates_and_reviews(
     team_registry: TeamRegistry, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from mlflow import MlflowClient
 
-    from agents.offline_investigator import OfflineInvestigator
-    from agents.reviewer import review_version
     from policies.loader import load_policy_dir
 
     target = tmp_path / "policies" / "synonyms.yaml"
@@ -78,10 +75,7 @@ def test_policy_init_writes_a_policy_that_validates_and_reviews(
     assert "name: recall" in text and "segments: {by: region" in text
     assert 'paths: ["reports/scored.csv"]' in text and "label: y_true" in text
     policies = load_policy_dir(target.parent)
-    client = MlflowClient(team_registry.tracking_uri, team_registry.tracking_uri)
-    decision = review_version(
-        client, SYNONYMS, 2, policies=policies, investigator=OfflineInvestigator()
-    ).decision
+    decision = review_once(team_registry.tracking_uri, SYNONYMS, 2, policies)
     assert decision.verdict == "approve", decision.reasons
     code, _, err = _run(
         capsys, "policy", "validate", str(target.parent), "--against", SYNONYMS, "2",

@@ -18,12 +18,17 @@ model has v1 (``@champion``) and v2, both real scikit-learn models:
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
+
+if TYPE_CHECKING:
+    from policies.decision import Decision
 
 EVALUATED = "evaluated"
 SYNONYMS = "synonyms"
@@ -161,6 +166,25 @@ def build_team_registry(root: Path) -> TeamRegistry:
                     mlflow.log_metric("recall", _recall(holdout["target"].to_numpy(), preds))
             register(name, info, "champion" if version == 1 else None)
     return registry
+
+
+def review_once(tracking_uri: str, model: str, ref: str | int, policies: Any) -> Decision:
+    """Gather, evaluate and decide, without a ledger (what every front door does first)."""
+    from mlflow import MlflowClient
+
+    from agents.offline_investigator import OfflineInvestigator
+    from review import decide, evaluate_evidence, gather_evidence
+
+    client = MlflowClient(tracking_uri, tracking_uri)
+    started = time.perf_counter()
+    bundle = gather_evidence(client, model, ref, policies=policies)
+    return decide(
+        evaluate_evidence(bundle, policies),
+        investigator=OfflineInvestigator(),
+        target_alias="champion",
+        created_at=datetime.now(UTC),
+        started=started,
+    )
 
 
 def _scratch(root: Path, name: str, version: int) -> Path:

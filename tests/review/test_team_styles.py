@@ -9,11 +9,16 @@ import textwrap
 from typing import Any
 
 import pytest
-from support.team_registry import CUSTOM, EVALUATED, SYNONYMS, TWO_TABLES, TeamRegistry
+from support.team_registry import (
+    CUSTOM,
+    EVALUATED,
+    SYNONYMS,
+    TWO_TABLES,
+    TeamRegistry,
+    review_once,
+)
 
-from agents.decision import Decision
-from agents.offline_investigator import OfflineInvestigator
-from agents.reviewer import review_version
+from policies.decision import Decision
 from policies.loader import load_policy_text
 
 
@@ -90,14 +95,8 @@ MAPPINGS: dict[str, str] = {
 
 
 def _review(registry: TeamRegistry, model: str, policy: str) -> Decision:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(registry.tracking_uri, registry.tracking_uri)
     policies = load_policy_text(policy, f"{model}.yaml")
-    outcome = review_version(
-        client, model, 2, policies=policies, investigator=OfflineInvestigator()
-    )
-    return outcome.decision
+    return review_once(registry.tracking_uri, model, 2, policies)
 
 
 def _checks(decision: Decision) -> dict[str, Any]:
