@@ -12,10 +12,11 @@ the setting names without the prefix::
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic_settings import TomlConfigSettingsSource
+from pydantic_settings import InitSettingsSource, TomlConfigSettingsSource
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
@@ -29,7 +30,17 @@ def config_file_sources(settings_cls: type[BaseSettings]) -> tuple[PydanticBaseS
     """The config-file sources, highest precedence first."""
     return (
         TomlConfigSettingsSource(settings_cls, toml_file=Path(CONFIG_FILE)),
-        TomlConfigSettingsSource(
-            settings_cls, toml_file=Path("pyproject.toml"), toml_table_header=("tool", "promogate")
-        ),
+        InitSettingsSource(settings_cls, init_kwargs=_pyproject_table(Path("pyproject.toml"))),
     )
+
+
+def _pyproject_table(path: Path) -> dict[str, Any]:
+    """``[tool.promogate]`` of a pyproject.toml; empty when the file or the table is absent."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read {str(path)!r} for [tool.promogate]: {exc}") from exc
+    table = data.get("tool", {}).get("promogate", {})
+    return dict(table) if isinstance(table, dict) else {}
