@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.cli_flow_options import Baseline, DryRun
 from api.cli_options import (
     AsJson,
     AsMarkdown,
@@ -92,12 +93,20 @@ def _run_review(
     llm: str | None,
     target_alias: str | None,
     publish: bool | None,
+    baseline: str | None = None,
+    dry_run: bool = False,
 ) -> Decision:
+    from api.cli_flow_options import baseline_alias, scratch_ledger_url
     from api.services import build_review_service, configure_mlflow_environment
     from ledger.errors import LedgerError
 
     settings = _settings(
-        tracking_uri=tracking_uri, ledger_url=ledger_url, policies_dir=policies, llm=llm
+        tracking_uri=tracking_uri,
+        ledger_url=scratch_ledger_url() if dry_run else ledger_url,
+        policies_dir=policies,
+        llm=llm,
+        baseline_alias=baseline_alias(baseline),
+        publish_tags=False if dry_run else None,
     )
     configure_mlflow_environment(settings)
     try:
@@ -131,6 +140,8 @@ def review(
             show_default=False,
         ),
     ] = None,
+    baseline: Baseline = None,
+    dry_run: DryRun = False,
 ) -> None:
     """Review MODEL at VERSION or @ALIAS against the champion and print the decision."""
     decision = _run_review(
@@ -141,10 +152,17 @@ def review(
         policies=policies,
         llm=llm,
         target_alias=target_alias,
-        publish=publish,
+        publish=False if dry_run else publish,
+        baseline=baseline,
+        dry_run=dry_run,
     )
     _emit(decision, as_json=as_json, as_markdown=as_markdown)
-    raise typer.Exit(exit_code_for(decision))
+    code = exit_code_for(decision)
+    if code == EXIT_CODES["error"]:
+        from api.cli_flow_options import where_line
+
+        typer.echo(where_line(tracking_uri, ledger_url, dry_run=dry_run), err=True)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -165,6 +183,16 @@ def gate(
             "PROMOGATE_TOKEN); any failure to get an answer denies with exit 3.",
         ),
     ] = None,
+    baseline: Baseline = None,
+    dry_run: DryRun = False,
+    publish: Annotated[
+        bool | None,
+        typer.Option(
+            "--publish/--no-publish",
+            help="Write a new decision back as tags (env PROMOGATE_PUBLISH_TAGS, default on).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Gate a promotion as `POST /v1/gate` does: reuse a decision on the same evidence, count
     approvers' overrides. Exit 0 allowed, 1 blocked, 2 escalated, 3 no decision. Prints one line.
@@ -178,13 +206,19 @@ def gate(
         if as_json:
             argv.append("--json")
         raise typer.Exit(gate_client_main(argv))
+    from api.cli_flow_options import baseline_alias, scratch_ledger_url
     from api.gate_client import answer_from_body
     from api.services import build_review_service, configure_mlflow_environment
     from ledger.errors import LedgerError
     from review.gate import GateService
 
     settings = _settings(
-        tracking_uri=tracking_uri, ledger_url=ledger_url, policies_dir=policies, llm=llm
+        tracking_uri=tracking_uri,
+        ledger_url=scratch_ledger_url() if dry_run else ledger_url,
+        policies_dir=policies,
+        llm=llm,
+        baseline_alias=baseline_alias(baseline),
+        publish_tags=False if dry_run else publish,
     )
     configure_mlflow_environment(settings)
     try:
@@ -199,6 +233,12 @@ def gate(
     # The same reading of the answer as `gate --server`: the local and HTTP gates agree.
     answer = answer_from_body(response.model_dump(mode="json"), model, ref)
     typer.echo(response.model_dump_json(indent=2) if as_json else answer.line)
+    if answer.exit_code == EXIT_CODES["error"]:
+        from api.cli_flow_options import where_line
+
+        typer.echo(
+            where_line(settings.tracking_uri, settings.ledger_url, dry_run=dry_run), err=True
+        )
     raise typer.Exit(answer.exit_code)
 
 

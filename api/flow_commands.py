@@ -122,7 +122,7 @@ def promote_command(
 
 
 def _promoted_line(answer: dict[str, Any]) -> str:
-    if answer.get("previous_version") == answer.get("version") and answer.get("unchanged"):
+    if answer.get("unchanged"):
         return (
             f"unchanged: v{answer['version']} already holds @{answer['target_alias']} "
             f"of {answer['model']}"

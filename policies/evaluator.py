@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -241,7 +242,8 @@ class _PolicyRun:
     def _baseline(self) -> _Baseline:
         bundle = self.view.bundle
         wanted = self.policy.baseline.alias
-        if bundle.baseline_alias is not None and bundle.baseline_alias != wanted:
+        pinned = bundle.baseline_alias is not None and re.fullmatch(r"v\d+", bundle.baseline_alias)
+        if bundle.baseline_alias is not None and bundle.baseline_alias != wanted and not pinned:
             return _Baseline(
                 None,
                 "error",
@@ -249,11 +251,13 @@ class _PolicyRun:
                 f"{self.policy.name!r} compares against @{wanted}; review with baseline @{wanted}",
             )
         if bundle.baseline is None:
-            return _Baseline(
-                None,
-                self.on_missing,
-                f"{self.candidate.model} has no @{wanted} version to compare against",
-            )
+            reason = f"{self.candidate.model} has no @{wanted} version to compare against"
+            if wanted in self.candidate.aliases:
+                reason = (
+                    f"v{self.candidate.version} already holds @{wanted}, so there is no other "
+                    "version to compare it against"
+                )
+            return _Baseline(None, self.on_missing, reason)
         return _Baseline(bundle.baseline, self.on_missing, None)
 
     def _has_regression_rules(self) -> bool:

@@ -311,7 +311,13 @@ class OverrideRules(_Spec):
         description="Check-id globs that cannot be overridden; 'evals.pii-leakage' also covers "
         "'evals.pii-leakage.max_failures'.",
     )
-    expires_hours: int | None = Field(default=168, ge=1)
+    # Spelled as the API's and CLI's `expires_in_hours`; `expires_hours` is still read.
+    expires_hours: int | None = Field(
+        default=168,
+        ge=1,
+        alias="expires_in_hours",
+        description="Longest expiry an override may ask for (the API's expires_in_hours).",
+    )
 
 
 class Policy(_Spec):

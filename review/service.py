@@ -23,7 +23,13 @@ from policies.loader import LoadedPolicy, load_policy_dir
 from review.decide import ReviewOutcome, decide, error_decision, version_hint
 from review.evidence import EvaluatedEvidence, evaluate_evidence, gather_evidence
 from review.publish import publish_decision_tags
-from tools.errors import ToolError
+from tools.errors import (
+    AliasNotFoundError,
+    InvalidVersionRefError,
+    ModelNotFoundError,
+    ToolError,
+    VersionNotFoundError,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -31,6 +37,14 @@ if TYPE_CHECKING:
 __all__ = ["ReviewConfig", "ReviewObserver", "ReviewService"]
 
 logger = logging.getLogger("promogate.review")
+
+# Errors that mean no model version was ever resolved; such a review is not a ledger record.
+UNRESOLVED_ERRORS = (
+    ModelNotFoundError,
+    VersionNotFoundError,
+    AliasNotFoundError,
+    InvalidVersionRefError,
+)
 
 ReviewObserver = Callable[[Decision, float], None]
 """Called with every decision a service records and the seconds the review took."""
@@ -213,6 +227,7 @@ class ReviewService:
             f"policies could not be loaded: {exc}" if isinstance(exc, PolicyError) else str(exc)
         )
         logger.warning("review of %s@%s blocked: %s", model, ref, message)
+        unresolved = isinstance(exc, UNRESOLVED_ERRORS)
         decision = error_decision(
             model=model,
             version=version_hint(ref),
@@ -222,6 +237,13 @@ class ReviewService:
             duration_ms=(time.perf_counter() - started) * 1000.0,
             decision_id=decision_id,
         )
+        if unresolved:
+            # No version was ever resolved: a typo in a model name or version is not a decision
+            # about any model version, so it is counted (observer) but not appended.
+            logger.warning("review of %s@%s not recorded: no version was resolved", model, ref)
+            if self.observer is not None:
+                self.observer(decision, time.perf_counter() - started)
+            return decision
         self.record(decision, started)
         return decision
 

@@ -9,6 +9,7 @@ error, and an unreachable registry raises `BackendUnavailableError`.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -466,7 +467,8 @@ def collect_bundle(
         client: MLflow client.
         model: Registered model name.
         ref: Candidate version number (``5``, ``"5"``) or alias (``"@challenger"``).
-        baseline_alias: Alias of the version to compare against; None for no baseline.
+        baseline_alias: Alias of the version to compare against (``v<N>``: version N); None for
+            no baseline.
         target_alias: The alias the promotion would move (recorded in the bundle).
         history_keys: Metrics whose full history to read, besides loss-like keys.
         timeout_s: Budget for each version's sources.
@@ -483,7 +485,9 @@ def collect_bundle(
     candidate, aliases = resolve_with_aliases(client, model, ref)
     baseline: ResolvedVersion | None = None
     if baseline_alias is not None:
-        baseline_version = aliases.get(baseline_alias)
+        # `v<N>` pins the baseline to a version (MLflow reserves such names, so no alias has one).
+        pinned = re.fullmatch(r"v(\d+)", baseline_alias)
+        baseline_version = int(pinned[1]) if pinned else aliases.get(baseline_alias)
         if baseline_version is not None and baseline_version != candidate.version:
             baseline = resolve_version(client, model, baseline_version)
 

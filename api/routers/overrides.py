@@ -32,7 +32,7 @@ def create_override(
     Needs the approver (or admin) role, and the caller must be among a policy's
     `overrides.approvers` when it names any. Refused (409) for checks a policy marks
     never-overridable and for reviews that failed; the expiry may not exceed a policy's
-    `overrides.expires_hours`. The override applies to decisions made on the same evidence.
+    `overrides.expires_in_hours`. The override applies to decisions made on the same evidence.
     """
 
     def handle() -> Response:
