@@ -26,6 +26,7 @@ from review.publish import publish_decision_tags
 from tools.errors import (
     AliasNotFoundError,
     InvalidVersionRefError,
+    MissingStoreError,
     ModelNotFoundError,
     ToolError,
     VersionNotFoundError,
@@ -44,6 +45,7 @@ UNRESOLVED_ERRORS = (
     VersionNotFoundError,
     AliasNotFoundError,
     InvalidVersionRefError,
+    MissingStoreError,
 )
 
 ReviewObserver = Callable[[Decision, float], None]

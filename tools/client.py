@@ -25,6 +25,7 @@ from tenacity import (
 from tools.errors import (
     BackendRequestError,
     BackendUnavailableError,
+    MissingStoreError,
     NotFoundError,
     ToolError,
 )
@@ -70,12 +71,7 @@ def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowCli
     for uri in dict.fromkeys([tracking_uri, registry_uri or tracking_uri]):
         missing = missing_sqlite_file(uri)
         if missing is not None:
-            raise BackendRequestError(
-                f"the MLflow store {uri!r} does not exist (no file {missing!r}); promogate "
-                "never creates one, since an empty store would hide every model",
-                "pass the URI of your MLflow store with --tracking-uri or PROMOGATE_TRACKING_URI "
-                "(or run from the directory that holds mlflow.db)",
-            )
+            raise MissingStoreError(uri, missing)
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
