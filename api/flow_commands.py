@@ -3,7 +3,7 @@
 Each works on the local configuration (MLflow, ledger and policies as `review` uses them) or,
 with ``--server URL``, asks a running promogate API over plain HTTP (token from
 ``PROMOGATE_TOKEN``), importing neither mlflow nor langchain. Field names are the API's:
-``--target-alias``, ``--check`` (``check_ids``), ``--justification``, ``--expires-in-hours``.
+``--target-alias``, ``--check-id`` (``check_ids``), ``--justification``, ``--expires-in-hours``.
 Exit codes: 0 done, 1 refused (a promotion or override the gate does not allow), 3 error.
 """
 
@@ -139,7 +139,7 @@ def override_create(
     version: VersionArg,
     check: Annotated[
         list[str],
-        typer.Option("--check", help="A failing check id to let pass (repeat for several)."),
+        typer.Option("--check-id", help="A failing check id to let pass (repeat for several)."),
     ],
     justification: Annotated[
         str, typer.Option("--justification", help="Why (at least 10 characters).")

@@ -58,7 +58,7 @@ def test_the_whole_flow_through_the_server(
         assert f"check fail {ROC_DROP}" in out
 
         code, out, err = run(
-            lead, "override", "create", MODEL, "v3", "--check", ROC_DROP,
+            lead, "override", "create", MODEL, "v3", "--check-id", ROC_DROP,
             "--justification", "v3 is the fallback model of the outage runbook",
             "--expires-in-hours", "12", "--target-alias", target, *server, "--json",
         )  # fmt: skip
