@@ -13,12 +13,10 @@ from typing import Any, Literal
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
 
 from ledger.chain import canonical_json
 from ledger.errors import LedgerError
 from ledger.store import Ledger, policy_refs_key
-from ledger.tables import LedgerRecordRow
 
 __all__ = ["OverrideRevocation", "revoke_override", "revoked_override_ids"]
 
@@ -47,14 +45,7 @@ def revoked_override_ids(ledger: Ledger, override_ids: list[str]) -> set[str]:
     """Which of `override_ids` have been revoked."""
     if not override_ids:
         return set()
-    query = select(LedgerRecordRow.payload).where(LedgerRecordRow.kind == "command")
-    revoked: set[str] = set()
-    with ledger.database.read() as session:
-        for payload in session.execute(query).scalars():
-            data: Any = json.loads(payload)
-            if isinstance(data, dict) and data.get("type") == "override_revocation":
-                revoked.add(str(data.get("override_id")))
-    return revoked & set(override_ids)
+    return ledger._revoked_override_ids() & set(override_ids)
 
 
 def revoke_override(

@@ -14,22 +14,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field
 
-from policies.errors import PolicyIssue, PolicySyntaxError, PolicyValidationError
 from tools.evidence_mapping import EvidenceMapping, merge_mappings
 
 if TYPE_CHECKING:
-    from policies.loader import LoadedPolicy
+    from policies.schema import Policy
+
+
+class _Loaded(Protocol):
+    """A loaded policy (`policies.loader.LoadedPolicy`), as far as this module reads it."""
+
+    @property
+    def policy(self) -> Policy: ...
+
 
 __all__ = [
     "SHARED_MAPPING_FILE",
     "SharedEvidenceMapping",
     "applicable_mapping",
-    "load_shared_mapping",
     "metric_names_for",
 ]
 
@@ -50,38 +55,7 @@ class SharedEvidenceMapping(EvidenceMapping):
         )
 
 
-def load_shared_mapping(directory: Path) -> EvidenceMapping | None:
-    """The directory's shared mapping, or None when it has no ``evidence.yaml``.
-
-    Raises:
-        PolicySyntaxError: The file is not YAML.
-        PolicyValidationError: The file does not match the schema (file and line named).
-    """
-    from policies.loader import read_yaml_documents, validation_issues
-
-    path = directory / SHARED_MAPPING_FILE
-    if not path.is_file():
-        return None
-    documents = read_yaml_documents(path.read_bytes(), str(path))
-    if len(documents) != 1 or not isinstance(documents[0].data, dict):
-        raise PolicySyntaxError(
-            [
-                PolicyIssue(
-                    path=str(path),
-                    line=1,
-                    message="expected one mapping document (apiVersion: promogate/v1, "
-                    "kind: EvidenceMapping)",
-                )
-            ]
-        )
-    try:
-        shared = SharedEvidenceMapping.model_validate(documents[0].data)
-    except ValidationError as exc:
-        raise PolicyValidationError(validation_issues(str(path), documents[0].node, exc)) from None
-    return shared.mapping()
-
-
-def applicable_mapping(policies: Sequence[LoadedPolicy], model: str) -> EvidenceMapping:
+def applicable_mapping(policies: Sequence[_Loaded], model: str) -> EvidenceMapping:
     """One mapping from those of the policies whose model glob matches `model`."""
     return merge_mappings(
         [
@@ -94,7 +68,7 @@ def applicable_mapping(policies: Sequence[LoadedPolicy], model: str) -> Evidence
     )
 
 
-def metric_names_for(policies: Sequence[LoadedPolicy], model: str) -> list[str]:
+def metric_names_for(policies: Sequence[_Loaded], model: str) -> list[str]:
     """Metric names the policies that may apply to `model` judge (overall and per segment)."""
     names: set[str] = set()
     for loaded in policies:

@@ -24,7 +24,7 @@ from policies.errors import (
     PolicySyntaxError,
     PolicyValidationError,
 )
-from policies.evidence_mapping import SHARED_MAPPING_FILE, load_shared_mapping
+from policies.evidence_mapping import SHARED_MAPPING_FILE, SharedEvidenceMapping
 from policies.result import PolicyRef
 from policies.schema import Policy
 from tools.evidence_mapping import EvidenceMapping
@@ -35,6 +35,7 @@ __all__ = [
     "load_policy_dir",
     "load_policy_file",
     "load_policy_text",
+    "load_shared_mapping",
     "node_at",
     "read_yaml_documents",
     "validation_issues",
@@ -362,6 +363,35 @@ def load_policy_dir(path: str | Path, *, recursive: bool = False) -> list[Loaded
     _check_unique_names(loaded)
     logger.info("loaded %d policies from %s", len(loaded), directory)
     return loaded
+
+
+def load_shared_mapping(directory: Path) -> EvidenceMapping | None:
+    """The directory's shared mapping, or None when it has no ``evidence.yaml``.
+
+    Raises:
+        PolicySyntaxError: The file is not YAML.
+        PolicyValidationError: The file does not match the schema (file and line named).
+    """
+    path = directory / SHARED_MAPPING_FILE
+    if not path.is_file():
+        return None
+    documents = read_yaml_documents(path.read_bytes(), str(path))
+    if len(documents) != 1 or not isinstance(documents[0].data, dict):
+        raise PolicySyntaxError(
+            [
+                PolicyIssue(
+                    path=str(path),
+                    line=1,
+                    message="expected one mapping document (apiVersion: promogate/v1, "
+                    "kind: EvidenceMapping)",
+                )
+            ]
+        )
+    try:
+        shared = SharedEvidenceMapping.model_validate(documents[0].data)
+    except ValidationError as exc:
+        raise PolicyValidationError(validation_issues(str(path), documents[0].node, exc)) from None
+    return shared.mapping()
 
 
 def with_shared_mapping(
