@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.cli_flow_options import Baseline, DryRun
 from api.cli_options import (
     AsJson,
     AsMarkdown,
@@ -72,6 +73,11 @@ def _emit(decision: Decision, *, as_json: bool, as_markdown: bool) -> None:
 
         typer.echo(decision_markdown(decision))
     else:
+        from api.plain_output import decision_lines, is_terminal
+
+        if not is_terminal():
+            typer.echo("\n".join(decision_lines(decision)))
+            return
         from api.render import print_decision
 
         print_decision(decision)
@@ -87,12 +93,20 @@ def _run_review(
     llm: str | None,
     target_alias: str | None,
     publish: bool | None,
+    baseline: str | None = None,
+    dry_run: bool = False,
 ) -> Decision:
+    from api.cli_flow_options import baseline_alias, scratch_ledger_url
     from api.services import build_review_service, configure_mlflow_environment
     from ledger.errors import LedgerError
 
     settings = _settings(
-        tracking_uri=tracking_uri, ledger_url=ledger_url, policies_dir=policies, llm=llm
+        tracking_uri=tracking_uri,
+        ledger_url=scratch_ledger_url() if dry_run else ledger_url,
+        policies_dir=policies,
+        llm=llm,
+        baseline_alias=baseline_alias(baseline),
+        publish_tags=False if dry_run else None,
     )
     configure_mlflow_environment(settings)
     try:
@@ -126,6 +140,8 @@ def review(
             show_default=False,
         ),
     ] = None,
+    baseline: Baseline = None,
+    dry_run: DryRun = False,
 ) -> None:
     """Review MODEL at VERSION or @ALIAS against the champion and print the decision."""
     decision = _run_review(
@@ -136,10 +152,17 @@ def review(
         policies=policies,
         llm=llm,
         target_alias=target_alias,
-        publish=publish,
+        publish=False if dry_run else publish,
+        baseline=baseline,
+        dry_run=dry_run,
     )
     _emit(decision, as_json=as_json, as_markdown=as_markdown)
-    raise typer.Exit(exit_code_for(decision))
+    code = exit_code_for(decision)
+    if code == EXIT_CODES["error"]:
+        from api.cli_flow_options import where_line
+
+        typer.echo(where_line(tracking_uri, ledger_url, dry_run=dry_run), err=True)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -160,6 +183,16 @@ def gate(
             "PROMOGATE_TOKEN); any failure to get an answer denies with exit 3.",
         ),
     ] = None,
+    baseline: Baseline = None,
+    dry_run: DryRun = False,
+    publish: Annotated[
+        bool | None,
+        typer.Option(
+            "--publish/--no-publish",
+            help="Write a new decision back as tags (env PROMOGATE_PUBLISH_TAGS, default on).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Gate a promotion as `POST /v1/gate` does: reuse a decision on the same evidence, count
     approvers' overrides. Exit 0 allowed, 1 blocked, 2 escalated, 3 no decision. Prints one line.
@@ -173,13 +206,19 @@ def gate(
         if as_json:
             argv.append("--json")
         raise typer.Exit(gate_client_main(argv))
+    from api.cli_flow_options import baseline_alias, scratch_ledger_url
     from api.gate_client import answer_from_body
     from api.services import build_review_service, configure_mlflow_environment
     from ledger.errors import LedgerError
     from review.gate import GateService
 
     settings = _settings(
-        tracking_uri=tracking_uri, ledger_url=ledger_url, policies_dir=policies, llm=llm
+        tracking_uri=tracking_uri,
+        ledger_url=scratch_ledger_url() if dry_run else ledger_url,
+        policies_dir=policies,
+        llm=llm,
+        baseline_alias=baseline_alias(baseline),
+        publish_tags=False if dry_run else publish,
     )
     configure_mlflow_environment(settings)
     try:
@@ -194,12 +233,27 @@ def gate(
     # The same reading of the answer as `gate --server`: the local and HTTP gates agree.
     answer = answer_from_body(response.model_dump(mode="json"), model, ref)
     typer.echo(response.model_dump_json(indent=2) if as_json else answer.line)
+    if answer.exit_code == EXIT_CODES["error"]:
+        from api.cli_flow_options import where_line
+
+        typer.echo(
+            where_line(settings.tracking_uri, settings.ledger_url, dry_run=dry_run), err=True
+        )
     raise typer.Exit(answer.exit_code)
 
 
 @policy_app.command("validate")
 def policy_validate(
     directory: Annotated[Path, typer.Argument(help="Policy directory.")],
+    against: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--against",
+            metavar="MODEL VERSION",
+            help="Also lint the policies against this version's real evidence.",
+        ),
+    ] = None,
+    tracking_uri: TrackingUri = None,
 ) -> None:
     """Load and validate every policy in DIRECTORY; errors name file and line (exit 3)."""
     from policies.errors import PolicyError
@@ -214,6 +268,10 @@ def policy_validate(
         typer.echo(
             f"ok {item.ref.name}@{item.ref.revision} ({item.path}, sha256 {item.ref.sha256[:12]})"
         )
+    if against is not None:
+        from api.evidence_commands import validate_against
+
+        raise typer.Exit(validate_against(directory, against, tracking_uri))
 
 
 @policy_app.command("schema")
@@ -303,15 +361,31 @@ def ledger_list(
     if as_json:
         typer.echo(json.dumps([d.model_dump(mode="json") for d in decisions], indent=2))
     else:
+        from api.plain_output import decisions_lines, is_terminal
+
+        if not is_terminal():
+            for line in decisions_lines(decisions):
+                typer.echo(line)
+            return
         Console().print(decisions_table(decisions))
 
 
 def _mount_optional_apps() -> None:
+    if getattr(app, "promogate_mounted", False):
+        return
+    app.promogate_mounted = True  # type: ignore[attr-defined]
     from api.chat_commands import chat_command
+    from api.cli_usage import add_version_option
     from api.eval_commands import eval_app
     from api.event_commands import mlflow_app, reconcile_command
+    from api.evidence_commands import register_evidence_commands
+    from api.flow_commands import register_flow_commands
     from api.scan_commands import scan_command
     from api.server_commands import register_server_commands
+
+    add_version_option(app)
+    register_evidence_commands(app, policy_app)
+    register_flow_commands(app)
 
     app.add_typer(eval_app, name="eval")
     from api.key_commands import key_app
@@ -343,8 +417,10 @@ def main() -> None:
 
     install_log_redaction()
     _mount_optional_apps()
+    from api.cli_usage import run_app
+
     try:
-        app()
+        sys.exit(run_app(app))
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -47,6 +47,15 @@ _LIMIT_LABELS = {
     "max_failures": "failures",
     "max_error_rate": "error rate",
 }
+# Classifier suites speak of segments, parity and stability, not of attacks.
+_CLASSIFIER_LIMIT_LABELS = {
+    "max_segment_drop": "segment drop",
+    "max_demographic_parity_difference": "parity difference",
+    "max_equalized_odds_difference": "equalized-odds difference",
+    "max_flip_rate": "flipped predictions",
+    "max_metric_drop": "metric drop",
+    "max_failures": "failing checks",
+}
 
 TrackingUri = Annotated[
     str | None,
@@ -72,6 +81,20 @@ def _fail(message: str, *, as_json: bool, code: int = EVAL_EXIT_CODES["error"]) 
 # --- list ---------------------------------------------------------------------------------------
 
 
+def _limits(header: Any) -> dict[str, float]:
+    limits: dict[str, float] = header.thresholds.model_dump(exclude_none=True)
+    if header.target_kind == "classifier":
+        limits = {k: v for k, v in limits.items() if k == "max_failures"}
+        limits.update(
+            {
+                k: float(v)
+                for k, v in header.params.items()
+                if k in _CLASSIFIER_LIMIT_LABELS and isinstance(v, int | float)
+            }
+        )
+    return limits
+
+
 @eval_app.command("list")
 def list_suites(as_json: AsJson = False) -> None:
     """List the built-in suites with their category, detector, size and thresholds."""
@@ -94,12 +117,28 @@ def list_suites(as_json: AsJson = False) -> None:
                 "target_kind": header.target_kind,
                 "detector": header.detector,
                 "cases": len(suite.cases),
-                "thresholds": header.thresholds.model_dump(exclude_none=True),
+                "thresholds": _limits(header),
                 "description": header.description,
             }
         )
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
+        return
+    from api.plain_output import is_terminal
+
+    if not is_terminal():
+        for row in rows:
+            if "error" in row:
+                typer.echo(f"{row['name']}: invalid: {row['error']}")
+                continue
+            labels = (
+                _CLASSIFIER_LIMIT_LABELS if row["target_kind"] == "classifier" else _LIMIT_LABELS
+            )
+            limits = ", ".join(f"{labels.get(k, k)} <= {v:g}" for k, v in row["thresholds"].items())
+            typer.echo(
+                f"{row['name']} {row['version']} ({row['target_kind']}, {row['category']}, "
+                f"{row['cases']} cases): {limits}"
+            )
         return
     from rich.console import Console
     from rich.table import Table
@@ -115,9 +154,8 @@ def list_suites(as_json: AsJson = False) -> None:
         if "error" in row:
             table.add_row(row["name"], "-", "[red]invalid[/red]", "-", "-", row["error"])
             continue
-        limits = ", ".join(
-            f"{_LIMIT_LABELS.get(k, k)} ≤ {v:g}" for k, v in row["thresholds"].items()
-        )
+        labels = _CLASSIFIER_LIMIT_LABELS if row["target_kind"] == "classifier" else _LIMIT_LABELS
+        limits = ", ".join(f"{labels.get(k, k)} ≤ {v:g}" for k, v in row["thresholds"].items())
         table.add_row(
             row["name"],
             row["version"],
@@ -276,11 +314,13 @@ def _print_run(run: SuiteRun, logged: LoggedSuiteRun | None, show: int, console:
 
     from evals.results import case_records
 
-    colour = {"pass": "green", "fail": "red", "error": "yellow"}[run.status]
+    colour = {"pass": "green", "fail": "red", "error": "yellow"}.get(run.status, "white")
     summary = Table(show_header=False, title=f"Suite {run.suite} {run.suite_version}")
     summary.add_column("field", style="bold")
     summary.add_column("value")
-    asr = "-" if run.attack_success_rate is None else f"{run.attack_success_rate:.3f}"
+    rate = "-" if run.attack_success_rate is None else f"{run.attack_success_rate:.3f}"
+    classifier = run.category in ("fairness", "robustness")
+    skipped = sum(1 for r in run.results if r.status == "skip")
     for field, value in (
         ("status", f"[{colour}]{run.status}[/{colour}]"),
         ("reason", run.reason or "-"),
@@ -289,7 +329,8 @@ def _print_run(run: SuiteRun, logged: LoggedSuiteRun | None, show: int, console:
         ("cases", str(run.cases)),
         ("failures", str(run.failures)),
         ("errors", f"{run.errors} (rate {run.error_rate:.3f})"),
-        ("attack success rate", asr),
+        ("failing check rate" if classifier else "attack success rate", rate),
+        ("skipped (tested nothing)", str(skipped)),
         ("cached responses", str(run.cached)),
         ("duration", f"{run.duration_s:.1f} s"),
     ):

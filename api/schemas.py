@@ -51,7 +51,7 @@ def _safe_model_name(value: str) -> str:
 
 
 def _version_text_in_range(value: str) -> str:
-    if not value.startswith("@") and int(value) > MAX_VERSION:
+    if value[:1] != "@" and value != "latest" and int(value.removeprefix("v")) > MAX_VERSION:
         raise ValueError(f"version {value!r} is above the largest version number {MAX_VERSION}")
     return value
 
@@ -78,12 +78,14 @@ VersionRefInput = (
     VersionNumber
     | Annotated[
         StrictStr,
-        StringConstraints(pattern=r"^([1-9][0-9]{0,9}|@[A-Za-z0-9_][A-Za-z0-9_.-]{0,254})$"),
+        StringConstraints(
+            pattern=r"^(v?[1-9][0-9]{0,9}|latest|@[A-Za-z0-9_][A-Za-z0-9_.-]{0,254})$"
+        ),
         AfterValidator(_version_text_in_range),
         Field(
-            description="A version number as text (no sign, no leading zero, no spaces, at most "
-            f"{MAX_VERSION}), or '@alias'.",
-            examples=["5", "@challenger"],
+            description="A version number as text ('5' or 'v5'; no sign, no leading zero, no "
+            f"spaces, at most {MAX_VERSION}), 'latest', or '@alias'.",
+            examples=["5", "v5", "latest", "@challenger"],
         ),
     ]
 )

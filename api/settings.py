@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["Settings", "load_settings"]
 
@@ -134,6 +134,26 @@ class Settings(BaseSettings):
         description="Reviews and gate calls a token may make a minute, per API process (0: no "
         "limit).",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Options, then environment, then promogate.toml / [tool.promogate] (api.config_file)."""
+        from api.config_file import config_file_sources
+
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            *config_file_sources(settings_cls),
+            file_secret_settings,
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

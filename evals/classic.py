@@ -440,7 +440,25 @@ def run_robustness_suite(
         results: list[CaseResult] = []
         worst_flip = worst_drop = 0.0
         for perturbation in config.perturbations:
-            predicted = _predict(model, _perturbed(features, perturbation, rng))
+            perturbed = _perturbed(features, perturbation, rng)
+            if perturbed.equals(features):
+                # Nothing was disturbed (e.g. no categorical column to swap): a "stable" result
+                # here would be a pass that tested nothing.
+                results.append(
+                    CaseResult(
+                        case_id=f"perturbation:{perturbation.name}",
+                        status="skip",
+                        detection=Detection(
+                            failed=False,
+                            label="not tested",
+                            reason=f"{perturbation.kind} changed no input value "
+                            f"(columns: {perturbation.columns or 'none of that type'}); "
+                            "name the columns to perturb in the suite's params",
+                        ),
+                    )
+                )
+                continue
+            predicted = _predict(model, perturbed)
             flip_rate = float(np.mean(predicted.astype(str) != base.astype(str)))
             score = classification_metric(
                 config.metric, y_true, _positive(predicted, config.positive_label)

@@ -50,7 +50,9 @@ __all__ = [
 
 logger = logging.getLogger("promogate.evals")
 
-CaseStatus = Literal["pass", "fail", "error"]
+CaseStatus = Literal["pass", "fail", "error", "skip"]
+"""`skip`: the case could not test anything (e.g. a perturbation that changed no input); it is
+neither a pass nor a failure and is left out of the rates."""
 RunStatus = Literal["pass", "fail", "error"]
 
 
@@ -174,7 +176,8 @@ def summarize_run(
     cases = len(results)
     failures = sum(1 for r in results if r.status == "fail")
     errors = sum(1 for r in results if r.status == "error")
-    answered = cases - errors
+    skipped = sum(1 for r in results if r.status == "skip")
+    answered = cases - errors - skipped
     attack_success_rate = failures / answered if answered else None
     error_rate = errors / cases if cases else 0.0
     status, reason = _status(

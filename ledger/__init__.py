@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from ledger.idempotency import (
         IdempotencyStore as IdempotencyStore,
     )
+    from ledger.override_revocations import (
+        revoke_override as revoke_override,
+    )
     from ledger.records import (
         Override as Override,
     )
@@ -58,6 +61,7 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "revoke_override": "ledger.override_revocations",
     "ChainReport": "ledger.chain",
     "IdempotencyConflictError": "ledger.errors",
     "IdempotencyInProgressError": "ledger.errors",
@@ -91,6 +95,7 @@ __all__ = [
     "TokenError",
     "TokenStore",
     "policy_refs_key",
+    "revoke_override",
 ]
 
 

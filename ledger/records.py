@@ -21,7 +21,7 @@ __all__ = [
     "RecordKind",
 ]
 
-RecordKind = Literal["decision", "override", "promotion", "alias_move", "alias_revert"]
+RecordKind = Literal["decision", "override", "promotion", "alias_move", "alias_revert", "command"]
 
 
 def _utc_now() -> datetime:

@@ -462,7 +462,7 @@ class Ledger:
         target_alias: str | None = None,
         at: datetime | None = None,
     ) -> list[Override]:
-        """Overrides for this version that have not expired, oldest first.
+        """Overrides for this version that have not expired nor been revoked, oldest first.
 
         Args:
             model: Registered model name.
@@ -483,7 +483,21 @@ class Ledger:
             query = query.where(LedgerRecordRow.target_alias == target_alias)
         query = query.order_by(LedgerRecordRow.seq)
         with self.database.read() as session:
-            return [_load(Override, row) for row in session.execute(query).scalars()]
+            found = [_load(Override, row) for row in session.execute(query).scalars()]
+        revoked = self._revoked_override_ids()
+        return [o for o in found if o.id not in revoked]
+
+    def _revoked_override_ids(self) -> set[str]:
+        """Ids named by override revocations (``command`` records, see
+        `ledger.override_revocations`)."""
+        query = select(LedgerRecordRow.payload).where(LedgerRecordRow.kind == "command")
+        revoked: set[str] = set()
+        with self.database.read() as session:
+            for payload in session.execute(query).scalars():
+                data: Any = json.loads(payload)
+                if isinstance(data, dict) and data.get("type") == "override_revocation":
+                    revoked.add(str(data.get("override_id")))
+        return revoked
 
     def get_promotion(self, promotion_id: str) -> Promotion:
         """The promotion with this id, as recorded.

@@ -44,6 +44,12 @@ if TYPE_CHECKING:
     from policies.evaluator import (
         is_overridable as is_overridable,
     )
+    from policies.evidence_mapping import (
+        applicable_mapping as applicable_mapping,
+    )
+    from policies.evidence_mapping import (
+        metric_names_for as metric_names_for,
+    )
     from policies.loader import (
         LoadedPolicy as LoadedPolicy,
     )
@@ -79,6 +85,8 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "applicable_mapping": "policies.evidence_mapping",
+    "metric_names_for": "policies.evidence_mapping",
     "CheckResult": "policies.result",
     "Decision": "policies.decision",
     "DENY_BY_DEFAULT": "policies.evaluator",
@@ -119,11 +127,13 @@ __all__ = [
     "QuestionAnswer",
     "Severity",
     "Verdict",
+    "applicable_mapping",
     "evaluate_policies",
     "evaluate_policy",
     "is_overridable",
     "load_policy_dir",
     "load_policy_text",
+    "metric_names_for",
     "policy_json_schema",
     "run_policy_tests",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,7 +137,8 @@ class RunBase:
     def _baseline(self) -> _Baseline:
         bundle = self.view.bundle
         wanted = self.policy.baseline.alias
-        if bundle.baseline_alias is not None and bundle.baseline_alias != wanted:
+        pinned = bundle.baseline_alias is not None and re.fullmatch(r"v\d+", bundle.baseline_alias)
+        if bundle.baseline_alias is not None and bundle.baseline_alias != wanted and not pinned:
             return _Baseline(
                 None,
                 "error",
@@ -144,11 +146,13 @@ class RunBase:
                 f"{self.policy.name!r} compares against @{wanted}; review with baseline @{wanted}",
             )
         if bundle.baseline is None:
-            return _Baseline(
-                None,
-                self.on_missing,
-                f"{self.candidate.model} has no @{wanted} version to compare against",
-            )
+            reason = f"{self.candidate.model} has no @{wanted} version to compare against"
+            if wanted in self.candidate.aliases:
+                reason = (
+                    f"v{self.candidate.version} already holds @{wanted}, so there is no other "
+                    "version to compare it against"
+                )
+            return _Baseline(None, self.on_missing, reason)
         return _Baseline(bundle.baseline, self.on_missing, None)
 
     def _has_regression_rules(self) -> bool:

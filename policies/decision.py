@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from policies.result import CheckResult, PolicyRef, Verdict
+from tools.evidence import EvidenceOrigin
 
 __all__ = [
     "Decision",
@@ -99,3 +100,8 @@ class Decision(BaseModel):
     )
     created_at: datetime
     duration_ms: float = 0.0
+    evidence_origins: dict[str, list[EvidenceOrigin]] = Field(
+        default_factory=dict,
+        description="Per version ('model/version'): evidence read outside the convention and how "
+        "promogate found it (evidence mapping or discovery).",
+    )

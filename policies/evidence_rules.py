@@ -69,7 +69,7 @@ class EvidenceChecks(RunBase):
                 p
                 for p in paths
                 if p.startswith("pipeline/") or p.rsplit("/", 1)[-1] in _PIPELINE_FILES
-            ]
+            ] + [a.path for a in c.artifacts if a.pipeline_config]
             how = (
                 "log the pipeline config on the source run: "
                 "mlflow.log_artifact('pipeline.yaml', artifact_path='pipeline')"
@@ -88,11 +88,16 @@ class EvidenceChecks(RunBase):
         if found:
             return self.check(id, "evidence", "pass", f"{c.ref} has {kind}", evidence=found[:20])
         details: dict[str, Any] = {"gaps": gaps} if gaps else {}
+        # The reason comes first: "missing" alone hides a table that is there but unreadable.
+        message = f"required evidence {kind!r} is missing for {c.ref}"
+        if gaps:
+            more = f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else ""
+            message = f"required evidence {kind!r} of {c.ref}: {gaps[0]}{more}"
         return self.check(
             id,
             "evidence",
             "error",
-            f"required evidence {kind!r} is missing for {c.ref}",
+            message,
             how_to_fix=how,
             details=details,
         )

@@ -24,8 +24,10 @@ from policies.errors import (
     PolicySyntaxError,
     PolicyValidationError,
 )
+from policies.evidence_mapping import SHARED_MAPPING_FILE, SharedEvidenceMapping
 from policies.result import PolicyRef
 from policies.schema import Policy
+from tools.evidence_mapping import EvidenceMapping
 
 __all__ = [
     "LoadedPolicy",
@@ -33,9 +35,11 @@ __all__ = [
     "load_policy_dir",
     "load_policy_file",
     "load_policy_text",
+    "load_shared_mapping",
     "node_at",
     "read_yaml_documents",
     "validation_issues",
+    "with_shared_mapping",
 ]
 
 logger = logging.getLogger("promogate.policies")
@@ -313,6 +317,7 @@ def _policy_files(directory: Path, recursive: bool) -> list[Path]:
         if p.is_file()
         and p.name.endswith(_SUFFIXES)
         and not p.name.endswith(_TEST_SUFFIXES)
+        and p.name != SHARED_MAPPING_FILE
         and not any(part.startswith(".") for part in p.relative_to(directory).parts)
     )
 
@@ -354,9 +359,55 @@ def load_policy_dir(path: str | Path, *, recursive: bool = False) -> list[Loaded
     if errors:
         # Report every broken file at once; the class of the first error says what kind it is.
         raise type(errors[0])([issue for err in errors for issue in err.issues])
+    loaded = with_shared_mapping(loaded, load_shared_mapping(directory))
     _check_unique_names(loaded)
     logger.info("loaded %d policies from %s", len(loaded), directory)
     return loaded
+
+
+def load_shared_mapping(directory: Path) -> EvidenceMapping | None:
+    """The directory's shared mapping, or None when it has no ``evidence.yaml``.
+
+    Raises:
+        PolicySyntaxError: The file is not YAML.
+        PolicyValidationError: The file does not match the schema (file and line named).
+    """
+    path = directory / SHARED_MAPPING_FILE
+    if not path.is_file():
+        return None
+    documents = read_yaml_documents(path.read_bytes(), str(path))
+    if len(documents) != 1 or not isinstance(documents[0].data, dict):
+        raise PolicySyntaxError(
+            [
+                PolicyIssue(
+                    path=str(path),
+                    line=1,
+                    message="expected one mapping document (apiVersion: promogate/v1, "
+                    "kind: EvidenceMapping)",
+                )
+            ]
+        )
+    try:
+        shared = SharedEvidenceMapping.model_validate(documents[0].data)
+    except ValidationError as exc:
+        raise PolicyValidationError(validation_issues(str(path), documents[0].node, exc)) from None
+    return shared.mapping()
+
+
+def with_shared_mapping(
+    policies: list[LoadedPolicy], shared: EvidenceMapping | None
+) -> list[LoadedPolicy]:
+    """The policies with the unset fields of their evidence mapping taken from `shared`."""
+    if shared is None:
+        return policies
+    return [
+        lp.model_copy(
+            update={
+                "policy": lp.policy.model_copy(update={"evidence": lp.policy.evidence.over(shared)})
+            }
+        )
+        for lp in policies
+    ]
 
 
 def _check_unique_names(policies: list[LoadedPolicy]) -> None:

@@ -23,6 +23,7 @@ from pydantic import (
 from policies.alias_guard_rules import AliasGuardRules
 from policies.pipeline_rules import PipelineRules
 from policies.security_rules import SecurityRules
+from tools.evidence_mapping import EvidenceMapping
 
 __all__ = [
     "EVIDENCE_KINDS",
@@ -267,8 +268,9 @@ class ComparabilityRules(_Spec):
     train_eval_overlap: Literal["forbid", "warn", "off"] = "warn"
 
 
-class EvidenceRules(_Spec):
-    """Evidence the candidate must have; missing evidence is an error, never a pass."""
+class EvidenceRules(EvidenceMapping):
+    """Evidence the candidate must have (missing evidence is an error, never a pass), and where
+    this team logs it (see `tools.evidence_mapping.EvidenceMapping`)."""
 
     require: list[EvidenceKind] = Field(default_factory=list)
 
@@ -311,7 +313,13 @@ class OverrideRules(_Spec):
         description="Check-id globs that cannot be overridden; 'evals.pii-leakage' also covers "
         "'evals.pii-leakage.max_failures'.",
     )
-    expires_hours: int | None = Field(default=168, ge=1)
+    # Spelled as the API's and CLI's `expires_in_hours`; `expires_hours` is still read.
+    expires_hours: int | None = Field(
+        default=168,
+        ge=1,
+        alias="expires_in_hours",
+        description="Longest expiry an override may ask for (the API's expires_in_hours).",
+    )
     min_approvers: int = Field(
         default=1,
         ge=1,

@@ -128,6 +128,11 @@ def compose_decision(
         versions=package_versions(),
         created_at=created_at,
         duration_ms=duration_ms,
+        evidence_origins={
+            v.ref: list(v.origins)
+            for v in (candidate, bundle.baseline)
+            if v is not None and v.origins
+        },
     )
 
 

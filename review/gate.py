@@ -104,6 +104,11 @@ class PromoteResponse(BaseModel):
     promoted_by: str
     promoted_at: datetime
     record_id: str = Field(description="Ledger id of the record of this promotion.")
+    unchanged: bool = Field(
+        default=False,
+        description="True when the version already held the alias: nothing was moved and the "
+        "promotion that put it there is returned.",
+    )
 
 
 class OverrideOrder(Protocol):
@@ -350,6 +355,39 @@ class GateService:
 
     # -- promote ----------------------------------------------------------------------------------
 
+    def _already_promoted(self, model: str, version: int, target: str) -> PromoteResponse | None:
+        """The recorded promotion when `version` already holds `target` (a repeat is a no-op)."""
+        try:
+            holder = registered_aliases(self.client, model).get(target)
+        except ToolError as exc:
+            raise self._tool_refusal(exc) from exc
+        if holder != version:
+            return None
+        recorded = next(
+            (
+                p
+                for p in self.ledger.list_promotions(model=model, version=version, limit=50)
+                if p.target_alias == target
+            ),
+            None,
+        )
+        if recorded is None:
+            # The alias was moved outside promogate: not a promotion this gate can vouch for.
+            return None
+        return PromoteResponse(
+            model=model,
+            version=version,
+            target_alias=target,
+            previous_version=recorded.previous_version,
+            decision_id=recorded.decision_id,
+            evidence_digest=recorded.evidence_digest,
+            overrides=list(recorded.overrides),
+            promoted_by=recorded.promoted_by,
+            promoted_at=recorded.created_at,
+            record_id=recorded.id,
+            unchanged=True,
+        )
+
     def promote(
         self, model: str, version: int, *, target_alias: str | None, actor: str
     ) -> PromoteResponse:
@@ -367,6 +405,9 @@ class GateService:
             MlflowUnavailableError: MLflow cannot be reached (nothing was moved).
         """
         target = target_alias or self.config.target_alias
+        unchanged = self._already_promoted(model, version, target)
+        if unchanged is not None:
+            return unchanged
         try:
             evidence = self.reviews.gather(model, version, target_alias=target)
         except PolicyError as exc:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
+from policies.evidence_mapping import applicable_mapping, metric_names_for
 from policies.loader import LoadedPolicy
 from review.artifact_security import with_artifact_scan
 from tools.collector import collect_bundle
@@ -62,6 +63,8 @@ def gather_evidence(
         target_alias=target_alias,
         history_keys=history_keys_for(policies, model),
         timeout_s=timeout_s,
+        mapping=applicable_mapping(policies, model),
+        metric_names=metric_names_for(policies, model),
     )
     failed = bundle.unavailable_gaps()
     if failed:

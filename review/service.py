@@ -25,7 +25,14 @@ from review.decide import ReviewOutcome, decide, error_decision, version_hint
 from review.evaluate import EvaluatedEvidence, evaluate_evidence
 from review.gather import gather_evidence
 from review.publish import publish_decision_tags
-from tools.errors import ToolError
+from tools.errors import (
+    AliasNotFoundError,
+    InvalidVersionRefError,
+    MissingStoreError,
+    ModelNotFoundError,
+    ToolError,
+    VersionNotFoundError,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -33,6 +40,15 @@ if TYPE_CHECKING:
 __all__ = ["ReviewConfig", "ReviewObserver", "ReviewService"]
 
 logger = logging.getLogger("promogate.review")
+
+# Errors that mean no model version was ever resolved; such a review is not a ledger record.
+UNRESOLVED_ERRORS = (
+    ModelNotFoundError,
+    VersionNotFoundError,
+    AliasNotFoundError,
+    InvalidVersionRefError,
+    MissingStoreError,
+)
 
 ReviewObserver = Callable[[Decision, float], None]
 """Called with every decision a service records and the seconds the review took."""
@@ -220,6 +236,7 @@ class ReviewService:
             f"policies could not be loaded: {exc}" if isinstance(exc, PolicyError) else str(exc)
         )
         logger.warning("review of %s@%s blocked: %s", model, ref, message)
+        unresolved = isinstance(exc, UNRESOLVED_ERRORS)
         decision = error_decision(
             model=model,
             version=version_hint(ref),
@@ -231,6 +248,13 @@ class ReviewService:
         )
         if requested_by is not None:
             decision = decision.model_copy(update={"requested_by": requested_by})
+        if unresolved:
+            # No version was ever resolved: a typo in a model name or version is not a decision
+            # about any model version, so it is counted (observer) but not appended.
+            logger.warning("review of %s@%s not recorded: no version was resolved", model, ref)
+            if self.observer is not None:
+                self.observer(decision, time.perf_counter() - started)
+            return decision
         self.record(decision, started)
         return decision
 

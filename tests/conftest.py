@@ -69,3 +69,11 @@ def security_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from support.model_artifacts import build_security_registry
 
     return build_security_registry(tmp_path_factory.mktemp("security-registry"))
+
+
+@pytest.fixture(scope="session")
+def team_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Models logged the ways teams log them (see tests/support/team_registry.py), built once."""
+    from support.team_registry import build_team_registry
+
+    return build_team_registry(tmp_path_factory.mktemp("team-registry"))

@@ -24,14 +24,41 @@ if TYPE_CHECKING:
     from tools.collector import (
         collect_bundle as collect_bundle,
     )
+    from tools.collector import (
+        collect_version as collect_version,
+    )
+    from tools.discovery import (
+        BUILTIN_METRIC_ALIASES as BUILTIN_METRIC_ALIASES,
+    )
+    from tools.discovery import (
+        find_eval_table as find_eval_table,
+    )
+    from tools.errors import (
+        AliasNotFoundError as AliasNotFoundError,
+    )
     from tools.errors import (
         BackendUnavailableError as BackendUnavailableError,
+    )
+    from tools.errors import (
+        InvalidVersionRefError as InvalidVersionRefError,
+    )
+    from tools.errors import (
+        MissingStoreError as MissingStoreError,
+    )
+    from tools.errors import (
+        ModelNotFoundError as ModelNotFoundError,
     )
     from tools.errors import (
         NotFoundError as NotFoundError,
     )
     from tools.errors import (
         ToolError as ToolError,
+    )
+    from tools.errors import (
+        VersionNotFoundError as VersionNotFoundError,
+    )
+    from tools.eval_table import (
+        read_eval_table as read_eval_table,
     )
     from tools.evidence import (
         DatasetInput as DatasetInput,
@@ -46,6 +73,9 @@ if TYPE_CHECKING:
         EvidenceGap as EvidenceGap,
     )
     from tools.evidence import (
+        EvidenceOrigin as EvidenceOrigin,
+    )
+    from tools.evidence import (
         MetricPoint as MetricPoint,
     )
     from tools.evidence import (
@@ -53,6 +83,12 @@ if TYPE_CHECKING:
     )
     from tools.evidence import (
         VersionEvidence as VersionEvidence,
+    )
+    from tools.evidence_mapping import (
+        EvidenceMapping as EvidenceMapping,
+    )
+    from tools.evidence_mapping import (
+        merge_mappings as merge_mappings,
     )
     from tools.pipeline_config import (
         ConfigFormat as ConfigFormat,
@@ -65,6 +101,9 @@ if TYPE_CHECKING:
     )
     from tools.pipeline_config import (
         PipelineConfig as PipelineConfig,
+    )
+    from tools.pipeline_config import (
+        is_config_artifact as is_config_artifact,
     )
     from tools.pipeline_config import (
         key_matches as key_matches,
@@ -101,6 +140,12 @@ if TYPE_CHECKING:
     )
     from tools.registry import (
         registered_aliases as registered_aliases,
+    )
+    from tools.registry import (
+        registered_model_names as registered_model_names,
+    )
+    from tools.registry import (
+        resolve_version as resolve_version,
     )
     from tools.runs import (
         read_metric_history as read_metric_history,
@@ -152,6 +197,21 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "AliasNotFoundError": "tools.errors",
+    "BUILTIN_METRIC_ALIASES": "tools.discovery",
+    "EvidenceMapping": "tools.evidence_mapping",
+    "EvidenceOrigin": "tools.evidence",
+    "InvalidVersionRefError": "tools.errors",
+    "MissingStoreError": "tools.errors",
+    "ModelNotFoundError": "tools.errors",
+    "VersionNotFoundError": "tools.errors",
+    "collect_version": "tools.collector",
+    "find_eval_table": "tools.discovery",
+    "is_config_artifact": "tools.pipeline_config",
+    "merge_mappings": "tools.evidence_mapping",
+    "read_eval_table": "tools.eval_table",
+    "registered_model_names": "tools.registry",
+    "resolve_version": "tools.registry",
     "BackendUnavailableError": "tools.errors",
     "BootstrapResult": "tools.significance",
     "call_mlflow": "tools.client",
@@ -201,8 +261,10 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "BUILTIN_METRIC_ALIASES",
     "CHANGE_CLASSES",
     "METRIC_NAMES",
+    "AliasNotFoundError",
     "BackendUnavailableError",
     "BootstrapResult",
     "ChangeClass",
@@ -214,8 +276,13 @@ __all__ = [
     "EvalTable",
     "EvidenceBundle",
     "EvidenceGap",
+    "EvidenceMapping",
+    "EvidenceOrigin",
+    "InvalidVersionRefError",
     "MetricName",
     "MetricPoint",
+    "MissingStoreError",
+    "ModelNotFoundError",
     "NotFoundError",
     "PipelineConfig",
     "PipelineDiff",
@@ -224,23 +291,31 @@ __all__ = [
     "TablePairing",
     "ToolError",
     "VersionEvidence",
+    "VersionNotFoundError",
     "call_mlflow",
     "classify_key",
     "collect_bundle",
+    "collect_version",
     "diff_pipeline_configs",
+    "find_eval_table",
+    "is_config_artifact",
     "key_matches",
     "load_config_files",
     "load_pipeline_config",
     "make_client",
+    "merge_mappings",
     "metric_inputs",
     "numeric_value",
     "pair_tables",
     "paired_bootstrap",
     "parse_segment_metric_key",
     "rate_difference_interval",
+    "read_eval_table",
     "read_metric_history",
     "read_text_artifact",
     "registered_aliases",
+    "registered_model_names",
+    "resolve_version",
     "segment_metric_key",
     "segment_metrics_from_keys",
     "segment_metrics_from_table",

@@ -84,6 +84,8 @@ def is_config_artifact(artifact: ArtifactFile) -> bool:
         artifact: A run or logged-model artifact from the evidence bundle.
     """
     name = posixpath.basename(artifact.path)
+    if artifact.pipeline_config:
+        return True
     if artifact.owner == "logged_model":
         return name in _ENV_FILES
     if artifact.path.startswith(_PIPELINE_DIR):

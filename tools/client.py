@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenacity import (
@@ -24,6 +25,7 @@ from tenacity import (
 from tools.errors import (
     BackendRequestError,
     BackendUnavailableError,
+    MissingStoreError,
     NotFoundError,
     ToolError,
 )
@@ -35,6 +37,7 @@ __all__ = [
     "DEFAULT_ATTEMPTS",
     "call_mlflow",
     "make_client",
+    "missing_sqlite_file",
     "translate_exception",
     "translate_mlflow_errors",
 ]
@@ -65,9 +68,27 @@ def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowCli
             f"empty MLflow tracking URI {tracking_uri!r}",
             "pass a tracking URI such as 'sqlite:///mlflow.db' or 'http://localhost:5000'",
         )
+    for uri in dict.fromkeys([tracking_uri, registry_uri or tracking_uri]):
+        missing = missing_sqlite_file(uri)
+        if missing is not None:
+            raise MissingStoreError(uri, missing)
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+
+
+def missing_sqlite_file(uri: str) -> str | None:
+    """The database file a ``sqlite:///`` URI names when that file does not exist, else None.
+
+    Args:
+        uri: A tracking or registry URI; other schemes and in-memory databases give None.
+    """
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    if not path or path == ":memory:" or Path(path).exists():
+        return None
+    return str(Path(path).resolve())
 
 
 def _detail(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ error, and an unreachable registry raises `BackendUnavailableError`.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,16 +19,25 @@ from tools.artifacts import (
     TextArtifacts,
     read_logged_model_text_artifacts,
     read_run_text_artifacts,
+    read_text_artifact,
 )
 from tools.datasets import dataset_inputs_from
-from tools.errors import BackendUnavailableError, ToolError
-from tools.eval_table import read_eval_table
+from tools.discovery import (
+    FoundTable,
+    apply_metric_aliases,
+    assign_dataset_contexts,
+    find_configs,
+    find_eval_table,
+    normalize_segment_keys,
+)
+from tools.errors import ArtifactError, BackendUnavailableError, ToolError
 from tools.evidence import (
     ArtifactFile,
     DatasetInput,
     EvalTable,
     EvidenceBundle,
     EvidenceGap,
+    EvidenceOrigin,
     EvidenceSource,
     LoggedModelEvidence,
     MetricPoint,
@@ -35,6 +45,7 @@ from tools.evidence import (
     SafetySuiteResult,
     VersionEvidence,
 )
+from tools.evidence_mapping import EvidenceMapping
 from tools.logged_models import read_logged_model
 from tools.registry import ResolvedVersion, resolve_version, resolve_with_aliases
 from tools.runs import LOSS_LIKE_KEYS, fetch_run, read_metric_history, run_evidence_from
@@ -161,6 +172,38 @@ def _artifact_gaps(listing: TextArtifacts, source: EvidenceSource) -> list[Evide
     return gaps
 
 
+def _mapped_configs(
+    client: MlflowClient,
+    run_id: str,
+    listing: TextArtifacts,
+    mapping: EvidenceMapping | None,
+    reader: _Reader,
+) -> tuple[list[ArtifactFile], list[EvidenceOrigin]]:
+    """Config files outside ``pipeline/`` that the mapping names or discovery finds."""
+    paths, how, gaps = find_configs(listing.paths, listing.files, mapping)
+    reader.gaps.extend(gaps)
+    files: list[ArtifactFile] = []
+    origins: list[EvidenceOrigin] = []
+    for path in paths:
+        try:
+            found = read_text_artifact(client, "run", run_id, path)
+        except ArtifactError as exc:
+            reader.gap("pipeline_config", f"run {run_id!r}: {exc.message}", exc.how_to_fix)
+            continue
+        files.append(found.model_copy(update={"pipeline_config": True}))
+        origins.append(
+            EvidenceOrigin(
+                kind="pipeline_config",
+                source=path,
+                how=how or "discovery",
+                detail="named by evidence.configs"
+                if how == "mapping"
+                else "the only config-like file in the run's artifacts",
+            )
+        )
+    return files, origins
+
+
 class _Reader:
     """Submits reads to a shared pool and collects their gaps under one deadline."""
 
@@ -196,6 +239,8 @@ def collect_resolved(
     *,
     history_keys: Sequence[str] = (),
     timeout_s: float = 30.0,
+    mapping: EvidenceMapping | None = None,
+    metric_names: Sequence[str] = (),
 ) -> VersionEvidence:
     """Gather the evidence of an already resolved version (see `collect_version`).
 
@@ -204,6 +249,8 @@ def collect_resolved(
         resolved: The version, from `tools.registry.resolve_version`.
         history_keys: Metrics whose full history to read, besides loss-like keys.
         timeout_s: Budget for all sources of this version together.
+        mapping: Where this team logs evidence; what it leaves unset is discovered.
+        metric_names: Metrics policies name, filled from their aliases when absent.
     """
     started = time.monotonic()
     ref = f"{resolved.model!r} version {resolved.version}"
@@ -217,6 +264,7 @@ def collect_resolved(
     artifact_paths: list[str] = []
     eval_table: EvalTable | None = None
     safety: dict[str, SafetySuiteResult] = {}
+    origins: list[EvidenceOrigin] = []
     try:
         run_future = reader.submit(fetch_run, client, resolved.run_id) if resolved.run_id else None
         model_futures = None
@@ -260,7 +308,7 @@ def collect_resolved(
         if run is not None:
             run_futures = (
                 reader.submit(read_run_text_artifacts, client, run.run_id),
-                reader.submit(read_eval_table, client, run.run_id),
+                reader.submit(find_eval_table, client, run.run_id, mapping),
                 reader.submit(_histories, client, run, history_keys),
                 reader.submit(read_safety_evidence, client, run, resolved.model, resolved.version),
             )
@@ -271,9 +319,19 @@ def collect_resolved(
                 artifacts.extend(run_listing.files)
                 artifact_paths.extend(run_listing.paths)
                 reader.gaps.extend(_artifact_gaps(run_listing, "pipeline_config"))
-            eval_table = reader.result(
+                configs, config_origins = _mapped_configs(
+                    client, run.run_id, run_listing, mapping, reader
+                )
+                artifacts.extend(configs)
+                origins.extend(config_origins)
+            found: FoundTable | None = reader.result(
                 run_futures[1], "eval_table", f"evaluation table of run {run.run_id!r}"
             )
+            if found is not None:
+                eval_table = found.table
+                reader.gaps.extend(found.gaps)
+                if found.origin is not None:
+                    origins.append(found.origin)
             history_result = reader.result(
                 run_futures[2], "metric_history", f"metric histories of run {run.run_id!r}"
             )
@@ -300,6 +358,14 @@ def collect_resolved(
                     f"models:/{model_listing.owner_id}/{p}" for p in model_listing.paths
                 )
                 reader.gaps.extend(_artifact_gaps(model_listing, "artifacts"))
+        datasets, dataset_origins = assign_dataset_contexts(datasets, logged_model, mapping)
+        origins.extend(dataset_origins)
+        if run is not None:
+            metrics, segment_origins = normalize_segment_keys(run.metrics, mapping)
+            run, alias_origins = apply_metric_aliases(
+                run.model_copy(update={"metrics": metrics}), logged_model, mapping, metric_names
+            )
+            origins.extend(segment_origins + alias_origins)
     finally:
         # Reads that overran the deadline keep running in their threads; nobody waits for them.
         pool.shutdown(wait=False, cancel_futures=True)
@@ -331,6 +397,7 @@ def collect_resolved(
         eval_table=eval_table,
         safety=safety,
         gaps=gaps,
+        origins=origins,
     )
 
 
@@ -341,6 +408,8 @@ def collect_version(
     *,
     history_keys: Sequence[str] = (),
     timeout_s: float = 30.0,
+    mapping: EvidenceMapping | None = None,
+    metric_names: Sequence[str] = (),
 ) -> VersionEvidence:
     """Gather everything about one model version: run, histories, logged model, datasets,
     artifacts, evaluation table and safety results.
@@ -357,6 +426,8 @@ def collect_version(
         history_keys: Metrics whose full history to read, besides loss-like keys that are present
             (``loss``, ``train_loss``, ``val_loss``, ``training_loss``, ``validation_loss``).
         timeout_s: Budget for all sources together.
+        mapping: Where this team logs evidence; what it leaves unset is discovered.
+        metric_names: Metrics policies name, filled from their aliases when absent.
 
     Raises:
         ModelNotFoundError: No registered model of that name.
@@ -364,7 +435,14 @@ def collect_version(
         BackendUnavailableError: The registry cannot be reached.
     """
     resolved = resolve_version(client, model, version)
-    return collect_resolved(client, resolved, history_keys=history_keys, timeout_s=timeout_s)
+    return collect_resolved(
+        client,
+        resolved,
+        history_keys=history_keys,
+        timeout_s=timeout_s,
+        mapping=mapping,
+        metric_names=metric_names,
+    )
 
 
 def collect_bundle(
@@ -376,6 +454,8 @@ def collect_bundle(
     target_alias: str = "champion",
     history_keys: Sequence[str] = (),
     timeout_s: float = 30.0,
+    mapping: EvidenceMapping | None = None,
+    metric_names: Sequence[str] = (),
 ) -> EvidenceBundle:
     """The evidence bundle for reviewing a candidate version against its baseline.
 
@@ -387,10 +467,13 @@ def collect_bundle(
         client: MLflow client.
         model: Registered model name.
         ref: Candidate version number (``5``, ``"5"``) or alias (``"@challenger"``).
-        baseline_alias: Alias of the version to compare against; None for no baseline.
+        baseline_alias: Alias of the version to compare against (``v<N>``: version N); None for
+            no baseline.
         target_alias: The alias the promotion would move (recorded in the bundle).
         history_keys: Metrics whose full history to read, besides loss-like keys.
         timeout_s: Budget for each version's sources.
+        mapping: Where this team logs evidence; what it leaves unset is discovered.
+        metric_names: Metrics policies name, filled from their aliases when absent.
 
     Raises:
         ModelNotFoundError: No registered model of that name.
@@ -402,19 +485,23 @@ def collect_bundle(
     candidate, aliases = resolve_with_aliases(client, model, ref)
     baseline: ResolvedVersion | None = None
     if baseline_alias is not None:
-        baseline_version = aliases.get(baseline_alias)
+        # `v<N>` pins the baseline to a version (MLflow reserves such names, so no alias has one).
+        pinned = re.fullmatch(r"v(\d+)", baseline_alias)
+        baseline_version = int(pinned[1]) if pinned else aliases.get(baseline_alias)
         if baseline_version is not None and baseline_version != candidate.version:
             baseline = resolve_version(client, model, baseline_version)
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promogate-version")
     try:
-        candidate_future = pool.submit(
-            collect_resolved, client, candidate, history_keys=history_keys, timeout_s=timeout_s
-        )
+        options: dict[str, Any] = {
+            "history_keys": history_keys,
+            "timeout_s": timeout_s,
+            "mapping": mapping,
+            "metric_names": metric_names,
+        }
+        candidate_future = pool.submit(collect_resolved, client, candidate, **options)
         baseline_future = (
-            pool.submit(
-                collect_resolved, client, baseline, history_keys=history_keys, timeout_s=timeout_s
-            )
+            pool.submit(collect_resolved, client, baseline, **options)
             if baseline is not None
             else None
         )

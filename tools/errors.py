@@ -14,6 +14,7 @@ reach engineers through the CLI, the API and the PR bot verbatim::
     ├── InvalidVersionRefError(ref)     "five", "@", "0": not a version number or @alias
     ├── BackendUnavailableError         MLflow unreachable, 5xx, timeout (retried when transient)
     ├── BackendRequestError             MLflow refused the request (4xx other than not-found)
+    │   └── MissingStoreError(uri)      a sqlite:/// store whose file does not exist (never created)
     └── ArtifactError(path)
         ├── MalformedArtifactError(path)  an artifact that cannot be parsed
         └── ArtifactTooLargeError(path)   an artifact over the size cap
@@ -37,6 +38,7 @@ __all__ = [
     "InvalidVersionRefError",
     "LoggedModelNotFoundError",
     "MalformedArtifactError",
+    "MissingStoreError",
     "ModelNotFoundError",
     "NotFoundError",
     "RunNotFoundError",
@@ -154,7 +156,8 @@ class InvalidVersionRefError(ToolError):
         self.ref = ref
         super().__init__(
             f"invalid version reference {ref!r}",
-            "pass a version number such as 5 or '5', or an alias such as '@champion'",
+            "pass a version number such as 5, '5' or 'v5', 'latest', or an alias such as "
+            "'@champion'",
         )
 
 
@@ -210,4 +213,18 @@ class ArtifactTooLargeError(ArtifactError):
             path,
             f"artifact {path!r} is {size} bytes, over the {limit}-byte limit",
             "log a smaller file (e.g. a sample of the evaluation rows) or split it",
+        )
+
+
+class MissingStoreError(BackendRequestError):
+    """A ``sqlite:///`` MLflow store whose file does not exist; promogate never creates one."""
+
+    def __init__(self, uri: str, path: str) -> None:
+        self.uri = uri
+        self.path = path
+        super().__init__(
+            f"the MLflow store {uri!r} does not exist (no file {path!r}); promogate never creates "
+            "one, since an empty store would hide every model",
+            "pass the URI of your MLflow store with --tracking-uri or PROMOGATE_TRACKING_URI "
+            "(or run from the directory that holds mlflow.db)",
         )

@@ -51,14 +51,16 @@ def _native(value: Any) -> Any:
     return value
 
 
-def _validated(path: str, columns: list[Any], rows: list[Any]) -> EvalTable:
+def _validated(
+    path: str, columns: list[Any], rows: list[Any], check_columns: bool = True
+) -> EvalTable:
     if not columns or not all(isinstance(c, str) for c in columns):
         raise MalformedArtifactError(path, "'columns' must be a non-empty list of strings", _FIX)
     if len(set(columns)) != len(columns):
         raise MalformedArtifactError(path, f"duplicate column names in {columns!r}", _FIX)
-    if "label" not in columns:
+    if check_columns and "label" not in columns:
         raise MalformedArtifactError(path, f"no 'label' column (columns: {columns!r})", _FIX)
-    if "prediction" not in columns and "score" not in columns:
+    if check_columns and "prediction" not in columns and "score" not in columns:
         raise MalformedArtifactError(
             path, f"neither a 'prediction' nor a 'score' column (columns: {columns!r})", _FIX
         )
@@ -72,7 +74,7 @@ def _validated(path: str, columns: list[Any], rows: list[Any]) -> EvalTable:
     return EvalTable(path=path, columns=list(columns), rows=clean)
 
 
-def _parse_json(path: str, data: bytes) -> EvalTable:
+def _parse_json(path: str, data: bytes, check_columns: bool = True) -> EvalTable:
     try:
         parsed = json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -84,10 +86,10 @@ def _parse_json(path: str, data: bytes) -> EvalTable:
     columns, rows = parsed["columns"], parsed["data"]
     if not isinstance(columns, list) or not isinstance(rows, list):
         raise MalformedArtifactError(path, "'columns' and 'data' must be lists", _FIX)
-    return _validated(path, columns, rows)
+    return _validated(path, columns, rows, check_columns)
 
 
-def _parse_frame(path: str, data: bytes, kind: str) -> EvalTable:
+def _parse_frame(path: str, data: bytes, kind: str, check_columns: bool = True) -> EvalTable:
     import pandas as pd  # type: ignore[import-untyped]
 
     try:
@@ -101,25 +103,27 @@ def _parse_frame(path: str, data: bytes, kind: str) -> EvalTable:
         raise MalformedArtifactError(path, f"cannot be read as {kind} ({exc})", _FIX) from exc
     columns = [str(c) for c in frame.columns]
     rows = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
-    return _validated(path, columns, rows)
+    return _validated(path, columns, rows, check_columns)
 
 
-def parse_eval_table(path: str, data: bytes) -> EvalTable:
+def parse_eval_table(path: str, data: bytes, *, check_columns: bool = True) -> EvalTable:
     """Parse an evaluation table from its bytes; the format follows the file extension.
 
     Args:
         path: The artifact path (``.json``, ``.csv`` or ``.parquet``), named in errors.
         data: The file's bytes.
+        check_columns: Require the conventional ``label`` and ``prediction``/``score`` columns
+            (off when the columns are matched to their roles afterwards).
 
     Raises:
         MalformedArtifactError: The table cannot be parsed or breaks the column convention.
     """
     if path.endswith(".json"):
-        return _parse_json(path, data)
+        return _parse_json(path, data, check_columns)
     if path.endswith(".csv"):
-        return _parse_frame(path, data, "csv")
+        return _parse_frame(path, data, "csv", check_columns)
     if path.endswith(".parquet"):
-        return _parse_frame(path, data, "parquet")
+        return _parse_frame(path, data, "parquet", check_columns)
     raise MalformedArtifactError(path, "unknown table format (expected .json, .csv or .parquet)")
 
 

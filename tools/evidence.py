@@ -21,6 +21,7 @@ __all__ = [
     "EvalTable",
     "EvidenceBundle",
     "EvidenceGap",
+    "EvidenceOrigin",
     "LoggedModelEvidence",
     "LoggedModelMetric",
     "MetricPoint",
@@ -94,6 +95,11 @@ class ArtifactFile(_Frozen):
     path: str
     owner: Literal["run", "logged_model"]
     content: str
+    pipeline_config: bool = Field(
+        default=False,
+        description="Read as a pipeline config although it is outside the conventional places "
+        "(chosen by an evidence mapping or found by content).",
+    )
 
 
 class EvalTable(_Frozen):
@@ -153,6 +159,22 @@ class EvidenceGap(_Frozen):
     )
 
 
+class EvidenceOrigin(_Frozen):
+    """Where one piece of evidence was read from, and how promogate knew to look there."""
+
+    kind: Literal[
+        "eval_table",
+        "evaluation_dataset",
+        "training_dataset",
+        "pipeline_config",
+        "segment_metrics",
+        "metric_alias",
+    ]
+    source: str = Field(description="The artifact path, dataset or metric key it came from.")
+    how: Literal["convention", "mapping", "discovery"]
+    detail: str = ""
+
+
 class VersionEvidence(_Frozen):
     """Everything gathered about one model version."""
 
@@ -177,6 +199,7 @@ class VersionEvidence(_Frozen):
     # Read only when a policy has a `security:` section; left out of dumps (and so of the
     # evidence digest) when absent, so digests of reviews without one are unchanged.
     artifact_scan: ArtifactScan | None = Field(default=None, exclude_if=lambda v: v is None)
+    origins: list[EvidenceOrigin] = Field(default_factory=list)
 
     @property
     def ref(self) -> str:

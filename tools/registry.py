@@ -32,6 +32,7 @@ __all__ = [
     "logged_model_id_from_source",
     "parse_version_ref",
     "registered_aliases",
+    "registered_model_names",
     "resolve_version",
     "resolve_with_aliases",
 ]
@@ -43,12 +44,13 @@ _MAX_LISTED_VERSIONS = 1000
 
 
 class VersionRef(BaseModel):
-    """A parsed version reference: exactly one of `version` and `alias` is set."""
+    """A parsed version reference: exactly one of `version`, `alias` and `latest` is set."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: int | None = None
     alias: str | None = None
+    latest: bool = False
 
 
 class ResolvedVersion(BaseModel):
@@ -69,10 +71,11 @@ class ResolvedVersion(BaseModel):
 
 
 def parse_version_ref(ref: str | int) -> VersionRef:
-    """Parse ``5``, ``"5"`` or ``"@champion"``.
+    """Parse ``5``, ``"5"``, ``"v5"``, ``"latest"`` or ``"@champion"``.
 
     Args:
-        ref: A positive version number (int or digits) or ``@`` followed by an alias.
+        ref: A positive version number (int, digits or ``v`` and digits), ``latest`` (the
+            highest version number), or ``@`` followed by an alias.
     """
     if isinstance(ref, bool):
         raise InvalidVersionRefError(ref)
@@ -86,6 +89,10 @@ def parse_version_ref(ref: str | int) -> VersionRef:
         if not alias:
             raise InvalidVersionRefError(ref)
         return VersionRef(alias=alias)
+    if text.lower() == "latest":
+        return VersionRef(latest=True)
+    if text[:1] in ("v", "V"):
+        text = text[1:]
     if text.isdigit() and int(text) >= 1:
         return VersionRef(version=int(text))
     raise InvalidVersionRefError(ref)
@@ -121,6 +128,15 @@ def registered_aliases(client: MlflowClient, model: str) -> dict[str, int]:
 def _aliases_of(registered: Any) -> dict[str, int]:
     raw = getattr(registered, "aliases", None) or {}
     return {str(alias): int(version) for alias, version in dict(raw).items()}
+
+
+def registered_model_names(client: MlflowClient, limit: int = 1000) -> list[str]:
+    """Names of the registered models (at most `limit`), for did-you-mean suggestions."""
+    models = call_mlflow(
+        lambda: client.search_registered_models(max_results=limit),
+        "search_registered_models()",
+    )
+    return sorted(str(m.name) for m in models)
 
 
 def _existing_versions(client: MlflowClient, model: str) -> list[int]:
@@ -182,6 +198,11 @@ def resolve_with_aliases(
         if parsed.alias not in aliases:
             raise AliasNotFoundError(model, parsed.alias, aliases)
         number = aliases[parsed.alias]
+    elif parsed.latest:
+        versions = _existing_versions(client, model)
+        if not versions:
+            raise ModelNotFoundError(model)
+        number = versions[-1]
     else:
         assert parsed.version is not None
         number = parsed.version

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from api.dependencies import Approver, IdempotencyKey, State, Viewer
 from api.idempotency import idempotent
@@ -31,7 +32,7 @@ def create_override(
     Needs the approver (or admin) role, and the caller must be among a policy's
     `overrides.approvers` when it names any. Refused (409) for checks a policy marks
     never-overridable and for reviews that failed; the expiry may not exceed a policy's
-    `overrides.expires_hours`. The override applies to decisions made on the same evidence.
+    `overrides.expires_in_hours`. The override applies to decisions made on the same evidence.
     """
 
     def handle() -> Response:
@@ -70,3 +71,37 @@ def list_overrides(
     return OverrideList(
         overrides=state.ledger.active_overrides(model, version, target_alias=target_alias)
     )
+
+
+class RevokeRequest(BaseModel):
+    """Why an override is revoked before it expires."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=4000)]
+
+
+@router.post(
+    "/{override_id}/revoke",
+    summary="Revoke an override",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+def revoke_override(
+    override_id: Annotated[str, Path(min_length=1, max_length=128)],
+    body: RevokeRequest,
+    state: State,
+    caller: Approver,
+) -> dict[str, Any]:
+    """Revoke an override before it expires (approver role); decisions it covered block again.
+
+    Recorded as its own ledger record; the override itself is never edited.
+    """
+    from ledger.errors import LedgerError, RecordNotFoundError
+    from ledger.override_revocations import revoke_override as revoke
+
+    try:
+        return revoke(state.ledger, override_id, revoked_by=caller.name, reason=body.reason)
+    except RecordNotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    except LedgerError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None

@@ -1,0 +1,154 @@
+"""`promogate evidence`, `policy init`, `policy validate --against` on models logged the ways
+teams log them (tests/support/team_registry.py), and the exit code of usage errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from support.team_registry import CUSTOM, SYNONYMS, TeamRegistry, review_once
+
+from api.cli import _mount_optional_apps, app
+from api.cli_usage import run_app
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    _mount_optional_apps()
+    code = run_app(app, list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_evidence_says_where_each_piece_came_from(
+    team_registry: TeamRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(
+        capsys, "evidence", SYNONYMS, "v2", "--tracking-uri", team_registry.tracking_uri
+    )
+    assert code == 0
+    assert "- eval_table: found by discovery" in out
+    assert "from reports/scored.csv" in out
+    assert "- pipeline_config: found by discovery" in out
+    assert "conf/train.yaml" in out
+    assert "region: north, south" in out
+
+
+def test_evidence_says_why_not_and_the_mapping_line(
+    team_registry: TeamRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(
+        capsys, "evidence", CUSTOM, "2", "--tracking-uri", team_registry.tracking_uri, "--json"
+    )
+    assert code == 0
+    import json
+
+    items = {i["kind"]: i for i in json.loads(out)}
+    table = items["eval_table"]
+    assert table["found"] is False
+    assert "is_default" in table["why_not"][0]
+    assert "evidence: {table:" in table["fix"]
+    assert items["training_dataset"]["found"] is False
+    assert "evidence: {datasets: {training: ['snap-a']}}" in items["training_dataset"]["fix"]
+    assert "settings/train_config.yaml" in items["pipeline_config"]["why_not"][0]
+
+
+def test_policy_init_writes_a_policy_that_validates_and_reviews(
+    team_registry: TeamRegistry, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+
+    from policies.loader import load_policy_dir
+
+    target = tmp_path / "policies" / "synonyms.yaml"
+    target.parent.mkdir()
+    code, _, err = _run(
+        capsys,
+        "policy", "init", SYNONYMS, "latest", "-o", str(target),
+        "--tracking-uri", team_registry.tracking_uri,
+    )  # fmt: skip
+    assert code == 0, err
+    text = target.read_text()
+    assert "# Starter policy for 'synonyms'" in text
+    assert "name: recall" in text and "segments: {by: region" in text
+    assert 'paths: ["reports/scored.csv"]' in text and "label: y_true" in text
+    policies = load_policy_dir(target.parent)
+    decision = review_once(team_registry.tracking_uri, SYNONYMS, 2, policies)
+    assert decision.verdict == "approve", decision.reasons
+    code, _, err = _run(
+        capsys, "policy", "validate", str(target.parent), "--against", SYNONYMS, "2",
+        "--tracking-uri", team_registry.tracking_uri,
+    )  # fmt: skip
+    assert code == 0, err
+
+
+LINTED = textwrap.dedent(
+    """\
+    apiVersion: promogate/v1
+    kind: PromotionPolicy
+    metadata: {name: typo, revision: 1}
+    match: {model: "synonyms"}
+    metrics: [{name: recal, min: 0.5}]
+    segments: {by: regoin, metric: recall, max_drop: 0.1}
+    ---
+    apiVersion: promogate/v1
+    kind: PromotionPolicy
+    metadata: {name: wrong-model, revision: 1}
+    match: {model: "synonym"}
+    """
+)
+
+
+def test_validate_against_suggests_names(
+    team_registry: TeamRegistry, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "p.yaml").write_text(LINTED)
+    code, _, err = _run(
+        capsys, "policy", "validate", str(tmp_path), "--against", SYNONYMS, "2",
+        "--tracking-uri", team_registry.tracking_uri,
+    )  # fmt: skip
+    assert code == 3
+    assert "metric 'recal' is not logged by synonyms/2; did you mean 'recall'?" in err
+    assert "segment column 'regoin'" in err and "did you mean 'region'?" in err
+    assert "match.model 'synonym' does not match 'synonyms'; did you mean 'synonyms'" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["review", "m", "1", "--bogus"], 3),
+        (["gate"], 3),
+        (["review", "m", "1", "--llm"], 3),
+        (["nonsense-command"], 3),
+        (["policy", "validate"], 3),
+        (["--version"], 0),
+        (["--help"], 0),
+    ],
+    ids=["unknown-option", "missing-args", "missing-value", "unknown-command", "sub-missing",
+         "version", "help"],
+)  # fmt: skip
+def test_usage_errors_exit_3_through_the_console_script(
+    args: list[str], expected: int, tmp_path: Path
+) -> None:
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from api.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        timeout=120,
+    )
+    assert done.returncode == expected, done.stderr
+    if expected == 3:
+        assert "Usage:" in done.stderr or "Error" in done.stderr
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli_usage import package_version
+
+    code, out, _ = _run(capsys, "--version")
+    assert code == 0 and out.strip() == f"promogate {package_version()}"

@@ -1,0 +1,112 @@
+"""Failures that say what happened: a missing store is refused, never created; unresolved reviews
+are not ledger records; a dry run writes nothing; an explicit baseline; the champion itself."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from support.team_registry import SYNONYMS, TeamRegistry
+
+from api.cli import _mount_optional_apps, app
+from api.cli_usage import run_app
+from ledger.store import Ledger
+
+POLICY = textwrap.dedent(
+    """\
+    apiVersion: promogate/v1
+    kind: PromotionPolicy
+    metadata: {name: honest, revision: 1}
+    match: {model: "*"}
+    baseline: {alias: champion, on_missing: warn}
+    metrics: [{name: recall, min: 0.1, max_drop: 0.5}]
+    """
+)
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    _mount_optional_apps()
+    code = run_app(app, list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def policies(tmp_path: Path) -> Path:
+    directory = tmp_path / "policies"
+    directory.mkdir()
+    (directory / "p.yaml").write_text(POLICY)
+    return directory
+
+
+def test_a_missing_sqlite_store_is_refused_and_never_created(
+    tmp_path: Path, policies: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "elsewhere" / "mlflow.db"
+    ledger = tmp_path / "ledger.db"
+    code, out, err = _run(
+        capsys, "review", "m", "1", "--policies", str(policies),
+        "--tracking-uri", f"sqlite:///{store}", "--ledger-url", f"sqlite:///{ledger}",
+    )  # fmt: skip
+    assert code == 3
+    assert not store.exists()
+    assert "does not exist" in out
+    assert f"ledger 'sqlite:///{ledger}'" in err
+    # The store was never resolved, so the ledger holds no decision about a "version 0".
+    assert Ledger(f"sqlite:///{ledger}").list_decisions() == []
+
+
+def test_an_unknown_model_is_not_a_ledger_record(
+    team_registry: TeamRegistry,
+    tmp_path: Path,
+    policies: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    code, out, err = _run(
+        capsys, "review", "no-such-model", "1", "--policies", str(policies),
+        "--tracking-uri", team_registry.tracking_uri, "--ledger-url", ledger, "--no-publish",
+    )  # fmt: skip
+    assert code == 3
+    assert "registered model 'no-such-model' not found" in out
+    assert f"tracking URI {team_registry.tracking_uri!r}" in err
+    assert Ledger(ledger).list_decisions() == []
+
+
+def test_dry_run_writes_neither_ledger_nor_tags(
+    team_registry: TeamRegistry,
+    tmp_path: Path,
+    policies: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mlflow import MlflowClient
+
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    code, out, _ = _run(
+        capsys, "review", SYNONYMS, "v2", "--policies", str(policies), "--dry-run",
+        "--tracking-uri", team_registry.tracking_uri, "--ledger-url", ledger,
+    )  # fmt: skip
+    assert code == 0, out
+    assert out.startswith(f"approve {SYNONYMS} v2 vs v1")
+    assert Ledger(ledger).list_decisions() == []
+    client = MlflowClient(team_registry.tracking_uri, team_registry.tracking_uri)
+    tags = client.get_model_version(SYNONYMS, "2").tags
+    assert not any(key.startswith("promogate.") for key in tags)
+
+
+def test_baseline_version_and_the_champion_itself(
+    team_registry: TeamRegistry,
+    tmp_path: Path,
+    policies: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    common = ["--policies", str(policies), "--tracking-uri", team_registry.tracking_uri,
+              "--ledger-url", f"sqlite:///{tmp_path / 'l.db'}", "--dry-run"]  # fmt: skip
+    code, out, _ = _run(capsys, "review", SYNONYMS, "1", "--baseline", "v2", *common)
+    assert code == 0, out
+    assert out.startswith(f"approve {SYNONYMS} v1 vs v2")
+    code, out, _ = _run(capsys, "review", SYNONYMS, "@champion", *common)
+    assert "v1 already holds @champion, so there is no other version" in out
+    code, _, err = _run(capsys, "review", SYNONYMS, "1", "--baseline", "three", *common)
+    assert code == 3 and "--baseline" in err
