@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.dependencies import AppState
 from api.errors import ApiError, problem_response
 from api.gate_service import GateService
+from api.github.router import router as github_router
 from api.jobs import JobQueue, ProcrastinateJobQueue, postgres_conninfo
 from api.metrics import ApiMetrics, ErrorKind
 from api.review_service import ReviewService
@@ -225,6 +226,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         metrics_router.router,
     ):
         app.include_router(router)
+    app.include_router(github_router)
     _install_error_handlers(app)
     app.add_middleware(_RequestMetrics, metrics=api_metrics)
     return app

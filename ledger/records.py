@@ -12,7 +12,7 @@ from policies.result import PolicyRef, Verdict
 
 __all__ = ["LedgerRecord", "Override", "Promotion", "RecordKind"]
 
-RecordKind = Literal["decision", "override", "promotion"]
+RecordKind = Literal["decision", "override", "promotion", "command"]
 
 
 def _utc_now() -> datetime:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from agents.decision import Decision
 from ledger.chain import ChainReport, canonical_json, compute_record_hash, verify_chain
+from ledger.commands import CommandRecord
 from ledger.database import Database
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
 from ledger.idempotency import IdempotencyStore
@@ -52,7 +53,7 @@ def policy_refs_key(refs: Sequence[PolicyRef]) -> str:
     )
 
 
-def _json_payload(model: Decision | Override | Promotion) -> str:
+def _json_payload(model: Decision | Override | Promotion | CommandRecord) -> str:
     # Through JSON text rather than model_dump(mode="json"): pydantic writes NaN and infinity as
     # null there, and canonical JSON refuses them.
     return canonical_json(json.loads(model.model_dump_json()))
@@ -77,7 +78,7 @@ def _to_record(row: LedgerRecordRow) -> LedgerRecord:
     )
 
 
-_Payload = TypeVar("_Payload", Decision, Override, Promotion)
+_Payload = TypeVar("_Payload", Decision, Override, Promotion, CommandRecord)
 
 
 def _load(model: type[_Payload], row: LedgerRecordRow) -> _Payload:
@@ -456,6 +457,45 @@ class Ledger:
         query = query.order_by(LedgerRecordRow.seq.desc()).limit(limit)
         with self.database.read() as session:
             return [_load(Promotion, row) for row in session.execute(query).scalars()]
+
+    # -- commands given through the PR bot --------------------------------------------------------
+
+    def append_command(self, command: CommandRecord) -> LedgerRecord:
+        """Record a `/promogate` pull-request command and its outcome at the end of the chain.
+
+        Args:
+            command: Who asked for what in which pull request, and what became of it. A command
+                about no model version is filed under ``github:<repository>#<number>``, version 0.
+        """
+        fields: dict[str, Any] = {
+            "record_id": command.id,
+            "kind": "command",
+            "model": command.model or f"github:{command.repository}#{command.pull_request}",
+            "version": command.version or 0,
+            "verdict": None,
+            "target_alias": command.target_alias,
+            "evidence_digest": None,
+            "policy_refs": policy_refs_key([]),
+            "expires_at": None,
+            "payload": _json_payload(command),
+        }
+        return self._append(fields)
+
+    def list_commands(self, repository: str | None = None, limit: int = 50) -> list[CommandRecord]:
+        """Recorded pull-request commands, newest first.
+
+        Args:
+            repository: Only commands given in this repository (``owner/name``).
+            limit: At most this many (1 to 1000).
+        """
+        limit = max(1, min(limit, _MAX_LIST_LIMIT))
+        query = select(LedgerRecordRow).where(LedgerRecordRow.kind == "command")
+        query = query.order_by(LedgerRecordRow.seq.desc())
+        with self.database.read() as session:
+            found = [_load(CommandRecord, row) for row in session.execute(query).scalars()]
+        if repository is not None:
+            found = [c for c in found if c.repository.lower() == repository.lower()]
+        return found[:limit]
 
     # -- verification -----------------------------------------------------------------------------
 
