@@ -100,6 +100,8 @@ def _answer(webhook: GitHubWebhook, outcome: str, status: int, **body: Any) -> J
     "/webhook",
     summary="Receive a GitHub webhook delivery",
     status_code=202,
+    # Called by GitHub, not by API clients; documented in docs/pr-bot.md.
+    include_in_schema=False,
     responses={
         200: {"description": "Acknowledged: a duplicate, or an event the bot ignores."},
         401: {"description": "Signature absent or wrong."},
