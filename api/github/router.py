@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -34,7 +36,17 @@ __all__ = ["GitHubWebhook", "github_webhook", "router"]
 
 logger = logging.getLogger("promogate.github")
 
-router = APIRouter(prefix="/v1/github", tags=["github"])
+
+@asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    yield
+    webhook: GitHubWebhook | None = getattr(app.state, "promogate_github", None)
+    if webhook is not None:
+        webhook.close()
+        app.state.promogate_github = None
+
+
+router = APIRouter(prefix="/v1/github", tags=["github"], lifespan=_lifespan)
 
 _CALLER = "github-webhook"
 _PATH = "/v1/github/webhook"
@@ -51,6 +63,13 @@ class GitHubWebhook:
     bot: PRBot | None
     queue: GitHubJobQueue | None
     problem: str | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop the queue and close the GitHub clients (the app's shutdown)."""
+        for close in self.closers:
+            close()
+        self.closers.clear()
 
 
 def github_webhook(request: Request) -> GitHubWebhook:
@@ -73,14 +92,18 @@ def github_webhook(request: Request) -> GitHubWebhook:
         bot: PRBot | None = None
         queue: GitHubJobQueue | None = None
         problem: str | None = None
+        closers: list[Callable[[], None]] = []
         try:
-            from api.github.service import build_bot
+            from api.github.service import build_bot, client_pool
 
-            bot = build_bot(settings, state.gate, metrics=metrics)
+            pool = client_pool(settings)
+            closers.append(pool.close)
+            bot = build_bot(settings, state.gate, metrics=metrics, clients=pool)
             if state.ledger.database.backend == "postgresql":
                 queue = ProcrastinateGitHubQueue(postgres_conninfo(settings.ledger_url))
             else:
                 queue = InProcessGitHubQueue(bot, concurrency=max(2, settings.job_concurrency))
+            closers.insert(0, queue.close)
         except GitHubConfigError as exc:
             problem = str(exc)
             logger.error("the PR bot is not configured: %s", exc)
