@@ -108,7 +108,7 @@ def github_webhook(request: Request) -> GitHubWebhook:
             problem = str(exc)
             logger.error("the PR bot is not configured: %s", exc)
         webhook = GitHubWebhook(
-            secret=secret, metrics=metrics, bot=bot, queue=queue, problem=problem
+            secret=secret, metrics=metrics, bot=bot, queue=queue, problem=problem, closers=closers
         )
         request.app.state.promogate_github = webhook
         return webhook

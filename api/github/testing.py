@@ -227,7 +227,10 @@ class FakeGitHub:
 
         port = _free_port()
         server = uvicorn.Server(
-            uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning")
+            # Idle connections stay open until the client closes them, as GitHub's do for minutes.
+            uvicorn.Config(
+                self.app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=300
+            )
         )
         thread = threading.Thread(target=server.run, name="fake-github", daemon=True)
         thread.start()
