@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-from agents.decision import Finding
+from policies.decision import Finding
 from tools.evidence import EvidenceBundle, VersionEvidence
 
 __all__ = [

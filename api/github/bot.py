@@ -25,10 +25,9 @@ from fnmatch import fnmatchcase
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from agents.decision import Decision, Finding
+from pydantic import ValidationError
+
 from agents.untrusted import normalize_untrusted, quote_untrusted, scan_text
-from api.auth import Principal
-from api.errors import ApiError, ForbiddenError
 from api.github.client import GitHubClient
 from api.github.commands import Command, find_command
 from api.github.config import (
@@ -61,14 +60,16 @@ from api.schemas import OverrideRequest
 from ledger.commands import CommandOutcome, CommandRecord
 from ledger.errors import LedgerError
 from policies.config_review import review_config_change
+from policies.decision import Decision, Finding
 from policies.errors import PolicyError
 from policies.pipeline_rules import PipelineRules
 from policies.result import STATUS_ORDER, CheckResult, Verdict
+from review.errors import ApproverNotAllowedError, GateError
 from tools.errors import ToolError
 
 if TYPE_CHECKING:
     from agents.chat import ChatAnswer
-    from api.gate_service import GateService
+    from review import GateService
 
 __all__ = ["ACTIONS_BOT_USER_ID", "ClientFactory", "PRBot"]
 
@@ -188,6 +189,9 @@ class PRBot:
         bot_login: The bot's login (``my-app[bot]``), to look its id up in App mode.
         app_id: The App's id, to tell its check runs from other apps' (App mode).
         metrics: Where failures to post are counted.
+        llm: ``offline`` or ``openai:<model>``: who answers `/promogate ask` (as `promogate chat`).
+        openai_api_key: The LLM's API key.
+        openai_base_url: The LLM's base URL.
     """
 
     def __init__(
@@ -203,7 +207,13 @@ class PRBot:
         metrics: GitHubMetrics | None = None,
         max_files: int = 300,
         max_file_bytes: int = 512 * 1024,
+        llm: str = "offline",
+        openai_api_key: str | None = None,
+        openai_base_url: str | None = None,
     ) -> None:
+        self.llm = llm
+        self.openai_api_key = openai_api_key
+        self.openai_base_url = openai_base_url
         self.gate = gate
         self.config = config
         self.clients = clients
@@ -985,7 +995,7 @@ class PRBot:
                     detail="no model under review",
                 )
                 return
-            model, ref, target = trained, f"@{self.gate.settings.baseline_alias}", cfg.target_alias
+            model, ref, target = trained, f"@{self.gate.config.baseline_alias}", cfg.target_alias
         question = command.question or ""
         try:
             answer = self._chat(model, ref, target, question)
@@ -1033,17 +1043,16 @@ class PRBot:
         version = evidence.bundle.candidate.version
         decisions = self.gate.ledger.list_decisions(model, version, limit=1)
         decision = decisions[0] if decisions else None
-        settings = self.gate.settings
-        if settings.llm == "offline":
+        if self.llm == "offline":
             session = ChatSession(
                 evidence.bundle, evidence.verdict, decision=decision, client=self.gate.client
             )
             return session.ask(question)
         from agents.chat_model import build_chat_model, parse_model_spec
 
-        spec = parse_model_spec(settings.llm)
+        spec = parse_model_spec(self.llm)
         chat_model = build_chat_model(
-            spec, api_key=settings.openai_api_key, base_url=settings.openai_base_url
+            spec, api_key=self.openai_api_key, base_url=self.openai_base_url
         )
         session = ChatSession(
             evidence.bundle,
@@ -1132,24 +1141,31 @@ class PRBot:
                 detail=str(answer.error),
             )
             return []
-        override_request = OverrideRequest(
-            model=request.model,
-            version=answer.version,
-            target_alias=target,
-            check_ids=command.check_ids,
-            justification=command.reason or "",
-            expires_in_hours=command.expires_hours or 0,
-            decision_id=answer.decision_id,
-        )
-        last_error: ApiError | None = None
+        try:
+            override_request = OverrideRequest(
+                model=request.model,
+                version=answer.version,
+                target_alias=target,
+                check_ids=command.check_ids,
+                justification=command.reason or "",
+                expires_in_hours=command.expires_hours or 0,
+                decision_id=answer.decision_id,
+            )
+        except ValidationError as exc:
+            detail = "; ".join(str(e.get("msg", "")) for e in exc.errors())
+            self._reply(gh, repo, number, f"@{login} override refused: {detail}")
+            self._record(
+                event, "override", command.text, "invalid", permission=permission, detail=detail
+            )
+            return []
+        last_error: GateError | None = None
         for name in names:
-            principal = Principal(id=f"github:{login}", name=name, role="approver")
             try:
-                override = self.gate.add_override(override_request, principal)
-            except ForbiddenError as exc:
+                override = self.gate.add_override(override_request, name)
+            except ApproverNotAllowedError as exc:
                 last_error = exc
                 continue
-            except ApiError as exc:
+            except GateError as exc:
                 last_error = exc
                 break
             self._reply(
@@ -1190,7 +1206,7 @@ class PRBot:
                 lambda s=subject: self._gate_report(s, head, request, cfg, [], []),  # type: ignore[misc]
             )
             return [report]
-        detail = last_error.detail if last_error is not None else "refused"
+        detail = str(last_error) if last_error is not None else "refused"
         self._reply(gh, repo, number, f"@{login} override refused: {detail}")
         self._record(
             event,

@@ -104,10 +104,12 @@ def _github_task(context: procrastinate.JobContext, /, **event: Any) -> bool:
     if service is None:
         raise RuntimeError(f"task {GITHUB_TASK!r} ran without a gate service; use promogate worker")
     from api.github.service import build_bot
+    from api.settings import load_settings
 
     bot = context.additional_context.get("github_bot")
     if bot is None:
-        bot = build_bot(service.settings, service)
+        # The worker is a front door: it reads the bot's settings from its environment.
+        bot = build_bot(load_settings(), service)
         context.additional_context["github_bot"] = bot
     return run_github_job(bot, GitHubEvent.model_validate(event))
 

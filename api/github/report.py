@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.decision import Decision, Finding
+from policies.decision import Decision, Finding
 from policies.result import CheckResult, Verdict
 
 __all__ = [

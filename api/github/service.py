@@ -18,8 +18,8 @@ from api.github.errors import GitHubConfigError
 from api.github.metrics import GitHubMetrics
 
 if TYPE_CHECKING:
-    from api.gate_service import GateService
     from api.settings import Settings
+    from review import GateService
 
 __all__ = ["ClientPool", "build_bot", "client_pool"]
 
@@ -136,4 +136,7 @@ def build_bot(
         bot_login=settings.github_bot_login,
         app_id=settings.github_app_id,
         metrics=metrics,
+        llm=settings.llm,
+        openai_api_key=settings.openai_api_key,
+        openai_base_url=settings.openai_base_url,
     )

@@ -12,12 +12,12 @@ from alembic import command
 from alembic.config import Config
 from pydantic import ValidationError
 
-from agents.decision import Decision
 from ledger.database import MIGRATIONS_DIR
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
 from ledger.records import Override, Promotion
 from ledger.store import Ledger
 from ledger.tables import SCHEMA_REVISION
+from policies.decision import Decision
 
 DecisionFactory = Callable[..., Decision]
 RawSql = Callable[..., None]

@@ -10,7 +10,7 @@ For every candidate of the demo registry (`credit-risk` v2-v6, champion v1), on 
   fetch both source runs, wrap their metrics as `EvaluationResult`s and call
   `mlflow.validate_evaluation_results` with the policy's `roc_auc >= 0.75` threshold.
 
-    uv run python -m evals.benchmarks.gate_latency [--rounds 5] [--workdir DIR]
+    uv run python -m benchmarks.gate_latency [--rounds 5] [--workdir DIR]
 
 Bounded: one registry build (30-60 s), one MLflow server, `rounds` calls per version and method.
 """
@@ -31,9 +31,9 @@ from typing import Any, Final
 import httpx
 from pydantic import BaseModel
 
-from evals.benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
-from evals.benchmarks.mlflow_server import MlflowServer
-from evals.demo_registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_registry
+from benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
+from benchmarks.mlflow_server import MlflowServer
+from demo.registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_registry
 
 __all__ = ["LatencyRow", "main", "measure_gate_latency", "native_check"]
 

@@ -1,42 +1,46 @@
-"""The API's work behind the routes: review, gate, promote and override, on top of `ReviewService`.
+"""The gate rules: reuse, overrides and promotion, on top of `ReviewService`.
 
 The gate gathers a version's evidence once (`ReviewService.gather`), looks for a decision already
 made on the same evidence digest under the same policy revisions, and reviews that same evidence
-(`ReviewService.review(evidence=...)`) only when there is none. Reviews run as jobs get a decision
-id chosen before they start.
+(`ReviewService.review(evidence=...)`) only when there is none. Every front door that gates (the
+HTTP API, the local `promogate gate`, the PR bot) asks `GateService.gate`, so they decide the same
+way, overrides included.
 
 Everything fails closed: a review that cannot complete is recorded as a blocking decision with its
 reason, the gate allows only an approving decision (or a blocked one whose every failing check an
 approver overrode for the same evidence), and an unreachable ledger raises
-`LedgerUnavailableError`, which the API answers with 503.
+`LedgerUnavailableError`. Refusals are `review.errors.GateError`s, which the HTTP layer maps to
+status codes.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from agents.decision import Decision
-from api.auth import Principal
-from api.errors import (
-    ForbiddenError,
-    InvalidRequestError,
-    NotFoundApiError,
-    OverrideRefusedError,
-    PromotionRefusedError,
-    UnavailableError,
-)
-from api.schemas import GateResponse, OverrideRequest, PromoteResponse
+from pydantic import BaseModel, Field
+
 from ledger.errors import RecordNotFoundError
 from ledger.records import Override, Promotion
 from ledger.store import Ledger, policy_refs_key
+from policies.decision import Decision
 from policies.errors import PolicyError
 from policies.evaluator import is_overridable
 from policies.loader import LoadedPolicy
+from policies.result import Verdict
+from review.errors import (
+    ApproverNotAllowedError,
+    InvalidOverrideError,
+    MlflowUnavailableError,
+    OverrideRefusedError,
+    PromotionRefusedError,
+    SubjectNotFoundError,
+)
+from review.service import ReviewConfig, ReviewObserver, ReviewService
 from tools.client import call_mlflow
 from tools.errors import BackendUnavailableError, NotFoundError, ToolError
 from tools.registry import registered_aliases
@@ -44,12 +48,16 @@ from tools.registry import registered_aliases
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from api.review_service import ReviewObserver, ReviewService
-    from api.settings import Settings
+__all__ = [
+    "HUMAN_APPROVAL",
+    "Assessment",
+    "GateResponse",
+    "GateService",
+    "OverrideOrder",
+    "PromoteResponse",
+]
 
-__all__ = ["HUMAN_APPROVAL", "Assessment", "GateService"]
-
-logger = logging.getLogger("promogate.api")
+logger = logging.getLogger("promogate.review")
 
 
 HUMAN_APPROVAL = "escalation"
@@ -60,6 +68,59 @@ _OVERRIDABLE_STATUSES = frozenset({"fail", "error", "warn"})
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class GateResponse(BaseModel):
+    """Allow or deny, and the decision the answer rests on. All but `allowed: true` is a deny."""
+
+    allowed: bool
+    verdict: Verdict
+    model: str
+    version: int | None
+    target_alias: str
+    decision_id: str | None = None
+    reused: bool = Field(description="True when a decision on the same evidence was reused.")
+    evidence_digest: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    overrides: list[str] = Field(
+        default_factory=list, description="Ids of the active overrides the answer relied on."
+    )
+    error: str | None = Field(default=None, description="Why no decision could be made.")
+
+
+class PromoteResponse(BaseModel):
+    """The alias was moved; the promotion is recorded in the ledger and on the model version."""
+
+    promoted: Literal[True] = True
+    model: str
+    version: int
+    target_alias: str
+    previous_version: int | None
+    decision_id: str
+    evidence_digest: str | None
+    overrides: list[str] = Field(default_factory=list)
+    promoted_by: str
+    promoted_at: datetime
+    record_id: str = Field(description="Ledger id of the record of this promotion.")
+
+
+class OverrideOrder(Protocol):
+    """What an approver asks for when overriding (the HTTP API's `OverrideRequest` is one)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def target_alias(self) -> str | None: ...
+    @property
+    def check_ids(self) -> Sequence[str]: ...
+    @property
+    def justification(self) -> str: ...
+    @property
+    def expires_in_hours(self) -> float: ...
+    @property
+    def decision_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +136,7 @@ class GateService:
     """Reviews, gate answers, promotions and overrides for one configuration.
 
     Args:
-        reviews: The review service whose settings, MLflow client, ledger, investigator and
+        reviews: The review service whose configuration, MLflow client, ledger, investigator and
             policies this service uses.
         observer: Called after every recorded decision (metrics).
         clock: Source of the current time.
@@ -94,8 +155,8 @@ class GateService:
         self.clock = clock
 
     @property
-    def settings(self) -> Settings:
-        return self.reviews.settings
+    def config(self) -> ReviewConfig:
+        return self.reviews.config
 
     @property
     def ledger(self) -> Ledger:
@@ -121,7 +182,7 @@ class GateService:
         """
         started = time.perf_counter()
         created_at = self.clock()
-        target = target_alias or self.settings.target_alias
+        target = target_alias or self.config.target_alias
         try:
             evidence = self.reviews.gather(model, ref, target_alias=target)
         except (PolicyError, ToolError) as exc:
@@ -225,7 +286,7 @@ class GateService:
     # -- promote ----------------------------------------------------------------------------------
 
     def promote(
-        self, model: str, version: int, *, target_alias: str | None, actor: Principal
+        self, model: str, version: int, *, target_alias: str | None, actor: str
     ) -> PromoteResponse:
         """Move the alias to `version`, only on an allowing decision for the current evidence.
 
@@ -233,14 +294,14 @@ class GateService:
             model: Registered model name.
             version: The version to promote.
             target_alias: The alias to move; the configured default if None.
-            actor: Who asked (recorded with the promotion).
+            actor: Name of who asked (recorded with the promotion).
 
         Raises:
             PromotionRefusedError: No decision on the current evidence, or it does not allow.
-            NotFoundApiError: No such model or version.
-            UnavailableError: MLflow cannot be reached (nothing was moved).
+            SubjectNotFoundError: No such model or version.
+            MlflowUnavailableError: MLflow cannot be reached (nothing was moved).
         """
-        target = target_alias or self.settings.target_alias
+        target = target_alias or self.config.target_alias
         try:
             evidence = self.reviews.gather(model, version, target_alias=target)
         except PolicyError as exc:
@@ -280,7 +341,7 @@ class GateService:
             target,
             previous,
             decision.id,
-            actor.name,
+            actor,
         )
         return PromoteResponse(
             model=model,
@@ -290,7 +351,7 @@ class GateService:
             decision_id=decision.id,
             evidence_digest=decision.evidence_digest,
             overrides=assessment.overrides,
-            promoted_by=actor.name,
+            promoted_by=actor,
             promoted_at=promoted_at,
             record_id=record.id,
         )
@@ -300,7 +361,7 @@ class GateService:
         decision: Decision,
         assessment: Assessment,
         previous: int | None,
-        actor: Principal,
+        actor: str,
         promoted_at: datetime,
         evidence_digest: str,
     ) -> Promotion:
@@ -315,7 +376,7 @@ class GateService:
             previous_version=previous,
             decision_id=decision.id,
             overrides=assessment.overrides,
-            promoted_by=actor.name,
+            promoted_by=actor,
             evidence_digest=evidence_digest,
             created_at=promoted_at,
         )
@@ -328,14 +389,14 @@ class GateService:
         version: int,
         target: str,
         record_id: str,
-        actor: Principal,
+        actor: str,
         promoted_at: datetime,
     ) -> None:
         from mlflow.exceptions import MlflowException
 
         tags = {
             "promogate.promoted_to": target,
-            "promogate.promoted_by": actor.name,
+            "promogate.promoted_by": actor,
             "promogate.promoted_at": promoted_at.isoformat(),
             "promogate.promotion_record": record_id,
         }
@@ -350,16 +411,16 @@ class GateService:
     @staticmethod
     def _tool_refusal(
         exc: ToolError,
-    ) -> NotFoundApiError | UnavailableError | PromotionRefusedError:
+    ) -> SubjectNotFoundError | MlflowUnavailableError | PromotionRefusedError:
         if isinstance(exc, NotFoundError):
-            return NotFoundApiError(str(exc))
+            return SubjectNotFoundError(str(exc))
         if isinstance(exc, BackendUnavailableError):
-            return UnavailableError(str(exc), kind="mlflow_unavailable")
+            return MlflowUnavailableError(str(exc))
         return PromotionRefusedError(str(exc))
 
     # -- overrides --------------------------------------------------------------------------------
 
-    def add_override(self, request: OverrideRequest, approver: Principal) -> Override:
+    def add_override(self, request: OverrideOrder, approver: str) -> Override:
         """Record an approver's override of named failing checks of one decision.
 
         Naming `HUMAN_APPROVAL` (``escalation``) approves an escalated decision: the human the
@@ -368,17 +429,18 @@ class GateService:
 
         Args:
             request: The model version, checks, justification and expiry.
-            approver: The approver (must hold the approver or admin role; checked by the route).
+            approver: Name of the approver (who must hold the approver or admin role; the front
+                door checks that).
 
         Raises:
-            NotFoundApiError: No such decision, or none for the version and alias.
-            InvalidRequestError: Unknown check ids, checks that do not fail, or an expiry longer
+            SubjectNotFoundError: No such decision, or none for the version and alias.
+            InvalidOverrideError: Unknown check ids, checks that do not fail, or an expiry longer
                 than a policy allows.
             OverrideRefusedError: A check is never-overridable, the review failed, or the
                 decision already approves.
-            ForbiddenError: A policy names its approvers and this one is not among them.
+            ApproverNotAllowedError: A policy names its approvers and this one is not among them.
         """
-        target = request.target_alias or self.settings.target_alias
+        target = request.target_alias or self.config.target_alias
         decision = self._decision_to_override(request, target)
         if decision.error is not None:
             raise OverrideRefusedError(
@@ -390,20 +452,20 @@ class GateService:
         requested = list(dict.fromkeys(request.check_ids))
         check_ids = [i for i in requested if i != HUMAN_APPROVAL]
         if HUMAN_APPROVAL in requested and decision.verdict != "escalate":
-            raise InvalidRequestError(
+            raise InvalidOverrideError(
                 f"{HUMAN_APPROVAL!r} approves an escalated decision; decision {decision.id!r} "
                 f"is a {decision.verdict}: name the failing checks it overrides instead"
             )
         checks = {c.id: c for c in decision.checks}
         unknown = [i for i in check_ids if i not in checks]
         if unknown:
-            raise InvalidRequestError(
+            raise InvalidOverrideError(
                 f"decision {decision.id!r} has no checks {unknown!r}; "
                 f"its checks are {sorted(checks)!r}"
             )
         passing = [i for i in check_ids if checks[i].status not in _OVERRIDABLE_STATUSES]
         if passing:
-            raise InvalidRequestError(
+            raise InvalidOverrideError(
                 f"checks {passing!r} do not fail; there is nothing to override"
             )
         try:
@@ -437,7 +499,7 @@ class GateService:
             version=decision.version,
             target_alias=target,
             check_ids=requested,
-            approver=approver.name,
+            approver=approver,
             justification=request.justification,
             expires_at=created_at + timedelta(hours=request.expires_in_hours),
             decision_id=decision.id,
@@ -449,23 +511,23 @@ class GateService:
             override.id,
             ",".join(override.check_ids),
             decision.id,
-            approver.name,
+            approver,
             override.expires_at.isoformat(),
         )
         return override
 
-    def _decision_to_override(self, request: OverrideRequest, target: str) -> Decision:
+    def _decision_to_override(self, request: OverrideOrder, target: str) -> Decision:
         if request.decision_id is not None:
             try:
                 decision = self.ledger.get_decision(request.decision_id)
             except RecordNotFoundError as exc:
-                raise NotFoundApiError(str(exc)) from exc
+                raise SubjectNotFoundError(str(exc)) from exc
             if (decision.model, decision.version, decision.target_alias) != (
                 request.model,
                 request.version,
                 target,
             ):
-                raise InvalidRequestError(
+                raise InvalidOverrideError(
                     f"decision {decision.id!r} is about {decision.model!r} v{decision.version} "
                     f"@{decision.target_alias}, not {request.model!r} v{request.version} @{target}"
                 )
@@ -473,7 +535,7 @@ class GateService:
         for decision in self.ledger.list_decisions(request.model, request.version, limit=100):
             if decision.target_alias == target:
                 return decision
-        raise NotFoundApiError(
+        raise SubjectNotFoundError(
             f"no decision about {request.model!r} v{request.version} for @{target}; "
             "review it first (POST /v1/reviews or /v1/gate)"
         )
@@ -482,8 +544,8 @@ class GateService:
     def _check_override_rules(
         policy_name: str,
         loaded: dict[str, LoadedPolicy],
-        request: OverrideRequest,
-        approver: Principal,
+        request: OverrideOrder,
+        approver: str,
     ) -> None:
         policy = loaded.get(policy_name)
         if policy is None:
@@ -492,13 +554,13 @@ class GateService:
                 "review the version again under the current policies"
             )
         rules = policy.policy.overrides
-        if rules.approvers and approver.name not in rules.approvers:
-            raise ForbiddenError(
+        if rules.approvers and approver not in rules.approvers:
+            raise ApproverNotAllowedError(
                 f"policy {policy_name!r} lets only {rules.approvers!r} override its checks, "
-                f"not {approver.name!r}"
+                f"not {approver!r}"
             )
         if rules.expires_hours is not None and request.expires_in_hours > rules.expires_hours:
-            raise InvalidRequestError(
+            raise InvalidOverrideError(
                 f"policy {policy_name!r} allows overrides for at most {rules.expires_hours} hours, "
                 f"not {request.expires_in_hours:g}"
             )

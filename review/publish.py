@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agents.decision import Decision
+from policies.decision import Decision
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

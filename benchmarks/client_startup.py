@@ -5,7 +5,7 @@ a loopback stub that answers `POST /v1/gate` at once, so the figure is the clien
 (interpreter start, imports, one HTTP round trip), which CI pays on every deploy; the review behind
 a real gate call is measured by `gate_latency`.
 
-    uv run python -m evals.benchmarks.client_startup [--runs 20]
+    uv run python -m benchmarks.client_startup [--runs 20]
 """
 
 from __future__ import annotations

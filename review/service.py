@@ -1,42 +1,36 @@
-"""One review, as every front door runs it: review, record in the ledger, publish to MLflow.
+"""One review, as every front door runs it: gather, evaluate, decide, record, publish.
 
-The CLI, the HTTP API and the PR bot all call `ReviewService.review`, so a decision is recorded and
-published the same way whichever door asked for it.
+The CLI, the HTTP API, jobs and the PR bot all call `ReviewService.review`, so a decision is
+recorded and published the same way whichever door asked for it. The service takes a
+`ReviewConfig` and its collaborators explicitly; front doors build them from their settings.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agents.decision import Decision
 from agents.investigation import Investigator
-from agents.offline_investigator import OfflineInvestigator
-from agents.publisher import publish_decision_tags
-from agents.reviewer import (
-    EvaluatedEvidence,
-    ReviewOutcome,
-    decide,
-    error_decision,
-    gather_evidence,
-    version_hint,
-)
-from api.settings import Settings
 from ledger.store import Ledger
+from policies.decision import Decision
 from policies.errors import PolicyDirectoryError, PolicyError
 from policies.loader import LoadedPolicy, load_policy_dir
+from review.decide import ReviewOutcome, decide, error_decision, version_hint
+from review.evidence import EvaluatedEvidence, evaluate_evidence, gather_evidence
+from review.publish import publish_decision_tags
 from tools.errors import ToolError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["ReviewObserver", "ReviewService", "configure_mlflow_environment", "make_investigator"]
+__all__ = ["ReviewConfig", "ReviewObserver", "ReviewService"]
 
-logger = logging.getLogger("promogate.api")
+logger = logging.getLogger("promogate.review")
 
 ReviewObserver = Callable[[Decision, float], None]
 """Called with every decision a service records and the seconds the review took."""
@@ -46,80 +40,85 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def configure_mlflow_environment(settings: Settings) -> None:
-    """MLflow's HTTP client reads its timeouts and telemetry switch from the environment only."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, settings.mlflow_http_timeout_s)))
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(settings.mlflow_http_retries)
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+@dataclass(frozen=True)
+class ReviewConfig:
+    """What a review needs to know beyond its collaborators, read once at the edge.
 
+    Args:
+        tracking_uri: MLflow tracking server (None: the service must be given a client).
+        registry_uri: MLflow model registry (None: the tracking server).
+        policies_dir: The trusted policy directory (None: every review blocks).
+        target_alias: The alias a promotion moves unless a caller names another.
+        baseline_alias: The alias of the version a candidate is compared with.
+        evidence_timeout_s: Bound on each evidence source.
+        publish_tags: Whether decisions are written back as model-version tags.
+    """
 
-def make_investigator(settings: Settings) -> Investigator:
-    """The investigator the settings ask for: the offline one unless an LLM is configured."""
-    if settings.llm == "offline":
-        return OfflineInvestigator()
-    from agents.llm_investigator import make_llm_investigator
-
-    return make_llm_investigator(
-        settings.llm,
-        api_key=settings.openai_api_key,
-        base_url=settings.openai_base_url,
-        tracking_uri=settings.tracking_uri,
-    )
+    tracking_uri: str | None = None
+    registry_uri: str | None = None
+    policies_dir: Path | None = None
+    target_alias: str = "champion"
+    baseline_alias: str = "champion"
+    evidence_timeout_s: float = 30.0
+    publish_tags: bool = True
 
 
 class ReviewService:
     """Runs reviews for one configuration: MLflow, trusted policies, ledger and investigator.
 
     Args:
-        settings: The configuration, read once at the edge.
-        ledger: The decision ledger; the one `settings.ledger_url` names if None.
-        investigator: The investigator; the one `settings.llm` names if None.
-        policies: A fixed policy set; otherwise read from `settings.policies_dir` per review.
+        config: The configuration, read once at the edge.
+        ledger: The decision ledger.
+        investigator: The offline or LLM investigator.
+        policies: A fixed policy set; otherwise read from `config.policies_dir` per review.
         observer: Called after every recorded decision with the seconds the review took.
         clock: Source of the decision time.
+        client: The MLflow client; one for `config`'s URIs is made on first use if None.
     """
 
     def __init__(
         self,
-        settings: Settings,
+        config: ReviewConfig,
         *,
-        ledger: Ledger | None = None,
-        investigator: Investigator | None = None,
+        ledger: Ledger,
+        investigator: Investigator,
         policies: Sequence[LoadedPolicy] | None = None,
         observer: ReviewObserver | None = None,
         clock: Callable[[], datetime] = _now,
+        client: MlflowClient | None = None,
     ) -> None:
-        configure_mlflow_environment(settings)
-        self.settings = settings
-        self.ledger = ledger if ledger is not None else Ledger(settings.ledger_url)
-        self.investigator = (
-            investigator if investigator is not None else make_investigator(settings)
-        )
+        self.config = config
+        self.ledger = ledger
+        self.investigator = investigator
         self.observer = observer
         self.clock = clock
         self._policies = list(policies) if policies is not None else None
-        self._client: MlflowClient | None = None
+        self._client = client
 
     @property
     def client(self) -> MlflowClient:
         if self._client is None:
             from tools.client import make_client
 
-            self._client = make_client(self.settings.tracking_uri, self.settings.registry_uri)
+            if self.config.tracking_uri is None:
+                raise ValueError(
+                    "the review service has neither an MLflow client nor a tracking URI; "
+                    "pass client=... or ReviewConfig(tracking_uri=...)"
+                )
+            self._client = make_client(self.config.tracking_uri, self.config.registry_uri)
         return self._client
 
     def policies(self) -> list[LoadedPolicy]:
         """The trusted policy set, read from the configured directory on every call unless given."""
         if self._policies is not None:
             return self._policies
-        if self.settings.policies_dir is None:
+        if self.config.policies_dir is None:
             raise PolicyDirectoryError(
                 "<unset>",
                 "no policy directory is configured; pass --policies DIR or set "
                 "PROMOGATE_POLICIES_DIR (every review blocks without policies)",
             )
-        return load_policy_dir(self.settings.policies_dir)
+        return load_policy_dir(self.config.policies_dir)
 
     def gather(
         self,
@@ -129,21 +128,23 @@ class ReviewService:
         target_alias: str | None = None,
         baseline_alias: str | None = None,
     ) -> EvaluatedEvidence:
-        """The version's current evidence and the policies' verdict on it.
+        """The version's current evidence (resolve, gather) and the policies' verdict on it.
 
         Raises:
             PolicyError: The policies cannot be loaded.
             ToolError: The version cannot be resolved, or MLflow failed while reading evidence.
         """
-        return gather_evidence(
+        policies = self.policies()
+        bundle = gather_evidence(
             self.client,
             model,
             ref,
-            policies=self.policies(),
-            target_alias=target_alias or self.settings.target_alias,
-            baseline_alias=baseline_alias or self.settings.baseline_alias,
-            timeout_s=self.settings.evidence_timeout_s,
+            policies=policies,
+            target_alias=target_alias or self.config.target_alias,
+            baseline_alias=baseline_alias or self.config.baseline_alias,
+            timeout_s=self.config.evidence_timeout_s,
         )
+        return evaluate_evidence(bundle, policies)
 
     def review(
         self,
@@ -165,7 +166,7 @@ class ReviewService:
         """
         started = time.perf_counter()
         created_at = self.clock()
-        target = target_alias or self.settings.target_alias
+        target = target_alias or self.config.target_alias
         if evidence is None:
             try:
                 evidence = self.gather(
@@ -191,7 +192,7 @@ class ReviewService:
             decision_id=decision_id,
         )
         self.record(decision, started)
-        should_publish = self.settings.publish_tags if publish is None else publish
+        should_publish = self.config.publish_tags if publish is None else publish
         if should_publish:
             self._publish(decision)
         return ReviewOutcome(decision, evidence.bundle)

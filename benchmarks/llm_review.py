@@ -3,7 +3,7 @@
 Two measurements:
 
 1. Per review of each demo candidate (credit-risk v2..v6 against the v1 champion), through
-   `review_version` with the LLM investigator talking real HTTP to `ScriptedOpenAIServer` on
+   `review.ReviewService` with the LLM investigator talking real HTTP to `ScriptedOpenAIServer` on
    loopback, driven by `review_playbook` (it asks the tools about every check that needs attention,
    then files its review): LLM calls, tool calls, prompt and completion tokens, wall time.
 2. Prompt size as the evidence grows tenfold: the v3 bundle, then the same bundle with ten times the
@@ -13,7 +13,7 @@ Two measurements:
 
 Token counts are the scripted server's estimates (four characters per token). Run::
 
-    uv run python -m evals.benchmarks.llm_review [--workdir DIR] [--reuse] [--json]
+    uv run python -m benchmarks.llm_review [--workdir DIR] [--reuse] [--json]
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from agents.llm_investigator import LlmInvestigator, make_llm_investigator
-from agents.reviewer import history_keys_for, review_version
 from agents.testing import ScriptedOpenAIServer, review_playbook
+from ledger.store import Ledger
 from policies.evaluator import evaluate_policies
 from policies.loader import LoadedPolicy, load_policy_text
+from review import ReviewConfig, ReviewService, history_keys_for
 from tools.evidence import EvalTable, EvidenceBundle, MetricPoint, VersionEvidence
 
 if TYPE_CHECKING:
@@ -109,14 +110,22 @@ def measure_reviews(
     """
     policies = _policies(with_branch=False)
     rows: list[ReviewRow] = []
-    with ScriptedOpenAIServer(responder=review_playbook) as server:
-        investigator = _investigator(server, client)
+    with (
+        ScriptedOpenAIServer(responder=review_playbook) as server,
+        tempfile.TemporaryDirectory() as scratch,
+        Ledger(f"sqlite:///{Path(scratch) / 'ledger.db'}") as ledger,
+    ):
+        service = ReviewService(
+            ReviewConfig(publish_tags=False),
+            ledger=ledger,
+            investigator=_investigator(server, client),
+            policies=policies,
+            client=client,
+        )
         for version, expected in versions:
             first = len(server.requests)
             started = time.perf_counter()
-            decision = review_version(
-                client, model, str(version), policies=policies, investigator=investigator
-            ).decision
+            decision = service.review(model, str(version)).decision
             wall = time.perf_counter() - started
             requests = server.requests[first:]
             usage = decision.usage
@@ -267,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import mlflow
 
-    from evals.demo_registry import DEMO_MODEL_NAME, build_demo_registry
+    from demo.registry import DEMO_MODEL_NAME, build_demo_registry
     from tools.collector import collect_bundle
 
     scratch = None

@@ -8,7 +8,7 @@ serves the demo registry (`credit-risk`, champion v1, candidates v2-v6):
   through the candidates, for `--review-seconds` per level. Reviews run at most
   `PROMOGATE_JOB_CONCURRENCY` (default 2) at a time per API process; more clients queue.
 
-    uv run python -m evals.benchmarks.api_throughput [--levels 1,8,32] [--read-seconds 5]
+    uv run python -m benchmarks.api_throughput [--levels 1,8,32] [--read-seconds 5]
         [--review-seconds 20]
 
 Bounded in time: each level stops sending at its deadline and waits for the requests in flight.
@@ -32,9 +32,9 @@ from typing import Final, Literal
 import httpx
 from pydantic import BaseModel
 
-from evals.benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
-from evals.benchmarks.mlflow_server import MlflowServer
-from evals.demo_registry import DEMO_MODEL_NAME, build_demo_registry
+from benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
+from benchmarks.mlflow_server import MlflowServer
+from demo.registry import DEMO_MODEL_NAME, build_demo_registry
 
 __all__ = ["ThroughputRow", "main", "measure_api_throughput"]
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-from evals.benchmarks.server_process import ServerProcess
+from benchmarks.server_process import ServerProcess
 
 __all__ = ["ApiServer", "create_token", "fresh_ledger_url"]
 

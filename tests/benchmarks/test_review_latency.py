@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from evals.benchmarks.mlflow_native import (
+from benchmarks.mlflow_native import (
     ComparisonReport,
     compare_with_mlflow,
     native_thresholds,
     render_table,
 )
-from evals.benchmarks.review_latency import (
+from benchmarks.review_latency import (
     DEFAULT_POLICIES,
     PHASES,
     REGISTRY_RECORD,
@@ -24,8 +24,8 @@ from evals.benchmarks.review_latency import (
     measure_review_latency,
     prepare_registry,
 )
-from evals.benchmarks.review_latency import render_table as render_latency_table
-from evals.demo_registry import DemoRegistry
+from benchmarks.review_latency import render_table as render_latency_table
+from demo.registry import DemoRegistry
 from policies.loader import LoadedPolicy, load_policy_dir
 
 

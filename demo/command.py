@@ -7,19 +7,21 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Annotated, Protocol
 
+import typer
 from rich.console import Console
 
 import policies as policies_package
-from agents.decision import Decision
+from api.cli_options import AsJson
 from api.render import decisions_table, print_decision
-from api.review_service import ReviewService
+from api.services import build_review_service, configure_mlflow_environment
 from api.settings import Settings
-from evals.demo_registry import build_demo_registry
-from evals.support_assistant import build_support_assistant_versions
+from demo.registry import build_demo_registry
+from demo.support_assistant import build_support_assistant_versions
+from policies.decision import Decision
 
-__all__ = ["EXAMPLE_POLICIES", "run_demo"]
+__all__ = ["EXAMPLE_POLICIES", "register", "review_demo_candidates", "run_demo"]
 
 EXAMPLE_POLICIES = Path(policies_package.__file__).resolve().parent / "examples"
 
@@ -105,7 +107,8 @@ def review_demo_candidates(
         policies_dir=EXAMPLE_POLICIES,
         llm="offline",
     )
-    service = ReviewService(settings)
+    configure_mlflow_environment(settings)
+    service = build_review_service(settings)
     decisions: list[Decision] = []
     mismatches: list[str] = []
     for candidate in candidates:
@@ -120,3 +123,18 @@ def review_demo_candidates(
             console.rule(f"{candidate.model} v{candidate.version}: {candidate.title}")
             print_decision(decision, console)
     return decisions, mismatches
+
+
+def demo(
+    directory: Annotated[
+        Path, typer.Argument(help="Working directory for the demo registry and ledger.")
+    ] = Path("promogate-demo"),
+    as_json: AsJson = False,
+) -> None:
+    """Build a demo MLflow registry with real models and defects, and review every candidate."""
+    raise typer.Exit(run_demo(directory, as_json=as_json))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `promogate demo` to the CLI (the `promogate.commands` entry point)."""
+    app.command(name="demo")(demo)

@@ -1,16 +1,16 @@
 """Review latency on the demo registry: median and p90 of repeated reviews, split into phases.
 
-Builds the demo registry (`evals.demo_registry`), or reuses one a previous run built, reviews every
+Builds the demo registry (`demo.registry`), or reuses one a previous run built, reviews every
 candidate once to warm up (imports, database connections), then reviews each candidate `repeats`
 more times and prints the median and p90 per version and overall::
 
-    uv run python -m evals.benchmarks.review_latency [--workdir DIR] [--reuse] [--repeats N]
+    uv run python -m benchmarks.review_latency [--workdir DIR] [--reuse] [--repeats N]
 
 Every review is timed twice, one after the other:
 
-- end to end, the way `api.review_service.ReviewService.review` runs it with tag publishing off:
-  load the policy directory, `agents.reviewer.review_version`, append the decision to the ledger;
-- in phases, calling the same functions `review_version` calls, in the same order: policies (load
+- end to end, through `review.ReviewService.review` itself with tag publishing off: load the
+  policy directory, gather, evaluate, investigate, decide, append the decision to the ledger;
+- in phases, calling the same steps `ReviewService.review` runs, in the same order: policies (load
   the directory), evidence (`collect_bundle`), evaluation (`evaluate_policies`), investigation (the
   offline investigator), decision (`compose_decision`) and ledger (`Ledger.append_decision`).
 
@@ -22,8 +22,8 @@ to a throwaway SQLite ledger; nothing is written back to MLflow.
 Bounded in count (`repeats` rounds of 5 candidates) and in time (`--max-seconds`: no new round
 starts after it, and at least one timed round always runs).
 
-Like `api/`, this module sits on top of the packages it measures: it imports `agents`, `policies`,
-`ledger` and `tools`, and nothing imports it.
+This module sits on top of the packages it measures: it imports `review`, `agents`, `policies`,
+`ledger`, `tools` and `demo`, and nothing imports it.
 """
 
 from __future__ import annotations
@@ -46,14 +46,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import policies as policies_package
-from agents.decision import Decision
 from agents.offline_investigator import OfflineInvestigator
-from agents.reviewer import compose_decision, history_keys_for, review_version
-from evals.demo_registry import CHAMPION_ALIAS, DemoRegistry, build_demo_registry
+from demo.registry import CHAMPION_ALIAS, DemoRegistry, build_demo_registry
 from evals.errors import EvalError
 from ledger.store import Ledger
+from policies.decision import Decision
 from policies.evaluator import evaluate_policies
 from policies.loader import load_policy_dir
+from review import ReviewConfig, ReviewService, compose_decision, history_keys_for
 from tools.collector import collect_bundle
 from tools.pipeline_config import clear_pipeline_config_cache
 from tools.significance import clear_bootstrap_cache
@@ -173,6 +173,19 @@ class ReviewRunner:
         self.investigator = OfflineInvestigator()
         self.timeout_s = timeout_s
         self.cold = cold
+        self.service = ReviewService(
+            ReviewConfig(
+                tracking_uri=tracking_uri,
+                policies_dir=policies_dir,
+                target_alias=CHAMPION_ALIAS,
+                baseline_alias=CHAMPION_ALIAS,
+                evidence_timeout_s=timeout_s,
+                publish_tags=False,
+            ),
+            ledger=self.ledger,
+            investigator=self.investigator,
+            client=self.client,
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -198,23 +211,12 @@ class ReviewRunner:
             _clear_caches()
         cpu_started = time.process_time()
         started = time.perf_counter()
-        policies = load_policy_dir(self.policies_dir)
-        outcome = review_version(
-            self.client,
-            model,
-            str(version),
-            policies=policies,
-            investigator=self.investigator,
-            target_alias=CHAMPION_ALIAS,
-            baseline_alias=CHAMPION_ALIAS,
-            timeout_s=self.timeout_s,
-        )
-        self.ledger.append_decision(outcome.decision)
+        outcome = self.service.review(model, str(version))
         wall_ms = (time.perf_counter() - started) * 1000.0
         return outcome.decision, wall_ms, (time.process_time() - cpu_started) * 1000.0
 
     def review_in_phases(self, model: str, version: int) -> PhasedReview:
-        """Review by calling `review_version`'s steps one by one, timing each.
+        """Review by calling `ReviewService.review`'s steps one by one, timing each.
 
         Raises:
             EvalError: MLflow failed while the evidence was read (the end-to-end review would

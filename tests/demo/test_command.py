@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from agents.decision import Decision
-from api.demo import review_demo_candidates
+from demo.command import review_demo_candidates
+from policies.decision import Decision
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ requests per second. This measures how close the suite runner gets at concurrenc
 a real HTTP connection (an OpenAI-compatible endpoint on 127.0.0.1 that sleeps L before answering),
 including the offline judge on every response::
 
-    uv run python -m evals.benchmarks.runner_throughput [--latency-ms 100] [--rounds 20]
+    uv run python -m benchmarks.runner_throughput [--latency-ms 100] [--rounds 20]
 
 Each level sends `rounds x concurrency` cases, so the ideal wall time of every level is
 `rounds x L` (2 s by default): bounded in count and in time. The endpoint runs in its own process
@@ -33,8 +33,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from agents.loopback_server import LoopbackHttpServer, LoopbackServerThread
 from evals.judges import OfflineJudge
-from evals.loopback_server import LoopbackHttpServer, LoopbackServerThread
 from evals.runner import run_suite
 from evals.suite import Case, Suite, SuiteHeader, SuiteThresholds
 from evals.targets import OpenAIChatTarget

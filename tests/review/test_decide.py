@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agents.decision import LlmUsage
 from agents.investigation import Investigation, Recommendation
-from agents.reviewer import compose_decision, error_decision
+from policies.decision import LlmUsage
 from policies.result import CheckResult, PolicyOutcome, PolicyRef, PolicyVerdict, Verdict
+from review.decide import compose_decision, error_decision
 from tools.evidence import EvidenceBundle, VersionEvidence
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

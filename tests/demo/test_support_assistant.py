@@ -15,9 +15,7 @@ from typing import Any
 
 import pytest
 
-from evals.detectors import find_pii
-from evals.suite import Case, find_suite
-from evals.support_assistant import (
+from demo.support_assistant import (
     DEMO_SUITES,
     KNOWLEDGE_BASE,
     SupportAssistant,
@@ -27,6 +25,8 @@ from evals.support_assistant import (
     redact_personal_data,
     refusal_reason,
 )
+from evals.detectors import find_pii
+from evals.suite import Case, find_suite
 from evals.targets import InvocationsTarget, PyfuncTarget, Target, TargetUnreachableError
 
 POLICY = Path(__file__).resolve().parents[2] / "policies" / "examples" / "support-assistant.yaml"

@@ -2,7 +2,7 @@
 
 For every candidate of the demo registry, in the same run::
 
-    uv run python -m evals.benchmarks.mlflow_native [--workdir DIR] [--reuse]
+    uv run python -m benchmarks.mlflow_native [--workdir DIR] [--reuse]
 
 1. **MLflow-native**: fetch the candidate's and the champion's source runs, build MLflow
    `EvaluationResult`s from their metrics, and call `mlflow.validate_evaluation_results` with
@@ -12,7 +12,7 @@ For every candidate of the demo registry, in the same run::
    ``headline`` (the policy's `metrics` rules) and ``+segments`` (also every
    `segment/region:<value>/recall` key the champion has, at most 0.03 below the champion's value).
 2. **promogate**: the full review (policies, evidence, evaluation, investigation, ledger), as
-   `evals.benchmarks.review_latency.ReviewRunner` runs it.
+   `benchmarks.review_latency.ReviewRunner` runs it.
 
 How the policy maps onto `MetricThreshold`: MLflow's `min_absolute_change` and
 `min_relative_change` must be positive and require the candidate to *beat* the baseline by that
@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evals.benchmarks.review_latency import DEFAULT_POLICIES, ReviewRunner, prepare_registry
-from evals.demo_registry import CHAMPION_ALIAS, DemoRegistry
+from benchmarks.review_latency import DEFAULT_POLICIES, ReviewRunner, prepare_registry
+from demo.registry import CHAMPION_ALIAS, DemoRegistry
 from evals.errors import EvalError
 from policies.loader import LoadedPolicy, load_policy_dir
 from tools.segments import parse_segment_metric_key

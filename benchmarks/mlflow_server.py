@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Literal, Self
 
-from evals.benchmarks.server_process import ServerProcess, free_port
+from benchmarks.server_process import ServerProcess, free_port
 
 __all__ = ["FaultMode", "FaultProxy", "MlflowServer", "free_port"]
 

@@ -9,7 +9,7 @@ in paul-rottger/exaggerated-safety), re-implemented here with the same prefixes.
 The judge's rules were developed by reading the errors on two files only (`DEV_MODELS`); the other
 three are held out and reported separately.
 
-Run: `uv run python -m evals.benchmarks.judge_agreement [--data DIR]`
+Run: `uv run python -m benchmarks.judge_agreement [--data DIR]`
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def format_report(report: AgreementReport) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m evals.benchmarks.judge_agreement",
+        prog="python -m benchmarks.judge_agreement",
         description="Agreement of the offline refusal judge with XSTest human labels.",
     )
     parser.add_argument(

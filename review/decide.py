@@ -1,8 +1,8 @@
-"""The review: resolve, gather evidence, evaluate policies, investigate, decide.
+"""Investigate and decide: the investigator's findings bounded by the policy verdict.
 
 The verdict is computed here, by code, from the policy verdict; the investigator (offline or an LLM)
 may add blockers or escalate, never clear a failed or errored check. Any error on the way blocks,
-with the reason recorded in the decision.
+with the reason recorded in the decision (`error_decision`).
 """
 
 from __future__ import annotations
@@ -10,45 +10,37 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from importlib import metadata
 from typing import TYPE_CHECKING
 
-from agents.decision import Decision, Finding
 from agents.investigation import Investigation, Investigator
-from policies.evaluator import evaluate_policies
-from policies.loader import LoadedPolicy
-from policies.result import PolicyRef, PolicyVerdict, Verdict
-from tools.collector import collect_bundle
-from tools.errors import BackendUnavailableError, ToolError
+from policies.decision import Decision, Finding
+from policies.result import PolicyVerdict, Verdict
+from review.evidence import EvaluatedEvidence
 from tools.evidence import EvidenceBundle
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
+    pass
 
 __all__ = [
-    "EvaluatedEvidence",
     "ReviewOutcome",
     "compose_decision",
     "decide",
     "error_decision",
-    "gather_evidence",
-    "history_keys_for",
-    "review_version",
+    "package_versions",
     "version_hint",
 ]
 
-logger = logging.getLogger("promogate.agents")
+logger = logging.getLogger("promogate.review")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _package_versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
+    """Versions of the libraries a decision depends on, recorded with it."""
     versions: dict[str, str] = {}
     for dist in ("promogate", "mlflow", "langchain", "scikit-learn"):
         try:
@@ -56,22 +48,6 @@ def _package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
-
-
-def history_keys_for(policies: Sequence[LoadedPolicy], model: str) -> list[str]:
-    """Metric histories that policies which may apply to `model` judge (convergence rules).
-
-    Loss-like histories the run has are read anyway, and the investigator reads others through
-    tools; asking for more would report absent histories as gaps.
-    """
-    keys = {
-        loaded.policy.pipeline.convergence.metric
-        for loaded in policies
-        if fnmatchcase(model, loaded.policy.match.model)
-        and loaded.policy.pipeline is not None
-        and loaded.policy.pipeline.convergence is not None
-    }
-    return sorted(keys)
 
 
 class ReviewOutcome:
@@ -147,7 +123,7 @@ def compose_decision(
         investigator=investigation.investigator,
         usage=investigation.usage,
         error=error,
-        versions=_package_versions(),
+        versions=package_versions(),
         created_at=created_at,
         duration_ms=duration_ms,
     )
@@ -179,7 +155,7 @@ def error_decision(
         findings=[Finding(title="Review error", detail=error, severity="blocker")],
         evidence_digest=bundle.digest if bundle is not None else None,
         error=error,
-        versions=_package_versions(),
+        versions=package_versions(),
         created_at=created_at,
         duration_ms=duration_ms,
     )
@@ -189,56 +165,6 @@ def version_hint(ref: str | int) -> int | None:
     """The version number in `ref`, or None for an alias."""
     text = str(ref)
     return int(text) if text.isdigit() else None
-
-
-@dataclass(frozen=True)
-class EvaluatedEvidence:
-    """A version's evidence and the policies' verdict on it: all a decision needs but judgement."""
-
-    bundle: EvidenceBundle
-    policies: list[LoadedPolicy]
-    verdict: PolicyVerdict
-
-    @property
-    def policy_refs(self) -> list[PolicyRef]:
-        """Revision and hash of every policy the verdict applied (deny-by-default included)."""
-        return [o.policy for o in self.verdict.outcomes]
-
-
-def gather_evidence(
-    client: MlflowClient,
-    model: str,
-    ref: str | int,
-    *,
-    policies: Sequence[LoadedPolicy],
-    target_alias: str = "champion",
-    baseline_alias: str | None = "champion",
-    timeout_s: float = 30.0,
-) -> EvaluatedEvidence:
-    """Resolve the candidate and baseline, gather their evidence and evaluate the policies.
-
-    Raises:
-        ToolError: The model, version or alias is unknown, or MLflow failed or timed out while
-            the evidence was read (a policy that does not need the unreadable source would
-            otherwise approve without it, so nothing is decided on such evidence).
-    """
-    bundle = collect_bundle(
-        client,
-        model,
-        ref,
-        baseline_alias=baseline_alias,
-        target_alias=target_alias,
-        history_keys=history_keys_for(policies, model),
-        timeout_s=timeout_s,
-    )
-    failed = bundle.unavailable_gaps()
-    if failed:
-        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        raise BackendUnavailableError(
-            "MLflow failed while the evidence was read, so nothing is decided on it: "
-            f"{failed[0].source}: {failed[0].message}{more}"
-        )
-    return EvaluatedEvidence(bundle, list(policies), evaluate_policies(policies, bundle))
 
 
 def decide(
@@ -271,69 +197,3 @@ def decide(
         decision.duration_ms,
     )
     return decision
-
-
-def review_version(
-    client: MlflowClient,
-    model: str,
-    ref: str | int,
-    *,
-    policies: Sequence[LoadedPolicy],
-    investigator: Investigator,
-    target_alias: str = "champion",
-    baseline_alias: str | None = "champion",
-    timeout_s: float = 30.0,
-    clock: Callable[[], datetime] = _now,
-    decision_id: str | None = None,
-) -> ReviewOutcome:
-    """Review `model` at `ref` (a version number or `@alias`) for promotion to `target_alias`.
-
-    Args:
-        client: MLflow client for the tracking server and registry holding the model.
-        model: Registered model name.
-        ref: Version number, or `@alias`.
-        policies: The trusted policy set; those matching the candidate apply.
-        investigator: Offline or LLM investigator.
-        target_alias: The alias the promotion would move.
-        baseline_alias: Alias of the version to compare against; None for no baseline.
-        timeout_s: Bound on each evidence source.
-        clock: Source of the decision time.
-        decision_id: The id the decision gets; a new one if None.
-
-    Returns:
-        The decision and the evidence bundle it was made on. Errors never raise: they yield a
-        blocking decision that records the reason.
-    """
-    started = time.perf_counter()
-    created_at = clock()
-    try:
-        evidence = gather_evidence(
-            client,
-            model,
-            ref,
-            policies=policies,
-            target_alias=target_alias,
-            baseline_alias=baseline_alias,
-            timeout_s=timeout_s,
-        )
-    except ToolError as exc:
-        logger.warning("review of %s@%s blocked: %s", model, ref, exc)
-        decision = error_decision(
-            model=model,
-            version=version_hint(ref),
-            target_alias=target_alias,
-            error=str(exc),
-            created_at=created_at,
-            duration_ms=(time.perf_counter() - started) * 1000.0,
-            decision_id=decision_id,
-        )
-        return ReviewOutcome(decision, None)
-    decision = decide(
-        evidence,
-        investigator=investigator,
-        target_alias=target_alias,
-        created_at=created_at,
-        started=started,
-        decision_id=decision_id,
-    )
-    return ReviewOutcome(decision, evidence.bundle)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.benchmarks.judge_agreement import (
+from benchmarks.judge_agreement import (
     AgreementReport,
     format_report,
     load_completions,
