@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -129,25 +130,22 @@ class ProcrastinateGitHubQueue:
     """Events deferred to procrastinate; a lock per pull request serialises its jobs.
 
     Args:
-        conninfo: libpq connection URI of the ledger's PostgreSQL database.
+        app: The procrastinate app, with `register_github_task` applied.
+        ensure_schema: Installs procrastinate's tables unless present (called once).
     """
 
     backend = "procrastinate"
 
-    def __init__(self, conninfo: str) -> None:
-        from api.jobs import make_procrastinate_app
-
-        self._conninfo = conninfo
-        self._app = make_procrastinate_app(conninfo)
+    def __init__(self, app: procrastinate.App, ensure_schema: Callable[[], object]) -> None:
+        self._app = app
+        self._ensure_schema = ensure_schema
         self._opened = False
         self._lock = threading.Lock()
 
     def submit(self, event: GitHubEvent) -> None:
-        from api.jobs import ensure_procrastinate_schema
-
         with self._lock:
             if not self._opened:
-                ensure_procrastinate_schema(self._conninfo)
+                self._ensure_schema()
                 self._app.open()
                 self._opened = True
         lock = f"github:{event.repository.lower()}#{event.number}"

@@ -29,7 +29,7 @@ from api.github.events import event_from_payload
 from api.github.jobs import GitHubJobQueue, InProcessGitHubQueue, ProcrastinateGitHubQueue
 from api.github.metrics import GitHubMetrics
 from api.github.signature import verify_signature
-from api.jobs import postgres_conninfo
+from api.jobs import ensure_procrastinate_schema, make_procrastinate_app, postgres_conninfo
 from ledger.errors import IdempotencyConflictError, IdempotencyInProgressError
 
 __all__ = ["GitHubWebhook", "github_webhook", "router"]
@@ -100,7 +100,11 @@ def github_webhook(request: Request) -> GitHubWebhook:
             closers.append(pool.close)
             bot = build_bot(settings, state.gate, metrics=metrics, clients=pool)
             if state.ledger.database.backend == "postgresql":
-                queue = ProcrastinateGitHubQueue(postgres_conninfo(settings.ledger_url))
+                conninfo = postgres_conninfo(settings.ledger_url)
+                queue = ProcrastinateGitHubQueue(
+                    make_procrastinate_app(conninfo),
+                    lambda: ensure_procrastinate_schema(conninfo),
+                )
             else:
                 queue = InProcessGitHubQueue(bot, concurrency=max(2, settings.job_concurrency))
             closers.insert(0, queue.close)
