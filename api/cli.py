@@ -300,10 +300,12 @@ def ledger_list(
 def _mount_optional_apps() -> None:
     from api.chat_commands import chat_command
     from api.eval_commands import eval_app
+    from api.github.cli import pr_command
     from api.server_commands import register_server_commands
 
     app.add_typer(eval_app, name="eval")
     app.command(name="chat")(chat_command)
+    app.command(name="pr")(pr_command)
     register_server_commands(app)
     # Commands of the packages that sit above the front doors (the demo) register themselves
     # through the `promogate.commands` entry point, so `api/` never imports them.
