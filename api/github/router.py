@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.dependencies import AppState, get_state
@@ -31,6 +32,7 @@ from api.github.metrics import GitHubMetrics
 from api.github.signature import verify_signature
 from api.jobs import ensure_procrastinate_schema, make_procrastinate_app, postgres_conninfo
 from ledger.errors import IdempotencyConflictError, IdempotencyInProgressError
+from ledger.store import Ledger
 
 __all__ = ["GitHubWebhook", "github_webhook", "router"]
 
@@ -167,6 +169,17 @@ async def receive(
         )
     if x_github_event == "ping":
         return _answer(webhook, "ignored", 200, detail="pong")
+    ledger = get_state(request).ledger
+    # The ledger and the queue block: keep them off the event loop.
+    return await run_in_threadpool(
+        _accept, webhook, ledger, x_github_event, x_github_delivery, body
+    )
+
+
+def _accept(
+    webhook: GitHubWebhook, ledger: Ledger, event_name: str, delivery: str, body: bytes
+) -> JSONResponse:
+    """Parse a verified delivery, claim its id and queue its event."""
     if webhook.bot is None or webhook.queue is None:
         webhook.metrics.deliveries.labels(outcome="rejected").inc()
         return problem_response(
@@ -180,31 +193,34 @@ async def receive(
     if not isinstance(payload, dict):
         webhook.metrics.deliveries.labels(outcome="rejected").inc()
         return problem_response(400, "the delivery is not a JSON object", "invalid_request")
-    ledger = get_state(request).ledger
     try:
         claim = ledger.idempotency.claim(
-            x_github_delivery[:255], caller=_CALLER, method="POST", path=_PATH, body=body
+            delivery[:255], caller=_CALLER, method="POST", path=_PATH, body=body
         )
-    except (IdempotencyConflictError, IdempotencyInProgressError) as exc:
+    except IdempotencyInProgressError:
+        # The same delivery is being accepted by a concurrent request: this one is a duplicate.
+        logger.info("GitHub delivery %s arrived twice at once; not processed again", delivery)
+        return _answer(webhook, "duplicate", 200, delivery=delivery)
+    except IdempotencyConflictError as exc:
         # The same delivery id with another body is not a redelivery: refuse it.
         return _answer(webhook, "rejected", 409, detail=str(exc))
     except ValueError as exc:
         return _answer(webhook, "rejected", 400, detail=str(exc))
     if claim.replay:
-        logger.info("GitHub delivery %s seen before; not processed again", x_github_delivery)
-        return _answer(webhook, "duplicate", 200, delivery=x_github_delivery)
-    event, why = event_from_payload(x_github_event, payload, x_github_delivery)
+        logger.info("GitHub delivery %s seen before; not processed again", delivery)
+        return _answer(webhook, "duplicate", 200, delivery=delivery)
+    event, why = event_from_payload(event_name, payload, delivery)
     if event is not None and webhook.bot.config.repo(event.repository) is None:
         why = f"repository {event.repository!r} is not served by this bot"
         event = None
     if event is None:
-        logger.info("GitHub delivery %s ignored: %s", x_github_delivery, why)
+        logger.info("GitHub delivery %s ignored: %s", delivery, why)
         ledger.idempotency.complete(claim, 200, json.dumps({"status": "ignored"}))
-        return _answer(webhook, "ignored", 200, delivery=x_github_delivery, detail=why)
+        return _answer(webhook, "ignored", 200, delivery=delivery, detail=why)
     try:
         webhook.queue.submit(event)
     except Exception:
         ledger.idempotency.release(claim)
         raise
     ledger.idempotency.complete(claim, 202, json.dumps({"status": "queued"}))
-    return _answer(webhook, "queued", 202, delivery=x_github_delivery)
+    return _answer(webhook, "queued", 202, delivery=delivery)
