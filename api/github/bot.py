@@ -27,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from agents.untrusted import normalize_untrusted, quote_untrusted, scan_text
+from agents.untrusted import normalize_untrusted, scan_text
 from api.github.client import GitHubClient
-from api.github.commands import Command, find_command
 from api.github.config import (
     BASE_CONFIG_PATH,
     BaseBranchConfig,
@@ -37,7 +36,6 @@ from api.github.config import (
     RepoConfig,
 )
 from api.github.errors import (
-    CommandError,
     GitHubApiError,
     GitHubConfigError,
     GitHubUnavailableError,
@@ -56,32 +54,30 @@ from api.github.report import (
     render_comment,
 )
 from api.github.request_file import PromotionRequest, parse_request_file
-from api.schemas import OverrideRequest
-from ledger.commands import CommandOutcome, CommandRecord
 from ledger.errors import LedgerError
 from policies.config_review import review_config_change
 from policies.decision import Decision, Finding
 from policies.errors import PolicyError
 from policies.pipeline_rules import PipelineRules
 from policies.result import STATUS_ORDER, CheckResult, Verdict
-from review.errors import ApproverNotAllowedError, GateError
 from tools.errors import ToolError
 
 if TYPE_CHECKING:
-    from agents.chat import ChatAnswer
     from review import GateService
 
-__all__ = ["ACTIONS_BOT_USER_ID", "ClientFactory", "PRBot"]
+__all__ = ["ACTIONS_BOT_USER_ID", "ClientFactory", "CommandHandler", "PRBot"]
 
 logger = logging.getLogger("promogate.github")
 
 ClientFactory = Callable[[int | None], GitHubClient]
 """A GitHub client for an App installation id (None in token mode)."""
 
+CommandHandler = Callable[["PRBot", GitHubClient, RepoConfig, GitHubEvent], list[SubjectReport]]
+"""Carries out the command of a comment event for a bot."""
+
 ACTIONS_BOT_USER_ID = 41898282
 """The user id of ``github-actions[bot]``, which ``GITHUB_TOKEN`` comments as."""
 
-_WRITE = frozenset({"admin", "maintain", "write"})
 _BOT_POLICY = "promogate.pr-bot"
 _MAX_CONFIG_FILES = 50
 _MAX_REQUEST_FILES = 10
@@ -192,6 +188,8 @@ class PRBot:
         llm: ``offline`` or ``openai:<model>``: who answers `/promogate ask` (as `promogate chat`).
         openai_api_key: The LLM's API key.
         openai_base_url: The LLM's base URL.
+        commands: Carries out `/promogate` comment commands (`api.github.pr_commands`); comments
+            are ignored without it.
     """
 
     def __init__(
@@ -210,7 +208,9 @@ class PRBot:
         llm: str = "offline",
         openai_api_key: str | None = None,
         openai_base_url: str | None = None,
+        commands: CommandHandler | None = None,
     ) -> None:
+        self.commands = commands
         self.llm = llm
         self.openai_api_key = openai_api_key
         self.openai_base_url = openai_base_url
@@ -246,7 +246,14 @@ class PRBot:
         with self._pr_lock(event.repository, event.number):
             if event.kind == "pull_request":
                 return self.review_pull_request(gh, repo_config, event)
-            return self._command(gh, repo_config, event)
+            if self.commands is None:
+                logger.info(
+                    "ignoring a comment on %s#%d: no command handler",
+                    event.repository,
+                    event.number,
+                )
+                return []
+            return self.commands(self, gh, repo_config, event)
 
     @contextmanager
     def _pr_lock(self, repo: str, number: int) -> Iterator[None]:
@@ -255,7 +262,7 @@ class PRBot:
         with lock:
             yield
 
-    def _counted(self, operation: str, call: Callable[[], Any]) -> Any:
+    def counted(self, operation: str, call: Callable[[], Any]) -> Any:
         try:
             return call()
         except GitHubApiError as exc:
@@ -294,7 +301,7 @@ class PRBot:
         pipeline_files = [f for f in files if cfg.pipeline_for(str(f["filename"])) is not None]
         if pipeline_files:
             reports.append(
-                self._run_subject(
+                self.run_subject(
                     gh,
                     repo,
                     number,
@@ -311,7 +318,7 @@ class PRBot:
         for f in request_files[:_MAX_REQUEST_FILES]:
             path = str(f["filename"])
             reports.append(
-                self._run_subject(
+                self.run_subject(
                     gh,
                     repo,
                     number,
@@ -340,7 +347,6 @@ class PRBot:
         if not repo_config.config_from_base:
             return repo_config
         import yaml
-        from pydantic import ValidationError
 
         text = gh.file_text(repo, BASE_CONFIG_PATH, base_sha, max_bytes=self.max_file_bytes)
         if text is None:
@@ -369,7 +375,7 @@ class PRBot:
         found = [_planted(source, r, text) for source, r, text in texts]
         return [f for f in found if f is not None]
 
-    def _run_subject(
+    def run_subject(
         self,
         gh: GitHubClient,
         repo: str,
@@ -576,9 +582,9 @@ class PRBot:
                     *annotations,
                 ],
             )
-        return self._gate_report(subject, head, request, cfg, findings, annotations)
+        return self.gate_report(subject, head, request, cfg, findings, annotations)
 
-    def _gate_report(
+    def gate_report(
         self,
         subject: str,
         head: str,
@@ -659,15 +665,15 @@ class PRBot:
         """
         mine = self._mine(gh, repo, number, subject)
         if not mine:
-            created = self._counted("comment", lambda: gh.create_comment(repo, number, body))
+            created = self.counted("comment", lambda: gh.create_comment(repo, number, body))
             mine = self._mine(gh, repo, number, subject) or [created]
         mine.sort(key=lambda c: int(c["id"]))
         keep = mine[0]
         if keep.get("body") != body:
-            self._counted("comment", lambda: gh.update_comment(repo, int(keep["id"]), body))
+            self.counted("comment", lambda: gh.update_comment(repo, int(keep["id"]), body))
         for extra in mine[1:]:
             logger.warning("%s#%d: deleting duplicate comment %s", repo, number, extra["id"])
-            self._counted("comment", partial(gh.delete_comment, repo, int(extra["id"])))
+            self.counted("comment", partial(gh.delete_comment, repo, int(extra["id"])))
         return int(keep["id"])
 
     def _our_runs(
@@ -681,7 +687,7 @@ class PRBot:
     def _start_check(self, gh: GitHubClient, repo: str, subject: str, head: str) -> int | None:
         name = check_name(subject)
         if gh.mode != "app":
-            self._counted(
+            self.counted(
                 "status",
                 lambda: gh.create_status(
                     repo,
@@ -700,9 +706,9 @@ class PRBot:
         }
         if existing:
             run_id = int(min(existing, key=lambda r: int(r["id"]))["id"])
-            self._counted("check_run", lambda: gh.update_check_run(repo, run_id, body))
+            self.counted("check_run", lambda: gh.update_check_run(repo, run_id, body))
             return run_id
-        created = self._counted("check_run", lambda: gh.create_check_run(repo, body))
+        created = self.counted("check_run", lambda: gh.create_check_run(repo, body))
         return int(created["id"])
 
     def _publish(
@@ -723,7 +729,7 @@ class PRBot:
             }
             if report.decision_url:
                 body["target_url"] = report.decision_url
-            self._counted("status", lambda: gh.create_status(repo, report.head_sha, body))
+            self.counted("status", lambda: gh.create_status(repo, report.head_sha, body))
             return
         output = check_output(report)
         batches = list(_batches(report.annotations)) or [[]]
@@ -736,7 +742,7 @@ class PRBot:
         }
         if report.decision_url:
             final["details_url"] = report.decision_url
-        self._counted("check_run", lambda: gh.update_check_run(repo, check_id, final))
+        self.counted("check_run", lambda: gh.update_check_run(repo, check_id, final))
         for batch in batches[1:]:
             more = {
                 "output": {
@@ -745,7 +751,7 @@ class PRBot:
                     "annotations": [a.as_github() for a in batch],
                 }
             }
-            self._counted("check_run", partial(gh.update_check_run, repo, check_id, more))
+            self.counted("check_run", partial(gh.update_check_run, repo, check_id, more))
 
     def _supersede(self, gh: GitHubClient, repo: str, old_sha: str, head: str) -> None:
         """Mark every promogate result on the previous head superseded (never left green)."""
@@ -763,7 +769,7 @@ class PRBot:
                         "its review is no longer current.",
                     },
                 }
-                self._counted("check_run", partial(gh.update_check_run, repo, int(run["id"]), body))
+                self.counted("check_run", partial(gh.update_check_run, repo, int(run["id"]), body))
             return
         latest: dict[str, dict[str, Any]] = {}
         for status in gh.statuses(repo, old_sha):
@@ -774,7 +780,7 @@ class PRBot:
         for context, status in latest.items():
             if status.get("state") == "error":
                 continue
-            self._counted(
+            self.counted(
                 "status",
                 partial(
                     gh.create_status,
@@ -783,440 +789,3 @@ class PRBot:
                     {"state": "error", "context": context, "description": note},
                 ),
             )
-
-    # -- commands ---------------------------------------------------------------------------------
-
-    def _reply(self, gh: GitHubClient, repo: str, number: int, text: str) -> None:
-        self._counted("comment", lambda: gh.create_comment(repo, number, text))
-
-    def _record(
-        self, event: GitHubEvent, command: str, text: str, outcome: CommandOutcome, **extra: Any
-    ) -> None:
-        record = CommandRecord(
-            repository=event.repository,
-            pull_request=event.number,
-            comment_id=event.comment_id,
-            command=command,
-            text=text[:2000],
-            actor=event.actor or "unknown",
-            actor_id=event.actor_id,
-            outcome=outcome,
-            **extra,
-        )
-        self.gate.ledger.append_command(record)
-
-    def _command(
-        self, gh: GitHubClient, cfg: RepoConfig, event: GitHubEvent
-    ) -> list[SubjectReport]:
-        repo, number = event.repository, event.number
-        body = event.comment_body or ""
-        if (event.actor_type or "").lower() == "bot" or str(event.actor or "").endswith("[bot]"):
-            return []
-        if event.actor_id is not None and event.actor_id == self.bot_user_id(gh):
-            return []
-        first = next(
-            (
-                line.strip()
-                for line in body.splitlines()
-                if line.strip().lower().startswith("/promogate")
-            ),
-            None,
-        )
-        if first is None:
-            return []
-        login = event.actor or ""
-        permission = gh.collaborator_permission(repo, login)
-        if permission not in _WRITE:
-            self._reply(
-                gh,
-                repo,
-                number,
-                f"@{login} only collaborators with write permission can give promogate commands "
-                f"(yours: {permission}).",
-            )
-            self._record(
-                event,
-                first.split()[1] if len(first.split()) > 1 else "help",
-                first,
-                "refused",
-                permission=permission,
-                detail="no write permission",
-            )
-            return []
-        try:
-            command = find_command(body)
-        except CommandError as exc:
-            self._reply(
-                gh,
-                repo,
-                number,
-                f"@{login} {exc}. Commands: `/promogate review "
-                "[MODEL VERSION]`, `/promogate ask QUESTION`, `/promogate override "
-                'CHECK-ID --reason "..." --expires 24h`.',
-            )
-            self._record(event, "invalid", first, "invalid", permission=permission, detail=str(exc))
-            return []
-        assert command is not None
-        if command.name == "review":
-            return self._review_command(gh, cfg, event, command, permission)
-        if command.name == "ask":
-            self._ask_command(gh, cfg, event, command, permission)
-            return []
-        if command.name == "override":
-            return self._override_command(gh, cfg, event, command, permission)
-        self._reply(
-            gh,
-            repo,
-            number,
-            "promogate commands: `/promogate review [MODEL VERSION]`, "
-            '`/promogate ask QUESTION`, `/promogate override CHECK-ID --reason "..." '
-            "--expires 24h`. See docs/pr-bot.md.",
-        )
-        self._record(event, "help", command.text, "done", permission=permission)
-        return []
-
-    def _pr_event(self, event: GitHubEvent) -> GitHubEvent:
-        return event.model_copy(update={"kind": "pull_request", "before_sha": None})
-
-    def _review_command(
-        self,
-        gh: GitHubClient,
-        cfg: RepoConfig,
-        event: GitHubEvent,
-        command: Command,
-        permission: str,
-    ) -> list[SubjectReport]:
-        if command.model is None:
-            reports = self.review_pull_request(gh, cfg, self._pr_event(event))
-            ids = [r.decision.id for r in reports if r.decision is not None]
-            self._record(
-                event, "review", command.text, "done", permission=permission, record_ids=ids
-            )
-            return reports
-        ref = command.ref or ""
-        if not (ref.isdigit() or ref.startswith("@")):
-            ref = ref.lstrip("v")
-        try:
-            request = PromotionRequest.model_validate(
-                {
-                    "apiVersion": "promogate/v1",
-                    "kind": "PromotionRequest",
-                    "model": command.model,
-                    **({"version": int(ref)} if ref.isdigit() else {"alias": ref.lstrip("@")}),
-                }
-            )
-        except ValueError as exc:
-            self._reply(
-                gh,
-                event.repository,
-                event.number,
-                f"@{event.actor} cannot review {command.model!r} {command.ref!r}: {exc}",
-            )
-            self._record(
-                event, "review", command.text, "invalid", permission=permission, detail=str(exc)
-            )
-            return []
-        pr = gh.pull_request(event.repository, event.number)
-        head = str(pr["head"]["sha"])
-        subject = f"review:{request.model}@{request.ref}"
-        report = self._run_subject(
-            gh,
-            event.repository,
-            event.number,
-            subject,
-            head,
-            lambda: self._gate_report(subject, head, request, cfg, [], []),
-        )
-        decision = report.decision
-        self._record(
-            event,
-            "review",
-            command.text,
-            "done",
-            permission=permission,
-            model=request.model,
-            version=decision.version if decision else None,
-            target_alias=decision.target_alias if decision else None,
-            record_ids=[decision.id] if decision else [],
-        )
-        return [report]
-
-    def _requests(
-        self, gh: GitHubClient, cfg: RepoConfig, repo: str, number: int, head: str
-    ) -> list[PromotionRequest]:
-        found: list[PromotionRequest] = []
-        for f in gh.pull_files(repo, number)[: self.max_files]:
-            path = str(f["filename"])
-            if not cfg.is_request(path) or f.get("status") == "removed":
-                continue
-            text = gh.file_text(repo, path, head, max_bytes=self.max_file_bytes)
-            if text is None:
-                continue
-            try:
-                found.append(parse_request_file(path, text))
-            except RequestFileError:
-                continue
-        return found
-
-    def _ask_command(
-        self,
-        gh: GitHubClient,
-        cfg: RepoConfig,
-        event: GitHubEvent,
-        command: Command,
-        permission: str,
-    ) -> None:
-        repo, number = event.repository, event.number
-        head = str(gh.pull_request(repo, number)["head"]["sha"])
-        requests = self._requests(gh, cfg, repo, number, head)
-        if requests:
-            model, ref, target = (
-                requests[0].model,
-                requests[0].ref,
-                requests[0].target_alias or cfg.target_alias,
-            )
-        else:
-            trained = next((m.model for m in cfg.pipelines if m.model), None)
-            if trained is None:
-                self._reply(
-                    gh,
-                    repo,
-                    number,
-                    f"@{event.actor} this pull request names no model "
-                    "(no promotion request, and its pipelines map to none), so there is "
-                    "nothing to ask about.",
-                )
-                self._record(
-                    event,
-                    "ask",
-                    command.text,
-                    "refused",
-                    permission=permission,
-                    detail="no model under review",
-                )
-                return
-            model, ref, target = trained, f"@{self.gate.config.baseline_alias}", cfg.target_alias
-        question = command.question or ""
-        try:
-            answer = self._chat(model, ref, target, question)
-        except (PolicyError, ToolError) as exc:
-            self._reply(
-                gh, repo, number, f"@{event.actor} cannot answer about {model} {ref}: {exc}"
-            )
-            self._record(
-                event,
-                "ask",
-                command.text,
-                "failed",
-                permission=permission,
-                model=model,
-                detail=str(exc),
-            )
-            return
-        quoted = "\n".join("> " + line for line in question.splitlines())
-        lines = [quoted, "", answer.answer]
-        if answer.tools:
-            lines.append("\n_tools: " + ", ".join(f"`{t}`" for t in answer.tools) + "_")
-        if answer.evidence:
-            lines.append("_evidence: " + ", ".join(f"`{e}`" for e in answer.evidence[:12]) + "_")
-        planted = scan_text(question)
-        if planted:
-            lines.append(
-                f"\n_The question contains text that tries to steer the review "
-                f"({', '.join(planted)}); it was answered as a question and changed nothing._"
-            )
-        self._reply(gh, repo, number, "\n".join(lines)[:60_000])
-        self._record(
-            event,
-            "ask",
-            command.text,
-            "done",
-            permission=permission,
-            model=model,
-            target_alias=target,
-        )
-
-    def _chat(self, model: str, ref: str, target: str, question: str) -> ChatAnswer:
-        from agents.chat import ChatSession
-
-        evidence = self.gate.reviews.gather(model, ref, target_alias=target)
-        version = evidence.bundle.candidate.version
-        decisions = self.gate.ledger.list_decisions(model, version, limit=1)
-        decision = decisions[0] if decisions else None
-        if self.llm == "offline":
-            session = ChatSession(
-                evidence.bundle, evidence.verdict, decision=decision, client=self.gate.client
-            )
-            return session.ask(question)
-        from agents.chat_model import build_chat_model, parse_model_spec
-
-        spec = parse_model_spec(self.llm)
-        chat_model = build_chat_model(
-            spec, api_key=self.openai_api_key, base_url=self.openai_base_url
-        )
-        session = ChatSession(
-            evidence.bundle,
-            evidence.verdict,
-            decision=decision,
-            chat_model=chat_model,
-            model_name=spec.model,
-            client=self.gate.client,
-        )
-        # The question comes from a pull request comment: the model reads it as quoted data.
-        return session.ask(quote_untrusted("pull request comment", question))
-
-    def approver_names(self, gh: GitHubClient, login: str) -> list[str]:
-        """The policy approver names a GitHub user acts as, from the trusted mapping."""
-        names: list[str] = []
-        for name, members in self.config.approvers.items():
-            for member in members:
-                if member.startswith("@") and "/" in member:
-                    org, team = member[1:].split("/", 1)
-                    if gh.is_team_member(org, team, login):
-                        names.append(name)
-                        break
-                elif member.lower() == login.lower():
-                    names.append(name)
-                    break
-        return names
-
-    def _override_command(
-        self,
-        gh: GitHubClient,
-        cfg: RepoConfig,
-        event: GitHubEvent,
-        command: Command,
-        permission: str,
-    ) -> list[SubjectReport]:
-        repo, number, login = event.repository, event.number, event.actor or ""
-        names = self.approver_names(gh, login)
-        if not names:
-            self._reply(
-                gh,
-                repo,
-                number,
-                f"@{login} is not mapped to any policy approver, so cannot override checks.",
-            )
-            self._record(
-                event,
-                "override",
-                command.text,
-                "refused",
-                permission=permission,
-                detail="not an approver",
-            )
-            return []
-        pr = gh.pull_request(repo, number)
-        head = str(pr["head"]["sha"])
-        requests = self._requests(gh, cfg, repo, number, head)
-        if not requests:
-            self._reply(
-                gh,
-                repo,
-                number,
-                f"@{login} this pull request has no readable promotion "
-                "request, so there is no decision to override.",
-            )
-            self._record(
-                event,
-                "override",
-                command.text,
-                "refused",
-                permission=permission,
-                detail="no promotion request",
-            )
-            return []
-        request = requests[0]
-        target = request.target_alias or cfg.target_alias
-        answer = self.gate.gate(request.model, request.ref, target_alias=target)
-        if answer.decision_id is None or answer.version is None:
-            self._reply(gh, repo, number, f"@{login} no decision to override: {answer.error}")
-            self._record(
-                event,
-                "override",
-                command.text,
-                "failed",
-                permission=permission,
-                model=request.model,
-                detail=str(answer.error),
-            )
-            return []
-        try:
-            override_request = OverrideRequest(
-                model=request.model,
-                version=answer.version,
-                target_alias=target,
-                check_ids=command.check_ids,
-                justification=command.reason or "",
-                expires_in_hours=command.expires_hours or 0,
-                decision_id=answer.decision_id,
-            )
-        except ValidationError as exc:
-            detail = "; ".join(str(e.get("msg", "")) for e in exc.errors())
-            self._reply(gh, repo, number, f"@{login} override refused: {detail}")
-            self._record(
-                event, "override", command.text, "invalid", permission=permission, detail=detail
-            )
-            return []
-        last_error: GateError | None = None
-        for name in names:
-            try:
-                override = self.gate.add_override(override_request, name)
-            except ApproverNotAllowedError as exc:
-                last_error = exc
-                continue
-            except GateError as exc:
-                last_error = exc
-                break
-            self._reply(
-                gh,
-                repo,
-                number,
-                f"@{login} override `{override.id}` of "
-                f"{', '.join(f'`{c}`' for c in override.check_ids)} recorded as approver "
-                f"`{name}` until {override.expires_at.isoformat(timespec='minutes')}.",
-            )
-            self._record(
-                event,
-                "override",
-                command.text,
-                "done",
-                permission=permission,
-                approver=name,
-                model=request.model,
-                version=answer.version,
-                target_alias=target,
-                record_ids=[answer.decision_id, override.id],
-            )
-            path = next(
-                (
-                    str(f["filename"])
-                    for f in gh.pull_files(repo, number)
-                    if cfg.is_request(str(f["filename"]))
-                ),
-                None,
-            )
-            subject = f"request:{path}" if path else f"review:{request.model}@{request.ref}"
-            report = self._run_subject(
-                gh,
-                repo,
-                number,
-                subject,
-                head,
-                lambda s=subject: self._gate_report(s, head, request, cfg, [], []),  # type: ignore[misc]
-            )
-            return [report]
-        detail = str(last_error) if last_error is not None else "refused"
-        self._reply(gh, repo, number, f"@{login} override refused: {detail}")
-        self._record(
-            event,
-            "override",
-            command.text,
-            "refused",
-            permission=permission,
-            model=request.model,
-            version=answer.version,
-            target_alias=target,
-            detail=detail,
-        )
-        return []

@@ -16,6 +16,7 @@ from api.github.client import GitHubClient
 from api.github.config import BotConfig, load_bot_config
 from api.github.errors import GitHubConfigError
 from api.github.metrics import GitHubMetrics
+from api.github.pr_commands import run_command
 
 if TYPE_CHECKING:
     from api.settings import Settings
@@ -139,4 +140,5 @@ def build_bot(
         llm=settings.llm,
         openai_api_key=settings.openai_api_key,
         openai_base_url=settings.openai_base_url,
+        commands=run_command,
     )
