@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from agents.investigation import Investigation, Investigator
 from policies.decision import Decision, Finding
 from policies.result import PolicyVerdict, Verdict
-from review.evidence import EvaluatedEvidence
+from review.evaluate import EvaluatedEvidence
 from tools.evidence import EvidenceBundle
 
 if TYPE_CHECKING:
@@ -177,7 +177,9 @@ def decide(
     decision_id: str | None = None,
 ) -> Decision:
     """Investigate the evaluated evidence and compose the decision (`started`: perf_counter)."""
-    investigation = investigator.investigate(evidence.bundle, evidence.verdict)
+    investigation = investigator.investigate(
+        evidence.bundle, evidence.verdict, comparison=evidence.comparison
+    )
     decision = compose_decision(
         bundle=evidence.bundle,
         verdict=evidence.verdict,
