@@ -117,6 +117,8 @@ _EXPORTS: dict[str, str] = {
     "ReviewContext": "agents.agent_tools",
     "scan_bundle": "agents.untrusted",
     "ScriptedOpenAIServer": "agents.testing",
+    "normalize_untrusted": "agents.untrusted",
+    "scan_text": "agents.untrusted",
 }
 
 __all__ = [
@@ -141,11 +143,13 @@ __all__ = [
     "build_chat_model",
     "call_tool",
     "make_llm_investigator",
+    "normalize_untrusted",
     "parse_model_spec",
     "quote_untrusted",
     "review_playbook",
     "review_tools",
     "scan_bundle",
+    "scan_text",
 ]
 
 

@@ -53,19 +53,27 @@ _EXPORTS: dict[str, str] = {
     "make_investigator": "api.services",
     "print_decision": "api.render",
     "Settings": "api.settings",
+    "FakeGitHub": "api.github.testing",
+    "FakePull": "api.github.testing",
+    "generate_app_key": "api.github.testing",
+    "sign_payload": "api.github.signature",
 }
 
 __all__ = [
     "AsJson",
+    "FakeGitHub",
+    "FakePull",
     "Settings",
     "build_review_service",
     "configure_mlflow_environment",
     "create_app",
     "decisions_table",
+    "generate_app_key",
     "load_settings",
     "main",
     "make_investigator",
     "print_decision",
+    "sign_payload",
 ]
 
 

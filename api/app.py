@@ -25,6 +25,7 @@ from api import signing
 from api.anchoring import AnchorScheduler, anchor_stores
 from api.dependencies import AppState, caller_dependency
 from api.errors import ApiError, api_error_for, problem_response
+from api.github.router import router as github_router
 from api.jobs import JobQueue, ProcrastinateJobQueue, postgres_conninfo
 from api.metrics import ApiMetrics, ErrorKind
 from api.mlflow_events_service import install_mlflow_events
@@ -261,6 +262,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         pages_router,
     ):
         app.include_router(router)
+    app.include_router(github_router)
     _install_error_handlers(app)
     app.add_middleware(
         RequestGuard,

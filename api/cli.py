@@ -380,6 +380,7 @@ def _mount_optional_apps() -> None:
     from api.event_commands import mlflow_app, reconcile_command
     from api.evidence_commands import register_evidence_commands
     from api.flow_commands import register_flow_commands
+    from api.github.cli import pr_command
     from api.scan_commands import scan_command
     from api.server_commands import register_server_commands
 
@@ -395,6 +396,7 @@ def _mount_optional_apps() -> None:
     ledger_app.command("anchor")(anchor_command)
     app.command(name="chat")(chat_command)
     app.command(name="scan")(scan_command)
+    app.command(name="pr")(pr_command)
     register_server_commands(app)
     app.command(name="reconcile")(reconcile_command)
     app.add_typer(mlflow_app, name="mlflow")

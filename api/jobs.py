@@ -243,6 +243,9 @@ def make_procrastinate_app(conninfo: str) -> procrastinate.App:
         pass_context=True,
         retry=procrastinate.RetryStrategy(max_attempts=3, exponential_wait=2),
     )(_review_task)
+    from api.github.jobs import register_github_task
+
+    register_github_task(app)
     return app
 
 

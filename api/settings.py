@@ -155,6 +155,37 @@ class Settings(BaseSettings):
             file_secret_settings,
         )
 
+    # The PR bot (docs/pr-bot.md).
+    github_config: Path | None = Field(
+        default=None, description="Trusted PR bot configuration: served repositories, approvers."
+    )
+    github_webhook_secret: SecretStr | None = Field(
+        default=None, description="Webhook secret; without it POST /v1/github/webhook refuses all."
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        description="GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).",
+    )
+    github_token: SecretStr | None = Field(
+        default=None, description="Plain token mode: a token that may comment and set statuses."
+    )
+    github_app_id: str | None = Field(default=None, description="GitHub App mode: the App's id.")
+    github_app_private_key: SecretStr | None = Field(
+        default=None, description="GitHub App mode: the App's PEM private key."
+    )
+    github_app_private_key_path: Path | None = Field(
+        default=None, description="GitHub App mode: a file holding the App's PEM private key."
+    )
+    github_bot_login: str | None = Field(
+        default=None, description="The bot's login (App mode: '<app-slug>[bot]')."
+    )
+    github_bot_user_id: int | None = Field(
+        default=None, description="The bot's user id; looked up from the login or token if unset."
+    )
+    public_url: str | None = Field(
+        default=None, description="The API's public base URL, for decision links in comments."
+    )
+
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (None values are ignored)."""

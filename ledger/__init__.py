@@ -77,11 +77,15 @@ _EXPORTS: dict[str, str] = {
     "ROLES": "ledger.tokens",
     "TokenError": "ledger.errors",
     "TokenStore": "ledger.tokens",
+    "CommandOutcome": "ledger.commands",
+    "CommandRecord": "ledger.commands",
 }
 
 __all__ = [
     "ROLES",
     "ChainReport",
+    "CommandOutcome",
+    "CommandRecord",
     "IdempotencyConflictError",
     "IdempotencyInProgressError",
     "IdempotencyStore",

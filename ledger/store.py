@@ -27,6 +27,7 @@ from ledger.chain import (
     verify_chain,
     verify_record_link,
 )
+from ledger.commands import CommandRecord
 from ledger.database import Database
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
 from ledger.idempotency import IdempotencyStore
@@ -62,7 +63,9 @@ def policy_refs_key(refs: Sequence[PolicyRef]) -> str:
     )
 
 
-def _json_payload(model: Decision | Override | Promotion | AliasMove | AliasRevert) -> str:
+def _json_payload(
+    model: Decision | Override | Promotion | AliasMove | AliasRevert | CommandRecord,
+) -> str:
     # Through JSON text rather than model_dump(mode="json"): pydantic writes NaN and infinity as
     # null there, and canonical JSON refuses them. A record can never be edited once chained, so
     # no credential that slipped into a text (an error quoting a URL) is ever written.
@@ -88,7 +91,7 @@ def _to_record(row: LedgerRecordRow) -> LedgerRecord:
     )
 
 
-_Payload = TypeVar("_Payload", Decision, Override, Promotion, AliasMove, AliasRevert)
+_Payload = TypeVar("_Payload", Decision, Override, Promotion, AliasMove, AliasRevert, CommandRecord)
 
 
 def _load(model: type[_Payload], row: LedgerRecordRow) -> _Payload:
@@ -562,6 +565,51 @@ class Ledger:
                 else:
                     records.append(_load(AliasRevert, row))
         return records
+
+    # -- commands given through the PR bot --------------------------------------------------------
+
+    def append_command(self, command: CommandRecord) -> LedgerRecord:
+        """Record a `/promogate` pull-request command and its outcome at the end of the chain.
+
+        Args:
+            command: Who asked for what in which pull request, and what became of it. A command
+                about no model version is filed under ``github:<repository>#<number>``, version 0.
+        """
+        fields: dict[str, Any] = {
+            "record_id": command.id,
+            "kind": "command",
+            "model": command.model or f"github:{command.repository}#{command.pull_request}",
+            "version": command.version or 0,
+            "verdict": None,
+            "target_alias": command.target_alias,
+            "evidence_digest": None,
+            "policy_refs": policy_refs_key([]),
+            "expires_at": None,
+            "payload": _json_payload(command),
+        }
+        return self._append(fields)
+
+    def list_commands(self, repository: str | None = None, limit: int = 50) -> list[CommandRecord]:
+        """Recorded pull-request commands, newest first.
+
+        Args:
+            repository: Only commands given in this repository (``owner/name``).
+            limit: At most this many (1 to 1000).
+        """
+        limit = max(1, min(limit, _MAX_LIST_LIMIT))
+        query = select(LedgerRecordRow).where(LedgerRecordRow.kind == "command")
+        query = query.order_by(LedgerRecordRow.seq.desc())
+        with self.database.read() as session:
+            # Override revocations share the kind (a ``type`` in their payload); they are not
+            # pull-request commands.
+            found = [
+                _load(CommandRecord, row)
+                for row in session.execute(query).scalars()
+                if "type" not in json.loads(row.payload)
+            ]
+        if repository is not None:
+            found = [c for c in found if c.repository.lower() == repository.lower()]
+        return found[:limit]
 
     # -- verification -----------------------------------------------------------------------------
 

@@ -109,16 +109,21 @@ _EXPORTS: dict[str, str] = {
     "run_policy_tests": "policies.testing",
     "Severity": "policies.decision",
     "Verdict": "policies.result",
+    "PipelineRules": "policies.pipeline_schema",
+    "STATUS_ORDER": "policies.result",
+    "review_config_change": "policies.config_review",
 }
 
 __all__ = [
     "DENY_BY_DEFAULT",
     "HOW_TO_LOG_PIPELINE",
+    "STATUS_ORDER",
     "CheckResult",
     "Decision",
     "Finding",
     "LlmUsage",
     "LoadedPolicy",
+    "PipelineRules",
     "Policy",
     "PolicyDirectoryError",
     "PolicyError",
@@ -135,6 +140,7 @@ __all__ = [
     "load_policy_text",
     "metric_names_for",
     "policy_json_schema",
+    "review_config_change",
     "run_policy_tests",
 ]
 
