@@ -49,7 +49,7 @@ from agents.investigation import Investigation, Investigator, Recommendation
 from agents.offline_investigator import OfflineInvestigator, check_findings
 from agents.prompts import REPAIR_PROMPT, REVIEW_SYSTEM_PROMPT, review_request
 from agents.tracing import MlflowReviewTracer, NullTracer, ReviewTrace, ReviewTracer
-from agents.untrusted import scan_bundle
+from agents.untrusted import screen_bundle
 from policies.result import PolicyVerdict
 from tools.evidence import EvidenceBundle
 
@@ -259,8 +259,9 @@ class LlmInvestigator:
             verdict: The policy verdict.
         """
         meter = UsageMeter(self.budget, clock=self._clock)
-        planted = scan_bundle(bundle)
-        planted_refs = [ref for f in planted for ref in f.evidence]
+        screening = screen_bundle(bundle, verdict)
+        planted = screening.findings()
+        planted_refs = screening.refs
         candidate = bundle.candidate
         trace = self.tracer.start_review(
             "promogate.review",

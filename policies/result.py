@@ -29,6 +29,7 @@ CheckKind = Literal[
     "eval",
     "baseline",
     "match",
+    "untrusted_text",
 ]
 
 STATUS_ORDER: dict[CheckStatus, int] = {"skip": 0, "pass": 1, "warn": 2, "error": 3, "fail": 4}
@@ -89,6 +90,7 @@ class PolicyOutcome(BaseModel):
     agent_may_approve: bool = True
     agent_may_block: bool = True
     on_error: Literal["block", "escalate"] = "block"
+    untrusted_text: Literal["report", "escalate", "block"] = "report"
 
 
 class PolicyVerdict(BaseModel):
