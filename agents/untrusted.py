@@ -20,6 +20,7 @@ Detection lives in `agents.untrusted_detectors` (intents and hidden carriers) an
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -46,6 +47,7 @@ __all__ = [
     "Screening",
     "UntrustedTextAction",
     "artifact_ref",
+    "clear_screening_cache",
     "normalize_untrusted",
     "quote_untrusted",
     "safety_case_ref",
@@ -141,6 +143,8 @@ _SAFETY_OUTPUT_SKIP = frozenset(
     {"case_id", "id", "prompt", "input", "attack", "goal", "behavior", "category", "expected"}
 )
 _MAX_MESSAGE_REFS = 20
+# Short identifier-like cells (row ids, segment names) cannot carry a sentence.
+_IDENTIFIER = re.compile(r"^(?:[\w.:/-]{0,12}|[\w.:/-]*\d[\w.:/-]*)$")
 
 
 class Detection(BaseModel):
@@ -322,7 +326,7 @@ def _config_texts(version: VersionEvidence) -> Iterator[tuple[Place, str, str]]:
         return
     config = load_pipeline_config(version)
     for value in config.values.values():
-        if value.format in ("run_params", "datasets") or value.origin == "run":
+        if value.format in ("run_params", "datasets"):
             continue  # run params and dataset inputs are screened at their own places
         if isinstance(value.value, bool | int | float) or value.value is None:
             continue
@@ -347,7 +351,7 @@ def _table_texts(version: VersionEvidence) -> Iterator[tuple[Place, str, str]]:
             yield "eval_table_cell", f"{base}#columns/{column}", column
     for index, row in enumerate(table.rows):
         for column, cell in zip(table.columns, row, strict=False):
-            if isinstance(cell, str) and cell not in seen and not cell.isdigit():
+            if isinstance(cell, str) and cell not in seen and not _IDENTIFIER.match(cell):
                 if len(seen) >= _MAX_TABLE_STRINGS:
                     return
                 seen.add(cell)
@@ -507,6 +511,12 @@ def screen_bundle(bundle: EvidenceBundle, verdict: PolicyVerdict | None = None) 
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return screening
+
+
+def clear_screening_cache() -> None:
+    """Forget cached screenings (benchmarks time first screenings)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def scan_bundle(bundle: EvidenceBundle, verdict: PolicyVerdict | None = None) -> list[Finding]:

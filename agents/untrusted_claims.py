@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -100,26 +101,41 @@ def _metric_ref(version: VersionEvidence, key: str) -> str:
     return f"logged_model:{model_id}/metrics/{key}"
 
 
-def _metric_claims(text: str, version: VersionEvidence, where: str) -> Iterator[Contradiction]:
-    metrics = _metric_names(version)
-    claimed: set[str] = set()
-    for key, observed in sorted(metrics.items()):
-        for spelling in _spellings(key):
-            pattern = re.compile(
+@lru_cache(maxsize=256)
+def _claim_patterns(keys: tuple[str, ...]) -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    """(metric key, lower-cased spelling, pattern of a value claimed for it) per spelling."""
+    return tuple(
+        (
+            key,
+            spelling.lower(),
+            re.compile(
                 rf"(?<![\w+-]){re.escape(spelling)}(?![\w-]){_CONNECTOR}(?<![+-]){_NUMBER}",
                 re.IGNORECASE,
-            )
-            for match in pattern.finditer(text):
-                if key in claimed or _SEGMENT_AFTER.match(text[match.end() :]):
-                    continue
-                value = float(match.group("value"))
-                if match.group("pct") and abs(observed) <= 1.0:
-                    value /= 100.0
-                tolerance = max(0.01, 0.02 * abs(observed))
-                if abs(value - observed) <= tolerance:
-                    claimed.add(key)
-                    continue
-                claimed.add(key)
+            ),
+        )
+        for key in keys
+        for spelling in _spellings(key)
+    )
+
+
+def _metric_claims(text: str, version: VersionEvidence, where: str) -> Iterator[Contradiction]:
+    if not any(c.isdigit() for c in text):
+        return
+    metrics = _metric_names(version)
+    claimed: set[str] = set()
+    lowered = text.lower()
+    for key, spelling, pattern in _claim_patterns(tuple(sorted(metrics))):
+        if key in claimed or spelling not in lowered:
+            continue
+        observed = metrics[key]
+        for match in pattern.finditer(text):
+            if _SEGMENT_AFTER.match(text[match.end() :]):
+                continue
+            claimed.add(key)
+            value = float(match.group("value"))
+            if match.group("pct") and abs(observed) <= 1.0:
+                value /= 100.0
+            if abs(value - observed) > max(0.01, 0.02 * abs(observed)):
                 yield Contradiction(
                     kind="metric",
                     claim=match.group(),
@@ -129,6 +145,7 @@ def _metric_claims(text: str, version: VersionEvidence, where: str) -> Iterator[
                     ),
                     evidence=[_metric_ref(version, key)],
                 )
+            break
 
 
 def _eval_digests(version: VersionEvidence) -> set[str]:

@@ -140,6 +140,18 @@ _INTENTS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
             r"recommend|return|comply|obey)\b",
             r"\bjust\s+(?:say|print|output|respond|reply|answer)\b",
             r"\b(?:pretend|act)\s+(?:to\s+be|as)\b|\b(?:play|take\s+on)\s+the\s+role\b",
+            r"\b(?:immerse\s+yourself|role\s+of\s+another)\b",
+            r"\b(?:following|below|subsequent)\s+code\s+(?:snippet|excerpt|block|section|segment|"
+            r"fragment)\b[^\n]{0,80}\byour\b|\byour\b[^\n]{0,80}\b(?:following|below|"
+            r"subsequent)\s+code\s+(?:snippet|excerpt|block|section|segment|fragment)\b",
+            r"\b(?:embed|include|incorporate|integrate|insert|add|blend|feature|append|weave)\b"
+            r"[^.\n]{0,60}\b(?:code\s+(?:snippet|excerpt|block|segment|fragment|sample)|snippet)s?\b",
+            r"(?:^|[.!?]\s+)(?:please\s+)?(?:write|provide|recommend|summari[sz]e|analy[sz]e|"
+            r"suggest|explain|translate|generate|draft|compose|describe|determine|develop|"
+            r"jumble|render|reply|respond|answer|break\s+down|show\s+me|list|give\s+me|"
+            r"classify|encrypt|encode|reverse)\b[^.!?\n]{3,200}[.!?]?\s*$",
+            r"^\s*(?:what|how|who|why|which|when|where|is|are|can|could|would|do|does)\b"
+            r"(?![^?\n]*\b(?:we|our|us|someone|anyone|team|reviewers?)\b)[^?\n]{3,200}\?",
             r"\b(?:developer|god|jailbreak|dan|admin|unrestricted)\s+mode\b",
             r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:show|tell|give|write|explain|"
             r"provide|recommend|help|list|summari[sz]e|translate)\b",
@@ -360,6 +372,11 @@ _LATIN_WORDS = re.compile(
 )
 
 
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+_TAG_CHARS = re.compile("[\U000e0000-\U000e007f]")
+_NON_LATIN = re.compile("[\u0370-\u052f]")
+
+
 def _script(char: str) -> str:
     name = unicodedata.name(char, "")
     return name.split(" ", 1)[0] if name else ""
@@ -369,11 +386,13 @@ def fold_text(text: str) -> str:
     """The text as the intent detectors read it: NFKC-folded (fullwidth and mathematical letters
     become ASCII), invisible and tag characters removed, look-alike letters folded to Latin, and
     runs of whitespace collapsed to one space."""
+    if text.isascii():
+        return _SPACES.sub(" ", text)
     folded = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    folded = "".join(c for c in folded if ord(c) not in _TAG_RANGE)
-    if any(ord(c) > 0x36F for c in folded):
+    folded = _TAG_CHARS.sub("", folded)
+    if _NON_LATIN.search(folded):
         folded = folded.translate(_LOOKALIKES)
-    return re.sub(r"[ \t\r\f\v]+", " ", folded)
+    return _SPACES.sub(" ", folded)
 
 
 def _tag_payload(text: str) -> str:
@@ -508,7 +527,7 @@ def _looks_like_tool_result(value: object, depth: int = 0) -> str | None:
 def _intent_hits(text: str, carrier: Kind | None, *, prose_only: bool) -> list[Hit]:
     hits: list[Hit] = []
     variants = [text]
-    if "_" in text or "." in text:
+    if "_" in text or ("." in text and " " not in text):
         # Keys and metric names join words with underscores or dots.
         variants.append(re.sub(r"[_.]+", " ", text))
     for kind, pattern in _INTENTS:
@@ -571,7 +590,7 @@ def find_hits(text: str, *, prose_only: bool = False) -> list[Hit]:
     """
     hits: list[Hit] = []
     payloads: list[tuple[Kind, str]] = []
-    tags = _tag_payload(text) if any(ord(c) in _TAG_RANGE for c in text) else ""
+    tags = _tag_payload(text) if _TAG_CHARS.search(text) else ""
     if tags:
         hits.append(Hit("unicode_tags", tags[:200]))
         payloads.append(("unicode_tags", tags))

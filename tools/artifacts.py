@@ -4,8 +4,8 @@ Read from the logged model: ``MLmodel``, ``requirements.txt``, ``conda.yaml``, `
 Read from the run: every file under ``pipeline/`` plus top-level ``params.yaml``, ``dvc.yaml`` and
 ``MLproject``. Read from both: text documents people write for each other (READMEs, model and
 dataset cards, notes, change logs: see `is_text_document`), because the reviewer screens them for
-planted instructions. Files over the size cap or not UTF-8 text are skipped, and each skip is reported with
-its reason (a skipped file is never read as an empty one).
+planted instructions. Files over the size cap or not UTF-8 text are skipped, and each skip is
+reported with its reason (a skipped file is never read as an empty one).
 """
 
 from __future__ import annotations
