@@ -1,4 +1,4 @@
-"""Planted instructions and false claims in a real MLflow registry, at every place the reviewer reads.
+"""Planted instructions and false claims in a real MLflow registry, at every place it is read.
 
 The corpora of `agents.untrusted_corpus` (own planted texts of every kind, a benign corpus, and a
 sample of the public injection sets when the shared data folder is there) are planted into real
