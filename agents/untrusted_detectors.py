@@ -146,11 +146,11 @@ _INTENTS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
             r"subsequent)\s+code\s+(?:snippet|excerpt|block|section|segment|fragment)\b",
             r"\b(?:embed|include|incorporate|integrate|insert|add|blend|feature|append|weave)\b"
             r"[^.\n]{0,60}\b(?:code\s+(?:snippet|excerpt|block|segment|fragment|sample)|snippet)s?\b",
-            r"(?:^|[.!?]\s+)(?:please\s+)?(?:write|provide|recommend|summari[sz]e|analy[sz]e|"
-            r"suggest|explain|translate|generate|draft|compose|describe|determine|develop|"
+            r"(?:^|[.!?]\s+|=\s*)(?:please\s+)?(?:write|provide|recommend|summari[sz]e|"
+            r"analy[sz]e|suggest|explain|translate|generate|draft|compose|describe|determine|develop|"
             r"jumble|render|reply|respond|answer|break\s+down|show\s+me|list|give\s+me|"
             r"classify|encrypt|encode|reverse)\b[^.!?\n]{3,200}[.!?]?\s*$",
-            r"^\s*(?:what|how|who|why|which|when|where|is|are|can|could|would|do|does)\b"
+            r"(?:^|=)\s*(?:what|how|who|why|which|when|where|is|are|can|could|would|do|does)\b"
             r"(?![^?\n]*\b(?:we|our|us|someone|anyone|team|reviewers?)\b)[^?\n]{3,200}\?",
             r"\b(?:developer|god|jailbreak|dan|admin|unrestricted)\s+mode\b",
             r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:show|tell|give|write|explain|"

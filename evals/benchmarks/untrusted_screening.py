@@ -456,7 +456,7 @@ def report(result: Measurement) -> str:
     planted_all = [v for p in PLANTED_PLACES for v in result.planted_by_place[p]]
     benign_all = [v for p in PLANTED_PLACES for v in result.benign_by_place[p]]
     lines.append(f"| all places | {_share(planted_all)} | {_share(benign_all)} |")
-    lines += ["", "| kind (own corpus labels) | (text, place) pairs where that kind was reported |"]
+    lines += ["", "| kind (corpus label) | (text, place) pairs where that kind was reported |"]
     lines.append("|---|---:|")
     for kind, values in sorted(result.planted_by_kind.items()):
         lines.append(f"| {kind} | {_share(values)} |")
