@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.agent_tools import ReviewContext, call_tool, review_tools
 from agents.budget import BudgetExceededError, BudgetMiddleware, ReviewBudget, UsageMeter
 from agents.chat_model import LlmUnavailableError, RetryPolicy
-from agents.decision import Decision, LlmUsage
 from agents.prompts import CHAT_SYSTEM_PROMPT, review_request
 from agents.tracing import NullTracer, ReviewTracer
 from agents.untrusted import scan_bundle, screen_bundle
+from policies.decision import Decision, LlmUsage
 from policies.result import PolicyVerdict
 from tools.evidence import EvidenceBundle
 

@@ -6,7 +6,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.decision import Finding, LlmUsage, QuestionAnswer
+from policies.decision import Finding, LlmUsage, QuestionAnswer
 from policies.result import PolicyVerdict
 from tools.evidence import EvidenceBundle
 

@@ -4,7 +4,7 @@ The agent (`langchain.agents.create_agent`) receives a bounded summary of the ev
 policy results, calls the read-only tools of `agents.agent_tools` to answer its questions, and files
 a structured review (`AgentReview`): findings citing evidence, the question/answer log, blockers and
 a recommendation. The reviewer computes the verdict from the policy verdict; the agent can only make
-it stricter (`agents.reviewer.compose_decision`).
+it stricter (`review.decide.compose_decision`).
 
 What the agent cannot change: the deterministic findings (one per failing check, one per planted
 instruction the scanner found) are always part of the investigation, whatever the model says.
@@ -44,12 +44,12 @@ from agents.chat_model import (
     build_chat_model,
     parse_model_spec,
 )
-from agents.decision import Finding, LlmUsage, QuestionAnswer, Severity
 from agents.investigation import Investigation, Investigator, Recommendation
 from agents.offline_investigator import OfflineInvestigator, check_findings
 from agents.prompts import REPAIR_PROMPT, REVIEW_SYSTEM_PROMPT, review_request
 from agents.tracing import MlflowReviewTracer, NullTracer, ReviewTrace, ReviewTracer
 from agents.untrusted import screen_bundle
+from policies.decision import Finding, LlmUsage, QuestionAnswer, Severity
 from policies.result import PolicyVerdict
 from tools.evidence import EvidenceBundle
 

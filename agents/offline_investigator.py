@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents.decision import Finding, QuestionAnswer
 from agents.investigation import Investigation, Recommendation
 from agents.pipeline_diagnosis import diagnose_pipeline
 from agents.untrusted import scan_bundle
+from policies.decision import Finding, QuestionAnswer
 from policies.result import CheckResult, PolicyVerdict
 from tools.evidence import EvidenceBundle, VersionEvidence
 from tools.segments import metric_inputs, pair_tables, table_metric_name

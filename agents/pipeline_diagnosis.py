@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from agents.decision import QuestionAnswer
+from policies.decision import QuestionAnswer
 from policies.pipeline_rules import (
     HOW_TO_LOG_PIPELINE,
     ConvergenceRule,

@@ -36,7 +36,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from evals.loopback_server import LoopbackHttpServer, LoopbackServerThread
+from agents.loopback_server import LoopbackHttpServer, LoopbackServerThread
 
 __all__ = [
     "REVIEW_TOOL_NAME",

@@ -28,9 +28,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.decision import Finding
 from agents.untrusted_claims import Contradiction, find_contradictions
 from agents.untrusted_detectors import CARRIER_KINDS, INTENT_KINDS, Hit, Kind, find_hits, fold_text
+from policies.decision import Finding
 from policies.result import CheckResult, PolicyVerdict
 from tools.evidence import EvidenceBundle, VersionEvidence
 from tools.pipeline_config import is_config_artifact, load_pipeline_config, value_text

@@ -8,8 +8,8 @@
   folder (giskard's prompt injections, BIPIA's text and code attacks), read at run time and never
   shipped; empty when the folder is absent.
 
-Tests and `evals/benchmarks/untrusted_screening.py` plant these texts into real MLflow runs with
-`agents.untrusted_registry` and screen what the gate gathers.
+Tests and `benchmarks/untrusted_screening.py` plant these texts into real MLflow runs and screen
+what the gate gathers.
 """
 
 from __future__ import annotations

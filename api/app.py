@@ -22,13 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.dependencies import AppState
-from api.errors import ApiError, problem_response
-from api.gate_service import GateService
+from api.errors import ApiError, api_error_for, problem_response
 from api.jobs import JobQueue, ProcrastinateJobQueue, postgres_conninfo
 from api.metrics import ApiMetrics, ErrorKind
-from api.review_service import ReviewService
 from api.routers import gate, health, overrides, promote, reviews
 from api.routers import metrics as metrics_router
+from api.services import build_review_service, configure_mlflow_environment
 from api.settings import Settings, load_settings
 from ledger.errors import (
     IdempotencyConflictError,
@@ -38,6 +37,9 @@ from ledger.errors import (
     RecordNotFoundError,
     TokenError,
 )
+from review.errors import GateError
+from review.gate import GateService
+from review.service import ReviewService
 
 __all__ = ["app_from_environment", "create_app"]
 
@@ -108,6 +110,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return answer(request, exc.status_code, exc.detail, exc.kind, headers=headers)
 
+    async def on_gate_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, GateError)
+        return await on_api_error(request, api_error_for(exc))
+
     async def on_ledger_unavailable(request: Request, exc: Exception) -> JSONResponse:
         logger.warning("ledger unavailable: %s", exc)
         return answer(request, 503, str(exc), "ledger_unavailable")
@@ -152,6 +158,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         return answer(request, 500, f"internal error: {type(exc).__name__}", "internal")
 
     app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(GateError, on_gate_error)
     app.add_exception_handler(LedgerUnavailableError, on_ledger_unavailable)
     app.add_exception_handler(IdempotencyInProgressError, on_idempotency_in_progress)
     app.add_exception_handler(IdempotencyConflictError, on_idempotency_conflict)
@@ -180,7 +187,8 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         service: The review service to use (its ledger, MLflow client, investigator and
             policies); built from `settings` when None.
     """
-    reviews_service = service if service is not None else ReviewService(settings)
+    configure_mlflow_environment(settings)
+    reviews_service = service if service is not None else build_review_service(settings)
     api_metrics = ApiMetrics()
     gate_service = GateService(
         reviews_service,

@@ -17,8 +17,8 @@ from api.cli_options import LedgerUrl, Llm, ModelArg, PoliciesDir, RefArg, Track
 
 if TYPE_CHECKING:
     from agents.chat import ChatAnswer, ChatSession
-    from agents.decision import Decision
     from api.settings import Settings
+    from policies.decision import Decision
 
 __all__ = ["chat_app", "chat_command"]
 
@@ -54,16 +54,16 @@ def _latest_decision(settings: Settings, model: str, version: int) -> Decision |
 
 def _session(settings: Settings, model: str, ref: str) -> ChatSession:
     from agents.chat import ChatSession
-    from agents.reviewer import gather_evidence
-    from api.review_service import configure_mlflow_environment
+    from api.services import configure_mlflow_environment
     from policies.loader import load_policy_dir
+    from review.evidence import evaluate_evidence, gather_evidence
     from tools.client import make_client
 
     configure_mlflow_environment(settings)
     client = make_client(settings.tracking_uri, settings.registry_uri)
     # Without a trusted policy directory no policy matches, and the verdict is a block.
     policies = load_policy_dir(settings.policies_dir) if settings.policies_dir else []
-    evidence = gather_evidence(
+    bundle = gather_evidence(
         client,
         model,
         ref,
@@ -72,6 +72,7 @@ def _session(settings: Settings, model: str, ref: str) -> ChatSession:
         target_alias=settings.target_alias,
         timeout_s=settings.evidence_timeout_s,
     )
+    evidence = evaluate_evidence(bundle, policies)
     bundle, verdict = evidence.bundle, evidence.verdict
     decision = _latest_decision(settings, model, bundle.candidate.version)
     if settings.llm == "offline":

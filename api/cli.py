@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,8 +30,8 @@ from api.cli_options import (
 )
 
 if TYPE_CHECKING:
-    from agents.decision import Decision
     from api.settings import Settings
+    from policies.decision import Decision
 
 __all__ = ["EXIT_CODES", "app", "exit_code_for", "main"]
 
@@ -87,14 +88,15 @@ def _run_review(
     target_alias: str | None,
     publish: bool | None,
 ) -> Decision:
-    from api.review_service import ReviewService
+    from api.services import build_review_service, configure_mlflow_environment
     from ledger.errors import LedgerError
 
     settings = _settings(
         tracking_uri=tracking_uri, ledger_url=ledger_url, policies_dir=policies, llm=llm
     )
+    configure_mlflow_environment(settings)
     try:
-        service = ReviewService(settings)
+        service = build_review_service(settings)
         outcome = service.review(model, ref, target_alias=target_alias, publish=publish)
     except LedgerError as exc:
         # Without the ledger nothing can be recorded, so nothing may be decided: a CI error.
@@ -159,7 +161,9 @@ def gate(
         ),
     ] = None,
 ) -> None:
-    """Gate a promotion: exit 0 approve, 1 block, 2 escalate, 3 error. Prints one line."""
+    """Gate a promotion as `POST /v1/gate` does: reuse a decision on the same evidence, count
+    approvers' overrides. Exit 0 allowed, 1 blocked, 2 escalated, 3 no decision. Prints one line.
+    """
     if server is not None:
         from api.gate_client import main as gate_client_main
 
@@ -169,22 +173,28 @@ def gate(
         if as_json:
             argv.append("--json")
         raise typer.Exit(gate_client_main(argv))
-    decision = _run_review(
-        model,
-        ref,
-        tracking_uri=tracking_uri,
-        ledger_url=ledger_url,
-        policies=policies,
-        llm=llm,
-        target_alias=target_alias,
-        publish=None,
+    from api.gate_client import answer_from_body
+    from api.services import build_review_service, configure_mlflow_environment
+    from ledger.errors import LedgerError
+    from review.gate import GateService
+
+    settings = _settings(
+        tracking_uri=tracking_uri, ledger_url=ledger_url, policies_dir=policies, llm=llm
     )
-    if as_json:
-        typer.echo(decision.model_dump_json(indent=2))
-    else:
-        reason = decision.error or (decision.reasons[0] if decision.reasons else "")
-        typer.echo(f"{decision.verdict} {decision.model} v{decision.version}: {reason}")
-    raise typer.Exit(exit_code_for(decision))
+    configure_mlflow_environment(settings)
+    try:
+        response = GateService(build_review_service(settings)).gate(
+            model, ref, target_alias=target_alias
+        )
+    except LedgerError as exc:
+        typer.echo(
+            f"error: the decision ledger is unavailable, nothing was decided: {exc}", err=True
+        )
+        raise typer.Exit(EXIT_CODES["error"]) from None
+    # The same reading of the answer as `gate --server`: the local and HTTP gates agree.
+    answer = answer_from_body(response.model_dump(mode="json"), model, ref)
+    typer.echo(response.model_dump_json(indent=2) if as_json else answer.line)
+    raise typer.Exit(answer.exit_code)
 
 
 @policy_app.command("validate")
@@ -287,19 +297,6 @@ def ledger_list(
         Console().print(decisions_table(decisions))
 
 
-@app.command()
-def demo(
-    directory: Annotated[
-        Path, typer.Argument(help="Working directory for the demo registry and ledger.")
-    ] = Path("promogate-demo"),
-    as_json: AsJson = False,
-) -> None:
-    """Build a demo MLflow registry with real models and defects, and review every candidate."""
-    from api.demo import run_demo
-
-    raise typer.Exit(run_demo(directory, as_json=as_json))
-
-
 def _mount_optional_apps() -> None:
     from api.chat_commands import chat_command
     from api.eval_commands import eval_app
@@ -308,6 +305,10 @@ def _mount_optional_apps() -> None:
     app.add_typer(eval_app, name="eval")
     app.command(name="chat")(chat_command)
     register_server_commands(app)
+    # Commands of the packages that sit above the front doors (the demo) register themselves
+    # through the `promogate.commands` entry point, so `api/` never imports them.
+    for entry_point in entry_points(group="promogate.commands"):
+        entry_point.load()(app)
 
 
 def main() -> None:

@@ -14,12 +14,12 @@ from fastapi import Depends, Header, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Permission, Principal, authenticate_header, authorize
-from api.gate_service import GateService
 from api.jobs import InProcessJobQueue, JobQueue, run_review_job
 from api.metrics import ApiMetrics
-from api.review_service import ReviewService
 from api.settings import Settings
 from ledger.store import Ledger
+from review.gate import GateService
+from review.service import ReviewService
 
 __all__ = [
     "AppState",

@@ -9,6 +9,8 @@ ApiError(status, kind)
 │   └── OverrideRefusedError           a check cannot be overridden (never-overridable, ...)
 ├── InvalidRequestError                422: well-formed but not acceptable (unknown check id)
 └── UnavailableError                   503: MLflow, the ledger or the job queue is down
+
+The review pipeline's refusals (`review.errors.GateError`) become these through `api_error_for`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.responses import JSONResponse
+
+from review.errors import (
+    ApproverNotAllowedError,
+    GateError,
+    InvalidOverrideError,
+    MlflowUnavailableError,
+    SubjectNotFoundError,
+)
+from review.errors import OverrideRefusedError as GateOverrideRefusedError
+from review.errors import PromotionRefusedError as GatePromotionRefusedError
 
 __all__ = [
     "ApiError",
@@ -28,6 +40,7 @@ __all__ = [
     "RefusedError",
     "UnauthenticatedError",
     "UnavailableError",
+    "api_error_for",
     "problem_response",
 ]
 
@@ -85,6 +98,23 @@ class UnavailableError(ApiError):
 
 class JobQueueUnavailableError(UnavailableError):
     kind = "jobs_unavailable"
+
+
+def api_error_for(exc: GateError) -> ApiError:
+    """The HTTP refusal for a refusal of the gate rules (status code and kind by its class)."""
+    if isinstance(exc, SubjectNotFoundError):
+        return NotFoundApiError(exc.detail)
+    if isinstance(exc, InvalidOverrideError):
+        return InvalidRequestError(exc.detail)
+    if isinstance(exc, ApproverNotAllowedError):
+        return ForbiddenError(exc.detail)
+    if isinstance(exc, GatePromotionRefusedError):
+        return PromotionRefusedError(exc.detail)
+    if isinstance(exc, GateOverrideRefusedError):
+        return OverrideRefusedError(exc.detail)
+    if isinstance(exc, MlflowUnavailableError):
+        return UnavailableError(exc.detail, kind="mlflow_unavailable")
+    return RefusedError(exc.detail)
 
 
 def problem_response(

@@ -33,6 +33,7 @@ __all__ = [
     "EXIT_ESCALATE",
     "EXIT_OK",
     "GateAnswer",
+    "answer_from_body",
     "call_gate",
     "main",
     "parse_args",
@@ -160,7 +161,7 @@ def _decode(raw: bytes) -> Mapping[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _answer_from_body(body: Mapping[str, Any], model: str, version: str) -> GateAnswer:
+def answer_from_body(body: Mapping[str, Any], model: str, version: str) -> GateAnswer:
     allowed = body.get("allowed") is True
     verdict = str(body.get("verdict", "block"))
     error = body.get("error")
@@ -243,7 +244,7 @@ def call_gate(
         return GateAnswer(
             EXIT_ERROR, f"{deny}: unexpected answer (HTTP {status}) from {server!r}", body
         )
-    return _answer_from_body(body, model, version)
+    return answer_from_body(body, model, version)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

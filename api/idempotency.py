@@ -13,9 +13,10 @@ from collections.abc import Callable
 from fastapi import Response
 
 from api.auth import Principal
-from api.errors import ApiError, problem_response
+from api.errors import ApiError, api_error_for, problem_response
 from ledger.errors import LedgerError
 from ledger.idempotency import IdempotencyStore
+from review.errors import GateError
 
 __all__ = ["REPLAY_HEADER", "idempotent"]
 
@@ -26,7 +27,10 @@ REPLAY_HEADER = "Idempotency-Replayed"
 
 def _answer(handle: Callable[[], Response]) -> Response:
     try:
-        return handle()
+        try:
+            return handle()
+        except GateError as refusal:
+            raise api_error_for(refusal) from refusal
     except ApiError as exc:
         if exc.status_code >= 500:
             raise

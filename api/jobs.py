@@ -31,7 +31,7 @@ from api.schemas import ReviewState
 if TYPE_CHECKING:
     import procrastinate
 
-    from api.gate_service import GateService
+    from review.gate import GateService
 
 __all__ = [
     "REVIEW_TASK",

@@ -11,7 +11,7 @@ from typing import Final, Literal, get_args
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from agents.decision import Decision
+from policies.decision import Decision
 
 __all__ = ["CONTENT_TYPE_LATEST", "ApiMetrics", "ErrorKind"]
 

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from agents.decision import Decision
+from policies.decision import Decision
 
 __all__ = ["decision_markdown", "decision_renderable", "decisions_table", "print_decision"]
 

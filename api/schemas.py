@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from agents.decision import Decision
 from ledger.records import Override
-from policies.result import Verdict
+from policies.decision import Decision
+from review.gate import GateResponse, PromoteResponse
 
 __all__ = [
     "AliasName",
@@ -96,46 +95,12 @@ class GateRequest(_Body):
     target_alias: AliasName | None = None
 
 
-class GateResponse(BaseModel):
-    """Allow or deny, and the decision the answer rests on. All but `allowed: true` is a deny."""
-
-    allowed: bool
-    verdict: Verdict
-    model: str
-    version: int | None
-    target_alias: str
-    decision_id: str | None = None
-    reused: bool = Field(description="True when a decision on the same evidence was reused.")
-    evidence_digest: str | None = None
-    reasons: list[str] = Field(default_factory=list)
-    overrides: list[str] = Field(
-        default_factory=list, description="Ids of the active overrides the answer relied on."
-    )
-    error: str | None = Field(default=None, description="Why no decision could be made.")
-
-
 class PromoteRequest(_Body):
     """Move `target_alias` to `model` at `version`, if an approving decision allows it."""
 
     model: ModelName
     version: VersionNumber
     target_alias: AliasName | None = None
-
-
-class PromoteResponse(BaseModel):
-    """The alias was moved; the promotion is recorded in the ledger and on the model version."""
-
-    promoted: Literal[True] = True
-    model: str
-    version: int
-    target_alias: str
-    previous_version: int | None
-    decision_id: str
-    evidence_digest: str | None
-    overrides: list[str] = Field(default_factory=list)
-    promoted_by: str
-    promoted_at: datetime
-    record_id: str = Field(description="Ledger id of the record of this promotion.")
 
 
 class OverrideRequest(_Body):

@@ -107,9 +107,9 @@ def worker(
     ] = False,
 ) -> None:
     """Run review jobs queued by the API (PostgreSQL ledger only; uses procrastinate)."""
-    from api.gate_service import GateService
     from api.jobs import postgres_conninfo, run_worker
-    from api.review_service import ReviewService
+    from api.services import build_review_service, configure_mlflow_environment
+    from review.gate import GateService
 
     settings = _settings(
         tracking_uri=tracking_uri,
@@ -126,7 +126,8 @@ def worker(
             err=True,
         )
         raise typer.Exit(3) from None
-    service = GateService(ReviewService(settings))
+    configure_mlflow_environment(settings)
+    service = GateService(build_review_service(settings))
     run_worker(
         service,
         conninfo,

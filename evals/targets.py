@@ -248,7 +248,7 @@ class _HttpTarget:
     Requests are spread round-robin over a few clients rather than one: httpcore's pool walks
     every connection for every request it assigns, so one pool of 32 connections costs about
     twice the CPU per request of four pools of 8 (measured with
-    `evals.benchmarks.runner_throughput` at concurrency 32).
+    `benchmarks.runner_throughput` at concurrency 32).
     """
 
     _SHARDS = 4

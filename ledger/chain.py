@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.errors import ChainBrokenError
 from ledger.tables import GENESIS_HASH, LedgerHeadRow, LedgerRecordRow
 
 __all__ = [
@@ -113,8 +114,6 @@ class ChainReport(BaseModel):
     def raise_if_broken(self) -> None:
         """Raise ``ChainBrokenError`` naming the first broken record unless the chain verifies."""
         if not self.ok:
-            from ledger.errors import ChainBrokenError
-
             raise ChainBrokenError(self)
 
 

@@ -16,12 +16,10 @@ The API maps ``LedgerUnavailableError`` to 503 (which a deploy pipeline treats a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ledger.chain import ChainReport
+from typing import Protocol
 
 __all__ = [
+    "BrokenChainReport",
     "ChainBrokenError",
     "DuplicateRecordError",
     "IdempotencyConflictError",
@@ -71,10 +69,26 @@ class DuplicateRecordError(LedgerError):
         )
 
 
+class BrokenChainReport(Protocol):
+    """What `ChainBrokenError` needs of a verification report (`ledger.chain.ChainReport`).
+
+    A protocol, so this module imports nothing from the ledger and the chain imports it freely.
+    """
+
+    @property
+    def first_broken_seq(self) -> int | None: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def detail(self) -> str | None: ...
+
+
 class ChainBrokenError(LedgerError):
     """The hash chain does not verify: a record was edited, deleted or re-linked."""
 
-    def __init__(self, report: ChainReport) -> None:
+    def __init__(self, report: BrokenChainReport) -> None:
         self.report = report
         super().__init__(
             f"ledger hash chain is broken at sequence {report.first_broken_seq!r}: "

@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from agents.decision import Decision
 from ledger.chain import ChainReport, canonical_json, compute_record_hash, verify_chain
 from ledger.database import Database
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
@@ -27,6 +26,7 @@ from ledger.idempotency import IdempotencyStore
 from ledger.records import LedgerRecord, Override, Promotion, RecordKind
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
 from ledger.tokens import TokenStore
+from policies.decision import Decision
 from policies.result import PolicyRef, Verdict
 
 __all__ = ["Ledger", "policy_refs_key"]

@@ -41,7 +41,7 @@ __all__ = [
 
 ALEMBIC_VERSION_TABLE = "ledger_alembic_version"
 # The newest migration's revision id; a test keeps it equal to the Alembic script head.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 # prev_hash of the first record: there is nothing before it.
 GENESIS_HASH = "0" * 64
 HEAD_ROW_ID = 1
@@ -110,7 +110,11 @@ class LedgerRecordRow(Base):
     record_hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (
-        CheckConstraint("kind IN ('decision', 'override', 'promotion')", name="kind"),
+        CheckConstraint(
+            "kind IN ('decision', 'override', 'promotion', 'alias_move', 'alias_revert', "
+            "'watch', 'command', 'checkpoint')",
+            name="kind",
+        ),
         Index(None, "model", "version", "seq"),
         Index(None, "model", "version", "evidence_digest"),
         Index(None, "kind", "seq"),

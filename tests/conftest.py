@@ -58,6 +58,6 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def demo_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The demo registry (real models, real defects), built once per test session."""
-    from evals.demo_registry import build_demo_registry
+    from demo.registry import build_demo_registry
 
     return build_demo_registry(tmp_path_factory.mktemp("demo-registry"))

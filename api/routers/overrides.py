@@ -35,7 +35,7 @@ def create_override(
     """
 
     def handle() -> Response:
-        override = state.gate.add_override(body, caller)
+        override = state.gate.add_override(body, caller.name)
         return Response(
             content=override.model_dump_json(), status_code=201, media_type="application/json"
         )

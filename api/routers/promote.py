@@ -32,7 +32,7 @@ def promote(
 
     def handle() -> Response:
         answer = state.gate.promote(
-            body.model, body.version, target_alias=body.target_alias, actor=caller
+            body.model, body.version, target_alias=body.target_alias, actor=caller.name
         )
         return Response(content=answer.model_dump_json(), media_type="application/json")
 

@@ -16,8 +16,8 @@ from agents.budget import (
     price_for,
 )
 from agents.llm_investigator import LlmInvestigator
-from agents.reviewer import compose_decision
 from agents.testing import ScriptedChatModel, tool_call_message
+from review.decide import compose_decision
 
 
 class FakeClock:

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 
 from agents.chat import ChatSession
 from agents.chat_model import RetryPolicy, build_chat_model
-from agents.decision import Decision
 from agents.testing import (
     ScriptedChatModel,
     ScriptedOpenAIServer,
@@ -22,6 +21,7 @@ from agents.testing import (
     text_message,
     tool_call_message,
 )
+from policies.decision import Decision
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies" / "examples"
 

@@ -21,9 +21,9 @@ import pytest
 from langchain_core.messages import BaseMessage, SystemMessage, ToolMessage
 
 from agents.llm_investigator import LlmInvestigator
-from agents.reviewer import compose_decision
 from agents.testing import ScriptedChatModel, structured_message, tool_call_message
 from agents.untrusted import scan_bundle, scan_text, screen_text
+from review.decide import compose_decision
 from tools.evidence import ArtifactFile, DatasetInput, EvidenceBundle, SafetySuiteResult
 
 Location = Literal[

@@ -18,7 +18,6 @@ from agents.budget import ReviewBudget
 from agents.chat_model import RetryPolicy, build_chat_model
 from agents.investigation import Investigation
 from agents.llm_investigator import LlmInvestigator, make_llm_investigator
-from agents.reviewer import compose_decision
 from agents.testing import (
     ScriptedChatModel,
     ScriptedOpenAIServer,
@@ -33,6 +32,7 @@ from agents.tracing import SpanKind
 from policies.evaluator import evaluate_policies
 from policies.loader import load_policy_text
 from policies.result import PolicyVerdict
+from review.decide import compose_decision
 from tools.evidence import EvidenceBundle
 
 FAST = RetryPolicy(attempts=2, initial_backoff_s=0.01, max_backoff_s=0.02, jitter_s=0.0)
@@ -472,16 +472,17 @@ def test_make_llm_investigator_from_a_spec() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# End to end: a real SQLite MLflow registry, review_version, MLflow tracing
+# End to end: a real SQLite MLflow registry, the review pipeline, MLflow tracing
 
 
 @pytest.mark.slow
 def test_end_to_end_review_on_a_real_registry_is_traced(
-    e2e_registry: str, credit_policies: Any
+    e2e_registry: str, credit_policies: Any, tmp_path: Path
 ) -> None:
     import mlflow
 
-    from agents.reviewer import review_version
+    from ledger.store import Ledger
+    from review import ReviewConfig, ReviewService
 
     client = mlflow.MlflowClient(tracking_uri=e2e_registry, registry_uri=e2e_registry)
     with ScriptedOpenAIServer(responder=review_playbook) as server:
@@ -493,9 +494,15 @@ def test_end_to_end_review_on_a_real_registry_is_traced(
             client=client,
             tracking_uri=e2e_registry,
         )
-        outcome = review_version(
-            client, "credit-risk", "2", policies=credit_policies, investigator=investigator
-        )
+        with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+            service = ReviewService(
+                ReviewConfig(publish_tags=False),
+                ledger=ledger,
+                investigator=investigator,
+                policies=credit_policies,
+                client=client,
+            )
+            outcome = service.review("credit-risk", "2")
         server.assert_consumed()
     decision = outcome.decision
     assert decision.error is None

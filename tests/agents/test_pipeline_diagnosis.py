@@ -7,8 +7,8 @@ import math
 import pytest
 from support.pipeline_fixtures import FIXTURES, artifacts, curve
 
-from agents.decision import QuestionAnswer
 from agents.pipeline_diagnosis import diagnose_pipeline
+from policies.decision import QuestionAnswer
 from policies.result import CheckResult, CheckStatus
 from tools.evidence import ArtifactFile, EvidenceBundle, RunEvidence, VersionEvidence
 

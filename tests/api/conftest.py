@@ -22,9 +22,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.review_service import ReviewService
+from api.services import build_review_service
 from api.settings import Settings
-from evals.benchmarks.mlflow_server import FaultProxy, MlflowServer, free_port
+from benchmarks.mlflow_server import FaultProxy, MlflowServer, free_port
 from ledger.store import Ledger
 from ledger.tokens import ROLES, Role
 
@@ -244,7 +244,7 @@ class _Apps:
                 tokens[role] = store.tokens.create_token(role, role)[1]
             tokens["release-lead"] = store.tokens.create_token("release-lead", "approver")[1]
             tokens["intern"] = store.tokens.create_token("intern", "approver")[1]
-        service = ReviewService(settings, ledger=store)
+        service = build_review_service(settings, ledger=store)
         client = TestClient(create_app(settings, service=service), raise_server_exceptions=False)
         client.__enter__()
         self.clients.append(client)
@@ -332,7 +332,7 @@ def _live_api(
     secrets_by_role = (
         {role: store.tokens.create_token(role, role)[1] for role in ROLES} if tokens else {}
     )
-    app = create_app(settings, service=ReviewService(settings, ledger=store))
+    app = create_app(settings, service=build_review_service(settings, ledger=store))
     try:
         with serve_app(app) as url:
             yield LiveApi(url=url, settings=settings, ledger=store, tokens=secrets_by_role)

@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.demo import EXAMPLE_POLICIES
+from demo.command import EXAMPLE_POLICIES
 from ledger.store import Ledger
 
 pytestmark = pytest.mark.slow
@@ -65,17 +65,19 @@ def test_exit_codes_and_recorded_decisions(
         ledger_url=ledger_url,
     )
     assert result.exit_code == expected_exit, result.output
-    decision = json.loads(result.output)
-    assert decision["verdict"] == verdict
-    recorded = Ledger(ledger_url).get_decision(decision["id"])
+    body = json.loads(result.output)
+    assert body["verdict"] == verdict
+    # `review` prints the decision; `gate` prints the gate's answer, as `POST /v1/gate` does.
+    decision_id = body["decision_id"] if command == "gate" else body["id"]
+    recorded = Ledger(ledger_url).get_decision(decision_id)
     assert recorded.verdict == verdict
-    assert recorded.evidence_digest == decision["evidence_digest"]
+    assert recorded.evidence_digest == body["evidence_digest"]
     tags = (
         MlflowClient(demo_registry.tracking_uri)
         .get_model_version("credit-risk", str(recorded.version))
         .tags
     )
-    assert tags["promogate.decision_id"] == decision["id"]
+    assert tags["promogate.decision_id"] == decision_id
     assert tags["promogate.verdict"] == verdict
 
 
@@ -95,7 +97,7 @@ def test_policy_forbidding_agent_approval_escalates(
         ledger_url=ledger_url,
     )
     assert result.exit_code == 2, result.output
-    assert result.output.startswith("escalate")
+    assert result.output.startswith("deny escalate credit-risk v2 @champion")
 
 
 def test_review_prints_tables_and_markdown(demo_registry: Any, ledger_url: str) -> None:
@@ -169,11 +171,11 @@ def test_bad_input_exits_3_and_records_a_block(
         ledger_url=ledger_url,
     )
     assert result.exit_code == 3, result.output
-    decision = json.loads(result.output)
-    assert decision["verdict"] == "block"
-    assert message in decision["error"]
+    answer = json.loads(result.output)
+    assert answer["verdict"] == "block" and answer["allowed"] is False
+    assert message in answer["error"]
     ledger = Ledger(ledger_url)
-    assert [d.id for d in ledger.list_decisions()] == [decision["id"]]
+    assert [d.id for d in ledger.list_decisions()] == [answer["decision_id"]]
     assert ledger.verify().ok
 
 

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from api.eval_commands import eval_app
-from evals.benchmarks.runner_throughput import REFUSAL, LoopbackEndpoint
+from benchmarks.runner_throughput import REFUSAL, LoopbackEndpoint
 from evals.suite import builtin_suite_paths, find_suite
 
 ENV = {"PROMOGATE_LLM": "offline", "PROMOGATE_EVAL_API_KEY": ""}

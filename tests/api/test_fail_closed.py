@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from evals.benchmarks.mlflow_server import FaultProxy, free_port
+from benchmarks.mlflow_server import FaultProxy, free_port
 from ledger.store import Ledger
 
 MODEL = "gate-model"

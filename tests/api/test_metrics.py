@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents.decision import Decision, LlmUsage
 from api.metrics import ApiMetrics
+from policies.decision import Decision, LlmUsage
 
 
 def _decision(usage: LlmUsage, *, error: str | None = None) -> Decision:

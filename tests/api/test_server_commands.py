@@ -17,7 +17,7 @@ import typer
 from typer.testing import CliRunner
 
 from api.server_commands import register_server_commands
-from evals.benchmarks.mlflow_server import free_port
+from benchmarks.mlflow_server import free_port
 from ledger.store import Ledger
 
 

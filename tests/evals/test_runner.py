@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from evals.benchmarks.runner_throughput import REFUSAL, LoopbackEndpoint, LoopbackRequest
+from benchmarks.runner_throughput import REFUSAL, LoopbackEndpoint, LoopbackRequest
 from evals.detectors import Detection
 from evals.errors import JudgeError
 from evals.judges import OfflineJudge

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
-from evals.benchmarks.runner_throughput import LoopbackEndpoint
+from benchmarks.runner_throughput import LoopbackEndpoint
 from evals.errors import TargetError
 from evals.suite import Case
 from evals.targets import (

@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from agents.decision import Decision, Finding, QuestionAnswer
 from ledger.store import Ledger
+from policies.decision import Decision, Finding, QuestionAnswer
 from policies.result import CheckResult, PolicyRef, Verdict
 
 POLICY = PolicyRef(

@@ -7,11 +7,11 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from agents.decision import Decision
 from ledger.chain import compute_record_hash
 from ledger.errors import ChainBrokenError
 from ledger.store import Ledger
 from ledger.tables import LedgerRecordRow
+from policies.decision import Decision
 
 DecisionFactory = Callable[..., Decision]
 RawSql = Callable[..., None]

@@ -7,9 +7,9 @@ import threading
 from collections.abc import Callable
 from multiprocessing.synchronize import Barrier as ProcessBarrier
 
-from agents.decision import Decision
 from ledger.errors import LedgerError
 from ledger.store import Ledger
+from policies.decision import Decision
 
 DecisionFactory = Callable[..., Decision]
 

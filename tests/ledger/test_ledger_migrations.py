@@ -11,11 +11,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from agents.decision import Decision
 from ledger.database import MIGRATIONS_DIR
 from ledger.errors import LedgerError
 from ledger.store import Ledger
 from ledger.tables import ALEMBIC_VERSION_TABLE, SCHEMA_REVISION, Base
+from policies.decision import Decision
 
 DecisionFactory = Callable[..., Decision]
 LEDGER_TABLES = {

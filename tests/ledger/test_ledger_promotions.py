@@ -12,12 +12,12 @@ from alembic import command
 from alembic.config import Config
 from pydantic import ValidationError
 
-from agents.decision import Decision
 from ledger.database import MIGRATIONS_DIR
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
 from ledger.records import Override, Promotion
 from ledger.store import Ledger
 from ledger.tables import SCHEMA_REVISION
+from policies.decision import Decision
 
 DecisionFactory = Callable[..., Decision]
 RawSql = Callable[..., None]
@@ -282,7 +282,7 @@ def test_upgrading_a_v0001_ledger_keeps_every_record(
         with pytest.raises(LedgerError, match="refused the operation"):
             ledger.append_promotion(_promotion(decisions[0]))
 
-        assert ledger.migrate() == SCHEMA_REVISION == "0002"
+        assert ledger.migrate() == SCHEMA_REVISION == "0003"
 
         assert [ledger.get_record(i) for i in ids] == before
         assert [ledger.get_decision(d.id) for d in decisions] == decisions

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from agents.decision import Decision
 from ledger.chain import canonical_json
 from ledger.errors import DuplicateRecordError, RecordNotFoundError
 from ledger.records import Override
 from ledger.store import Ledger, policy_refs_key
 from ledger.tables import GENESIS_HASH
+from policies.decision import Decision
 from policies.result import PolicyRef
 
 DecisionFactory = Callable[..., Decision]

@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from agents.decision import Decision
 from ledger.database import redact_url
 from ledger.errors import LedgerError, LedgerUnavailableError
 from ledger.store import Ledger
+from policies.decision import Decision
 
 DecisionFactory = Callable[..., Decision]
 PASSWORD = "s3cret-pw"

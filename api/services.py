@@ -1,0 +1,91 @@
+"""The review pipeline as the front doors build it from their settings (the edge of the program).
+
+Settings are read once, here; `review.ReviewService` and everything below it take explicit
+arguments. MLflow's HTTP client reads its timeouts only from the environment, so the front doors
+call `configure_mlflow_environment` once at start-up, before making a client.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from agents.investigation import Investigator
+from agents.offline_investigator import OfflineInvestigator
+from api.settings import Settings
+from ledger.store import Ledger
+from review.service import ReviewConfig, ReviewObserver, ReviewService
+
+if TYPE_CHECKING:
+    from policies.loader import LoadedPolicy
+
+__all__ = [
+    "build_review_service",
+    "configure_mlflow_environment",
+    "make_investigator",
+    "review_config",
+]
+
+
+def configure_mlflow_environment(settings: Settings) -> None:
+    """MLflow's HTTP client reads its timeouts and telemetry switch from the environment only."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, settings.mlflow_http_timeout_s)))
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(settings.mlflow_http_retries)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+
+
+def make_investigator(settings: Settings) -> Investigator:
+    """The investigator the settings ask for: the offline one unless an LLM is configured."""
+    if settings.llm == "offline":
+        return OfflineInvestigator()
+    from agents.llm_investigator import make_llm_investigator
+
+    return make_llm_investigator(
+        settings.llm,
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+        tracking_uri=settings.tracking_uri,
+    )
+
+
+def review_config(settings: Settings) -> ReviewConfig:
+    """The part of the settings a review reads."""
+    return ReviewConfig(
+        tracking_uri=settings.tracking_uri,
+        registry_uri=settings.registry_uri,
+        policies_dir=settings.policies_dir,
+        target_alias=settings.target_alias,
+        baseline_alias=settings.baseline_alias,
+        evidence_timeout_s=settings.evidence_timeout_s,
+        publish_tags=settings.publish_tags,
+    )
+
+
+def build_review_service(
+    settings: Settings,
+    *,
+    ledger: Ledger | None = None,
+    investigator: Investigator | None = None,
+    policies: Sequence[LoadedPolicy] | None = None,
+    observer: ReviewObserver | None = None,
+) -> ReviewService:
+    """The review service `settings` describe; given collaborators replace the configured ones.
+
+    Call `configure_mlflow_environment(settings)` first, once per process.
+
+    Args:
+        settings: The configuration, read once at the edge.
+        ledger: The decision ledger; the one `settings.ledger_url` names if None.
+        investigator: The investigator; the one `settings.llm` names if None.
+        policies: A fixed policy set; otherwise read from `settings.policies_dir` per review.
+        observer: Called after every recorded decision with the seconds the review took.
+    """
+    return ReviewService(
+        review_config(settings),
+        ledger=ledger if ledger is not None else Ledger(settings.ledger_url),
+        investigator=investigator if investigator is not None else make_investigator(settings),
+        policies=policies,
+        observer=observer,
+    )

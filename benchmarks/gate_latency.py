@@ -1,0 +1,241 @@
+"""Gate latency against a real `mlflow server --workers 1`, next to MLflow's own validation check.
+
+For every candidate of the demo registry (`credit-risk` v2-v6, champion v1), on loopback:
+
+- **promogate, fresh**: `POST /v1/gate` to `promogate serve` when no decision exists yet: resolve
+  both versions, gather all evidence, evaluate the policy, investigate, record, publish tags;
+- **promogate, reused**: the same call again: evidence is gathered again to compute its digest, and
+  the recorded decision for that digest and policy revision is reused;
+- **MLflow-native**: what a pipeline does with MLflow alone: resolve the candidate and `@champion`,
+  fetch both source runs, wrap their metrics as `EvaluationResult`s and call
+  `mlflow.validate_evaluation_results` with the policy's `roc_auc >= 0.75` threshold.
+
+    uv run python -m benchmarks.gate_latency [--rounds 5] [--workdir DIR]
+
+Bounded: one registry build (30-60 s), one MLflow server, `rounds` calls per version and method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+from pydantic import BaseModel
+
+from benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
+from benchmarks.mlflow_server import MlflowServer
+from demo.registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_registry
+
+__all__ = ["LatencyRow", "main", "measure_gate_latency", "native_check"]
+
+_ROC_AUC_MIN: Final = 0.75
+_GATE_TIMEOUT_S: Final = 300.0
+
+
+class LatencyRow(BaseModel):
+    """One candidate version: what each check concluded and how long it took (milliseconds)."""
+
+    version: int
+    defect: str
+    promogate_verdict: str
+    native_result: str
+    fresh_ms: float
+    reused_ms: float
+    native_ms: float
+
+    @property
+    def fresh_ratio(self) -> float:
+        return self.fresh_ms / self.native_ms
+
+    @property
+    def reused_ratio(self) -> float:
+        return self.reused_ms / self.native_ms
+
+
+def native_check(tracking_uri: str, model: str, version: int) -> str:
+    """MLflow's own promotion check: both runs' metrics through `validate_evaluation_results`.
+
+    Args:
+        tracking_uri: The MLflow server.
+        model: Registered model name.
+        version: Candidate version.
+
+    Returns:
+        ``pass`` or ``fail``.
+    """
+    from mlflow import MlflowClient
+    from mlflow.models import MetricThreshold
+    from mlflow.models.evaluation import EvaluationResult
+    from mlflow.models.evaluation.validation import (
+        ModelValidationFailedException,
+        validate_evaluation_results,
+    )
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    candidate = client.get_model_version(model, str(version))
+    champion = client.get_model_version_by_alias(model, CHAMPION_ALIAS)
+    if candidate.run_id is None or champion.run_id is None:
+        raise ValueError(f"{model!r} v{version} or its champion has no source run")
+    candidate_run = client.get_run(candidate.run_id)
+    champion_run = client.get_run(champion.run_id)
+    # MLflow's validation classes are untyped.
+    threshold: Any = MetricThreshold(threshold=_ROC_AUC_MIN, greater_is_better=True)  # type: ignore[no-untyped-call]
+    results: list[Any] = [
+        EvaluationResult(metrics=dict(run.data.metrics), artifacts={})  # type: ignore[no-untyped-call]
+        for run in (candidate_run, champion_run)
+    ]
+    try:
+        validate_evaluation_results({"roc_auc": threshold}, results[0], results[1])
+    except ModelValidationFailedException:
+        return "fail"
+    return "pass"
+
+
+def _gate(client: httpx.Client, url: str, token: str, version: int) -> tuple[float, Any]:
+    started = time.perf_counter()
+    response = client.post(
+        f"{url}/v1/gate",
+        json={"model": DEMO_MODEL_NAME, "version": version},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=_GATE_TIMEOUT_S,
+    )
+    elapsed = (time.perf_counter() - started) * 1000.0
+    response.raise_for_status()
+    return elapsed, response.json()
+
+
+def measure_gate_latency(
+    workdir: Path, policies_dir: Path, *, rounds: int, env: dict[str, str]
+) -> tuple[list[LatencyRow], dict[str, float]]:
+    """Build the demo registry, serve it, and time the gate against the native check.
+
+    Args:
+        workdir: Scratch directory (registry, ledger, logs).
+        policies_dir: The trusted policies (`policies/examples`).
+        rounds: Timed calls per version and method (the median is reported).
+        env: Environment of the MLflow and promogate servers.
+
+    Returns:
+        One row per candidate, and the set-up timings in seconds.
+    """
+    setup: dict[str, float] = {}
+    started = time.perf_counter()
+    registry = build_demo_registry(workdir / "registry")
+    setup["registry_build_s"] = time.perf_counter() - started
+    ledger_url = fresh_ledger_url(workdir)
+    token = create_token(ledger_url, "bench", "deployer", env=env)
+    rows: list[LatencyRow] = []
+    with MlflowServer(
+        registry.tracking_uri,
+        workdir / "served-artifacts",
+        env=env,
+        log_path=workdir / "mlflow-server.log",
+    ) as mlflow_server:
+        setup["mlflow_server_start_s"] = mlflow_server.last_start_seconds or 0.0
+        api = ApiServer(
+            tracking_uri=mlflow_server.url,
+            ledger_url=ledger_url,
+            policies_dir=policies_dir,
+            env=env,
+            log_path=workdir / "api-server.log",
+        )
+        setup["api_server_start_s"] = api.start()
+        try:
+            with httpx.Client() as client:
+                # Warm both servers' code paths on the champion, which is not measured.
+                _gate(client, api.url, token, registry.champion_version)
+                native_check(mlflow_server.url, DEMO_MODEL_NAME, registry.champion_version)
+                for candidate in registry.candidates:
+                    fresh_ms, answer = _gate(client, api.url, token, candidate.version)
+                    reused = [
+                        _gate(client, api.url, token, candidate.version) for _ in range(rounds)
+                    ]
+                    if not all(body["reused"] for _, body in reused):
+                        raise RuntimeError(f"v{candidate.version}: a repeated gate did not reuse")
+                    native_ms: list[float] = []
+                    result = ""
+                    for _ in range(rounds):
+                        t0 = time.perf_counter()
+                        result = native_check(mlflow_server.url, DEMO_MODEL_NAME, candidate.version)
+                        native_ms.append((time.perf_counter() - t0) * 1000.0)
+                    rows.append(
+                        LatencyRow(
+                            version=candidate.version,
+                            defect=candidate.title,
+                            promogate_verdict=answer["verdict"]
+                            + (" (error)" if answer["error"] else ""),
+                            native_result=result,
+                            fresh_ms=fresh_ms,
+                            reused_ms=statistics.median(ms for ms, _ in reused),
+                            native_ms=statistics.median(native_ms),
+                        )
+                    )
+        finally:
+            api.stop()
+    return rows, setup
+
+
+def _table(rows: Sequence[LatencyRow], setup: dict[str, float], rounds: int) -> str:
+    lines = [
+        "| version | candidate | promogate | MLflow-native | gate, fresh (ms) | "
+        "gate, reused (ms) | native (ms) | fresh / native | reused / native |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| v{r.version} | {r.defect} | {r.promogate_verdict} | {r.native_result} | "
+            f"{r.fresh_ms:.0f} | {r.reused_ms:.0f} | {r.native_ms:.0f} | "
+            f"{r.fresh_ratio:.1f}x | {r.reused_ratio:.1f}x |"
+        )
+    fresh = statistics.median(r.fresh_ms for r in rows)
+    reused = statistics.median(r.reused_ms for r in rows)
+    native = statistics.median(r.native_ms for r in rows)
+    lines.append(
+        f"| median | | | | {fresh:.0f} | {reused:.0f} | {native:.0f} | "
+        f"{fresh / native:.1f}x | {reused / native:.1f}x |"
+    )
+    lines.append("")
+    lines.append(
+        f"Medians of {rounds} calls per version (fresh: one call). Set-up: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in setup.items())
+    )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the benchmark and print a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--policies", type=Path, default=Path("policies/examples"))
+    parser.add_argument("--workdir", type=Path, default=None, help="scratch directory")
+    parser.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    args = parser.parse_args(argv)
+    if not 1 <= args.rounds <= 50:
+        parser.error(f"--rounds must be between 1 and 50, got {args.rounds}")
+    # MLflow logs every validation and store operation at INFO; the table is the output here.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # The servers run as child processes of this script; they get its environment.
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    with tempfile.TemporaryDirectory(prefix="promogate-gate-latency-") as scratch:
+        workdir = args.workdir or Path(scratch)
+        workdir.mkdir(parents=True, exist_ok=True)
+        rows, setup = measure_gate_latency(
+            workdir, args.policies.resolve(), rounds=args.rounds, env=env
+        )
+    if args.json:
+        print(json.dumps({"rows": [r.model_dump() for r in rows], "setup": setup}, indent=2))
+    else:
+        print(_table(rows, setup, args.rounds))
+
+
+if __name__ == "__main__":
+    main()

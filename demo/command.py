@@ -1,0 +1,140 @@
+"""`promogate demo`: build a registry with real models and real defects, review each candidate."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Protocol
+
+import typer
+from rich.console import Console
+
+import policies as policies_package
+from api.cli_options import AsJson
+from api.render import decisions_table, print_decision
+from api.services import build_review_service, configure_mlflow_environment
+from api.settings import Settings
+from demo.registry import build_demo_registry
+from demo.support_assistant import build_support_assistant_versions
+from policies.decision import Decision
+
+__all__ = ["EXAMPLE_POLICIES", "register", "review_demo_candidates", "run_demo"]
+
+EXAMPLE_POLICIES = Path(policies_package.__file__).resolve().parent / "examples"
+
+
+def run_demo(directory: Path, *, as_json: bool = False, console: Console | None = None) -> int:
+    """Build the demo registry in `directory`, review each candidate and print the decisions.
+
+    Returns 0 when every decision matches the defect the candidate was built with, 1 otherwise.
+    """
+    # MLflow otherwise copies the current directory's uv.lock and pyproject.toml into every model
+    # it logs when it happens to run inside a uv project; the demo's models need neither.
+    os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    console = console or Console(stderr=as_json)
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with console.status("building the demo registry (training real models)…") as status:
+        registry = build_demo_registry(directory, progress=lambda msg: status.update(msg))
+        assistant = build_support_assistant_versions(
+            registry.tracking_uri,
+            artifact_location=f"{registry.artifact_root.rstrip('/')}/support-assistant",
+            progress=lambda msg: status.update(msg),
+        )
+    candidates: list[DemoVersion] = [
+        *registry.candidates,
+        *(v for v in assistant if v.role == "candidate"),
+    ]
+    console.print(
+        f"[dim]registry {registry.tracking_uri} built in "
+        f"{time.perf_counter() - started:.1f} s[/dim]"
+    )
+    decisions, mismatches = review_demo_candidates(
+        registry.tracking_uri,
+        candidates,
+        directory / "promogate.db",
+        console=None if as_json else console,
+    )
+    elapsed = time.perf_counter() - started
+    if as_json:
+        print(json.dumps([d.model_dump(mode="json") for d in decisions], indent=2))
+    else:
+        console.print(decisions_table(decisions, title="Demo decisions"))
+        ledger = directory / "promogate.db"
+        console.print(
+            f"[dim]{len(decisions)} reviews in {elapsed:.1f} s · ledger {ledger} · "
+            f"policies {EXAMPLE_POLICIES.name}/[/dim]"
+        )
+    for line in mismatches:
+        console.print(f"[red]unexpected decision:[/red] {line}")
+    return 1 if mismatches else 0
+
+
+class DemoVersion(Protocol):
+    """A demo model version and the verdict its defect (or its absence) calls for."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def expected_verdict(self) -> str: ...
+
+
+def review_demo_candidates(
+    tracking_uri: str,
+    candidates: Sequence[DemoVersion],
+    ledger_path: Path,
+    *,
+    console: Console | None = None,
+) -> tuple[list[Decision], list[str]]:
+    """Review every demo candidate with the example policies into a fresh ledger.
+
+    Returns the decisions and a line for each one that differs from the verdict the candidate
+    was built to get. Prints each decision when a console is given.
+    """
+    ledger_path.unlink(missing_ok=True)
+    settings = Settings(
+        tracking_uri=tracking_uri,
+        ledger_url=f"sqlite:///{ledger_path}",
+        policies_dir=EXAMPLE_POLICIES,
+        llm="offline",
+    )
+    configure_mlflow_environment(settings)
+    service = build_review_service(settings)
+    decisions: list[Decision] = []
+    mismatches: list[str] = []
+    for candidate in candidates:
+        decision = service.review(candidate.model, str(candidate.version)).decision
+        decisions.append(decision)
+        if decision.verdict != candidate.expected_verdict:
+            mismatches.append(
+                f"{candidate.model} v{candidate.version} ({candidate.title}): expected "
+                f"{candidate.expected_verdict}, got {decision.verdict}"
+            )
+        if console is not None:
+            console.rule(f"{candidate.model} v{candidate.version}: {candidate.title}")
+            print_decision(decision, console)
+    return decisions, mismatches
+
+
+def demo(
+    directory: Annotated[
+        Path, typer.Argument(help="Working directory for the demo registry and ledger.")
+    ] = Path("promogate-demo"),
+    as_json: AsJson = False,
+) -> None:
+    """Build a demo MLflow registry with real models and defects, and review every candidate."""
+    raise typer.Exit(run_demo(directory, as_json=as_json))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `promogate demo` to the CLI (the `promogate.commands` entry point)."""
+    app.command(name="demo")(demo)

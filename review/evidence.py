@@ -1,0 +1,99 @@
+"""Resolve and gather: a version's evidence and its baseline's, then the policies' verdict on it.
+
+`gather_evidence` resolves the candidate and the baseline and reads their evidence; it decides
+nothing. `evaluate_evidence` applies the trusted policies to that evidence. A review runs the two
+in that order; the gate runs them to look for a decision already made on the same evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+from policies.evaluator import evaluate_policies
+from policies.loader import LoadedPolicy
+from policies.result import PolicyRef, PolicyVerdict
+from tools.collector import collect_bundle
+from tools.errors import BackendUnavailableError
+from tools.evidence import EvidenceBundle
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["EvaluatedEvidence", "evaluate_evidence", "gather_evidence", "history_keys_for"]
+
+
+def history_keys_for(policies: Sequence[LoadedPolicy], model: str) -> list[str]:
+    """Metric histories that policies which may apply to `model` judge (convergence rules).
+
+    Loss-like histories the run has are read anyway, and the investigator reads others through
+    tools; asking for more would report absent histories as gaps.
+    """
+    keys = {
+        loaded.policy.pipeline.convergence.metric
+        for loaded in policies
+        if fnmatchcase(model, loaded.policy.match.model)
+        and loaded.policy.pipeline is not None
+        and loaded.policy.pipeline.convergence is not None
+    }
+    return sorted(keys)
+
+
+@dataclass(frozen=True)
+class EvaluatedEvidence:
+    """A version's evidence and the policies' verdict on it: all a decision needs but judgement."""
+
+    bundle: EvidenceBundle
+    policies: list[LoadedPolicy]
+    verdict: PolicyVerdict
+
+    @property
+    def policy_refs(self) -> list[PolicyRef]:
+        """Revision and hash of every policy the verdict applied (deny-by-default included)."""
+        return [o.policy for o in self.verdict.outcomes]
+
+
+def gather_evidence(
+    client: MlflowClient,
+    model: str,
+    ref: str | int,
+    *,
+    policies: Sequence[LoadedPolicy],
+    target_alias: str = "champion",
+    baseline_alias: str | None = "champion",
+    timeout_s: float = 30.0,
+) -> EvidenceBundle:
+    """Resolve the candidate and baseline and gather their evidence (`policies` say which
+    metric histories to read; nothing is evaluated here).
+
+    Raises:
+        ToolError: The model, version or alias is unknown, or MLflow failed or timed out while
+            the evidence was read (a policy that does not need the unreadable source would
+            otherwise approve without it, so nothing is decided on such evidence).
+    """
+    bundle = collect_bundle(
+        client,
+        model,
+        ref,
+        baseline_alias=baseline_alias,
+        target_alias=target_alias,
+        history_keys=history_keys_for(policies, model),
+        timeout_s=timeout_s,
+    )
+    failed = bundle.unavailable_gaps()
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise BackendUnavailableError(
+            "MLflow failed while the evidence was read, so nothing is decided on it: "
+            f"{failed[0].source}: {failed[0].message}{more}"
+        )
+    return bundle
+
+
+def evaluate_evidence(
+    bundle: EvidenceBundle, policies: Sequence[LoadedPolicy]
+) -> EvaluatedEvidence:
+    """Evaluate the trusted `policies` that select the candidate on `bundle`."""
+    return EvaluatedEvidence(bundle, list(policies), evaluate_policies(policies, bundle))

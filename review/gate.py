@@ -1,0 +1,566 @@
+"""The gate rules: reuse, overrides and promotion, on top of `ReviewService`.
+
+The gate gathers a version's evidence once (`ReviewService.gather`), looks for a decision already
+made on the same evidence digest under the same policy revisions, and reviews that same evidence
+(`ReviewService.review(evidence=...)`) only when there is none. Every front door that gates (the
+HTTP API, the local `promogate gate`, the PR bot) asks `GateService.gate`, so they decide the same
+way, overrides included.
+
+Everything fails closed: a review that cannot complete is recorded as a blocking decision with its
+reason, the gate allows only an approving decision (or a blocked one whose every failing check an
+approver overrode for the same evidence), and an unreachable ledger raises
+`LedgerUnavailableError`. Refusals are `review.errors.GateError`s, which the HTTP layer maps to
+status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from ledger.errors import RecordNotFoundError
+from ledger.records import Override, Promotion
+from ledger.store import Ledger, policy_refs_key
+from policies.decision import Decision
+from policies.errors import PolicyError
+from policies.evaluator import is_overridable
+from policies.loader import LoadedPolicy
+from policies.result import Verdict
+from review.errors import (
+    ApproverNotAllowedError,
+    InvalidOverrideError,
+    MlflowUnavailableError,
+    OverrideRefusedError,
+    PromotionRefusedError,
+    SubjectNotFoundError,
+)
+from review.service import ReviewConfig, ReviewObserver, ReviewService
+from tools.client import call_mlflow
+from tools.errors import BackendUnavailableError, NotFoundError, ToolError
+from tools.registry import registered_aliases
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = [
+    "HUMAN_APPROVAL",
+    "Assessment",
+    "GateResponse",
+    "GateService",
+    "OverrideOrder",
+    "PromoteResponse",
+]
+
+logger = logging.getLogger("promogate.review")
+
+
+HUMAN_APPROVAL = "escalation"
+"""The check id an approver names to approve an escalated decision as the human it escalated to."""
+_BLOCKING_STATUSES = frozenset({"fail", "error"})
+_OVERRIDABLE_STATUSES = frozenset({"fail", "error", "warn"})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class GateResponse(BaseModel):
+    """Allow or deny, and the decision the answer rests on. All but `allowed: true` is a deny."""
+
+    allowed: bool
+    verdict: Verdict
+    model: str
+    version: int | None
+    target_alias: str
+    decision_id: str | None = None
+    reused: bool = Field(description="True when a decision on the same evidence was reused.")
+    evidence_digest: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    overrides: list[str] = Field(
+        default_factory=list, description="Ids of the active overrides the answer relied on."
+    )
+    error: str | None = Field(default=None, description="Why no decision could be made.")
+
+
+class PromoteResponse(BaseModel):
+    """The alias was moved; the promotion is recorded in the ledger and on the model version."""
+
+    promoted: Literal[True] = True
+    model: str
+    version: int
+    target_alias: str
+    previous_version: int | None
+    decision_id: str
+    evidence_digest: str | None
+    overrides: list[str] = Field(default_factory=list)
+    promoted_by: str
+    promoted_at: datetime
+    record_id: str = Field(description="Ledger id of the record of this promotion.")
+
+
+class OverrideOrder(Protocol):
+    """What an approver asks for when overriding (the HTTP API's `OverrideRequest` is one)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def target_alias(self) -> str | None: ...
+    @property
+    def check_ids(self) -> Sequence[str]: ...
+    @property
+    def justification(self) -> str: ...
+    @property
+    def expires_in_hours(self) -> float: ...
+    @property
+    def decision_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Whether a decision lets the promotion proceed, and the overrides that made it so."""
+
+    allowed: bool
+    overrides: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+class GateService:
+    """Reviews, gate answers, promotions and overrides for one configuration.
+
+    Args:
+        reviews: The review service whose configuration, MLflow client, ledger, investigator and
+            policies this service uses.
+        observer: Called after every recorded decision (metrics).
+        clock: Source of the current time.
+    """
+
+    def __init__(
+        self,
+        reviews: ReviewService,
+        *,
+        observer: ReviewObserver | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.reviews = reviews
+        if observer is not None:
+            reviews.observer = observer
+        self.clock = clock
+
+    @property
+    def config(self) -> ReviewConfig:
+        return self.reviews.config
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.reviews.ledger
+
+    @property
+    def client(self) -> MlflowClient:
+        return self.reviews.client
+
+    # -- gate -------------------------------------------------------------------------------------
+
+    def gate(self, model: str, ref: str | int, *, target_alias: str | None = None) -> GateResponse:
+        """Allow or deny promoting `model` at `ref` to the target alias.
+
+        Reuses the latest decision made on the same evidence digest under the same policy
+        revisions; otherwise reviews now. Allows only an approving decision, or a non-approving
+        one whose every failing check an approver overrode for that same evidence.
+
+        Args:
+            model: Registered model name.
+            ref: Version number or ``@alias``.
+            target_alias: The alias the deploy would move; the configured default if None.
+        """
+        started = time.perf_counter()
+        created_at = self.clock()
+        target = target_alias or self.config.target_alias
+        try:
+            evidence = self.reviews.gather(model, ref, target_alias=target)
+        except (PolicyError, ToolError) as exc:
+            decision = self.reviews.record_failure(
+                model, ref, target, exc, created_at=created_at, started=started
+            )
+            return self._answer(decision, reused=False)
+        candidate = evidence.bundle.candidate
+        existing = self.ledger.find_decision(
+            candidate.model, candidate.version, evidence.bundle.digest, evidence.policy_refs, target
+        )
+        if existing is not None:
+            logger.info(
+                "gate %s/%s @%s: reusing decision %s (%s)",
+                candidate.model,
+                candidate.version,
+                target,
+                existing.id,
+                existing.verdict,
+            )
+            return self._answer(existing, reused=True)
+        decision = self.reviews.review(model, ref, target_alias=target, evidence=evidence).decision
+        return self._answer(decision, reused=False)
+
+    def _answer(self, decision: Decision, *, reused: bool) -> GateResponse:
+        assessment = self.assess(decision)
+        return GateResponse(
+            allowed=assessment.allowed,
+            verdict=decision.verdict,
+            model=decision.model,
+            version=decision.version or None,
+            target_alias=decision.target_alias,
+            decision_id=decision.id,
+            reused=reused,
+            evidence_digest=decision.evidence_digest,
+            reasons=assessment.reasons,
+            overrides=assessment.overrides,
+            error=decision.error,
+        )
+
+    def assess(self, decision: Decision) -> Assessment:
+        """Whether `decision` lets the promotion proceed, counting active overrides.
+
+        Args:
+            decision: A recorded decision.
+        """
+        if decision.error is not None:
+            return Assessment(False, reasons=list(decision.reasons))
+        if decision.verdict == "approve":
+            return Assessment(True, reasons=list(decision.reasons))
+        blocking = {c.id: c for c in decision.checks if c.status in _BLOCKING_STATUSES}
+        fixed = [c.id for c in blocking.values() if not c.overridable]
+        if fixed:
+            return Assessment(
+                False,
+                reasons=[
+                    *decision.reasons,
+                    f"checks {', '.join(sorted(fixed))} fail and a policy forbids overriding them",
+                ],
+            )
+        overrides = self._applicable_overrides(decision)
+        covered = {check_id for o in overrides for check_id in o.check_ids}
+        missing = sorted(set(blocking) - covered)
+        if not overrides or missing:
+            hint = (
+                f"not overridden: {', '.join(missing)}"
+                if overrides
+                else "no active override for this decision"
+            )
+            return Assessment(False, reasons=[*decision.reasons, hint])
+        names = ", ".join(f"{o.id} by {o.approver}" for o in overrides)
+        return Assessment(
+            True,
+            overrides=[o.id for o in overrides],
+            reasons=[f"{decision.verdict} overridden ({names})", *decision.reasons],
+        )
+
+    def _applicable_overrides(self, decision: Decision) -> list[Override]:
+        """Active overrides made for this decision, or for another on the same evidence."""
+        applicable: list[Override] = []
+        key = policy_refs_key(decision.policies)
+        for override in self.ledger.active_overrides(
+            decision.model, decision.version, target_alias=decision.target_alias
+        ):
+            if override.decision_id is None:
+                continue
+            if override.decision_id == decision.id:
+                applicable.append(override)
+                continue
+            try:
+                base = self.ledger.get_decision(override.decision_id)
+            except RecordNotFoundError:
+                continue
+            if (
+                base.evidence_digest == decision.evidence_digest
+                and policy_refs_key(base.policies) == key
+            ):
+                applicable.append(override)
+        return applicable
+
+    # -- promote ----------------------------------------------------------------------------------
+
+    def promote(
+        self, model: str, version: int, *, target_alias: str | None, actor: str
+    ) -> PromoteResponse:
+        """Move the alias to `version`, only on an allowing decision for the current evidence.
+
+        Args:
+            model: Registered model name.
+            version: The version to promote.
+            target_alias: The alias to move; the configured default if None.
+            actor: Name of who asked (recorded with the promotion).
+
+        Raises:
+            PromotionRefusedError: No decision on the current evidence, or it does not allow.
+            SubjectNotFoundError: No such model or version.
+            MlflowUnavailableError: MLflow cannot be reached (nothing was moved).
+        """
+        target = target_alias or self.config.target_alias
+        try:
+            evidence = self.reviews.gather(model, version, target_alias=target)
+        except PolicyError as exc:
+            raise PromotionRefusedError(f"policies could not be loaded: {exc}") from exc
+        except ToolError as exc:
+            raise self._tool_refusal(exc) from exc
+        digest = evidence.bundle.digest
+        decision = self.ledger.find_decision(model, version, digest, evidence.policy_refs, target)
+        if decision is None:
+            raise PromotionRefusedError(
+                f"no decision on the current evidence of {model!r} v{version} for @{target} "
+                f"(digest {digest[:12]}); call POST /v1/gate or POST /v1/reviews first"
+            )
+        assessment = self.assess(decision)
+        if not assessment.allowed:
+            raise PromotionRefusedError(
+                f"decision {decision.id!r} on the current evidence does not allow promoting "
+                f"{model!r} v{version} to @{target}: {decision.verdict}; "
+                + "; ".join(assessment.reasons[:5])
+            )
+        try:
+            previous = registered_aliases(self.client, model).get(target)
+            call_mlflow(
+                lambda: self.client.set_registered_model_alias(model, target, str(version)),
+                f"set_registered_model_alias({model!r}, {target!r}, {version!r})",
+                attempts=1,
+            )
+        except ToolError as exc:
+            raise self._tool_refusal(exc) from exc
+        promoted_at = self.clock()
+        record = self._record_promotion(decision, assessment, previous, actor, promoted_at, digest)
+        self._publish_promotion(model, version, target, record.id, actor, promoted_at)
+        logger.info(
+            "promoted %s v%s to @%s (was v%s) on decision %s by %s",
+            model,
+            version,
+            target,
+            previous,
+            decision.id,
+            actor,
+        )
+        return PromoteResponse(
+            model=model,
+            version=version,
+            target_alias=target,
+            previous_version=previous,
+            decision_id=decision.id,
+            evidence_digest=decision.evidence_digest,
+            overrides=assessment.overrides,
+            promoted_by=actor,
+            promoted_at=promoted_at,
+            record_id=record.id,
+        )
+
+    def _record_promotion(
+        self,
+        decision: Decision,
+        assessment: Assessment,
+        previous: int | None,
+        actor: str,
+        promoted_at: datetime,
+        evidence_digest: str,
+    ) -> Promotion:
+        """Append the promotion to the ledger's hash chain as a record of its own kind.
+
+        A promotion record is never read as a decision, so it changes no later gate answer.
+        """
+        promotion = Promotion(
+            model=decision.model,
+            version=decision.version,
+            target_alias=decision.target_alias,
+            previous_version=previous,
+            decision_id=decision.id,
+            overrides=assessment.overrides,
+            promoted_by=actor,
+            evidence_digest=evidence_digest,
+            created_at=promoted_at,
+        )
+        self.ledger.append_promotion(promotion)
+        return promotion
+
+    def _publish_promotion(
+        self,
+        model: str,
+        version: int,
+        target: str,
+        record_id: str,
+        actor: str,
+        promoted_at: datetime,
+    ) -> None:
+        from mlflow.exceptions import MlflowException
+
+        tags = {
+            "promogate.promoted_to": target,
+            "promogate.promoted_by": actor,
+            "promogate.promoted_at": promoted_at.isoformat(),
+            "promogate.promotion_record": record_id,
+        }
+        try:
+            for key, value in tags.items():
+                self.client.set_model_version_tag(model, str(version), key, value)
+        except MlflowException as exc:
+            logger.warning(
+                "promotion %s recorded but its tags were not written: %s", record_id, exc
+            )
+
+    @staticmethod
+    def _tool_refusal(
+        exc: ToolError,
+    ) -> SubjectNotFoundError | MlflowUnavailableError | PromotionRefusedError:
+        if isinstance(exc, NotFoundError):
+            return SubjectNotFoundError(str(exc))
+        if isinstance(exc, BackendUnavailableError):
+            return MlflowUnavailableError(str(exc))
+        return PromotionRefusedError(str(exc))
+
+    # -- overrides --------------------------------------------------------------------------------
+
+    def add_override(self, request: OverrideOrder, approver: str) -> Override:
+        """Record an approver's override of named failing checks of one decision.
+
+        Naming `HUMAN_APPROVAL` (``escalation``) approves an escalated decision: the human the
+        review escalated to has decided. It answers to the approver lists and expiry caps of every
+        policy the decision applied.
+
+        Args:
+            request: The model version, checks, justification and expiry.
+            approver: Name of the approver (who must hold the approver or admin role; the front
+                door checks that).
+
+        Raises:
+            SubjectNotFoundError: No such decision, or none for the version and alias.
+            InvalidOverrideError: Unknown check ids, checks that do not fail, or an expiry longer
+                than a policy allows.
+            OverrideRefusedError: A check is never-overridable, the review failed, or the
+                decision already approves.
+            ApproverNotAllowedError: A policy names its approvers and this one is not among them.
+        """
+        target = request.target_alias or self.config.target_alias
+        decision = self._decision_to_override(request, target)
+        if decision.error is not None:
+            raise OverrideRefusedError(
+                f"decision {decision.id!r} records a review that failed ({decision.error}); "
+                "a failed review cannot be overridden, review again"
+            )
+        if decision.verdict == "approve":
+            raise OverrideRefusedError(f"decision {decision.id!r} approves; nothing to override")
+        requested = list(dict.fromkeys(request.check_ids))
+        check_ids = [i for i in requested if i != HUMAN_APPROVAL]
+        if HUMAN_APPROVAL in requested and decision.verdict != "escalate":
+            raise InvalidOverrideError(
+                f"{HUMAN_APPROVAL!r} approves an escalated decision; decision {decision.id!r} "
+                f"is a {decision.verdict}: name the failing checks it overrides instead"
+            )
+        checks = {c.id: c for c in decision.checks}
+        unknown = [i for i in check_ids if i not in checks]
+        if unknown:
+            raise InvalidOverrideError(
+                f"decision {decision.id!r} has no checks {unknown!r}; "
+                f"its checks are {sorted(checks)!r}"
+            )
+        passing = [i for i in check_ids if checks[i].status not in _OVERRIDABLE_STATUSES]
+        if passing:
+            raise InvalidOverrideError(
+                f"checks {passing!r} do not fail; there is nothing to override"
+            )
+        try:
+            loaded = {p.name: p for p in self.reviews.policies()}
+        except PolicyError as exc:
+            raise OverrideRefusedError(
+                f"policies could not be loaded, so their override rules are unknown: {exc}"
+            ) from exc
+        fixed: list[str] = []
+        for check_id in check_ids:
+            check = checks[check_id]
+            policy = loaded.get(check.policy)
+            never = policy.policy.overrides.never if policy is not None else []
+            if not check.overridable or not is_overridable(check_id, never):
+                fixed.append(check_id)
+        if fixed:
+            raise OverrideRefusedError(
+                f"checks {fixed!r} are never-overridable under their policy; "
+                "fix the candidate instead"
+            )
+        # A human approval answers to every policy the decision applied; an override of checks,
+        # to the policies those checks belong to.
+        governing = {checks[i].policy for i in check_ids}
+        if HUMAN_APPROVAL in requested:
+            governing |= {p.name for p in decision.policies}
+        for policy_name in sorted(governing):
+            self._check_override_rules(policy_name, loaded, request, approver)
+        created_at = self.clock()
+        override = Override(
+            model=decision.model,
+            version=decision.version,
+            target_alias=target,
+            check_ids=requested,
+            approver=approver,
+            justification=request.justification,
+            expires_at=created_at + timedelta(hours=request.expires_in_hours),
+            decision_id=decision.id,
+            created_at=created_at,
+        )
+        self.ledger.append_override(override)
+        logger.info(
+            "override %s of %s on decision %s by %s until %s",
+            override.id,
+            ",".join(override.check_ids),
+            decision.id,
+            approver,
+            override.expires_at.isoformat(),
+        )
+        return override
+
+    def _decision_to_override(self, request: OverrideOrder, target: str) -> Decision:
+        if request.decision_id is not None:
+            try:
+                decision = self.ledger.get_decision(request.decision_id)
+            except RecordNotFoundError as exc:
+                raise SubjectNotFoundError(str(exc)) from exc
+            if (decision.model, decision.version, decision.target_alias) != (
+                request.model,
+                request.version,
+                target,
+            ):
+                raise InvalidOverrideError(
+                    f"decision {decision.id!r} is about {decision.model!r} v{decision.version} "
+                    f"@{decision.target_alias}, not {request.model!r} v{request.version} @{target}"
+                )
+            return decision
+        for decision in self.ledger.list_decisions(request.model, request.version, limit=100):
+            if decision.target_alias == target:
+                return decision
+        raise SubjectNotFoundError(
+            f"no decision about {request.model!r} v{request.version} for @{target}; "
+            "review it first (POST /v1/reviews or /v1/gate)"
+        )
+
+    @staticmethod
+    def _check_override_rules(
+        policy_name: str,
+        loaded: dict[str, LoadedPolicy],
+        request: OverrideOrder,
+        approver: str,
+    ) -> None:
+        policy = loaded.get(policy_name)
+        if policy is None:
+            raise OverrideRefusedError(
+                f"policy {policy_name!r} is no longer loaded, so its override rules are unknown; "
+                "review the version again under the current policies"
+            )
+        rules = policy.policy.overrides
+        if rules.approvers and approver not in rules.approvers:
+            raise ApproverNotAllowedError(
+                f"policy {policy_name!r} lets only {rules.approvers!r} override its checks, "
+                f"not {approver!r}"
+            )
+        if rules.expires_hours is not None and request.expires_in_hours > rules.expires_hours:
+            raise InvalidOverrideError(
+                f"policy {policy_name!r} allows overrides for at most {rules.expires_hours} hours, "
+                f"not {request.expires_in_hours:g}"
+            )

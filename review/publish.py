@@ -1,0 +1,30 @@
+"""Write a decision back to MLflow as model-version tags."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from policies.decision import Decision
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["decision_tags", "publish_decision_tags"]
+
+
+def decision_tags(decision: Decision) -> dict[str, str]:
+    """The `promogate.*` tags that record `decision` on its model version."""
+    return {
+        "promogate.verdict": decision.verdict,
+        "promogate.decision_id": decision.id,
+        "promogate.evidence_digest": decision.evidence_digest or "",
+        "promogate.policies": ",".join(f"{p.name}@{p.revision}" for p in decision.policies),
+        "promogate.reviewed_at": decision.created_at.isoformat(),
+        "promogate.target_alias": decision.target_alias,
+    }
+
+
+def publish_decision_tags(client: MlflowClient, decision: Decision) -> None:
+    """Set the decision's tags on its model version (raises MLflow's errors to the caller)."""
+    for key, value in decision_tags(decision).items():
+        client.set_model_version_tag(decision.model, str(decision.version), key, value)

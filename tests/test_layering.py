@@ -1,0 +1,63 @@
+"""The layers of DESIGN §2 hold: no package imports one above it, and no modules import each other.
+
+tools < comparison < policies < {evals, ledger} < agents < review < api < {demo, benchmarks}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.structure import (
+    RANKS,
+    ImportEdge,
+    import_cycles,
+    import_edges,
+    upward_edges,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def edges() -> list[ImportEdge]:
+    return import_edges(ROOT)
+
+
+def test_no_package_imports_one_above_it(edges: list[ImportEdge]) -> None:
+    assert upward_edges(edges) == []
+
+
+def test_no_import_cycles(edges: list[ImportEdge]) -> None:
+    assert import_cycles(edges) == []
+
+
+def test_every_top_level_package_has_a_rank() -> None:
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert packages - {"tests"} <= set(RANKS), sorted(packages - set(RANKS))
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "upward"),
+    [
+        ("ledger.store", "agents.investigation", True),
+        ("evals.suite", "ledger.store", False),
+        ("api.cli", "demo.command", True),
+        ("review.gate", "policies.decision", False),
+        ("tools.collector", "comparison.facts", True),
+    ],
+    ids=["ledger-imports-agents", "siblings", "front-door-imports-demo", "downward", "tools-up"],
+)
+def test_upward_edges_are_found(source: str, target: str, upward: bool) -> None:
+    edge = ImportEdge(source, target, 1)
+    assert upward_edges([edge]) == ([edge] if upward else [])
+
+
+def test_cycles_are_found() -> None:
+    cycle = [
+        ImportEdge("ledger.chain", "ledger.errors", 1),
+        ImportEdge("ledger.errors", "ledger.chain", 2),
+        ImportEdge("ledger.store", "ledger.chain", 3),
+    ]
+    assert import_cycles(cycle) == [["ledger.chain", "ledger.errors"]]
