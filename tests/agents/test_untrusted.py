@@ -283,3 +283,17 @@ def test_the_hook_rejects_unknown_actions() -> None:
 
     with pytest.raises(PolicyError, match="untrusted_text"):
         _policies("approve")
+
+
+def test_a_blocking_hook_cannot_be_overridden_at_the_gate(kit: Any, tmp_path: Path) -> None:
+    from agents.offline_investigator import OfflineInvestigator
+    from ledger.store import Ledger
+    from review import GateService, ReviewConfig, ReviewService
+
+    decision = _decide(kit, kit.clean(description=PLANTED_TEXT), "block")
+    assert decision.verdict == "block" and decision.policy_verdict == "approve"
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    reviews = ReviewService(ReviewConfig(), ledger=ledger, investigator=OfflineInvestigator())
+    assessment = GateService(reviews).assess(decision)
+    assert assessment.allowed is False
+    assert "untrusted_text" in assessment.reasons[-1]
