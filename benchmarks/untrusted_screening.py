@@ -58,6 +58,7 @@ __all__ = [
     "PlantedRegistry",
     "PlantedVersion",
     "build_planted_registry",
+    "compare_with_previous",
     "main",
     "measure",
     "report",
@@ -484,23 +485,78 @@ def _by_kind_text_level(texts: Sequence[CorpusText]) -> Counter[str]:
     return Counter(t.source for t in texts)
 
 
+def compare_with_previous(previous: Path, texts: Sequence[CorpusText]) -> str:
+    """Text-level shares flagged by a previous scanner module and by the screening, side by side.
+
+    Args:
+        previous: A copy of an earlier ``agents/untrusted.py`` exposing ``scan_text(text)``, e.g.
+            ``git show 4c14b10:agents/untrusted.py`` (its ``agents.decision`` import pointed at
+            ``policies.decision``).
+        texts: The corpus texts (false claims need evidence, so they are left out).
+    """
+    import importlib.util
+
+    from agents.untrusted import screen_text
+
+    spec = importlib.util.spec_from_file_location("previous_untrusted", previous)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {previous}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for text in texts:
+        if text.kinds != ("false_claim",):
+            groups["benign" if not text.planted else text.source].append(text.text)
+    lines = [
+        "| corpus | texts | previous scanner | screening |",
+        "|---|---:|---:|---:|",
+    ]
+    spent = {"previous": 0.0, "screening": 0.0}
+    for name, group in sorted(groups.items()):
+        started = time.perf_counter()
+        old = sum(bool(module.scan_text(t)) for t in group)
+        middle = time.perf_counter()
+        new = sum(bool(screen_text(t, "run_description")) for t in group)
+        spent["previous"] += middle - started
+        spent["screening"] += time.perf_counter() - middle
+        lines.append(
+            f"| {name} | {len(group)} | {old} ({100.0 * old / len(group):.0f}%) | "
+            f"{new} ({100.0 * new / len(group):.0f}%) |"
+        )
+    count = sum(len(g) for g in groups.values())
+    lines.append(
+        f"\nper text: previous {spent['previous'] / count * 1e6:.0f} us, screening "
+        f"{spent['screening'] / count * 1e6:.0f} us (ratio "
+        f"{spent['screening'] / spent['previous']:.1f}x)"
+    )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument(
         "--safety-dir",
         type=Path,
-        default=Path(__file__).resolve().parents[3] / "shared" / "data" / "safety",
+        default=Path(__file__).resolve().parents[2] / "shared" / "data" / "safety",
         help="the shared safety data folder (public injection sets); skipped when absent",
     )
     parser.add_argument("--external-limit", type=int, default=0, help="0: all external texts")
     parser.add_argument("--per-version", type=int, default=1, help="texts per planted version")
+    parser.add_argument(
+        "--previous-scanner",
+        type=Path,
+        help="compare with this copy of an earlier agents/untrusted.py at text level, and stop",
+    )
     args = parser.parse_args(argv)
     external = external_corpus(args.safety_dir)
     if args.external_limit:
         external = external[: args.external_limit]
     texts = [*PLANTED, *BENIGN, *external]
     print(f"corpus: {dict(_by_kind_text_level(texts))} ({len(texts)} texts)")
+    if args.previous_scanner is not None:
+        print(compare_with_previous(args.previous_scanner, texts))
+        return
     started = time.perf_counter()
     registry = build_planted_registry(
         args.workdir / f"registry-{int(time.time())}", texts, per_version=args.per_version
