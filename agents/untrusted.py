@@ -349,13 +349,19 @@ def _table_texts(version: VersionEvidence) -> Iterator[tuple[Place, str, str]]:
         if column not in seen:
             seen.add(column)
             yield "eval_table_cell", f"{base}#columns/{column}", column
-    for index, row in enumerate(table.rows):
-        for column, cell in zip(table.columns, row, strict=False):
-            if isinstance(cell, str) and cell not in seen and not _IDENTIFIER.match(cell):
-                if len(seen) >= _MAX_TABLE_STRINGS:
-                    return
-                seen.add(cell)
-                yield "eval_table_cell", f"{base}#rows/{index}/{column}", cell
+    for position, column in enumerate(table.columns):
+        firsts: dict[str, int] = {}
+        for index, row in enumerate(table.rows):
+            cell = row[position] if position < len(row) else None
+            if isinstance(cell, str) and cell not in firsts:
+                firsts[cell] = index
+        for cell, index in firsts.items():
+            if cell in seen or _IDENTIFIER.match(cell):
+                continue
+            if len(seen) >= _MAX_TABLE_STRINGS:
+                return
+            seen.add(cell)
+            yield "eval_table_cell", f"{base}#rows/{index}/{column}", cell
 
 
 def _version_texts(version: VersionEvidence) -> Iterator[tuple[Place, str, str]]:
