@@ -343,9 +343,11 @@ _BLACK_FLAG = "\U0001f3f4"
 _HIDDEN_COMMENT = re.compile(
     r"<!--(.*?)(?:-->|$)|^\s*\[//\]\s*:\s*#\s*[(\"'](.*?)[)\"']\s*$", re.DOTALL | re.MULTILINE
 )
+# A hidden comment naming a verdict is planted; comments in PR templates and READMEs ("Link the
+# issue", "TOC") are not.
 _COMMENT_VERDICT = re.compile(
-    r"\b(?:approve[ds]?|approval|pass(?:ed)?|lgtm|allow(?:ed)?|verdict|decision|promote[ds]?|"
-    r"reviewer|bot|ai|llm|gate|ignore|skip|exempt\w*|waive[ds]?|sign[\s-]?off)\b",
+    r"\b(?:approve[ds]?|approval|lgtm|verdict|decision|promote[ds]?|exempt\w*|waive[ds]?|"
+    r"sign[\s-]?off|pre-?approved)\b",
     re.IGNORECASE,
 )
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -606,7 +608,7 @@ def find_hits(text: str, *, prose_only: bool = False) -> list[Hit]:
             inner = (match.group(1) or match.group(2) or "").strip()
             if inner and (
                 _COMMENT_VERDICT.search(fold_text(inner))
-                or _intent_hits(fold_text(inner), None, prose_only=False)
+                or _intent_hits(fold_text(inner), None, prose_only=prose_only)
             ):
                 hits.append(Hit("hidden_comment", match.group()[:200]))
                 payloads.append(("hidden_comment", inner))
@@ -616,7 +618,7 @@ def find_hits(text: str, *, prose_only: bool = False) -> list[Hit]:
     hits.extend(_intent_hits(fold_text(text), None, prose_only=prose_only))
     seen = {h.kind for h in hits}
     for carrier, payload in payloads:
-        for hit in _intent_hits(fold_text(payload), carrier, prose_only=False):
+        for hit in _intent_hits(fold_text(payload), carrier, prose_only=prose_only):
             if hit.kind not in seen:
                 hits.append(hit)
                 seen.add(hit.kind)
