@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
@@ -20,6 +20,7 @@ from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.chat_model import LlmUnavailableError, RetryPolicy, call_with_retries
+from agents.errors import BudgetExceededError, BudgetResource
 from agents.tracing import ReviewTrace
 
 __all__ = [
@@ -33,8 +34,6 @@ __all__ = [
     "UsageSnapshot",
     "price_for",
 ]
-
-BudgetResource = Literal["llm_calls", "tool_calls", "tokens", "wall_clock"]
 
 
 class ReviewBudget(BaseModel):
@@ -84,16 +83,6 @@ def price_for(model: str) -> TokenPrice:
         model: The model name, e.g. ``gpt-4o-mini``.
     """
     return DEFAULT_PRICES.get(model, TokenPrice())
-
-
-class BudgetExceededError(Exception):
-    """The review used up one of its budgets."""
-
-    def __init__(self, resource: BudgetResource, used: float, limit: float) -> None:
-        self.resource: BudgetResource = resource
-        self.used = used
-        self.limit = limit
-        super().__init__(f"review budget exhausted: {resource} used {used!r} of {limit!r}")
 
 
 class UsageSnapshot(BaseModel):

@@ -16,15 +16,14 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langgraph.errors import GraphRecursionError
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.agent_tools import ReviewContext, call_tool, review_tools
-from agents.budget import BudgetExceededError, BudgetMiddleware, ReviewBudget, UsageMeter
-from agents.chat_model import LlmUnavailableError, RetryPolicy
+from agents.agent_tools import ReviewContext, call_tool
+from agents.budget import ReviewBudget, TokenPrice, price_for
+from agents.chat_model import RetryPolicy
 from agents.prompts import CHAT_SYSTEM_PROMPT, review_request
+from agents.runner import AgentRunner, Invoke
 from agents.tracing import NullTracer, ReviewTracer
 from agents.untrusted import scan_bundle, screen_bundle
 from policies.decision import Decision, LlmUsage
@@ -126,6 +125,7 @@ class ChatSession:
         client: MlflowClient | None = None,
         tracer: ReviewTracer | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        price: TokenPrice | None = None,
     ) -> None:
         self.bundle = bundle
         self.verdict = verdict
@@ -134,6 +134,7 @@ class ChatSession:
         self.model_name = model_name if chat_model is not None else "offline"
         self.budget = budget or ReviewBudget(max_llm_calls=6, max_tool_calls=8, max_seconds=90)
         self.retry = retry or RetryPolicy()
+        self.price = price or price_for(self.model_name)
         self.context = ReviewContext(bundle, verdict, client=client, caller="chat")
         self.tracer: ReviewTracer = tracer or NullTracer()
         self._sleep = sleep
@@ -167,54 +168,45 @@ class ChatSession:
         )
 
     def _answer_llm(self, chat_model: BaseChatModel, question: str) -> ChatAnswer:
-        meter = UsageMeter(self.budget)
         trace = self.tracer.start_review(
             "promogate.chat",
             {"model": self.bundle.candidate.model, "version": self.bundle.candidate.version},
             {"promogate.model": self.bundle.candidate.model},
         )
         before = self.context.seen_refs
-        agent: Any = create_agent(
+        runner = AgentRunner(
             chat_model,
-            review_tools(),
-            system_prompt=self._opening(),
-            middleware=[BudgetMiddleware(meter, self.retry, trace, sleep=self._sleep)],
-            context_schema=ReviewContext,
-            name="promogate-chat",
+            model_name=self.model_name,
+            budget=self.budget,
+            retry=self.retry,
+            price=self.price,
+            sleep=self._sleep,
         )
-        messages = [*self._history, HumanMessage(question)]
-        reason: str | None = None
+
+        def drive(invoke: Invoke) -> list[BaseMessage]:
+            result = invoke([*self._history, HumanMessage(question)])
+            messages: list[BaseMessage] = list(result["messages"])
+            return messages
+
+        outcome = runner.run(
+            drive,
+            name="promogate-chat",
+            system_prompt=self._opening(),
+            context=self.context,
+            trace=trace,
+        )
+        reason = outcome.reason
         text = ""
-        try:
-            result = agent.invoke(
-                {"messages": messages},
-                context=self.context,
-                config={"recursion_limit": 4 * self.budget.max_llm_calls + 10},
-            )
-        except BudgetExceededError as exc:
-            reason = f"budget_exhausted: {exc}"
-        except GraphRecursionError as exc:
-            reason = f"budget_exhausted: the agent exceeded its step limit ({exc})"
-        except LlmUnavailableError as exc:
-            reason = f"llm_unavailable: {exc}"
-        else:
-            final = result["messages"][-1]
+        if outcome.value is not None:
+            final = outcome.value[-1]
             text = final.text if isinstance(final, AIMessage) else ""
             if text.strip():
-                self._history = list(result["messages"])
+                self._history = outcome.value
             else:
                 reason = "invalid_answer: the model returned no text"
-        spent = meter.snapshot()
+        spent = outcome.spent
         trace.end({"answered": reason is None}, error=reason)
-        usage = LlmUsage(
-            model=self.model_name,
-            llm_calls=spent.llm_calls,
-            tool_calls=spent.tool_calls,
-            prompt_tokens=spent.prompt_tokens,
-            completion_tokens=spent.completion_tokens,
-            trace_id=trace.trace_id,
-            fallback_reason=reason,
-        )
+        usage = outcome.usage.model_copy(update={"fallback_reason": reason})
         if reason is not None:
             logger.warning("chat answer fell back to the offline answers: %s", reason)
             offline = self.answer_offline(question)

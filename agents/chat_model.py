@@ -23,6 +23,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from agents.errors import LlmConfigError, LlmUnavailableError
+
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
@@ -46,19 +48,6 @@ _PLACEHOLDER_KEY = "not-needed"
 _RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 T = TypeVar("T")
-
-
-class LlmConfigError(ValueError):
-    """The LLM configuration cannot work (unknown provider, missing key)."""
-
-
-class LlmUnavailableError(Exception):
-    """The LLM could not answer, after retries where retrying made sense."""
-
-    def __init__(self, message: str, *, attempts: int, cause: BaseException | None = None):
-        self.attempts = attempts
-        self.cause = cause
-        super().__init__(message)
 
 
 class ChatModelSpec(BaseModel):

@@ -6,6 +6,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from comparison import Comparison
 from policies.decision import Finding, LlmUsage, QuestionAnswer
 from policies.result import PolicyVerdict
 from tools.evidence import EvidenceBundle
@@ -40,6 +41,16 @@ class Investigator(Protocol):
 
     name: str
 
-    def investigate(self, bundle: EvidenceBundle, verdict: PolicyVerdict) -> Investigation:
-        """Investigate the failing or suspicious checks of `verdict` on `bundle`."""
+    def investigate(
+        self,
+        bundle: EvidenceBundle,
+        verdict: PolicyVerdict,
+        *,
+        comparison: Comparison | None = None,
+    ) -> Investigation:
+        """Investigate the failing or suspicious checks of `verdict` on `bundle`.
+
+        `comparison` holds the facts the policies already computed for this review; an
+        investigator reads the same ones (a new comparison of `bundle` when None).
+        """
         ...

@@ -22,34 +22,31 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from langchain.agents import create_agent
-from langchain.agents.structured_output import StructuredOutputError, ToolStrategy
+from langchain.agents.structured_output import ToolStrategy
 from langchain_core.messages import BaseMessage, HumanMessage
-from langgraph.errors import GraphRecursionError
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.agent_tools import ReviewContext, review_tools
+from agents.agent_tools import ReviewContext
 from agents.budget import (
-    BudgetExceededError,
-    BudgetMiddleware,
     ReviewBudget,
     TokenPrice,
-    UsageMeter,
     UsageSnapshot,
     price_for,
 )
 from agents.chat_model import (
-    LlmUnavailableError,
     RetryPolicy,
     build_chat_model,
     parse_model_spec,
 )
+from agents.errors import InvalidReviewError
 from agents.investigation import Investigation, Investigator, Recommendation
 from agents.offline_investigator import OfflineInvestigator, check_findings
 from agents.prompts import REPAIR_PROMPT, REVIEW_SYSTEM_PROMPT, review_request
-from agents.tracing import MlflowReviewTracer, NullTracer, ReviewTrace, ReviewTracer
+from agents.runner import AgentRunner, Invoke
+from agents.tracing import MlflowReviewTracer, NullTracer, ReviewTracer
 from agents.untrusted import screen_bundle
-from policies.decision import Finding, LlmUsage, QuestionAnswer, Severity
+from comparison import Comparison
+from policies.decision import Finding, QuestionAnswer, Severity
 from policies.result import PolicyVerdict
 from tools.evidence import EvidenceBundle
 
@@ -114,10 +111,6 @@ class AgentReview(BaseModel):
         default_factory=list,
         description="Reasons to block that the failed policy checks do not already state.",
     )
-
-
-class InvalidReviewError(Exception):
-    """The agent's structured review stayed invalid after its repair attempt."""
 
 
 class _Repair:
@@ -212,53 +205,52 @@ class LlmInvestigator:
         self._sleep = sleep
         self._clock = clock
 
-    def _agent(self, meter: UsageMeter, trace: ReviewTrace, repair: _Repair) -> Any:
-        return create_agent(
+    def _runner(self) -> AgentRunner:
+        return AgentRunner(
             self.chat_model,
-            review_tools(),
-            system_prompt=REVIEW_SYSTEM_PROMPT,
-            middleware=[BudgetMiddleware(meter, self.retry, trace, sleep=self._sleep)],
-            response_format=ToolStrategy(AgentReview, handle_errors=repair.handle),
-            context_schema=ReviewContext,
-            name="promogate-reviewer",
+            model_name=self.model_name,
+            budget=self.budget,
+            retry=self.retry,
+            price=self.price,
+            sleep=self._sleep,
+            clock=self._clock,
         )
 
-    def _run(
+    def _drive(self, request: str, repair: _Repair) -> Callable[[Invoke], AgentReview]:
+        """Ask for the review, and once more to repair a reply that filed none."""
+
+        def drive(invoke: Invoke) -> AgentReview:
+            messages: list[BaseMessage] = [HumanMessage(request)]
+            while True:
+                result = invoke(messages)
+                review = result.get("structured_response")
+                if isinstance(review, AgentReview):
+                    return review
+                # The model stopped without filing its review (text only, or broken arguments).
+                error = "the reply did not call AgentReview with valid arguments"
+                if not repair.take(error):
+                    raise InvalidReviewError(
+                        f"no structured review after the repair attempt: {error}"
+                    )
+                messages = [*result["messages"], HumanMessage(REPAIR_PROMPT.format(error=error))]
+
+        return drive
+
+    def investigate(
         self,
         bundle: EvidenceBundle,
         verdict: PolicyVerdict,
-        ctx: ReviewContext,
-        meter: UsageMeter,
-        trace: ReviewTrace,
-        planted_refs: list[str],
-    ) -> AgentReview:
-        repair = _Repair(self.repair_attempts)
-        agent = self._agent(meter, trace, repair)
-        config = {"recursion_limit": 4 * self.budget.max_llm_calls + 10}
-        messages: list[BaseMessage] = [
-            HumanMessage(
-                review_request(bundle, verdict, budget=self.budget, planted_refs=planted_refs)
-            )
-        ]
-        while True:
-            result = agent.invoke({"messages": messages}, context=ctx, config=config)
-            review = result.get("structured_response")
-            if isinstance(review, AgentReview):
-                return review
-            # The model stopped without filing its review (text only, or broken arguments).
-            error = "the reply did not call AgentReview with valid arguments"
-            if not repair.take(error):
-                raise InvalidReviewError(f"no structured review after the repair attempt: {error}")
-            messages = [*result["messages"], HumanMessage(REPAIR_PROMPT.format(error=error))]
-
-    def investigate(self, bundle: EvidenceBundle, verdict: PolicyVerdict) -> Investigation:
+        *,
+        comparison: Comparison | None = None,
+    ) -> Investigation:
         """Investigate with the agent; fall back to the deterministic investigator on failure.
 
         Args:
             bundle: The evidence of the candidate and its baseline.
             verdict: The policy verdict.
+            comparison: The review's comparison, shared with the policies (new if None).
         """
-        meter = UsageMeter(self.budget, clock=self._clock)
+        facts = comparison if comparison is not None else Comparison(bundle)
         screening = screen_bundle(bundle, verdict)
         planted = screening.findings()
         planted_refs = screening.refs
@@ -279,32 +271,26 @@ class LlmInvestigator:
                 "promogate.llm": self.model_name,
             },
         )
-        ctx = ReviewContext(bundle, verdict, client=self.client, caller=self.caller)
-        reason: str | None = None
-        review: AgentReview | None = None
-        try:
-            review = self._run(bundle, verdict, ctx, meter, trace, planted_refs)
-        except BudgetExceededError as exc:
-            reason = f"budget_exhausted: {exc}"
-        except GraphRecursionError as exc:
-            reason = f"budget_exhausted: the agent exceeded its step limit ({exc})"
-        except LlmUnavailableError as exc:
-            reason = f"llm_unavailable: {exc}"
-        except (InvalidReviewError, StructuredOutputError) as exc:
-            reason = f"invalid_structured_output: {_clip(str(exc), 600)}"
-        except AssertionError:
-            # Test doubles signal misuse with AssertionError; never hide it behind a fallback.
-            raise
-        except Exception as exc:  # recorded as the fallback reason, never as a pass
-            logger.exception("LLM review of %s failed unexpectedly", candidate.ref)
-            reason = f"agent_error: {type(exc).__name__}: {_clip(str(exc), 400)}"
-        spent = meter.snapshot()
+        ctx = ReviewContext(
+            bundle, verdict, client=self.client, caller=self.caller, comparison=facts
+        )
+        repair = _Repair(self.repair_attempts)
+        request = review_request(bundle, verdict, budget=self.budget, planted_refs=planted_refs)
+        outcome = self._runner().run(
+            self._drive(request, repair),
+            name="promogate-reviewer",
+            system_prompt=REVIEW_SYSTEM_PROMPT,
+            context=ctx,
+            trace=trace,
+            response_format=ToolStrategy(AgentReview, handle_errors=repair.handle),
+        )
+        review, reason, spent = outcome.value, outcome.reason, outcome.spent
         if review is not None:
             investigation = self._from_review(review, bundle, verdict, ctx, planted, spent)
         else:
             assert reason is not None
             logger.warning("LLM review of %s fell back: %s", candidate.ref, reason)
-            investigation = self._fallback(bundle, verdict, reason)
+            investigation = self._fallback(bundle, verdict, reason, facts)
         trace.end(
             {
                 "recommendation": investigation.recommendation,
@@ -320,18 +306,7 @@ class LlmInvestigator:
             },
             error=reason,
         )
-        usage = LlmUsage(
-            model=self.model_name,
-            llm_calls=spent.llm_calls,
-            tool_calls=spent.tool_calls,
-            prompt_tokens=spent.prompt_tokens,
-            completion_tokens=spent.completion_tokens,
-            estimated_cost_usd=round(
-                self.price.cost(spent.prompt_tokens, spent.completion_tokens), 6
-            ),
-            trace_id=trace.trace_id,
-            fallback_reason=reason,
-        )
+        usage = outcome.usage
         logger.info(
             "LLM review of %s: %s by %s (%d model calls, %d tool calls, %d tokens, %.1f s)",
             candidate.ref,
@@ -345,9 +320,9 @@ class LlmInvestigator:
         return investigation.model_copy(update={"usage": usage})
 
     def _fallback(
-        self, bundle: EvidenceBundle, verdict: PolicyVerdict, reason: str
+        self, bundle: EvidenceBundle, verdict: PolicyVerdict, reason: str, facts: Comparison
     ) -> Investigation:
-        base = self.fallback.investigate(bundle, verdict)
+        base = self.fallback.investigate(bundle, verdict, comparison=facts)
         note = Finding(
             title="LLM review incomplete: the deterministic investigator finished it",
             detail=f"The LLM review stopped ({reason}). The findings and questions below come "

@@ -1,21 +1,24 @@
 """The deterministic investigator: a fixed plan of diagnostic questions, answered with tools.
 
 Used when no LLM is configured, and to finish a review when the LLM fails or runs out of budget.
-It records the same question/answer log an LLM investigator does, so decisions read the same.
+It calls the very tools the LLM investigator is given (`agents.agent_tools`), on the review's
+comparison, so both investigators record the same tool names and cite the same evidence
+references by construction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from agents.agent_tools import ReviewContext, call_tool
 from agents.investigation import Investigation, Recommendation
 from agents.pipeline_diagnosis import diagnose_pipeline
 from agents.untrusted import scan_bundle
+from comparison import Comparison, Unavailable, safety_ref
 from policies.decision import Finding, QuestionAnswer
 from policies.result import CheckResult, PolicyVerdict
-from tools.evidence import EvidenceBundle, VersionEvidence
-from tools.segments import metric_inputs, pair_tables, table_metric_name
-from tools.significance import paired_bootstrap
+from tools.evidence import EvidenceBundle
+from tools.segments import table_metric_name
 
 __all__ = ["OfflineInvestigator", "check_findings"]
 
@@ -49,27 +52,25 @@ def check_findings(checks: Sequence[CheckResult]) -> list[Finding]:
     return findings
 
 
-def _eval_digests(version: VersionEvidence) -> list[str]:
-    digests = {d.digest for d in version.datasets_in("evaluation")}
-    if version.logged_model is not None:
-        digests.update(m.dataset_digest for m in version.logged_model.metrics if m.dataset_digest)
-    return sorted(digests)
+_PLAN_OUTPUT_CHARS = 1_000_000
+"""The plan reads whole tool results (the size cap protects an LLM's context, not this)."""
 
 
-def _same_dataset_question(bundle: EvidenceBundle) -> QuestionAnswer:
+def _same_dataset_question(ctx: ReviewContext) -> QuestionAnswer:
     question = "Were both versions scored on the same evaluation dataset?"
-    candidate, baseline = bundle.candidate, bundle.baseline
+    candidate, baseline = ctx.bundle.candidate, ctx.bundle.baseline
     if baseline is None:
         return QuestionAnswer(question=question, answer="There is no baseline to compare with.")
-    cand, base = _eval_digests(candidate), _eval_digests(baseline)
-    evidence = [f"version:{candidate.ref}/datasets", f"version:{baseline.ref}/datasets"]
+    result = call_tool("compare_datasets", ctx)
+    cand = list(result["candidate"]["evaluation_digests"])
+    base = list(result["baseline"]["evaluation_digests"])
     if not cand or not base:
         missing = [v.ref for v, d in ((candidate, cand), (baseline, base)) if not d]
         answer = (
             f"Unknown: no evaluation dataset digest was logged for {', '.join(missing)}. "
             "Log it with mlflow.log_input(dataset, context='evaluation')."
         )
-    elif set(cand) == set(base):
+    elif result["same_evaluation_dataset"]:
         answer = f"Yes: both were scored on the dataset with digest {cand[0]}."
     else:
         answer = (
@@ -79,20 +80,22 @@ def _same_dataset_question(bundle: EvidenceBundle) -> QuestionAnswer:
     return QuestionAnswer(
         question=question,
         answer=answer,
-        tools=["get_dataset_inputs"],
-        evidence=evidence,
+        tools=["compare_datasets"],
+        evidence=list(result["evidence"]),
         data={"candidate_digests": cand, "baseline_digests": base},
     )
 
 
-def _significance_question(bundle: EvidenceBundle, check: CheckResult) -> QuestionAnswer | None:
+def _significance_question(ctx: ReviewContext, check: CheckResult) -> QuestionAnswer | None:
+    bundle = ctx.bundle
     metric = str(check.details.get("metric", check.id.split(".")[1] if "." in check.id else ""))
     question = f"Is the change in {metric} significant, or could it be noise?"
     baseline = bundle.baseline
     if baseline is None:
         return None
     cand_table, base_table = bundle.candidate.eval_table, baseline.eval_table
-    if table_metric_name(metric) is None or cand_table is None or base_table is None:
+    table_metric = table_metric_name(metric)
+    if table_metric is None or cand_table is None or base_table is None:
         missing = [
             v.ref for v, t in ((bundle.candidate, cand_table), (baseline, base_table)) if t is None
         ]
@@ -109,51 +112,46 @@ def _significance_question(bundle: EvidenceBundle, check: CheckResult) -> Questi
             ),
             check_id=check.id,
         )
-    pairing = pair_tables(base_table, cand_table)
-    table_metric = table_metric_name(metric)
-    if not pairing.paired or table_metric is None:
+    result = call_tool("test_significance", ctx, metric=metric)
+    if "error" in result:
+        why = str(result["error"]).removeprefix("not testable: ")
         return QuestionAnswer(
             question=question,
-            answer=f"Not testable: {pairing.reason or 'not computable per example'}.",
+            answer=f"Not testable: {why}.",
             check_id=check.id,
-            tools=["pair_tables"],
+            tools=["test_significance"],
         )
-    try:
-        labels, base_values = metric_inputs(base_table, table_metric)
-        _, cand_values = metric_inputs(cand_table, table_metric)
-        result = paired_bootstrap(
-            table_metric,
-            [labels[i] for i in pairing.index_a],
-            [base_values[i] for i in pairing.index_a],
-            [cand_values[j] for j in pairing.index_b],
-        )
-    except ValueError as exc:
-        return QuestionAnswer(
-            question=question,
-            answer=f"Not testable: {exc}",
-            check_id=check.id,
-            tools=["paired_bootstrap"],
-        )
-    verdict = "significant" if result.p_value < 0.05 else "not significant at the 0.05 level"
+    # The tool rounds what it shows; the answer quotes the full result it was computed from,
+    # which the review's comparison keeps.
+    test = ctx.facts.bootstrap(table_metric)
+    assert not isinstance(test, Unavailable)  # the tool just computed it
+    verdict = "significant" if test.p_value < 0.05 else "not significant at the 0.05 level"
     answer = (
-        f"Paired bootstrap over {result.n} shared evaluation rows: {metric} changed by "
-        f"{result.delta:+.4f} (95% CI {result.ci_low:+.4f} to {result.ci_high:+.4f}, "
-        f"one-sided p={result.p_value:.3g}): {verdict}."
+        f"Paired bootstrap over {test.n} shared evaluation rows: {metric} changed by "
+        f"{test.delta:+.4f} (95% CI {test.ci_low:+.4f} to {test.ci_high:+.4f}, "
+        f"one-sided p={test.p_value:.3g}): {verdict}."
     )
     return QuestionAnswer(
         question=question,
         answer=answer,
         check_id=check.id,
-        tools=["get_eval_table", "paired_bootstrap"],
-        evidence=[f"artifact:{bundle.candidate.ref}/{cand_table.path}"],
-        data=result.model_dump(),
+        tools=["test_significance"],
+        evidence=list(result["evidence"]),
+        data=test.model_dump(),
     )
 
 
-def _segments_question(checks: Sequence[CheckResult]) -> QuestionAnswer | None:
+def _segments_question(ctx: ReviewContext, checks: Sequence[CheckResult]) -> QuestionAnswer | None:
     segment_checks = [c for c in checks if c.kind == "segment" and c.delta is not None]
     if not segment_checks:
         return None
+    # Segment check ids read segments.<column>.<metric>.<segment>.
+    asked = sorted({tuple(c.id.split(".")[1:3]) for c in segment_checks if c.id.count(".") >= 3})
+    cited: set[str] = set()
+    for column, metric in asked:
+        cited.update(
+            call_tool("get_segment_metrics", ctx, column=column, metric=metric).get("evidence", [])
+        )
     regressed = sorted(
         (c for c in segment_checks if c.status in ("fail", "warn")),
         key=lambda c: c.delta if c.delta is not None else 0.0,
@@ -173,14 +171,14 @@ def _segments_question(checks: Sequence[CheckResult]) -> QuestionAnswer | None:
         question="Which segments regressed, and by how much?",
         answer=answer,
         tools=["get_segment_metrics"],
-        evidence=sorted({e for c in segment_checks for e in c.evidence}),
+        evidence=sorted({e for c in segment_checks for e in c.evidence} | cited),
         data={c.id: c.delta for c in segment_checks},
     )
 
 
-def _missing_evidence_question(
-    bundle: EvidenceBundle, errors: Sequence[CheckResult]
-) -> QuestionAnswer:
+def _missing_evidence_question(ctx: ReviewContext, errors: Sequence[CheckResult]) -> QuestionAnswer:
+    bundle = ctx.bundle
+    listed = call_tool("list_evidence_gaps", ctx)
     lines = [
         f"{c.id}: {c.message}" + (f" ({c.how_to_fix})" if c.how_to_fix else "") for c in errors
     ]
@@ -194,11 +192,14 @@ def _missing_evidence_question(
         question="What evidence is missing, and how should it be logged?",
         answer="; ".join(lines) if lines else "Nothing is missing.",
         tools=["list_evidence_gaps"],
+        evidence=list(listed.get("evidence", [])),
     )
 
 
-def _safety_question(bundle: EvidenceBundle, check: CheckResult) -> QuestionAnswer:
+def _safety_question(ctx: ReviewContext, check: CheckResult) -> QuestionAnswer:
+    bundle = ctx.bundle
     suite_name = str(check.details.get("suite", check.id.split(".")[1] if "." in check.id else ""))
+    call_tool("get_safety_results", ctx, suite=suite_name)
     suite = bundle.candidate.safety.get(suite_name)
     if suite is None:
         answer = f"No results for suite {suite_name!r} were logged for {bundle.candidate.ref}."
@@ -215,7 +216,7 @@ def _safety_question(bundle: EvidenceBundle, check: CheckResult) -> QuestionAnsw
         answer=answer,
         check_id=check.id,
         tools=["get_safety_results"],
-        evidence=[f"safety:{suite_name}"],
+        evidence=[safety_ref(suite_name)],
         data={"failing_cases": cases},
     )
 
@@ -225,28 +226,49 @@ class OfflineInvestigator:
 
     name = "offline"
 
-    def investigate(self, bundle: EvidenceBundle, verdict: PolicyVerdict) -> Investigation:
+    def investigate(
+        self,
+        bundle: EvidenceBundle,
+        verdict: PolicyVerdict,
+        *,
+        comparison: Comparison | None = None,
+    ) -> Investigation:
+        """Ask the fixed plan's questions with the review tools, on the review's comparison.
+
+        Args:
+            bundle: The evidence of the candidate and its baseline.
+            verdict: The policy verdict.
+            comparison: The review's comparison, shared with the policies (new if None).
+        """
+        facts = comparison if comparison is not None else Comparison(bundle)
+        ctx = ReviewContext(
+            bundle,
+            verdict,
+            caller="offline",
+            max_output_chars=_PLAN_OUTPUT_CHARS,
+            comparison=facts,
+        )
         checks = verdict.checks
         problems = [c for c in checks if c.status in _PROBLEM]
         questions: list[QuestionAnswer] = []
         regressions = [c for c in problems if c.kind in ("metric", "segment")]
         if regressions or any(c.kind == "comparability" for c in problems):
-            questions.append(_same_dataset_question(bundle))
+            questions.append(_same_dataset_question(ctx))
         for check in problems:
             if check.kind == "metric" and check.delta is not None:
-                answer = _significance_question(bundle, check)
+                answer = _significance_question(ctx, check)
                 if answer is not None:
                     questions.append(answer)
             elif check.kind == "eval":
-                questions.append(_safety_question(bundle, check))
-        segments = _segments_question(checks)
+                questions.append(_safety_question(ctx, check))
+        segments = _segments_question(ctx, checks)
         if segments is not None:
             questions.append(segments)
         errors = [c for c in problems if c.status == "error"]
         if errors or bundle.candidate.gaps:
-            questions.append(_missing_evidence_question(bundle, errors))
+            questions.append(_missing_evidence_question(ctx, errors))
         if regressions or any(c.kind == "pipeline" for c in problems):
-            questions.extend(diagnose_pipeline(bundle, checks))
+            questions.extend(diagnose_pipeline(bundle, checks, comparison=facts))
 
         findings = check_findings(checks) + scan_bundle(bundle, verdict)
         # The fixed plan adds no judgement of its own: it recommends what the policies decided,

@@ -18,14 +18,15 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from policies.decision import QuestionAnswer
-from policies.pipeline_rules import (
-    HOW_TO_LOG_PIPELINE,
-    ConvergenceRule,
+from comparison import (
+    Comparison,
+    ConvergenceCriteria,
     PipelineEvidence,
+    Unavailable,
     assess_convergence,
-    pipeline_evidence,
 )
+from policies.decision import QuestionAnswer
+from policies.pipeline_rules import HOW_TO_LOG_PIPELINE
 from policies.result import CheckResult
 from tools.evidence import EvidenceBundle
 from tools.pipeline_config import value_text
@@ -304,7 +305,7 @@ def _converged(bundle: EvidenceBundle, checks: Sequence[CheckResult]) -> Questio
     data: dict[str, Any] = {}
     for metric in wanted:
         result = assess_convergence(
-            candidate.metric_histories[metric], ConvergenceRule(metric=metric)
+            candidate.metric_histories[metric], ConvergenceCriteria(metric=metric)
         )
         text = result.message
         baseline = bundle.baseline
@@ -330,7 +331,10 @@ def _converged(bundle: EvidenceBundle, checks: Sequence[CheckResult]) -> Questio
 
 
 def diagnose_pipeline(
-    bundle: EvidenceBundle, checks: Sequence[CheckResult]
+    bundle: EvidenceBundle,
+    checks: Sequence[CheckResult],
+    *,
+    comparison: Comparison | None = None,
 ) -> list[QuestionAnswer]:
     """Answer the pipeline questions of an investigation from the config diff and loss histories.
 
@@ -338,11 +342,14 @@ def diagnose_pipeline(
         bundle: The candidate's and the baseline's evidence.
         checks: Every check of the policy verdict; failed and warned metric and segment checks
             each get a "Does a pipeline change explain ...?" question.
+        comparison: The review's comparison (pipeline evidence and diff read once per review).
     """
-    candidate = pipeline_evidence(bundle.candidate)
-    baseline = (
-        pipeline_evidence(bundle.baseline, baseline=True) if bundle.baseline is not None else None
-    )
+    facts = comparison if comparison is not None else Comparison(bundle)
+    found_candidate = facts.pipeline("candidate")
+    assert not isinstance(found_candidate, Unavailable)  # the candidate always exists
+    candidate = found_candidate
+    found_baseline = facts.pipeline("baseline")
+    baseline = None if isinstance(found_baseline, Unavailable) else found_baseline
     diff: PipelineDiff | None = None
     why_unknown = ""
     if baseline is None:
@@ -357,7 +364,9 @@ def diagnose_pipeline(
     elif not baseline.config.has_config:
         why_unknown = f"no readable pipeline config was logged for the baseline {baseline.ref}"
     else:
-        diff = diff_pipeline_configs(baseline.config, candidate.config)
+        found_diff = facts.pipeline_diff()
+        assert not isinstance(found_diff, Unavailable)  # both configs are readable
+        diff = found_diff
 
     answers = [_what_changed(candidate, baseline, diff)]
     regressions = [

@@ -56,7 +56,7 @@ def _session(settings: Settings, model: str, ref: str) -> ChatSession:
     from agents.chat import ChatSession
     from api.services import configure_mlflow_environment
     from policies.loader import load_policy_dir
-    from review.evidence import evaluate_evidence, gather_evidence
+    from review import evaluate_evidence, gather_evidence
     from tools.client import make_client
 
     configure_mlflow_environment(settings)

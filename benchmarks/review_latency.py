@@ -14,10 +14,10 @@ Every review is timed twice, one after the other:
   the directory), evidence (`collect_bundle`), evaluation (`evaluate_policies`), investigation (the
   offline investigator), decision (`compose_decision`) and ledger (`Ledger.append_decision`).
 
-Both paths must reach the verdict the demo expects; a mismatch is reported, not hidden. The
-bootstrap and pipeline-config caches are cleared before every review, so each one is timed as the
-first review of its version (the caches still serve the second asker within a review). Decisions go
-to a throwaway SQLite ledger; nothing is written back to MLflow.
+Both paths must reach the verdict the demo expects; a mismatch is reported, not hidden. Every
+review builds its own `comparison.Comparison`, so each one is timed as the first review of its
+version (the comparison still serves the second asker within a review). Decisions go to a
+throwaway SQLite ledger; nothing is written back to MLflow.
 
 Bounded in count (`repeats` rounds of 5 candidates) and in time (`--max-seconds`: no new round
 starts after it, and at least one timed round always runs).
@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import policies as policies_package
 from agents.offline_investigator import OfflineInvestigator
+from comparison import Comparison
 from demo.registry import CHAMPION_ALIAS, DemoRegistry, build_demo_registry
 from evals.errors import EvalError
 from ledger.store import Ledger
@@ -55,8 +56,6 @@ from policies.evaluator import evaluate_policies
 from policies.loader import load_policy_dir
 from review import ReviewConfig, ReviewService, compose_decision, history_keys_for
 from tools.collector import collect_bundle
-from tools.pipeline_config import clear_pipeline_config_cache
-from tools.significance import clear_bootstrap_cache
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -127,11 +126,6 @@ def prepare_registry(
     return registry
 
 
-def _clear_caches() -> None:
-    clear_bootstrap_cache()
-    clear_pipeline_config_cache()
-
-
 class PhasedReview(BaseModel):
     """One review timed phase by phase (milliseconds)."""
 
@@ -153,7 +147,6 @@ class ReviewRunner:
         policies_dir: The trusted policy directory, read again for every review.
         ledger_path: SQLite file of the (throwaway) ledger the decisions are appended to.
         timeout_s: Bound on each evidence source.
-        cold: Clear the bootstrap and pipeline-config caches before each review.
     """
 
     def __init__(
@@ -163,7 +156,6 @@ class ReviewRunner:
         ledger_path: Path,
         *,
         timeout_s: float = 30.0,
-        cold: bool = True,
     ) -> None:
         from tools.client import make_client
 
@@ -172,7 +164,6 @@ class ReviewRunner:
         self.ledger = Ledger(f"sqlite:///{ledger_path}")
         self.investigator = OfflineInvestigator()
         self.timeout_s = timeout_s
-        self.cold = cold
         self.service = ReviewService(
             ReviewConfig(
                 tracking_uri=tracking_uri,
@@ -207,8 +198,6 @@ class ReviewRunner:
         Both times are in milliseconds. CPU time counts every thread of the process (the evidence
         is read on worker threads); on a shared machine it varies less than wall time.
         """
-        if self.cold:
-            _clear_caches()
         cpu_started = time.process_time()
         started = time.perf_counter()
         outcome = self.service.review(model, str(version))
@@ -222,8 +211,6 @@ class ReviewRunner:
             EvalError: MLflow failed while the evidence was read (the end-to-end review would
                 block with that reason instead).
         """
-        if self.cold:
-            _clear_caches()
         marks = [time.perf_counter()]
         created_at = datetime.now(UTC)
         policies = load_policy_dir(self.policies_dir)
@@ -244,9 +231,10 @@ class ReviewRunner:
                 f"{failed[0].source}: {failed[0].message}"
             )
         marks.append(time.perf_counter())
-        verdict = evaluate_policies(policies, bundle)
+        facts = Comparison(bundle)
+        verdict = evaluate_policies(policies, facts)
         marks.append(time.perf_counter())
-        investigation = self.investigator.investigate(bundle, verdict)
+        investigation = self.investigator.investigate(bundle, verdict, comparison=facts)
         marks.append(time.perf_counter())
         decision = compose_decision(
             bundle=bundle,

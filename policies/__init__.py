@@ -1,1 +1,142 @@
-"""policies"""
+"""Per-version promotion policies: schema, loader, selector, and the deterministic evaluator
+that turns the comparison's facts into checks; the decision types (`policies.decision`).
+
+What callers use is exported here (pinned by tests/test_exports.py) and imported on first
+use, so importing one name does not load the whole package (MLflow, LangChain).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from policies.decision import (
+        Decision as Decision,
+    )
+    from policies.decision import (
+        Finding as Finding,
+    )
+    from policies.decision import (
+        LlmUsage as LlmUsage,
+    )
+    from policies.decision import (
+        QuestionAnswer as QuestionAnswer,
+    )
+    from policies.decision import (
+        Severity as Severity,
+    )
+    from policies.errors import (
+        PolicyDirectoryError as PolicyDirectoryError,
+    )
+    from policies.errors import (
+        PolicyError as PolicyError,
+    )
+    from policies.evaluator import (
+        DENY_BY_DEFAULT as DENY_BY_DEFAULT,
+    )
+    from policies.evaluator import (
+        evaluate_policies as evaluate_policies,
+    )
+    from policies.evaluator import (
+        evaluate_policy as evaluate_policy,
+    )
+    from policies.evaluator import (
+        is_overridable as is_overridable,
+    )
+    from policies.loader import (
+        LoadedPolicy as LoadedPolicy,
+    )
+    from policies.loader import (
+        load_policy_dir as load_policy_dir,
+    )
+    from policies.loader import (
+        load_policy_text as load_policy_text,
+    )
+    from policies.pipeline_rules import (
+        HOW_TO_LOG_PIPELINE as HOW_TO_LOG_PIPELINE,
+    )
+    from policies.result import (
+        CheckResult as CheckResult,
+    )
+    from policies.result import (
+        PolicyRef as PolicyRef,
+    )
+    from policies.result import (
+        PolicyVerdict as PolicyVerdict,
+    )
+    from policies.result import (
+        Verdict as Verdict,
+    )
+    from policies.schema import (
+        Policy as Policy,
+    )
+    from policies.schema import (
+        policy_json_schema as policy_json_schema,
+    )
+    from policies.testing import (
+        run_policy_tests as run_policy_tests,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "CheckResult": "policies.result",
+    "Decision": "policies.decision",
+    "DENY_BY_DEFAULT": "policies.evaluator",
+    "evaluate_policies": "policies.evaluator",
+    "evaluate_policy": "policies.evaluator",
+    "Finding": "policies.decision",
+    "HOW_TO_LOG_PIPELINE": "policies.pipeline_rules",
+    "is_overridable": "policies.evaluator",
+    "LlmUsage": "policies.decision",
+    "load_policy_dir": "policies.loader",
+    "load_policy_text": "policies.loader",
+    "LoadedPolicy": "policies.loader",
+    "Policy": "policies.schema",
+    "policy_json_schema": "policies.schema",
+    "PolicyDirectoryError": "policies.errors",
+    "PolicyError": "policies.errors",
+    "PolicyRef": "policies.result",
+    "PolicyVerdict": "policies.result",
+    "QuestionAnswer": "policies.decision",
+    "run_policy_tests": "policies.testing",
+    "Severity": "policies.decision",
+    "Verdict": "policies.result",
+}
+
+__all__ = [
+    "DENY_BY_DEFAULT",
+    "HOW_TO_LOG_PIPELINE",
+    "CheckResult",
+    "Decision",
+    "Finding",
+    "LlmUsage",
+    "LoadedPolicy",
+    "Policy",
+    "PolicyDirectoryError",
+    "PolicyError",
+    "PolicyRef",
+    "PolicyVerdict",
+    "QuestionAnswer",
+    "Severity",
+    "Verdict",
+    "evaluate_policies",
+    "evaluate_policy",
+    "is_overridable",
+    "load_policy_dir",
+    "load_policy_text",
+    "policy_json_schema",
+    "run_policy_tests",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

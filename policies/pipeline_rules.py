@@ -28,20 +28,41 @@ read it; with none of those, a single `skip` check says so. Check ids: ``pipelin
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from comparison.comparison import Comparison
+from comparison.convergence import (
+    ConvergenceAssessment,
+    ConvergenceState,
+    assess_convergence,
+)
+from comparison.datasets import dataset_overlaps
+from comparison.pipeline import PipelineEvidence, pipeline_evidence
+from comparison.unavailable import Unavailable
+from policies.pipeline_schema import (
+    _EVAL_DATA_KEYS,
+    _EVAL_SET_IDENTITY,
+    _HOW_TO_LOG_DATASETS,
+    _HOW_TO_LOG_ENV,
+    _TRAIN_DATA_KEYS,
+    DEFAULT_EVAL_FRACTION_KEYS,
+    DEFAULT_TRAIN_FRACTION_KEYS,
+    HOW_TO_LOG_PIPELINE,
+    ConvergenceRule,
+    DependencyRules,
+    PipelineRules,
+    RangeRule,
+    RuleMode,
+)
 from policies.result import CheckResult, CheckStatus
-from tools.evidence import DatasetInput, EvidenceBundle, MetricPoint, VersionEvidence
+from tools.evidence import EvidenceBundle
 from tools.pipeline_config import (
     ConfigValue,
     PipelineConfig,
     key_matches,
-    load_pipeline_config,
     numeric_value,
     value_text,
 )
@@ -72,341 +93,8 @@ __all__ = [
     "pipeline_evidence",
 ]
 
+
 logger = logging.getLogger("promogate.policies")
-
-RuleMode = Literal["forbid", "warn", "off"]
-ConvergenceState = Literal["converged", "still_falling", "diverged", "insufficient"]
-
-HOW_TO_LOG_PIPELINE = (
-    "log the pipeline config on the source run, e.g. "
-    "mlflow.log_artifact('pipeline.yaml', artifact_path='pipeline') (YAML, JSON, DVC "
-    "params.yaml/dvc.yaml, MLproject, a compiled Kubeflow spec or a Hydra config directory), "
-    "or log its values as run params with mlflow.log_params(...)"
-)
-_HOW_TO_LOG_ENV = (
-    "log the model with its environment, e.g. mlflow.sklearn.log_model(model, name='model', "
-    "pip_requirements=['scikit-learn==1.5.2', ...]), which writes requirements.txt and conda.yaml"
-)
-_HOW_TO_LOG_DATASETS = (
-    "log both datasets with mlflow.log_input(dataset, context='training') and "
-    "mlflow.log_input(dataset, context='evaluation')"
-)
-
-DEFAULT_EVAL_FRACTION_KEYS: tuple[str, ...] = (
-    "*eval_fraction",
-    "*eval_size",
-    "*eval_split",
-    "split.eval",
-    "*test_fraction",
-    "*test_size",
-    "*test_split",
-    "split.test",
-    "*holdout_fraction",
-    "*holdout_size",
-    "*validation_fraction",
-    "*validation_size",
-    "*val_fraction",
-    "*val_size",
-    "*valid_size",
-)
-DEFAULT_TRAIN_FRACTION_KEYS: tuple[str, ...] = ("*train_fraction", "*train_size", "split.train")
-
-# Keys whose values name a dataset (for overlap and evaluation-set identity).
-_TRAIN_DATA_KEYS = (
-    "*train*path*",
-    "*train*uri*",
-    "*train*source*",
-    "*train*table*",
-    "data.source",
-    "data.path",
-    "data.uri",
-    "data.table",
-)
-_EVAL_DATA_KEYS = (
-    "*eval*path*",
-    "*eval*uri*",
-    "*eval*source*",
-    "*eval*table*",
-    "*eval*dataset*",
-    "*test*path*",
-    "*test*uri*",
-    "*test*table*",
-    "*test_data*",
-)
-_EVAL_SET_IDENTITY = (
-    "*path*",
-    "*uri*",
-    "*url*",
-    "*source*",
-    "*dataset*",
-    "*table*",
-    "*query*",
-    "*digest*",
-    "*file*",
-    "*snapshot*",
-    "*version*",
-)
-_BUILD_TOOLS = ("pip", "setuptools", "wheel")
-
-
-class RangeRule(BaseModel):
-    """Allowed range of a config value. Bounds may be numbers or durations (``180d``, ``26w``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    min: float | str | None = None
-    max: float | str | None = None
-
-    @model_validator(mode="after")
-    def _bounds(self) -> RangeRule:
-        if self.min is None and self.max is None:
-            raise ValueError("a range needs min, max or both")
-        for name, bound in (("min", self.min), ("max", self.max)):
-            if bound is not None and numeric_value(bound) is None:
-                raise ValueError(f"range {name} {bound!r} is neither a number nor a duration")
-        low, high = self.low, self.high
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"range min {self.min!r} is above max {self.max!r}")
-        return self
-
-    @property
-    def low(self) -> float | None:
-        return None if self.min is None else numeric_value(self.min)
-
-    @property
-    def high(self) -> float | None:
-        return None if self.max is None else numeric_value(self.max)
-
-
-class DependencyRules(BaseModel):
-    """Rules on the logged model's requirements.txt / conda.yaml / python_env.yaml."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    require_pinned: bool = False
-    forbid_changes: bool = False
-    ignore: list[str] = Field(
-        default_factory=lambda: list(_BUILD_TOOLS),
-        description="Package names never required to be pinned (build tools by default).",
-    )
-
-
-class ConvergenceRule(BaseModel):
-    """Did training converge? Judged on the candidate's metric history of `metric`.
-
-    Diverged: a non-finite value, a last value above the first, or a rebound from the best value
-    of more than `max_rebound` of the total improvement. Still falling: over the last
-    `tail_fraction` of the points, the fitted (least-squares) drop is more than
-    `max_tail_improvement` of the total improvement.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    metric: str = "train_loss"
-    min_points: int = Field(default=5, ge=3)
-    tail_fraction: float = Field(default=0.2, gt=0.0, le=0.5)
-    max_tail_improvement: float = Field(default=0.02, ge=0.0)
-    max_rebound: float = Field(default=0.5, gt=0.0)
-    on_still_falling: Literal["fail", "warn"] = "warn"
-    on_diverged: Literal["fail", "warn"] = "fail"
-
-
-class PipelineRules(BaseModel):
-    """Rules on the training pipeline's configuration (the ``pipeline:`` section of a policy)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    require: list[str] = Field(
-        default_factory=list,
-        description="Keys that must exist with a value: globs, where `seed` matches any key "
-        "ending in seed; a change-class name (`seed`) also matches every key of that class.",
-    )
-    forbid_changes: list[str] = Field(
-        default_factory=list,
-        description="Key globs (data.source, features.pii_*) or change classes (data_window).",
-    )
-    ranges: dict[str, RangeRule] = Field(default_factory=dict)
-    min_eval_fraction: float | None = Field(default=None, gt=0.0, lt=1.0)
-    eval_fraction_keys: list[str] = Field(default_factory=lambda: list(DEFAULT_EVAL_FRACTION_KEYS))
-    train_eval_overlap: RuleMode = "off"
-    dependencies: DependencyRules | None = None
-    convergence: ConvergenceRule | None = None
-    evaluation_set_changed: RuleMode = "off"
-    classes: dict[ChangeClass, list[str]] = Field(
-        default_factory=dict, description="Extra key patterns per change class, tried first."
-    )
-
-    @field_validator("train_eval_overlap", "evaluation_set_changed", mode="before")
-    @classmethod
-    def _mode_from_bool(cls, value: object) -> object:
-        if value is True:
-            return "forbid"
-        if value is False:
-            return "off"
-        return value
-
-    @property
-    def needs_config(self) -> bool:
-        """Whether any rule reads the pipeline config itself (not only datasets or histories)."""
-        return bool(
-            self.require or self.forbid_changes or self.ranges or self.min_eval_fraction is not None
-        )
-
-    @property
-    def is_empty(self) -> bool:
-        return not (
-            self.needs_config
-            or self.train_eval_overlap != "off"
-            or self.evaluation_set_changed != "off"
-            or self.dependencies is not None
-            or self.convergence is not None
-        )
-
-
-class ConvergenceAssessment(BaseModel):
-    """What a loss history says about convergence."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    metric: str
-    state: ConvergenceState
-    points: int
-    first: float | None = None
-    best: float | None = None
-    last: float | None = None
-    tail_improvement: float | None = Field(
-        default=None, description="Share of the total improvement made over the tail."
-    )
-    message: str
-
-
-def _tail_drop(points: Sequence[MetricPoint]) -> float:
-    """Least-squares fitted drop across the tail (positive when the loss is still falling)."""
-    xs = [float(p.step) for p in points]
-    ys = [p.value for p in points]
-    if len(set(xs)) < 2:
-        xs = [float(i) for i in range(len(points))]
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    var = sum((x - mean_x) ** 2 for x in xs)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var
-    return -slope * (xs[-1] - xs[0])
-
-
-def assess_convergence(
-    points: Sequence[MetricPoint], rule: ConvergenceRule
-) -> ConvergenceAssessment:
-    """Judge a loss history: converged, still falling at the end, diverged, or too short.
-
-    Args:
-        points: The metric history (any order; sorted by step here).
-        rule: Thresholds; see `ConvergenceRule`.
-    """
-    name = rule.metric
-    ordered = sorted(points, key=lambda p: (p.step, p.timestamp))
-    n = len(ordered)
-    if n < rule.min_points:
-        return ConvergenceAssessment(
-            metric=name,
-            state="insufficient",
-            points=n,
-            message=f"{name} has {n} point(s), fewer than the {rule.min_points} needed to judge",
-        )
-    bad = next((p for p in ordered if not math.isfinite(p.value)), None)
-    if bad is not None:
-        return ConvergenceAssessment(
-            metric=name,
-            state="diverged",
-            points=n,
-            message=f"{name} became {bad.value} at step {bad.step}: training diverged",
-        )
-    values = [p.value for p in ordered]
-    first, last, best = values[0], values[-1], min(values)
-    best_step = ordered[values.index(best)].step
-    common = {"metric": name, "points": n, "first": first, "best": best, "last": last}
-    if last > first:
-        return ConvergenceAssessment(
-            **common,
-            state="diverged",
-            message=f"{name} ended at {last:.4g}, above where it started ({first:.4g}): diverged",
-        )
-    total = first - best
-    if total <= 0:
-        return ConvergenceAssessment(
-            **common,
-            state="converged",
-            tail_improvement=0.0,
-            message=f"{name} stayed at {first:.4g} over {n} points (no improvement to judge)",
-        )
-    rebound = last - best
-    if rebound > rule.max_rebound * total:
-        return ConvergenceAssessment(
-            **common,
-            state="diverged",
-            message=(
-                f"{name} rose from its best {best:.4g} (step {best_step}) to {last:.4g}, "
-                f"giving back {rebound / total:.0%} of the improvement: diverging"
-            ),
-        )
-    tail = ordered[-max(2, math.ceil(n * rule.tail_fraction)) :]
-    share = _tail_drop(tail) / total
-    if share > rule.max_tail_improvement:
-        return ConvergenceAssessment(
-            **common,
-            state="still_falling",
-            tail_improvement=share,
-            message=(
-                f"{name} was still falling at the end: the last {len(tail)} of {n} points made "
-                f"{share:.1%} of the total improvement ({first:.4g} -> {last:.4g}); more training "
-                "would change the model"
-            ),
-        )
-    return ConvergenceAssessment(
-        **common,
-        state="converged",
-        tail_improvement=share,
-        message=(
-            f"{name} converged: {first:.4g} -> {last:.4g}; the last {len(tail)} of {n} points made "
-            f"{max(share, 0.0):.1%} of the improvement"
-        ),
-    )
-
-
-class PipelineEvidence(BaseModel):
-    """What the pipeline rules read of one version, or of one file revision in a config review."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    ref: str = Field(description="The version, e.g. 'churn/5', or the file revision reviewed.")
-    config: PipelineConfig
-    datasets: list[DatasetInput] = Field(default_factory=list)
-    metric_histories: dict[str, list[MetricPoint]] = Field(default_factory=dict)
-    evaluation_digests: list[str] = Field(default_factory=list)
-    gaps: list[str] = Field(default_factory=list, description="Why evidence could not be read.")
-
-
-def pipeline_evidence(version: VersionEvidence, *, baseline: bool = False) -> PipelineEvidence:
-    """Load the pipeline evidence of one version of the bundle.
-
-    Args:
-        version: The candidate's or the baseline's evidence.
-        baseline: Whether this is the baseline; its artifact references then name the version
-            (``artifact:churn/1/pipeline/pipeline.yaml:3``) so they are not read as the candidate's.
-    """
-    digests = {d.digest for d in version.datasets_in("evaluation")}
-    if version.logged_model is not None:
-        digests.update(m.dataset_digest for m in version.logged_model.metrics if m.dataset_digest)
-    return PipelineEvidence(
-        ref=version.ref,
-        config=load_pipeline_config(version, qualify_refs=baseline),
-        datasets=list(version.datasets),
-        metric_histories=dict(version.metric_histories),
-        evaluation_digests=sorted(digests),
-        gaps=[
-            f"{gap.source}: {gap.message}"
-            for gap in version.gaps
-            if gap.source in ("artifacts", "pipeline_config", "run", "datasets", "metric_history")
-        ],
-    )
 
 
 def is_pinned(value: ConfigValue) -> bool:
@@ -790,18 +478,14 @@ class _Checks:
         checked = False
         if train and evals:
             checked = True
-            for t in train:
-                for e in evals:
-                    if t.digest == e.digest:
-                        overlaps.append(
-                            f"training {t.name!r} and evaluation {e.name!r} have the same digest "
-                            f"{t.digest}"
-                        )
-                    elif t.source and e.source and t.source_type != "code" and t.source == e.source:
-                        overlaps.append(
-                            f"training {t.name!r} and evaluation {e.name!r} come from the same "
-                            f"source {t.source}"
-                        )
+            overlaps += [
+                f"training {o.training!r} and evaluation {o.evaluation!r} have the same digest "
+                f"{o.value}"
+                if o.same == "digest"
+                else f"training {o.training!r} and evaluation {o.evaluation!r} come from the "
+                f"same source {o.value}"
+                for o in dataset_overlaps(train, evals)
+            ]
             evidence.append(f"version:{side.ref}/datasets")
         config_train = _values_matching(side.config, _TRAIN_DATA_KEYS, exclude=_EVAL_DATA_KEYS)
         config_eval = _values_matching(side.config, _EVAL_DATA_KEYS)
@@ -1123,21 +807,23 @@ def evaluate_pipeline_evidence(
 
 
 def evaluate_pipeline(
-    policy: str, rules: PipelineRules, bundle: EvidenceBundle
+    policy: str, rules: PipelineRules, evidence: EvidenceBundle | Comparison
 ) -> list[CheckResult]:
-    """Evaluate `rules` against the bundle's pipeline configs, params, datasets and loss histories.
+    """Evaluate `rules` against the pipeline configs, params, datasets and loss histories.
 
     Args:
         policy: The policy's name, recorded on every check.
         rules: The policy's ``pipeline:`` section.
-        bundle: The candidate's and the baseline's evidence.
+        evidence: The review's comparison (pipeline evidence is read once per review), or the
+            candidate's and the baseline's evidence.
     """
     if rules.is_empty:
         return []
-    candidate = pipeline_evidence(bundle.candidate)
-    baseline = (
-        pipeline_evidence(bundle.baseline, baseline=True) if bundle.baseline is not None else None
-    )
+    facts = Comparison.of(evidence)
+    candidate = facts.pipeline("candidate")
+    assert not isinstance(candidate, Unavailable)  # the candidate always exists
+    found = facts.pipeline("baseline")
+    baseline = None if isinstance(found, Unavailable) else found
     checks = evaluate_pipeline_evidence(policy, rules, candidate, baseline)
     logger.debug("pipeline rules of %s: %d checks", policy, len(checks))
     return checks

@@ -1,6 +1,6 @@
 """The review pipeline in one home, below the front doors.
 
-resolve and gather (`evidence`) → evaluate (`evidence`) → investigate and decide (`decide`) →
+resolve and gather (`gather`) → evaluate (`evaluate`) → investigate and decide (`decide`) →
 record and publish (`service`, `publish`); the gate rules (reuse, overrides, promote) in `gate`,
 with their refusals in `errors`. The CLI, the HTTP API, jobs and the PR bot call `ReviewService`
 and `GateService`; nothing here reads settings or the environment.
@@ -23,12 +23,7 @@ from review.errors import (
     PromotionRefusedError,
     SubjectNotFoundError,
 )
-from review.evidence import (
-    EvaluatedEvidence,
-    evaluate_evidence,
-    gather_evidence,
-    history_keys_for,
-)
+from review.evaluate import EvaluatedEvidence, evaluate_evidence
 from review.gate import (
     HUMAN_APPROVAL,
     Assessment,
@@ -37,6 +32,7 @@ from review.gate import (
     OverrideOrder,
     PromoteResponse,
 )
+from review.gather import gather_evidence, history_keys_for
 from review.publish import decision_tags, publish_decision_tags
 from review.service import ReviewConfig, ReviewObserver, ReviewService
 

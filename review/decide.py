@@ -18,7 +18,7 @@ from agents.investigation import Investigation, Investigator
 from agents.untrusted import Screening, screen_bundle, untrusted_text_check
 from policies.decision import Decision, Finding
 from policies.result import PolicyVerdict, Verdict
-from review.evidence import EvaluatedEvidence
+from review.evaluate import EvaluatedEvidence
 from tools.evidence import EvidenceBundle
 
 if TYPE_CHECKING:
@@ -198,7 +198,9 @@ def decide(
     Every untrusted text of the evidence is screened before any investigator reads it.
     """
     screening = screen_bundle(evidence.bundle, evidence.verdict)
-    investigation = investigator.investigate(evidence.bundle, evidence.verdict)
+    investigation = investigator.investigate(
+        evidence.bundle, evidence.verdict, comparison=evidence.comparison
+    )
     decision = compose_decision(
         bundle=evidence.bundle,
         verdict=evidence.verdict,

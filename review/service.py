@@ -21,7 +21,8 @@ from policies.decision import Decision
 from policies.errors import PolicyDirectoryError, PolicyError
 from policies.loader import LoadedPolicy, load_policy_dir
 from review.decide import ReviewOutcome, decide, error_decision, version_hint
-from review.evidence import EvaluatedEvidence, evaluate_evidence, gather_evidence
+from review.evaluate import EvaluatedEvidence, evaluate_evidence
+from review.gather import gather_evidence
 from review.publish import publish_decision_tags
 from tools.errors import ToolError
 

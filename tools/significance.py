@@ -15,11 +15,8 @@ exactly, so the way the work is split up never changes a result.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Any, Literal, get_args
@@ -33,7 +30,6 @@ __all__ = [
     "BootstrapResult",
     "MetricName",
     "binary_mask",
-    "clear_bootstrap_cache",
     "metric_value",
     "normalize_label",
     "numeric_array",
@@ -57,9 +53,6 @@ _BLOCK_CELLS = 2_000_000
 # Resamples evaluated together: a weight matrix of n x 32 stays in the CPU cache, which makes ROC
 # AUC about twice as fast as evaluating a whole drawn block at once.
 _EVAL_RESAMPLES = 32
-# The evaluator and the investigator of one review ask the same question of the same tables; a
-# few recent results are kept so that the second asker does not resample again.
-_CACHE_SIZE = 32
 
 
 class BootstrapResult(BaseModel):
@@ -83,16 +76,6 @@ class BootstrapResult(BaseModel):
     valid_resamples: int
     confidence: float
     seed: int
-
-
-_cache: OrderedDict[tuple[str, str, int, int, float], BootstrapResult] = OrderedDict()
-_cache_lock = threading.Lock()
-
-
-def clear_bootstrap_cache() -> None:
-    """Forget the recent `paired_bootstrap` results (benchmarks time a first review this way)."""
-    with _cache_lock:
-        _cache.clear()
 
 
 def normalize_label(value: Any) -> Any:
@@ -171,12 +154,8 @@ class _Prepared:
     ):
         self.metric = metric
         self.y = binary_mask(labels, pos_label)
-        # What the metric depends on, to recognise the same question asked twice.
-        self.fingerprint = hashlib.blake2b(metric.encode(), digest_size=16)
         if metric == "roc_auc":
             scores = _scores(values)
-            self.fingerprint.update(self.y.tobytes())
-            self.fingerprint.update(scores.tobytes())
             neg_idx = np.flatnonzero(~self.y)
             neg_order = np.argsort(scores[neg_idx], kind="stable")
             self.negatives = neg_idx[neg_order]
@@ -197,14 +176,11 @@ class _Prepared:
                     [a == b for a, b in zip(norm_labels, norm_preds, strict=True)],
                     dtype=np.float64,
                 )
-            self.fingerprint.update(self.correct.tobytes())
         else:
             pred = binary_mask(values, pos_label)
             self.tp = (self.y & pred).astype(np.float64)
             self.fp = (~self.y & pred).astype(np.float64)
             self.fn = (self.y & ~pred).astype(np.float64)
-            self.fingerprint.update(self.y.tobytes())
-            self.fingerprint.update(pred.tobytes())
 
     def evaluate_draws(self, draws: IntArray, weights: FloatArray | None) -> FloatArray:
         """The metric per resample; `draws[b]` holds the examples drawn in resample b.
@@ -352,20 +328,6 @@ def paired_bootstrap(
 
     prep_a = _Prepared(metric, labels, preds_or_scores_a, pos_label)
     prep_b = _Prepared(metric, labels, preds_or_scores_b, pos_label)
-    key = (
-        prep_a.fingerprint.hexdigest(),
-        prep_b.fingerprint.hexdigest(),
-        n_resamples,
-        seed,
-        confidence,
-    )
-    with _cache_lock:
-        cached = _cache.get(key)
-        if cached is not None:
-            _cache.move_to_end(key)
-    if cached is not None:
-        logger.debug("paired bootstrap %s: reusing the result for the same inputs", metric)
-        return cached
     ones = np.ones((n, 1), dtype=np.float64)
     value_a = float(prep_a.evaluate(ones)[0])
     value_b = float(prep_b.evaluate(ones)[0])
@@ -410,10 +372,6 @@ def paired_bootstrap(
     logger.debug(
         "paired bootstrap %s: delta=%.4f p=%.4f n=%d", metric, result.delta, result.p_value, n
     )
-    with _cache_lock:
-        _cache[key] = result
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
     return result
 
 

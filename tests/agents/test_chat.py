@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from agents.budget import price_for
 from agents.chat import ChatSession
 from agents.chat_model import RetryPolicy, build_chat_model
 from agents.testing import (
@@ -127,6 +128,13 @@ def test_llm_answers_are_grounded_in_tool_calls(
     assert first.tools == ["test_significance"]
     assert "run:run0003/artifacts/eval/predictions.json" in first.evidence
     assert (first.usage.llm_calls, first.usage.tool_calls) == (2, 1)
+    # Chat runs on the review's agent runner, so it prices its tokens as a review does.
+    assert first.usage.model == "gpt-4o-mini"
+    assert first.usage.estimated_cost_usd == pytest.approx(
+        price_for("gpt-4o-mini").cost(first.usage.prompt_tokens, first.usage.completion_tokens),
+        abs=1e-6,
+    )
+    assert first.usage.estimated_cost_usd > 0
     system = model.calls[0].messages[0].text
     assert "You explain decisions; you cannot change them." in system
     assert "segments.region.recall.west" in system

@@ -46,8 +46,9 @@ def test_a_faulty_mlflow_denies_with_the_reason(
     assert answer["allowed"] is False
     assert answer["verdict"] == "block"
     assert "MLflow" in answer["error"]
-    # Bounded: a few attempts at the 1 s HTTP timeout.
-    assert elapsed < 20.0
+    # Bounded: a few attempts at the 1 s HTTP timeout. The bound is generous because a loaded CI
+    # machine stretches it (this asserts "does not hang", not a latency).
+    assert elapsed < 60.0
     ready = api.client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["mlflow"]["ok"] is False

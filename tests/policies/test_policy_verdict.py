@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-import policies.evaluator as evaluator_module
+import policies.pipeline_checks as pipeline_checks_module
 from policies.evaluator import DENY_BY_DEFAULT, evaluate_policies, evaluate_policy, is_overridable
 from policies.loader import load_policy_dir
 from policies.pipeline_rules import PipelineRules
@@ -176,7 +176,7 @@ def test_pipeline_checks_are_included(kit: Any, monkeypatch: pytest.MonkeyPatch)
             )
         ]
 
-    monkeypatch.setattr(evaluator_module, "evaluate_pipeline", fake)
+    monkeypatch.setattr(pipeline_checks_module, "evaluate_pipeline", fake)
     policy = kit.policy(
         pipeline={"require": ["seed"]}, overrides={"never": ["pipeline.*"]}, **PASSING
     )
@@ -191,7 +191,7 @@ def test_pipeline_rules_that_raise_are_an_error(kit: Any, monkeypatch: pytest.Mo
     def broken(policy: str, rules: PipelineRules, bundle: EvidenceBundle) -> list[CheckResult]:
         raise KeyError("data.source")
 
-    monkeypatch.setattr(evaluator_module, "evaluate_pipeline", broken)
+    monkeypatch.setattr(pipeline_checks_module, "evaluate_pipeline", broken)
     policy = kit.policy(pipeline={"require": ["seed"]}, **PASSING)
     verdict = evaluate_policies([policy], _bundle(kit))
     check = kit.check(verdict, "pipeline")

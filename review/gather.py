@@ -1,20 +1,13 @@
-"""Resolve and gather: a version's evidence and its baseline's, then the policies' verdict on it.
-
-`gather_evidence` resolves the candidate and the baseline and reads their evidence; it decides
-nothing. `evaluate_evidence` applies the trusted policies to that evidence. A review runs the two
-in that order; the gate runs them to look for a decision already made on the same evidence.
-"""
+"""Resolve and gather: the candidate and its baseline found in the registry, and their evidence
+read from MLflow. Nothing is evaluated here."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
-from policies.evaluator import evaluate_policies
 from policies.loader import LoadedPolicy
-from policies.result import PolicyRef, PolicyVerdict
 from tools.collector import collect_bundle
 from tools.errors import BackendUnavailableError
 from tools.evidence import EvidenceBundle
@@ -22,7 +15,7 @@ from tools.evidence import EvidenceBundle
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["EvaluatedEvidence", "evaluate_evidence", "gather_evidence", "history_keys_for"]
+__all__ = ["gather_evidence", "history_keys_for"]
 
 
 def history_keys_for(policies: Sequence[LoadedPolicy], model: str) -> list[str]:
@@ -39,20 +32,6 @@ def history_keys_for(policies: Sequence[LoadedPolicy], model: str) -> list[str]:
         and loaded.policy.pipeline.convergence is not None
     }
     return sorted(keys)
-
-
-@dataclass(frozen=True)
-class EvaluatedEvidence:
-    """A version's evidence and the policies' verdict on it: all a decision needs but judgement."""
-
-    bundle: EvidenceBundle
-    policies: list[LoadedPolicy]
-    verdict: PolicyVerdict
-
-    @property
-    def policy_refs(self) -> list[PolicyRef]:
-        """Revision and hash of every policy the verdict applied (deny-by-default included)."""
-        return [o.policy for o in self.verdict.outcomes]
 
 
 def gather_evidence(
@@ -90,10 +69,3 @@ def gather_evidence(
             f"{failed[0].source}: {failed[0].message}{more}"
         )
     return bundle
-
-
-def evaluate_evidence(
-    bundle: EvidenceBundle, policies: Sequence[LoadedPolicy]
-) -> EvaluatedEvidence:
-    """Evaluate the trusted `policies` that select the candidate on `bundle`."""
-    return EvaluatedEvidence(bundle, list(policies), evaluate_policies(policies, bundle))

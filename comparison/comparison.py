@@ -1,0 +1,262 @@
+"""One comparison per review: every fact about the candidate against its baseline, computed once.
+
+Policies turn these facts into checks against thresholds, the LLM's tools serialise them, and the
+offline investigator asks the same tools, so every reader of a review sees the same numbers and
+cites the same evidence. Each fact is a typed result or `Unavailable` with the reason.
+
+The caches live on the `Comparison`, so they last exactly one review and nothing is shared between
+reviews behind the callers' backs. A `Comparison` may be read from several threads (the LLM's
+tools run concurrently); each fact is computed under a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Literal, TypeVar
+
+from comparison.convergence import ConvergenceAssessment, ConvergenceCriteria, assess_convergence
+from comparison.datasets import (
+    SameDataset,
+    TrainEvalOverlap,
+    evaluation_digests,
+    train_eval_overlap,
+)
+from comparison.metrics import MetricValue, all_metrics, metric_value
+from comparison.pipeline import PipelineEvidence, pipeline_evidence
+from comparison.tables import PairedTables, pair_eval_tables
+from comparison.unavailable import Unavailable
+from tools.evidence import EvidenceBundle, VersionEvidence
+from tools.pipeline_diff import PipelineDiff, diff_pipeline_configs
+from tools.segments import (
+    SegmentMetric,
+    metric_inputs,
+    segment_metrics_from_keys,
+    segment_metrics_from_table,
+)
+from tools.significance import BootstrapResult, MetricName, paired_bootstrap
+
+__all__ = ["BOOTSTRAP_RESAMPLES", "BOOTSTRAP_SEED", "Comparison", "Side"]
+
+Side = Literal["candidate", "baseline"]
+
+BOOTSTRAP_RESAMPLES = 2000
+"""Resamples of the paired bootstrap the policies judge significance with."""
+BOOTSTRAP_SEED = 0
+"""Its seed: the same evidence always gives the same interval and p-value."""
+
+T = TypeVar("T")
+
+
+class Comparison:
+    """The facts of one review, each computed on first use and kept for the rest of the review.
+
+    Args:
+        bundle: The candidate's and the baseline's evidence.
+    """
+
+    def __init__(self, bundle: EvidenceBundle) -> None:
+        self.bundle = bundle
+        self._lock = threading.RLock()
+        self._facts: dict[tuple[object, ...], object] = {}
+
+    @classmethod
+    def of(cls, evidence: EvidenceBundle | Comparison) -> Comparison:
+        """`evidence` itself when it is a comparison, else a new comparison of the bundle."""
+        return evidence if isinstance(evidence, Comparison) else cls(evidence)
+
+    @property
+    def candidate(self) -> VersionEvidence:
+        return self.bundle.candidate
+
+    @property
+    def baseline(self) -> VersionEvidence | None:
+        return self.bundle.baseline
+
+    def side(self, which: Side) -> VersionEvidence | None:
+        """The candidate's or the baseline's evidence (None: there is no baseline)."""
+        return self.bundle.candidate if which == "candidate" else self.bundle.baseline
+
+    def _once(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._facts:
+                self._facts[key] = compute()
+            return self._facts[key]  # type: ignore[return-value]
+
+    # -- tables and significance --------------------------------------------------------------
+
+    def paired_tables(self) -> PairedTables | Unavailable:
+        """Both evaluation tables and the pairing of their rows (baseline first)."""
+        return self._once(("paired_tables",), lambda: pair_eval_tables(self.bundle))
+
+    def bootstrap(
+        self,
+        metric: MetricName,
+        *,
+        segment: tuple[str, str] | None = None,
+        n_resamples: int = BOOTSTRAP_RESAMPLES,
+        seed: int = BOOTSTRAP_SEED,
+    ) -> BootstrapResult | Unavailable:
+        """Paired bootstrap of the candidate against the baseline on the shared examples.
+
+        Args:
+            metric: A metric computable per example (accuracy, recall, precision, f1, roc_auc).
+            segment: Only the rows of one segment: (column, value).
+            n_resamples: Bootstrap resamples.
+            seed: Seed of the resampling.
+        """
+        key = ("bootstrap", metric, segment, n_resamples, seed)
+        return self._once(key, lambda: self._bootstrap(metric, segment, n_resamples, seed))
+
+    def _bootstrap(
+        self, metric: MetricName, segment: tuple[str, str] | None, n_resamples: int, seed: int
+    ) -> BootstrapResult | Unavailable:
+        paired = self.paired_tables()
+        if isinstance(paired, Unavailable):
+            return paired
+        base_table, cand_table = paired.baseline, paired.candidate
+        try:
+            labels, values_a = metric_inputs(base_table, metric)
+            _, values_b = metric_inputs(cand_table, metric)
+        except ValueError as exc:
+            return Unavailable(reason=str(exc))
+        pairs = list(zip(paired.pairing.index_a, paired.pairing.index_b, strict=True))
+        if segment is not None:
+            column, value = segment
+            if column not in base_table.columns or column not in cand_table.columns:
+                return Unavailable(
+                    reason=f"both evaluation tables need the segment column {column!r}"
+                )
+            seg_a, seg_b = base_table.column(column), cand_table.column(column)
+            pairs = [(i, j) for i, j in pairs if str(seg_a[i]) == value == str(seg_b[j])]
+        try:
+            return paired_bootstrap(
+                metric,
+                [labels[i] for i, _ in pairs],
+                [values_a[i] for i, _ in pairs],
+                [values_b[j] for _, j in pairs],
+                n_resamples=n_resamples,
+                seed=seed,
+            )
+        except ValueError as exc:
+            return Unavailable(reason=str(exc))
+
+    # -- segments ----------------------------------------------------------------------------
+
+    def table_segment_metrics(
+        self, which: Side, column: str, metric: MetricName, *, paired_rows: bool
+    ) -> dict[str, SegmentMetric] | Unavailable:
+        """Per-segment values of `metric` computed from one version's evaluation table.
+
+        Args:
+            which: The candidate or the baseline.
+            column: The segment column.
+            metric: A metric computable per example.
+            paired_rows: Only the rows paired with the other version's table.
+        """
+        key = ("table_segments", which, column, metric, paired_rows)
+        return self._once(key, lambda: self._table_segments(which, column, metric, paired_rows))
+
+    def _table_segments(
+        self, which: Side, column: str, metric: MetricName, paired_rows: bool
+    ) -> dict[str, SegmentMetric] | Unavailable:
+        version = self.side(which)
+        if version is None:
+            return Unavailable(reason="there is no baseline version")
+        table = version.eval_table
+        if table is None:
+            return Unavailable(reason=f"{version.ref} has no per-example evaluation table")
+        rows: list[int] | None = None
+        if paired_rows:
+            paired = self.paired_tables()
+            if isinstance(paired, Unavailable):
+                return paired
+            rows = paired.pairing.index_b if which == "candidate" else paired.pairing.index_a
+        try:
+            return segment_metrics_from_table(table, column, metric, rows=rows)
+        except ValueError as exc:
+            return Unavailable(reason=str(exc))
+
+    def key_segment_metrics(
+        self, which: Side, column: str, metric: str
+    ) -> dict[str, SegmentMetric]:
+        """Per-segment values logged as metric keys ``segment/<column>=<value>/<metric>``."""
+        version = self.side(which)
+        if version is None:
+            return {}
+        return segment_metrics_from_keys(self.metrics(which), column, metric)
+
+    # -- metrics -----------------------------------------------------------------------------
+
+    def metrics(self, which: Side) -> dict[str, float]:
+        """Every metric of one version (the run's over the logged model's of the same name)."""
+        version = self.side(which)
+        return (
+            {} if version is None else self._once(("metrics", which), lambda: all_metrics(version))
+        )
+
+    def metric(self, which: Side, name: str) -> MetricValue | Unavailable:
+        """One metric of one version, with its canonical evidence reference."""
+        version = self.side(which)
+        if version is None:
+            return Unavailable(reason="there is no baseline version")
+        return metric_value(version, name)
+
+    # -- datasets ----------------------------------------------------------------------------
+
+    def evaluation_digests(self, which: Side) -> list[str]:
+        """Digests one version was evaluated on (evaluation inputs and dataset-linked metrics)."""
+        version = self.side(which)
+        return [] if version is None else evaluation_digests(version)
+
+    def same_dataset(self) -> SameDataset | Unavailable:
+        """Whether both versions were evaluated on the same data, by digest."""
+        if self.baseline is None:
+            return Unavailable(reason="there is no baseline to compare with")
+        cand = self.evaluation_digests("candidate")
+        base = self.evaluation_digests("baseline")
+        same = None if not cand or not base else set(cand) == set(base)
+        return SameDataset(candidate_digests=cand, baseline_digests=base, same=same)
+
+    def train_eval_overlap(self) -> TrainEvalOverlap | Unavailable:
+        """Which of the candidate's training inputs are also its evaluation inputs."""
+        return self._once(("overlap",), lambda: train_eval_overlap(self.candidate))
+
+    # -- pipeline ----------------------------------------------------------------------------
+
+    def pipeline(self, which: Side) -> PipelineEvidence | Unavailable:
+        """One version's pipeline config, datasets and loss histories (read once per review)."""
+        version = self.side(which)
+        if version is None:
+            return Unavailable(reason="there is no baseline version")
+        return self._once(
+            ("pipeline", which),
+            lambda: pipeline_evidence(version, baseline=which == "baseline"),
+        )
+
+    def pipeline_diff(self) -> PipelineDiff | Unavailable:
+        """The classified config diff of baseline to candidate."""
+        return self._once(("pipeline_diff",), self._pipeline_diff)
+
+    def _pipeline_diff(self) -> PipelineDiff | Unavailable:
+        base = self.pipeline("baseline")
+        if isinstance(base, Unavailable):
+            return Unavailable(reason="there is no baseline to compare the pipeline config with")
+        cand = self.pipeline("candidate")
+        assert not isinstance(cand, Unavailable)  # the candidate always exists
+        if not cand.config.has_config:
+            return Unavailable(reason=f"no readable pipeline config was logged for {cand.ref}")
+        if not base.config.has_config:
+            return Unavailable(
+                reason=f"no readable pipeline config was logged for the baseline {base.ref}"
+            )
+        return diff_pipeline_configs(base.config, cand.config)
+
+    def convergence(self, criteria: ConvergenceCriteria) -> ConvergenceAssessment | Unavailable:
+        """The candidate's loss history of `criteria.metric`, judged against `criteria`."""
+        history = self.candidate.metric_histories.get(criteria.metric)
+        if history is None:
+            return Unavailable(
+                reason=f"{self.candidate.ref} has no metric history {criteria.metric!r}"
+            )
+        return self._once(("convergence", criteria), lambda: assess_convergence(history, criteria))

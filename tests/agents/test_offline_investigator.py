@@ -1,0 +1,37 @@
+"""The offline investigator is a fixed plan of the LLM's own tool calls: the tools it records exist,
+and it cites evidence the way the tools do. It once recorded tools no agent has (`paired_bootstrap`,
+`get_dataset_inputs`) and cited `artifact:<model>/<version>/<table>`, which no tool returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.agent_tools import review_tools
+from agents.offline_investigator import OfflineInvestigator
+from comparison import Comparison
+
+# The pipeline diagnosis still names its own steps; every other question is a tool call.
+_PIPELINE_STEPS = {"load_pipeline_config", "diff_pipeline_configs", "assess_convergence"}
+
+
+def test_the_plan_records_only_tools_the_llm_has(kit: Any) -> None:
+    bundle = kit.regression()
+    facts = Comparison(bundle)
+    investigation = OfflineInvestigator().investigate(bundle, kit.verdict(bundle), comparison=facts)
+    recorded = {tool for q in investigation.questions for tool in q.tools}
+    assert {"compare_datasets", "test_significance"} <= recorded
+    assert recorded - _PIPELINE_STEPS <= {t.name for t in review_tools()}
+
+
+def test_the_plan_cites_the_references_the_tools_return(kit: Any) -> None:
+    bundle = kit.regression()
+    investigation = OfflineInvestigator().investigate(bundle, kit.verdict(bundle))
+    tested = [q for q in investigation.questions if q.tools == ["test_significance"]]
+    assert tested
+    for question in tested:
+        assert question.evidence == [
+            f"run:{bundle.candidate.run_id}/artifacts/{bundle.candidate.eval_table.path}",
+            f"run:{bundle.baseline.run_id}/artifacts/{bundle.baseline.eval_table.path}",
+        ]
+    (datasets,) = [q for q in investigation.questions if q.tools == ["compare_datasets"]]
+    assert all(ref.startswith("run:") and ref.endswith("/inputs") for ref in datasets.evidence)
