@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from agents.testing import (
         ScriptedOpenAIServer as ScriptedOpenAIServer,
     )
+    from agents.testing import ScriptedReply as ScriptedReply
     from agents.testing import (
         review_playbook as review_playbook,
     )
@@ -84,13 +85,62 @@ if TYPE_CHECKING:
         MlflowReviewTracer as MlflowReviewTracer,
     )
     from agents.untrusted import (
+        PLACES as PLACES,
+    )
+    from agents.untrusted import (
+        Place as Place,
+    )
+    from agents.untrusted import (
+        Screening as Screening,
+    )
+    from agents.untrusted import (
+        clear_screening_cache as clear_screening_cache,
+    )
+    from agents.untrusted import (
         quote_untrusted as quote_untrusted,
     )
     from agents.untrusted import (
         scan_bundle as scan_bundle,
     )
+    from agents.untrusted import (
+        screen_bundle as screen_bundle,
+    )
+    from agents.untrusted import (
+        screen_text as screen_text,
+    )
+    from agents.untrusted import (
+        screened_texts as screened_texts,
+    )
+    from agents.untrusted import (
+        untrusted_text_check as untrusted_text_check,
+    )
+    from agents.untrusted_corpus import (
+        BENIGN as BENIGN,
+    )
+    from agents.untrusted_corpus import (
+        PLANTED as PLANTED,
+    )
+    from agents.untrusted_corpus import (
+        CorpusText as CorpusText,
+    )
+    from agents.untrusted_corpus import (
+        external_corpus as external_corpus,
+    )
 
 _EXPORTS: dict[str, str] = {
+    "ScriptedReply": "agents.testing",
+    "PLACES": "agents.untrusted",
+    "Place": "agents.untrusted",
+    "Screening": "agents.untrusted",
+    "clear_screening_cache": "agents.untrusted",
+    "screen_bundle": "agents.untrusted",
+    "screen_text": "agents.untrusted",
+    "screened_texts": "agents.untrusted",
+    "untrusted_text_check": "agents.untrusted",
+    "BENIGN": "agents.untrusted_corpus",
+    "CorpusText": "agents.untrusted_corpus",
+    "PLANTED": "agents.untrusted_corpus",
+    "external_corpus": "agents.untrusted_corpus",
     "AgentError": "agents.errors",
     "AgentRunner": "agents.runner",
     "BudgetExceededError": "agents.errors",
@@ -122,11 +172,15 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "BENIGN",
+    "PLACES",
+    "PLANTED",
     "AgentError",
     "AgentRunner",
     "BudgetExceededError",
     "ChatAnswer",
     "ChatSession",
+    "CorpusText",
     "InvalidReviewError",
     "Investigation",
     "Investigator",
@@ -137,11 +191,16 @@ __all__ = [
     "LoopbackServerThread",
     "MlflowReviewTracer",
     "OfflineInvestigator",
+    "Place",
     "ReviewBudget",
     "ReviewContext",
+    "Screening",
     "ScriptedOpenAIServer",
+    "ScriptedReply",
     "build_chat_model",
     "call_tool",
+    "clear_screening_cache",
+    "external_corpus",
     "make_llm_investigator",
     "normalize_untrusted",
     "parse_model_spec",
@@ -150,6 +209,10 @@ __all__ = [
     "review_tools",
     "scan_bundle",
     "scan_text",
+    "screen_bundle",
+    "screen_text",
+    "screened_texts",
+    "untrusted_text_check",
 ]
 
 

@@ -25,7 +25,7 @@ from agents.chat_model import RetryPolicy
 from agents.prompts import CHAT_SYSTEM_PROMPT, review_request
 from agents.runner import AgentRunner, Invoke
 from agents.tracing import NullTracer, ReviewTracer
-from agents.untrusted import scan_bundle
+from agents.untrusted import scan_bundle, screen_bundle
 from policies.decision import Decision, LlmUsage
 from policies.result import PolicyVerdict
 from tools.evidence import EvidenceBundle
@@ -158,7 +158,7 @@ class ChatSession:
     # LLM ---------------------------------------------------------------------------------
 
     def _opening(self) -> SystemMessage:
-        planted = [ref for f in scan_bundle(self.bundle) for ref in f.evidence]
+        planted = screen_bundle(self.bundle, self.verdict).refs
         summary = review_request(
             self.bundle, self.verdict, budget=self.budget, planted_refs=planted
         )
@@ -402,13 +402,12 @@ class ChatSession:
         return "; ".join(parts) + ".", ["get_metric_history"], evidence
 
     def _injection(self) -> tuple[str, list[str], list[str]]:
-        found = scan_bundle(self.bundle)
+        found = scan_bundle(self.bundle, self.verdict)
         if not found:
             return "No planted instructions were found in the evidence.", [], []
-        text = f"{len(found)} planted instruction(s) were found and ignored: " + "; ".join(
-            f"{f.evidence[0]}" for f in found[:8]
-        )
-        return text + ".", [], [ref for f in found for ref in f.evidence]
+        refs = list(dict.fromkeys(f.evidence[0] for f in found))
+        text = f"{len(found)} planted instruction(s) or false claim(s) were found and ignored: "
+        return text + "; ".join(refs[:8]) + ".", [], refs
 
     def _help(self) -> tuple[str, list[str], list[str]]:
         topics = ", ".join(t for t, _ in OFFLINE_TOPICS)

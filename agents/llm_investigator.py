@@ -44,7 +44,7 @@ from agents.offline_investigator import OfflineInvestigator, check_findings
 from agents.prompts import REPAIR_PROMPT, REVIEW_SYSTEM_PROMPT, review_request
 from agents.runner import AgentRunner, Invoke
 from agents.tracing import MlflowReviewTracer, NullTracer, ReviewTracer
-from agents.untrusted import scan_bundle
+from agents.untrusted import screen_bundle
 from comparison import Comparison
 from policies.decision import Finding, QuestionAnswer, Severity
 from policies.result import PolicyVerdict
@@ -251,8 +251,9 @@ class LlmInvestigator:
             comparison: The review's comparison, shared with the policies (new if None).
         """
         facts = comparison if comparison is not None else Comparison(bundle)
-        planted = scan_bundle(bundle)
-        planted_refs = [ref for f in planted for ref in f.evidence]
+        screening = screen_bundle(bundle, verdict)
+        planted = screening.findings()
+        planted_refs = screening.refs
         candidate = bundle.candidate
         trace = self.tracer.start_review(
             "promogate.review",

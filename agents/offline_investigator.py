@@ -270,7 +270,7 @@ class OfflineInvestigator:
         if regressions or any(c.kind == "pipeline" for c in problems):
             questions.extend(diagnose_pipeline(bundle, checks, comparison=facts))
 
-        findings = check_findings(checks) + scan_bundle(bundle)
+        findings = check_findings(checks) + scan_bundle(bundle, verdict)
         # The fixed plan adds no judgement of its own: it recommends what the policies decided,
         # so an audit-mode policy's failures inform without blocking.
         recommendation: Recommendation = verdict.verdict

@@ -11,6 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from api.answer_signature import public_key_from_text as public_key_from_text
+    from api.answer_signature import request_digest as request_digest
+    from api.answer_signature import verify_answer as verify_answer
     from api.app import (
         create_app as create_app,
     )
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
     from api.cli_options import (
         AsJson as AsJson,
     )
+    from api.demo_site import DemoManifest as DemoManifest
     from api.render import (
         decisions_table as decisions_table,
     )
@@ -41,8 +45,18 @@ if TYPE_CHECKING:
     from api.settings import (
         load_settings as load_settings,
     )
+    from api.signing import AnswerSigner as AnswerSigner
+    from api.signing import SigningMiddleware as SigningMiddleware
+    from api.signing import generate_private_pem as generate_private_pem
 
 _EXPORTS: dict[str, str] = {
+    "verify_answer": "api.answer_signature",
+    "request_digest": "api.answer_signature",
+    "public_key_from_text": "api.answer_signature",
+    "generate_private_pem": "api.signing",
+    "SigningMiddleware": "api.signing",
+    "DemoManifest": "api.demo_site",
+    "AnswerSigner": "api.signing",
     "AsJson": "api.cli_options",
     "build_review_service": "api.services",
     "configure_mlflow_environment": "api.services",
@@ -60,20 +74,27 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "AnswerSigner",
     "AsJson",
+    "DemoManifest",
     "FakeGitHub",
     "FakePull",
     "Settings",
+    "SigningMiddleware",
     "build_review_service",
     "configure_mlflow_environment",
     "create_app",
     "decisions_table",
     "generate_app_key",
+    "generate_private_pem",
     "load_settings",
     "main",
     "make_investigator",
     "print_decision",
+    "public_key_from_text",
+    "request_digest",
     "sign_payload",
+    "verify_answer",
 ]
 
 

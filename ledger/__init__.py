@@ -11,6 +11,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ledger.anchors import AnchorStore as AnchorStore
+    from ledger.anchors import Checkpoint as Checkpoint
+    from ledger.anchors import FileAnchorStore as FileAnchorStore
+    from ledger.anchors import RecordAnchor as RecordAnchor
+    from ledger.anchors import verify_anchors as verify_anchors
+    from ledger.anchors import write_checkpoint as write_checkpoint
     from ledger.chain import (
         ChainReport as ChainReport,
     )
@@ -38,6 +44,10 @@ if TYPE_CHECKING:
     from ledger.override_revocations import (
         revoke_override as revoke_override,
     )
+    from ledger.records import AliasMove as AliasMove
+    from ledger.records import AliasMoveSource as AliasMoveSource
+    from ledger.records import AliasRevert as AliasRevert
+    from ledger.records import LedgerRecord as LedgerRecord
     from ledger.records import (
         Override as Override,
     )
@@ -50,6 +60,7 @@ if TYPE_CHECKING:
     from ledger.store import (
         policy_refs_key as policy_refs_key,
     )
+    from ledger.tables import LedgerRecordRow as LedgerRecordRow
     from ledger.tokens import (
         ROLES as ROLES,
     )
@@ -61,6 +72,17 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "write_checkpoint": "ledger.anchors",
+    "verify_anchors": "ledger.anchors",
+    "RecordAnchor": "ledger.anchors",
+    "LedgerRecordRow": "ledger.tables",
+    "LedgerRecord": "ledger.records",
+    "FileAnchorStore": "ledger.anchors",
+    "Checkpoint": "ledger.anchors",
+    "AnchorStore": "ledger.anchors",
+    "AliasRevert": "ledger.records",
+    "AliasMoveSource": "ledger.records",
+    "AliasMove": "ledger.records",
     "revoke_override": "ledger.override_revocations",
     "ChainReport": "ledger.chain",
     "IdempotencyConflictError": "ledger.errors",
@@ -83,23 +105,34 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "ROLES",
+    "AliasMove",
+    "AliasMoveSource",
+    "AliasRevert",
+    "AnchorStore",
     "ChainReport",
+    "Checkpoint",
     "CommandOutcome",
     "CommandRecord",
+    "FileAnchorStore",
     "IdempotencyConflictError",
     "IdempotencyInProgressError",
     "IdempotencyStore",
     "Ledger",
     "LedgerError",
+    "LedgerRecord",
+    "LedgerRecordRow",
     "LedgerUnavailableError",
     "Override",
     "Promotion",
+    "RecordAnchor",
     "RecordNotFoundError",
     "Role",
     "TokenError",
     "TokenStore",
     "policy_refs_key",
     "revoke_override",
+    "verify_anchors",
+    "write_checkpoint",
 ]
 
 

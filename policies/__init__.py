@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from policies.result import (
         CheckResult as CheckResult,
     )
+    from policies.result import CheckStatus as CheckStatus
     from policies.result import (
         PolicyRef as PolicyRef,
     )
@@ -77,14 +78,21 @@ if TYPE_CHECKING:
     from policies.schema import (
         Policy as Policy,
     )
+    from policies.schema import VersionRange as VersionRange
     from policies.schema import (
         policy_json_schema as policy_json_schema,
     )
+    from policies.security_checks import scan_request_for as scan_request_for
+    from policies.selector import select_policies as select_policies
     from policies.testing import (
         run_policy_tests as run_policy_tests,
     )
 
 _EXPORTS: dict[str, str] = {
+    "select_policies": "policies.selector",
+    "scan_request_for": "policies.security_checks",
+    "VersionRange": "policies.schema",
+    "CheckStatus": "policies.result",
     "applicable_mapping": "policies.evidence_mapping",
     "metric_names_for": "policies.evidence_mapping",
     "CheckResult": "policies.result",
@@ -119,6 +127,7 @@ __all__ = [
     "HOW_TO_LOG_PIPELINE",
     "STATUS_ORDER",
     "CheckResult",
+    "CheckStatus",
     "Decision",
     "Finding",
     "LlmUsage",
@@ -132,6 +141,7 @@ __all__ = [
     "QuestionAnswer",
     "Severity",
     "Verdict",
+    "VersionRange",
     "applicable_mapping",
     "evaluate_policies",
     "evaluate_policy",
@@ -142,6 +152,8 @@ __all__ = [
     "policy_json_schema",
     "review_config_change",
     "run_policy_tests",
+    "scan_request_for",
+    "select_policies",
 ]
 
 

@@ -118,6 +118,7 @@ def _evaluate(loaded: LoadedPolicy, view: _BundleView) -> PolicyOutcome:
         agent_may_approve=policy.agent.may_approve,
         agent_may_block=policy.agent.may_block,
         on_error=policy.on_error,
+        untrusted_text=policy.agent.untrusted_text,
     )
 
 

@@ -30,6 +30,7 @@ CheckKind = Literal[
     "baseline",
     "match",
     "security",
+    "untrusted_text",
 ]
 
 STATUS_ORDER: dict[CheckStatus, int] = {"skip": 0, "pass": 1, "warn": 2, "error": 3, "fail": 4}
@@ -90,6 +91,7 @@ class PolicyOutcome(BaseModel):
     agent_may_approve: bool = True
     agent_may_block: bool = True
     on_error: Literal["block", "escalate"] = "block"
+    untrusted_text: Literal["report", "escalate", "block"] = "report"
 
 
 class PolicyVerdict(BaseModel):

@@ -302,6 +302,11 @@ class AgentRules(_Spec):
 
     may_approve: bool = True
     may_block: bool = True
+    untrusted_text: Literal["report", "escalate", "block"] = Field(
+        default="report",
+        description="What a planted instruction or a false claim in the evidence does on its "
+        "own: 'report' it as a finding, 'escalate' to a human, or 'block'. Never an approval.",
+    )
 
 
 class OverrideRules(_Spec):

@@ -16,6 +16,7 @@ from review.alias_guard import (
     ReconcileReport,
     guard_mode_for,
 )
+from review.artifact_security import SecurityReport, scan_version
 from review.decide import (
     ReviewOutcome,
     compose_decision,
@@ -70,6 +71,7 @@ __all__ = [
     "ReviewObserver",
     "ReviewOutcome",
     "ReviewService",
+    "SecurityReport",
     "SubjectNotFoundError",
     "compose_decision",
     "decide",
@@ -81,5 +83,6 @@ __all__ = [
     "history_keys_for",
     "package_versions",
     "publish_decision_tags",
+    "scan_version",
     "version_hint",
 ]

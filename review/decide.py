@@ -15,6 +15,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING
 
 from agents.investigation import Investigation, Investigator
+from agents.untrusted import Screening, screen_bundle, untrusted_text_check
 from policies.decision import Decision, Finding
 from policies.result import PolicyVerdict, Verdict
 from review.evaluate import EvaluatedEvidence
@@ -70,6 +71,7 @@ def compose_decision(
     created_at: datetime,
     duration_ms: float,
     decision_id: str | None = None,
+    screening: Screening | None = None,
 ) -> Decision:
     """Bound the investigator by the policy verdict and build the Decision.
 
@@ -104,6 +106,21 @@ def compose_decision(
         reasons.append(
             "a policy forbids agent approval (agent.may_approve: false): a human decides"
         )
+    # Untrusted text: its findings are always reported, whatever the investigator said, and
+    # the policies' agent.untrusted_text hook may escalate or block (never approve).
+    screening = screening or screen_bundle(bundle, verdict)
+    findings = list(investigation.findings)
+    findings += [f for f in screening.findings() if f not in findings]
+    checks = list(verdict.checks)
+    untrusted = untrusted_text_check(verdict, screening)
+    if untrusted is not None:
+        checks.append(untrusted)
+        if untrusted.status == "fail" and final != "block":
+            final = "block"
+            reasons.append(f"{untrusted.id}: {untrusted.message}")
+        elif final == "approve":
+            final = "escalate"
+            reasons.append(f"{untrusted.id}: {untrusted.message}")
     if final == "approve" and not reasons:
         reasons.append("every applied check passed")
     candidate = bundle.candidate
@@ -116,8 +133,8 @@ def compose_decision(
         verdict=final,
         policy_verdict=verdict.verdict,
         reasons=reasons,
-        checks=verdict.checks,
-        findings=investigation.findings,
+        checks=checks,
+        findings=findings,
         questions=investigation.questions,
         evidence_digest=bundle.digest,
         artifact_digest=candidate.artifact_scan.digest if candidate.artifact_scan else None,
@@ -189,7 +206,11 @@ def decide(
     started: float,
     decision_id: str | None = None,
 ) -> Decision:
-    """Investigate the evaluated evidence and compose the decision (`started`: perf_counter)."""
+    """Investigate the evaluated evidence and compose the decision (`started`: perf_counter).
+
+    Every untrusted text of the evidence is screened before any investigator reads it.
+    """
+    screening = screen_bundle(evidence.bundle, evidence.verdict)
     investigation = investigator.investigate(
         evidence.bundle, evidence.verdict, comparison=evidence.comparison
     )
@@ -201,6 +222,7 @@ def decide(
         created_at=created_at,
         duration_ms=(time.perf_counter() - started) * 1000.0,
         decision_id=decision_id,
+        screening=screening,
     )
     logger.info(
         "reviewed %s/%s for @%s: %s (%d checks, %.0f ms)",

@@ -12,6 +12,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tools.artifact_manifest import ManifestTooLargeError as ManifestTooLargeError
+    from tools.artifact_manifest import build_manifest as build_manifest
+    from tools.artifact_scan import ArtifactScan as ArtifactScan
+    from tools.artifact_scan import ScanRequest as ScanRequest
+    from tools.artifact_scan import artifact_source as artifact_source
+    from tools.artifact_scan import model_artifact_manifest as model_artifact_manifest
+    from tools.artifact_scan import scan_model_artifacts as scan_model_artifacts
     from tools.artifacts import (
         read_text_artifact as read_text_artifact,
     )
@@ -24,9 +31,11 @@ if TYPE_CHECKING:
     from tools.collector import (
         collect_bundle as collect_bundle,
     )
+    from tools.collector import collect_resolved as collect_resolved
     from tools.collector import (
         collect_version as collect_version,
     )
+    from tools.collector import evidence_tags as evidence_tags
     from tools.discovery import (
         BUILTIN_METRIC_ALIASES as BUILTIN_METRIC_ALIASES,
     )
@@ -90,6 +99,16 @@ if TYPE_CHECKING:
     from tools.evidence_mapping import (
         merge_mappings as merge_mappings,
     )
+    from tools.model_signature import SIGNATURE_FILE as SIGNATURE_FILE
+    from tools.model_signature import SignerSpec as SignerSpec
+    from tools.model_signature import sign_model_directory as sign_model_directory
+    from tools.model_signature import verify_model_directory as verify_model_directory
+    from tools.names import normalize_name as normalize_name
+    from tools.pickle_scan import SCANNERS as SCANNERS
+    from tools.pickle_scan import ScanLimits as ScanLimits
+    from tools.pickle_scan import ScannerName as ScannerName
+    from tools.pickle_scan import scan_pickles as scan_pickles
+    from tools.pickle_sniffer import find_pickles as find_pickles
     from tools.pipeline_config import (
         ConfigFormat as ConfigFormat,
     )
@@ -138,6 +157,8 @@ if TYPE_CHECKING:
     from tools.pipeline_diff import (
         diff_pipeline_configs as diff_pipeline_configs,
     )
+    from tools.redaction import install_log_redaction as install_log_redaction
+    from tools.redaction import redact as redact
     from tools.registry import (
         registered_aliases as registered_aliases,
     )
@@ -147,9 +168,11 @@ if TYPE_CHECKING:
     from tools.registry import (
         resolve_version as resolve_version,
     )
+    from tools.runs import LOSS_LIKE_KEYS as LOSS_LIKE_KEYS
     from tools.runs import (
         read_metric_history as read_metric_history,
     )
+    from tools.runs import read_run as read_run
     from tools.segments import (
         SegmentMetric as SegmentMetric,
     )
@@ -197,6 +220,29 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "verify_model_directory": "tools.model_signature",
+    "sign_model_directory": "tools.model_signature",
+    "scan_pickles": "tools.pickle_scan",
+    "scan_model_artifacts": "tools.artifact_scan",
+    "redact": "tools.redaction",
+    "read_run": "tools.runs",
+    "normalize_name": "tools.names",
+    "model_artifact_manifest": "tools.artifact_scan",
+    "install_log_redaction": "tools.redaction",
+    "find_pickles": "tools.pickle_sniffer",
+    "evidence_tags": "tools.collector",
+    "collect_resolved": "tools.collector",
+    "build_manifest": "tools.artifact_manifest",
+    "artifact_source": "tools.artifact_scan",
+    "SignerSpec": "tools.model_signature",
+    "ScannerName": "tools.pickle_scan",
+    "ScanRequest": "tools.artifact_scan",
+    "ScanLimits": "tools.pickle_scan",
+    "SIGNATURE_FILE": "tools.model_signature",
+    "SCANNERS": "tools.pickle_scan",
+    "ManifestTooLargeError": "tools.artifact_manifest",
+    "LOSS_LIKE_KEYS": "tools.runs",
+    "ArtifactScan": "tools.artifact_scan",
     "AliasNotFoundError": "tools.errors",
     "BUILTIN_METRIC_ALIASES": "tools.discovery",
     "EvidenceMapping": "tools.evidence_mapping",
@@ -263,8 +309,12 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "BUILTIN_METRIC_ALIASES",
     "CHANGE_CLASSES",
+    "LOSS_LIKE_KEYS",
     "METRIC_NAMES",
+    "SCANNERS",
+    "SIGNATURE_FILE",
     "AliasNotFoundError",
+    "ArtifactScan",
     "BackendUnavailableError",
     "BootstrapResult",
     "ChangeClass",
@@ -279,6 +329,7 @@ __all__ = [
     "EvidenceMapping",
     "EvidenceOrigin",
     "InvalidVersionRefError",
+    "ManifestTooLargeError",
     "MetricName",
     "MetricPoint",
     "MissingStoreError",
@@ -287,17 +338,27 @@ __all__ = [
     "PipelineConfig",
     "PipelineDiff",
     "SafetySuiteResult",
+    "ScanLimits",
+    "ScanRequest",
+    "ScannerName",
     "SegmentMetric",
+    "SignerSpec",
     "TablePairing",
     "ToolError",
     "VersionEvidence",
     "VersionNotFoundError",
+    "artifact_source",
+    "build_manifest",
     "call_mlflow",
     "classify_key",
     "collect_bundle",
+    "collect_resolved",
     "collect_version",
     "diff_pipeline_configs",
+    "evidence_tags",
     "find_eval_table",
+    "find_pickles",
+    "install_log_redaction",
     "is_config_artifact",
     "key_matches",
     "load_config_files",
@@ -305,6 +366,8 @@ __all__ = [
     "make_client",
     "merge_mappings",
     "metric_inputs",
+    "model_artifact_manifest",
+    "normalize_name",
     "numeric_value",
     "pair_tables",
     "paired_bootstrap",
@@ -312,15 +375,21 @@ __all__ = [
     "rate_difference_interval",
     "read_eval_table",
     "read_metric_history",
+    "read_run",
     "read_text_artifact",
+    "redact",
     "registered_aliases",
     "registered_model_names",
     "resolve_version",
+    "scan_model_artifacts",
+    "scan_pickles",
     "segment_metric_key",
     "segment_metrics_from_keys",
     "segment_metrics_from_table",
+    "sign_model_directory",
     "table_metric_name",
     "value_text",
+    "verify_model_directory",
     "wilson_interval",
 ]
 

@@ -2,8 +2,10 @@
 
 Read from the logged model: ``MLmodel``, ``requirements.txt``, ``conda.yaml``, ``python_env.yaml``.
 Read from the run: every file under ``pipeline/`` plus top-level ``params.yaml``, ``dvc.yaml`` and
-``MLproject``. Files over the size cap or not UTF-8 text are skipped, and each skip is reported with
-its reason (a skipped file is never read as an empty one).
+``MLproject``. Read from both: text documents people write for each other (READMEs, model and
+dataset cards, notes, change logs: see `is_text_document`), because the reviewer screens them for
+planted instructions. Files over the size cap or not UTF-8 text are skipped, and each skip is
+reported with its reason (a skipped file is never read as an empty one).
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ __all__ = [
     "SkippedArtifact",
     "TextArtifacts",
     "download_artifact",
+    "is_config_or_environment",
+    "is_text_document",
     "list_logged_model_artifacts",
     "list_run_artifacts",
     "read_logged_model_text_artifacts",
@@ -63,6 +67,19 @@ LOGGED_MODEL_TEXT_FILES: tuple[str, ...] = (
 )
 RUN_PIPELINE_DIR = "pipeline"
 RUN_TOP_LEVEL_CONFIG_FILES: tuple[str, ...] = ("params.yaml", "dvc.yaml", "MLproject")
+TEXT_DOCUMENT_SUFFIXES: tuple[str, ...] = (".md", ".markdown", ".txt", ".rst")
+TEXT_DOCUMENT_STEMS: tuple[str, ...] = (
+    "readme",
+    "model_card",
+    "modelcard",
+    "dataset_card",
+    "datacard",
+    "data_card",
+    "notes",
+    "changelog",
+    "release_notes",
+)
+MAX_TEXT_DOCUMENTS = 20
 
 
 class ArtifactEntry(BaseModel):
@@ -315,6 +332,40 @@ def _is_run_config(path: str) -> bool:
     return path.startswith(RUN_PIPELINE_DIR + "/") or path in RUN_TOP_LEVEL_CONFIG_FILES
 
 
+def is_config_or_environment(owner: ArtifactOwner, path: str) -> bool:
+    """Whether an artifact is read as pipeline config (run) or environment (logged model).
+
+    Args:
+        owner: Who holds the artifact.
+        path: The artifact path relative to its owner.
+    """
+    return _is_run_config(path) if owner == "run" else path in LOGGED_MODEL_TEXT_FILES
+
+
+def is_text_document(path: str) -> bool:
+    """Whether an artifact is a document written for people: a README, model or dataset card,
+    notes or change log (by name), or any ``.md``/``.txt``/``.rst`` file.
+
+    Args:
+        path: The artifact path relative to its run or logged model.
+    """
+    name = path.rsplit("/", 1)[-1].lower()
+    stem = name.split(".", 1)[0]
+    return stem in TEXT_DOCUMENT_STEMS or name.endswith(TEXT_DOCUMENT_SUFFIXES)
+
+
+def _documents_first(
+    entries: Sequence[ArtifactEntry], is_other: Callable[[str], bool]
+) -> Callable[[str], bool]:
+    """`is_other`, plus at most MAX_TEXT_DOCUMENTS text documents (shallowest first)."""
+    documents = sorted(
+        (e.path for e in entries if is_text_document(e.path) and not is_other(e.path)),
+        key=lambda p: (p.count("/"), p),
+    )[:MAX_TEXT_DOCUMENTS]
+    chosen = frozenset(documents)
+    return lambda path: is_other(path) or path in chosen
+
+
 def read_run_text_artifacts(
     client: MlflowClient,
     run_id: str,
@@ -322,10 +373,11 @@ def read_run_text_artifacts(
     max_bytes: int = TEXT_ARTIFACT_MAX_BYTES,
     max_entries: int = MAX_LISTED_ARTIFACTS,
 ) -> TextArtifacts:
-    """A run's artifact listing and its pipeline config files.
+    """A run's artifact listing, its pipeline config files and its text documents.
 
     Reads every file under ``pipeline/`` plus top-level ``params.yaml``, ``dvc.yaml`` and
-    ``MLproject``; files over `max_bytes` or not UTF-8 text are listed in ``skipped``.
+    ``MLproject``, and up to `MAX_TEXT_DOCUMENTS` text documents (`is_text_document`); files
+    over `max_bytes` or not UTF-8 text are listed in ``skipped``.
 
     Args:
         client: MLflow client.
@@ -334,7 +386,8 @@ def read_run_text_artifacts(
         max_entries: Stop listing after this many files (``truncated`` is then True).
     """
     entries, truncated = _walk(client, "run", run_id, None, max_entries)
-    files, skipped = _read_selected(client, "run", run_id, entries, _is_run_config, max_bytes)
+    wanted = _documents_first(entries, _is_run_config)
+    files, skipped = _read_selected(client, "run", run_id, entries, wanted, max_bytes)
     return TextArtifacts(
         owner="run",
         owner_id=run_id,
@@ -352,7 +405,8 @@ def read_logged_model_text_artifacts(
     max_bytes: int = TEXT_ARTIFACT_MAX_BYTES,
     max_entries: int = MAX_LISTED_ARTIFACTS,
 ) -> TextArtifacts:
-    """A logged model's artifact listing and its ``MLmodel`` and environment files.
+    """A logged model's artifact listing, its ``MLmodel`` and environment files and its text
+    documents (`is_text_document`).
 
     Args:
         client: MLflow client.
@@ -366,7 +420,7 @@ def read_logged_model_text_artifacts(
         "logged_model",
         model_id,
         entries,
-        lambda p: p in LOGGED_MODEL_TEXT_FILES,
+        _documents_first(entries, lambda p: p in LOGGED_MODEL_TEXT_FILES),
         max_bytes,
     )
     return TextArtifacts(

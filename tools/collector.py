@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tools.artifacts import (
     TextArtifacts,
+    is_config_or_environment,
     read_logged_model_text_artifacts,
     read_run_text_artifacts,
     read_text_artifact,
@@ -159,6 +160,8 @@ def _artifact_gaps(listing: TextArtifacts, source: EvidenceSource) -> list[Evide
             how_to_fix="keep config and environment files small UTF-8 text files",
         )
         for skipped in listing.skipped
+        # A document that is not config (a README too large to read) leaves no config gap.
+        if is_config_or_environment(skipped.owner, skipped.path)
     ]
     if listing.truncated:
         gaps.append(

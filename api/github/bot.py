@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from agents.untrusted import normalize_untrusted, scan_text
+from agents.untrusted import Place, normalize_untrusted, screen_text
 from api.github.client import GitHubClient
 from api.github.config import (
     BASE_CONFIG_PATH,
@@ -98,8 +98,9 @@ def _excerpt(text: str, width: int = 160) -> str:
     return folded if len(folded) <= width else folded[:width] + "…"
 
 
-def _planted(source: str, ref: str, text: str) -> Finding | None:
-    matched = scan_text(text)
+def _planted(source: str, ref: str, text: str, place: Place) -> Finding | None:
+    # The one screening of untrusted text, at its place (PR prose is read as prose there).
+    matched = sorted({d.kind for d in screen_text(text, place, ref)})
     if not matched:
         return None
     return Finding(
@@ -121,7 +122,7 @@ def _planted_lines(
     for number, line in enumerate(text.splitlines(), start=1):
         if " ".join(line.split()) in expected:
             continue
-        finding = _planted(f"{path}:{number}", f"file:{path}:{number}", line)
+        finding = _planted(f"{path}:{number}", f"file:{path}:{number}", line, "pr_file")
         if finding is None:
             continue
         findings.append(finding)
@@ -363,16 +364,23 @@ class PRBot:
         self, gh: GitHubClient, repo: str, number: int, pr: dict[str, Any]
     ) -> list[Finding]:
         ref = f"github:{repo}#{number}"
-        texts: list[tuple[str, str, str]] = [
-            ("the pull request title", f"{ref}/title", str(pr.get("title") or "")),
-            ("the pull request body", f"{ref}/body", str(pr.get("body") or "")),
-            ("the head branch name", f"{ref}/head", str(pr.get("head", {}).get("ref") or "")),
+        texts: list[tuple[str, str, str, Place]] = [
+            ("the pull request title", f"{ref}/title", str(pr.get("title") or ""), "pr_title"),
+            ("the pull request body", f"{ref}/body", str(pr.get("body") or ""), "pr_body"),
+            (
+                "the head branch name",
+                f"{ref}/head",
+                str(pr.get("head", {}).get("ref") or ""),
+                "pr_branch",
+            ),
         ]
         for commit in gh.pull_commits(repo, number)[:250]:
             sha = str(commit.get("sha", ""))[:12]
             message = str(commit.get("commit", {}).get("message") or "")
-            texts.append((f"commit {sha} message", f"{ref}/commits/{sha}", message))
-        found = [_planted(source, r, text) for source, r, text in texts]
+            texts.append(
+                (f"commit {sha} message", f"{ref}/commits/{sha}", message, "pr_commit_message")
+            )
+        found = [_planted(source, r, text, place) for source, r, text, place in texts]
         return [f for f in found if f is not None]
 
     def run_subject(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from agents.untrusted import quote_untrusted, scan_text
+from agents.untrusted import quote_untrusted, screen_text
 from api.github.bot import PRBot
 from api.github.client import GitHubClient
 from api.github.commands import Command, find_command
@@ -285,7 +285,7 @@ class CommandRunner:
             lines.append("\n_tools: " + ", ".join(f"`{t}`" for t in answer.tools) + "_")
         if answer.evidence:
             lines.append("_evidence: " + ", ".join(f"`{e}`" for e in answer.evidence[:12]) + "_")
-        planted = scan_text(question)
+        planted = sorted({d.kind for d in screen_text(question, "pr_comment")})
         if planted:
             lines.append(
                 f"\n_The question contains text that tries to steer the review "

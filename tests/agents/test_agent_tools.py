@@ -171,7 +171,7 @@ def test_untrusted_text_comes_back_quoted_and_flagged(kit: Any) -> None:
     assert artifact["content"].startswith(
         '<untrusted-data source="run:run0003/artifacts/pipeline/notes.txt">'
     )
-    assert "overrides instructions" in artifact["injection_suspected"]
+    assert "overrides_instructions" in artifact["injection_suspected"]
     missing = call_tool("get_artifact", ctx, path="nope.txt")
     assert "pipeline/notes.txt" in missing["available"]
 

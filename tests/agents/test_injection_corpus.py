@@ -22,7 +22,7 @@ from langchain_core.messages import BaseMessage, SystemMessage, ToolMessage
 
 from agents.llm_investigator import LlmInvestigator
 from agents.testing import ScriptedChatModel, structured_message, tool_call_message
-from agents.untrusted import scan_bundle, scan_text
+from agents.untrusted import scan_bundle, scan_text, screen_text
 from review.decide import compose_decision
 from tools.evidence import ArtifactFile, DatasetInput, EvidenceBundle, SafetySuiteResult
 
@@ -319,8 +319,8 @@ def test_ordinary_text_is_not_flagged(text: str) -> None:
 def test_the_corpus_covers_every_location_and_kind() -> None:
     assert len(CORPUS) >= 30
     assert {a.location for a in CORPUS} == set(Location.__args__)  # type: ignore[attr-defined]
-    kinds = {name for a in CORPUS for name in scan_text(a.text)}
-    assert {"poses as a tool result", "poses as policy text", "poses as a system message"} <= kinds
+    kinds = {d.kind for a in CORPUS for d in screen_text(a.text, "run_description")}
+    assert {"fake_tool_output", "claims_policy_change", "role_marker"} <= kinds
 
 
 def _honest(ref: str) -> list[Any]:
