@@ -60,7 +60,8 @@ def scratch_ledger_url() -> str:
 def where_line(tracking_uri: str | None, ledger_url: str | None, *, dry_run: bool = False) -> str:
     """The MLflow store and ledger a failed command used, for its error output."""
     from api.settings import load_settings
+    from tools.redaction import redact
 
     settings = load_settings(tracking_uri=tracking_uri, ledger_url=ledger_url)
     ledger = "a scratch ledger (--dry-run)" if dry_run else repr(settings.ledger_url)
-    return f"(tracking URI {settings.tracking_uri!r}, ledger {ledger})"
+    return redact(f"(tracking URI {settings.tracking_uri!r}, ledger {ledger})")

@@ -33,11 +33,21 @@ def _refused(exc: Exception, settings: Settings) -> typer.Exit:
     from review import MlflowUnavailableError
 
     code = EXIT_ERROR if isinstance(exc, MlflowUnavailableError) else EXIT_REFUSED
+    from tools.redaction import redact
+
     typer.echo(
-        f"error: {exc} (tracking URI {settings.tracking_uri!r}, ledger {settings.ledger_url!r})",
+        redact(
+            f"error: {exc} (tracking URI {settings.tracking_uri!r}, ledger {settings.ledger_url!r})"
+        ),
         err=True,
     )
     return typer.Exit(code)
+
+
+def _ledger_error(ledger_url: str, exc: Exception) -> str:
+    from tools.redaction import redact
+
+    return redact(f"error: the ledger {ledger_url!r} is unavailable: {exc}")
 
 
 def local_promote(
@@ -56,7 +66,7 @@ def local_promote(
     except GateError as exc:
         raise _refused(exc, settings) from None
     except LedgerError as exc:
-        typer.echo(f"error: the ledger {settings.ledger_url!r} is unavailable: {exc}", err=True)
+        typer.echo(_ledger_error(settings.ledger_url, exc), err=True)
         raise typer.Exit(EXIT_ERROR) from None
     return answer.model_dump(mode="json")
 
@@ -73,6 +83,6 @@ def local_override(settings: Settings, body: dict[str, Any], approver: str) -> d
     except GateError as exc:
         raise _refused(exc, settings) from None
     except LedgerError as exc:
-        typer.echo(f"error: the ledger {settings.ledger_url!r} is unavailable: {exc}", err=True)
+        typer.echo(_ledger_error(settings.ledger_url, exc), err=True)
         raise typer.Exit(EXIT_ERROR) from None
     return override.model_dump(mode="json")

@@ -56,7 +56,7 @@ def _job(body: ReviewRequest, requested_by: str | None) -> ReviewJob:
     summary="Review a model version",
     responses={
         202: {"model": Review, "description": "Queued (wait=false) or still running: poll it."},
-        **problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
+        **problem_responses(400, 401, 403, 404, 409, 413, 422, 429, 503),
     },
 )
 def create_review(
@@ -87,7 +87,14 @@ def create_review(
         except FutureTimeoutError:
             state.metrics.record_error("deadline_exceeded")
             return _json(Review(review_id=job.review_id, state="running"), 202, location=True)
-        review = _read(state, job.review_id)
+        try:
+            review = _read(state, job.review_id)
+        except RecordNotFoundError:
+            # The review never resolved a version, so nothing was recorded (see ReviewService).
+            raise NotFoundApiError(
+                f"model {body.model!r} at {body.version!r} could not be resolved in the registry; "
+                "nothing was recorded (check the model name, version or alias)"
+            ) from None
         if review.decision is None:
             detail = status.detail if status is not None else "the review ended without a decision"
             raise ApiError(f"review {job.review_id!r} failed: {detail}", kind="job_failed")

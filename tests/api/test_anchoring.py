@@ -64,6 +64,8 @@ def test_ledger_verify_with_anchors_catches_a_rewound_head(make_api: Any, tmp_pa
             "/v1/gate", json={"model": MODEL, "version": version}, headers=api.headers("deployer")
         )
     anchors = tmp_path / "anchors.jsonl"
+    # The CLI refuses a SQLite tracking store that does not exist (it never creates one).
+    (tmp_path / "empty-mlflow.db").touch()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PROMOGATE_")},
         "PROMOGATE_LEDGER_URL": api.settings.ledger_url,

@@ -171,7 +171,7 @@ def test_bad_input_exits_3_and_blocks(
         ledger_url=ledger_url,
     )
     assert result.exit_code == 3, result.output
-    answer = json.loads(result.output)
+    answer = json.loads(result.stdout)
     assert answer["verdict"] == "block" and answer["allowed"] is False
     assert message in answer["error"]
     ledger = Ledger(ledger_url)

@@ -42,6 +42,7 @@ EXPECTED_OPERATIONS = {
     "GET /metrics",
     "POST /v1/mlflow/webhook",
     "GET /.well-known/promogate-signing-key",
+    "POST /v1/overrides/{override_id}/revoke",
 }
 
 

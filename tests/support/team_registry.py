@@ -61,15 +61,24 @@ def _recall(labels: Any, preds: Any) -> float:
 
 
 def build_team_registry(root: Path) -> TeamRegistry:
-    """Log every style's two versions into a fresh SQLite store under `root`."""
+    """Log every style's two versions into a fresh SQLite store under `root`.
+
+    MLflow's fluent tracking URI is set only while logging, so later tests that rely on MLflow's
+    default store (or on their own explicit URIs) are not pointed at this store.
+    """
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(f"sqlite:///{root / 'mlflow.db'}"):
+        return _log_team_registry(root)
+
+
+def _log_team_registry(root: Path) -> TeamRegistry:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
     from mlflow import MlflowClient
     from sklearn.linear_model import LogisticRegression
 
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     client = MlflowClient(uri, uri)
     experiment = mlflow.create_experiment("team-styles", artifact_location=str(root / "artifacts"))
     registry = TeamRegistry(root=root, tracking_uri=uri)
