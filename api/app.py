@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import signing
+import api.signing as signing
 from api.anchoring import AnchorScheduler, anchor_stores
 from api.dependencies import AppState, caller_dependency
 from api.errors import ApiError, api_error_for, problem_response
