@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import io
 import pickletools
+import warnings
 import zipfile
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
 from collections.abc import Iterator
@@ -63,6 +64,23 @@ class PickleLocation(BaseModel):
         return ":".join([self.path, *self.members])
 
 
+def _genops(stream: IO[bytes]) -> Iterator[tuple[pickletools.OpcodeInfo, object, int | None]]:
+    """`pickletools.genops`, with the decoder's warnings about string escapes silenced.
+
+    A hostile pickle's strings are data: an escape Python no longer accepts (``\\B``) must neither
+    stop the scan nor surface as a warning of ours.
+    """
+    opcodes = pickletools.genops(stream)
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                opcode = next(opcodes)
+            except StopIteration:
+                return
+        yield opcode
+
+
 def _genops_ok(head: bytes, complete: bool) -> bool:
     """True when the bytes start with a plausible opcode stream.
 
@@ -74,7 +92,7 @@ def _genops_ok(head: bytes, complete: bool) -> bool:
         return False
     count = 0
     try:
-        for opcode, _arg, pos in pickletools.genops(io.BytesIO(head)):
+        for opcode, _arg, pos in _genops(io.BytesIO(head)):
             count += 1
             if opcode.name == "STOP":
                 if head[:1] == b"\x80":
@@ -204,7 +222,7 @@ def _globals_of_one(stream: IO[bytes], found: dict[str, None]) -> bool:
     memo_count = 0
     last_string: str | None = None
     any_op = False
-    for opcode, arg, _pos in pickletools.genops(stream):
+    for opcode, arg, _pos in _genops(stream):
         any_op = True
         name = opcode.name
         pushed: str | None = None

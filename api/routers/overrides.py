@@ -84,7 +84,7 @@ class RevokeRequest(BaseModel):
 @router.post(
     "/{override_id}/revoke",
     summary="Revoke an override",
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 503),
 )
 def revoke_override(
     override_id: Annotated[str, Path(min_length=1, max_length=128)],
