@@ -32,6 +32,7 @@ attached to a decision made on older evidence.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -45,11 +46,10 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger.chain import canonical_json
 from policies.loader import LoadedPolicy
 from review.decide import package_versions
 from tools.client import call_mlflow
-from tools.collector import DECISION_TAG_PREFIX
+from tools.collector import evidence_tags
 from tools.errors import ToolError
 from tools.registry import logged_model_id_from_source, parse_version_ref, registered_aliases
 from tools.runs import LOSS_LIKE_KEYS
@@ -105,8 +105,12 @@ class EvidenceFingerprint(BaseModel):
         return sorted(n for n in names if self.parts.get(n) != other.parts.get(n))
 
 
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _digest(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+    return hashlib.sha256(_canonical(value).encode()).hexdigest()
 
 
 def _normalised(value: Any) -> Any:
@@ -115,7 +119,7 @@ def _normalised(value: Any) -> Any:
         return {str(k): _normalised(v) for k, v in value.items()}
     if isinstance(value, list):
         items = [_normalised(v) for v in value]
-        return sorted(items, key=canonical_json)
+        return sorted(items, key=_canonical)
     return value
 
 
@@ -285,8 +289,8 @@ class _Pool:
 
 def _version_part(mv: Any) -> Any:
     data = _proto_dict(mv)
-    tags = data.get("tags", [])
-    data["tags"] = [t for t in tags if not str(t.get("key", "")).startswith(DECISION_TAG_PREFIX)]
+    tags = {str(t.get("key", "")): str(t.get("value", "")) for t in data.get("tags", [])}
+    data["tags"] = evidence_tags(tags)
     # Aliases are covered once, from the registered model, whichever call returned them.
     data.pop("aliases", None)
     return data
