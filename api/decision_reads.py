@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -66,6 +67,16 @@ class DecisionCache:
 _REVIEW_PATH = re.compile(r"^/v1/reviews/([A-Za-z0-9_.:-]{1,128})$")
 
 
+@dataclass(frozen=True)
+class _Route:
+    """What the request metrics read of a route: its template."""
+
+    path: str
+
+
+_REVIEW_ROUTE = _Route("/v1/reviews/{review_id}")
+
+
 class CachedDecisionReads:
     """Pure ASGI middleware: answers ``GET /v1/reviews/{id}`` of a kept decision at once.
 
@@ -90,6 +101,8 @@ class CachedDecisionReads:
             if match is not None and isinstance(principal, Principal) and principal.can("read"):
                 body = self.cache.get(match.group(1))
                 if body is not None:
+                    # Counted under the route's template, as if routed.
+                    scope["route"] = _REVIEW_ROUTE
                     await send(
                         {
                             "type": "http.response.start",

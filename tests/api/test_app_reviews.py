@@ -127,6 +127,8 @@ def test_decision_reads_are_kept_serialised_and_identical(api: Any) -> None:
     assert second.content == first.content
     assert second.headers["content-type"] == "application/json"
     assert second.json()["decision"] == api.ledger.get_decision(review_id).model_dump(mode="json")
+    metrics = api.client.get("/metrics").text
+    assert 'route="/v1/reviews/{review_id}"' in metrics
     # The guard still runs first: a kept decision is no answer without a valid token.
     assert api.client.get(location).status_code == 401
     assert api.client.get(location, headers={"Authorization": "Bearer pgt_no"}).status_code == 401
