@@ -36,7 +36,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from api.jobs import ProcrastinateJobQueue, ReviewJob, postgres_conninfo
+from api import ProcrastinateJobQueue, ReviewJob, postgres_conninfo
 from benchmarks.review_latency import DEFAULT_POLICIES, prepare_registry
 from ledger.store import Ledger
 

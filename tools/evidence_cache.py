@@ -26,11 +26,11 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from tools.evidence import EvalTable
-    from tools.significance import BootstrapResult
 
 __all__ = [
-    "BOOTSTRAP_CACHE",
+    "BOOTSTRAP_CACHE_BYTES",
     "TABLE_CACHE",
+    "TABLE_CACHE_BYTES",
     "ByteBoundedCache",
     "CacheStats",
     "content_key",
@@ -143,7 +143,6 @@ def content_key(*parts: bytes | str) -> bytes:
 
 
 TABLE_CACHE: ByteBoundedCache[EvalTable] = ByteBoundedCache(TABLE_CACHE_BYTES)
-BOOTSTRAP_CACHE: ByteBoundedCache[BootstrapResult] = ByteBoundedCache(BOOTSTRAP_CACHE_BYTES)
 
 
 def table_size(table: EvalTable) -> int:

@@ -26,9 +26,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from tools.evidence_cache import BOOTSTRAP_CACHE, content_key
+from tools.evidence_cache import BOOTSTRAP_CACHE_BYTES, ByteBoundedCache, content_key
 
 __all__ = [
+    "BOOTSTRAP_CACHE",
     "METRIC_NAMES",
     "BootstrapResult",
     "MetricName",
@@ -279,6 +280,10 @@ def metric_value(
         return math.nan
     prepared = _Prepared(metric, labels, preds_or_scores, pos_label)
     return float(prepared.evaluate(np.ones((len(labels), 1), dtype=np.float64))[0])
+
+
+# Paired bootstraps by a digest of their inputs (see `paired_bootstrap`); about 1 KiB each.
+BOOTSTRAP_CACHE: ByteBoundedCache[BootstrapResult] = ByteBoundedCache(BOOTSTRAP_CACHE_BYTES)
 
 
 def paired_bootstrap(

@@ -14,7 +14,8 @@ from agents.offline_investigator import OfflineInvestigator
 from demo.command import EXAMPLE_POLICIES
 from ledger.store import Ledger
 from review import ReviewConfig, ReviewService
-from tools.evidence_cache import BOOTSTRAP_CACHE, TABLE_CACHE, TABLE_CACHE_BYTES
+from tools.evidence_cache import BOOTSTRAP_CACHE_BYTES, TABLE_CACHE, TABLE_CACHE_BYTES
+from tools.significance import BOOTSTRAP_CACHE
 
 FIXED = datetime(2026, 1, 1, tzinfo=UTC)
 # The only fields that differ between two reviews of the same evidence: the id each record
@@ -37,7 +38,7 @@ def service(demo_registry: Any, tmp_path: Path) -> Iterator[ReviewService]:
     )
     ledger.close()
     TABLE_CACHE.resize(TABLE_CACHE_BYTES)
-    BOOTSTRAP_CACHE.resize(4 * 1024 * 1024)
+    BOOTSTRAP_CACHE.resize(BOOTSTRAP_CACHE_BYTES)
 
 
 def _decision_bytes(service: ReviewService, version: int, run: str) -> bytes:
@@ -55,7 +56,7 @@ def test_cached_and_uncached_reviews_decide_byte_for_byte_alike(
     assert TABLE_CACHE.stats().entries == 0 and BOOTSTRAP_CACHE.stats().entries == 0
 
     TABLE_CACHE.resize(TABLE_CACHE_BYTES)
-    BOOTSTRAP_CACHE.resize(4 * 1024 * 1024)
+    BOOTSTRAP_CACHE.resize(BOOTSTRAP_CACHE_BYTES)
     TABLE_CACHE.clear()
     BOOTSTRAP_CACHE.clear()
     first = {v: _decision_bytes(service, v, "first") for v in versions}
