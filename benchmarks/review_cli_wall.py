@@ -78,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for _ in range(args.runs):
         for label, (cmd, cwd) in commands.items():
             times[label].append(_time(cmd, cwd, env))
+            print(f"{label}: {times[label][-1]:.2f} s", flush=True)
         loads.append(os.getloadavg()[0])
     base = statistics.median(times['python -c "import mlflow"'])
     print("| command | runs | median (s) | min (s) | minus import mlflow (s) |")
