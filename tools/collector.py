@@ -13,6 +13,8 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tools.artifacts import (
@@ -47,6 +49,12 @@ from tools.evidence import (
     VersionEvidence,
 )
 from tools.evidence_mapping import EvidenceMapping
+from tools.genai_eval import (
+    GenaiEvaluation,
+    examples_dataset,
+    genai_inputs_with_outputs,
+    is_genai_evaluation,
+)
 from tools.logged_models import read_logged_model
 from tools.registry import ResolvedVersion, resolve_version, resolve_with_aliases
 from tools.runs import LOSS_LIKE_KEYS, fetch_run, read_metric_history, run_evidence_from
@@ -268,6 +276,7 @@ def collect_resolved(
     eval_table: EvalTable | None = None
     safety: dict[str, SafetySuiteResult] = {}
     origins: list[EvidenceOrigin] = []
+    genai: GenaiEvaluation | None = None
     try:
         run_future = reader.submit(fetch_run, client, resolved.run_id) if resolved.run_id else None
         model_futures = None
@@ -307,11 +316,24 @@ def collect_resolved(
                 else:
                     run = candidate_run
                     datasets = dataset_inputs_from(raw)
+                    if is_genai_evaluation(run.tags):
+                        genai = GenaiEvaluation(
+                            run_id=run.run_id,
+                            with_outputs=frozenset(genai_inputs_with_outputs(raw)),
+                        )
 
         if run is not None:
             run_futures = (
                 reader.submit(read_run_text_artifacts, client, run.run_id),
-                reader.submit(find_eval_table, client, run.run_id, mapping),
+                reader.submit(
+                    partial(
+                        find_eval_table,
+                        genai_experiment_id=run.experiment_id if genai is not None else None,
+                    ),
+                    client,
+                    run.run_id,
+                    mapping,
+                ),
                 reader.submit(_histories, client, run, history_keys),
                 reader.submit(read_safety_evidence, client, run, resolved.model, resolved.version),
             )
@@ -335,6 +357,15 @@ def collect_resolved(
                 reader.gaps.extend(found.gaps)
                 if found.origin is not None:
                     origins.append(found.origin)
+                if genai is not None and found.genai is not None:
+                    genai = replace(
+                        genai,
+                        examples=examples_dataset(
+                            found.genai,
+                            run.run_id,
+                            next((d.name for d in datasets if not d.context), "dataset"),
+                        ),
+                    )
             history_result = reader.result(
                 run_futures[2], "metric_history", f"metric histories of run {run.run_id!r}"
             )
@@ -361,7 +392,9 @@ def collect_resolved(
                     f"models:/{model_listing.owner_id}/{p}" for p in model_listing.paths
                 )
                 reader.gaps.extend(_artifact_gaps(model_listing, "artifacts"))
-        datasets, dataset_origins = assign_dataset_contexts(datasets, logged_model, mapping)
+        datasets, dataset_origins = assign_dataset_contexts(
+            datasets, logged_model, mapping, genai=genai
+        )
         origins.extend(dataset_origins)
         if run is not None:
             metrics, segment_origins = normalize_segment_keys(run.metrics, mapping)
