@@ -52,6 +52,7 @@ from tools.evidence_mapping import EvidenceMapping
 from tools.genai_eval import (
     GenaiEvaluation,
     examples_dataset,
+    find_evaluation_run,
     genai_inputs_with_outputs,
     is_genai_evaluation,
 )
@@ -322,6 +323,12 @@ def collect_resolved(
                             with_outputs=frozenset(genai_inputs_with_outputs(raw)),
                         )
 
+        # mlflow.genai.evaluate(model_id=...) run apart from the logging run: its own run.
+        linked_future = (
+            reader.submit(find_evaluation_run, client, resolved.model_id)
+            if genai is None and resolved.model_id is not None
+            else None
+        )
         if run is not None:
             run_futures = (
                 reader.submit(read_run_text_artifacts, client, run.run_id),
@@ -379,6 +386,52 @@ def collect_resolved(
                 safety = safety_result.results
                 reader.gaps.extend(safety_result.gaps)
 
+        if linked_future is not None and eval_table is None:
+            linked = reader.result(
+                linked_future,
+                "eval_table",
+                f"mlflow.genai.evaluate runs of logged model {resolved.model_id!r}",
+            )
+            if linked is not None:
+                eval_run = run_evidence_from(linked)
+                eval_datasets = dataset_inputs_from(linked)
+                datasets = [*datasets, *eval_datasets]
+                genai = GenaiEvaluation(
+                    run_id=eval_run.run_id,
+                    with_outputs=frozenset(genai_inputs_with_outputs(linked)),
+                )
+                linked_found: FoundTable | None = reader.result(
+                    reader.submit(
+                        partial(find_eval_table, genai_experiment_id=eval_run.experiment_id),
+                        client,
+                        eval_run.run_id,
+                        mapping,
+                    ),
+                    "eval_table",
+                    f"evaluation table of the mlflow.genai.evaluate run {eval_run.run_id!r}",
+                )
+                if linked_found is not None:
+                    eval_table = linked_found.table
+                    reader.gaps.extend(linked_found.gaps)
+                    if linked_found.origin is not None:
+                        origins.append(
+                            linked_found.origin.model_copy(
+                                update={
+                                    "detail": f"{linked_found.origin.detail}; the latest "
+                                    "mlflow.genai.evaluate run that logged metrics on logged "
+                                    f"model {resolved.model_id}"
+                                }
+                            )
+                        )
+                    if linked_found.genai is not None:
+                        genai = replace(
+                            genai,
+                            examples=examples_dataset(
+                                linked_found.genai,
+                                eval_run.run_id,
+                                next((d.name for d in eval_datasets if not d.context), "dataset"),
+                            ),
+                        )
         if model_futures is not None:
             logged_model = reader.result(
                 model_futures[0], "logged_model", f"logged model {resolved.model_id!r}"

@@ -39,6 +39,7 @@ __all__ = [
     "GenaiEvaluation",
     "GenaiTable",
     "examples_dataset",
+    "find_evaluation_run",
     "genai_inputs_with_outputs",
     "is_genai_evaluation",
     "read_genai_table",
@@ -310,3 +311,28 @@ def examples_dataset(found: GenaiTable, run_id: str, name: str) -> DatasetInput:
         source=f"inputs and expectations of the traces of run {run_id}",
         num_rows=len(table.rows),
     )
+
+
+def find_evaluation_run(client: MlflowClient, model_id: str) -> Run | None:
+    """The latest ``mlflow.genai.evaluate`` run that logged metrics on the logged model.
+
+    ``mlflow.genai.evaluate(..., model_id=...)`` outside the run that logged the model starts a
+    run of its own; the logged model's metrics name it.
+
+    Args:
+        client: MLflow client.
+        model_id: The version's logged model (``m-...``).
+    """
+    from tools.runs import fetch_run
+
+    logged = call_mlflow(
+        lambda: client.get_logged_model(model_id), f"get_logged_model({model_id!r})"
+    )
+    run_ids = {str(m.run_id) for m in logged.metrics or [] if getattr(m, "run_id", None)}
+    runs = [fetch_run(client, run_id) for run_id in sorted(run_ids)]
+    evaluations = [
+        r for r in runs if is_genai_evaluation(r.data.tags) and r.info.lifecycle_stage != "deleted"
+    ]
+    if not evaluations:
+        return None
+    return max(evaluations, key=lambda r: r.info.start_time or 0)

@@ -10,7 +10,7 @@ import textwrap
 from typing import Any
 
 import pytest
-from support.genai_registry import FAQ_BOT, SUPPORT_BOT, GenaiRegistry
+from support.genai_registry import FAQ_BOT, HELP_BOT, SUPPORT_BOT, GenaiRegistry
 from support.team_registry import review_once
 
 from policies.decision import Decision
@@ -57,8 +57,18 @@ def _checks(decision: Decision) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("model", "version", "verdict"),
-    [(SUPPORT_BOT, 2, "approve"), (SUPPORT_BOT, 3, "block"), (FAQ_BOT, 2, "approve")],
-    ids=["predict-fn-better", "predict-fn-regression", "precomputed-outputs-better"],
+    [
+        (SUPPORT_BOT, 2, "approve"),
+        (SUPPORT_BOT, 3, "block"),
+        (FAQ_BOT, 2, "approve"),
+        (HELP_BOT, 2, "approve"),
+    ],
+    ids=[
+        "predict-fn-better",
+        "predict-fn-regression",
+        "precomputed-outputs-better",
+        "evaluated-in-its-own-run",
+    ],
 )
 def test_discovery_alone_reads_genai_evaluate(
     genai_registry: GenaiRegistry, model: str, version: int, verdict: str
@@ -133,3 +143,14 @@ def test_a_metric_no_scorer_logged_is_an_error(genai_registry: GenaiRegistry) ->
     check = _checks(decision)["metrics.relevance.min"]
     assert check.status == "error"
     assert "'relevance'" in check.message
+
+
+def test_an_evaluation_in_its_own_run_is_found_through_the_logged_model(
+    genai_registry: GenaiRegistry,
+) -> None:
+    decision = _review(genai_registry, HELP_BOT, 2, DISCOVERY)
+    origins = {o.kind: o for o in decision.evidence_origins[f"{HELP_BOT}/2"]}
+    eval_run = genai_registry.run_ids[(HELP_BOT, 2)]
+    assert eval_run in origins["eval_table"].source
+    assert "logged metrics on logged model" in origins["eval_table"].detail
+    assert eval_run in origins["evaluation_dataset"].detail

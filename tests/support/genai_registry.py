@@ -8,6 +8,9 @@ registered from the run that evaluated them:
   questions right, v2 11, v3 only 5 (a regression that must block).
 - ``faq-bot``: evaluated on precomputed ``outputs`` (so the logged dataset's digest differs per
   version). v1 (``@champion``) answers 9 right, v2 11.
+- ``help-bot``: logged in one run and evaluated afterwards, outside it
+  (``mlflow.genai.evaluate(..., model_id=...)`` starts a run of its own); the version's source
+  run holds no evaluation. v1 (``@champion``) answers 9 right, v2 11.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 __all__ = [
     "FAQ_BOT",
+    "HELP_BOT",
     "QUESTIONS",
     "SUPPORT_BOT",
     "GenaiRegistry",
@@ -27,6 +31,7 @@ __all__ = [
 
 SUPPORT_BOT = "support-bot"
 FAQ_BOT = "faq-bot"
+HELP_BOT = "help-bot"
 QUESTIONS: dict[str, str] = {f"What is the capital of country {i}?": f"City {i}" for i in range(12)}
 # How many questions (in order) each version gets wrong.
 WRONG: dict[tuple[str, int], int] = {
@@ -35,6 +40,8 @@ WRONG: dict[tuple[str, int], int] = {
     (SUPPORT_BOT, 3): 7,
     (FAQ_BOT, 1): 3,
     (FAQ_BOT, 2): 1,
+    (HELP_BOT, 1): 3,
+    (HELP_BOT, 2): 1,
 }
 
 
@@ -88,16 +95,34 @@ def _log(root: Path) -> GenaiRegistry:
     registry = GenaiRegistry(root=root, tracking_uri=uri)
     questions = list(QUESTIONS)
     for (name, version), wrong in WRONG.items():
+        data: dict[str, list[Any]] = {
+            "inputs": [{"question": q} for q in questions],
+            "expectations": [{"expected_response": QUESTIONS[q]} for q in questions],
+        }
+        if name == HELP_BOT:
+            with mlflow.start_run(experiment_id=experiment):
+                info = mlflow.pyfunc.log_model(
+                    name="app", python_model=_app(wrong), pip_requirements=["mlflow"]
+                )
+            mlflow.set_experiment(experiment_id=experiment)
+            result = mlflow.genai.evaluate(
+                data=pd.DataFrame(data),
+                predict_fn=_predict_fn(wrong),
+                scorers=scorers,
+                model_id=info.model_id,
+            )
+            registry.run_ids[(name, version)] = result.run_id
+            registry.metrics[(name, version)] = {k: float(v) for k, v in result.metrics.items()}
+            mv = mlflow.register_model(info.model_uri, name)
+            if version == 1:
+                client.set_registered_model_alias(name, "champion", mv.version)
+            continue
         with mlflow.start_run(experiment_id=experiment) as run:
             info = mlflow.pyfunc.log_model(
                 name="app",
                 python_model=_app(wrong),
                 pip_requirements=["mlflow"],
             )
-            data: dict[str, list[Any]] = {
-                "inputs": [{"question": q} for q in questions],
-                "expectations": [{"expected_response": QUESTIONS[q]} for q in questions],
-            }
             if name == SUPPORT_BOT:
                 result = mlflow.genai.evaluate(
                     data=pd.DataFrame(data),
