@@ -89,7 +89,11 @@ def _segment_columns(evidence: VersionEvidence) -> dict[str, list[str]]:
         for name in table.columns:
             if name in ("label", "score", "prediction", "row_id"):
                 continue
-            values = {v for v in table.column(name) if isinstance(v, str)}
+            cells = [v for v in table.column(name) if isinstance(v, str)]
+            values = set(cells)
+            # A value per row (an expected answer, a text) is an identifier, not a segment.
+            if len(cells) > 1 and len(values) == len(cells):
+                continue
             if values and len(values) <= _MAX_SEGMENT_VALUES:
                 columns.setdefault(name, set()).update(values)
     if evidence.run is not None:
@@ -282,6 +286,8 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
     Thresholds sit just under the version's own values (it passes them); the evidence mapping
     pins down what discovery found, so later runs are read the same way.
     """
+    from tools import GENAI_DATASET_SOURCE, GENAI_TABLE_PATH
+
     model = evidence.model
     policy_name = name or "".join(c if c.isalnum() or c in "._-" else "-" for c in model)
     logged = _plain_metrics(evidence)
@@ -309,6 +315,18 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
             lines.append(
                 f"  - {{name: {metric}, min: {_floor(metrics[metric], 0.05)}, max_drop: 0.02}}"
                 f"  # logged {metrics[metric]:.4f} as {source}"
+            )
+    elif scorer_means := {
+        k.removesuffix("/mean"): v
+        for k, v in logged.items()
+        if k.endswith("/mean") and k.count("/") == 1
+    }:
+        # mlflow.genai.evaluate logs <scorer>/mean; a policy names the scorer (read by alias).
+        lines.append("metrics:")
+        for metric, value in scorer_means.items():
+            lines.append(
+                f"  - {{name: {metric}, min: {_floor(value, 0.05)}, max_drop: 0.02}}"
+                f"  # logged {value:.4f} as {metric}/mean by mlflow.genai.evaluate"
             )
     else:
         lines.append(
@@ -344,7 +362,15 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
     lines.append(f"  require: [{', '.join(require)}]")
     for origin in evidence.origins:
         lines.append(f"  # found {origin.kind} at {origin.source} by {origin.how}")
-    if evidence.eval_table is not None and evidence.eval_table.path not in (
+    if evidence.eval_table is not None and evidence.eval_table.path == GENAI_TABLE_PATH:
+        # Read from the evaluation's traces, not a file: only renamed columns need saying.
+        table_origin = next((o for o in evidence.origins if o.kind == "eval_table"), None)
+        columns = _columns_from_detail(table_origin.detail if table_origin else "")
+        renamed = {k: v for k, v in columns.items() if k != v}
+        if renamed:
+            column_text = ", ".join(f"{k}: {v}" for k, v in renamed.items())
+            lines.append(f"  table: {{columns: {{{column_text}}}}}")
+    elif evidence.eval_table is not None and evidence.eval_table.path not in (
         "eval/predictions.json",
         "eval/predictions.csv",
         "eval/predictions.parquet",
@@ -359,11 +385,14 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
     configs = [o.source for o in evidence.origins if o.kind == "pipeline_config"]
     if configs:
         lines.append(f"  configs: [{', '.join(json.dumps(c) for c in configs)}]")
+    logged_names = {d.name for d in evidence.datasets if d.source_type != GENAI_DATASET_SOURCE}
     named = {
         kind: [
             o.source.split("'")[1]
             for o in evidence.origins
-            if o.kind == f"{kind}_dataset" and "'" in o.source
+            if o.kind == f"{kind}_dataset"
+            and "'" in o.source
+            and o.source.split("'")[1] in logged_names
         ]
         for kind in ("training", "evaluation")
     }

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from demo.support_assistant import (
         build_support_assistant_versions as build_support_assistant_versions,
     )
+    from demo.team_styles import TeamRegistry as TeamRegistry
+    from demo.team_styles import build_team_registry as build_team_registry
 
 _EXPORTS: dict[str, str] = {
     "CHAMPION_ALIAS": "demo.registry",
@@ -31,6 +33,8 @@ _EXPORTS: dict[str, str] = {
     "build_support_assistant_versions": "demo.support_assistant",
     "review_demo_candidates": "demo.command",
     "run_demo": "demo.command",
+    "TeamRegistry": "demo.team_styles",
+    "build_team_registry": "demo.team_styles",
 }
 
 __all__ = [
@@ -38,8 +42,10 @@ __all__ = [
     "DEMO_MODEL_NAME",
     "EXAMPLE_POLICIES",
     "DemoRegistry",
+    "TeamRegistry",
     "build_demo_registry",
     "build_support_assistant_versions",
+    "build_team_registry",
     "review_demo_candidates",
     "run_demo",
 ]

@@ -77,3 +77,11 @@ def team_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from support.team_registry import build_team_registry
 
     return build_team_registry(tmp_path_factory.mktemp("team-registry"))
+
+
+@pytest.fixture(scope="session")
+def genai_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """GenAI apps evaluated with plain mlflow.genai.evaluate (tests/support/genai_registry.py)."""
+    from support.genai_registry import build_genai_registry
+
+    return build_genai_registry(tmp_path_factory.mktemp("genai-registry"))

@@ -99,6 +99,8 @@ if TYPE_CHECKING:
     from tools.evidence_mapping import (
         merge_mappings as merge_mappings,
     )
+    from tools.genai_eval import GENAI_DATASET_SOURCE as GENAI_DATASET_SOURCE
+    from tools.genai_eval import GENAI_TABLE_PATH as GENAI_TABLE_PATH
     from tools.model_signature import SIGNATURE_FILE as SIGNATURE_FILE
     from tools.model_signature import SignerSpec as SignerSpec
     from tools.model_signature import sign_model_directory as sign_model_directory
@@ -251,6 +253,8 @@ _EXPORTS: dict[str, str] = {
     "ArtifactScan": "tools.artifact_scan",
     "AliasNotFoundError": "tools.errors",
     "BUILTIN_METRIC_ALIASES": "tools.discovery",
+    "GENAI_DATASET_SOURCE": "tools.genai_eval",
+    "GENAI_TABLE_PATH": "tools.genai_eval",
     "EvidenceMapping": "tools.evidence_mapping",
     "EvidenceOrigin": "tools.evidence",
     "InvalidVersionRefError": "tools.errors",
@@ -317,6 +321,8 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "BUILTIN_METRIC_ALIASES",
     "CHANGE_CLASSES",
+    "GENAI_DATASET_SOURCE",
+    "GENAI_TABLE_PATH",
     "LOSS_LIKE_KEYS",
     "METRIC_NAMES",
     "SCANNERS",

@@ -13,6 +13,8 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from tools.artifacts import (
@@ -48,6 +50,13 @@ from tools.evidence import (
     VersionEvidence,
 )
 from tools.evidence_mapping import EvidenceMapping
+from tools.genai_eval import (
+    GenaiEvaluation,
+    examples_dataset,
+    find_evaluation_run,
+    genai_inputs_with_outputs,
+    is_genai_evaluation,
+)
 from tools.logged_models import read_logged_model
 from tools.registry import ResolvedVersion, resolve_version, resolve_with_aliases
 from tools.runs import LOSS_LIKE_KEYS, fetch_run, read_metric_history, run_evidence_from
@@ -269,6 +278,7 @@ def collect_resolved(
     eval_table: EvalTable | None = None
     safety: dict[str, SafetySuiteResult] = {}
     origins: list[EvidenceOrigin] = []
+    genai: GenaiEvaluation | None = None
     try:
         run_future = reader.submit(fetch_run, client, resolved.run_id) if resolved.run_id else None
         model_futures = None
@@ -308,7 +318,18 @@ def collect_resolved(
                 else:
                     run = candidate_run
                     datasets = dataset_inputs_from(raw)
+                    if is_genai_evaluation(run.tags):
+                        genai = GenaiEvaluation(
+                            run_id=run.run_id,
+                            with_outputs=frozenset(genai_inputs_with_outputs(raw)),
+                        )
 
+        # mlflow.genai.evaluate(model_id=...) run apart from the logging run: its own run.
+        linked_future = (
+            reader.submit(find_evaluation_run, client, resolved.model_id)
+            if genai is None and resolved.model_id is not None
+            else None
+        )
         if run is not None:
             # One listing for both readers; each waits for it and fails with it.
             listing = reader.submit(walk_run_artifacts, client, run.run_id)
@@ -320,7 +341,13 @@ def collect_resolved(
                     run.run_id,
                 ),
                 reader.submit(
-                    lambda run_id: find_eval_table(client, run_id, mapping, listing.result()[0]),
+                    lambda run_id: find_eval_table(
+                        client,
+                        run_id,
+                        mapping,
+                        listing.result()[0],
+                        genai_experiment_id=run.experiment_id if genai is not None else None,
+                    ),
                     run.run_id,
                 ),
                 reader.submit(_histories, client, run, history_keys),
@@ -346,6 +373,15 @@ def collect_resolved(
                 reader.gaps.extend(found.gaps)
                 if found.origin is not None:
                     origins.append(found.origin)
+                if genai is not None and found.genai is not None:
+                    genai = replace(
+                        genai,
+                        examples=examples_dataset(
+                            found.genai,
+                            run.run_id,
+                            next((d.name for d in datasets if not d.context), "dataset"),
+                        ),
+                    )
             history_result = reader.result(
                 run_futures[2], "metric_history", f"metric histories of run {run.run_id!r}"
             )
@@ -359,6 +395,52 @@ def collect_resolved(
                 safety = safety_result.results
                 reader.gaps.extend(safety_result.gaps)
 
+        if linked_future is not None and eval_table is None:
+            linked = reader.result(
+                linked_future,
+                "eval_table",
+                f"mlflow.genai.evaluate runs of logged model {resolved.model_id!r}",
+            )
+            if linked is not None:
+                eval_run = run_evidence_from(linked)
+                eval_datasets = dataset_inputs_from(linked)
+                datasets = [*datasets, *eval_datasets]
+                genai = GenaiEvaluation(
+                    run_id=eval_run.run_id,
+                    with_outputs=frozenset(genai_inputs_with_outputs(linked)),
+                )
+                linked_found: FoundTable | None = reader.result(
+                    reader.submit(
+                        partial(find_eval_table, genai_experiment_id=eval_run.experiment_id),
+                        client,
+                        eval_run.run_id,
+                        mapping,
+                    ),
+                    "eval_table",
+                    f"evaluation table of the mlflow.genai.evaluate run {eval_run.run_id!r}",
+                )
+                if linked_found is not None:
+                    eval_table = linked_found.table
+                    reader.gaps.extend(linked_found.gaps)
+                    if linked_found.origin is not None:
+                        origins.append(
+                            linked_found.origin.model_copy(
+                                update={
+                                    "detail": f"{linked_found.origin.detail}; the latest "
+                                    "mlflow.genai.evaluate run that logged metrics on logged "
+                                    f"model {resolved.model_id}"
+                                }
+                            )
+                        )
+                    if linked_found.genai is not None:
+                        genai = replace(
+                            genai,
+                            examples=examples_dataset(
+                                linked_found.genai,
+                                eval_run.run_id,
+                                next((d.name for d in eval_datasets if not d.context), "dataset"),
+                            ),
+                        )
         if model_futures is not None:
             logged_model = reader.result(
                 model_futures[0], "logged_model", f"logged model {resolved.model_id!r}"
@@ -372,7 +454,9 @@ def collect_resolved(
                     f"models:/{model_listing.owner_id}/{p}" for p in model_listing.paths
                 )
                 reader.gaps.extend(_artifact_gaps(model_listing, "artifacts"))
-        datasets, dataset_origins = assign_dataset_contexts(datasets, logged_model, mapping)
+        datasets, dataset_origins = assign_dataset_contexts(
+            datasets, logged_model, mapping, genai=genai
+        )
         origins.extend(dataset_origins)
         if run is not None:
             metrics, segment_origins = normalize_segment_keys(run.metrics, mapping)

@@ -35,6 +35,8 @@ from tools.evidence_mapping import EvidenceMapping, TableColumns
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+    from tools.genai_eval import GenaiEvaluation, GenaiTable
+
 __all__ = [
     "BUILTIN_METRIC_ALIASES",
     "COLUMN_SYNONYMS",
@@ -226,6 +228,7 @@ class FoundTable:
     table: EvalTable | None = None
     origin: EvidenceOrigin | None = None
     gaps: list[EvidenceGap] = field(default_factory=list)
+    genai: GenaiTable | None = None
 
 
 def _load(
@@ -249,19 +252,63 @@ def _load(
     return table, roles
 
 
+def _genai_table(
+    client: MlflowClient, run_id: str, experiment_id: str, mapped: TableColumns | None
+) -> FoundTable | None:
+    from tools.genai_eval import read_genai_table
+
+    found = read_genai_table(client, run_id, experiment_id)
+    if found is None:
+        return None
+    table = found.table
+    try:
+        roles = column_roles(table.columns, mapped)
+    except ValueError as exc:
+        raise MalformedArtifactError(
+            table.path, str(exc), "fix evidence.table.columns in the policy"
+        ) from exc
+    reason = _fits(table, roles)
+    if reason is not None:
+        raise MalformedArtifactError(
+            table.path,
+            f"{reason}; the genai evaluation of run {run_id!r} has {found.describe()}",
+            "score with at least one pass/fail scorer (returning True/False or yes/no), or "
+            "name the columns in the policy: evidence: {table: {columns: {prediction: ...}}}",
+        )
+    mapped_any = mapped is not None and any(getattr(mapped, role) is not None for role in ROLES)
+    return FoundTable(
+        genai=found,
+        table=rename_columns(table, roles),
+        origin=EvidenceOrigin(
+            kind="eval_table",
+            source=f"traces of run {run_id} (mlflow.genai.evaluate)",
+            how="mapping" if mapped_any else "discovery",
+            detail=f"{found.describe()}; columns {_describe_roles(roles)}",
+        ),
+    )
+
+
 def find_eval_table(
     client: MlflowClient,
     run_id: str,
     mapping: EvidenceMapping | None = None,
     entries: Sequence[ArtifactEntry] | None = None,
+    *,
+    genai_experiment_id: str | None = None,
 ) -> FoundTable:
     """The run's per-example evaluation table: by mapping, by convention, else by content.
+
+    A run where ``mlflow.genai.evaluate`` ran has no table artifact: its traces and their
+    assessments are the table (see `tools.genai_eval`), unless the mapping names table paths or
+    the conventional table exists.
 
     Args:
         client: MLflow client.
         run_id: The source run.
         mapping: The applicable evidence mapping, if any.
         entries: The run's artifact listing, when the caller already has it.
+        genai_experiment_id: The run's experiment when the run is an ``mlflow.genai.evaluate``
+            run (its traces live there).
 
     Raises:
         AmbiguousEvidenceError: Several artifacts fit; the message lists them.
@@ -300,6 +347,10 @@ def find_eval_table(
         conventional = [e for p in EVAL_TABLE_PATHS for e in entries if e.path == p]
         if conventional:
             how, candidates = "convention", conventional[:1]
+        elif genai_experiment_id is not None and (
+            genai := _genai_table(client, run_id, genai_experiment_id, columns)
+        ):
+            return genai
         else:
             how = "discovery"
             candidates = [
@@ -464,13 +515,21 @@ def assign_dataset_contexts(
     datasets: Sequence[DatasetInput],
     logged_model: LoggedModelEvidence | None,
     mapping: EvidenceMapping | None,
+    *,
+    genai: GenaiEvaluation | None = None,
 ) -> tuple[list[DatasetInput], list[EvidenceOrigin]]:
     """Dataset inputs with a context for those logged without an ``mlflow.data.context`` tag.
 
     In order: the mapping's name globs; the digest the logged model's metrics were computed on
-    (what ``mlflow.models.evaluate`` leaves); a name that says train or eval/test/holdout.
-    Inputs that carry a context tag keep it.
+    (what ``mlflow.models.evaluate`` leaves); in an ``mlflow.genai.evaluate`` run, its only
+    untagged input (what it logs); a name that says train or eval/test/holdout. Inputs that
+    carry a context tag keep it.
+
+    A genai evaluation given precomputed outputs logs them inside its dataset, so that digest
+    changes with each version's answers: the examples (their inputs and expectations, from the
+    traces) stand in as the evaluation dataset instead.
     """
+    untagged = [ds for ds in datasets if not ds.context]
     patterns = mapping.datasets if mapping is not None else None
     metric_digests = (
         {m.dataset_digest for m in logged_model.metrics if m.dataset_digest}
@@ -498,6 +557,25 @@ def assign_dataset_contexts(
         if context is None and ds.digest in metric_digests:
             context = "evaluation"
             detail = "the logged model's metrics were computed on this digest"
+        if context is None and genai is not None and len(untagged) == 1:
+            if ds.digest not in genai.with_outputs:
+                context = "evaluation"
+                detail = f"the data mlflow.genai.evaluate scored in run {genai.run_id}"
+            elif genai.examples is not None:
+                result.append(ds)
+                result.append(genai.examples)
+                origins.append(
+                    EvidenceOrigin(
+                        kind="evaluation_dataset",
+                        source=f"dataset {genai.examples.name!r} (digest {genai.examples.digest})",
+                        how="discovery",
+                        detail=f"the {genai.examples.num_rows} examples mlflow.genai.evaluate "
+                        f"scored in run {genai.run_id}, by their inputs and expectations: the "
+                        f"logged dataset {ds.name!r} (digest {ds.digest}) also holds each "
+                        "version's precomputed outputs",
+                    )
+                )
+                continue
         if context is None:
             context = _name_context(ds.name)
             if context is not None:

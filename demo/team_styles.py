@@ -1,0 +1,194 @@
+"""A real MLflow registry whose models are logged the ways teams log them, not per convention.
+
+Discovery is tested against it (built once per test session) and benchmarked on it. Each
+registered model has v1 (``@champion``) and v2, both real scikit-learn models:
+
+- ``evaluated``: scored with ``mlflow.models.evaluate`` (metrics ``recall_score``, ``roc_auc``...;
+  the evaluation dataset is an untagged input the logged model's metrics point at by digest).
+- ``synonyms``: a per-example table at ``reports/scored.csv`` with columns ``id``, ``y_true``,
+  ``y_score``, ``pred``, ``region``; the config at ``conf/train.yaml``; segment metrics spelled
+  ``recall/region:north``; dataset inputs named ``train``/``holdout`` without context tags.
+- ``custom``: the table at ``analysis/out.parquet`` with columns ``is_default``, ``p_default``;
+  two configs under ``settings/``; segment keys ``recall_region_north``; dataset inputs named
+  ``snap-a``/``snap-b`` without context tags. Nothing here is discoverable without a mapping;
+  v2's recall in the south segment is much lower than v1's.
+- ``two-tables``: two per-example tables (``reports/a.csv``, ``reports/b.csv``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped]
+
+__all__ = [
+    "CUSTOM",
+    "EVALUATED",
+    "SYNONYMS",
+    "TWO_TABLES",
+    "TeamRegistry",
+    "build_team_registry",
+]
+
+EVALUATED = "evaluated"
+SYNONYMS = "synonyms"
+CUSTOM = "custom"
+TWO_TABLES = "two-tables"
+
+
+@dataclass
+class TeamRegistry:
+    """Where the store lives and what was logged."""
+
+    root: Path
+    tracking_uri: str
+    models: list[str] = field(default_factory=list)
+    eval_digest: dict[str, str] = field(default_factory=dict)
+
+
+def _frame(seed: int, rows: int = 600) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(rows, 3)), columns=["f0", "f1", "f2"])
+    frame["target"] = ((1.5 * frame["f0"] - frame["f1"] + 0.4 * rng.normal(size=rows)) > 0).astype(
+        int
+    )
+    return frame
+
+
+def _recall(labels: Any, preds: Any) -> float:
+    positives = labels == 1
+    return float((preds[positives] == 1).mean())
+
+
+def build_team_registry(root: Path) -> TeamRegistry:
+    """Log every style's two versions into a fresh SQLite store under `root`.
+
+    MLflow's fluent tracking URI is set only while logging, so later tests that rely on MLflow's
+    default store (or on their own explicit URIs) are not pointed at this store.
+    """
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    with _use_tracking_uri(f"sqlite:///{root / 'mlflow.db'}"):
+        return _log_team_registry(root)
+
+
+def _log_team_registry(root: Path) -> TeamRegistry:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.data.pandas_dataset import from_pandas
+    from sklearn.linear_model import LogisticRegression
+
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(uri, uri)
+    experiment = mlflow.create_experiment("team-styles", artifact_location=str(root / "artifacts"))
+    registry = TeamRegistry(root=root, tracking_uri=uri)
+    train, holdout = _frame(1), _frame(2, rows=800)
+    features = ["f0", "f1", "f2"]
+    regions = np.where(np.arange(len(holdout)) % 2 == 0, "north", "south")
+
+    def fit(c: float) -> Any:
+        return LogisticRegression(C=c).fit(train[features], train["target"])
+
+    def register(name: str, info: Any, version_alias: str | None) -> None:
+        mv = mlflow.register_model(info.model_uri, name)
+        if version_alias is not None:
+            client.set_registered_model_alias(name, version_alias, mv.version)
+
+    for name in (EVALUATED, SYNONYMS, CUSTOM, TWO_TABLES):
+        registry.models.append(name)
+        for version, c in ((1, 1.0), (2, 0.5)):
+            model = fit(c)
+            preds = model.predict(holdout[features])
+            scores = np.round(model.predict_proba(holdout[features])[:, 1], 6)
+            if name == CUSTOM and version == 2:
+                # v2 misses most positives in the south: a real segment regression.
+                south = regions == "south"
+                preds = np.where(south & (np.arange(len(preds)) % 3 != 0), 0, preds)
+            with mlflow.start_run(experiment_id=experiment):
+                info = mlflow.sklearn.log_model(
+                    model, name="model", pip_requirements=["scikit-learn"]
+                )
+                if name == EVALUATED:
+                    mlflow.log_input(
+                        from_pandas(train, targets="target", name="train"),
+                        context="training",
+                    )
+                    data = from_pandas(holdout, targets="target", name="holdout")
+                    mlflow.models.evaluate(  # type: ignore[no-untyped-call]
+                        info.model_uri, data, model_type="classifier", evaluators=["default"]
+                    )
+                    registry.eval_digest[name] = data.digest
+                elif name == SYNONYMS:
+                    mlflow.log_input(from_pandas(train, name="train"))
+                    mlflow.log_input(from_pandas(holdout, name="holdout"))
+                    table = pd.DataFrame(
+                        {
+                            "id": [f"r{i}" for i in range(len(holdout))],
+                            "y_true": holdout["target"],
+                            "y_score": scores,
+                            "pred": preds,
+                            "region": regions,
+                        }
+                    )
+                    path = _scratch(root, name, version) / "scored.csv"
+                    table.to_csv(path, index=False)
+                    mlflow.log_artifact(str(path), artifact_path="reports")
+                    _log_text(f"seed: 7\nmodel:\n  C: {c}\n", "conf/train.yaml")
+                    for region in ("north", "south"):
+                        mask = regions == region
+                        mlflow.log_metric(
+                            f"recall/region:{region}",
+                            _recall(holdout["target"].to_numpy()[mask], preds[mask]),
+                        )
+                    mlflow.log_metric("recall", _recall(holdout["target"].to_numpy(), preds))
+                elif name == CUSTOM:
+                    mlflow.log_input(from_pandas(train, name="snap-a"))
+                    mlflow.log_input(from_pandas(holdout, name="snap-b"))
+                    table = pd.DataFrame(
+                        {
+                            "is_default": holdout["target"],
+                            "p_default": scores,
+                            "decision": preds,
+                            "region": regions,
+                        }
+                    )
+                    path = _scratch(root, name, version) / "out.parquet"
+                    table.to_parquet(path, index=False)
+                    mlflow.log_artifact(str(path), artifact_path="analysis")
+                    _log_text(f"seed: 7\nC: {c}\n", "settings/train_config.yaml")
+                    _log_text("features: [f0, f1, f2]\n", "settings/feature_config.yaml")
+                    for region in ("north", "south"):
+                        mask = regions == region
+                        mlflow.log_metric(
+                            f"recall_region_{region}",
+                            _recall(holdout["target"].to_numpy()[mask], preds[mask]),
+                        )
+                        mlflow.log_metric(f"rows_region_{region}", float(mask.sum()))
+                else:
+                    for part in ("a", "b"):
+                        table = pd.DataFrame(
+                            {"label": holdout["target"], "score": scores, "prediction": preds}
+                        )
+                        path = _scratch(root, name, version) / f"{part}.csv"
+                        table.to_csv(path, index=False)
+                        mlflow.log_artifact(str(path), artifact_path="reports")
+                    mlflow.log_metric("recall", _recall(holdout["target"].to_numpy(), preds))
+            register(name, info, "champion" if version == 1 else None)
+    return registry
+
+
+def _scratch(root: Path, name: str, version: int) -> Path:
+    folder = root / "scratch" / f"{name}-{version}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _log_text(text: str, artifact_file: str) -> None:
+    import mlflow
+
+    mlflow.log_text(text, artifact_file)
