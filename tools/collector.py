@@ -333,6 +333,7 @@ def collect_resolved(
         if run is not None:
             # One listing for both readers; each waits for it and fails with it.
             listing = reader.submit(walk_run_artifacts, client, run.run_id)
+            genai_experiment_id = run.experiment_id if genai is not None else None
             run_futures = (
                 reader.submit(
                     lambda run_id: read_run_text_artifacts(
@@ -346,7 +347,7 @@ def collect_resolved(
                         run_id,
                         mapping,
                         listing.result()[0],
-                        genai_experiment_id=run.experiment_id if genai is not None else None,
+                        genai_experiment_id=genai_experiment_id,
                     ),
                     run.run_id,
                 ),
