@@ -21,6 +21,7 @@ from typing import Any
 from langchain.tools import ToolRuntime
 from langchain_core.tools import BaseTool
 
+from agents._comparability_tools import check_comparability, find_common_causes
 from agents._evidence_tools import (
     compare_datasets,
     get_pipeline_diff,
@@ -37,8 +38,10 @@ __all__ = [
     "ReviewContext",
     "Side",
     "call_tool",
+    "check_comparability",
     "compare_datasets",
     "compare_metric",
+    "find_common_causes",
     "get_artifact",
     "get_check",
     "get_metric",
@@ -62,6 +65,8 @@ REVIEW_TOOLS: tuple[BaseTool, ...] = (
     get_segment_metrics,
     test_significance,
     compare_datasets,
+    check_comparability,
+    find_common_causes,
     get_pipeline_diff,
     get_safety_results,
     list_evidence_gaps,
