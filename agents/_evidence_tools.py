@@ -103,7 +103,7 @@ def get_pipeline_diff(
 ) -> str:
     """Get what changed in the pipeline config from the baseline to the candidate, classified.
 
-    Classes: dependency, seed, split, data_window, evaluation, hyperparameter, features,
+    Classes: dependency, seed, label, split, data_window, evaluation, hyperparameter, features,
     data_source, other.
 
     Args:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agents._comparability_tools import check_comparability, find_common_causes
 from agents._evidence_tools import (
     compare_datasets,
     get_pipeline_diff,
@@ -44,8 +45,10 @@ __all__ = [
     "ReviewContext",
     "Side",
     "call_tool",
+    "check_comparability",
     "compare_datasets",
     "compare_metric",
+    "find_common_causes",
     "get_artifact",
     "get_check",
     "get_metric",
@@ -71,6 +74,8 @@ _FUNCTIONS: tuple[Callable[..., str], ...] = (
     get_segment_metrics,
     test_significance,
     compare_datasets,
+    check_comparability,
+    find_common_causes,
     get_pipeline_diff,
     get_safety_results,
     list_evidence_gaps,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents._comparability_tools import comparability_of
 from agents.agent_tools import ReviewContext, call_tool
 from agents.budget import ReviewBudget, TokenPrice, price_for
 from agents.chat_model import RetryPolicy
@@ -334,7 +335,18 @@ class ChatSession:
         }[same]
         if overlap:
             text += f" The candidate trains on its own evaluation data (digest {overlap[0]})."
-        return text, ["compare_datasets"], result.get("evidence", [])
+        tools, evidence = ["compare_datasets"], list(result.get("evidence", []))
+        # Same rows are not enough: a redefined label or metric makes the numbers incomparable.
+        deeper = self._tool("check_comparability")
+        problems = comparability_of(self.context).beyond_digest
+        if problems:
+            rows = "same rows, but " if same else ""
+            text = f"No: the numbers are not comparable ({rows}{'; '.join(problems)})." + (
+                f" {text}" if not same else ""
+            )
+            tools.append("check_comparability")
+            evidence += [e for e in deeper.get("evidence", []) if e not in evidence]
+        return text, tools, evidence
 
     def _pipeline(self) -> tuple[str, list[str], list[str]]:
         result = self._tool("get_pipeline_diff", limit=10)

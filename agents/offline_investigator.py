@@ -9,13 +9,15 @@ references by construction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from agents._comparability_tools import comparability_of
 from agents.agent_tools import ReviewContext, call_tool
 from agents.investigation import Investigation, Recommendation
 from agents.pipeline_diagnosis import diagnose_pipeline
 from agents.untrusted import scan_bundle
 from comparison import Comparison, Unavailable, safety_ref
-from policies.decision import Finding, QuestionAnswer
+from policies.decision import Conclusion, Finding, QuestionAnswer
 from policies.result import CheckResult, PolicyVerdict
 from tools.evidence import EvidenceBundle
 from tools.segments import table_metric_name
@@ -77,12 +79,52 @@ def _same_dataset_question(ctx: ReviewContext) -> QuestionAnswer:
             f"No: the candidate was scored on digest(s) {', '.join(cand)} and the baseline on "
             f"{', '.join(base)}, so their metrics are not directly comparable."
         )
+    tools = ["compare_datasets"]
+    evidence = list(result["evidence"])
+    data: dict[str, Any] = {"candidate_digests": cand, "baseline_digests": base}
+    # The same rows are not enough: the labels and the metric definitions must match too. The
+    # answer changes (and names its tool) only when they do not.
+    call_tool("check_comparability", ctx)
+    found = comparability_of(ctx)
+    differences = found.beyond_digest
+    if differences:
+        rows = f"the same rows (digest {cand[0]})" if result["same_evaluation_dataset"] else None
+        answer = (
+            "No, the numbers are not comparable: "
+            + (f"both were scored on {rows}, but " if rows else "")
+            + "; ".join(differences)
+            + ". Their metric changes say nothing about the model until both versions are "
+            "scored against the same labels with the same metric definitions."
+            + ("" if rows else f" {answer}")
+        )
+        tools.append("check_comparability")
+        evidence += [r for r in found.evidence if r not in evidence]
+        data["comparable"] = False
+        data["differences"] = differences
     return QuestionAnswer(
         question=question,
         answer=answer,
-        tools=["compare_datasets"],
-        evidence=list(result["evidence"]),
-        data={"candidate_digests": cand, "baseline_digests": base},
+        tools=tools,
+        evidence=evidence,
+        data=data,
+    )
+
+
+def _common_cause_question(ctx: ReviewContext) -> QuestionAnswer | None:
+    """Asked when several findings share one cause; None when nothing groups."""
+    result = call_tool("find_common_causes", ctx)
+    conclusions = [Conclusion.model_validate(c) for c in result.get("conclusions", [])]
+    if not conclusions:
+        return None
+    answer = " ".join(
+        f"Yes: {c.cause} It explains {', '.join(c.check_ids)}. {c.effect}" for c in conclusions
+    )
+    return QuestionAnswer(
+        question="Do the failing checks share one cause?",
+        answer=answer,
+        tools=["find_common_causes"],
+        evidence=list(result.get("evidence", [])),
+        data={"conclusions": [c.model_dump(mode="json") for c in conclusions]},
     )
 
 
@@ -269,6 +311,10 @@ class OfflineInvestigator:
             questions.append(_missing_evidence_question(ctx, errors))
         if regressions or any(c.kind == "pipeline" for c in problems):
             questions.extend(diagnose_pipeline(ctx, checks))
+        if any(c.kind in ("metric", "segment") for c in problems):
+            common = _common_cause_question(ctx)
+            if common is not None:
+                questions.append(common)
 
         findings = check_findings(checks) + scan_bundle(bundle, verdict)
         # The fixed plan adds no judgement of its own: it recommends what the policies decided,

@@ -44,10 +44,19 @@ LOSS_METRICS: tuple[str, ...] = (
 # Change classes that plausibly move a metric, most plausible first, and those that usually move
 # it less. Segment regressions follow the population (window, source, features); overall metrics
 # follow the data and the model. A new seed alone moves a segment's recall by noise (several
-# points on a few hundred positives), so it is named, but after the data changes.
+# points on a few hundred positives), so it is named, but after the data changes. A changed label
+# comes first: every metric then measures another target.
 PLAUSIBLE_CLASSES: dict[str, tuple[ChangeClass, ...]] = {
-    "segment": ("data_window", "data_source", "features", "split", "evaluation"),
-    "metric": ("data_source", "data_window", "features", "split", "evaluation", "hyperparameter"),
+    "segment": ("label", "data_window", "data_source", "features", "split", "evaluation"),
+    "metric": (
+        "label",
+        "data_source",
+        "data_window",
+        "features",
+        "split",
+        "evaluation",
+        "hyperparameter",
+    ),
 }
 LESS_LIKELY_CLASSES: dict[str, tuple[ChangeClass, ...]] = {
     "segment": ("seed", "hyperparameter", "dependency"),

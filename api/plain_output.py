@@ -40,6 +40,9 @@ def decision_lines(decision: Decision) -> list[str]:
     if decision.error:
         lines.append(f"error: {decision.error}")
     lines += [f"reason: {reason}" for reason in decision.reasons]
+    for conclusion in decision.conclusions:
+        lines.append(f"conclusion {conclusion.kind}: {conclusion.cause} {conclusion.effect}")
+        lines += [f"  explains {check_id}" for check_id in conclusion.check_ids]
     for check in decision.checks:
         numbers = f" observed={_num(check.observed)} threshold={_num(check.threshold)}"
         if check.baseline is not None:

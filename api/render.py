@@ -11,7 +11,13 @@ from rich.text import Text
 
 from policies.decision import Decision
 
-__all__ = ["decision_markdown", "decision_renderable", "decisions_table", "print_decision"]
+__all__ = [
+    "conclusions_markdown",
+    "decision_markdown",
+    "decision_renderable",
+    "decisions_table",
+    "print_decision",
+]
 
 _VERDICT_STYLE = {"approve": "bold green", "block": "bold red", "escalate": "bold yellow"}
 _STATUS_STYLE = {
@@ -53,6 +59,15 @@ def decision_renderable(decision: Decision, *, show_passing: bool = True) -> Gro
     for reason in decision.reasons:
         lines.append(Text(f"• {reason}"))
     parts: list[Table | Panel | Text] = [Panel(Group(*lines), title="promogate decision")]
+    if decision.conclusions:
+        conclusions = Table(title="Conclusions", expand=True)
+        conclusions.add_column("cause", overflow="fold")
+        conclusions.add_column("explains", overflow="fold")
+        for conclusion in decision.conclusions:
+            conclusions.add_row(
+                f"{conclusion.cause}\n{conclusion.effect}", "\n".join(conclusion.check_ids)
+            )
+        parts.append(conclusions)
 
     checks = Table(title="Checks", show_lines=False, expand=True)
     for column in ("check", "status", "observed", "threshold", "baseline", "Δ", "p"):
@@ -117,6 +132,18 @@ def decisions_table(decisions: Sequence[Decision], *, title: str = "Decisions") 
     return table
 
 
+def conclusions_markdown(decision: Decision, *, heading_level: int = 4) -> list[str]:
+    """The decision's conclusions as Markdown lines: each cause, then the checks it explains
+    (nothing when there are none)."""
+    if not decision.conclusions:
+        return []
+    out = ["", f"{'#' * heading_level} Conclusions", ""]
+    for conclusion in decision.conclusions:
+        out.append(f"- **{conclusion.cause}** {conclusion.effect}")
+        out.extend(f"  - `{check_id}`" for check_id in conclusion.check_ids)
+    return out
+
+
 def decision_markdown(decision: Decision, *, heading_level: int = 3) -> str:
     """Markdown for a PR comment or `review --markdown`."""
     h = "#" * heading_level
@@ -128,6 +155,7 @@ def decision_markdown(decision: Decision, *, heading_level: int = 3) -> str:
         "",
     ]
     out.extend(f"- {reason}" for reason in decision.reasons)
+    out += conclusions_markdown(decision, heading_level=heading_level + 1)
     out += [
         "",
         "| check | status | observed | threshold | baseline | Δ | p |",

@@ -2,7 +2,8 @@
 
 Between `tools/` (the evidence) and `policies/` (the thresholds): table pairing, the paired
 bootstrap overall and per segment, evaluation digests and same-dataset, train/eval overlap,
-segment metrics, pipeline evidence and diff, convergence, metric values with their canonical
+segment metrics, label agreement and changed label and metric definitions, pipeline evidence and
+diff, convergence, metric values with their canonical
 evidence references. Each fact is a typed result or `Unavailable` with the reason.
 """
 
@@ -22,6 +23,16 @@ from comparison.datasets import (
     input_digests,
     metric_dataset_digests,
     train_eval_overlap,
+)
+from comparison.definitions import (
+    DefinitionAspect,
+    DefinitionChange,
+    LabelAgreement,
+    definition_aspect,
+    label_agreement,
+    label_changes,
+    metric_definition_changes,
+    metric_name_qualifiers,
 )
 from comparison.metrics import MetricValue, all_metrics, metric_value
 from comparison.pipeline import PipelineEvidence, pipeline_evidence
@@ -44,7 +55,10 @@ __all__ = [
     "ConvergenceCriteria",
     "ConvergenceState",
     "DatasetOverlap",
+    "DefinitionAspect",
+    "DefinitionChange",
     "Fact",
+    "LabelAgreement",
     "MetricValue",
     "PairedTables",
     "PipelineEvidence",
@@ -58,9 +72,14 @@ __all__ = [
     "dataset_inputs_ref",
     "dataset_overlaps",
     "dataset_ref",
+    "definition_aspect",
     "evaluation_digests",
     "input_digests",
+    "label_agreement",
+    "label_changes",
     "metric_dataset_digests",
+    "metric_definition_changes",
+    "metric_name_qualifiers",
     "metric_ref",
     "metric_value",
     "pair_eval_tables",

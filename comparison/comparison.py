@@ -22,6 +22,13 @@ from comparison.datasets import (
     evaluation_digests,
     train_eval_overlap,
 )
+from comparison.definitions import (
+    DefinitionChange,
+    LabelAgreement,
+    label_agreement,
+    label_changes,
+    metric_definition_changes,
+)
 from comparison.metrics import MetricValue, all_metrics, metric_value
 from comparison.pipeline import PipelineEvidence, pipeline_evidence
 from comparison.tables import PairedTables, pair_eval_tables
@@ -268,3 +275,33 @@ class Comparison:
                 reason=f"{self.candidate.ref} has no metric history {criteria.metric!r}"
             )
         return self._once(("convergence", criteria), lambda: assess_convergence(history, criteria))
+
+    # -- labels and metric definitions ------------------------------------------------------
+
+    def label_agreement(self) -> LabelAgreement | Unavailable:
+        """Whether both evaluation tables hold the same labels for the same (paired) examples."""
+        return self._once(
+            ("label_agreement",), lambda: label_agreement(self.baseline, self.candidate)
+        )
+
+    def label_changes(self) -> list[DefinitionChange] | Unavailable:
+        """Label keys (column, definition, positive class) changed in the pipeline config."""
+        diff = self.pipeline_diff()
+        return diff if isinstance(diff, Unavailable) else label_changes(diff)
+
+    def metric_definition_changes(self) -> list[DefinitionChange] | Unavailable:
+        """Metric definitions (averaging, `k`, an evaluation threshold) that changed, read from
+        the pipeline config and run params and from the metric names both versions logged."""
+        return self._once(("metric_definitions",), self._metric_definitions)
+
+    def _metric_definitions(self) -> list[DefinitionChange] | Unavailable:
+        baseline = self.baseline
+        if baseline is None:
+            return Unavailable(reason="there is no baseline to compare metric definitions with")
+        return metric_definition_changes(
+            self.pipeline_diff(),
+            baseline,
+            self.candidate,
+            self.metrics("baseline"),
+            self.metrics("candidate"),
+        )

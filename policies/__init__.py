@@ -11,6 +11,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from policies.conclusions import draw_conclusions as draw_conclusions
+    from policies.decision import Conclusion as Conclusion
     from policies.decision import (
         Decision as Decision,
     )
@@ -88,7 +90,10 @@ if TYPE_CHECKING:
         run_policy_tests as run_policy_tests,
     )
 
+
 _EXPORTS: dict[str, str] = {
+    "Conclusion": "policies.decision",
+    "draw_conclusions": "policies.conclusions",
     "select_policies": "policies.selector",
     "scan_request_for": "policies.security_checks",
     "VersionRange": "policies.schema",
@@ -128,6 +133,7 @@ __all__ = [
     "STATUS_ORDER",
     "CheckResult",
     "CheckStatus",
+    "Conclusion",
     "Decision",
     "Finding",
     "LlmUsage",
@@ -143,6 +149,7 @@ __all__ = [
     "Verdict",
     "VersionRange",
     "applicable_mapping",
+    "draw_conclusions",
     "evaluate_policies",
     "evaluate_policy",
     "is_overridable",

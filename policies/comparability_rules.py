@@ -1,14 +1,17 @@
-"""Comparability rules: same evaluation data, train/eval overlap."""
+"""Comparability rules: same evaluation data (rows, labels, metric definitions), train/eval
+overlap."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from comparison import (
+    DefinitionChange,
     Unavailable,
     dataset_ref,
     input_digests,
     metric_dataset_digests,
+    metric_name_qualifiers,
 )
 from policies._rule_base import (
     _HOW_TO_LOG_EVAL_DATASET,
@@ -19,14 +22,31 @@ from policies._rule_base import (
 )
 from policies.result import (
     CheckResult,
+    CheckStatus,
 )
 from tools.evidence import VersionEvidence
 
 __all__ = ["ComparabilityChecks"]
 
+_Mode = Literal["required", "warn", "off"]
+_HOW_TO_COMPARE_LABELS = (
+    "log a per-example evaluation table for both versions with row_id and label columns "
+    "(mlflow.log_table(df, artifact_file='eval/predictions.json')) and the pipeline config or "
+    "run params that name the label (e.g. data.label, pos_label)"
+)
+_HOW_TO_RESCORE = (
+    "score both versions against the same label definition (re-score the champion with the new "
+    "label, or the candidate with the old one) before comparing their metrics"
+)
+_HOW_TO_RECOMPUTE = (
+    "compute the metrics of both versions with the same definition (averaging, k, threshold), "
+    "e.g. by re-scoring the champion with the candidate's evaluation settings"
+)
+
 
 class ComparabilityChecks(RunBase):
-    """Comparability rules: same evaluation data, train/eval overlap."""
+    """Comparability rules: same evaluation data (rows, labels, metric definitions), train/eval
+    overlap."""
 
     # comparability -----------------------------------------------------------------------------
 
@@ -37,7 +57,170 @@ class ComparabilityChecks(RunBase):
             out.append(self._same_eval_dataset(rules.same_eval_dataset == "required"))
         if rules.train_eval_overlap != "off":
             out.append(self._train_eval_overlap(rules.train_eval_overlap == "forbid"))
+        labels: _Mode = rules.same_labels or rules.same_eval_dataset
+        if labels != "off":
+            out.append(self._same_labels(labels, explicit=rules.same_labels is not None))
+        definitions: _Mode = rules.same_metric_definitions or rules.same_eval_dataset
+        if definitions != "off":
+            out.append(
+                self._same_metric_definitions(
+                    definitions, explicit=rules.same_metric_definitions is not None
+                )
+            )
         return out
+
+    def _uncompared(self, mode: _Mode, explicit: bool) -> CheckStatus:
+        """Nothing to compare: an explicit rule errors (required) or warns; one that follows
+        same_eval_dataset skips, since the digests already decide whether the data is known."""
+        if not explicit:
+            return "skip"
+        return "error" if mode == "required" else "warn"
+
+    def _same_labels(self, mode: _Mode, explicit: bool) -> CheckResult:
+        id = "comparability.same_labels"
+        c = self.candidate
+        b = self.baseline.version
+        if b is None:
+            return self._no_baseline(id, "comparability", "label comparability")
+        tolerance = self.policy.comparability.max_label_disagreement
+        facts = self.view.facts
+        agreement = facts.label_agreement()
+        changes = facts.label_changes()
+        signals: list[str] = []
+        mismatches: list[str] = []
+        evidence: list[str] = []
+        unavailable: dict[str, str] = {}
+        details: dict[str, Any] = {"tolerance": tolerance}
+        if isinstance(agreement, Unavailable):
+            unavailable["evaluation_tables"] = agreement.reason
+        else:
+            signals.append("labels of the paired evaluation rows")
+            details["label_agreement"] = agreement.model_dump(mode="json")
+            evidence += agreement.evidence
+            if agreement.share > tolerance:
+                mismatches.append(f"{agreement.describe()}, beyond the tolerance {tolerance:.1%}")
+        if isinstance(changes, Unavailable):
+            unavailable["pipeline_config"] = changes.reason
+        else:
+            signals.append("label keys of the pipeline config")
+            details["label_changes"] = [ch.model_dump(mode="json") for ch in changes]
+            for change in changes:
+                evidence += change.evidence
+                mismatches.append(change.describe())
+        details["compared"] = signals
+        if unavailable:
+            details["not_compared"] = unavailable
+        evidence = list(dict.fromkeys(evidence))
+        if not signals:
+            return self.check(
+                id,
+                "comparability",
+                self._uncompared(mode, explicit),
+                f"cannot tell whether {c.ref} and {b.ref} were scored against the same labels: "
+                + "; ".join(unavailable.values()),
+                details=details,
+                how_to_fix=_HOW_TO_COMPARE_LABELS,
+            )
+        if mismatches:
+            details["mismatches"] = mismatches
+            return self.check(
+                id,
+                "comparability",
+                "fail" if mode == "required" else "warn",
+                f"{c.ref} and {b.ref} were not scored against the same labels, so their metrics "
+                f"are not comparable: {'; '.join(mismatches)}",
+                observed=agreement.share if not isinstance(agreement, Unavailable) else None,
+                threshold=tolerance,
+                details=details,
+                evidence=evidence,
+                how_to_fix=_HOW_TO_RESCORE,
+            )
+        return self.check(
+            id,
+            "comparability",
+            "pass",
+            f"{c.ref} and {b.ref} were scored against the same labels "
+            f"(compared: {', '.join(signals)})",
+            observed=agreement.share if not isinstance(agreement, Unavailable) else None,
+            threshold=tolerance,
+            details=details,
+            evidence=evidence,
+        )
+
+    def _judged_metrics(self) -> set[str]:
+        """Base names of the metrics this policy judges (empty: it judges none by name)."""
+        names = {r.name for r in self.policy.metrics} | {s.metric for s in self.policy.segments}
+        out: set[str] = set()
+        for name in names:
+            out.add(name.lower())
+            parsed = metric_name_qualifiers(name)
+            if parsed is not None:
+                out.add(parsed[0])
+        return out
+
+    def _relevant(self, change: DefinitionChange, judged: set[str]) -> bool:
+        return change.source == "config" or not judged or change.key in judged
+
+    def _same_metric_definitions(self, mode: _Mode, explicit: bool) -> CheckResult:
+        id = "comparability.same_metric_definitions"
+        c = self.candidate
+        b = self.baseline.version
+        if b is None:
+            return self._no_baseline(id, "comparability", "metric definition comparability")
+        facts = self.view.facts
+        found = facts.metric_definition_changes()
+        signals: list[str] = []
+        unavailable: dict[str, str] = {}
+        diff = facts.pipeline_diff()
+        if isinstance(diff, Unavailable):
+            unavailable["pipeline_config"] = diff.reason
+        else:
+            signals.append("metric settings of the pipeline config and run params")
+        if facts.metrics("candidate") and facts.metrics("baseline"):
+            signals.append("metric names")
+        else:
+            unavailable["metric_names"] = "one of the versions logged no metrics"
+        details: dict[str, Any] = {"compared": signals}
+        if unavailable:
+            details["not_compared"] = unavailable
+        if isinstance(found, Unavailable) or not signals:
+            reasons = [found.reason] if isinstance(found, Unavailable) else []
+            return self.check(
+                id,
+                "comparability",
+                self._uncompared(mode, explicit),
+                f"cannot tell whether {c.ref} and {b.ref} computed their metrics the same way: "
+                + "; ".join(reasons or list(unavailable.values())),
+                details=details,
+                how_to_fix="log the evaluation settings (averaging, k, threshold) as run params "
+                "or in the pipeline config of both versions",
+            )
+        judged = self._judged_metrics()
+        changes = [ch for ch in found if self._relevant(ch, judged)]
+        details["changes"] = [ch.model_dump(mode="json") for ch in changes]
+        ignored = [ch.describe() for ch in found if not self._relevant(ch, judged)]
+        if ignored:
+            details["not_judged"] = ignored
+        if changes:
+            evidence = list(dict.fromkeys(r for ch in changes for r in ch.evidence))
+            return self.check(
+                id,
+                "comparability",
+                "fail" if mode == "required" else "warn",
+                f"{c.ref} and {b.ref} did not compute their metrics the same way, so they are "
+                f"not comparable: {'; '.join(ch.describe() for ch in changes)}",
+                details=details,
+                evidence=evidence,
+                how_to_fix=_HOW_TO_RECOMPUTE,
+            )
+        return self.check(
+            id,
+            "comparability",
+            "pass",
+            f"{c.ref} and {b.ref} computed their metrics the same way "
+            f"(compared: {', '.join(signals)})",
+            details=details,
+        )
 
     def _logged_model_digests(self, version: VersionEvidence) -> dict[str, str]:
         """Dataset digest per policy metric, from the logged model's dataset-linked metrics."""

@@ -38,6 +38,7 @@ ADVISORY_CLASSES: tuple[ChangeClass, ...] = (
     "seed",
     "evaluation",
     "dependency",
+    "label",
 )
 _ADVICE: dict[ChangeClass, str] = {
     "data_source": "a different training data source changes what the model learns",
@@ -49,6 +50,8 @@ _ADVICE: dict[ChangeClass, str] = {
     "dependency": "a changed dependency can change model behaviour and serving",
     "hyperparameter": "a hyperparameter change is routine but moves metrics",
     "other": "",
+    "label": "a changed label makes the model predict something else, so its metrics are not "
+    "comparable with the champion's",
 }
 
 

@@ -11,6 +11,8 @@ from policies.result import CheckResult, PolicyRef, Verdict
 from tools.evidence import EvidenceOrigin
 
 __all__ = [
+    "CauseKind",
+    "Conclusion",
     "Decision",
     "Finding",
     "LlmUsage",
@@ -30,6 +32,34 @@ class Finding(BaseModel):
     detail: str
     severity: Severity = "info"
     check_id: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+
+
+CauseKind = Literal[
+    "labels_changed",
+    "metric_definition_changed",
+    "evaluation_data_changed",
+    "decision_threshold_moved",
+]
+
+
+class Conclusion(BaseModel):
+    """One cause that several findings share, and the checks it explains.
+
+    Drawn only where the evidence establishes the mechanism (the labels or a metric's definition
+    changed, the evaluation data differs, the decision threshold moved), never from a change that
+    merely could explain the symptoms.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: CauseKind
+    cause: str = Field(description="What happened, with the numbers, in one sentence.")
+    effect: str = Field(description="What it means for the grouped checks.")
+    cause_check_id: str | None = Field(
+        default=None, description="The check that established the cause, when one did."
+    )
+    check_ids: list[str] = Field(description="The symptoms: checks the cause explains.")
     evidence: list[str] = Field(default_factory=list)
 
 
@@ -104,4 +134,12 @@ class Decision(BaseModel):
         default_factory=dict,
         description="Per version ('model/version'): evidence read outside the convention and how "
         "promogate found it (evidence mapping or discovery).",
+    )
+    # Left out of dumps when empty, so decisions with nothing to group (and the ledger records
+    # hashed from them) are unchanged.
+    conclusions: list[Conclusion] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="Causes that several failing or warning checks share, each with the checks "
+        "it explains; the decision opens with them.",
     )

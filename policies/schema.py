@@ -266,6 +266,22 @@ class ComparabilityRules(_Spec):
 
     same_eval_dataset: Literal["required", "warn", "off"] = "warn"
     train_eval_overlap: Literal["forbid", "warn", "off"] = "warn"
+    same_labels: Literal["required", "warn", "off"] | None = Field(
+        default=None,
+        description="Same labels on the same rows, same label key and positive class. Unset: "
+        "as same_eval_dataset, judged on the evidence there is (nothing to compare skips); set, "
+        "nothing to compare is an error (required) or a warning.",
+    )
+    same_metric_definitions: Literal["required", "warn", "off"] | None = Field(
+        default=None,
+        description="Same averaging, k and evaluation threshold behind each metric, read from "
+        "the pipeline config, run params and metric names. Unset: as same_eval_dataset.",
+    )
+    max_label_disagreement: Ratio = Field(
+        default=0.005,
+        description="Share of paired evaluation rows whose labels may differ (corrected "
+        "annotations) before the labels count as redefined.",
+    )
 
 
 class EvidenceRules(EvidenceMapping):

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from agents.investigation import Investigation, Investigator
 from agents.untrusted import Screening, screen_bundle, untrusted_text_check
-from policies.decision import Decision, Finding
+from comparison import Comparison
+from policies.conclusions import draw_conclusions
+from policies.decision import Conclusion, Decision, Finding
 from policies.result import PolicyVerdict, Verdict
 from review.evaluate import EvaluatedEvidence
 from tools.evidence import EvidenceBundle
@@ -72,6 +74,7 @@ def compose_decision(
     duration_ms: float,
     decision_id: str | None = None,
     screening: Screening | None = None,
+    comparison: Comparison | None = None,
 ) -> Decision:
     """Bound the investigator by the policy verdict and build the Decision.
 
@@ -81,9 +84,14 @@ def compose_decision(
     one finished for it) makes an approval an error, which blocks unless every applied policy
     says `on_error: escalate`; a policy that forbids agent approval turns a clean review into an
     escalation to a human.
+
+    When several failing or warning checks share one cause (`policies.conclusions`), the
+    decision opens with it: the conclusions come first among the reasons.
     """
     final: Verdict = verdict.verdict
-    reasons = list(verdict.reasons) or [
+    conclusions = draw_conclusions(verdict.checks, comparison or Comparison(bundle))
+    reasons = [_conclusion_reason(c) for c in conclusions]
+    reasons += list(verdict.reasons) or [
         f"{c.id} {c.status}: {c.message}" for c in verdict.checks if c.status in ("fail", "error")
     ]
     may_block = all(o.agent_may_block for o in verdict.outcomes)
@@ -150,6 +158,14 @@ def compose_decision(
             for v in (candidate, bundle.baseline)
             if v is not None and v.origins
         },
+        conclusions=conclusions,
+    )
+
+
+def _conclusion_reason(conclusion: Conclusion) -> str:
+    return (
+        f"conclusion: {conclusion.cause} This explains {len(conclusion.check_ids)} check(s): "
+        f"{', '.join(conclusion.check_ids)}"
     )
 
 
@@ -223,6 +239,7 @@ def decide(
         duration_ms=(time.perf_counter() - started) * 1000.0,
         decision_id=decision_id,
         screening=screening,
+        comparison=evidence.comparison,
     )
     logger.info(
         "reviewed %s/%s for @%s: %s (%d checks, %.0f ms)",

@@ -85,3 +85,13 @@ def genai_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from support.genai_registry import build_genai_registry
 
     return build_genai_registry(tmp_path_factory.mktemp("genai-registry"))
+
+
+@pytest.fixture(scope="session")
+def reviewer_depth_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A churn model's champion and candidates whose labels, positive class, metric averaging or
+    decision threshold changed, and harmless retrains (benchmarks/reviewer_depth_comparability.py),
+    built once."""
+    from benchmarks.reviewer_depth_comparability import build_scenarios
+
+    return build_scenarios(tmp_path_factory.mktemp("reviewer-depth"))

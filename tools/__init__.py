@@ -144,6 +144,7 @@ if TYPE_CHECKING:
     from tools.pipeline_diff import (
         CHANGE_CLASSES as CHANGE_CLASSES,
     )
+    from tools.pipeline_diff import POSITIVE_CLASS_PATTERNS as POSITIVE_CLASS_PATTERNS
     from tools.pipeline_diff import (
         ChangeClass as ChangeClass,
     )
@@ -187,9 +188,11 @@ if TYPE_CHECKING:
     from tools.segments import (
         TablePairing as TablePairing,
     )
+    from tools.segments import label_differences as label_differences
     from tools.segments import (
         metric_inputs as metric_inputs,
     )
+    from tools.segments import pair_rows as pair_rows
     from tools.segments import (
         pair_tables as pair_tables,
     )
@@ -228,6 +231,9 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "POSITIVE_CLASS_PATTERNS": "tools.pipeline_diff",
+    "label_differences": "tools.segments",
+    "pair_rows": "tools.segments",
     "verify_model_directory": "tools.model_signature",
     "sign_model_directory": "tools.model_signature",
     "scan_pickles": "tools.pickle_scan",
@@ -325,6 +331,7 @@ __all__ = [
     "GENAI_TABLE_PATH",
     "LOSS_LIKE_KEYS",
     "METRIC_NAMES",
+    "POSITIVE_CLASS_PATTERNS",
     "SCANNERS",
     "SIGNATURE_FILE",
     "AliasNotFoundError",
@@ -375,6 +382,7 @@ __all__ = [
     "install_log_redaction",
     "is_config_artifact",
     "key_matches",
+    "label_differences",
     "load_config_files",
     "load_pipeline_config",
     "logged_model_id_from_source",
@@ -384,6 +392,7 @@ __all__ = [
     "model_artifact_manifest",
     "normalize_name",
     "numeric_value",
+    "pair_rows",
     "pair_tables",
     "paired_bootstrap",
     "parse_segment_metric_key",

@@ -13,15 +13,21 @@ matches the whole key or a dotted suffix, case-insensitively):
                    ``*experiment*``, ``*run_name*``, ``*tracking*``, ``stages.*.cmd|outs|params``,
                    ``defaults.*`` (the Hydra option chosen; the composed keys carry the change)
 ``seed``           ``*seed*``, ``*random_state*``
+``label``          what the model learns to predict: ``label``, ``target``, ``*label_col*``,
+                   ``*target_column*``, ``*label_key*``, ``*target_definition*``, ``y_col``,
+                   ``*pos_label*``, ``*positive_class*`` ... (a changed label makes the two
+                   versions' metrics measure different things)
 ``split``          ``*split*``, ``*eval_fraction*``, ``*test_size*``, ``*val_size*``,
                    ``*train_size*``, ``*holdout*``, ``*fold*``, ``*stratify*`` ...
 ``data_window``    ``*window*``, ``*lookback*``, ``*start_date*``, ``*end_date*``, ``*cutoff*`` ...
+``hyperparameter`` the decision threshold: ``*decision_threshold*``,
+                   ``*classification_threshold*``
 ``evaluation``     ``eval*``, ``*.eval*``, ``*_eval*``, ``*evaluation*``, ``*metric*``,
                    ``*threshold*``, ``*test_path*``, ``datasets.evaluation.*``
 ``hyperparameter`` well-known names first (``*learning_rate*``, ``*n_estimators*``,
                    ``*max_depth*``, ``*max_features*``, ``*feature_fraction*`` ...), so that
                    ``max_features`` is not read as a feature-set change
-``features``       ``*feature*``, ``*column*``, ``*_cols``, ``*drop_*``, ``*target_col*`` ...
+``features``       ``*feature*``, ``*column*``, ``*_cols``, ``*drop_*``, ``*encoding*`` ...
 ``data_source``    ``data.*``, ``*dataset*``, ``datasets.training.*``, ``*source*``, ``*path``,
                    ``*uri*``, ``*url*``, ``*table*``, ``*query*``, ``*bucket*``, ``stages.*.deps``
 ``hyperparameter`` any key under ``model.``, ``train.``, ``training.``, ``trainer.``,
@@ -53,6 +59,8 @@ from tools.pipeline_config import (
 __all__ = [
     "CHANGE_CLASSES",
     "DEFAULT_CLASS_PATTERNS",
+    "LABEL_PATTERNS",
+    "POSITIVE_CLASS_PATTERNS",
     "ChangeClass",
     "ChangeKind",
     "ClassPatterns",
@@ -73,6 +81,7 @@ ChangeClass = Literal[
     "dependency",
     "evaluation",
     "other",
+    "label",
 ]
 ChangeKind = Literal["added", "removed", "changed"]
 ClassPatterns: TypeAlias = Mapping[ChangeClass, Sequence[str]]
@@ -87,7 +96,38 @@ CHANGE_CLASSES: tuple[ChangeClass, ...] = (
     "dependency",
     "evaluation",
     "other",
+    "label",
 )
+
+LABEL_PATTERNS: tuple[str, ...] = (
+    "label",
+    "target",
+    "y_col",
+    "y_column",
+    "*label_col*",
+    "*label_key*",
+    "*label_name*",
+    "*label_field*",
+    "*label_def*",
+    "*label_rule*",
+    "*label_horizon*",
+    "*target_col*",
+    "*target_key*",
+    "*target_name*",
+    "*target_field*",
+    "*target_var*",
+    "*target_def*",
+    "*target_rule*",
+    "*target_horizon*",
+    "*outcome_col*",
+    "*pos_label*",
+    "*positive_class*",
+    "*positive_label*",
+)
+"""Keys that define the label: its column, its definition and its positive class."""
+
+POSITIVE_CLASS_PATTERNS: tuple[str, ...] = ("*pos_label*", "*positive_class*", "*positive_label*")
+"""The label keys that name the positive class."""
 
 _HYPERPARAMETER_NAMES: tuple[str, ...] = (
     "*learning_rate*",
@@ -153,6 +193,7 @@ DEFAULT_CLASS_PATTERNS: tuple[tuple[ChangeClass, tuple[str, ...]], ...] = (
         ),
     ),
     ("seed", ("*seed*", "*random_state*")),
+    ("label", LABEL_PATTERNS),
     (
         "split",
         (
@@ -188,6 +229,9 @@ DEFAULT_CLASS_PATTERNS: tuple[tuple[ChangeClass, tuple[str, ...]], ...] = (
             "*cutoff*",
         ),
     ),
+    # The decision threshold turns scores into the model's predictions: a model setting, not an
+    # evaluation one, though its name holds "threshold".
+    ("hyperparameter", ("*decision_threshold*", "*classification_threshold*")),
     (
         "evaluation",
         (
@@ -212,8 +256,6 @@ DEFAULT_CLASS_PATTERNS: tuple[tuple[ChangeClass, tuple[str, ...]], ...] = (
             "*_cols",
             "*.cols",
             "*drop_*",
-            "*target_col*",
-            "*label_col*",
             "*encoding*",
             "*embedding*",
         ),
@@ -261,6 +303,7 @@ _PHRASES: dict[ChangeClass, str] = {
     "dependency": "a dependency",
     "evaluation": "the evaluation config",
     "other": "a setting",
+    "label": "the label definition",
 }
 
 

@@ -29,7 +29,9 @@ __all__ = [
     "SegmentKey",
     "SegmentMetric",
     "TablePairing",
+    "label_differences",
     "metric_inputs",
+    "pair_rows",
     "pair_tables",
     "parse_segment_metric_key",
     "segment_metric_key",
@@ -218,11 +220,10 @@ def segment_metrics_from_table(
     return out
 
 
-def pair_tables(a: EvalTable, b: EvalTable) -> TablePairing:
-    """Pair the rows of two evaluation tables: on `row_id`, else on row order.
+def pair_rows(a: EvalTable, b: EvalTable) -> TablePairing:
+    """Pair the rows of two evaluation tables on `row_id`, else on row order, whatever their labels.
 
-    Row order is used only when neither table has `row_id` and both have the same length. Pairs
-    whose labels disagree mean the tables are not the same examples, and nothing is paired.
+    Row order is used only when neither table has `row_id` and both have the same length.
 
     Args:
         a: The baseline's table.
@@ -251,13 +252,6 @@ def pair_tables(a: EvalTable, b: EvalTable) -> TablePairing:
         index_a = list(range(len(a.rows)))
         index_b = list(index_a)
         method = "row_order"
-    if "label" in a.columns and "label" in b.columns:
-        differ = _label_differences(a.column("label"), b.column("label"), index_a, index_b)
-        if differ:
-            return _unpaired(
-                f"labels differ on {differ} of {len(index_a)} paired rows (paired on {method}); "
-                "the tables are not the same evaluation examples"
-            )
     return TablePairing(
         method=method,
         index_a=index_a,
@@ -267,18 +261,56 @@ def pair_tables(a: EvalTable, b: EvalTable) -> TablePairing:
     )
 
 
+def pair_tables(a: EvalTable, b: EvalTable) -> TablePairing:
+    """Pair the rows of two evaluation tables: on `row_id`, else on row order.
+
+    Row order is used only when neither table has `row_id` and both have the same length. Pairs
+    whose labels disagree mean the tables are not the same examples, and nothing is paired.
+
+    Args:
+        a: The baseline's table.
+        b: The candidate's table.
+    """
+    pairing = pair_rows(a, b)
+    if not pairing.paired:
+        return pairing
+    if "label" in a.columns and "label" in b.columns:
+        differ = label_differences(a, b, pairing)
+        if differ:
+            return _unpaired(
+                f"labels differ on {len(differ)} of {len(pairing.index_a)} paired rows (paired on "
+                f"{pairing.method}); the tables are not the same evaluation examples"
+            )
+    return pairing
+
+
+def label_differences(a: EvalTable, b: EvalTable, pairing: TablePairing) -> list[int]:
+    """The positions in `pairing` whose two rows disagree on the label (1, 1.0, True and "1" are
+    the same class).
+
+    Args:
+        a: The baseline's table (with a `label` column).
+        b: The candidate's table (with a `label` column).
+        pairing: How their rows correspond.
+    """
+    return _label_differences(
+        a.column("label"), b.column("label"), pairing.index_a, pairing.index_b
+    )
+
+
 def _label_differences(
     labels_a: list[Any], labels_b: list[Any], index_a: list[int], index_b: list[int]
-) -> int:
-    """How many paired rows disagree on the label (1, 1.0, True and "1" are the same class)."""
+) -> list[int]:
+    """Positions of the paired rows that disagree on the label."""
     numeric_a, numeric_b = numeric_array(labels_a), numeric_array(labels_b)
     if numeric_a is not None and numeric_b is not None:
-        return int(np.count_nonzero(numeric_a[index_a] != numeric_b[index_b]))
-    return sum(
-        1
-        for i, j in zip(index_a, index_b, strict=True)
+        differ = numeric_a[index_a] != numeric_b[index_b]
+        return [int(k) for k in np.flatnonzero(differ)]
+    return [
+        k
+        for k, (i, j) in enumerate(zip(index_a, index_b, strict=True))
         if normalize_label(labels_a[i]) != normalize_label(labels_b[j])
-    )
+    ]
 
 
 def _unpaired(reason: str) -> TablePairing:

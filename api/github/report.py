@@ -171,6 +171,12 @@ def _body(report: SubjectReport, *, budget: int) -> tuple[list[str], bool]:
         if decision.error:
             head += ["", f"**The review could not complete:** {_cell(decision.error)}"]
     sections: list[list[str]] = []
+    if decision is not None and decision.conclusions:
+        lines = ["", f"#### Conclusions ({len(decision.conclusions)})", ""]
+        for conclusion in decision.conclusions:
+            lines.append(f"- **{_cell(conclusion.cause)}** {_cell(conclusion.effect)}")
+            lines += [f"  - `{check_id}`" for check_id in conclusion.check_ids]
+        sections.append(lines)
     failing = [c for c in report.checks if c.status in ("fail", "error")]
     warning = [c for c in report.checks if c.status == "warn"]
     if failing:

@@ -194,6 +194,9 @@ class Kit:
     def verdict(self, bundle: EvidenceBundle) -> PolicyVerdict:
         return evaluate_policies(self.policies, bundle)
 
+    def candidate(self, version: int, table: EvalTable, **kwargs: Any) -> VersionEvidence:
+        return version_evidence(version, table, **kwargs)
+
 
 @pytest.fixture(scope="session")
 def credit_policies() -> list[LoadedPolicy]:

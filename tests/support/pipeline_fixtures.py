@@ -19,6 +19,7 @@ PREFIX = {
     "kubeflow": "pipeline/",
     "hydra": "pipeline/",
     "deps": "",
+    "label": "",
 }
 
 

@@ -93,6 +93,13 @@ DIFFS: list[tuple[str, dict[str, tuple[ChangeClass, str]]]] = [
             "dependencies.conda.libgomp": ("dependency", "added"),
         },
     ),
+    (
+        "label",
+        {
+            "data.label": ("label", "changed"),
+            "data.positive_class": ("label", "changed"),
+        },
+    ),
 ]
 
 
@@ -188,6 +195,14 @@ CLASSIFY: list[tuple[str, ChangeClass]] = [
     ("stages.train.cmd", "other"),
     ("defaults.data", "other"),
     ("owner", "other"),
+    ("data.label", "label"),
+    ("model.decision_threshold", "hyperparameter"),
+    ("data.target", "label"),
+    ("label_column", "label"),
+    ("preprocess.target_col", "label"),
+    ("evaluation.pos_label", "label"),
+    ("positive_class", "label"),
+    ("model.label_smoothing", "hyperparameter"),
 ]
 
 
