@@ -3,14 +3,15 @@ failures share one cause."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from langchain.tools import ToolRuntime, tool
+from typing import TYPE_CHECKING, Any
 
 from agents._tool_base import ReviewContext, _checks_about, _respond
 from agents.untrusted import quote_untrusted
 from comparison import DefinitionChange, LabelAgreement, Unavailable
 from policies.conclusions import draw_conclusions
+
+if TYPE_CHECKING:
+    from langchain.tools import ToolRuntime
 
 __all__ = ["Comparability", "check_comparability", "comparability_of", "find_common_causes"]
 
@@ -113,7 +114,6 @@ def comparability_of(ctx: ReviewContext) -> Comparability:
     return Comparability(ctx)
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def check_comparability(runtime: ToolRuntime[ReviewContext]) -> str:
     """Check whether the two versions' numbers can be compared at all: same rows, same labels,
     same metric definitions.
@@ -155,7 +155,6 @@ def check_comparability(runtime: ToolRuntime[ReviewContext]) -> str:
     return _respond(ctx, "check_comparability", payload)
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def find_common_causes(runtime: ToolRuntime[ReviewContext]) -> str:
     """Find causes that several failing or warning checks share, and group the checks under them.
 
