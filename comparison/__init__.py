@@ -25,6 +25,7 @@ from comparison.datasets import (
 )
 from comparison.metrics import MetricValue, all_metrics, metric_value
 from comparison.pipeline import PipelineEvidence, pipeline_evidence
+from comparison.plausibility import GainFact, InputChange, InputChanges
 from comparison.refs import (
     artifact_ref,
     dataset_inputs_ref,
@@ -45,6 +46,9 @@ __all__ = [
     "ConvergenceState",
     "DatasetOverlap",
     "Fact",
+    "GainFact",
+    "InputChange",
+    "InputChanges",
     "MetricValue",
     "PairedTables",
     "PipelineEvidence",

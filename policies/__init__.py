@@ -62,6 +62,10 @@ if TYPE_CHECKING:
     from policies.pipeline_rules import (
         HOW_TO_LOG_PIPELINE as HOW_TO_LOG_PIPELINE,
     )
+    from policies.plausibility_rules import PlausibilityRequest as PlausibilityRequest
+    from policies.plausibility_rules import plausibility_findings as plausibility_findings
+    from policies.plausibility_rules import plausibility_request as plausibility_request
+    from policies.plausibility_settings import PlausibilityRules as PlausibilityRules
     from policies.result import (
         CheckResult as CheckResult,
     )
@@ -89,6 +93,10 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "PlausibilityRequest": "policies.plausibility_rules",
+    "plausibility_findings": "policies.plausibility_rules",
+    "plausibility_request": "policies.plausibility_rules",
+    "PlausibilityRules": "policies.plausibility_settings",
     "select_policies": "policies.selector",
     "scan_request_for": "policies.security_checks",
     "VersionRange": "policies.schema",
@@ -133,6 +141,8 @@ __all__ = [
     "LlmUsage",
     "LoadedPolicy",
     "PipelineRules",
+    "PlausibilityRequest",
+    "PlausibilityRules",
     "Policy",
     "PolicyDirectoryError",
     "PolicyError",
@@ -149,6 +159,8 @@ __all__ = [
     "load_policy_dir",
     "load_policy_text",
     "metric_names_for",
+    "plausibility_findings",
+    "plausibility_request",
     "policy_json_schema",
     "review_config_change",
     "run_policy_tests",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from agents.investigation import Investigation, Investigator
 from agents.untrusted import Screening, screen_bundle, untrusted_text_check
 from policies.decision import Decision, Finding
+from policies.plausibility_rules import plausibility_findings
 from policies.result import PolicyVerdict, Verdict
 from review.evaluate import EvaluatedEvidence
 from tools.evidence import EvidenceBundle
@@ -111,6 +112,7 @@ def compose_decision(
     screening = screening or screen_bundle(bundle, verdict)
     findings = list(investigation.findings)
     findings += [f for f in screening.findings() if f not in findings]
+    findings += [f for f in plausibility_findings(verdict) if f not in findings]
     checks = list(verdict.checks)
     untrusted = untrusted_text_check(verdict, screening)
     if untrusted is not None:

@@ -77,3 +77,11 @@ def team_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from support.team_registry import build_team_registry
 
     return build_team_registry(tmp_path_factory.mktemp("team-registry"))
+
+
+@pytest.fixture(scope="session")
+def plausibility_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Good-news scenarios (leakage, more data, seeds, a pickled model), built once per session."""
+    from support.plausibility_registry import build_plausibility_registry
+
+    return build_plausibility_registry(tmp_path_factory.mktemp("plausibility-registry"))

@@ -99,6 +99,7 @@ if TYPE_CHECKING:
     from tools.evidence_mapping import (
         merge_mappings as merge_mappings,
     )
+    from tools.model_importance import read_feature_importances as read_feature_importances
     from tools.model_signature import SIGNATURE_FILE as SIGNATURE_FILE
     from tools.model_signature import SignerSpec as SignerSpec
     from tools.model_signature import sign_model_directory as sign_model_directory
@@ -157,6 +158,8 @@ if TYPE_CHECKING:
     from tools.pipeline_diff import (
         diff_pipeline_configs as diff_pipeline_configs,
     )
+    from tools.plausibility_models import FeatureImportances as FeatureImportances
+    from tools.plausibility_models import VersionHistory as VersionHistory
     from tools.redaction import install_log_redaction as install_log_redaction
     from tools.redaction import redact as redact
     from tools.registry import (
@@ -218,8 +221,13 @@ if TYPE_CHECKING:
     from tools.significance import (
         wilson_interval as wilson_interval,
     )
+    from tools.version_history import read_version_history as read_version_history
 
 _EXPORTS: dict[str, str] = {
+    "FeatureImportances": "tools.plausibility_models",
+    "VersionHistory": "tools.plausibility_models",
+    "read_feature_importances": "tools.model_importance",
+    "read_version_history": "tools.version_history",
     "verify_model_directory": "tools.model_signature",
     "sign_model_directory": "tools.model_signature",
     "scan_pickles": "tools.pickle_scan",
@@ -328,6 +336,7 @@ __all__ = [
     "EvidenceGap",
     "EvidenceMapping",
     "EvidenceOrigin",
+    "FeatureImportances",
     "InvalidVersionRefError",
     "ManifestTooLargeError",
     "MetricName",
@@ -346,6 +355,7 @@ __all__ = [
     "TablePairing",
     "ToolError",
     "VersionEvidence",
+    "VersionHistory",
     "VersionNotFoundError",
     "artifact_source",
     "build_manifest",
@@ -374,9 +384,11 @@ __all__ = [
     "parse_segment_metric_key",
     "rate_difference_interval",
     "read_eval_table",
+    "read_feature_importances",
     "read_metric_history",
     "read_run",
     "read_text_artifact",
+    "read_version_history",
     "redact",
     "registered_aliases",
     "registered_model_names",
