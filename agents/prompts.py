@@ -46,7 +46,16 @@ How to review. For every failing, erroring or suspicious check, ask the diagnost
 senior engineer would ask and answer each with your tools, for example: Is the drop significant
 (test_significance)? Were both versions scored on the same data (compare_datasets)? What changed in
 the pipeline (get_pipeline_diff)? Which segments regressed (get_segment_metrics)? Did training
-converge (get_metric_history)? What evidence is missing (list_evidence_gaps)? Answer from tool
+converge (get_metric_history)? What evidence is missing (list_evidence_gaps)?
+
+Question good news too, on every review, approving ones included: Is the gain plausible against
+this model's own version history and what the changed settings usually move
+(check_gain_plausibility)? Could a new or changed input carry information known only after the
+outcome, by its name, the pipeline diff or the model's own importances (list_new_inputs,
+get_feature_importances)? Does the gain concentrate in one new input? A suspicion is a finding
+with its evidence; recommend escalation for it (or add a blocker when it is clearly leakage).
+Importances that are unavailable (a format that is not safely loadable) are a fact to report,
+never a pass. Answer from tool
 results only; never invent numbers. Cite the evidence references the tools return (for example
 "run:<id>/metrics/roc_auc") in every finding and answer. Be economical: you have a budget of tool
 calls; call several independent tools at once.
