@@ -268,7 +268,7 @@ class OfflineInvestigator:
         if errors or bundle.candidate.gaps:
             questions.append(_missing_evidence_question(ctx, errors))
         if regressions or any(c.kind == "pipeline" for c in problems):
-            questions.extend(diagnose_pipeline(bundle, checks, comparison=facts))
+            questions.extend(diagnose_pipeline(ctx, checks))
 
         findings = check_findings(checks) + scan_bundle(bundle, verdict)
         # The fixed plan adds no judgement of its own: it recommends what the policies decided,

@@ -1,13 +1,16 @@
 """Pipeline diagnosis: what changed in the pipeline, and does it explain the regressions?
 
-The investigator asks three kinds of question and answers each from the config diff and the loss
-histories, recording the tools it used and the evidence (``artifact:pipeline/pipeline.yaml:3``):
+The investigator asks three kinds of question and answers each with the LLM's own review tools
+(`get_pipeline_diff`, `get_metric_history`), recording those calls and citing the evidence the
+tools returned (``artifact:pipeline/pipeline.yaml:3``), so an LLM asking the same questions
+records the same tools and references:
 
 - "What changed in the pipeline?" - the classified diff of candidate against baseline;
 - "Does a pipeline change explain the regression of <check>?" - for every failed or warned metric
   and segment check, the changes of a class that plausibly moves that metric, most plausible
   first (a change that mentions the segment's column, such as a dropped ``region`` feature, leads);
-- "Did training converge?" - the candidate's loss histories, judged by `assess_convergence`.
+- "Did training converge?" - the candidate's loss histories, judged by the comparison's
+  convergence fact.
 
 Config contents are untrusted data: they are quoted as values, never followed as instructions.
 """
@@ -18,19 +21,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from comparison import (
-    Comparison,
-    ConvergenceCriteria,
-    PipelineEvidence,
-    Unavailable,
-    assess_convergence,
-)
+from agents.agent_tools import ReviewContext, call_tool
+from comparison import ConvergenceCriteria, PipelineEvidence, Unavailable
 from policies.decision import QuestionAnswer
 from policies.pipeline_rules import HOW_TO_LOG_PIPELINE
 from policies.result import CheckResult
-from tools.evidence import EvidenceBundle
 from tools.pipeline_config import value_text
-from tools.pipeline_diff import ChangeClass, ConfigChange, PipelineDiff, diff_pipeline_configs
+from tools.pipeline_diff import ChangeClass, ConfigChange, PipelineDiff
 
 __all__ = ["LESS_LIKELY_CLASSES", "LOSS_METRICS", "PLAUSIBLE_CLASSES", "diagnose_pipeline"]
 
@@ -63,8 +60,10 @@ _REPORT_ORDER: tuple[ChangeClass, ...] = (
 )
 _MAX_LISTED = 12
 _MAX_EXPLAINING = 5
-_LOAD_TOOL = "load_pipeline_config"
-_DIFF_TOOL = "diff_pipeline_configs"
+_DIFF_TOOL = "get_pipeline_diff"
+_HISTORY_TOOL = "get_metric_history"
+# The tool's own ceiling: the plan asks for every change it will show.
+_DIFF_LIMIT = 100
 
 
 def _fmt(value: float | str | None) -> str:
@@ -89,11 +88,13 @@ def _unreadable(side: PipelineEvidence) -> str:
 
 
 def _what_changed(
-    candidate: PipelineEvidence, baseline: PipelineEvidence | None, diff: PipelineDiff | None
+    candidate: PipelineEvidence,
+    baseline: PipelineEvidence | None,
+    diff: PipelineDiff | None,
+    cited: list[str],
 ) -> QuestionAnswer:
     question = "What changed in the pipeline?"
-    tools = [_LOAD_TOOL]
-    evidence = [f"version:{candidate.ref}/pipeline"]
+    tools = [_DIFF_TOOL]
     env_only = ""
     if diff is not None and not candidate.config.has_config:
         env_only = (
@@ -108,7 +109,7 @@ def _what_changed(
                 f"{_unreadable(candidate)}. To make this answerable, {HOW_TO_LOG_PIPELINE}."
             ),
             tools=tools,
-            evidence=evidence,
+            evidence=cited,
             data={"candidate_has_config": False},
         )
     files = ", ".join(f.path for f in candidate.config.files) or "run params only"
@@ -120,10 +121,9 @@ def _what_changed(
                 f"{len(candidate.config.values)} keys (from {files})."
             ),
             tools=tools,
-            evidence=evidence,
+            evidence=cited,
             data={"keys": len(candidate.config.values)},
         )
-    evidence.append(f"version:{baseline.ref}/pipeline")
     if diff is None:
         return QuestionAnswer(
             question=question,
@@ -132,11 +132,11 @@ def _what_changed(
                 f"{_unreadable(baseline)}, so there is nothing to compare {candidate.ref} with."
             ),
             tools=tools,
-            evidence=evidence,
+            evidence=cited,
             data={"baseline_has_config": False},
         )
-    tools.append(_DIFF_TOOL)
     changes = _ordered(diff.changes)
+    returned = set(cited)
     problems = _unreadable(candidate) + _unreadable(baseline)
     if not changes:
         answer = (
@@ -155,7 +155,8 @@ def _what_changed(
         question=question,
         answer=answer,
         tools=tools,
-        evidence=evidence + [r for c in changes for r in c.refs],
+        # The changes' references in the order the answer lists them, as the tool returned them.
+        evidence=[r for c in changes for r in c.refs if r in returned],
         data={"classes": diff.classes, "changes": [c.as_data(with_refs=True) for c in changes]},
     )
 
@@ -202,7 +203,9 @@ def _mentions(change: ConfigChange, word: str) -> bool:
     return word in change.key.lower() or any(word in value_text(v).lower() for v in values)
 
 
-def _explains(check: CheckResult, diff: PipelineDiff | None, why_unknown: str) -> QuestionAnswer:
+def _explains(
+    check: CheckResult, diff: PipelineDiff | None, why_unknown: str, cited: list[str]
+) -> QuestionAnswer:
     question = f"Does a pipeline change explain the regression of {check.id}?"
     regression = _regression_text(check)
     if diff is None:
@@ -210,7 +213,7 @@ def _explains(check: CheckResult, diff: PipelineDiff | None, why_unknown: str) -
             question=question,
             answer=f"Cannot tell: {regression}, but {why_unknown}.",
             check_id=check.id,
-            tools=[_LOAD_TOOL],
+            tools=[_DIFF_TOOL],
             evidence=list(check.evidence),
         )
     kind = "segment" if check.kind == "segment" else "metric"
@@ -271,18 +274,25 @@ def _explains(check: CheckResult, diff: PipelineDiff | None, why_unknown: str) -
             "an unchanged config (a moving source or window) or at run-to-run noise."
         )
     explaining = ranked[:_MAX_EXPLAINING] if ranked else weaker[:_MAX_EXPLAINING]
+    returned = set(cited)
     return QuestionAnswer(
         question=question,
         answer=answer,
         check_id=check.id,
-        tools=[_LOAD_TOOL, _DIFF_TOOL],
-        evidence=list(dict.fromkeys([*check.evidence, *(r for c in explaining for r in c.refs)])),
+        tools=[_DIFF_TOOL],
+        # The changes' references as the diff tool returned them: what an LLM could cite.
+        evidence=list(
+            dict.fromkeys(
+                [*check.evidence, *(r for c in explaining for r in c.refs if r in returned)]
+            )
+        ),
         data=data,
     )
 
 
-def _converged(bundle: EvidenceBundle, checks: Sequence[CheckResult]) -> QuestionAnswer:
+def _converged(ctx: ReviewContext, checks: Sequence[CheckResult]) -> QuestionAnswer:
     question = "Did training converge?"
+    bundle = ctx.bundle
     candidate = bundle.candidate
     wanted = [k for k in LOSS_METRICS if k in candidate.metric_histories]
     for check in checks:
@@ -291,31 +301,33 @@ def _converged(bundle: EvidenceBundle, checks: Sequence[CheckResult]) -> Questio
             if metric in candidate.metric_histories and metric not in wanted:
                 wanted.insert(0, metric)
     if not wanted:
+        # Asked for the usual loss: the tool's answer is that there is none.
+        call_tool(_HISTORY_TOOL, ctx, name=LOSS_METRICS[0])
         return QuestionAnswer(
             question=question,
             answer=(
                 f"Unknown: {candidate.ref} logged no loss history ({', '.join(LOSS_METRICS)}). "
                 "Log it every epoch with mlflow.log_metric('train_loss', value, step=epoch)."
             ),
-            tools=["get_metric_history"],
-            evidence=[f"version:{candidate.ref}/metric_history"],
+            tools=[_HISTORY_TOOL],
         )
     parts: list[str] = []
     evidence: list[str] = []
     data: dict[str, Any] = {}
+    baseline = bundle.baseline
     for metric in wanted:
-        result = assess_convergence(
-            candidate.metric_histories[metric], ConvergenceCriteria(metric=metric)
-        )
+        read = call_tool(_HISTORY_TOOL, ctx, name=metric)
+        result = ctx.facts.convergence(ConvergenceCriteria(metric=metric))
+        assert not isinstance(result, Unavailable)  # the candidate logged this history
         text = result.message
-        baseline = bundle.baseline
         base_history = baseline.metric_histories.get(metric) if baseline is not None else None
         if baseline is not None and base_history:
+            base_read = call_tool(_HISTORY_TOOL, ctx, name=metric, version="baseline")
             base_last = max(base_history, key=lambda p: (p.step, p.timestamp)).value
             text += f" (baseline {baseline.ref} ended at {base_last:.4g})"
-            evidence.append(f"version:{baseline.ref}/metric_history/{metric}")
+            evidence.extend(base_read.get("evidence", []))
         parts.append(text)
-        evidence.append(f"version:{candidate.ref}/metric_history/{metric}")
+        evidence.extend(read.get("evidence", []))
         data[metric] = result.model_dump()
     states = {d["state"] for d in data.values()}
     verdict = "No" if "diverged" in states else "Not fully" if "still_falling" in states else "Yes"
@@ -324,61 +336,53 @@ def _converged(bundle: EvidenceBundle, checks: Sequence[CheckResult]) -> Questio
     return QuestionAnswer(
         question=question,
         answer=f"{verdict}: " + "; ".join(parts) + ".",
-        tools=["get_metric_history", "assess_convergence"],
+        tools=[_HISTORY_TOOL],
         evidence=evidence,
         data=data,
     )
 
 
 def diagnose_pipeline(
-    bundle: EvidenceBundle,
-    checks: Sequence[CheckResult],
-    *,
-    comparison: Comparison | None = None,
+    ctx: ReviewContext, checks: Sequence[CheckResult] | None = None
 ) -> list[QuestionAnswer]:
-    """Answer the pipeline questions of an investigation from the config diff and loss histories.
+    """Answer the pipeline questions of an investigation with the review tools.
 
     Args:
-        bundle: The candidate's and the baseline's evidence.
-        checks: Every check of the policy verdict; failed and warned metric and segment checks
-            each get a "Does a pipeline change explain ...?" question.
-        comparison: The review's comparison (pipeline evidence and diff read once per review).
+        ctx: The review's tool context (its comparison holds the pipeline evidence and diff,
+            read once per review; the tools called here record the references they return).
+        checks: The checks to diagnose; those of `ctx.verdict` when None. Failed and warned
+            metric and segment checks each get a "Does a pipeline change explain ...?" question.
     """
-    facts = comparison if comparison is not None else Comparison(bundle)
+    checks = ctx.verdict.checks if checks is None else checks
+    facts = ctx.facts
     found_candidate = facts.pipeline("candidate")
     assert not isinstance(found_candidate, Unavailable)  # the candidate always exists
     candidate = found_candidate
     found_baseline = facts.pipeline("baseline")
     baseline = None if isinstance(found_baseline, Unavailable) else found_baseline
-    diff: PipelineDiff | None = None
-    why_unknown = ""
-    if baseline is None:
-        why_unknown = "there is no baseline to compare the pipeline config with"
-    elif not (candidate.config.has_config or baseline.config.has_config) and (
-        candidate.config.has_dependencies and baseline.config.has_dependencies
-    ):
-        # No pipeline config on either side, but the models' environments still compare.
-        diff = diff_pipeline_configs(baseline.config, candidate.config)
-    elif not candidate.config.has_config:
-        why_unknown = f"no readable pipeline config was logged for {candidate.ref}"
-    elif not baseline.config.has_config:
-        why_unknown = f"no readable pipeline config was logged for the baseline {baseline.ref}"
-    else:
-        found_diff = facts.pipeline_diff()
-        assert not isinstance(found_diff, Unavailable)  # both configs are readable
-        diff = found_diff
+    listed = call_tool(_DIFF_TOOL, ctx, limit=_DIFF_LIMIT)
+    cited = [str(r) for r in listed.get("evidence", [])]
+    found_diff = facts.pipeline_diff()
+    diff = None if isinstance(found_diff, Unavailable) else found_diff
+    if diff is not None:
+        # The tool caps the references of one answer; asked class by class, as an LLM narrows a
+        # long diff, it returns those of every change the answers may cite.
+        for change_class in diff.classes:
+            narrowed = call_tool(_DIFF_TOOL, ctx, change_class=change_class, limit=_DIFF_LIMIT)
+            cited += [str(r) for r in narrowed.get("evidence", [])]
+    why_unknown = found_diff.reason if isinstance(found_diff, Unavailable) else ""
 
-    answers = [_what_changed(candidate, baseline, diff)]
+    answers = [_what_changed(candidate, baseline, diff, cited)]
     regressions = [
         c for c in checks if c.kind in ("metric", "segment") and c.status in ("fail", "warn")
     ]
-    answers += [_explains(c, diff, why_unknown) for c in regressions]
+    answers += [_explains(c, diff, why_unknown, cited) for c in regressions]
     asks_convergence = any(c.id.startswith("pipeline.convergence.") for c in checks)
     if (
         regressions
         or asks_convergence
-        or any(k in bundle.candidate.metric_histories for k in LOSS_METRICS)
+        or any(k in ctx.bundle.candidate.metric_histories for k in LOSS_METRICS)
     ):
-        answers.append(_converged(bundle, checks))
-    logger.debug("pipeline diagnosis of %s: %d answers", bundle.candidate.ref, len(answers))
+        answers.append(_converged(ctx, checks))
+    logger.debug("pipeline diagnosis of %s: %d answers", ctx.bundle.candidate.ref, len(answers))
     return answers

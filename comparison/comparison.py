@@ -237,7 +237,11 @@ class Comparison:
         )
 
     def pipeline_diff(self) -> PipelineDiff | Unavailable:
-        """The classified config diff of baseline to candidate."""
+        """The classified config diff of baseline to candidate.
+
+        With no pipeline config on either side, the logged models' environments still compare:
+        the diff then holds their dependency changes alone.
+        """
         return self._once(("pipeline_diff",), self._pipeline_diff)
 
     def _pipeline_diff(self) -> PipelineDiff | Unavailable:
@@ -246,6 +250,10 @@ class Comparison:
             return Unavailable(reason="there is no baseline to compare the pipeline config with")
         cand = self.pipeline("candidate")
         assert not isinstance(cand, Unavailable)  # the candidate always exists
+        if not (cand.config.has_config or base.config.has_config) and (
+            cand.config.has_dependencies and base.config.has_dependencies
+        ):
+            return diff_pipeline_configs(base.config, cand.config)
         if not cand.config.has_config:
             return Unavailable(reason=f"no readable pipeline config was logged for {cand.ref}")
         if not base.config.has_config:

@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 from comparison import (
+    Side,
+    Unavailable,
     artifact_ref,
     metric_ref,
 )
@@ -19,13 +21,10 @@ from policies.result import (
     CheckResult,
 )
 from policies.schema import SegmentRule
-from tools.evidence import VersionEvidence
 from tools.segments import (
     SegmentMetric,
     TablePairing,
     segment_metric_key,
-    segment_metrics_from_keys,
-    segment_metrics_from_table,
     table_metric_name,
 )
 from tools.significance import (
@@ -41,20 +40,30 @@ class SegmentChecks(RunBase):
     # segments ----------------------------------------------------------------------------------
 
     def _segment_stats(
-        self, version: VersionEvidence, rule: SegmentRule, rows: list[int] | None = None
+        self, which: Side, rule: SegmentRule, *, paired_rows: bool = False
     ) -> tuple[dict[str, SegmentMetric], list[str], str | None]:
         """Per-segment values for one version: from its table, else from segment metric keys.
 
-        Returns the values by segment, evidence refs, and (when there are none) what is missing.
+        Both come from the review's comparison. Returns the values by segment, evidence refs, and
+        (when there are none) what is missing.
+
+        Args:
+            which: The candidate or the baseline.
+            rule: The segment rule.
+            paired_rows: Only the table rows paired with the other version's table.
         """
+        facts = self.view.facts
+        version = facts.side(which)
+        assert version is not None  # callers ask for the baseline only when there is one
         problems: list[str] = []
         table = version.eval_table
         table_metric = table_metric_name(rule.metric)
         if table is not None and rule.by in table.columns and table_metric is not None:
-            try:
-                stats = segment_metrics_from_table(table, rule.by, table_metric, rows=rows)
-            except ValueError as exc:
-                problems.append(str(exc))
+            stats = facts.table_segment_metrics(
+                which, rule.by, table_metric, paired_rows=paired_rows
+            )
+            if isinstance(stats, Unavailable):
+                problems.append(stats.reason)
             else:
                 return stats, [artifact_ref(version, table.path)], None
         elif table is not None and table_metric is None:
@@ -63,15 +72,12 @@ class SegmentChecks(RunBase):
             problems.append(f"its evaluation table has no column {rule.by!r}")
         else:
             problems.append("it has no per-example evaluation table")
-        metrics: dict[str, float] = {}
-        if version.logged_model is not None:
-            metrics.update({m.key: m.value for m in version.logged_model.metrics})
-        if version.run is not None:
-            metrics.update(version.run.metrics)
-        stats = segment_metrics_from_keys(metrics, rule.by, rule.metric)
-        if stats:
-            refs = [metric_ref(version, segment_metric_key(rule.by, s, rule.metric)) for s in stats]
-            return stats, refs, None
+        from_keys = facts.key_segment_metrics(which, rule.by, rule.metric)
+        if from_keys:
+            refs = [
+                metric_ref(version, segment_metric_key(rule.by, s, rule.metric)) for s in from_keys
+            ]
+            return from_keys, refs, None
         problems.append(f"no metric keys {segment_metric_key(rule.by, '<value>', rule.metric)!r}")
         return {}, [], "; ".join(problems)
 
@@ -83,7 +89,7 @@ class SegmentChecks(RunBase):
             f"mlflow.log_metric('segment/{rule.by}:<value>/{rule.metric}', v) with row counts "
             f"under 'segment/{rule.by}:<value>/rows'"
         )
-        cand_stats, cand_refs, cand_problem = self._segment_stats(c, rule)
+        cand_stats, cand_refs, cand_problem = self._segment_stats("candidate", rule)
         if not cand_stats:
             return [
                 self.check(
@@ -97,7 +103,7 @@ class SegmentChecks(RunBase):
         b = self.baseline.version
         if b is None:
             return [self._no_baseline(base_id, "segment", f"{rule.metric} per {rule.by!r}")]
-        base_stats, base_refs, base_problem = self._segment_stats(b, rule)
+        base_stats, base_refs, base_problem = self._segment_stats("baseline", rule)
         if not base_stats:
             return [
                 self.check(
@@ -117,8 +123,8 @@ class SegmentChecks(RunBase):
         )
         if isinstance(pairing, TablePairing) and from_tables:
             # Compare both models on the very same rows, so that the difference is the models'.
-            base_stats, _, _ = self._segment_stats(b, rule, rows=pairing.index_a)
-            cand_stats, _, _ = self._segment_stats(c, rule, rows=pairing.index_b)
+            base_stats, _, _ = self._segment_stats("baseline", rule, paired_rows=True)
+            cand_stats, _, _ = self._segment_stats("candidate", rule, paired_rows=True)
             paired = True
         out: list[CheckResult] = []
         for seg in sorted(set(cand_stats) | set(base_stats)):

@@ -332,7 +332,7 @@ class GateService:
         applicable: list[Override] = []
         key = policy_refs_key(decision.policies)
         for override in self.ledger.active_overrides(
-            decision.model, decision.version, target_alias=decision.target_alias
+            decision.model, decision.version, target_alias=decision.target_alias, at=self.clock()
         ):
             if override.decision_id is None:
                 continue

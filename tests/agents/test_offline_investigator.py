@@ -1,6 +1,7 @@
 """The offline investigator is a fixed plan of the LLM's own tool calls: the tools it records exist,
 and it cites evidence the way the tools do. It once recorded tools no agent has (`paired_bootstrap`,
-`get_dataset_inputs`) and cited `artifact:<model>/<version>/<table>`, which no tool returns."""
+`get_dataset_inputs`, and in the pipeline questions `load_pipeline_config`, `diff_pipeline_configs`,
+`assess_convergence`) and cited `artifact:<model>/<version>/<table>`, which no tool returns."""
 
 from __future__ import annotations
 
@@ -10,9 +11,6 @@ from agents.agent_tools import review_tools
 from agents.offline_investigator import OfflineInvestigator
 from comparison import Comparison
 
-# The pipeline diagnosis still names its own steps; every other question is a tool call.
-_PIPELINE_STEPS = {"load_pipeline_config", "diff_pipeline_configs", "assess_convergence"}
-
 
 def test_the_plan_records_only_tools_the_llm_has(kit: Any) -> None:
     bundle = kit.regression()
@@ -20,7 +18,8 @@ def test_the_plan_records_only_tools_the_llm_has(kit: Any) -> None:
     investigation = OfflineInvestigator().investigate(bundle, kit.verdict(bundle), comparison=facts)
     recorded = {tool for q in investigation.questions for tool in q.tools}
     assert {"compare_datasets", "test_significance"} <= recorded
-    assert recorded - _PIPELINE_STEPS <= {t.name for t in review_tools()}
+    assert {"get_pipeline_diff", "get_metric_history"} <= recorded
+    assert recorded <= {t.name for t in review_tools()}
 
 
 def test_the_plan_cites_the_references_the_tools_return(kit: Any) -> None:

@@ -7,9 +7,10 @@ import math
 import pytest
 from support.pipeline_fixtures import FIXTURES, artifacts, curve
 
+from agents.agent_tools import ReviewContext, review_tools
 from agents.pipeline_diagnosis import diagnose_pipeline
 from policies.decision import QuestionAnswer
-from policies.result import CheckResult, CheckStatus
+from policies.result import CheckResult, CheckStatus, PolicyVerdict
 from tools.evidence import ArtifactFile, EvidenceBundle, RunEvidence, VersionEvidence
 
 CONVERGED = [math.exp(-i / 4) + 0.1 for i in range(40)]
@@ -84,10 +85,19 @@ PASSING = CheckResult(
 )
 
 
+def context(bundle: EvidenceBundle) -> ReviewContext:
+    """The offline plan's tool context (the checks under diagnosis are passed on their own)."""
+    return ReviewContext(bundle, PolicyVerdict(verdict="approve", outcomes=[]), caller="offline")
+
+
+def diagnose(bundle: EvidenceBundle, checks: list[CheckResult]) -> list[QuestionAnswer]:
+    return diagnose_pipeline(context(bundle), checks)
+
+
 def ask(
     candidate: VersionEvidence, baseline: VersionEvidence | None, checks: list[CheckResult]
 ) -> dict[str, QuestionAnswer]:
-    answers = diagnose_pipeline(EvidenceBundle(candidate=candidate, baseline=baseline), checks)
+    answers = diagnose(EvidenceBundle(candidate=candidate, baseline=baseline), checks)
     return {qa.question: qa for qa in answers}
 
 
@@ -97,7 +107,7 @@ def test_window_change_explains_the_segment_regression_with_line_and_evidence() 
     )
     baseline = version(1, window_only("365d"), params={"data.window": "365d"})
 
-    answers = diagnose_pipeline(
+    answers = diagnose(
         EvidenceBundle(candidate=candidate, baseline=baseline), [segment_check(), PASSING]
     )
 
@@ -116,7 +126,7 @@ def test_window_change_explains_the_segment_regression_with_line_and_evidence() 
         "Plausibly: recall on segment region=west fell 0.14 (0.75 -> 0.61); the data window "
         "(data.window) changed from 365d to 90d (-75%) at pipeline/pipeline.yaml:3."
     )
-    assert explained.tools == ["load_pipeline_config", "diff_pipeline_configs"]
+    assert explained.tools == ["get_pipeline_diff"]
     assert explained.evidence == [
         "run:r2/metrics/segment/region=west/recall",
         "artifact:pipeline/pipeline.yaml:3",
@@ -206,7 +216,7 @@ EXPLAIN = [
 def test_explanations_per_format(
     cand: tuple[str, str], base: tuple[str, str], check: CheckResult, start: str
 ) -> None:
-    answers = diagnose_pipeline(
+    answers = diagnose(
         EvidenceBundle(
             candidate=version(2, artifacts(*cand)), baseline=version(1, artifacts(*base))
         ),
@@ -325,15 +335,16 @@ def test_convergence_compares_with_the_baseline_loss() -> None:
     qa = ask(cand, base, [])["Did training converge?"]
 
     assert "(baseline churn/1 ended at 0.1001)" in qa.answer
+    assert qa.tools == ["get_metric_history"]
     assert qa.evidence == [
-        "version:churn/1/metric_history/train_loss",
-        "version:churn/2/metric_history/train_loss",
+        "run:r1/metric_history/train_loss",
+        "run:r2/metric_history/train_loss",
     ]
     assert qa.data["train_loss"]["state"] == "still_falling"
 
 
 def test_no_regression_and_no_loss_history_asks_only_what_changed() -> None:
-    answers = diagnose_pipeline(
+    answers = diagnose(
         EvidenceBundle(
             candidate=version(2, window_only("90d")), baseline=version(1, window_only("365d"))
         ),
@@ -341,3 +352,71 @@ def test_no_regression_and_no_loss_history_asks_only_what_changed() -> None:
     )
 
     assert [qa.question for qa in answers] == ["What changed in the pipeline?"]
+
+
+# id, candidate, baseline, checks: the questions' shapes (diff, no diff, no baseline, losses)
+RECORDED = [
+    (
+        "window-change",
+        version(2, window_only("90d"), histories={"train_loss": STILL_FALLING}),
+        version(1, window_only("365d"), histories={"train_loss": CONVERGED}),
+        [segment_check(), METRIC],
+    ),
+    (
+        "every-format-change",
+        version(2, artifacts("yaml", "new") + artifacts("deps", "new")),
+        version(1, artifacts("yaml", "old") + artifacts("deps", "old")),
+        [segment_check()],
+    ),
+    ("candidate-missing", version(2, []), version(1, window_only("365d")), [METRIC]),
+    (
+        "first-version",
+        version(2, window_only("90d"), histories={"val_loss": DIVERGED}),
+        None,
+        [METRIC],
+    ),
+    ("no-loss-history", version(2, window_only("90d")), version(1, []), [METRIC]),
+]
+
+
+@pytest.mark.parametrize(
+    ("candidate", "baseline", "checks"), [r[1:] for r in RECORDED], ids=[r[0] for r in RECORDED]
+)
+def test_answers_record_real_tool_calls_and_cite_what_the_tools_returned(
+    candidate: VersionEvidence,
+    baseline: VersionEvidence | None,
+    checks: list[CheckResult],
+) -> None:
+    ctx = context(EvidenceBundle(candidate=candidate, baseline=baseline))
+
+    answers = diagnose_pipeline(ctx, checks)
+
+    tool_names = {t.name for t in review_tools()}
+    citable = ctx.seen_refs | {ref for c in checks for ref in c.evidence}
+    for qa in answers:
+        assert qa.tools, qa.question
+        assert set(qa.tools) <= tool_names, qa.question
+        assert set(qa.evidence) <= citable, (qa.question, set(qa.evidence) - citable)
+
+
+def test_environments_alone_are_diffed_by_the_tool_and_the_answer_alike() -> None:
+    """With no pipeline config on either side, the diff tool once answered "no diff" while the
+    diagnosis compared the logged models' environments itself; both now read the comparison's
+    environment-only diff."""
+    from agents.agent_tools import call_tool
+
+    ctx = context(
+        EvidenceBundle(
+            candidate=version(2, artifacts("deps", "new")),
+            baseline=version(1, artifacts("deps", "old")),
+        )
+    )
+
+    listed = call_tool("get_pipeline_diff", ctx)
+    (changed, *_) = diagnose_pipeline(ctx, [METRIC])
+
+    assert "error" not in listed
+    assert {c["class"] for c in listed["changes"]} == {"dependency"}
+    assert "only the logged models' environments were compared" in changed.answer
+    assert changed.evidence
+    assert set(changed.evidence) <= set(listed["evidence"])

@@ -65,3 +65,20 @@ def test_different_eval_set_is_answered_with_digests(demo_decisions: dict[int, D
         q for q in decision.questions if q.question.startswith("Were both versions scored")
     )
     assert answer.answer.startswith("No:")
+
+
+def test_the_offline_plan_records_only_tools_of_the_llm_toolset(
+    demo_decisions: dict[int, Decision],
+) -> None:
+    from agents.agent_tools import review_tools
+
+    toolset = {t.name for t in review_tools()}
+    recorded = {
+        (version, tool)
+        for version, decision in demo_decisions.items()
+        for question in decision.questions
+        for tool in question.tools
+    }
+    # The pipeline candidate asks every kind of question, pipeline ones included.
+    assert {"get_pipeline_diff", "get_metric_history"} <= {tool for _, tool in recorded}
+    assert {(v, t) for v, t in recorded if t not in toolset} == set()
