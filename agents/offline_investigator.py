@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from agents.agent_tools import ReviewContext, call_tool
 from agents.investigation import Investigation, Recommendation
 from agents.pipeline_diagnosis import diagnose_pipeline
+from agents.plausibility_questions import plausibility_questions
 from agents.untrusted import scan_bundle
 from comparison import Comparison, Unavailable, safety_ref
 from policies.decision import Finding, QuestionAnswer
@@ -269,6 +270,8 @@ class OfflineInvestigator:
             questions.append(_missing_evidence_question(ctx, errors))
         if regressions or any(c.kind == "pipeline" for c in problems):
             questions.extend(diagnose_pipeline(ctx, checks))
+        # Good news is questioned too: on every review, approvals included.
+        questions.extend(plausibility_questions(ctx))
 
         findings = check_findings(checks) + scan_bundle(bundle, verdict)
         # The fixed plan adds no judgement of its own: it recommends what the policies decided,

@@ -211,6 +211,7 @@ class PlausibilityChecks(RunBase):
             return None
         details: dict[str, Any] = {
             "question": question,
+            "lower_is_better": limit.lower_is_better,
             "gain": fact.gain,
             "bound": bound,
             "bound_from": source,

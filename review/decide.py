@@ -112,7 +112,9 @@ def compose_decision(
     screening = screening or screen_bundle(bundle, verdict)
     findings = list(investigation.findings)
     findings += [f for f in screening.findings() if f not in findings]
-    findings += [f for f in plausibility_findings(verdict) if f not in findings]
+    # A plausibility suspicion is a finding with its evidence, whichever investigator ran.
+    explained = {f.check_id for f in findings if f.check_id}
+    findings += [f for f in plausibility_findings(verdict) if f.check_id not in explained]
     checks = list(verdict.checks)
     untrusted = untrusted_text_check(verdict, screening)
     if untrusted is not None:

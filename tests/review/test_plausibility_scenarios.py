@@ -11,9 +11,9 @@ import textwrap
 from typing import Any
 
 import pytest
-from support.plausibility_registry import LEAK, LEAKED, MORE_DATA, PICKLED, SEEDS
 from support.team_registry import review_once
 
+from demo.plausibility_registry import LEAK, LEAKED, MORE_DATA, PICKLED, SEEDS
 from policies.decision import Decision
 from policies.loader import LoadedPolicy, load_policy_text
 from policies.result import CheckResult
@@ -151,3 +151,25 @@ def test_the_importance_reader_honours_the_policy(
     importance = _check(d, "plausibility.importance")
     assert importance.status == "skip"
     assert reason in importance.message
+
+
+def test_the_offline_plan_questions_the_leak_with_the_llm_tools(leak_decision: Decision) -> None:
+    asked = {q.check_id: q for q in leak_decision.questions if q.check_id}
+    inputs = asked["plausibility.post_outcome_inputs"]
+    assert inputs.tools == ["list_new_inputs"]
+    assert LEAKED in inputs.answer and "post-outcome" in inputs.answer
+    assert any("pipeline/pipeline.yaml" in ref for ref in inputs.evidence)
+    importance = asked["plausibility.importance"]
+    assert importance.tools[0] == "get_feature_importances"
+    assert repr(LEAKED) in importance.answer
+    assert "has no such input" in importance.answer
+    gain = asked["plausibility.gain.roc_auc"]
+    assert gain.tools == ["check_gain_plausibility"]
+    assert "Suspicious" in gain.answer
+
+
+def test_an_approval_is_questioned_too(plausibility_registry: Any) -> None:
+    d = _review(plausibility_registry, SEEDS, 3, _policies())
+    assert d.verdict == "approve"
+    tools = {t for q in d.questions for t in q.tools}
+    assert {"check_gain_plausibility", "list_new_inputs", "get_feature_importances"} <= tools

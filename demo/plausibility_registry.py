@@ -1,9 +1,11 @@
 """A real MLflow registry of good-news scenarios, logged the way a fraud team would log them.
 
 Built once per test session (``plausibility_registry`` fixture in tests/conftest.py) and by
-``python -m benchmarks.reviewer_depth_plausibility``. Every version is a real trained scikit-learn
-model (gradient boosting, saved by MLflow with skops), with its ROC AUC, its training and
-evaluation datasets and its pipeline config (``pipeline/pipeline.yaml``) on the source run:
+``python -m benchmarks.reviewer_depth_plausibility``; `PLAUSIBILITY_SCENARIOS` lists the
+candidates and the verdict each should get under the default plausibility settings. Every version
+is a real trained scikit-learn model (gradient boosting, saved by MLflow with skops), with its
+ROC AUC, its training and evaluation datasets and its pipeline config (``pipeline/pipeline.yaml``)
+on the source run:
 
 - ``fraud-leak``: v1-v3 are retrains of one recipe (champion v3); v4 adds the column
   ``chargeback_filed`` to ``features.include``: a chargeback is filed after the fraud happened, so
@@ -42,6 +44,39 @@ FEATURES = [
 ]
 LEAKED = "chargeback_filed"
 TREE_TYPES = ["sklearn.tree._tree.Tree"]
+
+__all__ = [
+    "LEAK",
+    "LEAKED",
+    "MORE_DATA",
+    "PICKLED",
+    "PLAUSIBILITY_SCENARIOS",
+    "SEEDS",
+    "PlausibilityRegistry",
+    "PlausibilityScenario",
+    "build_plausibility_registry",
+    "fraud_frame",
+]
+
+
+@dataclass(frozen=True)
+class PlausibilityScenario:
+    """One candidate of the registry and the verdict the default settings should give it."""
+
+    model: str
+    version: int
+    title: str
+    expected_verdict: str
+
+
+PLAUSIBILITY_SCENARIOS: tuple[PlausibilityScenario, ...] = (
+    PlausibilityScenario(LEAK, 4, "leakage: chargeback_filed added", "escalate"),
+    PlausibilityScenario(MORE_DATA, 3, "honest gain: 20x the training data", "approve"),
+    PlausibilityScenario(SEEDS, 2, "retrain, new seed (2)", "approve"),
+    PlausibilityScenario(SEEDS, 3, "retrain, new seed (3)", "approve"),
+    PlausibilityScenario(SEEDS, 4, "retrain, new seed (4)", "approve"),
+    PlausibilityScenario(PICKLED, 2, "same recipe saved with cloudpickle", "approve"),
+)
 
 
 @dataclass
@@ -98,6 +133,7 @@ def _log(root: Path) -> PlausibilityRegistry:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.data.pandas_dataset import from_pandas
     from mlflow.models import infer_signature
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
@@ -131,13 +167,11 @@ def _log(root: Path) -> PlausibilityRegistry:
                 _config(seed, len(train), features, subsample), "pipeline/pipeline.yaml"
             )
             mlflow.log_input(
-                mlflow.data.from_pandas(
-                    train[[*features, "is_fraud"]], targets="is_fraud", name="fraud-train"
-                ),
+                from_pandas(train[[*features, "is_fraud"]], targets="is_fraud", name="fraud-train"),
                 context="training",
             )
             mlflow.log_input(
-                mlflow.data.from_pandas(
+                from_pandas(
                     holdout[[*features, "is_fraud"]], targets="is_fraud", name="fraud-holdout"
                 ),
                 context="evaluation",
