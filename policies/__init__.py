@@ -63,8 +63,12 @@ if TYPE_CHECKING:
         HOW_TO_LOG_PIPELINE as HOW_TO_LOG_PIPELINE,
     )
     from policies.plausibility_rules import PlausibilityRequest as PlausibilityRequest
+    from policies.plausibility_rules import matching_pattern as matching_pattern
     from policies.plausibility_rules import plausibility_findings as plausibility_findings
     from policies.plausibility_rules import plausibility_request as plausibility_request
+    from policies.plausibility_settings import (
+        DEFAULT_POST_OUTCOME_PATTERNS as DEFAULT_POST_OUTCOME_PATTERNS,
+    )
     from policies.plausibility_settings import PlausibilityRules as PlausibilityRules
     from policies.result import (
         CheckResult as CheckResult,
@@ -93,6 +97,8 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, str] = {
+    "matching_pattern": "policies.plausibility_rules",
+    "DEFAULT_POST_OUTCOME_PATTERNS": "policies.plausibility_settings",
     "PlausibilityRequest": "policies.plausibility_rules",
     "plausibility_findings": "policies.plausibility_rules",
     "plausibility_request": "policies.plausibility_rules",
@@ -131,6 +137,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "DEFAULT_POST_OUTCOME_PATTERNS",
     "DENY_BY_DEFAULT",
     "HOW_TO_LOG_PIPELINE",
     "STATUS_ORDER",
@@ -158,6 +165,7 @@ __all__ = [
     "is_overridable",
     "load_policy_dir",
     "load_policy_text",
+    "matching_pattern",
     "metric_names_for",
     "plausibility_findings",
     "plausibility_request",

@@ -142,6 +142,7 @@ FACES: dict[str, list[str]] = {
     "policies": [
         "CheckResult",
         "CheckStatus",
+        "DEFAULT_POST_OUTCOME_PATTERNS",
         "DENY_BY_DEFAULT",
         "Decision",
         "Finding",
@@ -167,6 +168,7 @@ FACES: dict[str, list[str]] = {
         "is_overridable",
         "load_policy_dir",
         "load_policy_text",
+        "matching_pattern",
         "metric_names_for",
         "plausibility_findings",
         "plausibility_request",

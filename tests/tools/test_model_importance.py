@@ -7,6 +7,7 @@ never appear. skops files load only with the types the policy trusts.
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -38,13 +39,13 @@ mlflow_version: 3.17.2
 
 
 class _Payload:
-    """Unpickling this creates `marker`: proof that something was unpickled."""
+    """Unpickling this creates the directory `marker`: proof that something was unpickled."""
 
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
-        return open, (str(self.marker), "w")
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return os.mkdir, (str(self.marker),)
 
 
 @pytest.fixture(scope="module")
