@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from langchain.tools import ToolRuntime, tool
-
 from agents.untrusted import quote_untrusted, safety_case_ref
 from comparison import (
     Unavailable,
@@ -17,6 +15,8 @@ from tools.pipeline_config import value_text
 from tools.pipeline_diff import CHANGE_CLASSES, ConfigChange
 
 if TYPE_CHECKING:
+    from langchain.tools import ToolRuntime
+
     pass
 
 from agents._tool_base import (
@@ -49,7 +49,6 @@ def _dataset_rows(version: VersionEvidence) -> list[dict[str, Any]]:
     ]
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def compare_datasets(runtime: ToolRuntime[ReviewContext]) -> str:
     """Compare the datasets both versions were trained and evaluated on (names, digests, sizes).
 
@@ -99,7 +98,6 @@ def _change_row(change: ConfigChange) -> dict[str, Any]:
     }
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def get_pipeline_diff(
     runtime: ToolRuntime[ReviewContext], change_class: str | None = None, limit: int = 30
 ) -> str:
@@ -139,7 +137,6 @@ def get_pipeline_diff(
     )
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def get_safety_results(
     runtime: ToolRuntime[ReviewContext], suite: str | None = None, max_cases: int = 5
 ) -> str:
@@ -207,7 +204,6 @@ def get_safety_results(
     )
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def list_evidence_gaps(runtime: ToolRuntime[ReviewContext]) -> str:
     """List the evidence that could not be gathered and the checks that errored for lack of it.
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from langchain.tools import ToolRuntime, tool
-
 from comparison import (
     all_metrics,
 )
@@ -13,6 +11,8 @@ from tools.errors import ToolError
 from tools.evidence import MetricPoint
 
 if TYPE_CHECKING:
+    from langchain.tools import ToolRuntime
+
     pass
 
 from agents._tool_base import (
@@ -33,7 +33,6 @@ __all__ = ["compare_metric", "get_metric", "get_metric_history", "list_metrics"]
 # Metrics
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def list_metrics(
     runtime: ToolRuntime[ReviewContext],
     prefix: str = "",
@@ -67,7 +66,6 @@ def list_metrics(
     )
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def get_metric(name: str, runtime: ToolRuntime[ReviewContext], version: Side = "candidate") -> str:
     """Get the latest value of one metric of a version, and where it was logged.
 
@@ -92,7 +90,6 @@ def get_metric(name: str, runtime: ToolRuntime[ReviewContext], version: Side = "
     )
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def compare_metric(name: str, runtime: ToolRuntime[ReviewContext]) -> str:
     """Compare one metric between the candidate and the baseline, with the policy checks on it.
 
@@ -146,7 +143,6 @@ def _summarise_history(points: list[MetricPoint], max_points: int) -> dict[str, 
     }
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def get_metric_history(
     name: str,
     runtime: ToolRuntime[ReviewContext],

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from langchain.tools import ToolRuntime, tool
+from typing import TYPE_CHECKING, Any
 
 from agents._tool_base import (
     ReviewContext,
@@ -17,12 +15,14 @@ from agents._tool_base import (
 )
 from comparison import Unavailable, version_ref
 from policies.plausibility_rules import matching_pattern
+
+if TYPE_CHECKING:
+    from langchain.tools import ToolRuntime
 from policies.plausibility_settings import DEFAULT_POST_OUTCOME_PATTERNS
 
 __all__ = ["check_gain_plausibility", "get_feature_importances", "list_new_inputs"]
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def check_gain_plausibility(
     runtime: ToolRuntime[ReviewContext], metric: str = "roc_auc", lower_is_better: bool = False
 ) -> str:
@@ -60,7 +60,6 @@ def check_gain_plausibility(
     )
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def list_new_inputs(runtime: ToolRuntime[ReviewContext]) -> str:
     """List the candidate's new or changed inputs and flag names that suggest post-outcome data.
 
@@ -98,7 +97,6 @@ def list_new_inputs(runtime: ToolRuntime[ReviewContext]) -> str:
     )
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def get_feature_importances(
     runtime: ToolRuntime[ReviewContext], version: Side = "candidate", limit: int = 15
 ) -> str:

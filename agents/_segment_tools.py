@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from langchain.tools import ToolRuntime, tool
-
 from comparison import (
     BOOTSTRAP_SEED,
     Unavailable,
@@ -21,6 +19,8 @@ from tools.segments import (
 )
 
 if TYPE_CHECKING:
+    from langchain.tools import ToolRuntime
+
     pass
 
 from agents._tool_base import (
@@ -39,7 +39,6 @@ __all__ = ["get_segment_metrics", "test_significance"]
 # Segments and significance
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def get_segment_metrics(
     column: str, metric: str, runtime: ToolRuntime[ReviewContext], limit: int = 20
 ) -> str:
@@ -154,7 +153,6 @@ def _segment_columns(bundle: EvidenceBundle) -> list[str]:
     return sorted(columns)
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def test_significance(
     metric: str,
     runtime: ToolRuntime[ReviewContext],

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from langchain.tools import ToolRuntime, tool
-
 from agents.untrusted import artifact_ref, quote_untrusted
 from tools.errors import ToolError
 
 if TYPE_CHECKING:
+    from langchain.tools import ToolRuntime
+
     pass
 
 from agents._tool_base import (
@@ -24,7 +24,6 @@ from agents._tool_base import (
 __all__ = ["get_artifact", "get_check", "get_version_metadata"]
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def get_artifact(
     path: str,
     runtime: ToolRuntime[ReviewContext],
@@ -77,7 +76,6 @@ def get_artifact(
     )
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def get_check(check_id: str, runtime: ToolRuntime[ReviewContext]) -> str:
     """Get one policy check in full: status, numbers, details, evidence and how to fix it.
 
@@ -92,7 +90,6 @@ def get_check(check_id: str, runtime: ToolRuntime[ReviewContext]) -> str:
     return _error(ctx, "get_check", f"no check {check_id!r}", similar_ids=close)
 
 
-@tool(parse_docstring=True, error_on_invalid_docstring=True)
 def get_version_metadata(
     runtime: ToolRuntime[ReviewContext],
     version: Side = "candidate",

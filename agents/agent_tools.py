@@ -15,11 +15,13 @@ Results are capped in size; the model narrows a query (``prefix``, ``limit``) to
 
 from __future__ import annotations
 
+import inspect
 import json
-from typing import Any
-
-from langchain.tools import ToolRuntime
-from langchain_core.tools import BaseTool
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from agents._evidence_tools import (
     compare_datasets,
@@ -36,6 +38,11 @@ from agents._plausibility_tools import (
 from agents._segment_tools import get_segment_metrics, test_significance
 from agents._tool_base import ReviewContext, Side
 from agents._version_tools import get_artifact, get_check, get_version_metadata
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+    REVIEW_TOOLS: tuple[BaseTool, ...]
 
 __all__ = [
     "REVIEW_TOOLS",
@@ -61,7 +68,9 @@ __all__ = [
     "test_significance",
 ]
 
-REVIEW_TOOLS: tuple[BaseTool, ...] = (
+# The tools are plain functions: the offline investigator and offline chat call them directly,
+# and only the LLM path wraps them as LangChain tools (importing LangChain costs about a second).
+_FUNCTIONS: tuple[Callable[..., str], ...] = (
     get_check,
     list_metrics,
     get_metric,
@@ -79,14 +88,36 @@ REVIEW_TOOLS: tuple[BaseTool, ...] = (
     list_new_inputs,
     get_feature_importances,
 )
+_BY_NAME: dict[str, Callable[..., str]] = {fn.__name__: fn for fn in _FUNCTIONS}
+_WRAPPED: list[BaseTool] = []
+_WRAP_LOCK = threading.Lock()
 
 
 def review_tools() -> list[BaseTool]:
-    """The tools of the LLM reviewer, in a stable order."""
-    return list(REVIEW_TOOLS)
+    """The tools of the LLM reviewer, in a stable order (LangChain tools, built on first use)."""
+    with _WRAP_LOCK:
+        if not _WRAPPED:
+            from langchain.tools import ToolRuntime, tool
+
+            for fn in _FUNCTIONS:
+                # LangChain resolves the string annotations in the function's module to find the
+                # injected runtime; the modules import ToolRuntime only for type checking.
+                vars(sys.modules[fn.__module__]).setdefault("ToolRuntime", ToolRuntime)
+                _WRAPPED.append(tool(parse_docstring=True, error_on_invalid_docstring=True)(fn))
+        return list(_WRAPPED)
 
 
-_BY_NAME: dict[str, BaseTool] = {t.name: t for t in REVIEW_TOOLS}
+def __getattr__(name: str) -> Any:
+    if name == "REVIEW_TOOLS":
+        return tuple(review_tools())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@dataclass(frozen=True)
+class _Runtime:
+    """What a tool reads from LangChain's `ToolRuntime`: the injected review context."""
+
+    context: ReviewContext
 
 
 def call_tool(tool_name: str, ctx: ReviewContext, **args: Any) -> dict[str, Any]:
@@ -99,17 +130,10 @@ def call_tool(tool_name: str, ctx: ReviewContext, **args: Any) -> dict[str, Any]
 
     Raises:
         KeyError: No tool of that name.
+        TypeError: An argument the tool does not take, or a required one missing.
     """
-    runtime: ToolRuntime[ReviewContext] = ToolRuntime(
-        state={},
-        context=ctx,
-        config={},
-        stream_writer=lambda _chunk: None,
-        tool_call_id=None,
-        store=None,
-    )
-    payload: dict[str, Any] = dict(args)
-    payload["runtime"] = runtime
-    text = _BY_NAME[tool_name].invoke(payload)
+    fn = _BY_NAME[tool_name]
+    bound = inspect.signature(fn).bind(runtime=_Runtime(ctx), **args)
+    text = fn(*bound.args, **bound.kwargs)
     parsed = json.loads(text)
     return parsed if isinstance(parsed, dict) else {"value": parsed}

@@ -364,7 +364,7 @@ def diagnose_pipeline(
     cited = [str(r) for r in listed.get("evidence", [])]
     found_diff = facts.pipeline_diff()
     diff = None if isinstance(found_diff, Unavailable) else found_diff
-    if diff is not None:
+    if diff is not None and len(cited) < sum(len(c.refs) for c in diff.changes):
         # The tool caps the references of one answer; asked class by class, as an LLM narrows a
         # long diff, it returns those of every change the answers may cite.
         for change_class in diff.classes:

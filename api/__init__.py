@@ -24,6 +24,9 @@ if TYPE_CHECKING:
         AsJson as AsJson,
     )
     from api.demo_site import DemoManifest as DemoManifest
+    from api.jobs import ProcrastinateJobQueue as ProcrastinateJobQueue
+    from api.jobs import ReviewJob as ReviewJob
+    from api.jobs import postgres_conninfo as postgres_conninfo
     from api.render import (
         decisions_table as decisions_table,
     )
@@ -71,6 +74,9 @@ _EXPORTS: dict[str, str] = {
     "FakePull": "api.github.testing",
     "generate_app_key": "api.github.testing",
     "sign_payload": "api.github.signature",
+    "ProcrastinateJobQueue": "api.jobs",
+    "ReviewJob": "api.jobs",
+    "postgres_conninfo": "api.jobs",
 }
 
 __all__ = [
@@ -79,6 +85,8 @@ __all__ = [
     "DemoManifest",
     "FakeGitHub",
     "FakePull",
+    "ProcrastinateJobQueue",
+    "ReviewJob",
     "Settings",
     "SigningMiddleware",
     "build_review_service",
@@ -90,6 +98,7 @@ __all__ = [
     "load_settings",
     "main",
     "make_investigator",
+    "postgres_conninfo",
     "print_decision",
     "public_key_from_text",
     "request_digest",

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import api.signing as signing
 from api.anchoring import AnchorScheduler, anchor_stores
+from api.decision_reads import CachedDecisionReads
 from api.dependencies import AppState, caller_dependency
 from api.errors import ApiError, api_error_for, problem_response
 from api.github.router import router as github_router
@@ -264,6 +265,8 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         app.include_router(router)
     app.include_router(github_router)
     _install_error_handlers(app)
+    # Inside the guard: it authenticates first.
+    app.add_middleware(CachedDecisionReads, cache=state.decisions)
     app.add_middleware(
         RequestGuard,
         routes=lambda: app.router.routes,

@@ -12,8 +12,10 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import Permission, Principal, authenticate_header, authorize
+from api.decision_reads import DecisionCache
 from api.jobs import InProcessJobQueue, JobQueue, run_review_job
 from api.metrics import ApiMetrics
 from api.request_guard import PRINCIPAL_SCOPE_KEY
@@ -59,9 +61,12 @@ class AppState:
     remote_jobs: JobQueue | None = None
     local_jobs: InProcessJobQueue = field(init=False)
     executor: ThreadPoolExecutor = field(init=False)
+    decisions: DecisionCache = field(init=False)
     _running: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
+        self.decisions = DecisionCache(self.settings.decision_cache_entries)
+        self.ledger.tokens.cache_seconds = self.settings.token_cache_s
         self.start()
 
     @property
@@ -103,17 +108,23 @@ def get_state(request: Request) -> AppState:
     return state
 
 
-State = Annotated[AppState, Depends(get_state)]
+# The dependencies below are coroutines: they do no blocking work, and a plain function would cost
+# every request a hop to the thread pool per dependency.
+async def _state(request: Request) -> AppState:
+    return get_state(request)
 
 
-def _gate(state: State) -> GateService:
+State = Annotated[AppState, Depends(_state)]
+
+
+async def _gate(state: State) -> GateService:
     return state.gate
 
 
 Gate = Annotated[GateService, Depends(_gate)]
 
 
-def _caller(
+async def _caller(
     state: State,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     request: Request,
@@ -125,7 +136,9 @@ def _caller(
     principal = request.scope.get("state", {}).get(PRINCIPAL_SCOPE_KEY)
     if isinstance(principal, Principal):
         return principal
-    return authenticate_header(
+    # Without the guard (an app assembled without it) the token store is read off the event loop.
+    return await run_in_threadpool(
+        authenticate_header,
         request.headers.get("authorization"),
         state.ledger.tokens,
         allow_anonymous=state.settings.allow_anonymous,
@@ -145,7 +158,7 @@ def requires(permission: Permission) -> object:
         permission: What the route needs.
     """
 
-    def dependency(caller: Caller) -> Principal:
+    async def dependency(caller: Caller) -> Principal:
         return authorize(caller, permission)
 
     return Depends(dependency)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from api.cli_options import AsJson, LedgerUrl, PoliciesDir, TrackingUri
-from api.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from api.settings import Settings
 
 __all__ = ["mlflow_app", "reconcile_command"]
 
@@ -24,6 +26,9 @@ mlflow_app = typer.Typer(help="Set MLflow up to send promogate its events.", no_
 
 
 def _settings(**overrides: object) -> Settings:
+    # pydantic-settings costs a tenth of a second: only the commands that run read settings.
+    from api.settings import load_settings
+
     return load_settings(**overrides)
 
 

@@ -10,12 +10,14 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from api.cli_options import AsJson, LedgerUrl, PoliciesDir, TrackingUri
-from api.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from api.settings import Settings
 
 __all__ = ["register_server_commands", "server_app", "token_app"]
 
@@ -24,6 +26,9 @@ token_app = typer.Typer(help="Create, revoke and list API bearer tokens.", no_ar
 
 
 def _settings(**overrides: object) -> Settings:
+    # pydantic-settings costs a tenth of a second: only the commands that run read settings.
+    from api.settings import load_settings
+
     return load_settings(**overrides)
 
 

@@ -185,6 +185,20 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="The API's public base URL, for decision links in comments."
     )
+    token_cache_s: float = Field(
+        default=5.0,
+        ge=0.0,
+        le=300.0,
+        description="How long an authenticated token is answered from memory (0: every request "
+        "reads the database); a token revoked by another process or replica stops "
+        "authenticating at the latest this long after.",
+    )
+    decision_cache_entries: int = Field(
+        default=2048,
+        ge=0,
+        description="Recorded decisions kept serialised in memory for reads (0: none); they "
+        "never change once recorded.",
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -4,11 +4,15 @@ For every candidate of the demo registry (`credit-risk` v2-v6, champion v1), on 
 
 - **promogate, fresh**: `POST /v1/gate` to `promogate serve` when no decision exists yet: resolve
   both versions, gather all evidence, evaluate the policy, investigate, record, publish tags;
-- **promogate, reused**: the same call again: evidence is gathered again to compute its digest, and
-  the recorded decision for that digest and policy revision is reused;
+- **promogate, reused**: the same call again: the evidence fingerprint (registry, runs, logged
+  models, artifact listings, policies) is unchanged, so the decision recorded with it is reused
+  without reading the evidence;
 - **MLflow-native**: what a pipeline does with MLflow alone: resolve the candidate and `@champion`,
   fetch both source runs, wrap their metrics as `EvaluationResult`s and call
-  `mlflow.validate_evaluation_results` with the policy's `roc_auc >= 0.75` threshold.
+  `mlflow.validate_evaluation_results` with the policy's `roc_auc >= 0.75` threshold;
+- **decision reads**: `GET /v1/reviews/{id}` of the decisions just made, on the same API process,
+  from 32 kept-alive connections for `--read-seconds` (a bare asyncio client, see
+  `benchmarks.api_throughput.drive_raw_reads`).
 
     uv run python -m benchmarks.gate_latency [--rounds 5] [--workdir DIR]
 
@@ -18,6 +22,7 @@ Bounded: one registry build (30-60 s), one MLflow server, `rounds` calls per ver
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
@@ -32,6 +37,7 @@ import httpx
 from pydantic import BaseModel
 
 from benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
+from benchmarks.api_throughput import drive_raw_reads
 from benchmarks.mlflow_server import MlflowServer
 from demo.registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_registry
 
@@ -113,8 +119,16 @@ def _gate(client: httpx.Client, url: str, token: str, version: int) -> tuple[flo
     return elapsed, response.json()
 
 
+_READ_CONNECTIONS: Final = 32
+
+
 def measure_gate_latency(
-    workdir: Path, policies_dir: Path, *, rounds: int, env: dict[str, str]
+    workdir: Path,
+    policies_dir: Path,
+    *,
+    rounds: int,
+    env: dict[str, str],
+    read_seconds: float = 5.0,
 ) -> tuple[list[LatencyRow], dict[str, float]]:
     """Build the demo registry, serve it, and time the gate against the native check.
 
@@ -123,9 +137,10 @@ def measure_gate_latency(
         policies_dir: The trusted policies (`policies/examples`).
         rounds: Timed calls per version and method (the median is reported).
         env: Environment of the MLflow and promogate servers.
+        read_seconds: Duration of the decision-read measurement (0: none).
 
     Returns:
-        One row per candidate, and the set-up timings in seconds.
+        One row per candidate, and the set-up timings (seconds) and read figures.
     """
     setup: dict[str, float] = {}
     started = time.perf_counter()
@@ -154,8 +169,10 @@ def measure_gate_latency(
                 # Warm both servers' code paths on the champion, which is not measured.
                 _gate(client, api.url, token, registry.champion_version)
                 native_check(mlflow_server.url, DEMO_MODEL_NAME, registry.champion_version)
+                decision_ids: list[str] = []
                 for candidate in registry.candidates:
                     fresh_ms, answer = _gate(client, api.url, token, candidate.version)
+                    decision_ids.append(str(answer["decision_id"]))
                     reused = [
                         _gate(client, api.url, token, candidate.version) for _ in range(rounds)
                     ]
@@ -179,6 +196,14 @@ def measure_gate_latency(
                             native_ms=statistics.median(native_ms),
                         )
                     )
+            if read_seconds > 0:
+                paths = [f"/v1/reviews/{i}" for i in decision_ids]
+                latencies, errors, seconds = asyncio.run(
+                    drive_raw_reads(api.url, paths, token, _READ_CONNECTIONS, read_seconds)
+                )
+                setup["reads_per_s"] = len(latencies) / seconds
+                setup["read_errors"] = float(errors)
+                setup["read_p50_ms"] = statistics.median(latencies) if latencies else 0.0
         finally:
             api.stop()
     return rows, setup
@@ -204,10 +229,18 @@ def _table(rows: Sequence[LatencyRow], setup: dict[str, float], rounds: int) -> 
         f"{fresh / native:.1f}x | {reused / native:.1f}x |"
     )
     lines.append("")
+    reads = {k: setup.pop(k) for k in ("reads_per_s", "read_errors", "read_p50_ms") if k in setup}
     lines.append(
         f"Medians of {rounds} calls per version (fresh: one call). Set-up: "
         + ", ".join(f"{k} {v:.1f}" for k, v in setup.items())
     )
+    if reads:
+        lines.append("")
+        lines.append(
+            f"Decision reads (`GET /v1/reviews/{{id}}`, one API process, {_READ_CONNECTIONS} "
+            f"connections): {reads['reads_per_s']:.0f}/s, p50 {reads['read_p50_ms']:.1f} ms, "
+            f"{reads['read_errors']:.0f} errors"
+        )
     return "\n".join(lines)
 
 
@@ -217,8 +250,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--policies", type=Path, default=Path("policies/examples"))
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory")
+    parser.add_argument("--read-seconds", type=float, default=5.0, help="0: no read figure")
     parser.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     args = parser.parse_args(argv)
+    if not 0 <= args.read_seconds <= 60:
+        parser.error(f"--read-seconds must be in [0, 60], got {args.read_seconds}")
     if not 1 <= args.rounds <= 50:
         parser.error(f"--rounds must be between 1 and 50, got {args.rounds}")
     # MLflow logs every validation and store operation at INFO; the table is the output here.
@@ -229,7 +265,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         workdir = args.workdir or Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
         rows, setup = measure_gate_latency(
-            workdir, args.policies.resolve(), rounds=args.rounds, env=env
+            workdir,
+            args.policies.resolve(),
+            rounds=args.rounds,
+            env=env,
+            read_seconds=args.read_seconds,
         )
     if args.json:
         print(json.dumps({"rows": [r.model_dump() for r in rows], "setup": setup}, indent=2))

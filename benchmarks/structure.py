@@ -9,11 +9,14 @@ figures before and after a change come from the same command)::
 - the five longest functions and methods;
 - modules over 600 lines;
 - the import graph's upward edges: a module importing a package of a higher rank, by the ranks
-  of DESIGN §2 (tools < comparison < policies < {evals, ledger} < agents < review < api <
-  {demo, benchmarks}); every import counts, at module level, inside functions or for type checking;
+  of DESIGN §2 (tools < comparison < policies < {evals, ledger} < agents < review < api < demo <
+  benchmarks: the benchmarks measure the demo registry, so they sit above it); every import counts,
+  at module level, inside functions or for type checking;
+- its sideways edges: a module importing another package of the same rank (evals and ledger stay
+  independent of each other);
 - its cycles: strongly connected groups of modules that import each other, directly or not.
 
-`tests/test_layering.py` asserts that the last two lists are empty.
+`tests/test_layering.py` asserts that the last three lists are empty.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "import_edges",
     "main",
     "measure",
+    "sideways_edges",
     "upward_edges",
 ]
 
@@ -48,7 +52,7 @@ RANKS: Mapping[str, int] = {
     "review": 5,
     "api": 6,
     "demo": 7,
-    "benchmarks": 7,
+    "benchmarks": 8,
 }
 """Each package's layer: a module may import packages of its own rank or a lower one only."""
 
@@ -82,6 +86,7 @@ class Structure:
     longest_functions: list[FunctionSize] = field(default_factory=list)
     long_modules: dict[str, int] = field(default_factory=dict)
     upward: list[ImportEdge] = field(default_factory=list)
+    sideways: list[ImportEdge] = field(default_factory=list)
     cycles: list[list[str]] = field(default_factory=list)
 
 
@@ -153,6 +158,16 @@ def upward_edges(edges: Iterable[ImportEdge]) -> list[ImportEdge]:
         if RANKS[target] > RANKS[source]:
             upward.append(edge)
     return upward
+
+
+def sideways_edges(edges: Iterable[ImportEdge]) -> list[ImportEdge]:
+    """Imports of another package of the importer's own rank (siblings stay independent)."""
+    sideways = []
+    for edge in edges:
+        source, target = edge.source.split(".")[0], edge.target.split(".")[0]
+        if source != target and RANKS[target] == RANKS[source]:
+            sideways.append(edge)
+    return sideways
 
 
 def import_cycles(edges: Iterable[ImportEdge]) -> list[list[str]]:
@@ -244,6 +259,7 @@ def measure(root: Path) -> Structure:
     result.longest_functions = sorted(functions, key=lambda f: (-f.lines, f.module, f.name))[:5]
     edges = import_edges(root)
     result.upward = upward_edges(edges)
+    result.sideways = sideways_edges(edges)
     result.cycles = import_cycles(edges)
     return result
 
@@ -257,6 +273,8 @@ def _report(structure: Structure) -> str:
     out += [f"| `{name}` | {lines} |" for name, lines in structure.long_modules.items()]
     out += ["", f"upward imports: {len(structure.upward)}"]
     out += [f"- `{e.source}` → `{e.target}` (line {e.line})" for e in structure.upward]
+    out += [f"sideways imports: {len(structure.sideways)}"]
+    out += [f"- `{e.source}` → `{e.target}` (line {e.line})" for e in structure.sideways]
     out += [f"import cycles: {len(structure.cycles)}"]
     out += [f"- {' ↔ '.join(f'`{m}`' for m in group)}" for group in structure.cycles]
     return "\n".join(out)

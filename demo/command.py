@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import typer
-from rich.console import Console
 
-import policies as policies_package
 from api.cli_options import AsJson
-from api.demo_site import DemoManifest
-from api.render import decisions_table, print_decision
-from api.services import build_review_service, configure_mlflow_environment
-from api.settings import Settings, load_settings
-from demo.planted_pickle import PLANTED_MODEL_NAME, build_planted_pickle_versions
-from demo.registry import build_demo_registry
-from demo.support_assistant import build_support_assistant_versions
-from policies.decision import Decision
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from policies.decision import Decision
 
 __all__ = ["EXAMPLE_POLICIES", "register", "review_demo_candidates", "run_demo"]
 
-EXAMPLE_POLICIES = Path(policies_package.__file__).resolve().parent / "examples"
+
+def _package_dir(name: str) -> Path:
+    # Found without importing the package: `register` runs for every CLI command, so mounting
+    # `promogate demo` must not load the review stack (see tests/api/test_cli_imports.py).
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"package {name!r} is not installed")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+EXAMPLE_POLICIES = _package_dir("policies") / "examples"
 
 
 def run_demo(
@@ -41,6 +47,14 @@ def run_demo(
     DIR` serves them. Returns 0 when every decision matches the defect the candidate was built
     with, 1 otherwise.
     """
+    from rich.console import Console
+
+    from api.demo_site import DemoManifest
+    from api.render import decisions_table
+    from demo.planted_pickle import PLANTED_MODEL_NAME, build_planted_pickle_versions
+    from demo.registry import build_demo_registry
+    from demo.support_assistant import build_support_assistant_versions
+
     # MLflow otherwise copies the current directory's uv.lock and pyproject.toml into every model
     # it logs when it happens to run inside a uv project; the demo's models need neither.
     os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
@@ -144,6 +158,10 @@ def review_demo_candidates(
     Returns the decisions and a line for each one that differs from the verdict the candidate
     was built to get. Prints each decision when a console is given.
     """
+    from api.render import print_decision
+    from api.services import build_review_service, configure_mlflow_environment
+    from api.settings import Settings
+
     ledger_path.unlink(missing_ok=True)
     settings = Settings(
         tracking_uri=tracking_uri,
@@ -176,6 +194,8 @@ def demo(
     as_json: AsJson = False,
 ) -> None:
     """Build a demo MLflow registry with real models and defects, and review every candidate."""
+    from api.settings import load_settings
+
     settings = load_settings()
     pages_url = f"http://{settings.host}:{settings.port}"
     raise typer.Exit(run_demo(directory, as_json=as_json, pages_url=pages_url))

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from ledger.errors import (
         TokenError as TokenError,
     )
+    from ledger.fingerprints import FingerprintRecord as FingerprintRecord
+    from ledger.fingerprints import append_fingerprint as append_fingerprint
+    from ledger.fingerprints import find_fingerprint as find_fingerprint
     from ledger.idempotency import (
         IdempotencyStore as IdempotencyStore,
     )
@@ -101,6 +104,9 @@ _EXPORTS: dict[str, str] = {
     "TokenStore": "ledger.tokens",
     "CommandOutcome": "ledger.commands",
     "CommandRecord": "ledger.commands",
+    "FingerprintRecord": "ledger.fingerprints",
+    "append_fingerprint": "ledger.fingerprints",
+    "find_fingerprint": "ledger.fingerprints",
 }
 
 __all__ = [
@@ -114,6 +120,7 @@ __all__ = [
     "CommandOutcome",
     "CommandRecord",
     "FileAnchorStore",
+    "FingerprintRecord",
     "IdempotencyConflictError",
     "IdempotencyInProgressError",
     "IdempotencyStore",
@@ -129,6 +136,8 @@ __all__ = [
     "Role",
     "TokenError",
     "TokenStore",
+    "append_fingerprint",
+    "find_fingerprint",
     "policy_refs_key",
     "revoke_override",
     "verify_anchors",

@@ -2,6 +2,12 @@
 
 A plain SHA-256 is enough here (no slow password hash): secrets are 256 random bits, so there is
 nothing to guess, and lookups by hash stay cheap on every request.
+
+With ``cache_seconds`` above zero (the API sets it), a token that authenticated is remembered for
+that long, so most requests make no database round trip. The bound on revocation: a token revoked
+through the same store stops authenticating at once (the store forgets it); one revoked elsewhere
+(``promogate token revoke``, another API replica) stops at the latest ``cache_seconds`` later.
+Unknown and revoked tokens are never remembered, so a new token works at once.
 """
 
 from __future__ import annotations
@@ -10,6 +16,9 @@ import hashlib
 import logging
 import re
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Literal, cast, get_args
 from uuid import uuid4
@@ -33,6 +42,8 @@ SECRET_PREFIX = "pgt_"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 # Writing last_used_at on every request would turn every read into a write; once a minute is enough.
 _LAST_USED_GRANULARITY = timedelta(seconds=60)
+# Bounds the memory the cache of authenticated tokens can take.
+_CACHE_MAX_TOKENS = 4096
 
 
 def hash_secret(secret: str) -> str:
@@ -77,10 +88,46 @@ class TokenStore:
 
     Args:
         database: The ledger database.
+        cache_seconds: How long an authenticated token is answered from memory (0: never); a
+            revocation made elsewhere takes effect at the latest this long after it.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, cache_seconds: float = 0.0) -> None:
         self._db = database
+        self.cache_seconds = cache_seconds
+        self._cache: OrderedDict[str, tuple[TokenInfo, float]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        # Bumped by every revocation here, so a read that raced one is not remembered.
+        self._revocations = 0
+
+    def forget(self) -> None:
+        """Drop every remembered token: the next request of each reads the database."""
+        with self._cache_lock:
+            self._cache.clear()
+
+    def _remembered(self, digest: str) -> TokenInfo | None:
+        if self.cache_seconds <= 0:
+            return None
+        with self._cache_lock:
+            entry = self._cache.get(digest)
+            if entry is None:
+                return None
+            if time.monotonic() - entry[1] >= self.cache_seconds:
+                del self._cache[digest]
+                return None
+            self._cache.move_to_end(digest)
+            return entry[0]
+
+    def _remember(self, digest: str, info: TokenInfo, checked: float, revocations: int) -> None:
+        if self.cache_seconds <= 0:
+            return
+        with self._cache_lock:
+            if revocations != self._revocations:
+                return
+            self._cache[digest] = (info, checked)
+            self._cache.move_to_end(digest)
+            while len(self._cache) > _CACHE_MAX_TOKENS:
+                self._cache.popitem(last=False)
 
     def create_token(self, name: str, role: Role) -> tuple[TokenInfo, str]:
         """Create a token; return it with its secret, which is not stored and is shown only once.
@@ -141,6 +188,10 @@ class TokenStore:
                 raise TokenError(f"no active token with name or id {name_or_id!r}")
             row.revoked_at = datetime.now(UTC)
             info = _info(row)
+        with self._cache_lock:
+            self._revocations += 1
+            for digest in [d for d, (cached, _) in self._cache.items() if cached.id == info.id]:
+                del self._cache[digest]
         logger.info("ledger: revoked token %s (%s)", info.name, info.id)
         return info
 
@@ -165,6 +216,12 @@ class TokenStore:
         if not secret:
             return None
         digest = hash_secret(secret)
+        remembered = self._remembered(digest)
+        if remembered is not None:
+            return remembered
+        # Taken before the read: a revocation committed after it is seen by the next read.
+        checked = time.monotonic()
+        revocations = self._revocations
         query = select(ApiTokenRow).where(
             ApiTokenRow.secret_sha256 == digest, ApiTokenRow.revoked_at.is_(None)
         )
@@ -175,6 +232,7 @@ class TokenStore:
             info = _info(row)
         now = datetime.now(UTC)
         if info.last_used_at is not None and now - info.last_used_at < _LAST_USED_GRANULARITY:
+            self._remember(digest, info, checked, revocations)
             return info
         with self._db.write() as session:
             row = session.execute(query).scalar_one_or_none()
@@ -183,4 +241,5 @@ class TokenStore:
                 return None
             row.last_used_at = now
             info = _info(row)
+        self._remember(digest, info, checked, revocations)
         return info

@@ -1,8 +1,12 @@
 """The gate rules: reuse, overrides and promotion, on top of `ReviewService`.
 
-The gate gathers a version's evidence once (`ReviewService.gather`), looks for a decision already
-made on the same evidence digest under the same policy revisions, and reviews that same evidence
-(`ReviewService.review(evidence=...)`) only when there is none. Every front door that gates (the
+The gate first takes the version's evidence fingerprint (`review.fingerprint`): a few metadata
+reads that change whenever the evidence could have. A decision recorded with the same fingerprint
+is reused without reading the evidence. Otherwise, or when no fingerprint can be taken, the gate
+gathers the evidence once (`ReviewService.gather`), looks for a decision already made on the same
+evidence digest under the same policy revisions, and reviews that same evidence
+(`ReviewService.review(evidence=...)`) only when there is none; the fingerprint is then recorded
+with the decision if it did not change meanwhile. Every front door that gates (the
 HTTP API, the local `promogate gate`, the PR bot) asks `GateService.gate`, so they decide the same
 way, overrides included.
 
@@ -24,7 +28,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from ledger.errors import RecordNotFoundError
+from ledger.errors import LedgerError, LedgerUnavailableError, RecordNotFoundError
+from ledger.fingerprints import FingerprintRecord, append_fingerprint, find_fingerprint
 from ledger.records import Override, Promotion
 from ledger.store import Ledger, policy_refs_key
 from policies.decision import Decision
@@ -41,8 +46,15 @@ from review.errors import (
     PromotionRefusedError,
     SubjectNotFoundError,
 )
+from review.fingerprint import (
+    EvidenceFingerprint,
+    FingerprintUnavailableError,
+    PolicySnapshots,
+    evidence_fingerprint,
+)
+from review.gather import history_keys_for
 from review.service import ReviewConfig, ReviewObserver, ReviewService
-from review.trust import approver_shortfall, distrust, record_problem
+from review.trust import approver_shortfall, contradicting_checks, distrust, record_problem
 from tools.client import call_mlflow
 from tools.errors import BackendUnavailableError, NotFoundError, ToolError
 from tools.registry import registered_aliases
@@ -65,6 +77,8 @@ logger = logging.getLogger("promogate.review")
 HUMAN_APPROVAL = "escalation"
 """The check id an approver names to approve an escalated decision as the human it escalated to."""
 _BLOCKING_STATUSES = frozenset({"fail", "error"})
+# Metadata reads only: a fingerprint that takes longer is not worth waiting for.
+_FINGERPRINT_TIMEOUT_S = 10.0
 _OVERRIDABLE_STATUSES = frozenset({"fail", "error", "warn"})
 
 
@@ -160,6 +174,7 @@ class GateService:
         if observer is not None:
             reviews.observer = observer
         self.clock = clock
+        self._policy_snapshots = PolicySnapshots(reviews.policies, reviews.policy_directory)
 
     @property
     def config(self) -> ReviewConfig:
@@ -198,6 +213,11 @@ class GateService:
         started = time.perf_counter()
         created_at = self.clock()
         target = target_alias or self.config.target_alias
+        fingerprint = self.fingerprint(model, ref, target)
+        if fingerprint is not None:
+            reused = self._reuse_by_fingerprint(fingerprint, target)
+            if reused is not None:
+                return reused
         try:
             evidence = self.reviews.gather(model, ref, target_alias=target)
         except (PolicyError, ToolError) as exc:
@@ -226,7 +246,7 @@ class GateService:
             )
         elif existing is not None:
             logger.info(
-                "gate %s/%s @%s: reusing decision %s (%s)",
+                "gate %s/%s @%s: reusing decision %s (%s) on the same evidence digest",
                 candidate.model,
                 candidate.version,
                 target,
@@ -236,11 +256,152 @@ class GateService:
             refusal = distrust(self.ledger, existing, evidence.verdict)
             if refusal is not None:
                 return self._untrusted_answer(existing, refusal)
+            self._remember(fingerprint, existing, ref, target)
             return self._answer(existing, reused=True)
         decision = self.reviews.review(
             model, ref, target_alias=target, evidence=evidence, requested_by=requested_by
         ).decision
+        self._remember(fingerprint, decision, ref, target)
         return self._answer(decision, reused=False)
+
+    # -- reuse by fingerprint ---------------------------------------------------------------------
+
+    def fingerprint(
+        self, model: str, ref: str | int, target_alias: str | None = None
+    ) -> EvidenceFingerprint | None:
+        """The evidence fingerprint of `model` at `ref` now, or None when none can be taken.
+
+        None means the evidence must be read in full: a read failed, the policies cannot be
+        loaded, or part of the evidence lives where a cheap read cannot prove it unchanged.
+
+        Args:
+            model: Registered model name.
+            ref: Version number or ``@alias``.
+            target_alias: The alias the deploy would move; the configured default if None.
+        """
+        target = target_alias or self.config.target_alias
+        try:
+            policies, files = self._policy_snapshots.current()
+            return evidence_fingerprint(
+                self.client,
+                model,
+                ref,
+                policies=policies,
+                policy_files=files,
+                history_keys=history_keys_for(policies, model),
+                target_alias=target,
+                baseline_alias=self.config.baseline_alias,
+                timeout_s=min(_FINGERPRINT_TIMEOUT_S, self.config.evidence_timeout_s),
+            )
+        except (FingerprintUnavailableError, PolicyError) as exc:
+            logger.info("gate %s@%s @%s: no fingerprint (%s)", model, ref, target, exc)
+            return None
+
+    def _reuse_by_fingerprint(
+        self, fingerprint: EvidenceFingerprint, target: str
+    ) -> GateResponse | None:
+        """The answer on the decision recorded with this fingerprint, or None to read in full."""
+        model, version = fingerprint.model, fingerprint.version
+        found = find_fingerprint(
+            self.ledger, model, version, target, fingerprint.digest, fingerprint.format
+        )
+        if found is None:
+            return None
+        problem = record_problem(self.ledger, found.id, "fingerprint")
+        if problem is not None:
+            logger.error("gate %s/%s @%s: %s", model, version, target, problem)
+            return None
+        try:
+            decision = self.ledger.get_decision(found.decision_id)
+        except RecordNotFoundError:
+            return None
+        if (
+            decision.error is not None
+            or decision.evidence_digest != found.evidence_digest
+            or (decision.model, decision.version, decision.target_alias) != (model, version, target)
+        ):
+            return None
+        refusal = record_problem(self.ledger, decision.id)
+        if refusal is None:
+            policies, _ = self._policy_snapshots.current()
+            enforced = {p.name for p in policies if p.policy.mode != "audit"}
+            contradicted = contradicting_checks(decision, enforced)
+            if contradicted:
+                refusal = (
+                    f"decision {decision.id!r} approves although its checks {contradicted!r} "
+                    "fail; a record whose verdict contradicts its checks is not trusted"
+                )
+        if refusal is not None:
+            logger.error("refusing to act on decision %s: %s", decision.id, refusal)
+            return self._untrusted_answer(decision, refusal)
+        logger.info(
+            "gate %s/%s @%s: reusing decision %s (%s) on an unchanged fingerprint",
+            model,
+            version,
+            target,
+            decision.id,
+            decision.verdict,
+        )
+        return self._answer(decision, reused=True)
+
+    def _remember(
+        self,
+        before: EvidenceFingerprint | None,
+        decision: Decision,
+        ref: str | int,
+        target: str,
+    ) -> None:
+        """Record `before` with `decision` if the evidence sources still look the same.
+
+        Taken again now, after the evidence was read and decided on: equal fingerprints mean
+        nothing the fingerprint covers changed in between, so the decision rests on evidence
+        that this fingerprint describes.
+        """
+        if (
+            before is None
+            or decision.error is not None
+            or decision.evidence_digest is None
+            or (decision.model, decision.version) != (before.model, before.version)
+        ):
+            return
+        after = self.fingerprint(decision.model, ref, target)
+        if after is None or after.digest != before.digest:
+            changed = before.changed_parts(after) if after is not None else ["unavailable"]
+            logger.info(
+                "gate %s/%s @%s: evidence sources changed during the review (%s); "
+                "no fingerprint recorded",
+                decision.model,
+                decision.version,
+                target,
+                ", ".join(changed),
+            )
+            return
+        known = find_fingerprint(
+            self.ledger, before.model, before.version, target, before.digest, before.format
+        )
+        if (
+            known is not None
+            and known.decision_id == decision.id
+            and record_problem(self.ledger, known.id, "fingerprint") is None
+        ):
+            return
+        record = FingerprintRecord(
+            decision_id=decision.id,
+            model=decision.model,
+            version=decision.version,
+            target_alias=target,
+            evidence_digest=decision.evidence_digest,
+            format=before.format,
+            fingerprint=before.digest,
+            parts=before.parts,
+        )
+        try:
+            append_fingerprint(self.ledger, record)
+        except LedgerUnavailableError:
+            raise
+        except LedgerError as exc:
+            # The decision stands; without its fingerprint the next gate reads in full.
+            logger.warning("fingerprint of decision %s not recorded: %s", decision.id, exc)
 
     @staticmethod
     def _untrusted_answer(decision: Decision, refusal: str) -> GateResponse:

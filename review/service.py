@@ -126,6 +126,11 @@ class ReviewService:
             self._client = make_client(self.config.tracking_uri, self.config.registry_uri)
         return self._client
 
+    @property
+    def policy_directory(self) -> Path | None:
+        """The directory `policies` reads on every call; None when the policy set is fixed."""
+        return self.config.policies_dir if self._policies is None else None
+
     def policies(self) -> list[LoadedPolicy]:
         """The trusted policy set, read from the configured directory on every call unless given."""
         if self._policies is not None:

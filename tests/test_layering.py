@@ -1,6 +1,8 @@
-"""The layers of DESIGN §2 hold: no package imports one above it, and no modules import each other.
+"""The layers of DESIGN §2 hold: no package imports one above it or a sibling of its own rank, and
+no modules import each other.
 
-tools < comparison < policies < {evals, ledger} < agents < review < api < {demo, benchmarks}
+tools < comparison < policies < {evals, ledger} < agents < review < api < demo < benchmarks
+(the benchmarks measure the demo registry, so they sit above it)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from benchmarks.structure import (
     ImportEdge,
     import_cycles,
     import_edges,
+    sideways_edges,
     upward_edges,
 )
 
@@ -27,6 +30,10 @@ def edges() -> list[ImportEdge]:
 
 def test_no_package_imports_one_above_it(edges: list[ImportEdge]) -> None:
     assert upward_edges(edges) == []
+
+
+def test_packages_of_one_rank_do_not_import_each_other(edges: list[ImportEdge]) -> None:
+    assert sideways_edges(edges) == []
 
 
 def test_no_import_cycles(edges: list[ImportEdge]) -> None:
@@ -46,8 +53,18 @@ def test_every_top_level_package_has_a_rank() -> None:
         ("api.cli", "demo.command", True),
         ("review.gate", "policies.decision", False),
         ("tools.collector", "comparison.facts", True),
+        ("benchmarks.review_latency", "demo.registry", False),
+        ("demo.registry", "benchmarks.structure", True),
     ],
-    ids=["ledger-imports-agents", "siblings", "front-door-imports-demo", "downward", "tools-up"],
+    ids=[
+        "ledger-imports-agents",
+        "siblings",
+        "front-door-imports-demo",
+        "downward",
+        "tools-up",
+        "benchmark-measures-demo",
+        "demo-imports-benchmarks",
+    ],
 )
 def test_upward_edges_are_found(source: str, target: str, upward: bool) -> None:
     edge = ImportEdge(source, target, 1)
@@ -61,3 +78,18 @@ def test_cycles_are_found() -> None:
         ImportEdge("ledger.store", "ledger.chain", 3),
     ]
     assert import_cycles(cycle) == [["ledger.chain", "ledger.errors"]]
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "sideways"),
+    [
+        ("evals.suite", "ledger.store", True),
+        ("ledger.store", "evals.suite", True),
+        ("ledger.store", "ledger.errors", False),
+        ("benchmarks.review_latency", "demo.registry", False),
+    ],
+    ids=["evals-imports-ledger", "ledger-imports-evals", "same-package", "benchmark-above-demo"],
+)
+def test_sideways_edges_are_found(source: str, target: str, sideways: bool) -> None:
+    edge = ImportEdge(source, target, 1)
+    assert sideways_edges([edge]) == ([edge] if sideways else [])

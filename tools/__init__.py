@@ -163,6 +163,12 @@ if TYPE_CHECKING:
     from tools.redaction import install_log_redaction as install_log_redaction
     from tools.redaction import redact as redact
     from tools.registry import (
+        logged_model_id_from_source as logged_model_id_from_source,
+    )
+    from tools.registry import (
+        parse_version_ref as parse_version_ref,
+    )
+    from tools.registry import (
         registered_aliases as registered_aliases,
     )
     from tools.registry import (
@@ -301,6 +307,8 @@ _EXPORTS: dict[str, str] = {
     "read_metric_history": "tools.runs",
     "read_text_artifact": "tools.artifacts",
     "registered_aliases": "tools.registry",
+    "logged_model_id_from_source": "tools.registry",
+    "parse_version_ref": "tools.registry",
     "SafetySuiteResult": "tools.evidence",
     "segment_metric_key": "tools.segments",
     "segment_metrics_from_keys": "tools.segments",
@@ -373,6 +381,7 @@ __all__ = [
     "key_matches",
     "load_config_files",
     "load_pipeline_config",
+    "logged_model_id_from_source",
     "make_client",
     "merge_mappings",
     "metric_inputs",
@@ -382,6 +391,7 @@ __all__ = [
     "pair_tables",
     "paired_bootstrap",
     "parse_segment_metric_key",
+    "parse_version_ref",
     "rate_difference_interval",
     "read_eval_table",
     "read_feature_importances",

@@ -51,6 +51,7 @@ __all__ = [
     "read_logged_model_text_artifacts",
     "read_run_text_artifacts",
     "read_text_artifact",
+    "walk_run_artifacts",
 ]
 
 logger = logging.getLogger("promogate.tools")
@@ -181,6 +182,23 @@ def list_run_artifacts(
         max_entries: Stop after this many files.
     """
     return _walk(client, "run", run_id, path, max_entries)[0]
+
+
+def walk_run_artifacts(
+    client: MlflowClient, run_id: str, *, max_entries: int = MAX_LISTED_ARTIFACTS
+) -> tuple[list[ArtifactEntry], bool]:
+    """Every artifact file of a run, ordered by path, and True when the listing was cut short.
+
+    One listing serves all the readers of a review (text artifacts, the evaluation table):
+    listing a run's artifacts also searches its logged models, which costs more than reading
+    the files.
+
+    Args:
+        client: MLflow client.
+        run_id: The run id.
+        max_entries: Stop after this many files.
+    """
+    return _walk(client, "run", run_id, None, max_entries)
 
 
 def list_logged_model_artifacts(
@@ -372,6 +390,7 @@ def read_run_text_artifacts(
     *,
     max_bytes: int = TEXT_ARTIFACT_MAX_BYTES,
     max_entries: int = MAX_LISTED_ARTIFACTS,
+    listing: tuple[list[ArtifactEntry], bool] | None = None,
 ) -> TextArtifacts:
     """A run's artifact listing, its pipeline config files and its text documents.
 
@@ -384,8 +403,9 @@ def read_run_text_artifacts(
         run_id: The run id.
         max_bytes: Size cap per file.
         max_entries: Stop listing after this many files (``truncated`` is then True).
+        listing: The run's listing (`walk_run_artifacts`) when the caller already has it.
     """
-    entries, truncated = _walk(client, "run", run_id, None, max_entries)
+    entries, truncated = listing or _walk(client, "run", run_id, None, max_entries)
     wanted = _documents_first(entries, _is_run_config)
     files, skipped = _read_selected(client, "run", run_id, entries, wanted, max_bytes)
     return TextArtifacts(

@@ -21,6 +21,7 @@ from tools.artifacts import (
     read_logged_model_text_artifacts,
     read_run_text_artifacts,
     read_text_artifact,
+    walk_run_artifacts,
 )
 from tools.datasets import dataset_inputs_from
 from tools.discovery import (
@@ -309,9 +310,19 @@ def collect_resolved(
                     datasets = dataset_inputs_from(raw)
 
         if run is not None:
+            # One listing for both readers; each waits for it and fails with it.
+            listing = reader.submit(walk_run_artifacts, client, run.run_id)
             run_futures = (
-                reader.submit(read_run_text_artifacts, client, run.run_id),
-                reader.submit(find_eval_table, client, run.run_id, mapping),
+                reader.submit(
+                    lambda run_id: read_run_text_artifacts(
+                        client, run_id, listing=listing.result()
+                    ),
+                    run.run_id,
+                ),
+                reader.submit(
+                    lambda run_id: find_eval_table(client, run_id, mapping, listing.result()[0]),
+                    run.run_id,
+                ),
                 reader.submit(_histories, client, run, history_keys),
                 reader.submit(read_safety_evidence, client, run, resolved.model, resolved.version),
             )

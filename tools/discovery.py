@@ -29,6 +29,7 @@ from tools.evidence import (
     LoggedModelEvidence,
     RunEvidence,
 )
+from tools.evidence_cache import TABLE_CACHE, content_key, table_size
 from tools.evidence_mapping import EvidenceMapping, TableColumns
 
 if TYPE_CHECKING:
@@ -233,7 +234,12 @@ def _load(
     data = download_artifact(
         client, "run", run_id, entry.path, max_bytes=EVAL_TABLE_MAX_BYTES, size_hint=entry.size
     )
-    table = parse_eval_table(entry.path, data, check_columns=False)
+    # Keyed by the bytes just read, so a replaced table is parsed again.
+    table = TABLE_CACHE.get_or_compute(
+        content_key(entry.path, data),
+        lambda: parse_eval_table(entry.path, data, check_columns=False),
+        table_size,
+    )
     try:
         roles = column_roles(table.columns, mapped)
     except ValueError as exc:
@@ -244,7 +250,10 @@ def _load(
 
 
 def find_eval_table(
-    client: MlflowClient, run_id: str, mapping: EvidenceMapping | None = None
+    client: MlflowClient,
+    run_id: str,
+    mapping: EvidenceMapping | None = None,
+    entries: Sequence[ArtifactEntry] | None = None,
 ) -> FoundTable:
     """The run's per-example evaluation table: by mapping, by convention, else by content.
 
@@ -252,6 +261,7 @@ def find_eval_table(
         client: MLflow client.
         run_id: The source run.
         mapping: The applicable evidence mapping, if any.
+        entries: The run's artifact listing, when the caller already has it.
 
     Raises:
         AmbiguousEvidenceError: Several artifacts fit; the message lists them.
@@ -260,7 +270,8 @@ def find_eval_table(
     """
     mapped_table = mapping.table if mapping is not None else None
     columns = mapped_table.columns if mapped_table is not None else None
-    entries = list_run_artifacts(client, run_id)
+    if entries is None:
+        entries = list_run_artifacts(client, run_id)
     how: Literal["mapping", "convention", "discovery"]
     if mapped_table is not None and mapped_table.paths:
         chosen = [e for e in entries if any(artifact_glob(g, e.path) for g in mapped_table.paths)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 from collections.abc import Sequence
 from statistics import NormalDist
 from typing import Any, Literal, get_args
@@ -25,7 +26,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
+from tools.evidence_cache import BOOTSTRAP_CACHE_BYTES, ByteBoundedCache, content_key
+
 __all__ = [
+    "BOOTSTRAP_CACHE",
     "METRIC_NAMES",
     "BootstrapResult",
     "MetricName",
@@ -278,6 +282,10 @@ def metric_value(
     return float(prepared.evaluate(np.ones((len(labels), 1), dtype=np.float64))[0])
 
 
+# Paired bootstraps by a digest of their inputs (see `paired_bootstrap`); about 1 KiB each.
+BOOTSTRAP_CACHE: ByteBoundedCache[BootstrapResult] = ByteBoundedCache(BOOTSTRAP_CACHE_BYTES)
+
+
 def paired_bootstrap(
     metric: MetricName,
     labels: Sequence[Any],
@@ -308,10 +316,46 @@ def paired_bootstrap(
         The observed values and delta, the interval, and the one-sided p-value for "b is worse
         than a": the share of resamples in which b is not worse (with add-one smoothing).
 
+    The result is a function of the arguments, so it is kept in `BOOTSTRAP_CACHE` under a digest
+    of all of them: a champion's table compared again with the same candidate is not resampled
+    again.
+
     Raises:
         ValueError: On an unsupported metric, misaligned inputs, too few examples, or a metric that
             is undefined on the full data (e.g. recall without any positive label).
     """
+    key = content_key(
+        "paired_bootstrap",
+        repr((metric, n_resamples, seed, confidence, pos_label)),
+        pickle.dumps((labels, preds_or_scores_a, preds_or_scores_b), protocol=5),
+    )
+    return BOOTSTRAP_CACHE.get_or_compute(
+        key,
+        lambda: _paired_bootstrap(
+            metric,
+            labels,
+            preds_or_scores_a,
+            preds_or_scores_b,
+            n_resamples=n_resamples,
+            seed=seed,
+            confidence=confidence,
+            pos_label=pos_label,
+        ),
+        lambda _result: 1024,
+    )
+
+
+def _paired_bootstrap(
+    metric: MetricName,
+    labels: Sequence[Any],
+    preds_or_scores_a: Sequence[Any],
+    preds_or_scores_b: Sequence[Any],
+    *,
+    n_resamples: int,
+    seed: int,
+    confidence: float,
+    pos_label: Any,
+) -> BootstrapResult:
     metric = _check_metric(metric)
     n = len(labels)
     if len(preds_or_scores_a) != n or len(preds_or_scores_b) != n:

@@ -50,9 +50,10 @@ def gate(
 ) -> Response:
     """Allow or deny moving `target_alias` to `model` at `version`.
 
-    Reuses a decision made on the same evidence digest under the same policy revisions, or reviews
-    now. `allowed` is true only for an approving decision, or a blocked one whose every failing
-    check an approver overrode for the same evidence. When MLflow is down, slow or failing, the
+    Reuses the decision recorded with an unchanged evidence fingerprint (no evidence is read), else
+    one made on the same evidence digest under the same policy revisions, or reviews now.
+    `allowed` is true only for an approving decision, or a blocked one whose every failing check an
+    approver overrode for the same evidence. When MLflow is down, slow or failing, the
     answer is a deny with the reason in `error`; when the ledger is down the answer is 503. A
     client must treat anything but `allowed: true` as a deny.
     """

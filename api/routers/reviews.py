@@ -8,6 +8,7 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import IdempotencyKey, Reviewer, State, Viewer
 from api.errors import ApiError, NotFoundApiError
@@ -143,10 +144,23 @@ def _read(state: State, review_id: str) -> Review:
     summary="Read a review",
     responses=problem_responses(401, 403, 404, 422, 503),
 )
-def get_review(review_id: ReviewId, state: State, caller: Viewer) -> Review:
+async def get_review(review_id: ReviewId, state: State, caller: Viewer) -> Response:
     """The review's state, and its decision once completed."""
     del caller
-    return _read(state, review_id)
+    # A recorded decision never changes: its JSON is kept, and a repeated read is served from
+    # memory without a database round trip or a thread hop.
+    body = state.decisions.get(review_id)
+    if body is None:
+        body = await run_in_threadpool(_read_json, state, review_id)
+    return Response(content=body, media_type="application/json")
+
+
+def _read_json(state: State, review_id: str) -> bytes:
+    review = _read(state, review_id)
+    body = review.model_dump_json().encode()
+    if review.state == "completed":
+        state.decisions.put(review_id, body)
+    return body
 
 
 @router.get(
@@ -163,10 +177,12 @@ def list_reviews(
         int | None, Query(ge=1, le=2_147_483_647, description="Only this version.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 50,
-) -> ReviewList:
+) -> Response:
     """Completed reviews (decisions), newest first."""
     del caller
     decisions = state.ledger.list_decisions(model=model, version=version, limit=limit)
-    return ReviewList(
+    listed = ReviewList(
         reviews=[Review(review_id=d.id, state="completed", decision=d) for d in decisions]
     )
+    # Serialised once here; returning the model would have it validated and serialised again.
+    return Response(content=listed.model_dump_json(), media_type="application/json")

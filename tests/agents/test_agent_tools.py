@@ -61,7 +61,7 @@ def test_compare_metric_and_significance_on_a_regression(kit: Any) -> None:
         [c["id"] for c in compared["checks"]].index("metrics.roc_auc.max_drop")
     ].items()
     west = call_tool(
-        agent_tools.test_significance.name,
+        agent_tools.test_significance.__name__,
         ctx,
         metric="recall",
         segment_column="region",
@@ -226,5 +226,5 @@ def test_no_baseline_is_an_answer_not_an_error(kit: Any) -> None:
     }
     assert (
         "not testable"
-        in call_tool(agent_tools.test_significance.name, ctx, metric="roc_auc")["error"]
+        in call_tool(agent_tools.test_significance.__name__, ctx, metric="roc_auc")["error"]
     )

@@ -194,3 +194,55 @@ def test_health_and_readiness(api: Any) -> None:
     assert body["ready"] is True
     assert set(body["checks"]) == {"mlflow", "ledger", "jobs"}
     assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_gate_reuses_on_an_unchanged_fingerprint_and_reviews_a_changed_version(
+    api: Any, gate_registry: Any, mlflow_server: Any
+) -> None:
+    first = _gate(api, 2).json()
+    records = api.ledger.head()[0]
+    again = _gate(api, 2).json()
+    assert again["reused"] is True and again["decision_id"] == first["decision_id"]
+    # Answered from the fingerprint: nothing read in full, nothing appended.
+    assert api.ledger.head()[0] == records
+    client = MlflowClient(mlflow_server.url)
+    run_id = client.get_model_version(MODEL, "2").run_id
+    assert run_id is not None
+    client.log_metric(run_id, f"logged_after_review_{secrets.token_hex(3)}", 1.0)
+    changed = _gate(api, 2).json()
+    assert changed["reused"] is False
+    assert changed["decision_id"] != first["decision_id"]
+    assert changed["evidence_digest"] != first["evidence_digest"]
+    assert _gate(api, 2).json()["decision_id"] == changed["decision_id"]
+
+
+def test_gate_reads_in_full_when_artifacts_are_served_by_mlflow(
+    make_api: Any, gate_registry: Any, mlflow_server: Any, tmp_path: Path
+) -> None:
+    """Artifacts behind `mlflow-artifacts:` list names and sizes only: no fingerprint, and a
+    decision is still reused, found by its evidence digest after a full read."""
+    model = f"served-{secrets.token_hex(3)}"
+    policies = tmp_path / "policies"
+    shutil.copytree(gate_registry.policies_dir, policies)
+    (policies / "served.yaml").write_text(
+        "apiVersion: promogate/v1\nkind: PromotionPolicy\n"
+        f"metadata: {{name: served, revision: 1}}\nmatch: {{model: {model}}}\n"
+        "metrics:\n  - {name: roc_auc, min: 0.5}\n"
+    )
+    client = MlflowClient(mlflow_server.url)
+    experiment = client.create_experiment(model)
+    run = client.create_run(experiment)
+    client.log_metric(run.info.run_id, "roc_auc", 0.9)
+    client.log_text(run.info.run_id, "seed: 1\n", "pipeline/pipeline.yaml")
+    client.set_terminated(run.info.run_id)
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")
+    client.create_registered_model(model)
+    client.create_model_version(model, f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+    api = make_api(policies_dir=policies)
+    first = _gate(api, 1, model=model).json()
+    assert first["error"] is None, first
+    records = api.ledger.head()[0]
+    again = _gate(api, 1, model=model).json()
+    assert again["reused"] is True and again["decision_id"] == first["decision_id"]
+    # No fingerprint could be taken, so none was recorded.
+    assert api.ledger.head()[0] == records

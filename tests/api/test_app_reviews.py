@@ -109,3 +109,43 @@ def test_invalid_requests_are_422_problems(
     assert problem["kind"] == "invalid_request"
     assert any(field in ".".join(e["loc"]) for e in problem["errors"])
     assert len(shared_api.ledger.list_decisions()) == before
+
+
+def test_decision_reads_are_kept_serialised_and_identical(api: Any) -> None:
+    created = api.client.post(
+        "/v1/reviews", json={"model": MODEL, "version": 3}, headers=api.headers("reviewer")
+    )
+    assert created.status_code == 201, created.text
+    location = created.headers["Location"]
+    review_id = created.json()["review_id"]
+    first = api.client.get(location, headers=api.headers("viewer"))
+    assert first.status_code == 200
+    state = api.client.app.state.promogate
+    assert state.decisions.get(review_id) == first.content
+    # Served from memory now: the same bytes, and the decision as recorded.
+    second = api.client.get(location, headers=api.headers("viewer"))
+    assert second.content == first.content
+    assert second.headers["content-type"] == "application/json"
+    assert second.json()["decision"] == api.ledger.get_decision(review_id).model_dump(mode="json")
+    metrics = api.client.get("/metrics").text
+    assert 'route="/v1/reviews/{review_id}"' in metrics
+    # The guard still runs first: a kept decision is no answer without a valid token.
+    assert api.client.get(location).status_code == 401
+    assert api.client.get(location, headers={"Authorization": "Bearer pgt_no"}).status_code == 401
+
+
+def test_a_revoked_token_is_refused_within_the_cache_bound(make_api: Any) -> None:
+    import time
+
+    from ledger.store import Ledger
+
+    api = make_api(token_cache_s=0.5)
+    headers = api.headers("viewer")
+    assert api.client.get("/v1/reviews", headers=headers).status_code == 200
+    # Revoked by another process (`promogate token revoke`), not through the app's store.
+    other = Ledger(api.settings.ledger_url)
+    other.tokens.revoke_token("viewer")
+    other.close()
+    # It may be remembered, but never longer than `token_cache_s`.
+    time.sleep(0.5)
+    assert api.client.get("/v1/reviews", headers=headers).status_code == 401

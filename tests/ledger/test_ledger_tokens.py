@@ -131,3 +131,48 @@ def test_last_used_is_written_at_most_once_a_minute(ledger: Ledger) -> None:
     third = ledger.tokens.authenticate(secret)
     assert third is not None and third.last_used_at is not None
     assert third.last_used_at > an_hour_ago + timedelta(minutes=59)
+
+
+def test_the_token_cache_is_off_unless_asked_for(ledger_url: str) -> None:
+    store = Ledger(ledger_url)
+    _, secret = store.tokens.create_token("ci-deploy", "deployer")
+    assert store.tokens.authenticate(secret) is not None
+    with Ledger(ledger_url) as elsewhere:
+        elsewhere.tokens.revoke_token("ci-deploy")
+    assert store.tokens.authenticate(secret) is None
+    store.close()
+
+
+@pytest.mark.parametrize("where", ["same-store", "another-process"], ids=str)
+def test_a_cached_token_is_refused_within_the_bound_after_revocation(
+    ledger_url: str, where: str
+) -> None:
+    import time
+
+    api_side = Ledger(ledger_url)
+    api_side.tokens.cache_seconds = 0.5
+    _, secret = api_side.tokens.create_token("ci-deploy", "deployer")
+    assert api_side.tokens.authenticate(secret) is not None
+    if where == "same-store":
+        api_side.tokens.revoke_token("ci-deploy")
+        # Revoked through the store that remembers it: refused at once.
+        assert api_side.tokens.authenticate(secret) is None
+    else:
+        elsewhere = Ledger(ledger_url)
+        elsewhere.tokens.revoke_token("ci-deploy")
+        elsewhere.close()
+        # Revoked elsewhere: it may be remembered, but never longer than `cache_seconds`.
+        time.sleep(0.5)
+    # Never remembered once refused.
+    assert api_side.tokens.authenticate(secret) is None
+    api_side.close()
+
+
+def test_unknown_tokens_are_not_remembered_and_new_ones_work_at_once(ledger_url: str) -> None:
+    store = Ledger(ledger_url)
+    store.tokens.cache_seconds = 60.0
+    assert store.tokens.authenticate("pgt_unknown") is None
+    with Ledger(ledger_url) as elsewhere:
+        _, secret = elsewhere.tokens.create_token("late", "viewer")
+    assert store.tokens.authenticate(secret) is not None
+    store.close()

@@ -1,0 +1,96 @@
+"""Wall time of a local `promogate review` on the demo, beside `python -c "import mlflow"`.
+
+Runs, alternately and in the same loop, `python -c "import mlflow"` and `promogate review
+credit-risk 2` (offline, no tag publishing, a throwaway SQLite ledger) on the demo registry, from
+this checkout and from any `--checkout DIR` given (e.g. the main branch, same interpreter), after
+one untimed run of each so bytecode is cached::
+
+    uv run python -m benchmarks.review_cli_wall --workdir /tmp/bench --reuse --runs 7
+
+The goal is review <= import mlflow + 0.6 s: what promogate adds on top of MLflow's own import
+(its imports, the MLflow store, the review and the ledger) within 0.6 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.review_latency import DEFAULT_POLICIES, prepare_registry
+
+__all__ = ["main"]
+
+_REVIEW = "import sys; sys.argv = ['promogate', *sys.argv[1:]]; from api.cli import main; main()"
+
+
+def _time(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode not in (0, 1):
+        raise RuntimeError(f"{cmd[:3]} exited {result.returncode}: {result.stderr[-1000:]}")
+    return elapsed
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/promogate-bench"))
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--checkout", type=Path, action="append", default=[])
+    args = parser.parse_args(argv)
+    registry = prepare_registry(args.workdir, reuse=args.reuse)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_PUBLISH_TAGS": "false"}
+    ledger_dir = Path(tempfile.mkdtemp(prefix="promogate-cli-"))
+    review_args = [
+        "review",
+        "credit-risk",
+        "2",
+        "--policies",
+        str(DEFAULT_POLICIES),
+        "--tracking-uri",
+        registry.tracking_uri,
+        "--llm",
+        "offline",
+    ]
+    commands: dict[str, tuple[list[str], Path]] = {
+        'python -c "import mlflow"': ([sys.executable, "-c", "import mlflow"], Path.cwd()),
+    }
+    for checkout in [Path.cwd(), *args.checkout]:
+        name = "this checkout" if checkout == Path.cwd() else checkout.name
+        ledger = f"sqlite:///{ledger_dir / (name.replace(' ', '-') + '.db')}"
+        commands[f"promogate review ({name})"] = (
+            [sys.executable, "-c", _REVIEW, *review_args, "--ledger-url", ledger],
+            checkout,
+        )
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    loads: list[float] = []
+    for cmd, cwd in commands.values():
+        _time(cmd, cwd, env)  # bytecode, page cache
+    for _ in range(args.runs):
+        for label, (cmd, cwd) in commands.items():
+            times[label].append(_time(cmd, cwd, env))
+            print(f"{label}: {times[label][-1]:.2f} s", flush=True)
+        loads.append(os.getloadavg()[0])
+    base = statistics.median(times['python -c "import mlflow"'])
+    print("| command | runs | median (s) | min (s) | minus import mlflow (s) |")
+    print("|---|---:|---:|---:|---:|")
+    for label, values in times.items():
+        median = statistics.median(values)
+        print(
+            f"| `{label}` | {len(values)} | {median:.2f} | {min(values):.2f} | "
+            f"{median - base:+.2f} |"
+        )
+    print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""Fresh-review throughput on the PostgreSQL job queue with 1, 2 and 4 worker processes.
+
+Reviews of the demo candidates are queued on procrastinate (`api.jobs.ProcrastinateJobQueue`,
+what `POST /v1/reviews?wait=false` does) and run by `promogate worker` processes, one review at a
+time each, on the same machine; the decisions go to a PostgreSQL ledger. Per level::
+
+    uv run python -m benchmarks.review_scaleout --workdir /tmp/bench --reuse \\
+        --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test --workers 1,2,4 --jobs 40
+
+- the database ``promogate_bench`` on that server is dropped and created, so concurrent test
+  runs on the server's other databases are not touched;
+- the workers start and each runs warm-up reviews (imports, connections) before timing;
+- `--jobs` reviews are queued at once; throughput is jobs / (last finished - first queued);
+- CPU seconds per review are the workers' own CPU time (``/proc/<pid>/stat``) over the jobs,
+  which is what a review costs whatever the number of cores;
+- every decision is read back from the ledger and its verdict compared with the demo's.
+
+`--checkout DIR` runs the workers from another checkout of the repository (e.g. the main branch)
+with the same interpreter, for a before/after in one run. Reviews of the same five candidates
+repeat, so evidence caches warm up as they would for a champion compared with many candidates.
+
+This module sits on top of the packages it measures, and nothing imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from api import ProcrastinateJobQueue, ReviewJob, postgres_conninfo
+from benchmarks.review_latency import DEFAULT_POLICIES, prepare_registry
+from ledger.store import Ledger
+
+__all__ = ["ScaleRow", "main", "measure_level"]
+
+BENCH_DATABASE = "promogate_bench"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class ScaleRow(BaseModel):
+    """One level: how many workers, how many reviews, how long, at what CPU cost."""
+
+    workers: int
+    jobs: int
+    seconds: float
+    reviews_per_s: float
+    cpu_s_per_review: float
+    wrong_verdicts: int
+    failed: int
+    load_average: float
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _bench_url(server_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(server_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+
+
+def _recreate_database(server_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_conninfo(server_url), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+
+
+def _statuses(conninfo: str, review_ids: Sequence[str]) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT status, count(*) FROM procrastinate_jobs WHERE queueing_lock = ANY(%s) "
+            "GROUP BY status",
+            (list(review_ids),),
+        ).fetchall()
+    return {str(status): int(count) for status, count in rows}
+
+
+def _wait_done(conninfo: str, review_ids: Sequence[str], timeout_s: float) -> dict[str, int]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        statuses = _statuses(conninfo, review_ids)
+        if statuses.get("succeeded", 0) + statuses.get("failed", 0) >= len(review_ids):
+            return statuses
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"jobs not finished after {timeout_s:g} s: {statuses}")
+        time.sleep(0.05)
+
+
+def measure_level(
+    workers: int,
+    jobs: int,
+    *,
+    tracking_uri: str,
+    ledger_url: str,
+    candidates: Sequence[tuple[int, str]],
+    checkout: Path | None,
+    timeout_s: float = 900.0,
+) -> ScaleRow:
+    """Start `workers` worker processes, warm them up, then time `jobs` queued reviews."""
+    conninfo = postgres_conninfo(ledger_url)
+    queue = ProcrastinateJobQueue(conninfo)
+    env = {
+        **os.environ,
+        "PROMOGATE_LEDGER_URL": ledger_url,
+        "PROMOGATE_TRACKING_URI": tracking_uri,
+        "PROMOGATE_POLICIES_DIR": str(DEFAULT_POLICIES),
+        "PROMOGATE_PUBLISH_TAGS": "false",
+        "PROMOGATE_LOG_LEVEL": "WARNING",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    probe = "import sys; sys.argv = ['promogate', *sys.argv[1:]]; from api.cli import main; main()"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", probe, "worker", "--concurrency", "1", "--name", f"w{i}"],
+            cwd=checkout or Path.cwd(),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(workers)
+    ]
+    try:
+
+        def submit(count: int) -> dict[str, str]:
+            expected: dict[str, str] = {}
+            for i in range(count):
+                version, verdict = candidates[i % len(candidates)]
+                review_id = f"bench-{uuid.uuid4().hex[:12]}"
+                queue.submit(ReviewJob(review_id=review_id, model="credit-risk", ref=str(version)))
+                expected[review_id] = verdict
+            return expected
+
+        # Two warm-up reviews per worker: imports, MLflow store and ledger connections.
+        _wait_done(conninfo, list(submit(2 * workers)), timeout_s)
+        cpu_before = sum(_cpu_seconds(p.pid) for p in procs)
+        started = time.perf_counter()
+        expected = submit(jobs)
+        statuses = _wait_done(conninfo, list(expected), timeout_s)
+        seconds = time.perf_counter() - started
+        cpu = sum(_cpu_seconds(p.pid) for p in procs) - cpu_before
+        load = os.getloadavg()[0]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        queue.close()
+    ledger = Ledger(ledger_url)
+    try:
+        wrong = sum(
+            1 for rid, verdict in expected.items() if ledger.get_decision(rid).verdict != verdict
+        )
+    finally:
+        ledger.close()
+    return ScaleRow(
+        workers=workers,
+        jobs=jobs,
+        seconds=seconds,
+        reviews_per_s=jobs / seconds,
+        cpu_s_per_review=cpu / jobs,
+        wrong_verdicts=wrong,
+        failed=statuses.get("failed", 0),
+        load_average=load,
+    )
+
+
+def render(rows: Sequence[ScaleRow], label: str) -> str:
+    base = rows[0].reviews_per_s if rows else 1.0
+    lines = [
+        "| code | workers | reviews | seconds | reviews/s | vs 1 worker | CPU s / review "
+        "| wrong verdicts | failed | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {label} | {r.workers} | {r.jobs} | {r.seconds:.1f} | {r.reviews_per_s:.2f} | "
+        f"{r.reviews_per_s / base:.2f}x | {r.cpu_s_per_review:.3f} | {r.wrong_verdicts} | "
+        f"{r.failed} | {r.load_average:.1f} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/promogate-bench"))
+    parser.add_argument("--reuse", action="store_true", help="Reuse a demo registry build.")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("PROMOGATE_TEST_POSTGRES_URL"),
+        help="A PostgreSQL server URL; the benchmark uses its own database on it.",
+    )
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--jobs", type=int, default=40)
+    parser.add_argument(
+        "--checkout", type=Path, action="append", default=[], help="Also run another checkout."
+    )
+    args = parser.parse_args(argv)
+    if not args.postgres:
+        parser.error("--postgres (or PROMOGATE_TEST_POSTGRES_URL) is required")
+    registry = prepare_registry(args.workdir, reuse=args.reuse)
+    candidates = [(c.version, c.expected_verdict) for c in registry.candidates]
+    ledger_url = _bench_url(args.postgres)
+    levels = [int(x) for x in args.workers.split(",")]
+    for checkout in [None, *args.checkout]:
+        label = "this" if checkout is None else checkout.name
+        rows: list[ScaleRow] = []
+        for workers in levels:
+            _recreate_database(args.postgres)
+            Ledger(ledger_url).close()  # creates the ledger's tables before workers race to
+            rows.append(
+                measure_level(
+                    workers,
+                    args.jobs,
+                    tracking_uri=registry.tracking_uri,
+                    ledger_url=ledger_url,
+                    candidates=candidates,
+                    checkout=checkout,
+                )
+            )
+            print(render(rows[-1:], label), flush=True)
+        print(f"\n{label}: {args.jobs} reviews per level, worker concurrency 1")
+        print(render(rows, label))
+        cost = statistics.median(r.cpu_s_per_review for r in rows)
+        print(f"median CPU per review: {cost:.3f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""What the `promogate` commands import: heavy libraries only on the paths that use them.
+
+Each case runs the console-script entry in a fresh interpreter and lists the top-level packages
+loaded when it exits. `python -X importtime` shows where the time goes; these tests only pin that
+the libraries a command does not need stay out.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies" / "examples"
+
+# Each costs a tenth of a second to seconds to import; none is needed to print help.
+HEAVY = (
+    "fastapi",
+    "langchain",
+    "langchain_core",
+    "langchain_openai",
+    "langgraph",
+    "mlflow",
+    "numpy",
+    "openai",
+    "pandas",
+    "procrastinate",
+    "psycopg",
+    "pyarrow",
+    "pydantic_settings",
+    "scipy",
+    "sklearn",
+    "sqlalchemy",
+)
+# The LLM stack and the libraries no local review or policy check uses.
+NEVER_OFFLINE = (
+    "langchain",
+    "langchain_core",
+    "langchain_openai",
+    "langgraph",
+    "openai",
+    "procrastinate",
+    "sklearn",
+)
+# Policy validation parses YAML into pydantic models; numpy comes with the comparison types the
+# pipeline rules are declared on.
+NOT_FOR_POLICIES = (*NEVER_OFFLINE, "fastapi", "mlflow", "pandas", "pyarrow", "scipy", "sqlalchemy")
+# The HTTP gate client: the standard library, and typer for the console script `api.cli`.
+NOT_FOR_GATE_CLIENT = (*HEAVY, "httpx", "pydantic", "rich", "yaml")
+
+_PROBE = """
+import atexit, sys
+atexit.register(lambda: print("LOADED", sorted({m.split(".")[0] for m in sys.modules}),
+                              file=sys.stderr))
+sys.argv = ["promogate", *sys.argv[1:]]
+from api.cli import main
+main()
+"""
+
+
+def _loaded(args: list[str], cwd: Path) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_PUBLISH_TAGS": "false"}
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
+    lines = [line for line in result.stderr.splitlines() if line.startswith("LOADED ")]
+    assert lines, f"the probe did not report its modules: {result.stderr[-2000:]}"
+    names: list[str] = eval(lines[-1].removeprefix("LOADED "))  # a list literal the probe printed
+    return set(names), result
+
+
+@pytest.mark.parametrize(
+    ("args", "absent"),
+    [
+        (["review", "--help"], HEAVY),
+        (["gate", "--help"], HEAVY),
+        (["policy", "validate", "--help"], HEAVY),
+        (["policy", "validate", str(POLICIES)], NOT_FOR_POLICIES),
+        (["gate", "--server", "http://127.0.0.1:9", "credit-risk", "2"], NOT_FOR_GATE_CLIENT),
+    ],
+    ids=["review-help", "gate-help", "policy-validate-help", "policy-validate", "gate-server"],
+)
+def test_commands_import_no_library_they_do_not_use(
+    args: list[str], absent: tuple[str, ...], tmp_path: Path
+) -> None:
+    loaded, result = _loaded(args, tmp_path)
+    assert result.returncode in (0, 3), result.stderr[-2000:]
+    assert sorted(loaded & set(absent)) == []
+    # The probe itself works: the CLI's own packages were imported.
+    assert "api" in loaded
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["review"], ["gate"]],
+    ids=["review", "gate"],
+)
+def test_a_local_offline_review_imports_no_llm_stack(
+    command: list[str], demo_registry: Any, tmp_path: Path
+) -> None:
+    args = [
+        *command,
+        "credit-risk",
+        "2",
+        "--policies",
+        str(POLICIES),
+        "--tracking-uri",
+        demo_registry.tracking_uri,
+        "--ledger-url",
+        f"sqlite:///{tmp_path / 'ledger.db'}",
+    ]
+    loaded, result = _loaded(args, tmp_path)
+    # Version 2 is the demo's clean improvement: the review really ran and approved.
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mlflow" in loaded
+    assert sorted(loaded & set(NEVER_OFFLINE)) == []

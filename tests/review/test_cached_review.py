@@ -1,0 +1,98 @@
+"""Caching parsed tables and bootstraps changes no decision, and never serves a replaced table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.offline_investigator import OfflineInvestigator
+from demo.command import EXAMPLE_POLICIES
+from ledger.store import Ledger
+from review import ReviewConfig, ReviewService
+from tools.evidence_cache import BOOTSTRAP_CACHE_BYTES, TABLE_CACHE, TABLE_CACHE_BYTES
+from tools.significance import BOOTSTRAP_CACHE
+
+FIXED = datetime(2026, 1, 1, tzinfo=UTC)
+# The only fields that differ between two reviews of the same evidence: the id each record
+# gets in the append-only ledger, and the wall time.
+_VARYING = {"id", "duration_ms"}
+
+
+@pytest.fixture
+def service(demo_registry: Any, tmp_path: Path) -> Iterator[ReviewService]:
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    yield ReviewService(
+        ReviewConfig(
+            tracking_uri=demo_registry.tracking_uri,
+            policies_dir=EXAMPLE_POLICIES,
+            publish_tags=False,
+        ),
+        ledger=ledger,
+        investigator=OfflineInvestigator(),
+        clock=lambda: FIXED,
+    )
+    ledger.close()
+    TABLE_CACHE.resize(TABLE_CACHE_BYTES)
+    BOOTSTRAP_CACHE.resize(BOOTSTRAP_CACHE_BYTES)
+
+
+def _decision_bytes(service: ReviewService, version: int, run: str) -> bytes:
+    decision = service.review("credit-risk", str(version), decision_id=f"{run}-{version}").decision
+    return decision.model_dump_json(exclude=_VARYING).encode()
+
+
+def test_cached_and_uncached_reviews_decide_byte_for_byte_alike(
+    service: ReviewService, demo_registry: Any
+) -> None:
+    versions = [c.version for c in demo_registry.candidates]
+    TABLE_CACHE.resize(0)
+    BOOTSTRAP_CACHE.resize(0)
+    uncached = {v: _decision_bytes(service, v, "uncached") for v in versions}
+    assert TABLE_CACHE.stats().entries == 0 and BOOTSTRAP_CACHE.stats().entries == 0
+
+    TABLE_CACHE.resize(TABLE_CACHE_BYTES)
+    BOOTSTRAP_CACHE.resize(BOOTSTRAP_CACHE_BYTES)
+    TABLE_CACHE.clear()
+    BOOTSTRAP_CACHE.clear()
+    first = {v: _decision_bytes(service, v, "first") for v in versions}
+    # Every candidate after the first found the champion's table parsed already.
+    assert TABLE_CACHE.stats().hits >= len(versions) - 1
+    warm = {v: _decision_bytes(service, v, "warm") for v in versions}
+    assert BOOTSTRAP_CACHE.stats().hits > 0
+
+    assert first == uncached
+    assert warm == uncached
+    assert {json.loads(b)["verdict"] for b in uncached.values()} == {"approve", "block"}
+
+
+def test_a_table_replaced_in_a_finished_run_is_read_afresh(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from tools.discovery import find_eval_table
+    from tools.eval_table import EVAL_TABLE_PATHS
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("cache", artifact_location=(tmp_path / "a").as_uri())
+    run = client.create_run(experiment)
+    columns = ["label", "score", "region"]
+    path = EVAL_TABLE_PATHS[0]
+
+    def log(rows: list[list[Any]]) -> None:
+        client.log_dict(run.info.run_id, {"columns": columns, "data": rows}, path)
+
+    log([[1, 0.9, "west"], [0, 0.2, "east"]])
+    client.set_terminated(run.info.run_id)
+    ended = client.get_run(run.info.run_id).info.end_time
+    first = find_eval_table(client, run.info.run_id).table
+    # Same path, same size, same finished run and end time: only the content tells them apart.
+    log([[0, 0.9, "west"], [1, 0.2, "east"]])
+    assert client.get_run(run.info.run_id).info.end_time == ended
+    second = find_eval_table(client, run.info.run_id).table
+    assert first is not None and second is not None
+    assert [r[0] for r in first.rows] == [1, 0]
+    assert [r[0] for r in second.rows] == [0, 1]

@@ -1,0 +1,346 @@
+"""Reuse by evidence fingerprint: every way the evidence can change forces the evidence to be read
+again, and every change the review would see forces a fresh review.
+
+A real MLflow SQLite store with local artifacts, real scikit-learn models, a real SQLite ledger.
+Each test first gates the registry as it stands (so the ledger holds a decision and its
+fingerprint), checks that a repeat is answered from the fingerprint alone (nothing appended to
+the ledger), then changes the evidence one way and gates again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.offline_investigator import OfflineInvestigator
+from ledger.fingerprints import find_fingerprint
+from ledger.store import Ledger
+from review.fingerprint import FingerprintUnavailableError, _directory_stat
+from review.gate import GateService
+from review.service import ReviewConfig, ReviewService
+
+MODEL = "fp-model"
+CANDIDATE = 2
+POLICY = textwrap.dedent(
+    f"""\
+    apiVersion: promogate/v1
+    kind: PromotionPolicy
+    metadata: {{name: fp-test, revision: 1}}
+    match: {{model: {MODEL}}}
+    metrics:
+      - {{name: roc_auc, min: 0.6, max_drop: 0.05}}
+    comparability: {{same_eval_dataset: "off", train_eval_overlap: "off"}}
+    agent: {{may_approve: true}}
+    """
+)
+PIPELINE = "data:\n  source: warehouse\nseed: 42\n"
+
+
+@dataclass(frozen=True)
+class Registry:
+    root: Path
+    tracking_uri: str
+    policies_dir: Path
+    run_ids: dict[int, str]
+    model_dirs: dict[int, Path]
+
+    def client(self) -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    import mlflow
+    import pandas as pd
+    from mlflow.entities import Metric
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    root = tmp_path_factory.mktemp("fingerprint-registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("fp", artifact_location=(root / "artifacts").as_uri())
+    client.create_registered_model(MODEL)
+    features, labels = make_classification(n_samples=600, n_features=6, random_state=3)
+    eval_frame = pd.DataFrame(features[400:], columns=[f"f{i}" for i in range(6)])
+    eval_frame["label"] = labels[400:]
+    run_ids: dict[int, str] = {}
+    model_dirs: dict[int, Path] = {}
+    with pytest.MonkeyPatch.context() as patch, _use_tracking_uri(uri):
+        patch.setenv("MLFLOW_UV_AUTO_DETECT", "false")
+        patch.setenv("MLFLOW_LOG_UV_FILES", "false")
+        for number, c in enumerate((1.0, 0.9, 0.8), start=1):
+            model = LogisticRegression(C=c, max_iter=300).fit(features[:400], labels[:400])
+            auc = float(roc_auc_score(labels[400:], model.predict_proba(features[400:])[:, 1]))
+            with mlflow.start_run(experiment_id=experiment, run_name=f"v{number}") as run:
+                mlflow.log_params({"C": c, "seed": 42})
+                mlflow.log_metric("roc_auc", auc)
+                mlflow.log_text(PIPELINE, "pipeline/pipeline.yaml")
+                dataset = mlflow.data.from_pandas(eval_frame, name="eval-v1")
+                mlflow.log_input(dataset, context="evaluation")
+                now = int(time.time() * 1000)
+                client.log_batch(
+                    run.info.run_id,
+                    metrics=[Metric("train_loss", 1.0 / s, now, s) for s in range(1, 6)],
+                )
+                info = mlflow.sklearn.log_model(
+                    model, name="model", pip_requirements=["scikit-learn"]
+                )
+            mv = client.create_model_version(MODEL, info.model_uri, run_id=run.info.run_id)
+            assert int(mv.version) == number
+            run_ids[number] = run.info.run_id
+            logged = client.get_logged_model(info.model_id)
+            model_dirs[number] = Path(logged.artifact_location.removeprefix("file://"))
+    client.set_registered_model_alias(MODEL, "champion", "1")
+    policies = root / "policies"
+    policies.mkdir()
+    (policies / "fp-test.yaml").write_text(POLICY)
+    yield Registry(root, uri, policies, run_ids, model_dirs)
+
+
+@pytest.fixture(scope="module")
+def gate(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GateService]:
+    """One gate and ledger for the module: each test starts from the state the last one left."""
+    directory = tmp_path_factory.mktemp("fingerprint-gate")
+    policies = directory / "policies"
+    shutil.copytree(registry.policies_dir, policies)
+    config = ReviewConfig(
+        tracking_uri=registry.tracking_uri, policies_dir=policies, publish_tags=True
+    )
+    ledger = Ledger(f"sqlite:///{directory / 'ledger.db'}")
+    yield GateService(ReviewService(config, ledger=ledger, investigator=OfflineInvestigator()))
+    ledger.close()
+
+
+def _records(gate: GateService) -> int:
+    return gate.ledger.head()[0]
+
+
+def _settled(gate: GateService) -> str:
+    """Gate until the decision is answered from its fingerprint alone; its decision id."""
+    first = gate.gate(MODEL, CANDIDATE)
+    assert first.error is None, first
+    before = _records(gate)
+    again = gate.gate(MODEL, CANDIDATE)
+    assert again.reused and again.decision_id == first.decision_id
+    assert _records(gate) == before, "a reuse by fingerprint appends nothing"
+    assert again.decision_id is not None
+    return again.decision_id
+
+
+Change = Callable[[Registry, GateService], None]
+
+
+def _log_metric_later_step(reg: Registry, _: GateService) -> None:
+    reg.client().log_metric(reg.run_ids[CANDIDATE], "roc_auc", 0.99, step=7)
+
+
+def _log_new_metric(reg: Registry, _: GateService) -> None:
+    reg.client().log_metric(reg.run_ids[CANDIDATE], f"extra_{time.time_ns()}", 1.0)
+
+
+def _backfill_history(reg: Registry, _: GateService) -> None:
+    # An earlier step leaves the latest value as it was; only the history shows it.
+    reg.client().log_metric(reg.run_ids[CANDIDATE], "train_loss", 9.0, step=0)
+
+
+def _replace_config_same_size(reg: Registry, _: GateService) -> None:
+    client = reg.client()
+    path = "pipeline/pipeline.yaml"
+    current = Path(client.download_artifacts(reg.run_ids[CANDIDATE], path)).read_text()
+    seed = "seed: 43" if "seed: 42" in current else "seed: 42"
+    changed = current.replace("seed: 42", seed) if seed == "seed: 43" else current
+    changed = changed.replace("seed: 43", "seed: 42") if seed == "seed: 42" else changed
+    assert len(changed) == len(current) and changed != current
+    client.log_text(reg.run_ids[CANDIDATE], changed, path)
+
+
+def _replace_model_file_same_size(reg: Registry, _: GateService) -> None:
+    path = reg.model_dirs[CANDIDATE] / "requirements.txt"
+    text = path.read_text()
+    swapped = text.replace("scikit-learn", "scikit_learn", 1)
+    if swapped == text:
+        swapped = text.replace("scikit_learn", "scikit-learn", 1)
+    assert len(swapped) == len(text)
+    path.write_text(swapped)
+
+
+def _edit_version_tag(reg: Registry, _: GateService) -> None:
+    reg.client().set_model_version_tag(MODEL, str(CANDIDATE), "team", f"t{time.time_ns()}")
+
+
+def _edit_run_tag(reg: Registry, _: GateService) -> None:
+    reg.client().set_tag(reg.run_ids[CANDIDATE], "owner", f"o{time.time_ns()}")
+
+
+def _edit_version_description(reg: Registry, _: GateService) -> None:
+    reg.client().update_model_version(MODEL, str(CANDIDATE), description=f"d{time.time_ns()}")
+
+
+def _alias_on_candidate(reg: Registry, _: GateService) -> None:
+    reg.client().set_registered_model_alias(MODEL, f"staging{time.time_ns()}", str(CANDIDATE))
+
+
+def _move_champion(reg: Registry, _: GateService) -> None:
+    client = reg.client()
+    holder = client.get_registered_model(MODEL).aliases["champion"]
+    client.set_registered_model_alias(MODEL, "champion", "3" if str(holder) == "1" else "1")
+
+
+def _champion_metric(reg: Registry, _: GateService) -> None:
+    client = reg.client()
+    holder = int(client.get_registered_model(MODEL).aliases["champion"])
+    client.log_metric(reg.run_ids[holder], "roc_auc_extra", float(time.time_ns() % 1000))
+
+
+def _revise_policy(_: Registry, gate: GateService) -> None:
+    directory = gate.config.policies_dir
+    assert directory is not None
+    path = directory / "fp-test.yaml"
+    path.write_text(path.read_text().replace("revision: 1", "revision: 2"))
+
+
+def _add_dataset_input(reg: Registry, _: GateService) -> None:
+    import mlflow
+    import pandas as pd
+    from mlflow.entities import DatasetInput, InputTag
+
+    frame = pd.DataFrame({"x": [time.time_ns() % 97, 2, 3], "label": [0, 1, 0]})
+    dataset = mlflow.data.from_pandas(frame, name=f"extra-{time.time_ns()}")
+    reg.client().log_inputs(
+        reg.run_ids[CANDIDATE],
+        datasets=[
+            DatasetInput(
+                dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "training")]
+            )
+        ],
+    )
+
+
+CHANGES: list[tuple[str, Change]] = [
+    ("metric-logged-after-review", _log_metric_later_step),
+    ("new-metric-key", _log_new_metric),
+    ("history-backfilled-at-earlier-step", _backfill_history),
+    ("config-replaced-same-size", _replace_config_same_size),
+    ("model-file-replaced-same-size", _replace_model_file_same_size),
+    ("version-tag-edited", _edit_version_tag),
+    ("run-tag-edited", _edit_run_tag),
+    ("version-description-edited", _edit_version_description),
+    ("alias-set-on-candidate", _alias_on_candidate),
+    ("champion-moved", _move_champion),
+    ("champion-metric-logged", _champion_metric),
+    ("policy-revised", _revise_policy),
+    ("dataset-input-added", _add_dataset_input),
+]
+
+
+@pytest.mark.parametrize("change", [c for _, c in CHANGES], ids=[n for n, _ in CHANGES])
+def test_every_evidence_change_forces_a_fresh_review(
+    gate: GateService, registry: Registry, change: Change
+) -> None:
+    settled = _settled(gate)
+    decisions = len(gate.ledger.list_decisions(MODEL, CANDIDATE, limit=1000))
+    before = gate.fingerprint(MODEL, CANDIDATE)
+    change(registry, gate)
+    after = gate.fingerprint(MODEL, CANDIDATE)
+    assert before is not None and after is not None
+    assert after.digest != before.digest, "the fingerprint must see the change"
+    answer = gate.gate(MODEL, CANDIDATE)
+    assert not answer.reused, answer
+    assert answer.decision_id != settled
+    assert len(gate.ledger.list_decisions(MODEL, CANDIDATE, limit=1000)) == decisions + 1
+    # The fresh decision carries the new fingerprint: the next call is answered from it.
+    _settled(gate)
+
+
+def test_a_touched_file_with_the_same_bytes_reads_again_and_reuses_by_digest(
+    gate: GateService, registry: Registry
+) -> None:
+    settled = _settled(gate)
+    config = registry.root / "artifacts"
+    path = next(config.rglob("pipeline.yaml"))
+    for candidate_path in config.rglob("pipeline.yaml"):
+        if registry.run_ids[CANDIDATE] in str(candidate_path):
+            path = candidate_path
+    before = gate.fingerprint(MODEL, CANDIDATE)
+    time.sleep(0.01)
+    path.write_bytes(path.read_bytes())
+    after = gate.fingerprint(MODEL, CANDIDATE)
+    assert before is not None and after is not None
+    assert after.changed_parts(before) == ["candidate.artifacts.run"]
+    records = _records(gate)
+    answer = gate.gate(MODEL, CANDIDATE)
+    # Read in full: the same evidence digest, so the same decision, now with a new fingerprint.
+    assert answer.reused and answer.decision_id == settled
+    assert _records(gate) == records + 1
+    found = find_fingerprint(gate.ledger, MODEL, CANDIDATE, "champion", after.digest, after.format)
+    assert found is not None and found.decision_id == settled
+
+
+def test_a_decision_without_a_fingerprint_is_reused_after_a_full_read(
+    gate: GateService, registry: Registry
+) -> None:
+    # A review made elsewhere (POST /v1/reviews) on evidence no gate has fingerprinted yet.
+    _edit_run_tag(registry, gate)
+    reviewed = gate.reviews.review(MODEL, CANDIDATE).decision
+    records = _records(gate)
+    answer = gate.gate(MODEL, CANDIDATE)
+    assert answer.reused and answer.decision_id == reviewed.id
+    assert _records(gate) == records + 1  # its fingerprint, recorded now
+    again = gate.gate(MODEL, CANDIDATE)
+    assert again.reused and _records(gate) == records + 1
+
+
+def test_an_unverifiable_fingerprint_record_is_not_trusted(gate: GateService) -> None:
+    from sqlalchemy import update
+
+    from ledger.tables import LedgerRecordRow
+
+    settled = _settled(gate)
+    fingerprint = gate.fingerprint(MODEL, CANDIDATE)
+    assert fingerprint is not None
+    found = find_fingerprint(
+        gate.ledger, MODEL, CANDIDATE, "champion", fingerprint.digest, fingerprint.format
+    )
+    assert found is not None
+    with gate.ledger.database.write() as session:
+        session.execute(
+            update(LedgerRecordRow)
+            .where(LedgerRecordRow.record_id == found.id)
+            .values(payload=LedgerRecordRow.payload + " ")
+        )
+    records = _records(gate)
+    answer = gate.gate(MODEL, CANDIDATE)
+    # The edited record does not verify: the evidence is read in full and the decision found by
+    # its digest; a fresh fingerprint record is chained.
+    assert answer.reused and answer.decision_id == settled
+    assert _records(gate) == records + 1
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["mlflow-artifacts:/1/abc/artifacts", "s3://bucket/1/abc/artifacts", "http://host/a"],
+    ids=["mlflow-artifacts", "s3", "http"],
+)
+def test_artifacts_outside_a_local_directory_cannot_be_fingerprinted(uri: str) -> None:
+    with pytest.raises(FingerprintUnavailableError, match="same size"):
+        _directory_stat(uri, "candidate run")
+
+
+def test_an_unknown_version_has_no_fingerprint_and_blocks(gate: GateService) -> None:
+    assert gate.fingerprint(MODEL, 99) is None
+    assert gate.fingerprint(MODEL, "@no-such-alias") is None
+    assert gate.fingerprint(MODEL, "latest") is None
+    answer = gate.gate(MODEL, 99)
+    assert not answer.allowed and answer.error is not None
