@@ -31,6 +31,11 @@ from agents._evidence_tools import (
     list_evidence_gaps,
 )
 from agents._metric_tools import compare_metric, get_metric, get_metric_history, list_metrics
+from agents._plausibility_tools import (
+    check_gain_plausibility,
+    get_feature_importances,
+    list_new_inputs,
+)
 from agents._segment_tools import get_segment_metrics, test_significance
 from agents._tool_base import ReviewContext, Side
 from agents._version_tools import get_artifact, get_check, get_version_metadata
@@ -46,11 +51,13 @@ __all__ = [
     "Side",
     "call_tool",
     "check_comparability",
+    "check_gain_plausibility",
     "compare_datasets",
     "compare_metric",
     "find_common_causes",
     "get_artifact",
     "get_check",
+    "get_feature_importances",
     "get_metric",
     "get_metric_history",
     "get_pipeline_diff",
@@ -59,6 +66,7 @@ __all__ = [
     "get_version_metadata",
     "list_evidence_gaps",
     "list_metrics",
+    "list_new_inputs",
     "review_tools",
     "test_significance",
 ]
@@ -81,6 +89,9 @@ _FUNCTIONS: tuple[Callable[..., str], ...] = (
     list_evidence_gaps,
     get_artifact,
     get_version_metadata,
+    check_gain_plausibility,
+    list_new_inputs,
+    get_feature_importances,
 )
 _BY_NAME: dict[str, Callable[..., str]] = {fn.__name__: fn for fn in _FUNCTIONS}
 _WRAPPED: list[BaseTool] = []

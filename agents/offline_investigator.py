@@ -15,6 +15,7 @@ from agents._comparability_tools import comparability_of
 from agents.agent_tools import ReviewContext, call_tool
 from agents.investigation import Investigation, Recommendation
 from agents.pipeline_diagnosis import diagnose_pipeline
+from agents.plausibility_questions import plausibility_questions
 from agents.untrusted import scan_bundle
 from comparison import Comparison, Unavailable, safety_ref
 from policies.decision import Conclusion, Finding, QuestionAnswer
@@ -315,6 +316,8 @@ class OfflineInvestigator:
             common = _common_cause_question(ctx)
             if common is not None:
                 questions.append(common)
+        # Good news is questioned too: on every review, approvals included.
+        questions.extend(plausibility_questions(ctx))
 
         findings = check_findings(checks) + scan_bundle(bundle, verdict)
         # The fixed plan adds no judgement of its own: it recommends what the policies decided,

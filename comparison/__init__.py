@@ -36,6 +36,7 @@ from comparison.definitions import (
 )
 from comparison.metrics import MetricValue, all_metrics, metric_value
 from comparison.pipeline import PipelineEvidence, pipeline_evidence
+from comparison.plausibility import GainFact, InputChange, InputChanges
 from comparison.refs import (
     artifact_ref,
     dataset_inputs_ref,
@@ -58,6 +59,9 @@ __all__ = [
     "DefinitionAspect",
     "DefinitionChange",
     "Fact",
+    "GainFact",
+    "InputChange",
+    "InputChanges",
     "LabelAgreement",
     "MetricValue",
     "PairedTables",

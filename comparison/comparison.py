@@ -31,10 +31,12 @@ from comparison.definitions import (
 )
 from comparison.metrics import MetricValue, all_metrics, metric_value
 from comparison.pipeline import PipelineEvidence, pipeline_evidence
+from comparison.plausibility import GainFact, InputChanges, gain_fact, input_changes
 from comparison.tables import PairedTables, pair_eval_tables
 from comparison.unavailable import Unavailable
 from tools.evidence import EvidenceBundle, VersionEvidence
 from tools.pipeline_diff import PipelineDiff, diff_pipeline_configs
+from tools.plausibility_models import FeatureImportances, VersionHistory
 from tools.segments import (
     SegmentMetric,
     metric_inputs,
@@ -305,3 +307,71 @@ class Comparison:
             self.metrics("baseline"),
             self.metrics("candidate"),
         )
+
+    # -- plausibility --------------------------------------------------------------------------
+
+    def version_history(self) -> VersionHistory | Unavailable:
+        """The candidate's model's earlier versions and their metrics."""
+        history = self.bundle.version_history
+        if history is None:
+            return Unavailable(reason="the model's earlier versions were not read for this review")
+        return history
+
+    def gain(self, metric: str, *, lower_is_better: bool = False) -> GainFact | Unavailable:
+        """How far `metric` improved from baseline to candidate, against the model's history
+        and the pipeline settings that changed.
+
+        Args:
+            metric: The metric name.
+            lower_is_better: Whether a smaller value is better.
+        """
+        key = ("gain", metric, lower_is_better)
+        return self._once(key, lambda: self._gain(metric, lower_is_better))
+
+    def _gain(self, metric: str, lower_is_better: bool) -> GainFact | Unavailable:
+        baseline = self.baseline
+        if baseline is None:
+            return Unavailable(reason="there is no baseline to measure a gain against")
+        cand, base = self.metric("candidate", metric), self.metric("baseline", metric)
+        if isinstance(cand, Unavailable):
+            return cand
+        if isinstance(base, Unavailable):
+            return base
+        history = self.bundle.version_history
+        diff = self.pipeline_diff()
+        return gain_fact(
+            metric,
+            lower_is_better=lower_is_better,
+            baseline=baseline,
+            candidate=self.candidate,
+            base_value=base.value,
+            cand_value=cand.value,
+            history=history,
+            diff=diff.reason if isinstance(diff, Unavailable) else diff,
+            evidence=[cand.ref, base.ref],
+        )
+
+    def input_changes(self) -> InputChanges | Unavailable:
+        """Inputs the candidate has that the baseline had not, by config, signature and model."""
+        return self._once(("input_changes",), self._input_changes)
+
+    def _input_changes(self) -> InputChanges | Unavailable:
+        baseline = self.baseline
+        if baseline is None:
+            return Unavailable(reason="there is no baseline to compare the inputs with")
+        diff = self.pipeline_diff()
+        return input_changes(
+            baseline, self.candidate, diff.reason if isinstance(diff, Unavailable) else diff
+        )
+
+    def feature_importances(self, which: Side) -> FeatureImportances | Unavailable:
+        """What one version's logged model says about its inputs, read without unpickling."""
+        version = self.side(which)
+        if version is None:
+            return Unavailable(reason="there is no baseline version")
+        found = version.feature_importances
+        if found is None:
+            return Unavailable(reason=f"the importances of {version.ref} were not read")
+        if not found.available:
+            return Unavailable(reason=f"importances of {version.ref} unavailable: {found.reason}")
+        return found

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from demo.command import EXAMPLE_POLICIES as EXAMPLE_POLICIES
     from demo.command import review_demo_candidates as review_demo_candidates
     from demo.command import run_demo as run_demo
+    from demo.plausibility_registry import PLAUSIBILITY_SCENARIOS as PLAUSIBILITY_SCENARIOS
+    from demo.plausibility_registry import PlausibilityRegistry as PlausibilityRegistry
+    from demo.plausibility_registry import PlausibilityScenario as PlausibilityScenario
+    from demo.plausibility_registry import (
+        build_plausibility_registry as build_plausibility_registry,
+    )
     from demo.registry import CHAMPION_ALIAS as CHAMPION_ALIAS
     from demo.registry import DEMO_MODEL_NAME as DEMO_MODEL_NAME
     from demo.registry import DemoRegistry as DemoRegistry
@@ -29,6 +35,10 @@ _EXPORTS: dict[str, str] = {
     "DEMO_MODEL_NAME": "demo.registry",
     "DemoRegistry": "demo.registry",
     "EXAMPLE_POLICIES": "demo.command",
+    "PLAUSIBILITY_SCENARIOS": "demo.plausibility_registry",
+    "PlausibilityRegistry": "demo.plausibility_registry",
+    "PlausibilityScenario": "demo.plausibility_registry",
+    "build_plausibility_registry": "demo.plausibility_registry",
     "build_demo_registry": "demo.registry",
     "build_support_assistant_versions": "demo.support_assistant",
     "review_demo_candidates": "demo.command",
@@ -41,9 +51,13 @@ __all__ = [
     "CHAMPION_ALIAS",
     "DEMO_MODEL_NAME",
     "EXAMPLE_POLICIES",
+    "PLAUSIBILITY_SCENARIOS",
     "DemoRegistry",
+    "PlausibilityRegistry",
+    "PlausibilityScenario",
     "TeamRegistry",
     "build_demo_registry",
+    "build_plausibility_registry",
     "build_support_assistant_versions",
     "build_team_registry",
     "review_demo_candidates",

@@ -64,6 +64,14 @@ if TYPE_CHECKING:
     from policies.pipeline_rules import (
         HOW_TO_LOG_PIPELINE as HOW_TO_LOG_PIPELINE,
     )
+    from policies.plausibility_rules import PlausibilityRequest as PlausibilityRequest
+    from policies.plausibility_rules import matching_pattern as matching_pattern
+    from policies.plausibility_rules import plausibility_findings as plausibility_findings
+    from policies.plausibility_rules import plausibility_request as plausibility_request
+    from policies.plausibility_settings import (
+        DEFAULT_POST_OUTCOME_PATTERNS as DEFAULT_POST_OUTCOME_PATTERNS,
+    )
+    from policies.plausibility_settings import PlausibilityRules as PlausibilityRules
     from policies.result import (
         CheckResult as CheckResult,
     )
@@ -94,6 +102,12 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "Conclusion": "policies.decision",
     "draw_conclusions": "policies.conclusions",
+    "matching_pattern": "policies.plausibility_rules",
+    "DEFAULT_POST_OUTCOME_PATTERNS": "policies.plausibility_settings",
+    "PlausibilityRequest": "policies.plausibility_rules",
+    "plausibility_findings": "policies.plausibility_rules",
+    "plausibility_request": "policies.plausibility_rules",
+    "PlausibilityRules": "policies.plausibility_settings",
     "select_policies": "policies.selector",
     "scan_request_for": "policies.security_checks",
     "VersionRange": "policies.schema",
@@ -128,6 +142,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "DEFAULT_POST_OUTCOME_PATTERNS",
     "DENY_BY_DEFAULT",
     "HOW_TO_LOG_PIPELINE",
     "STATUS_ORDER",
@@ -139,6 +154,8 @@ __all__ = [
     "LlmUsage",
     "LoadedPolicy",
     "PipelineRules",
+    "PlausibilityRequest",
+    "PlausibilityRules",
     "Policy",
     "PolicyDirectoryError",
     "PolicyError",
@@ -155,7 +172,10 @@ __all__ = [
     "is_overridable",
     "load_policy_dir",
     "load_policy_text",
+    "matching_pattern",
     "metric_names_for",
+    "plausibility_findings",
+    "plausibility_request",
     "policy_json_schema",
     "review_config_change",
     "run_policy_tests",

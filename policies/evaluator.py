@@ -21,6 +21,7 @@ from policies.evidence_rules import EvidenceChecks
 from policies.loader import LoadedPolicy
 from policies.metric_rules import MetricChecks
 from policies.pipeline_checks import PipelineChecks
+from policies.plausibility_rules import PlausibilityChecks, escalating
 from policies.result import (
     CheckResult,
     PolicyOutcome,
@@ -60,7 +61,13 @@ def is_overridable(check_id: str, never: Sequence[str]) -> bool:
 
 
 class _PolicyRun(
-    EvidenceChecks, MetricChecks, SegmentChecks, ComparabilityChecks, PipelineChecks, EvalChecks
+    EvidenceChecks,
+    MetricChecks,
+    SegmentChecks,
+    ComparabilityChecks,
+    PipelineChecks,
+    EvalChecks,
+    PlausibilityChecks,
 ):
     """The checks of one policy against one bundle: every rule family, in the policy's order."""
 
@@ -78,6 +85,7 @@ class _PolicyRun(
         for eval_rule in self.policy.evals:
             checks += self._eval_checks(eval_rule)
         checks += security_checks(self.policy, self.candidate)
+        checks += self._plausibility_checks()
         never = self.policy.overrides.never
         return [
             c if is_overridable(c.id, never) else c.model_copy(update={"overridable": False})
@@ -92,6 +100,8 @@ def _policy_verdict(policy: Policy, checks: Sequence[CheckResult]) -> Verdict:
         return "block"
     if any(c.status == "error" for c in checks):
         return "block" if policy.on_error == "block" else "escalate"
+    if any(escalating(c) for c in checks):
+        return "escalate"
     return "approve"
 
 
@@ -158,7 +168,7 @@ def _reasons(outcomes: Sequence[PolicyOutcome]) -> list[str]:
     reasons: list[str] = []
     for outcome in outcomes:
         name = f"{outcome.policy.name}@{outcome.policy.revision}"
-        bad = [c for c in outcome.checks if c.status in ("fail", "error")]
+        bad = [c for c in outcome.checks if c.status in ("fail", "error") or escalating(c)]
         if outcome.mode == "audit":
             reasons += [
                 f"{name} (audit only, not enforced): {c.id} {c.status}: {c.message}" for c in bad

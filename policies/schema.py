@@ -22,6 +22,7 @@ from pydantic import (
 
 from policies.alias_guard_rules import AliasGuardRules
 from policies.pipeline_rules import PipelineRules
+from policies.plausibility_settings import PlausibilityRules
 from policies.security_rules import SecurityRules
 from tools.evidence_mapping import EvidenceMapping
 
@@ -373,6 +374,10 @@ class Policy(_Spec):
     overrides: OverrideRules = Field(default_factory=OverrideRules)
     guard: AliasGuardRules = Field(default_factory=AliasGuardRules)
     security: SecurityRules | None = None
+    plausibility: PlausibilityRules = Field(
+        default_factory=PlausibilityRules,
+        description="Whether a gain is believable: asked on every review unless disabled.",
+    )
 
     @field_validator("metrics")
     @classmethod

@@ -19,6 +19,7 @@ from agents.untrusted import Screening, screen_bundle, untrusted_text_check
 from comparison import Comparison
 from policies.conclusions import draw_conclusions
 from policies.decision import Conclusion, Decision, Finding
+from policies.plausibility_rules import plausibility_findings
 from policies.result import PolicyVerdict, Verdict
 from review.evaluate import EvaluatedEvidence
 from tools.evidence import EvidenceBundle
@@ -119,6 +120,9 @@ def compose_decision(
     screening = screening or screen_bundle(bundle, verdict)
     findings = list(investigation.findings)
     findings += [f for f in screening.findings() if f not in findings]
+    # A plausibility suspicion is a finding with its evidence, whichever investigator ran.
+    explained = {f.check_id for f in findings if f.check_id}
+    findings += [f for f in plausibility_findings(verdict) if f.check_id not in explained]
     checks = list(verdict.checks)
     untrusted = untrusted_text_check(verdict, screening)
     if untrusted is not None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from policies.evidence_mapping import applicable_mapping, metric_names_for
 from policies.loader import LoadedPolicy
 from review.artifact_security import with_artifact_scan
+from review.plausibility_evidence import with_plausibility_evidence
 from tools.collector import collect_bundle
 from tools.errors import BackendUnavailableError
 from tools.evidence import EvidenceBundle
@@ -73,4 +74,5 @@ def gather_evidence(
             "MLflow failed while the evidence was read, so nothing is decided on it: "
             f"{failed[0].source}: {failed[0].message}{more}"
         )
+    bundle = with_plausibility_evidence(client, bundle, policies)
     return with_artifact_scan(client, bundle, policies)

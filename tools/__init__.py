@@ -101,6 +101,7 @@ if TYPE_CHECKING:
     )
     from tools.genai_eval import GENAI_DATASET_SOURCE as GENAI_DATASET_SOURCE
     from tools.genai_eval import GENAI_TABLE_PATH as GENAI_TABLE_PATH
+    from tools.model_importance import read_feature_importances as read_feature_importances
     from tools.model_signature import SIGNATURE_FILE as SIGNATURE_FILE
     from tools.model_signature import SignerSpec as SignerSpec
     from tools.model_signature import sign_model_directory as sign_model_directory
@@ -160,6 +161,8 @@ if TYPE_CHECKING:
     from tools.pipeline_diff import (
         diff_pipeline_configs as diff_pipeline_configs,
     )
+    from tools.plausibility_models import FeatureImportances as FeatureImportances
+    from tools.plausibility_models import VersionHistory as VersionHistory
     from tools.redaction import install_log_redaction as install_log_redaction
     from tools.redaction import redact as redact
     from tools.registry import (
@@ -229,11 +232,16 @@ if TYPE_CHECKING:
     from tools.significance import (
         wilson_interval as wilson_interval,
     )
+    from tools.version_history import read_version_history as read_version_history
 
 _EXPORTS: dict[str, str] = {
     "POSITIVE_CLASS_PATTERNS": "tools.pipeline_diff",
     "label_differences": "tools.segments",
     "pair_rows": "tools.segments",
+    "FeatureImportances": "tools.plausibility_models",
+    "VersionHistory": "tools.plausibility_models",
+    "read_feature_importances": "tools.model_importance",
+    "read_version_history": "tools.version_history",
     "verify_model_directory": "tools.model_signature",
     "sign_model_directory": "tools.model_signature",
     "scan_pickles": "tools.pickle_scan",
@@ -349,6 +357,7 @@ __all__ = [
     "EvidenceGap",
     "EvidenceMapping",
     "EvidenceOrigin",
+    "FeatureImportances",
     "InvalidVersionRefError",
     "ManifestTooLargeError",
     "MetricName",
@@ -367,6 +376,7 @@ __all__ = [
     "TablePairing",
     "ToolError",
     "VersionEvidence",
+    "VersionHistory",
     "VersionNotFoundError",
     "artifact_source",
     "build_manifest",
@@ -399,9 +409,11 @@ __all__ = [
     "parse_version_ref",
     "rate_difference_interval",
     "read_eval_table",
+    "read_feature_importances",
     "read_metric_history",
     "read_run",
     "read_text_artifact",
+    "read_version_history",
     "redact",
     "registered_aliases",
     "registered_model_names",

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.artifact_scan import ArtifactScan
+from tools.plausibility_models import FeatureImportances, VersionHistory
 
 __all__ = [
     "ArtifactFile",
@@ -200,6 +201,11 @@ class VersionEvidence(_Frozen):
     # evidence digest) when absent, so digests of reviews without one are unchanged.
     artifact_scan: ArtifactScan | None = Field(default=None, exclude_if=lambda v: v is None)
     origins: list[EvidenceOrigin] = Field(default_factory=list)
+    # What the logged model says about its inputs (read by the plausibility questions through a
+    # loader that never unpickles); left out of dumps when it was not read, like artifact_scan.
+    feature_importances: FeatureImportances | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
 
     @property
     def ref(self) -> str:
@@ -238,6 +244,9 @@ class EvidenceBundle(_Frozen):
     baseline: VersionEvidence | None = None
     baseline_alias: str | None = "champion"
     target_alias: str = "champion"
+    # The candidate's model's earlier versions and their metrics (plausibility questions); left
+    # out of dumps when it was not read.
+    version_history: VersionHistory | None = Field(default=None, exclude_if=lambda v: v is None)
 
     def unavailable_gaps(self) -> list[EvidenceGap]:
         """Gaps caused by MLflow failing or timing out while the evidence was read."""

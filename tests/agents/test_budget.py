@@ -98,7 +98,7 @@ def _tool_loop(n: int) -> list[object]:
     [
         (ReviewBudget(max_llm_calls=3), 3, "llm_calls", 3, 3),
         (ReviewBudget(max_tool_calls=2), 3, "tool_calls", 3, 2),
-        (ReviewBudget(max_tokens=1200), 2, "tokens", 2, 2),
+        (ReviewBudget(max_tokens=1600), 2, "tokens", 2, 2),
     ],
     ids=["llm-calls", "tool-calls", "tokens"],
 )

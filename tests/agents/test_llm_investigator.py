@@ -378,7 +378,7 @@ def test_a_review_over_http_with_the_playbook(kit: Any) -> None:
         server.assert_consumed()
     assert investigation.investigator == "llm", investigation.usage.fallback_reason
     first, second = server.requests
-    assert "AgentReview" in first.tool_names and len(first.tool_names) == 16
+    assert "AgentReview" in first.tool_names and len(first.tool_names) == 19
     assert first.body["tool_choice"] == "required"
     assert '"role": "tool"' in str(second.body) or any(
         m.get("role") == "tool" for m in second.messages

@@ -1,0 +1,102 @@
+"""A registered model's own history: the metrics of its earlier versions.
+
+How far a candidate's metric moved is only half a fact; how far this model's metrics usually move
+from one version to the next is the other half. This reads the latest metric values of the
+versions registered before the candidate, from their source runs (the logged model's metrics when
+the run has none of that name).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tools.client import call_mlflow
+from tools.errors import ToolError
+from tools.plausibility_models import HistoricVersion, VersionHistory
+from tools.registry import logged_model_id_from_source
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["HISTORY_MAX_VERSIONS", "read_version_history"]
+
+logger = logging.getLogger("promogate.tools")
+
+#: At most this many earlier versions are read.
+HISTORY_MAX_VERSIONS = 50
+
+
+def _metrics_of(client: MlflowClient, mv: Any, names: set[str]) -> tuple[dict[str, float], str]:
+    found: dict[str, float] = {}
+    ref = ""
+    run_id = str(mv.run_id) if getattr(mv, "run_id", None) else None
+    if run_id:
+        run = call_mlflow(lambda: client.get_run(run_id), f"get_run({run_id!r})", attempts=1)
+        found = {k: float(v) for k, v in run.data.metrics.items() if k in names}
+        ref = f"run:{run_id}/metrics"
+    missing = names - set(found)
+    model_id = logged_model_id_from_source(getattr(mv, "source", None))
+    if missing and model_id:
+        logged = call_mlflow(
+            lambda: client.get_logged_model(model_id),
+            f"get_logged_model({model_id!r})",
+            attempts=1,
+        )
+        for m in logged.metrics or []:
+            if m.key in missing and m.key not in found:
+                found[str(m.key)] = float(m.value)
+        ref = ref or f"logged_model:{model_id}/metrics"
+    return found, ref
+
+
+def read_version_history(
+    client: MlflowClient,
+    model: str,
+    before_version: int,
+    metrics: Sequence[str],
+    *,
+    max_versions: int = HISTORY_MAX_VERSIONS,
+) -> VersionHistory:
+    """The named metrics of the versions registered before `before_version` (newest `max_versions`).
+
+    A version whose run cannot be read is recorded as a gap, not guessed.
+
+    Args:
+        client: MLflow client.
+        model: Registered model name.
+        before_version: The candidate's version number; only lower numbers are read.
+        metrics: The metric names wanted.
+        max_versions: How many of the latest earlier versions to read.
+    """
+    history = VersionHistory(model=model, before_version=before_version)
+    if "'" in model or not metrics:
+        return history
+    listed = call_mlflow(
+        lambda: client.search_model_versions(f"name = '{model}'", max_results=1000),
+        f"search_model_versions({model!r})",
+    )
+    earlier = sorted(
+        (mv for mv in listed if int(mv.version) < before_version), key=lambda mv: int(mv.version)
+    )[-max_versions:]
+    names = set(metrics)
+    versions: list[HistoricVersion] = []
+    gaps: list[str] = []
+    for mv in earlier:
+        number = int(mv.version)
+        try:
+            found, ref = _metrics_of(client, mv, names)
+        except ToolError as exc:
+            gaps.append(f"{model}/{number}: {exc}")
+            continue
+        versions.append(
+            HistoricVersion(
+                version=number,
+                run_id=str(mv.run_id) if getattr(mv, "run_id", None) else None,
+                metrics=found,
+                evidence=[f"registry:{model}/{number}"] + ([ref] if ref else []),
+            )
+        )
+    logger.debug("read %d earlier versions of %s", len(versions), model)
+    return history.model_copy(update={"versions": versions, "gaps": gaps})
