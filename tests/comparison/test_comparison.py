@@ -59,9 +59,10 @@ def test_each_fact_is_computed_once_per_comparison() -> None:
     assert not isinstance(west, Unavailable) and not isinstance(overall, Unavailable)
     assert west.n < overall.n
     assert facts.pipeline("candidate") is facts.pipeline("candidate")
-    # A new comparison (a new review) computes afresh, and gets the same answer.
+    # A new comparison (a new review) gets the same answer; the bootstrap itself may come from the
+    # process's bounded cache, which is keyed by the paired values, never by the review.
     again = Comparison(facts.bundle).bootstrap("roc_auc", n_resamples=200)
-    assert again == overall and again is not overall
+    assert again == overall
 
 
 @pytest.mark.parametrize(
