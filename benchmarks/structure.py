@@ -9,8 +9,9 @@ figures before and after a change come from the same command)::
 - the five longest functions and methods;
 - modules over 600 lines;
 - the import graph's upward edges: a module importing a package of a higher rank, by the ranks
-  of DESIGN §2 (tools < comparison < policies < {evals, ledger} < agents < review < api <
-  {demo, benchmarks}); every import counts, at module level, inside functions or for type checking;
+  of DESIGN §2 (tools < comparison < policies < {evals, ledger} < {agents, watch} < review <
+  api < {demo, benchmarks}); every import counts, at module level, inside functions or for
+  type checking;
 - its cycles: strongly connected groups of modules that import each other, directly or not.
 
 `tests/test_layering.py` asserts that the last two lists are empty.
@@ -44,6 +45,7 @@ RANKS: Mapping[str, int] = {
     "policies": 2,
     "evals": 3,
     "ledger": 3,
+    "watch": 4,
     "agents": 4,
     "review": 5,
     "api": 6,

@@ -23,6 +23,7 @@ from pydantic import (
 from policies.alias_guard_rules import AliasGuardRules
 from policies.pipeline_rules import PipelineRules
 from policies.security_rules import SecurityRules
+from policies.watch_rules import WatchRules
 from tools.evidence_mapping import EvidenceMapping
 
 __all__ = [
@@ -357,6 +358,9 @@ class Policy(_Spec):
     overrides: OverrideRules = Field(default_factory=OverrideRules)
     guard: AliasGuardRules = Field(default_factory=AliasGuardRules)
     security: SecurityRules | None = None
+    watch: WatchRules | None = Field(
+        default=None, description="How the version is watched after promotion (docs/watch.md)."
+    )
 
     @field_validator("metrics")
     @classmethod
