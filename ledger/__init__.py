@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from ledger.records import (
         Promotion as Promotion,
     )
+    from ledger.records import WatchLevel as WatchLevel
+    from ledger.records import WatchRecord as WatchRecord
     from ledger.store import (
         Ledger as Ledger,
     )
@@ -101,6 +103,8 @@ _EXPORTS: dict[str, str] = {
     "TokenStore": "ledger.tokens",
     "CommandOutcome": "ledger.commands",
     "CommandRecord": "ledger.commands",
+    "WatchLevel": "ledger.records",
+    "WatchRecord": "ledger.records",
 }
 
 __all__ = [
@@ -129,6 +133,8 @@ __all__ = [
     "Role",
     "TokenError",
     "TokenStore",
+    "WatchLevel",
+    "WatchRecord",
     "policy_refs_key",
     "revoke_override",
     "verify_anchors",

@@ -31,6 +31,7 @@ CheckKind = Literal[
     "match",
     "security",
     "untrusted_text",
+    "watch",
 ]
 
 STATUS_ORDER: dict[CheckStatus, int] = {"skip": 0, "pass": 1, "warn": 2, "error": 3, "fail": 4}

@@ -221,6 +221,8 @@ FACES: dict[str, list[str]] = {
         "Role",
         "TokenError",
         "TokenStore",
+        "WatchLevel",
+        "WatchRecord",
         "policy_refs_key",
         "revoke_override",
         "verify_anchors",
