@@ -165,6 +165,10 @@ class PerformanceRule(_Spec):
         default_factory=list, description="Segment columns judged value by value as well."
     )
     min_segment_rows: int = Field(default=50, ge=1, description="Smaller segments are skipped.")
+    correction: Literal["bonferroni", "none"] = Field(
+        default="bonferroni",
+        description="Correction of the significance over the segment values of one window.",
+    )
 
 
 class WatchLevels(_Spec):

@@ -508,6 +508,7 @@ class _Judge:
         ref_keys = (
             ref_table[column].map(str) if ref_table is not None and column in ref_table else None
         )
+        plans: list[tuple[str, pd.DataFrame, pd.DataFrame | None, float | None, str]] = []
         for value in sorted(set(keys.dropna())):
             segment = f"{column}={value}"
             check_id = f"performance.{metric}.{segment}"
@@ -535,6 +536,11 @@ class _Judge:
                     "rows, or a segment new in production)",
                 )
                 continue
+            plans.append((check_id, part, ref_part, promoted, segment))
+        if rule.correction == "bonferroni" and len(plans) > 1:
+            # Every segment value is one more chance of a chance drop, in every window.
+            rule = rule.model_copy(update={"significance": rule.significance / len(plans)})
+        for check_id, part, ref_part, promoted, segment in plans:
             self.metric_check(check_id, rule, part, ref_part, promoted, segment)
 
     def metric_check(
