@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from support.watch_world import MODEL_NAME, Scenario, draw
 
 from policies.watch_rules import WatchRules
-from support.watch_world import MODEL_NAME, Scenario, draw
 from watch.evaluate import evaluate_window
 from watch.monitoring import (
     WindowRef,
@@ -66,7 +66,7 @@ def _bounds(day: int) -> tuple[datetime, datetime]:
 def reports(watch_world: Any, watch_client: Any) -> dict[str, WindowReport]:
     """Every planned window logged, read back and evaluated once."""
     version = watch_world.version
-    for name, (scenario, day, seed, with_labels) in PLAN.items():
+    for scenario, day, seed, with_labels in PLAN.values():
         frame = draw(watch_world.model, 1000, seed, scenario, first_row=seed * 10_000)
         start, end = _bounds(day)
         log_monitoring_window(
