@@ -1,4 +1,4 @@
-"""Monitoring evidence in MLflow: what the writers log, and readers that fail loudly on bad input."""
+"""Monitoring evidence in MLflow: what the writers log; readers fail loudly on bad input."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from support.watch_world import MODEL_NAME, draw
+
 from watch.errors import (
     MonitoringArtifactError,
     MonitoringRunError,
