@@ -39,7 +39,9 @@ def _bounds(day: int) -> tuple[datetime, datetime]:
 
 def _raw_run(client: Any, kind: str, day: int | None, version: str) -> str:
     """A monitoring run made by hand, the way a team's own code might get it wrong."""
-    experiment = client.get_experiment_by_name(default_experiment(MODEL_NAME))
+    name = default_experiment(MODEL_NAME)
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
     tags = {
         f"{TAG_PREFIX}kind": kind,
         f"{TAG_PREFIX}model": MODEL_NAME,
@@ -49,7 +51,7 @@ def _raw_run(client: Any, kind: str, day: int | None, version: str) -> str:
         start, end = _bounds(day)
         tags[f"{TAG_PREFIX}window_start"] = start.isoformat()
         tags[f"{TAG_PREFIX}window_end"] = end.isoformat()
-    return str(client.create_run(experiment.experiment_id, tags=tags).info.run_id)
+    return str(client.create_run(experiment_id, tags=tags).info.run_id)
 
 
 def _ref(run_id: str, day: int, version: str, labels: list[str] | None = None) -> WindowRef:
