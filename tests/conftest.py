@@ -77,3 +77,15 @@ def team_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from support.team_registry import build_team_registry
 
     return build_team_registry(tmp_path_factory.mktemp("team-registry"))
+
+
+@pytest.fixture(scope="session")
+def watch_models(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Two real scikit-learn versions for the post-promotion watch, logged once per session."""
+    from support.watch_scenario import build_watch_models
+
+    with pytest.MonkeyPatch.context() as patch:
+        # log_model otherwise inspects this checkout's uv project for seconds per model.
+        patch.setenv("MLFLOW_UV_AUTO_DETECT", "false")
+        patch.setenv("MLFLOW_LOG_UV_FILES", "false")
+        return build_watch_models(tmp_path_factory.mktemp("watch-models"))
