@@ -189,7 +189,7 @@ def watch_command(
 
 
 def _read_frame(path: Path) -> Any:
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]
 
     suffix = path.suffix.lower()
     try:
