@@ -12,7 +12,7 @@ watch:
     p_value: 0.05                # KS / chi-squared (small references)
     distance: 0.1                # normalised Wasserstein / Jensen-Shannon (large references)
     psi: {watch: 0.1, alert: 0.2}
-    small_reference_rows: 1000   # references up to this many rows use the p-value tests
+    small_reference_rows: 1000   # up to this many rows (reference or window): p-value tests
     correction: bonferroni       # over the features (and score) tested in one window
     dataset_share: 0.5           # share of drifted features that is dataset drift
   prediction_drift: {column: score}
@@ -27,13 +27,14 @@ watch:
   rollback: advise               # advise | automatic
 ```
 
-The method defaults follow Evidently's: numeric features are tested with Kolmogorov-Smirnov on
-references of up to 1000 rows and with the Wasserstein distance normalised by the reference's
-standard deviation (drift at 0.1) on larger ones; categorical features with chi-squared on small
-references and the Jensen-Shannon distance (drift at 0.1) on large ones. P-value tests drift at
-0.05. Unlike Evidently, p-values are Bonferroni-corrected over the features of a window by
-default (`correction: none` turns that off), so that a window of many stable features does not
-raise a drift watch one time in two.
+The method defaults follow Evidently's: numeric features are tested with Kolmogorov-Smirnov when
+the reference (or, unlike Evidently, the window or segment) has up to 1000 rows, and with the
+Wasserstein distance normalised by the reference's standard deviation (drift at 0.1) on larger
+ones; categorical features with chi-squared on small samples and the Jensen-Shannon distance
+(drift at 0.1) on large ones. P-value tests drift at 0.05. Unlike Evidently, p-values are
+Bonferroni-corrected over all drift tests of a window (features, score, features within
+segments) by default (`correction: none` turns that off), so that a window of many stable
+features does not raise a drift watch one time in two.
 """
 
 from __future__ import annotations
@@ -116,7 +117,10 @@ class DriftRules(_Spec):
     )
     psi: PsiThresholds = Field(default_factory=PsiThresholds)
     small_reference_rows: int = Field(
-        default=1000, ge=1, description="References up to this size use the p-value tests."
+        default=1000,
+        ge=1,
+        description="When the reference or the window (segment) has at most this many rows, "
+        "the p-value tests are used.",
     )
     correction: Literal["bonferroni", "none"] = Field(
         default="bonferroni",

@@ -41,7 +41,7 @@ from watch.profile import (
     CategoricalProfile,
     DatasetProfile,
     NumericProfile,
-    category_values,
+    category_counts,
     numeric_values,
 )
 from watch.quality import missing_share_finding, out_of_range_finding, unseen_finding
@@ -129,14 +129,11 @@ class _Judge:
         if isinstance(ref, pd.Series) and isinstance(cur, pd.Series):
             if kind == "numeric":
                 r, c = numeric_values(ref), numeric_values(cur)
-                method = choose_method(kind, r.size, rules, requested)
+                method = choose_method(kind, min(r.size, c.size), rules, requested)
                 return numeric_drift(r, c, method, rules, alpha), r.size, c.size, False
-            rc = pd.Series(category_values(ref), dtype=object).value_counts()
-            cc = pd.Series(category_values(cur), dtype=object).value_counts()
-            ref_counts = {str(k): int(v) for k, v in rc.items()}
-            cur_counts = {str(k): int(v) for k, v in cc.items()}
+            ref_counts, cur_counts = category_counts(ref), category_counts(cur)
             n_r, n_c = sum(ref_counts.values()), sum(cur_counts.values())
-            method = choose_method(kind, n_r, rules, requested)
+            method = choose_method(kind, min(n_r, n_c), rules, requested)
             return categorical_drift(ref_counts, cur_counts, method, rules, alpha), n_r, n_c, False
         if isinstance(ref, NumericProfile) and isinstance(cur, NumericProfile):
             if kind != "numeric":
@@ -144,11 +141,11 @@ class _Judge:
                     f"{feature!r} is categorical by the policy but only numeric profiles exist; "
                     "log a sample of the inputs to test it as categories"
                 )
-            method = choose_method(kind, ref.rows, rules, requested)
+            method = choose_method(kind, min(ref.rows, cur.rows), rules, requested)
             outcome = numeric_drift_from_profiles(ref, cur, method, rules, alpha)
             return outcome, ref.rows, cur.rows, True
         if isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile):
-            method = choose_method(kind, ref.rows, rules, requested)
+            method = choose_method(kind, min(ref.rows, cur.rows), rules, requested)
             outcome = categorical_drift_from_profiles(ref, cur, method, rules, alpha)
             return outcome, ref.rows, cur.rows, True
         raise WindowDataError(
@@ -218,15 +215,22 @@ class _Judge:
 
     # -- the checks ------------------------------------------------------------------------
 
-    def feature_drift(self, features: list[str], below_floor: bool) -> tuple[list[str], int]:
+    def drift_alpha(self, features: list[str], segment_tests: int) -> float:
+        """One p-value threshold for every drift test of the window (features, score and
+        features within segments): with Bonferroni, the window's family-wise error rate."""
         rules = self.rules
         ref_cols, cur_cols = self.reference.profile.columns, self.window.profile.columns
         testable = [f for f in features if f in ref_cols and f in cur_cols]
         score = rules.prediction_drift.column
         with_score = rules.prediction_drift.enabled and score in ref_cols and score in cur_cols
-        alpha = corrected_alpha(
-            rules.drift.p_value, len(testable) + int(with_score), rules.drift.correction
-        )
+        tests = len(testable) + int(with_score) + segment_tests
+        return corrected_alpha(rules.drift.p_value, tests, rules.drift.correction)
+
+    def feature_drift(
+        self, features: list[str], below_floor: bool, alpha: float
+    ) -> tuple[list[str], int]:
+        rules = self.rules
+        ref_cols, cur_cols = self.reference.profile.columns, self.window.profile.columns
         drifted: list[str] = []
         tested = 0
         for feature in features:
@@ -333,9 +337,11 @@ class _Judge:
         self.add("drift.dataset", "dataset_drift", status, message, drift=evidence)
         return share
 
-    def segment_drift(self, features: list[str], below_floor: bool) -> dict[str, list[str]]:
+    def segment_plans(
+        self, features: list[str], below_floor: bool
+    ) -> tuple[list[tuple[str, str, pd.DataFrame, pd.DataFrame]], list[str]]:
+        """The segment values large enough to test on both sides, and the features to test."""
         rules = self.rules
-        out: dict[str, list[str]] = {}
         ref_sample, cur_sample = self.reference.sample, self.window.sample
         plans: list[tuple[str, str, pd.DataFrame, pd.DataFrame]] = []
         for column in rules.segments:
@@ -375,9 +381,16 @@ class _Judge:
                     continue
                 plans.append((column, value, ref_part, cur_part))
         cols = [f for f in features if _has(ref_sample, f) and _has(cur_sample, f)]
-        alpha = corrected_alpha(
-            rules.drift.p_value, max(1, len(plans) * len(cols)), rules.drift.correction
-        )
+        return plans, cols
+
+    def segment_drift(
+        self,
+        plans: list[tuple[str, str, pd.DataFrame, pd.DataFrame]],
+        cols: list[str],
+        alpha: float,
+    ) -> dict[str, list[str]]:
+        rules = self.rules
+        out: dict[str, list[str]] = {}
         ref_profiles = self.reference.profile.columns
         for column, value, ref_part, cur_part in plans:
             segment = f"{column}={value}"
@@ -654,9 +667,11 @@ def evaluate_window(
     judge = _Judge(reference, window, rules, promotion_metrics)
     features = watched_features(reference, window, rules)
     below_floor = window.profile.rows < rules.sample_floor
-    drifted, tested = judge.feature_drift(features, below_floor)
+    plans, segment_features = judge.segment_plans(features, below_floor)
+    alpha = judge.drift_alpha(features, len(plans) * len(segment_features))
+    drifted, tested = judge.feature_drift(features, below_floor, alpha)
     share = judge.dataset_drift(drifted, tested, below_floor)
-    segments = judge.segment_drift(features, below_floor)
+    segments = judge.segment_drift(plans, segment_features, alpha)
     judge.quality(features, below_floor)
     labelled_rows = judge.performance()
     level = _level(judge.checks)

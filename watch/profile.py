@@ -26,7 +26,9 @@ __all__ = [
     "ColumnProfile",
     "DatasetProfile",
     "NumericProfile",
+    "category_counts",
     "category_key",
+    "category_values",
     "column_kind",
     "profile_frame",
 ]
@@ -106,9 +108,32 @@ def numeric_values(series: pd.Series) -> npt.NDArray[np.float64]:
     return present
 
 
-def category_values(series: pd.Series) -> list[str]:
-    """The present values of a categorical column as category keys."""
-    return [category_key(v) for v in series[series.notna()].tolist()]
+def category_values(series: pd.Series) -> pd.Series:
+    """The present values of a categorical column as category keys (strings).
+
+    Vectorised for the common dtypes (strings, integers, integral floats); other values go
+    through `category_key` one by one.
+    """
+    present = series[series.notna()]
+    dtype = present.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return present.map({True: "true", False: "false"}).astype(object)
+    if pd.api.types.is_integer_dtype(dtype):
+        return present.astype(str)
+    if pd.api.types.is_float_dtype(dtype):
+        values = present.to_numpy(dtype=np.float64)
+        if np.all(np.mod(values, 1.0) == 0.0):
+            return pd.Series(values.astype(np.int64).astype(str), index=present.index)
+        return present.map(category_key)
+    if pd.api.types.infer_dtype(present, skipna=True) == "string":
+        return present
+    return present.map(category_key)
+
+
+def category_counts(series: pd.Series) -> dict[str, int]:
+    """How often each category key occurs among the present values, most frequent first."""
+    counts = category_values(series).value_counts()
+    return {str(k): int(v) for k, v in counts.items()}
 
 
 def _numeric_profile(series: pd.Series) -> NumericProfile:
@@ -130,7 +155,7 @@ def _numeric_profile(series: pd.Series) -> NumericProfile:
 
 def _categorical_profile(series: pd.Series) -> CategoricalProfile:
     values = category_values(series)
-    counts = pd.Series(values, dtype=object).value_counts()
+    counts = values.value_counts()
     kept = counts.iloc[:MAX_CATEGORIES]
     return CategoricalProfile(
         rows=len(values),

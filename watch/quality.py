@@ -70,9 +70,9 @@ def unseen_finding(
     known = set(reference.counts)
     if sample is not None:
         values = category_values(sample)
-        unseen = [v for v in values if v not in known]
+        unseen = values[~values.isin(known)]
         total = len(values)
-        examples = sorted(set(unseen))[:5]
+        examples = sorted(set(unseen.tolist()))[:5]
         count = len(unseen)
     else:
         total = window.rows
