@@ -254,8 +254,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         found = _detection(
             drift, column, 1000, args.window_rows, args.repeats, args.horizon, args.seed
         )
-        cells = [_median(found[k], args.horizon) for k in ("watch", "PSI >= 0.1", "PSI >= 0.2")]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        medians = [_median(found[k], args.horizon) for k in ("watch", "PSI >= 0.1", "PSI >= 0.2")]
+        print(f"| {name} | " + " | ".join(medians) + " |")
 
     cost = _cost(args.cost_rows, args.seed)
     print(f"\n## Cost of one window: {N_NUMERIC + N_CATEGORICAL} features, {args.cost_rows} rows")
