@@ -248,12 +248,11 @@ def monitor_log(
     Also tags the version with the new run (promogate.watch.latest_window), which MLflow's
     webhook turns into a watch pass when promogate serve receives its events.
     """
-    from watch.monitoring import log_labels, log_monitoring_window
-
     from api.event_processor import MONITORING_TAG
     from tools.client import call_mlflow, make_client
     from tools.errors import ToolError
     from watch.errors import WatchError
+    from watch.monitoring import log_labels, log_monitoring_window
 
     settings = _settings(tracking_uri=tracking_uri)
     client = make_client(settings.tracking_uri, settings.registry_uri)
@@ -308,10 +307,9 @@ def monitor_reference(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Log the reference MODEL VERSION is watched against (its training or evaluation rows)."""
-    from watch.monitoring import log_reference_profile
-
     from tools.client import make_client
     from watch.errors import WatchError
+    from watch.monitoring import log_reference_profile
 
     settings = _settings(tracking_uri=tracking_uri)
     client = make_client(settings.tracking_uri, settings.registry_uri)

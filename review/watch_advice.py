@@ -11,7 +11,7 @@ rules); otherwise the advice says why it was not scored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,11 +25,15 @@ from tools.errors import ToolError
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+    from review.gate import GateService
+    from watch.window import MonitoringWindow
+
 __all__ = [
     "RollbackAdvice",
     "RollbackTarget",
     "ScoredWindow",
     "WindowCost",
+    "advise_rollback",
     "classification_metrics",
     "rollback_target",
 ]
@@ -37,6 +41,7 @@ __all__ = [
 logger = logging.getLogger("promogate.review")
 
 _SAFE_STATUSES = frozenset({"pass", "skip", "warn"})
+_NOT_FEATURES = frozenset({"label", "prediction", "score", "row_id"})
 
 
 class RollbackTarget(BaseModel):
@@ -209,3 +214,192 @@ def measure_cost(
                 )
             )
     return costs
+
+
+def advise_rollback(
+    gate: GateService,
+    model: str,
+    alias: str,
+    version: int,
+    windows: Sequence[MonitoringWindow],
+    rules: Mapping[str, Any],
+    policies: Sequence[LoadedPolicy],
+    *,
+    score: bool = True,
+) -> RollbackAdvice:
+    """The rollback target for `model@alias` and what moving back would cost on `windows`.
+
+    Args:
+        gate: The gate service (its ledger, MLflow client and tracking URI).
+        model: Registered model name.
+        alias: The alias.
+        version: The alias's current holder.
+        windows: The monitored windows of this pass (the labelled ones are scored).
+        rules: The `watch:` sections that applied, by policy name (their performance metrics).
+        policies: Every loaded policy (security sections decide whether loading is safe).
+        score: Whether to load and score the target at all.
+    """
+    target = rollback_target(gate.ledger, model, alias, version)
+    if target is None:
+        return RollbackAdvice(
+            model=model,
+            alias=alias,
+            current_version=version,
+            summary=f"No rollback target: promogate approved no other version for @{alias} "
+            "before this one, so moving back would leave the alias unset.",
+            not_scored="no rollback target",
+        )
+    decided = f" (decision {target.decision_id})" if target.decision_id else ""
+    head = (
+        f"Rollback target: v{target.version}, the last version promogate approved for "
+        f"@{alias}{decided}."
+    )
+    labelled = [w for w in windows if w.labelled is not None and len(w.labelled) > 0]
+    not_scored: str | None = None
+    costs: list[WindowCost] = []
+    if not score:
+        not_scored = "scoring the rollback target is switched off"
+    elif not labelled:
+        not_scored = "no monitored window has labels yet"
+    else:
+        not_scored = loadable_safely(gate.client, model, target.version, policies, alias)
+        if not_scored is None:
+            costs, not_scored = _score(gate, model, target.version, labelled, rules)
+    if costs:
+        overall = [c for c in costs if c.segment is None and c.delta is not None]
+        parts = [
+            f"{c.metric} {c.current:.3f} -> {c.previous:.3f} ({c.delta:+.3f}) on window "
+            f"{c.window_id} ({c.rows} rows)"
+            for c in overall
+            if c.current is not None and c.previous is not None
+        ]
+        worst_segment = sorted(
+            (c for c in costs if c.segment is not None and c.delta is not None),
+            key=lambda c: c.delta or 0.0,
+            reverse=True,
+        )[:3]
+        parts += [
+            f"{c.metric} in {c.segment} {c.current:.3f} -> {c.previous:.3f} ({c.delta:+.3f})"
+            for c in worst_segment
+            if c.current is not None and c.previous is not None
+        ]
+        summary = head + " Moving back on the labelled windows: " + "; ".join(parts) + "."
+    else:
+        summary = head + f" What moving back would cost was not measured: {not_scored}."
+    return RollbackAdvice(
+        model=model,
+        alias=alias,
+        current_version=version,
+        target=target,
+        summary=summary,
+        costs=costs,
+        not_scored=None if costs else not_scored,
+    )
+
+
+def _score(
+    gate: GateService,
+    model: str,
+    previous: int,
+    windows: Sequence[MonitoringWindow],
+    rules: Mapping[str, Any],
+) -> tuple[list[WindowCost], str | None]:
+    from evals import EvalError, load_model_version
+
+    config = gate.config
+    if config.tracking_uri is None:
+        return [], "the service has no tracking URI to load the model from"
+    try:
+        loaded = load_model_version(
+            model, previous, tracking_uri=config.tracking_uri, registry_uri=config.registry_uri
+        )
+    except EvalError as exc:
+        return [], f"v{previous} could not be loaded: {exc}"
+    inputs = _input_names(loaded)
+    metrics = sorted({r.metric for rule in rules.values() for r in rule.performance} | {"accuracy"})
+    segment_columns = sorted(
+        {s for rule in rules.values() for r in rule.performance for s in r.segments}
+    )
+    scored: list[ScoredWindow] = []
+    for window in windows:
+        frame = _labelled_inputs(window, inputs)
+        if frame is None:
+            continue
+        scored.append(
+            ScoredWindow(
+                window_id=window.run_id or "window",
+                features=frame,
+                labels=[float(v) for v in frame["label"]],
+                segments={c: [str(v) for v in frame[c]] for c in segment_columns if c in frame},
+            )
+        )
+    if not scored:
+        return [], "the labelled rows carry no model inputs to score"
+
+    def current(frame: Any) -> Sequence[Any]:
+        column = "prediction" if "prediction" in frame else "score"
+        return list(frame[column])
+
+    def previous_model(frame: Any) -> Sequence[Any]:
+        columns = inputs or [c for c in frame.columns if c not in _NOT_FEATURES]
+        return list(loaded.predict(frame[columns]))
+
+    try:
+        costs = measure_cost(
+            windows=scored,
+            metrics=metrics,
+            score_current=current,
+            score_previous=previous_model,
+        )
+        for sample in scored:
+            for column, values in sample.segments.items():
+                for value in sorted(set(values)):
+                    mask = [v == value for v in values]
+                    sub = sample.features[mask]
+                    costs.extend(
+                        c.model_copy(update={"segment": f"{column}={value}"})
+                        for c in measure_cost(
+                            windows=[
+                                ScoredWindow(
+                                    window_id=sample.window_id,
+                                    features=sub,
+                                    labels=[float(v) for v in sub["label"]],
+                                )
+                            ],
+                            metrics=metrics,
+                            score_current=current,
+                            score_previous=previous_model,
+                        )
+                    )
+    except (KeyError, ValueError, TypeError) as exc:
+        return [], f"v{previous} could not score the window sample: {type(exc).__name__}: {exc}"
+    return costs, None
+
+
+def _input_names(loaded: Any) -> list[str]:
+    """The model's input column names from its signature (empty when it has none)."""
+    try:
+        schema = loaded.metadata.get_input_schema()
+    except AttributeError:
+        return []
+    if schema is None:
+        return []
+    names = schema.input_names()
+    return [str(n) for n in names if isinstance(n, str)]
+
+
+def _labelled_inputs(window: MonitoringWindow, inputs: Sequence[str]) -> Any:
+    """The window's labelled rows with the model's inputs and the realised prediction, or None."""
+    labelled = window.labelled
+    if labelled is None or "label" not in labelled:
+        return None
+    needed = [c for c in inputs if c not in labelled]
+    frame = labelled
+    if needed and window.sample is not None and "row_id" in labelled and "row_id" in window.sample:
+        extra = [c for c in window.sample.columns if c not in labelled or c == "row_id"]
+        frame = labelled.merge(window.sample[extra], on="row_id", how="inner")
+    if any(c not in frame for c in inputs):
+        return None
+    if "prediction" not in frame and "score" not in frame:
+        return None
+    return frame

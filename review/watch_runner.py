@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger.errors import IdempotencyInProgressError
 from ledger.idempotency import IdempotencyStore
 from ledger.records import WatchLevel, WatchRecord
-from policies.decision import Decision, Finding, QuestionAnswer
+from policies.decision import Decision
 from policies.errors import PolicyError
 from policies.loader import LoadedPolicy
 from policies.result import CheckResult, CheckStatus, Verdict
@@ -44,12 +44,9 @@ from review.errors import GateError
 from review.publish import publish_decision_tags
 from review.watch_advice import (
     RollbackAdvice,
-    ScoredWindow,
-    WindowCost,
-    loadable_safely,
-    measure_cost,
-    rollback_target,
+    advise_rollback,
 )
+from review.watch_diagnosis import diagnose
 from tools.collector import evidence_tags
 from tools.errors import ToolError
 from tools.evidence import VersionEvidence
@@ -217,10 +214,6 @@ def _check_result(policy: str, check: WatchCheck) -> CheckResult:
 def _stricter(first: Verdict, second: Verdict) -> Verdict:
     order: list[Verdict] = ["approve", "escalate", "block"]
     return max(first, second, key=order.index)
-
-
-def _segment_label(segment: str | None) -> str:
-    return f" in {segment}" if segment else ""
 
 
 class Watcher:
@@ -538,7 +531,16 @@ class Watcher:
         rollback: RollbackResult | None = None
         if alerts:
             windows = [w for _, _, w in evaluated if w is not None]
-            advice = self._advice(model, alias, version, windows, rules, policies)
+            advice = advise_rollback(
+                self.gate,
+                model,
+                alias,
+                version,
+                windows,
+                rules,
+                policies,
+                score=self.score_rollback,
+            )
             if "re_review" in actions:
                 decision = self._re_review(model, alias, version, alerts, advice)
             automatic = [
@@ -678,7 +680,10 @@ class Watcher:
             )
         # Ids must be unique within a decision: keep the latest window's result of each check.
         unique = list({c.id: c for c in checks}.values())
-        findings, questions = self._diagnosis(model, alias, version, alerts, advice)
+        history = self.gate.ledger.list_watch(
+            model, target_alias=alias, version=version, limit=1000
+        )
+        findings, questions = diagnose(history, alerts, advice)
         confirmed = any(
             c.kind == "performance" and c.status == "alert" for _, rep in alerts for c in rep.checks
         )
@@ -733,312 +738,7 @@ class Watcher:
         )
         return decision
 
-    def _diagnosis(
-        self,
-        model: str,
-        alias: str,
-        version: int,
-        alerts: list[tuple[WatchRecord, WindowReport]],
-        advice: RollbackAdvice | None,
-    ) -> tuple[list[Finding], list[QuestionAnswer]]:
-        history = [
-            r
-            for r in self.gate.ledger.list_watch(
-                model, target_alias=alias, version=version, limit=1000
-            )
-            if r.error is None
-        ]
-        latest_by_window: dict[str, dict[str, Any]] = {}
-        for r in reversed(history):  # oldest first; later records supersede
-            latest_by_window[r.window_id] = {
-                "start": r.window_start,
-                "drifted": r.report.get("drifted_features") or [],
-                "segments": r.report.get("drifted_segments") or {},
-            }
-        for record, report in alerts:
-            latest_by_window[record.window_id] = {
-                "start": report.window_start,
-                "drifted": report.drifted_features,
-                "segments": report.drifted_segments,
-            }
-        ordered = sorted(
-            latest_by_window.items(),
-            key=lambda kv: kv[1]["start"] or datetime.min.replace(tzinfo=UTC),
-        )
-        moved = sorted({f for _, rep in alerts for f in rep.drifted_features})
-        since: dict[str, str] = {}
-        for feature in moved:
-            first: datetime | None = None
-            for _, info in reversed(ordered):  # walk back while the feature keeps drifting
-                if feature in info["drifted"]:
-                    first = info["start"]
-                else:
-                    break
-            since[feature] = first.isoformat() if first is not None else "unknown"
-        segments: dict[str, list[str]] = {}
-        for _, rep in alerts:
-            for segment, features in rep.drifted_segments.items():
-                for feature in features:
-                    segments.setdefault(feature, [])
-                    if segment not in segments[feature]:
-                        segments[feature].append(segment)
-        perf = [
-            c
-            for _, rep in alerts
-            for c in rep.checks
-            if c.kind == "performance" and c.metric is not None and c.status != "skip"
-        ]
-        for _, rep in alerts:
-            for c in rep.checks:
-                if c.kind == "performance" and c.status in ("watch", "alert") and c.metric:
-                    where = c.metric.segment
-                    if where:
-                        segments.setdefault("(realised performance)", [])
-                        if where not in segments["(realised performance)"]:
-                            segments["(realised performance)"].append(where)
-        evidence = [f"run:{record.window_id}" for record, _ in alerts]
-        if moved:
-            parts = [
-                f"{f} since the window starting {since[f]}"
-                + (
-                    f", within {', '.join(segments[f])}"
-                    if segments.get(f)
-                    else " (across segments)"
-                )
-                for f in moved
-            ]
-            moved_answer = "Moved: " + "; ".join(parts) + "."
-        else:
-            moved_answer = "No feature drifted beyond its threshold in the alerting windows."
-        if segments.get("(realised performance)"):
-            moved_answer += (
-                " Realised performance fell in: "
-                + ", ".join(segments["(realised performance)"])
-                + "."
-            )
-        significant = [c for c in perf if c.status == "alert"]
-        unconfirmed = [c for c in perf if c.status == "watch"]
-
-        def describe(c: WatchCheck) -> str:
-            m = c.metric
-            assert m is not None
-            p = f", one-sided p={m.p_value:.3g}" if m.p_value is not None else ""
-            return (
-                f"{m.metric}{_segment_label(m.segment)}: {m.promotion_value:.3f} at promotion, "
-                f"{m.realised_value:.3f} realised on {m.window_rows} labelled rows "
-                f"(delta {m.delta:+.3f}{p}, significance {m.significance:g}, {m.method})"
-            )
-
-        if significant:
-            drop_answer = "Yes. " + "; ".join(describe(c) for c in significant) + "."
-        elif unconfirmed:
-            drop_answer = (
-                "Not confirmed: the drop exceeds the tolerance but is not significant. "
-                + "; ".join(describe(c) for c in unconfirmed)
-                + "."
-            )
-        elif perf:
-            drop_answer = "No: realised metrics are within tolerance of their promotion values."
-        else:
-            drop_answer = (
-                "Unknown: no labels have arrived for the alerting windows yet (or below the "
-                "label floor), so realised performance could not be judged."
-            )
-        questions = [
-            QuestionAnswer(
-                question="Which features moved, since when, and which segments do they affect?",
-                answer=moved_answer,
-                tools=["watch.evaluate_window", "ledger.list_watch"],
-                evidence=evidence,
-                data={"features": moved, "since": since, "segments": segments},
-            ),
-            QuestionAnswer(
-                question="Is the realised drop significant?",
-                answer=drop_answer,
-                tools=["watch.evaluate_window"],
-                evidence=evidence,
-                data={
-                    "significant": [c.id for c in significant],
-                    "unconfirmed": [c.id for c in unconfirmed],
-                },
-            ),
-        ]
-        findings = [
-            Finding(
-                title=f"Watch alert on window {record.window_id}",
-                detail=record.summary,
-                severity="blocker" if record.level == "alert" else "warning",
-                evidence=[f"run:{record.window_id}"],
-            )
-            for record, _ in alerts
-        ]
-        if advice is not None:
-            questions.append(
-                QuestionAnswer(
-                    question="Where would a rollback go, and what would moving back cost?",
-                    answer=advice.summary,
-                    tools=["ledger.alias_history", "review.watch_advice.measure_cost"],
-                    evidence=evidence,
-                    data=advice.model_dump(mode="json"),
-                )
-            )
-            findings.append(
-                Finding(
-                    title="Rollback advice",
-                    detail=advice.summary,
-                    severity="warning",
-                    evidence=[f"ledger:{advice.target.record_id}"] if advice.target else [],
-                )
-            )
-        return findings, questions
-
     # -- rollback advice and automatic rollback --------------------------------------------------
-
-    def _advice(
-        self,
-        model: str,
-        alias: str,
-        version: int,
-        windows: Sequence[MonitoringWindow],
-        rules: dict[str, Any],
-        policies: Sequence[LoadedPolicy],
-    ) -> RollbackAdvice:
-        target = rollback_target(self.gate.ledger, model, alias, version)
-        if target is None:
-            return RollbackAdvice(
-                model=model,
-                alias=alias,
-                current_version=version,
-                summary=f"No rollback target: promogate approved no other version for @{alias} "
-                "before this one, so moving back would leave the alias unset.",
-                not_scored="no rollback target",
-            )
-        decided = f" (decision {target.decision_id})" if target.decision_id else ""
-        head = (
-            f"Rollback target: v{target.version}, the last version promogate approved for "
-            f"@{alias}{decided}."
-        )
-        labelled = [w for w in windows if w.labelled is not None and len(w.labelled) > 0]
-        not_scored: str | None = None
-        costs: list[WindowCost] = []
-        if not self.score_rollback:
-            not_scored = "scoring the rollback target is switched off"
-        elif not labelled:
-            not_scored = "no monitored window has labels yet"
-        else:
-            not_scored = loadable_safely(self.client, model, target.version, policies, alias)
-            if not_scored is None:
-                costs, not_scored = self._score(model, target.version, labelled, rules)
-        if costs:
-            overall = [c for c in costs if c.segment is None and c.delta is not None]
-            parts = [
-                f"{c.metric} {c.current:.3f} -> {c.previous:.3f} ({c.delta:+.3f}) on window "
-                f"{c.window_id} ({c.rows} rows)"
-                for c in overall
-                if c.current is not None and c.previous is not None
-            ]
-            worst_segment = sorted(
-                (c for c in costs if c.segment is not None and c.delta is not None),
-                key=lambda c: c.delta or 0.0,
-                reverse=True,
-            )[:3]
-            parts += [
-                f"{c.metric} in {c.segment} {c.current:.3f} -> {c.previous:.3f} ({c.delta:+.3f})"
-                for c in worst_segment
-                if c.current is not None and c.previous is not None
-            ]
-            summary = head + " Moving back on the labelled windows: " + "; ".join(parts) + "."
-        else:
-            summary = head + f" What moving back would cost was not measured: {not_scored}."
-        return RollbackAdvice(
-            model=model,
-            alias=alias,
-            current_version=version,
-            target=target,
-            summary=summary,
-            costs=costs,
-            not_scored=None if costs else not_scored,
-        )
-
-    def _score(
-        self,
-        model: str,
-        previous: int,
-        windows: Sequence[MonitoringWindow],
-        rules: dict[str, Any],
-    ) -> tuple[list[WindowCost], str | None]:
-        from evals import EvalError, load_model_version
-
-        config = self.gate.config
-        if config.tracking_uri is None:
-            return [], "the service has no tracking URI to load the model from"
-        try:
-            loaded = load_model_version(
-                model, previous, tracking_uri=config.tracking_uri, registry_uri=config.registry_uri
-            )
-        except EvalError as exc:
-            return [], f"v{previous} could not be loaded: {exc}"
-        inputs = _input_names(loaded)
-        metrics = sorted(
-            {r.metric for rule in rules.values() for r in rule.performance} | {"accuracy"}
-        )
-        segment_columns = sorted(
-            {s for rule in rules.values() for r in rule.performance for s in r.segments}
-        )
-        scored: list[ScoredWindow] = []
-        for window in windows:
-            frame = _labelled_inputs(window, inputs)
-            if frame is None:
-                continue
-            scored.append(
-                ScoredWindow(
-                    window_id=window.run_id or "window",
-                    features=frame,
-                    labels=[float(v) for v in frame["label"]],
-                    segments={c: [str(v) for v in frame[c]] for c in segment_columns if c in frame},
-                )
-            )
-        if not scored:
-            return [], "the labelled rows carry no model inputs to score"
-
-        def current(frame: Any) -> Sequence[Any]:
-            column = "prediction" if "prediction" in frame else "score"
-            return list(frame[column])
-
-        def previous_model(frame: Any) -> Sequence[Any]:
-            columns = inputs or [c for c in frame.columns if c not in _NOT_FEATURES]
-            return list(loaded.predict(frame[columns]))
-
-        try:
-            costs = measure_cost(
-                windows=scored,
-                metrics=metrics,
-                score_current=current,
-                score_previous=previous_model,
-            )
-            for sample in scored:
-                for column, values in sample.segments.items():
-                    for value in sorted(set(values)):
-                        mask = [v == value for v in values]
-                        sub = sample.features[mask]
-                        costs.extend(
-                            c.model_copy(update={"segment": f"{column}={value}"})
-                            for c in measure_cost(
-                                windows=[
-                                    ScoredWindow(
-                                        window_id=sample.window_id,
-                                        features=sub,
-                                        labels=[float(v) for v in sub["label"]],
-                                    )
-                                ],
-                                metrics=metrics,
-                                score_current=current,
-                                score_previous=previous_model,
-                            )
-                        )
-        except (KeyError, ValueError, TypeError) as exc:
-            return [], f"v{previous} could not score the window sample: {type(exc).__name__}: {exc}"
-        return costs, None
 
     def _rollback(self, model: str, alias: str, version: int) -> RollbackResult:
         """Move the alias back to `version` through the gate: review it now, promote if allowed."""
@@ -1080,32 +780,3 @@ class Watcher:
             gate_decision_id=promoted.decision_id,
             reasons=[f"rollback: automatic; moved on decision {promoted.decision_id}"],
         )
-
-
-def _input_names(loaded: Any) -> list[str]:
-    """The model's input column names from its signature (empty when it has none)."""
-    try:
-        schema = loaded.metadata.get_input_schema()
-    except AttributeError:
-        return []
-    if schema is None:
-        return []
-    names = schema.input_names()
-    return [str(n) for n in names if isinstance(n, str)]
-
-
-def _labelled_inputs(window: MonitoringWindow, inputs: Sequence[str]) -> Any:
-    """The window's labelled rows with the model's inputs and the realised prediction, or None."""
-    labelled = window.labelled
-    if labelled is None or "label" not in labelled:
-        return None
-    needed = [c for c in inputs if c not in labelled]
-    frame = labelled
-    if needed and window.sample is not None and "row_id" in labelled and "row_id" in window.sample:
-        extra = [c for c in window.sample.columns if c not in labelled or c == "row_id"]
-        frame = labelled.merge(window.sample[extra], on="row_id", how="inner")
-    if any(c not in frame for c in inputs):
-        return None
-    if "prediction" not in frame and "score" not in frame:
-        return None
-    return frame

@@ -90,6 +90,11 @@ def test_a_logged_window_event_runs_the_watch_and_shows_on_metrics_and_pages(
         metrics = client.get("/metrics").text
         model_page = client.get(f"/models/{scenario.name}")
         decision_page = client.get(f"/decisions/{records[0].decision_id}")
+        # The in-process periodic pass (SQLite deployments) picks up the next window.
+        later = scenario.log_window(1)
+        loop = client.app.state.promogate_watch  # type: ignore[attr-defined]
+        (periodic,) = [p for p in loop.run_once() if p.model == scenario.name]
+        assert [w.window_id for w in periodic.windows] == [later]
 
     assert _gauge(metrics, "promogate_watch_level", model=scenario.name, version="2") == 2.0
     f0 = _gauge(metrics, "promogate_watch_drift_score", model=scenario.name, feature="f0")
