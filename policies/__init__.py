@@ -87,6 +87,13 @@ if TYPE_CHECKING:
     from policies.testing import (
         run_policy_tests as run_policy_tests,
     )
+    from policies.watch_rules import DriftMethod as DriftMethod
+    from policies.watch_rules import DriftRules as DriftRules
+    from policies.watch_rules import PerformanceRule as PerformanceRule
+    from policies.watch_rules import QualityRules as QualityRules
+    from policies.watch_rules import WatchAction as WatchAction
+    from policies.watch_rules import WatchLevel as WatchLevel
+    from policies.watch_rules import WatchRules as WatchRules
 
 _EXPORTS: dict[str, str] = {
     "select_policies": "policies.selector",
@@ -120,6 +127,13 @@ _EXPORTS: dict[str, str] = {
     "PipelineRules": "policies.pipeline_schema",
     "STATUS_ORDER": "policies.result",
     "review_config_change": "policies.config_review",
+    "DriftMethod": "policies.watch_rules",
+    "DriftRules": "policies.watch_rules",
+    "PerformanceRule": "policies.watch_rules",
+    "QualityRules": "policies.watch_rules",
+    "WatchAction": "policies.watch_rules",
+    "WatchLevel": "policies.watch_rules",
+    "WatchRules": "policies.watch_rules",
 }
 
 __all__ = [
@@ -129,19 +143,26 @@ __all__ = [
     "CheckResult",
     "CheckStatus",
     "Decision",
+    "DriftMethod",
+    "DriftRules",
     "Finding",
     "LlmUsage",
     "LoadedPolicy",
+    "PerformanceRule",
     "PipelineRules",
     "Policy",
     "PolicyDirectoryError",
     "PolicyError",
     "PolicyRef",
     "PolicyVerdict",
+    "QualityRules",
     "QuestionAnswer",
     "Severity",
     "Verdict",
     "VersionRange",
+    "WatchAction",
+    "WatchLevel",
+    "WatchRules",
     "applicable_mapping",
     "evaluate_policies",
     "evaluate_policy",

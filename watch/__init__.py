@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from watch.drift import categorical_drift, numeric_drift
 from watch.errors import (
     MonitoringArtifactError,
     MonitoringRunError,
@@ -12,7 +13,16 @@ from watch.errors import (
     WindowDataError,
 )
 from watch.evaluate import evaluate_window
-from watch.profile import DatasetProfile, profile_frame
+from watch.monitoring import (
+    WindowRef,
+    list_windows,
+    log_labels,
+    log_monitoring_window,
+    log_reference_profile,
+    read_reference,
+    read_window,
+)
+from watch.profile import DatasetProfile, category_counts, profile_frame
 from watch.report import (
     CheckKind,
     CheckStatus,
@@ -41,7 +51,17 @@ __all__ = [
     "WatchError",
     "WindowDataError",
     "WindowLevel",
+    "WindowRef",
     "WindowReport",
+    "categorical_drift",
+    "category_counts",
     "evaluate_window",
+    "list_windows",
+    "log_labels",
+    "log_monitoring_window",
+    "log_reference_profile",
+    "numeric_drift",
     "profile_frame",
+    "read_reference",
+    "read_window",
 ]
