@@ -89,8 +89,6 @@ class _Judge:
         self.promotion_metrics = promotion_metrics
         self.checks: list[WatchCheck] = []
 
-    # -- helpers ---------------------------------------------------------------------------
-
     def add(
         self,
         id: str,
