@@ -37,7 +37,7 @@ from watch.evaluate import evaluate_window
 from watch.profile import category_counts, profile_frame
 from watch.window import MonitoringWindow, Reference
 
-__all__ = ["SCENARIOS", "main", "make_frame", "psi_alarm", "watch_alarm"]
+__all__ = ["SCENARIOS", "main", "make_frame", "psi_alarm", "watch_alarm", "watch_names"]
 
 N_NUMERIC = 40
 N_CATEGORICAL = 10
@@ -121,7 +121,7 @@ def watch_alarm(reference: Reference, frame: pd.DataFrame, index: int = 0) -> tu
     return report.level in ("watch", "alert"), report.level == "alert"
 
 
-def _watch_names(reference: Reference, frame: pd.DataFrame, index: int, column: str) -> bool:
+def watch_names(reference: Reference, frame: pd.DataFrame, index: int, column: str) -> bool:
     """Whether the watch calls drift in `column`, over the whole window or within a segment."""
     report = evaluate_window(reference, _window(frame, index), RULES, {})
     within = any(column in features for features in report.drifted_segments.values())
@@ -189,7 +189,7 @@ def _detection(
         first = dict.fromkeys(found, horizon + 1)
         for step in range(1, horizon + 1):
             frame = drift(make_frame(window_rows, rng), step, rng)
-            if first["watch"] > horizon and _watch_names(reference, frame, step, column):
+            if first["watch"] > horizon and watch_names(reference, frame, step, column):
                 first["watch"] = step
             psi = _psi_values(ref_frame, frame)[column]
             for name, threshold in (("PSI >= 0.1", 0.1), ("PSI >= 0.2", 0.2)):
