@@ -21,7 +21,7 @@ watch:
     - {metric: recall, max_drop: 0.05, significance: 0.05, segments: [region]}
   label_floor: 100
   levels: {feature_drift: watch, dataset_drift: alert, prediction_drift: watch, quality: watch,
-           performance: alert, performance_unconfirmed: watch, error: alert}
+           performance: alert, performance_unconfirmed: ok, error: alert}
   on_watch: [notify]
   on_alert: [notify, re_review]
   rollback: advise               # advise | automatic
@@ -163,7 +163,7 @@ class PerformanceRule(_Spec):
     significance: Significance = Field(
         default=0.05,
         description="A drop beyond tolerance is an alert only when significant at this level "
-        "(else `performance_unconfirmed`).",
+        "(else `performance_unconfirmed`, ok by default).",
     )
     segments: list[str] = Field(
         default_factory=list, description="Segment columns judged value by value as well."
@@ -184,7 +184,13 @@ class WatchLevels(_Spec):
     prediction_drift: WatchLevel = "watch"
     quality: WatchLevel = "watch"
     performance: WatchLevel = "alert"
-    performance_unconfirmed: WatchLevel = "watch"
+    performance_unconfirmed: WatchLevel = Field(
+        default="ok",
+        description="Level of a drop beyond tolerance that is not significant (after the "
+        "correction over segment values). Realised metrics on a few hundred labelled rows per "
+        "segment move by chance more than most tolerances, so by default such a drop is "
+        "reported but raises nothing; `watch` asks to be told of it, as reviews warn.",
+    )
     error: Literal["watch", "alert"] = Field(
         default="alert",
         description="Level of a check that could not be computed (never ok).",

@@ -99,7 +99,14 @@ def diagnose(
             " Realised performance fell in: " + ", ".join(segments["(realised performance)"]) + "."
         )
     significant = [c for c in perf if c.status == "alert"]
-    unconfirmed = [c for c in perf if c.status == "watch"]
+    # Drops beyond tolerance that are not significant, whatever level the policy gives them.
+    unconfirmed = [
+        c
+        for c in perf
+        if c.status in ("ok", "watch")
+        and c.metric is not None
+        and c.metric.delta < -c.metric.max_drop
+    ]
 
     def describe(c: WatchCheck) -> str:
         m = c.metric

@@ -585,13 +585,17 @@ class _Judge:
             f"at promotion (delta {result.delta:+.3f}, tolerance {result.max_drop:.3f}, "
             f"{result.method})"
         )
+        # A drop within tolerance is never a finding; beyond it, only a drop significant at the
+        # rule's level (Bonferroni-corrected over the segment values compared in this window)
+        # raises the performance level: per-segment realised metrics on a few hundred labelled
+        # rows would otherwise flag stable windows by chance.
         beyond = result.delta < -result.max_drop
         if beyond and significant_drop(result):
             status: WatchLevel = self.rules.levels.performance
-            summary += ": significant drop"
+            summary += f": significant drop (at {result.significance:.3g})"
         elif beyond:
             status = self.rules.levels.performance_unconfirmed
-            summary += ": drop not significant"
+            summary += f": drop not significant at {result.significance:.3g}"
         else:
             status = "ok"
         self.add(check_id, "performance", status, summary, metric=result)

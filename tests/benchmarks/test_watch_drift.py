@@ -12,6 +12,7 @@ from benchmarks.watch_drift import (
     psi_alarm,
     watch_alarm,
     watch_names,
+    wilson_upper,
 )
 
 
@@ -28,3 +29,17 @@ def test_strong_drift_is_named_by_the_watch(name: str) -> None:
     reference = _reference(make_frame(1000, rng))
     moved = drift(make_frame(1000, rng), 12, rng)
     assert watch_names(reference, moved, 12, column)
+
+
+@pytest.mark.parametrize(
+    ("rate", "n", "low", "high"),
+    [
+        pytest.param(0.0, 100, 0.03, 0.04, id="none-in-100"),
+        pytest.param(0.05, 200, 0.08, 0.09, id="5pct-of-200"),
+        pytest.param(0.5, 1000, 0.53, 0.54, id="half-of-1000"),
+    ],
+)
+def test_the_false_alarm_upper_bound_is_the_wilson_one(
+    rate: float, n: int, low: float, high: float
+) -> None:
+    assert low < wilson_upper(rate, n) < high

@@ -157,3 +157,49 @@ def test_roc_auc_uses_a_bootstrap_of_both_sides(model: Any, reference: Reference
     check = _check(report, "performance.roc_auc")
     assert check.metric.method == "bootstrap" and check.metric.p_value is not None
     assert check.status in ("ok", "watch")  # the same world: no significant loss beyond 0.02
+
+
+@pytest.mark.parametrize(
+    ("unconfirmed", "expected"),
+    [pytest.param(None, "ok", id="default-ok"), pytest.param("watch", "watch", id="opt-in-watch")],
+)
+def test_a_chance_drop_in_a_segment_raises_nothing_unless_asked(
+    model: Any, reference: Reference, unconfirmed: str | None, expected: str
+) -> None:
+    # Stable traffic, zero tolerance: per region, recall on ~200 labelled rows falls below the
+    # evaluation table's by chance in some windows; none of those drops is significant.
+    spec: dict[str, Any] = {
+        "performance": [{"metric": "recall", "max_drop": 0.0, "segments": ["region"]}],
+        "prediction_drift": {"enabled": False},
+    }
+    if unconfirmed is not None:
+        spec["levels"] = {"performance_unconfirmed": unconfirmed}
+    rules = WatchRules.model_validate(spec)
+    dropped = []
+    for seed in range(20, 26):
+        report = evaluate_window(reference, _window(draw(model, 800, seed), labels=True), rules, {})
+        segment_checks = [c for c in report.checks if c.id.startswith("performance.recall.region=")]
+        values = len([c for c in segment_checks if c.status != "skip"])
+        for check in segment_checks:
+            if check.metric is None:
+                continue
+            # Bonferroni over the region values compared in this window.
+            assert check.metric.significance == pytest.approx(0.05 / values)
+            if check.metric.delta < 0:
+                dropped.append(check)
+                assert check.status == expected, check.message
+                assert "not significant" in check.message
+    assert dropped  # the draws hold chance drops, so the assertion above was exercised
+
+
+def test_a_drop_within_tolerance_is_never_a_finding(model: Any, reference: Reference) -> None:
+    rules = WatchRules.model_validate(
+        {
+            "performance": [{"metric": "recall", "max_drop": 0.5, "segments": ["region"]}],
+            "levels": {"performance_unconfirmed": "watch"},
+        }
+    )
+    frame = draw(model, 1000, 10, "north_hidden_risk")
+    report = evaluate_window(reference, _window(frame, labels=True), rules, {})
+    north = _check(report, "performance.recall.region=north")
+    assert north.metric.delta < 0 and north.status == "ok"
