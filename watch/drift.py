@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import numpy as np
@@ -132,6 +132,26 @@ def _psi_edges(reference: FloatArray, bins: int) -> FloatArray:
     return edges
 
 
+def _confirmed(
+    method: ConcreteMethod,
+    distance: float,
+    rules: DriftRules,
+    alpha: float,
+    p_value: Callable[[], float],
+) -> DriftOutcome:
+    """A distance at or above its threshold is drift only when the two-sample test agrees.
+
+    The distance says whether a move is large enough to matter; on windows of a few thousand
+    rows, skewed columns reach it by sampling noise alone, outside the window's corrected
+    family of p-values. The test (KS or chi-squared, at the window's corrected level) confirms
+    the move is real; it runs only past the threshold, so stable windows pay nothing for it.
+    """
+    if distance < rules.distance:
+        return DriftOutcome(method, distance, None, rules.distance, False)
+    p = p_value()
+    return DriftOutcome(method, distance, p, rules.distance, p < alpha)
+
+
 def numeric_drift(
     reference: FloatArray,
     window: FloatArray,
@@ -157,8 +177,12 @@ def numeric_drift(
     if method == "wasserstein":
         norm = max(float(np.std(reference)), _MIN_STD)
         distance = wasserstein_1d(reference, window) / norm
-        return DriftOutcome(
-            "wasserstein", distance, None, rules.distance, distance >= rules.distance
+        return _confirmed(
+            "wasserstein",
+            distance,
+            rules,
+            alpha,
+            lambda: float(stats.ks_2samp(reference, window).pvalue),
         )
     edges = _psi_edges(reference, rules.psi.bins)
     ref_shares = np.bincount(
@@ -211,7 +235,14 @@ def categorical_drift(
     cur_p = cur / cur.sum()
     if method == "jensenshannon":
         value = float(jensenshannon(np.clip(ref_p, _EPS, None), np.clip(cur_p, _EPS, None)))
-        return DriftOutcome("jensenshannon", value, None, rules.distance, value >= rules.distance)
+
+        def chi2_p() -> float:
+            if len(keys) < 2:
+                return 1.0
+            table = np.vstack([ref, cur])
+            return float(stats.chi2_contingency(table, correction=False)[1])
+
+        return _confirmed("jensenshannon", value, rules, alpha, chi2_p)
     if method == "psi":
         return _psi(ref_p, cur_p, rules)
     raise WindowDataError(f"method {method!r} does not apply to a categorical column")
@@ -245,18 +276,16 @@ def numeric_drift_from_profiles(
     """Drift of a numeric column from two profiles' quantiles (approximate)."""
     ref_q = _quantiles(reference, "reference")
     cur_q = _quantiles(window, "window")
-    if method == "ks":
+    if method in ("ks", "wasserstein"):
         grid = np.union1d(ref_q, cur_q)
         d = float(np.max(np.abs(quantile_cdf(ref_q, grid) - quantile_cdf(cur_q, grid))))
         n_eff = max(1, round(reference.rows * window.rows / (reference.rows + window.rows)))
-        p = float(stats.kstwo.sf(d, n_eff))
-        return DriftOutcome("ks", d, p, alpha, p < alpha)
-    if method == "wasserstein":
+        ks_p = float(stats.kstwo.sf(d, n_eff))
+        if method == "ks":
+            return DriftOutcome("ks", d, ks_p, alpha, ks_p < alpha)
         norm = max(reference.std or 0.0, _MIN_STD)
         distance = float(np.trapezoid(np.abs(ref_q - cur_q), QUANTILE_LEVELS)) / norm
-        return DriftOutcome(
-            "wasserstein", distance, None, rules.distance, distance >= rules.distance
-        )
+        return _confirmed("wasserstein", distance, rules, alpha, lambda: ks_p)
     levels = np.linspace(0.0, 1.0, rules.psi.bins + 1)[1:-1]
     edges = np.unique(np.interp(levels, QUANTILE_LEVELS, ref_q))
     ref_c = np.diff(np.concatenate([[0.0], quantile_cdf(ref_q, edges), [1.0]]))

@@ -197,11 +197,12 @@ class _Judge:
             approximate=approx,
         )
         where = f" in {segment}" if segment else ""
-        figure = (
-            f"p={outcome.p_value:.3g} < {outcome.threshold:.3g}"
-            if outcome.p_value is not None
-            else f"{outcome.method}={outcome.statistic:.3f} >= {outcome.threshold:.3g}"
-        )
+        if outcome.method in ("ks", "chi2"):
+            figure = f"p={outcome.p_value:.3g} < {outcome.threshold:.3g}"
+        else:
+            figure = f"{outcome.method}={outcome.statistic:.3f} >= {outcome.threshold:.3g}"
+            if outcome.p_value is not None:
+                figure += f", p={outcome.p_value:.3g} against {alpha:.3g}"
         if outcome.drifted:
             level: WatchLevel = "alert" if outcome.severe else level_if_drifted
             self.add(

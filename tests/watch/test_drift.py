@@ -154,3 +154,46 @@ def test_a_profile_without_quantiles_is_an_error_not_a_pass() -> None:
 )
 def test_correction(tests: int, correction: str, expected: float) -> None:
     assert corrected_alpha(0.05, tests, correction) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("window_rows", "confirmed"),
+    [
+        # 30 window rows: the distance passes 0.1 by chance, the KS test does not confirm it.
+        pytest.param(30, False, id="small-window-noise"),
+        pytest.param(5000, True, id="large-window-real-shift"),
+    ],
+)
+def test_a_distance_past_its_threshold_needs_the_test_to_agree(
+    window_rows: int, confirmed: bool
+) -> None:
+    reference = np.random.default_rng(7).exponential(2.0, 20000)
+    window = np.random.default_rng(8).exponential(2.0, window_rows)
+    if confirmed:
+        window = window + 0.4
+    outcome = numeric_drift(reference, window, "wasserstein", RULES, 0.05 / 50)
+    assert outcome.statistic >= RULES.distance
+    assert outcome.p_value is not None
+    assert outcome.drifted is confirmed
+
+
+def test_a_distance_below_its_threshold_runs_no_test() -> None:
+    reference = _normal(1, 5000)
+    outcome = numeric_drift(reference, _normal(2, 5000), "wasserstein", RULES, 0.05)
+    assert outcome.p_value is None and outcome.drifted is False
+
+
+@pytest.mark.parametrize(
+    ("window", "drifted"),
+    [
+        pytest.param({"a": 5, "b": 2, "c": 3}, False, id="ten-rows-noise"),
+        pytest.param({"a": 200, "b": 300, "c": 500}, True, id="moved-shares"),
+    ],
+)
+def test_jensen_shannon_past_its_threshold_needs_chi2_to_agree(
+    window: dict[str, int], drifted: bool
+) -> None:
+    reference = {"a": 5000, "b": 3000, "c": 2000}
+    outcome = categorical_drift(reference, window, "jensenshannon", RULES, 0.05)
+    assert outcome.statistic >= RULES.distance
+    assert outcome.drifted is drifted
