@@ -34,7 +34,9 @@ ones; categorical features with chi-squared on small samples and the Jensen-Shan
 (drift at 0.1) on large ones. P-value tests drift at 0.05. Unlike Evidently, p-values are
 Bonferroni-corrected over all drift tests of a window (features, score, features within
 segments) by default (`correction: none` turns that off), so that a window of many stable
-features does not raise a drift watch one time in two.
+features does not raise a drift watch one time in two. A distance past its threshold counts
+as drift only when KS (or chi-squared) is significant at the same corrected level, so that
+sampling noise on windows of a few thousand rows does not.
 """
 
 from __future__ import annotations
