@@ -37,6 +37,7 @@ from api.routers import metrics as metrics_router
 from api.services import build_review_service, configure_mlflow_environment
 from api.settings import Settings, load_settings
 from api.signing import SigningMiddleware, signer_from_settings
+from api.watch_service import install_watch
 from ledger.errors import (
     IdempotencyConflictError,
     IdempotencyInProgressError,
@@ -237,9 +238,11 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
         state.start()
         events.start()
         anchors.start()
+        watch_loop.start()
         try:
             yield
         finally:
+            watch_loop.stop()
             anchors.stop()
             events.stop()
             state.stop()
@@ -252,6 +255,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
     )
     app.state.promogate = state
     events = install_mlflow_events(app, state)
+    watch_loop = install_watch(app, state, events)
     for router in (
         reviews.router,
         gate.router,

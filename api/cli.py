@@ -400,6 +400,9 @@ def _mount_optional_apps() -> None:
     register_server_commands(app)
     app.command(name="reconcile")(reconcile_command)
     app.add_typer(mlflow_app, name="mlflow")
+    from api.watch_commands import register_watch_commands
+
+    register_watch_commands(app)
     # Commands of the packages that sit above the front doors (the demo) register themselves
     # through the `promogate.commands` entry point, so `api/` never imports them.
     for entry_point in entry_points(group="promogate.commands"):

@@ -10,6 +10,8 @@ event here. Jobs run on a small thread pool in the API process:
   itself; the event's version is only a hint).
 - ``model_version_tag.set`` / ``.deleted`` on ``promogate.*``: a verdict or decision tag that no
   recorded decision backs is reported. The guard never reads these tags, so they cannot approve.
+- ``model_version_tag.set`` of ``promogate.watch.latest_window``: a monitoring window was logged
+  for the version; the post-promotion watch runs for the aliases it holds (`api.watch_service`).
 
 A job that fails because MLflow or the ledger is down is retried with backoff; after the last
 attempt it is logged and counted, and the reconciler finds the alias on its next pass.
@@ -53,6 +55,8 @@ logger = logging.getLogger("promogate.api")
 
 _GLOB_CHARS: Final = frozenset("*?[")
 _DECISION_TAGS: Final = frozenset({"promogate.verdict", "promogate.decision_id"})
+MONITORING_TAG: Final = "promogate.watch.latest_window"
+"""A monitoring window was logged for the version (see `api.watch_service`)."""
 
 
 def review_aliases(
@@ -126,6 +130,8 @@ class EventProcessor:
         self._lock = threading.Lock()
         self._in_flight: set[tuple[str, int, str]] = set()
         self._pending: set[Future[str]] = set()
+        self.watch_job: Callable[[str, int], str] | None = None
+        """Runs the post-promotion watch for a version a monitoring window was logged for."""
 
     def submit(self, event: MlflowEvent, delivery_id: str) -> list[str]:
         """Queue the jobs the event asks for; returns what was queued (``review m/v@a``, ...).
@@ -160,6 +166,12 @@ class EventProcessor:
         elif isinstance(event, TagSet | TagDeleted) and event.key in _DECISION_TAGS:
             self._start(event.event, lambda: self._check_tag(event))
             queued.append(f"check tag {event.key} on {event.name}/{event.version}")
+        elif (
+            isinstance(event, TagSet) and event.key == MONITORING_TAG and self.watch_job is not None
+        ):
+            watch_job = self.watch_job
+            self._start(event.event, lambda: watch_job(event.name, event.version))
+            queued.append(f"watch {event.name}/{event.version}")
         elif isinstance(event, AliasDeleted | OtherEvent | TagSet | TagDeleted):
             logger.info("MLflow event %s: nothing to do", event.event)
         return queued

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import procrastinate
 
     from review.gate import GateService
+    from review.watch_runner import Watcher
 
 __all__ = [
     "REVIEW_TASK",
@@ -228,11 +229,12 @@ def _review_task(context: procrastinate.JobContext, /, **job: Any) -> str:
     return run_review_job(service, ReviewJob.model_validate(job))
 
 
-def make_procrastinate_app(conninfo: str) -> procrastinate.App:
+def make_procrastinate_app(conninfo: str, *, watch_cron: str | None = None) -> procrastinate.App:
     """A procrastinate app on the database, with the review task registered.
 
     Args:
         conninfo: libpq connection URI (see `postgres_conninfo`).
+        watch_cron: Schedule of the periodic watch pass (`api.watch_jobs`); None: none.
     """
     import procrastinate
 
@@ -246,6 +248,9 @@ def make_procrastinate_app(conninfo: str) -> procrastinate.App:
     from api.github.jobs import register_github_task
 
     register_github_task(app)
+    from api.watch_jobs import register_watch_tasks
+
+    register_watch_tasks(app, cron=watch_cron)
     return app
 
 
@@ -344,6 +349,8 @@ def run_worker(
     concurrency: int = 2,
     name: str | None = None,
     wait: bool = True,
+    watcher: Watcher | None = None,
+    watch_cron: str | None = None,
 ) -> None:
     """Run a procrastinate worker that executes review jobs until it is stopped (SIGINT/SIGTERM).
 
@@ -353,14 +360,16 @@ def run_worker(
         concurrency: Jobs run at once (each in a thread: reviews are synchronous).
         name: Worker name, shown in procrastinate's tables and logs.
         wait: Keep waiting for jobs; False stops once the queue is empty.
+        watcher: Runs the watch jobs (`api.watch_jobs`); without one they fail.
+        watch_cron: Schedule of the periodic watch pass; None: no periodic pass.
     """
     ensure_procrastinate_schema(conninfo)
-    app = make_procrastinate_app(conninfo)
+    app = make_procrastinate_app(conninfo, watch_cron=watch_cron)
     logger.info("procrastinate worker %s starting (concurrency %d)", name or "worker", concurrency)
     app.run_worker(
         concurrency=concurrency,
         name=name,
         wait=wait,
-        additional_context={"gate_service": service},
+        additional_context={"gate_service": service, "watcher": watcher},
         fetch_job_polling_interval=1.0,
     )

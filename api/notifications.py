@@ -43,7 +43,14 @@ __all__ = [
 logger = logging.getLogger("promogate.api")
 
 NotificationKind = Literal[
-    "block", "escalate", "unapproved_alias_move", "alias_revert", "forged_tag", "guard_failure"
+    "block",
+    "escalate",
+    "unapproved_alias_move",
+    "alias_revert",
+    "forged_tag",
+    "guard_failure",
+    "watch_alert",
+    "watch_rollback",
 ]
 NotificationForm = Literal["slack", "generic"]
 DeliveryOutcome = Literal["delivered", "failed"]
@@ -56,6 +63,8 @@ _TITLES: Final[dict[str, str]] = {
     "alias_revert": ":leftwards_arrow_with_hook: alias put back",
     "forged_tag": ":warning: hand-written promogate tag",
     "guard_failure": ":x: alias guard could not check an alias",
+    "watch_alert": ":chart_with_downwards_trend: champion alert after promotion",
+    "watch_rollback": ":rewind: champion rolled back after a watch alert",
 }
 
 

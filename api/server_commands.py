@@ -148,7 +148,8 @@ def worker(
         bool, typer.Option("--once", help="Stop when the queue is empty instead of waiting.")
     ] = False,
 ) -> None:
-    """Run review jobs queued by the API (PostgreSQL ledger only; uses procrastinate)."""
+    """Run review and watch jobs queued on PostgreSQL (procrastinate); PROMOGATE_WATCH_CRON adds
+    the periodic watch pass."""
     from api.jobs import postgres_conninfo, run_worker
     from api.services import build_review_service, configure_mlflow_environment
     from review.gate import GateService
@@ -170,13 +171,28 @@ def worker(
         raise typer.Exit(3) from None
     configure_mlflow_environment(settings)
     service = GateService(build_review_service(settings))
-    run_worker(
-        service,
-        conninfo,
-        concurrency=settings.job_concurrency,
-        name=name or f"{socket.gethostname()}-{os.getpid()}",
-        wait=not once,
+    from api.notifications import Notifier
+    from api.watch_service import build_watcher
+
+    notifier = Notifier(
+        settings.notify_url,
+        form=settings.notify_format,
+        secret=settings.notify_secret.get_secret_value() if settings.notify_secret else None,
+        attempts=settings.notify_attempts,
     )
+    try:
+        run_worker(
+            service,
+            conninfo,
+            concurrency=settings.job_concurrency,
+            name=name or f"{socket.gethostname()}-{os.getpid()}",
+            wait=not once,
+            watcher=build_watcher(settings, service, notifier),
+            watch_cron=settings.watch_cron,
+        )
+    finally:
+        notifier.flush()
+        notifier.close()
 
 
 @token_app.command("create")

@@ -200,6 +200,27 @@ class Settings(BaseSettings):
         "never change once recorded.",
     )
 
+    # The post-promotion watch (docs/watch.md).
+    watch_interval_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Seconds between the API's watch passes over every watched alias; 0 (the "
+        "default) leaves them to workers (PROMOGATE_WATCH_CRON) or to cron.",
+    )
+    watch_cron: str | None = Field(
+        default=None,
+        description="Cron schedule of the periodic watch job run by `promogate worker` "
+        "(PostgreSQL job queue), e.g. '*/15 * * * *'; unset: no periodic job.",
+    )
+    watch_deadline_s: float = Field(
+        default=600.0, gt=0, description="Longest one periodic pass may keep starting passes."
+    )
+    watch_score_rollback: bool = Field(
+        default=True,
+        description="Score the rollback target on labelled windows to say what moving back "
+        "costs (only when its artifacts pass the security checks).",
+    )
+
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (None values are ignored)."""

@@ -9,11 +9,11 @@ figures before and after a change come from the same command)::
 - the five longest functions and methods;
 - modules over 600 lines;
 - the import graph's upward edges: a module importing a package of a higher rank, by the ranks
-  of DESIGN §2 (tools < comparison < policies < {evals, ledger} < agents < review < api < demo <
-  benchmarks: the benchmarks measure the demo registry, so they sit above it); every import counts,
-  at module level, inside functions or for type checking;
-- its sideways edges: a module importing another package of the same rank (evals and ledger stay
-  independent of each other);
+  of DESIGN §2 (tools < comparison < policies < {evals, ledger} < {agents, watch} < review < api <
+  demo < benchmarks: the benchmarks measure the demo registry, so they sit above it); every import
+  counts, at module level, inside functions or for type checking;
+- its sideways edges: a module importing another package of the same rank (evals and ledger, agents
+  and watch stay independent of each other);
 - its cycles: strongly connected groups of modules that import each other, directly or not.
 
 `tests/test_layering.py` asserts that the last three lists are empty.
@@ -48,6 +48,7 @@ RANKS: Mapping[str, int] = {
     "policies": 2,
     "evals": 3,
     "ledger": 3,
+    "watch": 4,
     "agents": 4,
     "review": 5,
     "api": 6,

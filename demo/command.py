@@ -17,6 +17,7 @@ from api.cli_options import AsJson
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from demo.registry import DemoRegistry
     from policies.decision import Decision
 
 __all__ = ["EXAMPLE_POLICIES", "register", "review_demo_candidates", "run_demo"]
@@ -100,11 +101,13 @@ def run_demo(
             f"[dim]{len(decisions)} reviews in {elapsed:.1f} s · ledger {ledger} · "
             f"policies {EXAMPLE_POLICIES.name}/[/dim]"
         )
+    reopened, watch_mismatches = _watch_after_promotion(registry, directory, console, pages_url)
+    mismatches += watch_mismatches
     DemoManifest(
         tracking_uri=registry.tracking_uri,
         ledger_url=f"sqlite:///{directory / 'promogate.db'}",
         policies_dir=EXAMPLE_POLICIES,
-        decision_ids=[d.id for d in decisions],
+        decision_ids=[d.id for d in decisions] + reopened,
     ).write(directory)
     _print_page_urls(console, directory, decisions, pages_url)
     # The review must never have loaded the planted pickle: its only effect would be this file.
@@ -116,6 +119,53 @@ def run_demo(
     for line in mismatches:
         console.print(f"[red]unexpected decision:[/red] {line}")
     return 1 if mismatches else 0
+
+
+def _watch_after_promotion(
+    registry: DemoRegistry, directory: Path, console: Console, pages_url: str
+) -> tuple[list[str], list[str]]:
+    """Promote the clean candidate, play its production days and watch it (demo.watch_windows).
+
+    Returns the id of the decision the watch reopened (if any) and a line for each way the watch
+    did not do what the drifting day calls for.
+    """
+    from demo.watch_windows import (
+        DRIFT_REGION,
+        describe_watch,
+        run_watch_scenario,
+        watch_command,
+    )
+    from evals.errors import EvalError
+
+    started = time.perf_counter()
+    try:
+        with console.status("promoting v2, logging production windows, watching @champion…"):
+            watched = run_watch_scenario(registry, directory / "promogate.db", EXAMPLE_POLICIES)
+    except EvalError as exc:
+        return [], [f"post-promotion watch: {exc}"]
+    console.rule(f"After promotion: watching {registry.model_name}@champion")
+    command = watch_command(directory, EXAMPLE_POLICIES)
+    for line in describe_watch(watched, command, pages_url):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    result = watched.watch
+    console.print(f"[dim]watch scenario in {time.perf_counter() - started:.1f} s[/dim]")
+    problems: list[str] = []
+    levels = {w.window_id: w.level for w in result.windows}
+    if levels.get(watched.drifting_window_id) != "alert":
+        problems.append(f"the drifting day's window is {levels.get(watched.drifting_window_id)!r}")
+    problems += [
+        f"stable window {w} is {level!r}"
+        for w, level in levels.items()
+        if w != watched.drifting_window_id and level != "ok"
+    ]
+    segment = f"region={DRIFT_REGION}"
+    if not any(m.segment == segment and m.status == "alert" for m in watched.realised):
+        problems.append(f"no significant realised recall drop in {segment}")
+    advice = result.advice
+    if advice is None or advice.target is None or advice.target.version != watched.previous_version:
+        problems.append(f"the rollback advice does not name v{watched.previous_version}")
+    reopened = [result.decision_id] if result.decision_id is not None else []
+    return reopened, [f"post-promotion watch: {p}" for p in problems]
 
 
 def _print_page_urls(

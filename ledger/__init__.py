@@ -57,6 +57,8 @@ if TYPE_CHECKING:
     from ledger.records import (
         Promotion as Promotion,
     )
+    from ledger.records import WatchLevel as WatchLevel
+    from ledger.records import WatchRecord as WatchRecord
     from ledger.store import (
         Ledger as Ledger,
     )
@@ -107,6 +109,8 @@ _EXPORTS: dict[str, str] = {
     "FingerprintRecord": "ledger.fingerprints",
     "append_fingerprint": "ledger.fingerprints",
     "find_fingerprint": "ledger.fingerprints",
+    "WatchLevel": "ledger.records",
+    "WatchRecord": "ledger.records",
 }
 
 __all__ = [
@@ -136,6 +140,8 @@ __all__ = [
     "Role",
     "TokenError",
     "TokenStore",
+    "WatchLevel",
+    "WatchRecord",
     "append_fingerprint",
     "find_fingerprint",
     "policy_refs_key",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,9 +19,13 @@ __all__ = [
     "Override",
     "Promotion",
     "RecordKind",
+    "WatchLevel",
+    "WatchRecord",
 ]
 
-RecordKind = Literal["decision", "override", "promotion", "alias_move", "alias_revert", "command"]
+RecordKind = Literal[
+    "decision", "override", "promotion", "alias_move", "alias_revert", "command", "watch"
+]
 
 
 def _utc_now() -> datetime:
@@ -211,6 +215,69 @@ class AliasRevert(BaseModel):
     @field_validator("created_at")
     @classmethod
     def _revert_aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError(f"must be timezone-aware, got {value!r}")
+        return value.astimezone(UTC)
+
+
+WatchLevel = Literal["ok", "watch", "alert", "skip"]
+"""How a monitored window stands against the evidence the promotion rested on (`skip`: nothing
+could be judged, below every sample floor; never read as ok)."""
+
+
+class WatchRecord(BaseModel):
+    """One monitoring window of a champion, evaluated after its promotion.
+
+    The evaluation itself (every check with its numbers) is kept as `report`, the analysis's own
+    JSON, so the ledger needs no knowledge of the statistics. A window evaluated again (labels
+    arrived late, or its data changed) is a new record that names the one it supersedes.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=lambda: f"wch-{uuid4().hex}")
+    model: str = Field(min_length=1)
+    version: int = Field(ge=1, description="The monitored version (the alias's holder).")
+    target_alias: str = Field(min_length=1, description="The alias the version was watched under.")
+    window_id: str = Field(min_length=1, description="The MLflow run that holds the window.")
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    window_digest: str = Field(
+        min_length=1,
+        description="Digest of the window's evidence (inputs, scores, labels) when evaluated; a "
+        "change (late labels) makes the window due again.",
+    )
+    labelled: bool = Field(description="Whether realised labels were part of the evaluation.")
+    level: WatchLevel
+    summary: str = ""
+    reasons: list[str] = Field(default_factory=list)
+    supersedes: str | None = Field(
+        default=None, description="The earlier watch record of the same window, if any."
+    )
+    reevaluation_reason: str | None = Field(
+        default=None, description="Why the window was evaluated again (e.g. late labels)."
+    )
+    decision_id: str | None = Field(
+        default=None, description="The re-review decision an alert reopened, if any."
+    )
+    actions: list[str] = Field(
+        default_factory=list,
+        description="What the watch did about it: notify, re_review:<decision>, "
+        "rollback:<promotion> or rollback_refused.",
+    )
+    error: str | None = Field(
+        default=None, description="Why the window could not be evaluated (never read as ok)."
+    )
+    report: dict[str, Any] = Field(
+        default_factory=dict, description="The window's evaluation, as the analysis reported it."
+    )
+    created_at: datetime = Field(default_factory=_utc_now)
+
+    @field_validator("created_at", "window_start", "window_end")
+    @classmethod
+    def _watch_aware_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
         if value.tzinfo is None:
             raise ValueError(f"must be timezone-aware, got {value!r}")
         return value.astimezone(UTC)

@@ -31,7 +31,15 @@ from ledger.commands import CommandRecord
 from ledger.database import Database
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
 from ledger.idempotency import IdempotencyStore
-from ledger.records import AliasMove, AliasRevert, LedgerRecord, Override, Promotion, RecordKind
+from ledger.records import (
+    AliasMove,
+    AliasRevert,
+    LedgerRecord,
+    Override,
+    Promotion,
+    RecordKind,
+    WatchRecord,
+)
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
 from ledger.tokens import TokenStore
 from policies.decision import Decision
@@ -64,7 +72,7 @@ def policy_refs_key(refs: Sequence[PolicyRef]) -> str:
 
 
 def _json_payload(
-    model: Decision | Override | Promotion | AliasMove | AliasRevert | CommandRecord,
+    model: Decision | Override | Promotion | AliasMove | AliasRevert | CommandRecord | WatchRecord,
 ) -> str:
     # Through JSON text rather than model_dump(mode="json"): pydantic writes NaN and infinity as
     # null there, and canonical JSON refuses them. A record can never be edited once chained, so
@@ -91,7 +99,9 @@ def _to_record(row: LedgerRecordRow) -> LedgerRecord:
     )
 
 
-_Payload = TypeVar("_Payload", Decision, Override, Promotion, AliasMove, AliasRevert, CommandRecord)
+_Payload = TypeVar(
+    "_Payload", Decision, Override, Promotion, AliasMove, AliasRevert, CommandRecord, WatchRecord
+)
 
 
 def _load(model: type[_Payload], row: LedgerRecordRow) -> _Payload:
@@ -610,6 +620,74 @@ class Ledger:
         if repository is not None:
             found = [c for c in found if c.repository.lower() == repository.lower()]
         return found[:limit]
+
+    # -- post-promotion watch ---------------------------------------------------------------------
+
+    def append_watch(
+        self, record: WatchRecord, policy_refs: Sequence[PolicyRef] = ()
+    ) -> LedgerRecord:
+        """Record one evaluated monitoring window of a champion at the end of the chain.
+
+        Args:
+            record: The window, its level and the evaluation; when it names a ``decision_id`` (the
+                re-review an alert reopened), that decision must be in the ledger.
+            policy_refs: The policies whose ``watch`` section the window was evaluated under.
+        """
+        fields: dict[str, Any] = {
+            "record_id": record.id,
+            "kind": "watch",
+            "model": record.model,
+            "version": record.version,
+            "verdict": None,
+            "target_alias": record.target_alias,
+            "evidence_digest": record.window_digest,
+            "policy_refs": policy_refs_key(policy_refs),
+            "expires_at": None,
+            "payload": _json_payload(record),
+        }
+        return self._append(fields, requires_decision=record.decision_id)
+
+    def get_watch(self, record_id: str) -> WatchRecord:
+        """The watch record with this id, as recorded.
+
+        Args:
+            record_id: The watch record's id.
+        """
+        with self.database.read() as session:
+            row = self._find_row(session, record_id)
+            if row is None or row.kind != "watch":
+                raise RecordNotFoundError(record_id, "watch record")
+            return _load(WatchRecord, row)
+
+    def list_watch(
+        self,
+        model: str,
+        *,
+        target_alias: str | None = None,
+        version: int | None = None,
+        limit: int = 200,
+    ) -> list[WatchRecord]:
+        """Evaluated monitoring windows of a model, newest record first.
+
+        Args:
+            model: Registered model name.
+            target_alias: Only windows watched under this alias.
+            version: Only windows of this version.
+            limit: At most this many (1 to 1000).
+        """
+        limit = max(1, min(limit, _MAX_LIST_LIMIT))
+        query = select(LedgerRecordRow).where(
+            LedgerRecordRow.kind == "watch", LedgerRecordRow.model == model
+        )
+        if target_alias is not None:
+            query = query.where(LedgerRecordRow.target_alias == target_alias)
+        if version is not None:
+            if not 0 <= version <= MAX_VERSION:
+                return []
+            query = query.where(LedgerRecordRow.version == version)
+        query = query.order_by(LedgerRecordRow.seq.desc()).limit(limit)
+        with self.database.read() as session:
+            return [_load(WatchRecord, row) for row in session.execute(query).scalars()]
 
     # -- verification -----------------------------------------------------------------------------
 

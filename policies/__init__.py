@@ -97,6 +97,13 @@ if TYPE_CHECKING:
     from policies.testing import (
         run_policy_tests as run_policy_tests,
     )
+    from policies.watch_rules import DriftMethod as DriftMethod
+    from policies.watch_rules import DriftRules as DriftRules
+    from policies.watch_rules import PerformanceRule as PerformanceRule
+    from policies.watch_rules import QualityRules as QualityRules
+    from policies.watch_rules import WatchAction as WatchAction
+    from policies.watch_rules import WatchLevel as WatchLevel
+    from policies.watch_rules import WatchRules as WatchRules
 
 
 _EXPORTS: dict[str, str] = {
@@ -139,6 +146,13 @@ _EXPORTS: dict[str, str] = {
     "PipelineRules": "policies.pipeline_schema",
     "STATUS_ORDER": "policies.result",
     "review_config_change": "policies.config_review",
+    "DriftMethod": "policies.watch_rules",
+    "DriftRules": "policies.watch_rules",
+    "PerformanceRule": "policies.watch_rules",
+    "QualityRules": "policies.watch_rules",
+    "WatchAction": "policies.watch_rules",
+    "WatchLevel": "policies.watch_rules",
+    "WatchRules": "policies.watch_rules",
 }
 
 __all__ = [
@@ -150,9 +164,12 @@ __all__ = [
     "CheckStatus",
     "Conclusion",
     "Decision",
+    "DriftMethod",
+    "DriftRules",
     "Finding",
     "LlmUsage",
     "LoadedPolicy",
+    "PerformanceRule",
     "PipelineRules",
     "PlausibilityRequest",
     "PlausibilityRules",
@@ -161,10 +178,14 @@ __all__ = [
     "PolicyError",
     "PolicyRef",
     "PolicyVerdict",
+    "QualityRules",
     "QuestionAnswer",
     "Severity",
     "Verdict",
     "VersionRange",
+    "WatchAction",
+    "WatchLevel",
+    "WatchRules",
     "applicable_mapping",
     "draw_conclusions",
     "evaluate_policies",

@@ -32,6 +32,7 @@ CheckKind = Literal[
     "security",
     "untrusted_text",
     "plausibility",
+    "watch",
 ]
 
 STATUS_ORDER: dict[CheckStatus, int] = {"skip": 0, "pass": 1, "warn": 2, "error": 3, "fail": 4}

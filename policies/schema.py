@@ -24,6 +24,7 @@ from policies.alias_guard_rules import AliasGuardRules
 from policies.pipeline_rules import PipelineRules
 from policies.plausibility_settings import PlausibilityRules
 from policies.security_rules import SecurityRules
+from policies.watch_rules import WatchRules
 from tools.evidence_mapping import EvidenceMapping
 
 __all__ = [
@@ -377,6 +378,10 @@ class Policy(_Spec):
     plausibility: PlausibilityRules = Field(
         default_factory=PlausibilityRules,
         description="Whether a gain is believable: asked on every review unless disabled.",
+    )
+    watch: WatchRules | None = Field(
+        default=None,
+        description="How the version is watched after promotion (docs/policies.md).",
     )
 
     @field_validator("metrics")

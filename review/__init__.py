@@ -3,7 +3,9 @@
 resolve and gather (`gather`) → evaluate (`evaluate`) → investigate and decide (`decide`) →
 record and publish (`service`, `publish`); the gate rules (reuse, overrides, promote) in `gate`,
 with their refusals in `errors`; the alias guard (approved holders, reverts, the reconciler) in
-`alias_guard`. The CLI, the HTTP API, jobs and the PR bot call `ReviewService`
+`alias_guard`; the post-promotion watch (a pass over a champion's new monitoring windows, the
+re-review an alert opens, rollback advice and automatic rollback) in `watch_runner` and
+`watch_advice`. The CLI, the HTTP API, jobs and the PR bot call `ReviewService`
 and `GateService`; nothing here reads settings or the environment.
 """
 
@@ -46,9 +48,19 @@ from review.gate import (
 from review.gather import gather_evidence, history_keys_for
 from review.publish import decision_tags, publish_decision_tags
 from review.service import ReviewConfig, ReviewObserver, ReviewService
+from review.watch_advice import RollbackAdvice, RollbackTarget, WindowCost
+from review.watch_runner import (
+    WATCH_ACTOR,
+    RollbackResult,
+    Watcher,
+    WatchNotice,
+    WatchPass,
+    WindowOutcome,
+)
 
 __all__ = [
     "HUMAN_APPROVAL",
+    "WATCH_ACTOR",
     "AliasGuard",
     "ApproverNotAllowedError",
     "Assessment",
@@ -71,8 +83,16 @@ __all__ = [
     "ReviewObserver",
     "ReviewOutcome",
     "ReviewService",
+    "RollbackAdvice",
+    "RollbackResult",
+    "RollbackTarget",
     "SecurityReport",
     "SubjectNotFoundError",
+    "WatchNotice",
+    "WatchPass",
+    "Watcher",
+    "WindowCost",
+    "WindowOutcome",
     "compose_decision",
     "decide",
     "decision_tags",

@@ -103,3 +103,15 @@ def plausibility_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from demo.plausibility_registry import build_plausibility_registry
 
     return build_plausibility_registry(tmp_path_factory.mktemp("plausibility-registry"))
+
+
+@pytest.fixture(scope="session")
+def watch_models(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Two real scikit-learn versions for the post-promotion watch, logged once per session."""
+    from support.watch_scenario import build_watch_models
+
+    with pytest.MonkeyPatch.context() as patch:
+        # log_model otherwise inspects this checkout's uv project for seconds per model.
+        patch.setenv("MLFLOW_UV_AUTO_DETECT", "false")
+        patch.setenv("MLFLOW_LOG_UV_FILES", "false")
+        return build_watch_models(tmp_path_factory.mktemp("watch-models"))

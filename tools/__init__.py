@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from tools.artifact_scan import artifact_source as artifact_source
     from tools.artifact_scan import model_artifact_manifest as model_artifact_manifest
     from tools.artifact_scan import scan_model_artifacts as scan_model_artifacts
+    from tools.artifacts import download_artifact as download_artifact
+    from tools.artifacts import list_run_artifacts as list_run_artifacts
     from tools.artifacts import (
         read_text_artifact as read_text_artifact,
     )
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
         collect_version as collect_version,
     )
     from tools.collector import evidence_tags as evidence_tags
+    from tools.datasets import read_dataset_inputs as read_dataset_inputs
     from tools.discovery import (
         BUILTIN_METRIC_ALIASES as BUILTIN_METRIC_ALIASES,
     )
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from tools.errors import (
         AliasNotFoundError as AliasNotFoundError,
     )
+    from tools.errors import ArtifactError as ArtifactError
     from tools.errors import (
         BackendUnavailableError as BackendUnavailableError,
     )
@@ -66,6 +70,7 @@ if TYPE_CHECKING:
     from tools.errors import (
         VersionNotFoundError as VersionNotFoundError,
     )
+    from tools.eval_table import parse_eval_table as parse_eval_table
     from tools.eval_table import (
         read_eval_table as read_eval_table,
     )
@@ -223,6 +228,8 @@ if TYPE_CHECKING:
     from tools.significance import (
         MetricName as MetricName,
     )
+    from tools.significance import binary_mask as binary_mask
+    from tools.significance import metric_value as metric_value
     from tools.significance import (
         paired_bootstrap as paired_bootstrap,
     )
@@ -330,6 +337,13 @@ _EXPORTS: dict[str, str] = {
     "value_text": "tools.pipeline_config",
     "VersionEvidence": "tools.evidence",
     "wilson_interval": "tools.significance",
+    "ArtifactError": "tools.errors",
+    "binary_mask": "tools.significance",
+    "download_artifact": "tools.artifacts",
+    "list_run_artifacts": "tools.artifacts",
+    "metric_value": "tools.significance",
+    "parse_eval_table": "tools.eval_table",
+    "read_dataset_inputs": "tools.datasets",
 }
 
 __all__ = [
@@ -343,6 +357,7 @@ __all__ = [
     "SCANNERS",
     "SIGNATURE_FILE",
     "AliasNotFoundError",
+    "ArtifactError",
     "ArtifactScan",
     "BackendUnavailableError",
     "BootstrapResult",
@@ -379,6 +394,7 @@ __all__ = [
     "VersionHistory",
     "VersionNotFoundError",
     "artifact_source",
+    "binary_mask",
     "build_manifest",
     "call_mlflow",
     "classify_key",
@@ -386,6 +402,7 @@ __all__ = [
     "collect_resolved",
     "collect_version",
     "diff_pipeline_configs",
+    "download_artifact",
     "evidence_tags",
     "find_eval_table",
     "find_pickles",
@@ -393,21 +410,25 @@ __all__ = [
     "is_config_artifact",
     "key_matches",
     "label_differences",
+    "list_run_artifacts",
     "load_config_files",
     "load_pipeline_config",
     "logged_model_id_from_source",
     "make_client",
     "merge_mappings",
     "metric_inputs",
+    "metric_value",
     "model_artifact_manifest",
     "normalize_name",
     "numeric_value",
     "pair_rows",
     "pair_tables",
     "paired_bootstrap",
+    "parse_eval_table",
     "parse_segment_metric_key",
     "parse_version_ref",
     "rate_difference_interval",
+    "read_dataset_inputs",
     "read_eval_table",
     "read_feature_importances",
     "read_metric_history",

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.pages.charts import HistorySeries, SegmentBar, history_chart, segment_chart
 from api.pages.history import HistoryEntry, model_history
 from api.pages.links import Link, MlflowLinks, check_anchor
+from ledger.records import WatchRecord
 from ledger.store import Ledger
 from policies.decision import Decision, Finding
 from policies.result import CheckResult
@@ -66,6 +67,9 @@ class DecisionView(BaseModel):
     candidate_links: list[Link]
     baseline_links: list[Link]
     notes: list[str] = Field(default_factory=list)
+    watch: list[WatchRecord] = Field(
+        default_factory=list, description="Monitoring windows whose alert reopened this decision."
+    )
 
     @property
     def failing(self) -> list[CheckRow]:
@@ -271,4 +275,9 @@ def build_decision_view(
         candidate_links=_version_links(links, decision.model, decision.version, candidate),
         baseline_links=_version_links(links, decision.model, decision.baseline_version, baseline),
         notes=notes,
+        watch=[
+            w
+            for w in ledger.list_watch(decision.model, version=decision.version, limit=200)
+            if w.decision_id == decision.id
+        ],
     )

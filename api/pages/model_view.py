@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.pages.history import ALIAS_KINDS, HistoryEntry, model_history, models_in_ledger
+from ledger.records import WatchRecord
 from ledger.store import Ledger
 from policies.decision import Decision
 from tools.client import call_mlflow
@@ -31,6 +32,7 @@ __all__ = [
 logger = logging.getLogger("promogate.api")
 
 _MAX_VERSIONS = 200
+_WATCH_WINDOWS = 20
 
 
 class TimelineFilter(BaseModel):
@@ -86,6 +88,9 @@ class ModelView(BaseModel):
     filter: TimelineFilter
     total_events: int
     notes: list[str] = Field(default_factory=list)
+    watch: list[WatchRecord] = Field(
+        default_factory=list, description="The latest evaluated monitoring windows, newest first."
+    )
 
 
 class ModelSummary(BaseModel):
@@ -189,6 +194,7 @@ def build_model_view(
         filter=filter,
         total_events=len(history),
         notes=notes,
+        watch=ledger.list_watch(model, limit=_WATCH_WINDOWS),
     )
 
 
