@@ -11,17 +11,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agents.agent_tools import (
+    from agents._agent_tools import (
         ReviewContext as ReviewContext,
     )
-    from agents.agent_tools import (
+    from agents._agent_tools import (
         call_tool as call_tool,
     )
-    from agents.agent_tools import (
+    from agents._agent_tools import (
         review_tools as review_tools,
     )
-    from agents.budget import (
+    from agents._budget import (
         ReviewBudget as ReviewBudget,
+    )
+    from agents._runner import (
+        AgentRunner as AgentRunner,
     )
     from agents.chat import (
         ChatAnswer as ChatAnswer,
@@ -70,9 +73,6 @@ if TYPE_CHECKING:
     )
     from agents.offline_investigator import (
         OfflineInvestigator as OfflineInvestigator,
-    )
-    from agents.runner import (
-        AgentRunner as AgentRunner,
     )
     from agents.testing import (
         ScriptedOpenAIServer as ScriptedOpenAIServer,
@@ -142,10 +142,10 @@ _EXPORTS: dict[str, str] = {
     "PLANTED": "agents.untrusted_corpus",
     "external_corpus": "agents.untrusted_corpus",
     "AgentError": "agents.errors",
-    "AgentRunner": "agents.runner",
+    "AgentRunner": "agents._runner",
     "BudgetExceededError": "agents.errors",
     "build_chat_model": "agents.chat_model",
-    "call_tool": "agents.agent_tools",
+    "call_tool": "agents._agent_tools",
     "ChatAnswer": "agents.chat",
     "ChatSession": "agents.chat",
     "InvalidReviewError": "agents.errors",
@@ -162,9 +162,9 @@ _EXPORTS: dict[str, str] = {
     "parse_model_spec": "agents.chat_model",
     "quote_untrusted": "agents.untrusted",
     "review_playbook": "agents.testing",
-    "review_tools": "agents.agent_tools",
-    "ReviewBudget": "agents.budget",
-    "ReviewContext": "agents.agent_tools",
+    "review_tools": "agents._agent_tools",
+    "ReviewBudget": "agents._budget",
+    "ReviewContext": "agents._agent_tools",
     "scan_bundle": "agents.untrusted",
     "ScriptedOpenAIServer": "agents.testing",
     "normalize_untrusted": "agents.untrusted",

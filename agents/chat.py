@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field
 
+from agents._agent_tools import ReviewContext, call_tool
+from agents._budget import ReviewBudget, TokenPrice, price_for
 from agents._comparability_tools import comparability_of
-from agents.agent_tools import ReviewContext, call_tool
-from agents.budget import ReviewBudget, TokenPrice, price_for
+from agents._prompts import CHAT_SYSTEM_PROMPT, review_request
+from agents._runner import AgentRunner, Invoke
 from agents.chat_model import RetryPolicy
-from agents.prompts import CHAT_SYSTEM_PROMPT, review_request
-from agents.runner import AgentRunner, Invoke
 from agents.tracing import NullTracer, ReviewTracer
 from agents.untrusted import scan_bundle, screen_bundle
 from policies.decision import Decision, LlmUsage

@@ -1,10 +1,10 @@
 """The LLM investigator: a LangChain agent asking its own diagnostic questions, bounded by policy.
 
 The agent (`langchain.agents.create_agent`) receives a bounded summary of the evidence and the
-policy results, calls the read-only tools of `agents.agent_tools` to answer its questions, and files
-a structured review (`AgentReview`): findings citing evidence, the question/answer log, blockers and
-a recommendation. The reviewer computes the verdict from the policy verdict; the agent can only make
-it stricter (`review.decide.compose_decision`).
+policy results, calls the read-only tools of `agents._agent_tools` to answer its questions, and
+files a structured review (`AgentReview`): findings citing evidence, the question/answer log,
+blockers and a recommendation. The reviewer computes the verdict from the policy verdict; the agent
+can only make it stricter (`review._decide.compose_decision`).
 
 What the agent cannot change: the deterministic findings (one per failing check, one per planted
 instruction the scanner found) are always part of the investigation, whatever the model says.
@@ -26,13 +26,15 @@ from langchain.agents.structured_output import ToolStrategy
 from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.agent_tools import ReviewContext
-from agents.budget import (
+from agents._agent_tools import ReviewContext
+from agents._budget import (
     ReviewBudget,
     TokenPrice,
     UsageSnapshot,
     price_for,
 )
+from agents._prompts import REPAIR_PROMPT, REVIEW_SYSTEM_PROMPT, review_request
+from agents._runner import AgentRunner, Invoke
 from agents.chat_model import (
     RetryPolicy,
     build_chat_model,
@@ -41,8 +43,6 @@ from agents.chat_model import (
 from agents.errors import InvalidReviewError
 from agents.investigation import Investigation, Investigator, Recommendation
 from agents.offline_investigator import OfflineInvestigator, check_findings
-from agents.prompts import REPAIR_PROMPT, REVIEW_SYSTEM_PROMPT, review_request
-from agents.runner import AgentRunner, Invoke
 from agents.tracing import MlflowReviewTracer, NullTracer, ReviewTracer
 from agents.untrusted import screen_bundle
 from comparison import Comparison

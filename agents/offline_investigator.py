@@ -1,7 +1,7 @@
 """The deterministic investigator: a fixed plan of diagnostic questions, answered with tools.
 
 Used when no LLM is configured, and to finish a review when the LLM fails or runs out of budget.
-It calls the very tools the LLM investigator is given (`agents.agent_tools`), on the review's
+It calls the very tools the LLM investigator is given (`agents._agent_tools`), on the review's
 comparison, so both investigators record the same tool names and cite the same evidence
 references by construction.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agents._agent_tools import ReviewContext, call_tool
 from agents._comparability_tools import comparability_of
-from agents.agent_tools import ReviewContext, call_tool
+from agents._pipeline_diagnosis import diagnose_pipeline
+from agents._plausibility_questions import plausibility_questions
 from agents.investigation import Investigation, Recommendation
-from agents.pipeline_diagnosis import diagnose_pipeline
-from agents.plausibility_questions import plausibility_questions
 from agents.untrusted import scan_bundle
 from comparison import Comparison, Unavailable, safety_ref
 from policies.decision import Conclusion, Finding, QuestionAnswer

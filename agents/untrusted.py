@@ -13,8 +13,8 @@ security finding. This module is the one place that decides what counts as such 
   (report | escalate | block) in the decide step;
 - `quote_untrusted(source, text)` wraps text for a model prompt so it reads as data.
 
-Detection lives in `agents.untrusted_detectors` (intents and hidden carriers) and
-`agents.untrusted_claims` (claims against evidence); docs/architecture.md lists the places.
+Detection lives in `agents._untrusted_detectors` (intents and hidden carriers) and
+`agents._untrusted_claims` (claims against evidence); docs/architecture.md lists the places.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.untrusted_claims import Contradiction, find_contradictions
-from agents.untrusted_detectors import CARRIER_KINDS, INTENT_KINDS, Hit, Kind, find_hits, fold_text
+from agents._untrusted_claims import Contradiction, find_contradictions
+from agents._untrusted_detectors import CARRIER_KINDS, INTENT_KINDS, Hit, Kind, find_hits, fold_text
 from policies.decision import Finding
 from policies.result import CheckResult, PolicyVerdict
 from tools.evidence import EvidenceBundle, VersionEvidence

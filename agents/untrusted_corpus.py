@@ -1,7 +1,7 @@
 """Corpora for measuring the screening: planted instructions, ordinary text, public injection sets.
 
 - `PLANTED`: texts written to steer a promotion gate, each labelled with the kinds of steering it
-  uses (`agents.untrusted_detectors.Kind`), covering every kind the screening knows.
+  uses (`agents._untrusted_detectors.Kind`), covering every kind the screening knows.
 - `BENIGN`: what teams ordinarily write in the same places (release notes, change logs,
   hyperparameter notes, model and dataset cards, commit messages); it must rarely be flagged.
 - `external_corpus(safety_dir)`: the public prompt-injection sets of the shared safety data
@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.untrusted_detectors import Kind
+from agents._untrusted_detectors import Kind
 
 __all__ = ["BENIGN", "PLANTED", "CorpusText", "external_corpus"]
 

@@ -22,8 +22,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import api.signing as signing
-from api.anchoring import AnchorScheduler, anchor_stores
-from api.decision_reads import CachedDecisionReads
+from api._anchoring import AnchorScheduler, anchor_stores
+from api._decision_reads import CachedDecisionReads
+from api._request_guard import RateLimiter, RequestGuard, allowed_methods
+from api._watch_service import install_watch
 from api.dependencies import AppState, caller_dependency
 from api.errors import ApiError, api_error_for, problem_response
 from api.github.router import router as github_router
@@ -31,13 +33,11 @@ from api.jobs import JobQueue, ProcrastinateJobQueue, postgres_conninfo
 from api.metrics import ApiMetrics, ErrorKind
 from api.mlflow_events_service import install_mlflow_events
 from api.pages import router as pages_router
-from api.request_guard import RateLimiter, RequestGuard, allowed_methods
 from api.routers import gate, health, mlflow_webhook, overrides, promote, reviews
 from api.routers import metrics as metrics_router
 from api.services import build_review_service, configure_mlflow_environment
 from api.settings import Settings, load_settings
 from api.signing import SigningMiddleware, signer_from_settings
-from api.watch_service import install_watch
 from ledger.errors import (
     IdempotencyConflictError,
     IdempotencyInProgressError,

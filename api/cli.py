@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from api.cli_flow_options import Baseline, DryRun
+from api._cli_flow_options import Baseline, DryRun
 from api.cli_options import (
     AsJson,
     AsMarkdown,
@@ -73,7 +73,7 @@ def _emit(decision: Decision, *, as_json: bool, as_markdown: bool) -> None:
 
         typer.echo(decision_markdown(decision))
     else:
-        from api.plain_output import decision_lines, is_terminal
+        from api._plain_output import decision_lines, is_terminal
 
         if not is_terminal():
             typer.echo("\n".join(decision_lines(decision)))
@@ -96,7 +96,7 @@ def _run_review(
     baseline: str | None = None,
     dry_run: bool = False,
 ) -> Decision:
-    from api.cli_flow_options import baseline_alias, scratch_ledger_url
+    from api._cli_flow_options import baseline_alias, scratch_ledger_url
     from api.services import build_review_service, configure_mlflow_environment
     from ledger.errors import LedgerError
 
@@ -159,7 +159,7 @@ def review(
     _emit(decision, as_json=as_json, as_markdown=as_markdown)
     code = exit_code_for(decision)
     if code == EXIT_CODES["error"]:
-        from api.cli_flow_options import where_line
+        from api._cli_flow_options import where_line
 
         typer.echo(where_line(tracking_uri, ledger_url, dry_run=dry_run), err=True)
     raise typer.Exit(code)
@@ -206,7 +206,7 @@ def gate(
         if as_json:
             argv.append("--json")
         raise typer.Exit(gate_client_main(argv))
-    from api.cli_flow_options import baseline_alias, scratch_ledger_url
+    from api._cli_flow_options import baseline_alias, scratch_ledger_url
     from api.gate_client import answer_from_body
     from api.services import build_review_service, configure_mlflow_environment
     from ledger.errors import LedgerError
@@ -234,7 +234,7 @@ def gate(
     answer = answer_from_body(response.model_dump(mode="json"), model, ref)
     typer.echo(response.model_dump_json(indent=2) if as_json else answer.line)
     if answer.exit_code == EXIT_CODES["error"]:
-        from api.cli_flow_options import where_line
+        from api._cli_flow_options import where_line
 
         typer.echo(
             where_line(settings.tracking_uri, settings.ledger_url, dry_run=dry_run), err=True
@@ -269,7 +269,7 @@ def policy_validate(
             f"ok {item.ref.name}@{item.ref.revision} ({item.path}, sha256 {item.ref.sha256[:12]})"
         )
     if against is not None:
-        from api.evidence_commands import validate_against
+        from api._evidence_commands import validate_against
 
         raise typer.Exit(validate_against(directory, against, tracking_uri))
 
@@ -328,7 +328,7 @@ def ledger_verify(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Check the ledger's hash chain; exit 1 when a record was edited or deleted."""
-    from api.ledger_commands import verify_ledger
+    from api._ledger_commands import verify_ledger
 
     raise typer.Exit(verify_ledger(ledger_url, tracking_uri, anchors=anchors))
 
@@ -361,7 +361,7 @@ def ledger_list(
     if as_json:
         typer.echo(json.dumps([d.model_dump(mode="json") for d in decisions], indent=2))
     else:
-        from api.plain_output import decisions_lines, is_terminal
+        from api._plain_output import decisions_lines, is_terminal
 
         if not is_terminal():
             for line in decisions_lines(decisions):
@@ -374,23 +374,23 @@ def _mount_optional_apps() -> None:
     if getattr(app, "promogate_mounted", False):
         return
     app.promogate_mounted = True  # type: ignore[attr-defined]
-    from api.chat_commands import chat_command
-    from api.cli_usage import add_version_option
-    from api.eval_commands import eval_app
-    from api.event_commands import mlflow_app, reconcile_command
-    from api.evidence_commands import register_evidence_commands
-    from api.flow_commands import register_flow_commands
+    from api._chat_commands import chat_command
+    from api._cli_usage import add_version_option
+    from api._eval_commands import eval_app
+    from api._event_commands import mlflow_app, reconcile_command
+    from api._evidence_commands import register_evidence_commands
+    from api._flow_commands import register_flow_commands
+    from api._scan_commands import scan_command
+    from api._server_commands import register_server_commands
     from api.github.cli import pr_command
-    from api.scan_commands import scan_command
-    from api.server_commands import register_server_commands
 
     add_version_option(app)
     register_evidence_commands(app, policy_app)
     register_flow_commands(app)
 
     app.add_typer(eval_app, name="eval")
-    from api.key_commands import key_app
-    from api.ledger_commands import anchor_command
+    from api._key_commands import key_app
+    from api._ledger_commands import anchor_command
 
     app.add_typer(key_app, name="key")
     ledger_app.command("anchor")(anchor_command)
@@ -400,7 +400,7 @@ def _mount_optional_apps() -> None:
     register_server_commands(app)
     app.command(name="reconcile")(reconcile_command)
     app.add_typer(mlflow_app, name="mlflow")
-    from api.watch_commands import register_watch_commands
+    from api._watch_commands import register_watch_commands
 
     register_watch_commands(app)
     # Commands of the packages that sit above the front doors (the demo) register themselves
@@ -422,7 +422,7 @@ def main() -> None:
 
     install_log_redaction()
     _mount_optional_apps()
-    from api.cli_usage import run_app
+    from api._cli_usage import run_app
 
     try:
         sys.exit(run_app(app))

@@ -14,11 +14,11 @@ from fastapi import Depends, Header, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from api._decision_reads import DecisionCache
+from api._request_guard import PRINCIPAL_SCOPE_KEY
 from api.auth import Permission, Principal, authenticate_header, authorize
-from api.decision_reads import DecisionCache
 from api.jobs import InProcessJobQueue, JobQueue, run_review_job
 from api.metrics import ApiMetrics
-from api.request_guard import PRINCIPAL_SCOPE_KEY
 from api.settings import Settings
 from ledger.store import Ledger
 from review.gate import GateService

@@ -234,7 +234,7 @@ def make_procrastinate_app(conninfo: str, *, watch_cron: str | None = None) -> p
 
     Args:
         conninfo: libpq connection URI (see `postgres_conninfo`).
-        watch_cron: Schedule of the periodic watch pass (`api.watch_jobs`); None: none.
+        watch_cron: Schedule of the periodic watch pass (`api._watch_jobs`); None: none.
     """
     import procrastinate
 
@@ -248,7 +248,7 @@ def make_procrastinate_app(conninfo: str, *, watch_cron: str | None = None) -> p
     from api.github.jobs import register_github_task
 
     register_github_task(app)
-    from api.watch_jobs import register_watch_tasks
+    from api._watch_jobs import register_watch_tasks
 
     register_watch_tasks(app, cron=watch_cron)
     return app
@@ -360,7 +360,7 @@ def run_worker(
         concurrency: Jobs run at once (each in a thread: reviews are synchronous).
         name: Worker name, shown in procrastinate's tables and logs.
         wait: Keep waiting for jobs; False stops once the queue is empty.
-        watcher: Runs the watch jobs (`api.watch_jobs`); without one they fail.
+        watcher: Runs the watch jobs (`api._watch_jobs`); without one they fail.
         watch_cron: Schedule of the periodic watch pass; None: no periodic pass.
     """
     ensure_procrastinate_schema(conninfo)

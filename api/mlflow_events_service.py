@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Final
 
 from fastapi import FastAPI
 
-from api.event_metrics import EventMetrics
-from api.event_processor import EventProcessor
-from api.notifications import Notification, Notifier
+from api._event_metrics import EventMetrics
+from api._event_processor import EventProcessor
+from api._notifications import Notification, Notifier
 from ledger.errors import LedgerError
 from ledger.idempotency import IdempotencyStore
 from policies.decision import Decision

@@ -144,8 +144,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Options, then environment, then promogate.toml / [tool.promogate] (api.config_file)."""
-        from api.config_file import config_file_sources
+        """Options, then environment, then promogate.toml / [tool.promogate] (api._config_file)."""
+        from api._config_file import config_file_sources
 
         return (
             init_settings,

@@ -6,7 +6,7 @@ signature matches (compared in constant time) and its timestamp lies within a wi
 retries a delivery with its first timestamp, so the window must cover its retries. Replays (a
 delivery id already seen) are refused by the receiver, which keeps the ids.
 
-The same scheme signs promogate's own generic notifications (`api.notifications`), so a receiver
+The same scheme signs promogate's own generic notifications (`api._notifications`), so a receiver
 can verify both with one function.
 """
 

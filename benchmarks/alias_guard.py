@@ -36,8 +36,8 @@ from typing import Any, Final
 import httpx
 from pydantic import BaseModel
 
-from benchmarks.api_server import ApiServer
-from benchmarks.events_stack import EventsStack, register_version
+from benchmarks._api_server import ApiServer
+from benchmarks._events_stack import EventsStack, register_version
 
 __all__ = ["GuardFigures", "main", "measure"]
 

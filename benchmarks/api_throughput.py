@@ -32,8 +32,8 @@ from typing import Final, Literal
 import httpx
 from pydantic import BaseModel
 
-from benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
-from benchmarks.mlflow_server import MlflowServer
+from benchmarks._api_server import ApiServer, create_token, fresh_ledger_url
+from benchmarks._mlflow_server import MlflowServer
 from demo.registry import DEMO_MODEL_NAME, build_demo_registry
 
 __all__ = ["ThroughputRow", "main", "measure_api_throughput"]

@@ -33,7 +33,7 @@ from typing import Any, Final
 
 import httpx
 
-from benchmarks.api_server import ApiServer, create_token, fresh_ledger_url
+from benchmarks._api_server import ApiServer, create_token, fresh_ledger_url
 from policies.result import CheckResult
 
 __all__ = ["main"]

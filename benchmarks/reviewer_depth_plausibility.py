@@ -1,6 +1,6 @@
 """Reviewer depth: plausibility questions on good news, beside MLflow's native threshold check.
 
-On the good-news registry (`demo.plausibility_registry`: a leaked outcome column, a large honest
+On the good-news registry (`demo._plausibility_registry`: a leaked outcome column, a large honest
 gain from more data, retrains with new seeds, a pickled model), in the same run::
 
     uv run python -m benchmarks.reviewer_depth_plausibility [--workdir DIR] [--repeats N]

@@ -7,6 +7,27 @@ diff, convergence, metric values with their canonical
 evidence references. Each fact is a typed result or `Unavailable` with the reason.
 """
 
+from comparison._definitions import (
+    DefinitionAspect,
+    DefinitionChange,
+    LabelAgreement,
+    definition_aspect,
+    label_agreement,
+    label_changes,
+    metric_definition_changes,
+    metric_name_qualifiers,
+)
+from comparison._metrics import MetricValue, all_metrics, metric_value
+from comparison._plausibility import GainFact, InputChange, InputChanges
+from comparison._refs import (
+    artifact_ref,
+    dataset_inputs_ref,
+    dataset_ref,
+    metric_ref,
+    safety_ref,
+    version_ref,
+)
+from comparison._tables import PairedTables, pair_eval_tables
 from comparison.comparison import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Comparison, Side
 from comparison.convergence import (
     ConvergenceAssessment,
@@ -24,28 +45,7 @@ from comparison.datasets import (
     metric_dataset_digests,
     train_eval_overlap,
 )
-from comparison.definitions import (
-    DefinitionAspect,
-    DefinitionChange,
-    LabelAgreement,
-    definition_aspect,
-    label_agreement,
-    label_changes,
-    metric_definition_changes,
-    metric_name_qualifiers,
-)
-from comparison.metrics import MetricValue, all_metrics, metric_value
 from comparison.pipeline import PipelineEvidence, pipeline_evidence
-from comparison.plausibility import GainFact, InputChange, InputChanges
-from comparison.refs import (
-    artifact_ref,
-    dataset_inputs_ref,
-    dataset_ref,
-    metric_ref,
-    safety_ref,
-    version_ref,
-)
-from comparison.tables import PairedTables, pair_eval_tables
 from comparison.unavailable import Fact, Unavailable
 
 __all__ = [

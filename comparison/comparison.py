@@ -15,6 +15,16 @@ import threading
 from collections.abc import Callable
 from typing import Literal, TypeVar
 
+from comparison._definitions import (
+    DefinitionChange,
+    LabelAgreement,
+    label_agreement,
+    label_changes,
+    metric_definition_changes,
+)
+from comparison._metrics import MetricValue, all_metrics, metric_value
+from comparison._plausibility import GainFact, InputChanges, gain_fact, input_changes
+from comparison._tables import PairedTables, pair_eval_tables
 from comparison.convergence import ConvergenceAssessment, ConvergenceCriteria, assess_convergence
 from comparison.datasets import (
     SameDataset,
@@ -22,17 +32,7 @@ from comparison.datasets import (
     evaluation_digests,
     train_eval_overlap,
 )
-from comparison.definitions import (
-    DefinitionChange,
-    LabelAgreement,
-    label_agreement,
-    label_changes,
-    metric_definition_changes,
-)
-from comparison.metrics import MetricValue, all_metrics, metric_value
 from comparison.pipeline import PipelineEvidence, pipeline_evidence
-from comparison.plausibility import GainFact, InputChanges, gain_fact, input_changes
-from comparison.tables import PairedTables, pair_eval_tables
 from comparison.unavailable import Unavailable
 from tools.evidence import EvidenceBundle, VersionEvidence
 from tools.pipeline_diff import PipelineDiff, diff_pipeline_configs

@@ -52,9 +52,9 @@ def run_demo(
 
     from api.demo_site import DemoManifest
     from api.render import decisions_table
-    from demo.planted_pickle import PLANTED_MODEL_NAME, build_planted_pickle_versions
+    from demo._planted_pickle import PLANTED_MODEL_NAME, build_planted_pickle_versions
+    from demo._support_assistant import build_support_assistant_versions
     from demo.registry import build_demo_registry
-    from demo.support_assistant import build_support_assistant_versions
 
     # MLflow otherwise copies the current directory's uv.lock and pyproject.toml into every model
     # it logs when it happens to run inside a uv project; the demo's models need neither.
@@ -124,12 +124,12 @@ def run_demo(
 def _watch_after_promotion(
     registry: DemoRegistry, directory: Path, console: Console, pages_url: str
 ) -> tuple[list[str], list[str]]:
-    """Promote the clean candidate, play its production days and watch it (demo.watch_windows).
+    """Promote the clean candidate, play its production days and watch it (demo._watch_windows).
 
     Returns the id of the decision the watch reopened (if any) and a line for each way the watch
     did not do what the drifting day calls for.
     """
-    from demo.watch_windows import (
+    from demo._watch_windows import (
         DRIFT_REGION,
         describe_watch,
         run_watch_scenario,

@@ -1,7 +1,7 @@
 """The demo registry: real scikit-learn models with real defects, in a SQLite MLflow store.
 
 `build_demo_registry` trains the `credit-risk` champion and five candidates on the synthetic
-applications of `demo.data` and logs every version exactly as `docs/evidence-conventions.md`
+applications of `demo._data` and logs every version exactly as `docs/evidence-conventions.md`
 describes, so that the gate reads them the way it reads a team's registry:
 
 1. v1, the champion (alias `champion`);
@@ -35,7 +35,7 @@ import pandas as pd  # type: ignore[import-untyped]
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from demo.data import (
+from demo._data import (
     FEATURE_COLUMNS,
     LABEL_COLUMN,
     ROW_ID_COLUMN,

@@ -1,4 +1,4 @@
-"""Suite runs to MLflow, per the evidence convention the gate reads (`tools/safety.py`).
+"""Suite runs to MLflow, per the evidence convention the gate reads (`tools/_safety.py`).
 
 For a suite `<suite>`, on one run:
 

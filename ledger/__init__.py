@@ -11,15 +11,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ledger._chain import (
+        ChainReport as ChainReport,
+    )
     from ledger.anchors import AnchorStore as AnchorStore
     from ledger.anchors import Checkpoint as Checkpoint
     from ledger.anchors import FileAnchorStore as FileAnchorStore
     from ledger.anchors import RecordAnchor as RecordAnchor
     from ledger.anchors import verify_anchors as verify_anchors
     from ledger.anchors import write_checkpoint as write_checkpoint
-    from ledger.chain import (
-        ChainReport as ChainReport,
-    )
     from ledger.errors import (
         IdempotencyConflictError as IdempotencyConflictError,
     )
@@ -89,7 +89,7 @@ _EXPORTS: dict[str, str] = {
     "AliasMoveSource": "ledger.records",
     "AliasMove": "ledger.records",
     "revoke_override": "ledger.override_revocations",
-    "ChainReport": "ledger.chain",
+    "ChainReport": "ledger._chain",
     "IdempotencyConflictError": "ledger.errors",
     "IdempotencyInProgressError": "ledger.errors",
     "IdempotencyStore": "ledger.idempotency",

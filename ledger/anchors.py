@@ -6,7 +6,7 @@ verifies again. Anchors make that visible. Two kinds are checked by `verify_anch
 
 - **checkpoints**: the head (sequence number and hash) written periodically to a place outside
   the ledger's database: an append-only JSON-lines file (`FileAnchorStore`), or an MLflow run
-  (``api.anchoring.MlflowRunAnchorStore``);
+  (``api._anchoring.MlflowRunAnchorStore``);
 - **record anchors**: a decision's record hash, published with it as the model version's
   ``promogate.record_hash`` tag next to ``promogate.decision_id``.
 

@@ -76,7 +76,7 @@ class DuplicateRecordError(LedgerError):
 
 
 class BrokenChainReport(Protocol):
-    """What `ChainBrokenError` needs of a verification report (`ledger.chain.ChainReport`).
+    """What `ChainBrokenError` needs of a verification report (`ledger._chain.ChainReport`).
 
     A protocol, so this module imports nothing from the ledger and the chain imports it freely.
     """

@@ -1,7 +1,7 @@
 """Evidence fingerprints: which decision was made on evidence whose sources looked like this.
 
 A fingerprint record ties a decision to the fingerprint of the MLflow state it was made on (see
-`review.fingerprint`). It is a record of its own in the hash chain (a ``command`` record whose
+`review._fingerprint`). It is a record of its own in the hash chain (a ``command`` record whose
 payload has ``type: evidence_fingerprint``, as override revocations do), never part of the
 decision: a decision's content and its record hash are the same with or without one, and a
 decision can gain a fingerprint later (the gate records one when it reuses a decision it found
@@ -19,7 +19,7 @@ from uuid import uuid4
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 
-from ledger.chain import canonical_json
+from ledger._chain import canonical_json
 from ledger.records import LedgerRecord
 from ledger.store import Ledger, policy_refs_key
 from ledger.tables import LedgerRecordRow

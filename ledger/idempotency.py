@@ -36,8 +36,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from ledger.chain import canonical_json
-from ledger.database import Database
+from ledger._chain import canonical_json
+from ledger._database import Database
 from ledger.errors import IdempotencyConflictError, IdempotencyInProgressError
 from ledger.tables import IdempotencyKeyRow
 

@@ -14,7 +14,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ledger.chain import canonical_json
+from ledger._chain import canonical_json
 from ledger.errors import LedgerError
 from ledger.store import Ledger, policy_refs_key
 

@@ -3,7 +3,7 @@
 Every append is one transaction that locks the chain head, links the new record to the previous
 one by hash, and moves the head; nothing is half-written. Reads return the Decision, Override or
 Promotion as it was recorded; each kind is read only by its own methods. ``verify`` walks the
-chain and reports the first edited, deleted or re-linked record (see ``ledger.chain``).
+chain and reports the first edited, deleted or re-linked record (see ``ledger._chain``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.chain import (
+from ledger._chain import (
     ChainProblem,
     ChainReport,
     canonical_json,
@@ -27,8 +27,8 @@ from ledger.chain import (
     verify_chain,
     verify_record_link,
 )
+from ledger._database import Database
 from ledger.commands import CommandRecord
-from ledger.database import Database
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
 from ledger.idempotency import IdempotencyStore
 from ledger.records import (

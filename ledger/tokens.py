@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ledger.database import Database
+from ledger._database import Database
 from ledger.errors import TokenError
 from ledger.tables import ApiTokenRow
 

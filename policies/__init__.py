@@ -143,7 +143,7 @@ _EXPORTS: dict[str, str] = {
     "run_policy_tests": "policies.testing",
     "Severity": "policies.decision",
     "Verdict": "policies.result",
-    "PipelineRules": "policies.pipeline_schema",
+    "PipelineRules": "policies._pipeline_schema",
     "STATUS_ORDER": "policies.result",
     "review_config_change": "policies.config_review",
     "DriftMethod": "policies.watch_rules",

@@ -8,7 +8,7 @@ from typing import Any
 
 from comparison.comparison import Comparison
 from comparison.pipeline import PipelineEvidence
-from policies.pipeline_schema import (
+from policies._pipeline_schema import (
     HOW_TO_LOG_PIPELINE,
     PipelineRules,
 )

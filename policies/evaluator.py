@@ -14,13 +14,14 @@ from fnmatch import fnmatchcase
 from comparison import (
     Comparison,
 )
+from policies._comparability_rules import ComparabilityChecks
+from policies._eval_rules import EvalChecks
+from policies._evidence_rules import EvidenceChecks
+from policies._metric_rules import MetricChecks
+from policies._pipeline_checks import PipelineChecks
 from policies._rule_base import DENY_BY_DEFAULT, _BundleView
-from policies.comparability_rules import ComparabilityChecks
-from policies.eval_rules import EvalChecks
-from policies.evidence_rules import EvidenceChecks
+from policies._segment_rules import SegmentChecks
 from policies.loader import LoadedPolicy
-from policies.metric_rules import MetricChecks
-from policies.pipeline_checks import PipelineChecks
 from policies.plausibility_rules import PlausibilityChecks, escalating
 from policies.result import (
     CheckResult,
@@ -31,7 +32,6 @@ from policies.result import (
 )
 from policies.schema import Policy
 from policies.security_checks import security_checks
-from policies.segment_rules import SegmentChecks
 from policies.selector import match_mismatches, select_policies
 from tools.evidence import EvidenceBundle
 

@@ -37,11 +37,11 @@ from comparison.convergence import (
 )
 from comparison.pipeline import PipelineEvidence, pipeline_evidence
 from comparison.unavailable import Unavailable
-from policies.pipeline_convergence_rules import ConvergenceChecks
-from policies.pipeline_data_rules import DataChecks
-from policies.pipeline_dependency_rules import DependencyChecks, is_pinned
-from policies.pipeline_key_rules import KeyChecks
-from policies.pipeline_schema import (
+from policies._pipeline_convergence_rules import ConvergenceChecks
+from policies._pipeline_data_rules import DataChecks
+from policies._pipeline_dependency_rules import DependencyChecks, is_pinned
+from policies._pipeline_key_rules import KeyChecks
+from policies._pipeline_schema import (
     DEFAULT_EVAL_FRACTION_KEYS,
     DEFAULT_TRAIN_FRACTION_KEYS,
     HOW_TO_LOG_PIPELINE,

@@ -19,11 +19,11 @@ from typing import Any
 
 from comparison import GainFact, InputChange, Unavailable, version_ref
 from policies._rule_base import RunBase, _num
+from policies._security_rules import DEFAULT_ALLOWED_FORMATS
 from policies.decision import Finding
 from policies.loader import LoadedPolicy
 from policies.plausibility_settings import UNEXPLAINED_MOVE, GainLimit, PlausibilityRules
 from policies.result import CheckResult, CheckStatus, PolicyVerdict
-from policies.security_rules import DEFAULT_ALLOWED_FORMATS
 from tools.evidence import EvidenceBundle
 
 __all__ = [

@@ -20,10 +20,10 @@ from pydantic import (
     model_validator,
 )
 
-from policies.alias_guard_rules import AliasGuardRules
+from policies._alias_guard_rules import AliasGuardRules
+from policies._security_rules import SecurityRules
 from policies.pipeline_rules import PipelineRules
 from policies.plausibility_settings import PlausibilityRules
-from policies.security_rules import SecurityRules
 from policies.watch_rules import WatchRules
 from tools.evidence_mapping import EvidenceMapping
 

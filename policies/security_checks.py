@@ -27,9 +27,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from policies._security_rules import PICKLE_FORMATS, SecurityRules
 from policies.result import CheckResult, CheckStatus
 from policies.schema import Policy, parse_semver_specifier
-from policies.security_rules import PICKLE_FORMATS, SecurityRules
 from tools.artifact_scan import ArtifactScan, ScanRequest
 from tools.model_signature import SignerSpec
 from tools.pickle_scan import SCANNERS, ScanLimits, ScannerName

@@ -9,6 +9,18 @@ re-review an alert opens, rollback advice and automatic rollback) in `watch_runn
 and `GateService`; nothing here reads settings or the environment.
 """
 
+from review._decide import (
+    ReviewOutcome,
+    compose_decision,
+    decide,
+    error_decision,
+    package_versions,
+    version_hint,
+)
+from review._evaluate import EvaluatedEvidence, evaluate_evidence
+from review._gather import gather_evidence, history_keys_for
+from review._publish import decision_tags, publish_decision_tags
+from review._watch_advice import RollbackAdvice, RollbackTarget, WindowCost
 from review.alias_guard import (
     AliasGuard,
     GuardAction,
@@ -19,14 +31,6 @@ from review.alias_guard import (
     guard_mode_for,
 )
 from review.artifact_security import SecurityReport, scan_version
-from review.decide import (
-    ReviewOutcome,
-    compose_decision,
-    decide,
-    error_decision,
-    package_versions,
-    version_hint,
-)
 from review.errors import (
     ApproverNotAllowedError,
     GateError,
@@ -36,7 +40,6 @@ from review.errors import (
     PromotionRefusedError,
     SubjectNotFoundError,
 )
-from review.evaluate import EvaluatedEvidence, evaluate_evidence
 from review.gate import (
     HUMAN_APPROVAL,
     Assessment,
@@ -45,10 +48,7 @@ from review.gate import (
     OverrideOrder,
     PromoteResponse,
 )
-from review.gather import gather_evidence, history_keys_for
-from review.publish import decision_tags, publish_decision_tags
 from review.service import ReviewConfig, ReviewObserver, ReviewService
-from review.watch_advice import RollbackAdvice, RollbackTarget, WindowCost
 from review.watch_runner import (
     WATCH_ACTOR,
     RollbackResult,

@@ -7,7 +7,7 @@ versions (their alias lists, and which version is the baseline), the evidence is
 stood before the move: the candidate without the alias, the decision's baseline with it.
 
 What happens to an unapproved move depends on the strictest policy that guards the alias
-(`policies.alias_guard_rules`): ``audit`` records an ``alias_move`` and notifies; ``enforce`` also
+(`policies._alias_guard_rules`): ``audit`` records an ``alias_move`` and notifies; ``enforce`` also
 moves the alias back to the last version promogate approved for it, or removes it when there was
 none, and records an ``alias_revert``. The guard's own revert lands on the ledger's holder, so the
 webhook it triggers finds nothing to do: a revert never loops.
@@ -39,7 +39,7 @@ from ledger.store import policy_refs_key
 from policies.errors import PolicyError
 from policies.evaluator import evaluate_policies
 from policies.loader import LoadedPolicy
-from review.gather import history_keys_for
+from review._gather import history_keys_for
 from tools.client import call_mlflow
 from tools.collector import collect_resolved
 from tools.errors import ToolError

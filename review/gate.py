@@ -1,6 +1,6 @@
 """The gate rules: reuse, overrides and promotion, on top of `ReviewService`.
 
-The gate first takes the version's evidence fingerprint (`review.fingerprint`): a few metadata
+The gate first takes the version's evidence fingerprint (`review._fingerprint`): a few metadata
 reads that change whenever the evidence could have. A decision recorded with the same fingerprint
 is reused without reading the evidence. Otherwise, or when no fingerprint can be taken, the gate
 gathers the evidence once (`ReviewService.gather`), looks for a decision already made on the same
@@ -37,6 +37,14 @@ from policies.errors import PolicyError
 from policies.evaluator import is_overridable
 from policies.loader import LoadedPolicy
 from policies.result import Verdict
+from review._fingerprint import (
+    EvidenceFingerprint,
+    FingerprintUnavailableError,
+    PolicySnapshots,
+    evidence_fingerprint,
+)
+from review._gather import history_keys_for
+from review._trust import approver_shortfall, contradicting_checks, distrust, record_problem
 from review.artifact_security import artifact_change
 from review.errors import (
     ApproverNotAllowedError,
@@ -46,15 +54,7 @@ from review.errors import (
     PromotionRefusedError,
     SubjectNotFoundError,
 )
-from review.fingerprint import (
-    EvidenceFingerprint,
-    FingerprintUnavailableError,
-    PolicySnapshots,
-    evidence_fingerprint,
-)
-from review.gather import history_keys_for
 from review.service import ReviewConfig, ReviewObserver, ReviewService
-from review.trust import approver_shortfall, contradicting_checks, distrust, record_problem
 from tools.client import call_mlflow
 from tools.errors import BackendUnavailableError, NotFoundError, ToolError
 from tools.registry import registered_aliases

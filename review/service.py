@@ -21,10 +21,10 @@ from ledger.store import Ledger
 from policies.decision import Decision
 from policies.errors import PolicyDirectoryError, PolicyError
 from policies.loader import LoadedPolicy, load_policy_dir
-from review.decide import ReviewOutcome, decide, error_decision, version_hint
-from review.evaluate import EvaluatedEvidence, evaluate_evidence
-from review.gather import gather_evidence
-from review.publish import publish_decision_tags
+from review._decide import ReviewOutcome, decide, error_decision, version_hint
+from review._evaluate import EvaluatedEvidence, evaluate_evidence
+from review._gather import gather_evidence
+from review._publish import publish_decision_tags
 from tools.errors import (
     AliasNotFoundError,
     InvalidVersionRefError,

@@ -39,14 +39,14 @@ from policies.errors import PolicyError
 from policies.loader import LoadedPolicy
 from policies.result import CheckResult, CheckStatus, Verdict
 from policies.selector import select_policies
-from review.decide import decide, error_decision
-from review.errors import GateError
-from review.publish import publish_decision_tags
-from review.watch_advice import (
+from review._decide import decide, error_decision
+from review._publish import publish_decision_tags
+from review._watch_advice import (
     RollbackAdvice,
     advise_rollback,
 )
-from review.watch_diagnosis import diagnose
+from review._watch_diagnosis import diagnose
+from review.errors import GateError
 from tools.collector import evidence_tags
 from tools.errors import ToolError
 from tools.evidence import VersionEvidence

@@ -100,7 +100,7 @@ def reviewer_depth_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 def plausibility_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Good-news scenarios (leakage, more data, seeds, a pickled model), built once per session."""
-    from demo.plausibility_registry import build_plausibility_registry
+    from demo._plausibility_registry import build_plausibility_registry
 
     return build_plausibility_registry(tmp_path_factory.mktemp("plausibility-registry"))
 

@@ -12,6 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tools._genai_eval import GENAI_DATASET_SOURCE as GENAI_DATASET_SOURCE
+    from tools._genai_eval import GENAI_TABLE_PATH as GENAI_TABLE_PATH
     from tools.artifact_manifest import ManifestTooLargeError as ManifestTooLargeError
     from tools.artifact_manifest import build_manifest as build_manifest
     from tools.artifact_scan import ArtifactScan as ArtifactScan
@@ -104,8 +106,6 @@ if TYPE_CHECKING:
     from tools.evidence_mapping import (
         merge_mappings as merge_mappings,
     )
-    from tools.genai_eval import GENAI_DATASET_SOURCE as GENAI_DATASET_SOURCE
-    from tools.genai_eval import GENAI_TABLE_PATH as GENAI_TABLE_PATH
     from tools.model_importance import read_feature_importances as read_feature_importances
     from tools.model_signature import SIGNATURE_FILE as SIGNATURE_FILE
     from tools.model_signature import SignerSpec as SignerSpec
@@ -274,8 +274,8 @@ _EXPORTS: dict[str, str] = {
     "ArtifactScan": "tools.artifact_scan",
     "AliasNotFoundError": "tools.errors",
     "BUILTIN_METRIC_ALIASES": "tools.discovery",
-    "GENAI_DATASET_SOURCE": "tools.genai_eval",
-    "GENAI_TABLE_PATH": "tools.genai_eval",
+    "GENAI_DATASET_SOURCE": "tools._genai_eval",
+    "GENAI_TABLE_PATH": "tools._genai_eval",
     "EvidenceMapping": "tools.evidence_mapping",
     "EvidenceOrigin": "tools.evidence",
     "InvalidVersionRefError": "tools.errors",

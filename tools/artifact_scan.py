@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools._mlmodel import MLmodelFacts, MLmodelParseError, parse_mlmodel
+from tools._requirements import REQUIREMENT_FILES, RequirementEntry, read_model_requirements
 from tools.artifact_manifest import ArtifactManifest, ManifestTooLargeError, build_manifest
 from tools.client import call_mlflow
 from tools.errors import ArtifactNotFoundError, LoggedModelNotFoundError, ToolError
-from tools.mlmodel import MLmodelFacts, MLmodelParseError, parse_mlmodel
 from tools.model_signature import (
     SIGNATURE_FILE,
     SignatureVerification,
@@ -29,7 +30,6 @@ from tools.model_signature import (
 )
 from tools.pickle_scan import PickleReport, ScanLimits, scan_pickles
 from tools.pickle_sniffer import find_pickles
-from tools.requirements import REQUIREMENT_FILES, RequirementEntry, read_model_requirements
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

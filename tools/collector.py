@@ -17,6 +17,15 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from tools._genai_eval import (
+    GenaiEvaluation,
+    examples_dataset,
+    find_evaluation_run,
+    genai_inputs_with_outputs,
+    is_genai_evaluation,
+)
+from tools._logged_models import read_logged_model
+from tools._safety import SafetyEvidence, read_safety_evidence
 from tools.artifacts import (
     TextArtifacts,
     is_config_or_environment,
@@ -50,17 +59,8 @@ from tools.evidence import (
     VersionEvidence,
 )
 from tools.evidence_mapping import EvidenceMapping
-from tools.genai_eval import (
-    GenaiEvaluation,
-    examples_dataset,
-    find_evaluation_run,
-    genai_inputs_with_outputs,
-    is_genai_evaluation,
-)
-from tools.logged_models import read_logged_model
 from tools.registry import ResolvedVersion, resolve_version, resolve_with_aliases
 from tools.runs import LOSS_LIKE_KEYS, fetch_run, read_metric_history, run_evidence_from
-from tools.safety import SafetyEvidence, read_safety_evidence
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Literal
 
+from tools._evidence_cache import TABLE_CACHE, content_key, table_size
 from tools.artifacts import ArtifactEntry, download_artifact, list_run_artifacts
 from tools.errors import ArtifactError, MalformedArtifactError, ToolError
 from tools.eval_table import EVAL_TABLE_MAX_BYTES, EVAL_TABLE_PATHS, parse_eval_table
@@ -29,13 +30,12 @@ from tools.evidence import (
     LoggedModelEvidence,
     RunEvidence,
 )
-from tools.evidence_cache import TABLE_CACHE, content_key, table_size
 from tools.evidence_mapping import EvidenceMapping, TableColumns
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from tools.genai_eval import GenaiEvaluation, GenaiTable
+    from tools._genai_eval import GenaiEvaluation, GenaiTable
 
 __all__ = [
     "BUILTIN_METRIC_ALIASES",
@@ -255,7 +255,7 @@ def _load(
 def _genai_table(
     client: MlflowClient, run_id: str, experiment_id: str, mapped: TableColumns | None
 ) -> FoundTable | None:
-    from tools.genai_eval import read_genai_table
+    from tools._genai_eval import read_genai_table
 
     found = read_genai_table(client, run_id, experiment_id)
     if found is None:
@@ -299,7 +299,7 @@ def find_eval_table(
     """The run's per-example evaluation table: by mapping, by convention, else by content.
 
     A run where ``mlflow.genai.evaluate`` ran has no table artifact: its traces and their
-    assessments are the table (see `tools.genai_eval`), unless the mapping names table paths or
+    assessments are the table (see `tools._genai_eval`), unless the mapping names table paths or
     the conventional table exists.
 
     Args:

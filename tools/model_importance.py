@@ -21,9 +21,9 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from tools._mlmodel import MLmodelParseError, parse_mlmodel
 from tools.artifacts import ArtifactOwner, download_artifact
 from tools.errors import ToolError
-from tools.mlmodel import MLmodelParseError, parse_mlmodel
 from tools.plausibility_models import FeatureImportances, ImportanceKind
 
 if TYPE_CHECKING:

@@ -25,6 +25,8 @@ from policies.watch_rules import (
     WatchRules,
 )
 from tools.segments import segment_metric_key
+from watch._performance import compare_metric, significant_drop
+from watch._quality import missing_share_finding, out_of_range_finding, unseen_finding
 from watch.drift import (
     DriftOutcome,
     categorical_drift,
@@ -36,7 +38,6 @@ from watch.drift import (
     numeric_drift_from_profiles,
 )
 from watch.errors import WindowDataError
-from watch.performance import compare_metric, significant_drop
 from watch.profile import (
     CategoricalProfile,
     DatasetProfile,
@@ -44,7 +45,6 @@ from watch.profile import (
     category_counts,
     numeric_values,
 )
-from watch.quality import missing_share_finding, out_of_range_finding, unseen_finding
 from watch.report import CheckKind, DriftEvidence, WatchCheck, WindowLevel, WindowReport
 from watch.window import MonitoringWindow, Reference
 

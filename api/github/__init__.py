@@ -8,8 +8,9 @@ commands), `jobs` (the queue), `router` (`POST /v1/github/webhook`), `service` (
 settings), `cli` (`promogate pr`), `testing` (the fake GitHub). See docs/pr-bot.md.
 """
 
-from api.github.commands import Command, find_command
-from api.github.config import BotConfig, RepoConfig, load_bot_config
+from api.github._commands import Command, find_command
+from api.github._config import BotConfig, RepoConfig, load_bot_config
+from api.github._request_file import PromotionRequest, parse_request_file
 from api.github.errors import (
     GitHubApiError,
     GitHubConfigError,
@@ -17,7 +18,6 @@ from api.github.errors import (
     RequestFileError,
     SignatureError,
 )
-from api.github.request_file import PromotionRequest, parse_request_file
 from api.github.signature import sign_payload, verify_signature
 
 __all__ = [

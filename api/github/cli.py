@@ -61,11 +61,11 @@ def pr_command(
     llm: Llm = None,
 ) -> None:
     """Review the pull request of a GitHub Actions event and post the comment and status."""
-    from api.github.bot import ACTIONS_BOT_USER_ID
-    from api.github.config import BotConfig, RepoConfig, load_bot_config
+    from api.github._bot import ACTIONS_BOT_USER_ID
+    from api.github._config import BotConfig, RepoConfig, load_bot_config
+    from api.github._events import event_from_payload
+    from api.github._service import ClientPool, build_bot
     from api.github.errors import GitHubError
-    from api.github.events import event_from_payload
-    from api.github.service import ClientPool, build_bot
     from api.services import build_review_service, configure_mlflow_environment
     from api.settings import load_settings
     from ledger.errors import LedgerError

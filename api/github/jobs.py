@@ -13,9 +13,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from api.github.bot import PRBot
+from api.github._bot import PRBot
+from api.github._events import GitHubEvent
 from api.github.errors import GitHubError
-from api.github.events import GitHubEvent
 from ledger.errors import LedgerError
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def _github_task(context: procrastinate.JobContext, /, **event: Any) -> bool:
     service = context.additional_context.get("gate_service")
     if service is None:
         raise RuntimeError(f"task {GITHUB_TASK!r} ran without a gate service; use promogate worker")
-    from api.github.service import build_bot
+    from api.github._service import build_bot
     from api.settings import load_settings
 
     bot = context.additional_context.get("github_bot")

@@ -24,11 +24,11 @@ from fastapi.responses import JSONResponse
 
 from api.dependencies import AppState, get_state
 from api.errors import problem_response
-from api.github.bot import PRBot
+from api.github._bot import PRBot
+from api.github._events import event_from_payload
+from api.github._metrics import GitHubMetrics
 from api.github.errors import GitHubConfigError, SignatureError
-from api.github.events import event_from_payload
 from api.github.jobs import GitHubJobQueue, InProcessGitHubQueue, ProcrastinateGitHubQueue
-from api.github.metrics import GitHubMetrics
 from api.github.signature import verify_signature
 from api.jobs import ensure_procrastinate_schema, make_procrastinate_app, postgres_conninfo
 from ledger.errors import IdempotencyConflictError, IdempotencyInProgressError
@@ -96,7 +96,7 @@ def github_webhook(request: Request) -> GitHubWebhook:
         problem: str | None = None
         closers: list[Callable[[], None]] = []
         try:
-            from api.github.service import build_bot, client_pool
+            from api.github._service import build_bot, client_pool
 
             pool = client_pool(settings)
             closers.append(pool.close)

@@ -1,3 +1,3 @@
-"""Alembic migrations of the ledger schema, applied by ``ledger.database.Database.migrate``."""
+"""Alembic migrations of the ledger schema, applied by ``ledger._database.Database.migrate``."""
 
 __all__: list[str] = []

@@ -1,6 +1,6 @@
 """Alembic environment for the ledger: runs on the connection ``Database.migrate`` passes in.
 
-There is no alembic.ini: ``ledger.database.Database.migrate`` builds the configuration in code
+There is no alembic.ini: ``ledger._database.Database.migrate`` builds the configuration in code
 and hands over an open connection inside the transaction (and, on PostgreSQL, the advisory lock)
 it holds.
 """
@@ -34,7 +34,7 @@ def _main() -> None:
     connection = context.config.attributes.get("connection")
     if not isinstance(connection, Connection):
         raise RuntimeError(
-            "ledger migrations need a connection; run them with ledger.database.Database.migrate()"
+            "ledger migrations need a connection; run them with ledger._database.Database.migrate()"
         )
     _run_migrations(connection)
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from agents import agent_tools
-from agents.agent_tools import REVIEW_TOOLS, ReviewContext, call_tool
+from agents import _agent_tools as agent_tools
+from agents._agent_tools import REVIEW_TOOLS, ReviewContext, call_tool
 from tools.evidence import ArtifactFile, SafetySuiteResult
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agents.budget import (
+from agents._budget import (
     BudgetExceededError,
     ReviewBudget,
     TokenPrice,
@@ -17,7 +17,7 @@ from agents.budget import (
 )
 from agents.llm_investigator import LlmInvestigator
 from agents.testing import ScriptedChatModel, tool_call_message
-from review.decide import compose_decision
+from review._decide import compose_decision
 
 
 class FakeClock:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from agents.budget import price_for
+from agents._budget import price_for
 from agents.chat import ChatSession
 from agents.chat_model import RetryPolicy, build_chat_model
 from agents.testing import (
@@ -163,7 +163,7 @@ def test_an_llm_failure_falls_back_to_the_offline_answer(kit: Any) -> None:
 
 @pytest.mark.slow
 def test_the_chat_command_on_a_real_registry(e2e_registry: str, tmp_path: Path) -> None:
-    from api.chat_commands import chat_app
+    from api._chat_commands import chat_app
 
     result = CliRunner().invoke(
         chat_app,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.agent_tools import ReviewContext, call_tool
+from agents._agent_tools import ReviewContext, call_tool
 from agents.offline_investigator import OfflineInvestigator
 from tools.evidence import EvalTable, EvidenceBundle
 

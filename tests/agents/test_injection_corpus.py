@@ -23,7 +23,7 @@ from langchain_core.messages import BaseMessage, SystemMessage, ToolMessage
 from agents.llm_investigator import LlmInvestigator
 from agents.testing import ScriptedChatModel, structured_message, tool_call_message
 from agents.untrusted import scan_bundle, scan_text, screen_text
-from review.decide import compose_decision
+from review._decide import compose_decision
 from tools.evidence import ArtifactFile, DatasetInput, EvidenceBundle, SafetySuiteResult
 
 Location = Literal[

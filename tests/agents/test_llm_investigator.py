@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agents.budget import ReviewBudget
+from agents._budget import ReviewBudget
 from agents.chat_model import RetryPolicy, build_chat_model
 from agents.investigation import Investigation
 from agents.llm_investigator import LlmInvestigator, make_llm_investigator
@@ -32,7 +32,7 @@ from agents.tracing import SpanKind
 from policies.evaluator import evaluate_policies
 from policies.loader import load_policy_text
 from policies.result import PolicyVerdict
-from review.decide import compose_decision
+from review._decide import compose_decision
 from tools.evidence import EvidenceBundle
 
 FAST = RetryPolicy(attempts=2, initial_backoff_s=0.01, max_backoff_s=0.02, jitter_s=0.0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.agent_tools import review_tools
+from agents._agent_tools import review_tools
 from agents.offline_investigator import OfflineInvestigator
 from comparison import Comparison
 

@@ -7,8 +7,8 @@ import math
 import pytest
 from support.pipeline_fixtures import FIXTURES, artifacts, curve
 
-from agents.agent_tools import ReviewContext, review_tools
-from agents.pipeline_diagnosis import diagnose_pipeline
+from agents._agent_tools import ReviewContext, review_tools
+from agents._pipeline_diagnosis import diagnose_pipeline
 from policies.decision import QuestionAnswer
 from policies.result import CheckResult, CheckStatus, PolicyVerdict
 from tools.evidence import ArtifactFile, EvidenceBundle, RunEvidence, VersionEvidence
@@ -403,7 +403,7 @@ def test_environments_alone_are_diffed_by_the_tool_and_the_answer_alike() -> Non
     """With no pipeline config on either side, the diff tool once answered "no diff" while the
     diagnosis compared the logged models' environments itself; both now read the comparison's
     environment-only diff."""
-    from agents.agent_tools import call_tool
+    from agents._agent_tools import call_tool
 
     ctx = context(
         EvidenceBundle(

@@ -23,7 +23,7 @@ from agents.untrusted import (
 from agents.untrusted_corpus import BENIGN, PLANTED, CorpusText, external_corpus
 from policies.loader import load_policy_text
 from policies.result import PolicyVerdict
-from review.decide import compose_decision
+from review._decide import compose_decision
 from tools.evidence import ArtifactFile, DatasetInput, EvalTable, EvidenceBundle
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.services import build_review_service
 from api.settings import Settings
-from benchmarks.mlflow_server import FaultProxy, MlflowServer, free_port
+from benchmarks._mlflow_server import FaultProxy, MlflowServer, free_port
 from ledger.store import Ledger
 from ledger.tokens import ROLES, Role
 

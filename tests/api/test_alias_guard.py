@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from api.services import build_review_service, configure_mlflow_environment
-from benchmarks.mlflow_server import FaultProxy, MlflowServer
+from benchmarks._mlflow_server import FaultProxy, MlflowServer
 from ledger.records import AliasMove, AliasRevert, Promotion
 from ledger.store import Ledger
 from policies.loader import load_policy_dir

@@ -14,7 +14,7 @@ from typing import Any
 import mlflow
 from sqlalchemy import select
 
-from api.anchoring import MlflowRunAnchorStore
+from api._anchoring import MlflowRunAnchorStore
 from ledger.anchors import Checkpoint, FileAnchorStore, verify_anchors, write_checkpoint
 from ledger.store import Ledger
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow

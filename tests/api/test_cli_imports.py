@@ -44,11 +44,21 @@ NEVER_OFFLINE = (
     "langgraph",
     "openai",
     "procrastinate",
-    "sklearn",
 )
+# A review reads feature importances from a skops model it may load (the plausibility questions),
+# which needs scikit-learn; validating a policy never does.
 # Policy validation parses YAML into pydantic models; numpy comes with the comparison types the
 # pipeline rules are declared on.
-NOT_FOR_POLICIES = (*NEVER_OFFLINE, "fastapi", "mlflow", "pandas", "pyarrow", "scipy", "sqlalchemy")
+NOT_FOR_POLICIES = (
+    *NEVER_OFFLINE,
+    "sklearn",
+    "fastapi",
+    "mlflow",
+    "pandas",
+    "pyarrow",
+    "scipy",
+    "sqlalchemy",
+)
 # The HTTP gate client: the standard library, and typer for the console script `api.cli`.
 NOT_FOR_GATE_CLIENT = (*HEAVY, "httpx", "pydantic", "rich", "yaml")
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from api.eval_commands import eval_app
+from api._eval_commands import eval_app
 from benchmarks.runner_throughput import REFUSAL, LoopbackEndpoint
 from evals.suite import builtin_suite_paths, find_suite
 
@@ -37,7 +37,7 @@ def as_json(result: Result) -> Any:
 
 
 def test_the_module_does_not_import_mlflow() -> None:
-    code = "import sys, api.eval_commands; print('mlflow' in sys.modules)"
+    code = "import sys, api._eval_commands; print('mlflow' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from support.team_registry import CUSTOM, SYNONYMS, TeamRegistry, review_once
 
+from api._cli_usage import run_app
 from api.cli import _mount_optional_apps, app
-from api.cli_usage import run_app
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -148,7 +148,7 @@ def test_usage_errors_exit_3_through_the_console_script(
 
 
 def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
-    from api.cli_usage import package_version
+    from api._cli_usage import package_version
 
     code, out, _ = _run(capsys, "--version")
     assert code == 0 and out.strip() == f"promogate {package_version()}"

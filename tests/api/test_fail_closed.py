@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.mlflow_server import FaultProxy, free_port
+from benchmarks._mlflow_server import FaultProxy, free_port
 from ledger.store import Ledger
 
 MODEL = "gate-model"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from api._cli_usage import run_app
 from api.cli import _mount_optional_apps, app
-from api.cli_usage import run_app
 
 MODEL = "gate-model"
 ROC_DROP = "metrics.roc_auc.max_drop"

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from api.gate_client import EXIT_BLOCK, EXIT_ERROR, EXIT_ESCALATE, EXIT_OK, wants_server_gate
-from benchmarks.mlflow_server import free_port
+from benchmarks._mlflow_server import free_port
 
 MODEL = "gate-model"
 PROMOGATE = str(Path(sys.executable).with_name("promogate"))

@@ -21,7 +21,7 @@ from mlflow import MlflowClient
 from sqlalchemy import select
 
 from api.jobs import postgres_conninfo
-from ledger.chain import compute_record_hash
+from ledger._chain import compute_record_hash
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
 
 MODEL = "gate-model"

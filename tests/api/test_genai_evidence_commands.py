@@ -9,8 +9,8 @@ import pytest
 from support.genai_registry import FAQ_BOT, SUPPORT_BOT, GenaiRegistry
 from support.team_registry import review_once
 
+from api._cli_usage import run_app
 from api.cli import _mount_optional_apps, app
-from api.cli_usage import run_app
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from support.team_registry import SYNONYMS, TeamRegistry
 
+from api._cli_usage import run_app
 from api.cli import _mount_optional_apps, app
-from api.cli_usage import run_app
 from ledger.store import Ledger
 
 POLICY = textwrap.dedent(

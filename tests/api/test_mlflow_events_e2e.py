@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from api.webhook_signature import verify_delivery
-from benchmarks.events_stack import EventsStack, register_version
+from benchmarks._events_stack import EventsStack, register_version
 from ledger.records import AliasMove, AliasRevert, Promotion
 from ledger.store import Ledger
 

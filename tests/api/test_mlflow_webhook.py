@@ -12,8 +12,8 @@ import pytest
 
 from api.mlflow_events_service import MlflowEvents
 from api.webhook_signature import sign
-from benchmarks.events_stack import NotificationSink
-from benchmarks.mlflow_server import FaultProxy, free_port
+from benchmarks._events_stack import NotificationSink
+from benchmarks._mlflow_server import FaultProxy, free_port
 from ledger.records import AliasMove
 from tests.api.conftest import ApiHarness, AppFactory, GateRegistry
 from tests.api.test_alias_guard import DEPLOYER, GUARD_POLICY, register_copy

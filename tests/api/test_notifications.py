@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.notifications import DeliveryOutcome, Notification, NotificationKind, Notifier
+from api._notifications import DeliveryOutcome, Notification, NotificationKind, Notifier
 from api.webhook_signature import verify_delivery
-from benchmarks.events_stack import NotificationSink
-from benchmarks.mlflow_server import free_port
+from benchmarks._events_stack import NotificationSink
+from benchmarks._mlflow_server import free_port
 
 NOTE = Notification(
     kind="alias_revert",

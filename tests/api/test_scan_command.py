@@ -11,7 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api.scan_commands import parse_model_uri, scan_command
+from api._scan_commands import parse_model_uri, scan_command
 
 # The command as `promogate` registers it, on an app of its own so the test leaves the global
 # app as it found it.

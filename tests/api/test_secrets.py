@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy
 
-from benchmarks.mlflow_server import free_port
+from benchmarks._mlflow_server import free_port
 
 MODEL = "gate-model"
 PROMOGATE = str(Path(sys.executable).with_name("promogate"))

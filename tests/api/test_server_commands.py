@@ -16,8 +16,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from api.server_commands import register_server_commands
-from benchmarks.mlflow_server import free_port
+from api._server_commands import register_server_commands
+from benchmarks._mlflow_server import free_port
 from ledger.store import Ledger
 
 

@@ -16,11 +16,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from support.watch_scenario import START, WatchScenario
 from typer.testing import CliRunner
 
+from api._event_processor import MONITORING_TAG
+from api._watch_commands import pass_exit_code
+from api._watch_metrics import WatchCollector
 from api.app import create_app
-from api.event_processor import MONITORING_TAG
 from api.settings import Settings
-from api.watch_commands import pass_exit_code
-from api.watch_metrics import WatchCollector
 from api.webhook_signature import sign
 from ledger.records import WatchRecord
 from ledger.store import Ledger

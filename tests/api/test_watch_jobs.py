@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from support.watch_scenario import WatchScenario
 
+from api._watch_jobs import WATCH_PERIODIC_TASK
 from api.jobs import postgres_conninfo
-from api.watch_jobs import WATCH_PERIODIC_TASK
 
 pytestmark = pytest.mark.postgres
 

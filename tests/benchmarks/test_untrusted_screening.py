@@ -36,7 +36,7 @@ from benchmarks.untrusted_screening import (
     measure,
 )
 from policies.evaluator import evaluate_policies
-from review.decide import compose_decision
+from review._decide import compose_decision
 from tools.collector import collect_version
 from tools.evidence import EvidenceBundle
 

@@ -70,7 +70,7 @@ def test_different_eval_set_is_answered_with_digests(demo_decisions: dict[int, D
 def test_the_offline_plan_records_only_tools_of_the_llm_toolset(
     demo_decisions: dict[int, Decision],
 ) -> None:
-    from agents.agent_tools import review_tools
+    from agents._agent_tools import review_tools
 
     toolset = {t.name for t in review_tools()}
     recorded = {

@@ -23,7 +23,7 @@ import yaml
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from demo.data import AS_OF, REGIONS, TIME_COLUMN, parse_window_days
+from demo._data import AS_OF, REGIONS, TIME_COLUMN, parse_window_days
 from demo.registry import (
     CHAMPION_ALIAS,
     DEMO_MODEL_NAME,

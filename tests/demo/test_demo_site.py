@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
+from api._server_commands import _demo_site, register_server_commands
 from api.demo_site import MANIFEST_NAME, DemoManifest, DemoSiteError, read_demo_manifest
-from api.server_commands import _demo_site, register_server_commands
 from demo.command import EXAMPLE_POLICIES, _print_page_urls
 from policies.decision import Decision
 

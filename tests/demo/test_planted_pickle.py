@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from demo._planted_pickle import PLANTED_MODEL_NAME, build_planted_pickle_versions
 from demo.command import review_demo_candidates
-from demo.planted_pickle import PLANTED_MODEL_NAME, build_planted_pickle_versions
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from demo.support_assistant import (
+from demo._support_assistant import (
     DEMO_SUITES,
     KNOWLEDGE_BASE,
     SupportAssistant,

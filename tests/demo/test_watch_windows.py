@@ -10,8 +10,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
-from demo.command import EXAMPLE_POLICIES
-from demo.watch_windows import (
+from demo._watch_windows import (
     DRIFT_FEATURE,
     DRIFT_REGION,
     WATCH_DAYS,
@@ -22,6 +21,7 @@ from demo.watch_windows import (
     run_watch_scenario,
     watch_command,
 )
+from demo.command import EXAMPLE_POLICIES
 from review.watch_runner import WATCH_ACTOR
 
 NORTH = f"region={DRIFT_REGION}"

@@ -9,7 +9,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
-from api.eval_commands import eval_app
+from api._eval_commands import eval_app
 from evals.classic import Perturbation, RobustnessConfig, run_robustness_suite
 from evals.suite import find_suite
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.errors import DatasetImportError
-from evals.importers import (
+from evals._importers import (
     detect_format,
     import_advbench,
     import_dataset,
@@ -18,6 +17,7 @@ from evals.importers import (
     read_records,
     write_suite,
 )
+from evals.errors import DatasetImportError
 from evals.suite import load_suite
 
 # --- the real files in ../shared/data/safety ---------------------------------------------

@@ -1,5 +1,5 @@
 """Suite runs logged to a real SQLite MLflow store and read back with MlflowClient (and with the
-gate's reader, tools/safety.py)."""
+gate's reader, tools/_safety.py)."""
 
 from __future__ import annotations
 
@@ -139,8 +139,8 @@ def test_creates_a_linked_evaluation_run_for_a_registry_target(store: Store) -> 
 
 
 def test_the_gate_reads_what_was_logged(store: Store) -> None:
+    from tools._safety import read_safety_results
     from tools.runs import read_run
-    from tools.safety import read_safety_results
 
     log_suite_run(make_run(suite="canary-check"), tracking_uri=store.tracking_uri)
     results = read_safety_results(

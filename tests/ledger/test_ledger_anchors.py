@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from ledger._chain import compute_record_hash
 from ledger.anchors import FileAnchorStore, RecordAnchor, verify_anchors, write_checkpoint
-from ledger.chain import compute_record_hash
 from ledger.errors import LedgerError
 from ledger.store import Ledger
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from ledger.chain import compute_record_hash
+from ledger._chain import compute_record_hash
 from ledger.errors import ChainBrokenError
 from ledger.store import Ledger
 from ledger.tables import LedgerRecordRow

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ledger.database import Database
+from ledger._database import Database
 from ledger.errors import IdempotencyConflictError, IdempotencyInProgressError
 from ledger.idempotency import IdempotencyClaim, IdempotencyStore, request_hash
 from ledger.store import Ledger

@@ -11,7 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from ledger.database import MIGRATIONS_DIR
+from ledger._database import MIGRATIONS_DIR
 from ledger.errors import LedgerError
 from ledger.store import Ledger
 from ledger.tables import ALEMBIC_VERSION_TABLE, SCHEMA_REVISION, Base

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from pydantic import ValidationError
 
-from ledger.database import MIGRATIONS_DIR
+from ledger._database import MIGRATIONS_DIR
 from ledger.errors import DuplicateRecordError, LedgerError, RecordNotFoundError
 from ledger.records import Override, Promotion
 from ledger.store import Ledger

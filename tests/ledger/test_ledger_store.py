@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from ledger.chain import canonical_json
+from ledger._chain import canonical_json
 from ledger.errors import DuplicateRecordError, RecordNotFoundError
 from ledger.records import Override
 from ledger.store import Ledger, policy_refs_key

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from ledger.database import redact_url
+from ledger._database import redact_url
 from ledger.errors import LedgerError, LedgerUnavailableError
 from ledger.store import Ledger
 from policies.decision import Decision

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-import policies.pipeline_checks as pipeline_checks_module
+import policies._pipeline_checks as pipeline_checks_module
 from policies.evaluator import DENY_BY_DEFAULT, evaluate_policies, evaluate_policy, is_overridable
 from policies.loader import load_policy_dir
 from policies.pipeline_rules import PipelineRules

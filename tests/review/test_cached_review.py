@@ -14,7 +14,7 @@ from agents.offline_investigator import OfflineInvestigator
 from demo.command import EXAMPLE_POLICIES
 from ledger.store import Ledger
 from review import ReviewConfig, ReviewService
-from tools.evidence_cache import BOOTSTRAP_CACHE_BYTES, TABLE_CACHE, TABLE_CACHE_BYTES
+from tools._evidence_cache import BOOTSTRAP_CACHE_BYTES, TABLE_CACHE, TABLE_CACHE_BYTES
 from tools.significance import BOOTSTRAP_CACHE
 
 FIXED = datetime(2026, 1, 1, tzinfo=UTC)

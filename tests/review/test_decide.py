@@ -9,7 +9,7 @@ import pytest
 from agents.investigation import Investigation, Recommendation
 from policies.decision import LlmUsage
 from policies.result import CheckResult, PolicyOutcome, PolicyRef, PolicyVerdict, Verdict
-from review.decide import compose_decision, error_decision
+from review._decide import compose_decision, error_decision
 from tools.evidence import EvidenceBundle, VersionEvidence
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

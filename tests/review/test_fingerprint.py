@@ -22,7 +22,7 @@ import pytest
 from agents.offline_investigator import OfflineInvestigator
 from ledger.fingerprints import find_fingerprint
 from ledger.store import Ledger
-from review.fingerprint import FingerprintUnavailableError, _directory_stat
+from review._fingerprint import FingerprintUnavailableError, _directory_stat
 from review.gate import GateService
 from review.service import ReviewConfig, ReviewService
 

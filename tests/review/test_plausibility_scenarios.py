@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from support.team_registry import review_once
 
-from demo.plausibility_registry import LEAK, LEAKED, MORE_DATA, PICKLED, SEEDS
+from demo._plausibility_registry import LEAK, LEAKED, MORE_DATA, PICKLED, SEEDS
 from policies.decision import Decision
 from policies.loader import LoadedPolicy, load_policy_text
 from policies.result import CheckResult

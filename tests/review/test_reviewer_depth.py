@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from api.plain_output import decision_lines
+from api._plain_output import decision_lines
 from api.render import decision_markdown
 from benchmarks.reviewer_depth_comparability import depth_policies, review_scenario
 from policies.decision import Decision

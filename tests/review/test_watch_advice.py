@@ -10,7 +10,7 @@ import pytest
 from ledger.records import AliasMove, AliasRevert, Promotion
 from ledger.store import Ledger
 from policies.decision import Decision
-from review.watch_advice import ScoredWindow, classification_metrics, measure_cost, rollback_target
+from review._watch_advice import ScoredWindow, classification_metrics, measure_cost, rollback_target
 
 
 def _decision(version: int) -> Decision:

@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 from support.genai_registry import FAQ_BOT, QUESTIONS, SUPPORT_BOT, GenaiRegistry
 
-from tools.genai_eval import (
+from tools._genai_eval import (
     GENAI_TABLE_PATH,
     _verdict,
     examples_dataset,

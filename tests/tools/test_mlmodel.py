@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from support.model_artifacts import save_sklearn_model, trained_tree
 
-from tools.mlmodel import MLmodelParseError, parse_mlmodel
+from tools._mlmodel import MLmodelParseError, parse_mlmodel
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.requirements import read_model_requirements
+from tools._requirements import read_model_requirements
 
 PYTHON_ENV = (
     "python: 3.11.7\nbuild_dependencies:\n- pip\n- setuptools\n"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tools._logged_models import parse_mlmodel, read_logged_model
 from tools.artifacts import (
     list_logged_model_artifacts,
     list_run_artifacts,
@@ -20,7 +21,6 @@ from tools.errors import (
     LoggedModelNotFoundError,
     MalformedArtifactError,
 )
-from tools.logged_models import parse_mlmodel, read_logged_model
 
 
 @pytest.mark.parametrize("version", [1, 2], ids=["logistic-regression", "decision-tree-skops"])

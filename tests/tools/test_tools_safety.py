@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from tools.errors import MalformedArtifactError
-from tools.runs import read_run
-from tools.safety import (
+from tools._safety import (
     MAX_FAILING_CASES,
     read_safety_evidence,
     read_safety_results,
     safety_metrics,
 )
+from tools.errors import MalformedArtifactError
+from tools.runs import read_run
 
 
 def test_source_run_suite_with_capped_failing_cases(mlflow_store: Any, client: Any) -> None:

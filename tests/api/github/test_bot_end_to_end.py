@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from api.github.report import marker_subject
+from api.github._report import marker_subject
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from api.github.auth import AppAuth, TokenCredentials
-from api.github.client import GitHubClient
+from api.github._auth import AppAuth, TokenCredentials
+from api.github._client import GitHubClient
 from api.github.errors import (
     GitHubApiError,
     GitHubAuthError,

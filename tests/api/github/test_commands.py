@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from api.github.commands import Command, find_command, parse_duration_hours
+from api.github._commands import Command, find_command, parse_duration_hours
+from api.github._request_file import parse_request_file
 from api.github.errors import CommandError, RequestFileError
-from api.github.request_file import parse_request_file
 
 OVERRIDE = '/promogate override metrics.auc.max_drop --reason "pilot region only" --expires 2d'
 HEADER = "apiVersion: promogate/v1\nkind: PromotionRequest\n"

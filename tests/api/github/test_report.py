@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api.github.report import SubjectReport, render_comment
-from api.plain_output import decision_lines
+from api._plain_output import decision_lines
+from api.github._report import SubjectReport, render_comment
 from api.render import decision_markdown
 from policies.decision import Conclusion, Decision
 from policies.result import CheckResult

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from api.pages.charts import HistorySeries, SegmentBar, history_chart, segment_chart
-from api.pages.links import MlflowLinks
+from api.pages._charts import HistorySeries, SegmentBar, history_chart, segment_chart
+from api.pages._links import MlflowLinks
 
 WEST = SegmentBar(
     segment="west", candidate=0.26, baseline=0.58, max_drop=0.03, status="fail", p_value=0.0005

@@ -12,9 +12,9 @@ from support.page_client import login
 from agents.chat import ChatAnswer
 from agents.testing import ScriptedOpenAIServer, ScriptedReply
 from api.auth import ANONYMOUS
-from api.pages.links import MlflowLinks
-from api.pages.web_chat import ChatContext, ChatStore, cite, resolve_context
-from api.pages.web_session import WebSessionStore
+from api.pages._links import MlflowLinks
+from api.pages._web_chat import ChatContext, ChatStore, cite, resolve_context
+from api.pages._web_session import WebSessionStore
 from policies.result import CheckResult
 
 MODELS = ["credit-risk", "credit-risk-eu", "support-assistant"]

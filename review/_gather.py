@@ -1,0 +1,78 @@
+"""Resolve and gather: the candidate and its baseline found in the registry, and their evidence
+read from MLflow. Nothing is evaluated here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+from policies.evidence_mapping import applicable_mapping, metric_names_for
+from policies.loader import LoadedPolicy
+from review._plausibility_evidence import with_plausibility_evidence
+from review.artifact_security import with_artifact_scan
+from tools.collector import collect_bundle
+from tools.errors import BackendUnavailableError
+from tools.evidence import EvidenceBundle
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["gather_evidence", "history_keys_for"]
+
+
+def history_keys_for(policies: Sequence[LoadedPolicy], model: str) -> list[str]:
+    """Metric histories that policies which may apply to `model` judge (convergence rules).
+
+    Loss-like histories the run has are read anyway, and the investigator reads others through
+    tools; asking for more would report absent histories as gaps.
+    """
+    keys = {
+        loaded.policy.pipeline.convergence.metric
+        for loaded in policies
+        if fnmatchcase(model, loaded.policy.match.model)
+        and loaded.policy.pipeline is not None
+        and loaded.policy.pipeline.convergence is not None
+    }
+    return sorted(keys)
+
+
+def gather_evidence(
+    client: MlflowClient,
+    model: str,
+    ref: str | int,
+    *,
+    policies: Sequence[LoadedPolicy],
+    target_alias: str = "champion",
+    baseline_alias: str | None = "champion",
+    timeout_s: float = 30.0,
+) -> EvidenceBundle:
+    """Resolve the candidate and baseline and gather their evidence (`policies` say which
+    metric histories to read, and whether to scan the candidate's artifacts; nothing is
+    evaluated here).
+
+    Raises:
+        ToolError: The model, version or alias is unknown, or MLflow failed or timed out while
+            the evidence was read (a policy that does not need the unreadable source would
+            otherwise approve without it, so nothing is decided on such evidence).
+    """
+    bundle = collect_bundle(
+        client,
+        model,
+        ref,
+        baseline_alias=baseline_alias,
+        target_alias=target_alias,
+        history_keys=history_keys_for(policies, model),
+        timeout_s=timeout_s,
+        mapping=applicable_mapping(policies, model),
+        metric_names=metric_names_for(policies, model),
+    )
+    failed = bundle.unavailable_gaps()
+    if failed:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise BackendUnavailableError(
+            "MLflow failed while the evidence was read, so nothing is decided on it: "
+            f"{failed[0].source}: {failed[0].message}{more}"
+        )
+    bundle = with_plausibility_evidence(client, bundle, policies)
+    return with_artifact_scan(client, bundle, policies)
