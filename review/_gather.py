@@ -18,7 +18,7 @@ from tools.evidence import EvidenceBundle
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["gather_evidence", "history_keys_for"]
+__all__ = ["complete_evidence", "gather_evidence", "history_keys_for"]
 
 
 def history_keys_for(policies: Sequence[LoadedPolicy], model: str) -> list[str]:
@@ -74,5 +74,17 @@ def gather_evidence(
             "MLflow failed while the evidence was read, so nothing is decided on it: "
             f"{failed[0].source}: {failed[0].message}{more}"
         )
+    return complete_evidence(client, bundle, policies)
+
+
+def complete_evidence(
+    client: MlflowClient, bundle: EvidenceBundle, policies: Sequence[LoadedPolicy]
+) -> EvidenceBundle:
+    """Add what the policies ask for beyond the versions' own evidence: the model's version
+    history and feature importances (plausibility), and the artifact scan (security).
+
+    Every path that computes an evidence digest goes through here, so the same evidence always
+    has the same digest.
+    """
     bundle = with_plausibility_evidence(client, bundle, policies)
     return with_artifact_scan(client, bundle, policies)

@@ -38,8 +38,9 @@ from ledger.records import AliasMove, AliasMoveSource, AliasRevert, Promotion
 from ledger.store import policy_refs_key
 from policies.errors import PolicyError
 from policies.evaluator import evaluate_policies
+from policies.evidence_mapping import applicable_mapping, metric_names_for
 from policies.loader import LoadedPolicy
-from review._gather import history_keys_for
+from review._gather import complete_evidence, history_keys_for
 from tools.client import call_mlflow
 from tools.collector import collect_resolved
 from tools.errors import ToolError
@@ -561,6 +562,8 @@ class AliasGuard:
         settings = self.gate.config
         timeout = settings.evidence_timeout_s
         keys = history_keys_for(policies, model)
+        mapping = applicable_mapping(policies, model)
+        names = metric_names_for(policies, model)
         candidate = resolve_version(self.client, model, version)
         candidate = candidate.model_copy(
             update={"aliases": sorted(set(candidate.aliases) - {alias})}
@@ -573,11 +576,21 @@ class AliasGuard:
                 aliases.add(alias)
             baseline = baseline.model_copy(update={"aliases": sorted(aliases)})
             baseline_evidence = collect_resolved(
-                self.client, baseline, history_keys=keys, timeout_s=timeout
+                self.client,
+                baseline,
+                history_keys=keys,
+                timeout_s=timeout,
+                mapping=mapping,
+                metric_names=names,
             )
         bundle = EvidenceBundle(
             candidate=collect_resolved(
-                self.client, candidate, history_keys=keys, timeout_s=timeout
+                self.client,
+                candidate,
+                history_keys=keys,
+                timeout_s=timeout,
+                mapping=mapping,
+                metric_names=names,
             ),
             baseline=baseline_evidence,
             baseline_alias=settings.baseline_alias,
@@ -591,6 +604,8 @@ class AliasGuard:
                 f"MLflow failed while the evidence was read: {failed[0].source}: "
                 f"{failed[0].message}"
             )
+        # Gathered exactly as a review gathers it, or the digests could never agree.
+        bundle = complete_evidence(self.client, bundle, policies)
         verdict = evaluate_policies(policies, bundle)
         return bundle.digest, policy_refs_key([o.policy for o in verdict.outcomes])
 
