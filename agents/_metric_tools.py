@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from comparison import (
     all_metrics,
+    metric_history_ref,
 )
 from tools.errors import ToolError
 from tools.evidence import MetricPoint
@@ -179,7 +180,6 @@ def get_metric_history(
             f"{side.ref} has no history of {name!r}",
             histories_available=sorted(side.metric_histories)[:30],
         )
-    ref_owner = f"run:{side.run_id}" if side.run_id else f"version:{side.ref}"
     return _respond(
         ctx,
         "get_metric_history",
@@ -188,6 +188,6 @@ def get_metric_history(
             "metric": name,
             "read_from": origin,
             **_summarise_history(points, max(2, min(_MAX_LIMIT, max_points))),
-            "evidence": [f"{ref_owner}/metric_history/{name}"],
+            "evidence": [metric_history_ref(side, name)],
         },
     )

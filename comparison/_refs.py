@@ -6,12 +6,15 @@ LLM's citations are checked against them, so they are built here and nowhere els
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from tools.evidence import VersionEvidence
 
 __all__ = [
     "artifact_ref",
     "dataset_inputs_ref",
     "dataset_ref",
+    "metric_history_ref",
     "metric_ref",
     "safety_ref",
     "version_ref",
@@ -27,6 +30,19 @@ def metric_ref(version: VersionEvidence, name: str) -> str:
     ):
         return f"logged_model:{version.logged_model.model_id}/metrics/{name}"
     return f"version:{version.ref}/metrics/{name}"
+
+
+class _RunOwned(Protocol):
+    @property
+    def ref(self) -> str: ...
+    @property
+    def run_id(self) -> str | None: ...
+
+
+def metric_history_ref(version: _RunOwned, name: str) -> str:
+    """The full history of `version`'s metric `name` (read from its source run)."""
+    owner = f"run:{version.run_id}" if version.run_id else f"version:{version.ref}"
+    return f"{owner}/metric_history/{name}"
 
 
 def artifact_ref(version: VersionEvidence, path: str) -> str:

@@ -17,6 +17,7 @@ class PipelineEvidence(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ref: str = Field(description="The version, e.g. 'churn/5', or the file revision reviewed.")
+    run_id: str | None = Field(default=None, description="The version's source run, if any.")
     config: PipelineConfig
     datasets: list[DatasetInput] = Field(default_factory=list)
     metric_histories: dict[str, list[MetricPoint]] = Field(default_factory=dict)
@@ -34,6 +35,7 @@ def pipeline_evidence(version: VersionEvidence, *, baseline: bool = False) -> Pi
     """
     return PipelineEvidence(
         ref=version.ref,
+        run_id=version.run_id,
         config=load_pipeline_config(version, qualify_refs=baseline),
         datasets=list(version.datasets),
         metric_histories=dict(version.metric_histories),

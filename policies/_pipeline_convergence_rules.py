@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from comparison import metric_history_ref
 from comparison.unavailable import Unavailable
 from policies._pipeline_rule_base import PipelineRuleBase
 from policies._pipeline_schema import (
@@ -28,7 +29,7 @@ class ConvergenceChecks(PipelineRuleBase):
                 "convergence needs a training run's metric history; none in a config review",
             )
         history = self.candidate.metric_histories.get(rule.metric, [])
-        ref = f"version:{self.candidate.ref}/metric_history/{rule.metric}"
+        ref = metric_history_ref(self.candidate, rule.metric)
         how = (
             f"log the loss every epoch or iteration: mlflow.log_metric({rule.metric!r}, value, "
             "step=epoch)"

@@ -152,6 +152,7 @@ FACES: dict[str, list[str]] = {
         "label_changes",
         "metric_dataset_digests",
         "metric_definition_changes",
+        "metric_history_ref",
         "metric_name_qualifiers",
         "metric_ref",
         "metric_value",
