@@ -78,7 +78,7 @@ def test_drift_in_one_region_reopens_the_decision_and_names_the_rollback_target(
     decision = scenario.ledger.get_decision(result.decision_id or "")
     assert (decision.model, decision.version, decision.verdict) == (scenario.name, 2, "block")
     assert decision.requested_by == WATCH_ACTOR
-    north = next(c for c in decision.checks if c.id == "watch._performance.recall.region=north")
+    north = next(c for c in decision.checks if c.id == "watch.performance.recall.region=north")
     assert (north.kind, north.status) == ("watch", "fail")
     assert north.p_value is not None and north.p_value < 0.05
     questions = {q.question: q for q in decision.questions}
