@@ -12,8 +12,10 @@ artifact, MLflow or the ledger unreachable): never read as ok.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -262,24 +264,29 @@ def monitor_log(
     frame = _read_frame(file)
     window_start, window_end = _moment(start, "--start"), _moment(end, "--end")
     try:
-        if labels:
-            run_id = log_labels(frame, model, str(version), window_start, window_end, client=client)
-        else:
-            run_id = log_monitoring_window(
-                frame,
-                model,
-                str(version),
-                window_start,
-                window_end,
-                client=client,
-                score_column=score_column,
-                prediction_column=prediction_column,
+        # MLflow writes "View run ... at: <url>" to stdout when a run ends on a tracking server;
+        # stdout carries this command's result (--json), so MLflow's lines go to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            if labels:
+                run_id = log_labels(
+                    frame, model, str(version), window_start, window_end, client=client
+                )
+            else:
+                run_id = log_monitoring_window(
+                    frame,
+                    model,
+                    str(version),
+                    window_start,
+                    window_end,
+                    client=client,
+                    score_column=score_column,
+                    prediction_column=prediction_column,
+                )
+            call_mlflow(
+                lambda: client.set_model_version_tag(model, str(version), MONITORING_TAG, run_id),
+                f"set_model_version_tag({model!r}, {version!r}, {MONITORING_TAG!r})",
+                attempts=1,
             )
-        call_mlflow(
-            lambda: client.set_model_version_tag(model, str(version), MONITORING_TAG, run_id),
-            f"set_model_version_tag({model!r}, {version!r}, {MONITORING_TAG!r})",
-            attempts=1,
-        )
     except (WatchError, ToolError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None

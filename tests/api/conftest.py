@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.services import build_review_service
 from api.settings import Settings
+from benchmarks._events_stack import EventsStack
 from benchmarks._mlflow_server import FaultProxy, MlflowServer, free_port
 from ledger.store import Ledger
 from ledger.tokens import ROLES, Role
@@ -381,3 +382,70 @@ def signed_live_gate(
     ledger_url = f"sqlite:///{tmp_path_factory.mktemp('signed-gate') / 'ledger.db'}"
     with _live_api(gate_registry, mlflow_server.url, ledger_url, signing_key=pem) as live:
         yield live, pem
+
+
+# The policies of the MLflow-events stack: a guarded and an audited model family for the alias
+# guard, and the watch scenario's `watched-*` family for the watch's event hook.
+EVENTS_POLICIES = {
+    "guarded.yaml": """\
+        apiVersion: promogate/v1
+        kind: PromotionPolicy
+        metadata: {name: guarded, revision: 1}
+        match: {model: "guarded-*"}
+        metrics:
+          - {name: roc_auc, min: 0.7}
+        comparability: {same_eval_dataset: "off", train_eval_overlap: "off"}
+        guard: {mode: enforce}
+        """,
+    "audited.yaml": """\
+        apiVersion: promogate/v1
+        kind: PromotionPolicy
+        metadata: {name: audited, revision: 1}
+        match: {model: "audited-*"}
+        metrics:
+          - {name: roc_auc, min: 0.7}
+        comparability: {same_eval_dataset: "off", train_eval_overlap: "off"}
+        guard: {mode: audit}
+        """,
+}
+
+
+@pytest.fixture(scope="session")
+def events_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventsStack]:
+    """A real `mlflow server` (webhooks on) delivering to a real `promogate serve`, on loopback,
+    with promogate's webhook installed by `promogate mlflow install-webhook`; one per session."""
+    from support.watch_scenario import watch_policy
+
+    root = tmp_path_factory.mktemp("events-stack")
+    policies = root / "policies"
+    policies.mkdir()
+    for name, text in EVENTS_POLICIES.items():
+        (policies / name).write_text(textwrap.dedent(text))
+    (policies / "watched.yaml").write_text(watch_policy())
+    with EventsStack(root, policies) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def events_client(events_stack: EventsStack) -> Any:
+    """An MLflow client of the events stack's server (changes go through its REST API)."""
+    import mlflow
+
+    url = events_stack.mlflow.url
+    return mlflow.MlflowClient(tracking_uri=url, registry_uri=url)
+
+
+@pytest.fixture(scope="session")
+def events_experiment_id(events_client: Any, events_stack: EventsStack) -> str:
+    return str(
+        events_client.create_experiment(
+            "events-e2e", artifact_location=(events_stack.workdir / "runs").as_uri()
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def events_ledger(events_stack: EventsStack) -> Iterator[Ledger]:
+    """The ledger `promogate serve` of the events stack writes."""
+    with Ledger(events_stack.ledger_url) as store:
+        yield store

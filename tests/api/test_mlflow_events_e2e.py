@@ -1,18 +1,18 @@
 """End to end: a real `mlflow server` delivers real webhooks to a real `promogate serve`.
 
-One stack per module (MLflow with webhooks on, promogate serve, a loopback notification sink).
+One stack per test session (`events_stack` in conftest.py: MLflow with webhooks on, promogate
+serve, a loopback notification sink).
 Versions and aliases change through MLflow's REST API, as a notebook or the MLflow UI would.
 """
 
 from __future__ import annotations
 
-import textwrap
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
+from support.polling import wait_for
 
 from api.webhook_signature import verify_delivery
 from benchmarks._events_stack import EventsStack, register_version
@@ -20,77 +20,6 @@ from ledger.records import AliasMove, AliasRevert, Promotion
 from ledger.store import Ledger
 
 pytestmark = pytest.mark.slow
-
-_T = TypeVar("_T")
-_WAIT_S = 120.0
-
-POLICIES = {
-    "guarded.yaml": """\
-        apiVersion: promogate/v1
-        kind: PromotionPolicy
-        metadata: {name: guarded, revision: 1}
-        match: {model: "guarded-*"}
-        metrics:
-          - {name: roc_auc, min: 0.7}
-        comparability: {same_eval_dataset: "off", train_eval_overlap: "off"}
-        guard: {mode: enforce}
-        """,
-    "audited.yaml": """\
-        apiVersion: promogate/v1
-        kind: PromotionPolicy
-        metadata: {name: audited, revision: 1}
-        match: {model: "audited-*"}
-        metrics:
-          - {name: roc_auc, min: 0.7}
-        comparability: {same_eval_dataset: "off", train_eval_overlap: "off"}
-        guard: {mode: audit}
-        """,
-}
-
-
-def wait_for(what: str, probe: Callable[[], _T | None], timeout: float = _WAIT_S) -> _T:
-    """Poll `probe` until it returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.25)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventsStack]:
-    root = tmp_path_factory.mktemp("events-e2e")
-    policies = root / "policies"
-    policies.mkdir()
-    for name, text in POLICIES.items():
-        (policies / name).write_text(textwrap.dedent(text))
-    with EventsStack(root, policies) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def mlflow_client(stack: EventsStack) -> Any:
-    import mlflow
-
-    return mlflow.MlflowClient(tracking_uri=stack.mlflow.url, registry_uri=stack.mlflow.url)
-
-
-@pytest.fixture(scope="module")
-def experiment_id(mlflow_client: Any, stack: EventsStack) -> str:
-    return str(
-        mlflow_client.create_experiment(
-            "events-e2e", artifact_location=(stack.workdir / "runs").as_uri()
-        )
-    )
-
-
-@pytest.fixture(scope="module")
-def ledger(stack: EventsStack) -> Iterator[Ledger]:
-    with Ledger(stack.ledger_url) as store:
-        yield store
 
 
 def _decision(ledger: Ledger, model: str, version: int) -> Any:
@@ -129,22 +58,24 @@ def _notifications(stack: EventsStack, kind: str, model: str) -> list[dict[str, 
 
 
 def test_a_new_version_is_reviewed_on_arrival(
-    stack: EventsStack, mlflow_client: Any, experiment_id: str, ledger: Ledger
+    events_stack: EventsStack, events_client: Any, events_experiment_id: str, events_ledger: Ledger
 ) -> None:
-    mlflow_client.create_registered_model("guarded-arrival")
-    version = register_version(mlflow_client, experiment_id, "guarded-arrival", {"roc_auc": 0.5})
+    events_client.create_registered_model("guarded-arrival")
+    version = register_version(
+        events_client, events_experiment_id, "guarded-arrival", {"roc_auc": 0.5}
+    )
 
-    decision = wait_for("the review", lambda: _decision(ledger, "guarded-arrival", version))
+    decision = wait_for("the review", lambda: _decision(events_ledger, "guarded-arrival", version))
 
     assert (decision.verdict, decision.target_alias) == ("block", "champion")
     blocked = wait_for(
-        "the block notification", lambda: _notifications(stack, "block", "guarded-arrival")
+        "the block notification", lambda: _notifications(events_stack, "block", "guarded-arrival")
     )
     headers, body = next(
-        (h, b) for h, b in stack.sink.received if b"guarded-arrival" in b and b'"block"' in b
+        (h, b) for h, b in events_stack.sink.received if b"guarded-arrival" in b and b'"block"' in b
     )
     verify_delivery(
-        secret=stack.secret,
+        secret=events_stack.secret,
         body=body,
         signature=headers["X-Promogate-Signature"],
         delivery_id=headers["X-Promogate-Delivery-Id"],
@@ -156,22 +87,26 @@ def test_a_new_version_is_reviewed_on_arrival(
 
 
 def test_enforce_puts_a_hand_moved_champion_back(
-    stack: EventsStack, mlflow_client: Any, experiment_id: str, ledger: Ledger
+    events_stack: EventsStack, events_client: Any, events_experiment_id: str, events_ledger: Ledger
 ) -> None:
     model = "guarded-fraud"
-    good, bad = _setup_model(stack, mlflow_client, experiment_id, ledger, model)
-    assert _champion(mlflow_client, model) == good
+    good, bad = _setup_model(
+        events_stack, events_client, events_experiment_id, events_ledger, model
+    )
+    assert _champion(events_client, model) == good
 
-    mlflow_client.set_registered_model_alias(model, "champion", str(bad))
+    events_client.set_registered_model_alias(model, "champion", str(bad))
 
     wait_for(
         "the alias guard to put @champion back",
         lambda: (
-            _champion(mlflow_client, model) == good
-            and any(isinstance(r, AliasRevert) for r in ledger.alias_history(model, "champion"))
+            _champion(events_client, model) == good
+            and any(
+                isinstance(r, AliasRevert) for r in events_ledger.alias_history(model, "champion")
+            )
         ),
     )
-    history = ledger.alias_history(model, "champion")
+    history = events_ledger.alias_history(model, "champion")
     revert = next(r for r in history if isinstance(r, AliasRevert))
     move = next(r for r in history if isinstance(r, AliasMove))
     assert (revert.version, revert.restored_version, revert.move_id) == (bad, good, move.id)
@@ -184,61 +119,69 @@ def test_enforce_puts_a_hand_moved_champion_back(
     )
     assert any(isinstance(r, Promotion) for r in history), "promogate's own promotion is kept"
     reverted = wait_for(
-        "the revert notification", lambda: _notifications(stack, "alias_revert", model)
+        "the revert notification", lambda: _notifications(events_stack, "alias_revert", model)
     )
     assert reverted[0]["record_id"] == revert.id
-    assert _notifications(stack, "unapproved_alias_move", model)
+    assert _notifications(events_stack, "unapproved_alias_move", model)
     # The revert's own webhook finds the alias approved: no second move, no loop.
     time.sleep(3.0)
-    assert [type(r).__name__ for r in ledger.alias_history(model, "champion")] == [
+    assert [type(r).__name__ for r in events_ledger.alias_history(model, "champion")] == [
         "AliasRevert",
         "AliasMove",
         "Promotion",
     ]
-    assert _champion(mlflow_client, model) == good
+    assert _champion(events_client, model) == good
 
 
 def test_audit_records_and_notifies_but_leaves_the_alias(
-    stack: EventsStack, mlflow_client: Any, experiment_id: str, ledger: Ledger
+    events_stack: EventsStack, events_client: Any, events_experiment_id: str, events_ledger: Ledger
 ) -> None:
     model = "audited-churn"
-    _good, bad = _setup_model(stack, mlflow_client, experiment_id, ledger, model)
+    _good, bad = _setup_model(
+        events_stack, events_client, events_experiment_id, events_ledger, model
+    )
 
-    mlflow_client.set_registered_model_alias(model, "champion", str(bad))
+    events_client.set_registered_model_alias(model, "champion", str(bad))
 
     moves = wait_for(
         "the audit record",
-        lambda: [r for r in ledger.alias_history(model, "champion") if isinstance(r, AliasMove)],
+        lambda: [
+            r for r in events_ledger.alias_history(model, "champion") if isinstance(r, AliasMove)
+        ],
     )
     assert (moves[0].version, moves[0].mode, moves[0].action) == (bad, "audit", "reported")
-    wait_for("the notification", lambda: _notifications(stack, "unapproved_alias_move", model))
+    wait_for(
+        "the notification", lambda: _notifications(events_stack, "unapproved_alias_move", model)
+    )
     time.sleep(2.0)
-    assert _champion(mlflow_client, model) == bad
-    assert not any(isinstance(r, AliasRevert) for r in ledger.alias_history(model, "champion"))
+    assert _champion(events_client, model) == bad
+    assert not any(
+        isinstance(r, AliasRevert) for r in events_ledger.alias_history(model, "champion")
+    )
 
 
 def test_a_hand_written_verdict_tag_is_reported(
-    stack: EventsStack, mlflow_client: Any, experiment_id: str, ledger: Ledger
+    events_stack: EventsStack, events_client: Any, events_experiment_id: str, events_ledger: Ledger
 ) -> None:
     model = "guarded-tagged"
-    mlflow_client.create_registered_model(model)
-    version = register_version(mlflow_client, experiment_id, model, {"roc_auc": 0.4})
-    wait_for("the review", lambda: _decision(ledger, model, version))
-    # Let promogate's own tags land first; they are consistent with the ledger.
+    events_client.create_registered_model(model)
+    version = register_version(events_client, events_experiment_id, model, {"roc_auc": 0.4})
+    wait_for("the review", lambda: _decision(events_ledger, model, version))
+    # Let promogate's own tags land first; they are consistent with the events_ledger.
     wait_for(
         "the decision tags",
-        lambda: mlflow_client.get_model_version(model, str(version)).tags.get("promogate.verdict"),
+        lambda: events_client.get_model_version(model, str(version)).tags.get("promogate.verdict"),
     )
 
-    mlflow_client.set_model_version_tag(model, str(version), "promogate.verdict", "approve")
+    events_client.set_model_version_tag(model, str(version), "promogate.verdict", "approve")
 
-    forged = wait_for("the report", lambda: _notifications(stack, "forged_tag", model))
+    forged = wait_for("the report", lambda: _notifications(events_stack, "forged_tag", model))
     assert forged[0]["version"] == version
     assert "not a decision" in forged[0]["reasons"][0]
 
 
 def test_install_webhook_dry_run_changes_nothing_and_a_rerun_updates_in_place(
-    stack: EventsStack, mlflow_client: Any
+    events_stack: EventsStack, events_client: Any
 ) -> None:
     import json
     import os
@@ -254,15 +197,15 @@ def test_install_webhook_dry_run_changes_nothing_and_a_rerun_updates_in_place(
                 "mlflow",
                 "install-webhook",
                 "--url",
-                stack.webhook_url,
+                events_stack.webhook_url,
                 "--tracking-uri",
-                stack.mlflow.url,
+                events_stack.mlflow.url,
                 "--json",
                 *extra,
             ],
             capture_output=True,
             text=True,
-            env={**os.environ, "PROMOGATE_MLFLOW_WEBHOOK_SECRET": stack.secret},
+            env={**os.environ, "PROMOGATE_MLFLOW_WEBHOOK_SECRET": events_stack.secret},
             timeout=600,
             check=False,
         )
@@ -270,10 +213,10 @@ def test_install_webhook_dry_run_changes_nothing_and_a_rerun_updates_in_place(
         parsed: dict[str, Any] = json.loads(result.stdout)
         return parsed
 
-    before = [(w.webhook_id, w.url) for w in mlflow_client.list_webhooks()]
+    before = [(w.webhook_id, w.url) for w in events_client.list_webhooks()]
     planned = install("--dry-run")
     assert (planned["action"], planned["dry_run"], planned["applied_id"]) == ("update", True, None)
     assert sorted(planned["current_events"]) == sorted(planned["events"])
     applied = install()
     assert (applied["action"], applied["applied_id"]) == ("update", before[0][0])
-    assert [(w.webhook_id, w.url) for w in mlflow_client.list_webhooks()] == before
+    assert [(w.webhook_id, w.url) for w in events_client.list_webhooks()] == before

@@ -13,7 +13,6 @@ ledger holds the approvals), logs v2's reference, and logs production-like windo
 
 from __future__ import annotations
 
-import textwrap
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,6 +52,12 @@ watch:
 """
 
 
+def watch_policy(rollback: Literal["advise", "automatic"] = "advise") -> str:
+    """The scenario's policy (`watched-*` models) with the given rollback mode."""
+    on_alert = "[notify, re_review, rollback]" if rollback == "automatic" else "[notify, re_review]"
+    return POLICY.format(on_alert=on_alert, rollback=rollback)
+
+
 def population(seed: int, rows: int, *, north_shift: float = 0.0) -> pd.DataFrame:
     """Rows of the scenario's population: features as the model sees them, region, true label."""
     rng = np.random.default_rng(seed)
@@ -82,15 +87,20 @@ class WatchModels:
     """version -> the trained estimator (what serving runs)."""
 
 
-def build_watch_models(root: Path) -> WatchModels:
-    """Train and log the two models once (MLflow's fluent URI is set only while logging)."""
+def build_watch_models(root: Path, tracking_uri: str | None = None) -> WatchModels:
+    """Train and log the two models once (MLflow's fluent URI is set only while logging).
+
+    Args:
+        root: Directory of the store (when `tracking_uri` is None) and of the artifacts.
+        tracking_uri: Log through this MLflow (a server) instead of a SQLite store at `root`.
+    """
     import mlflow
     import sklearn
     from mlflow.models import infer_signature
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
     from sklearn.linear_model import LogisticRegression
 
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = tracking_uri or f"sqlite:///{root / 'mlflow.db'}"
     client = mlflow.MlflowClient(uri, uri)
     experiment_id = client.create_experiment("watch", artifact_location=(root / "art").as_uri())
     train, holdout = population(1, 3000), population(2, 1500)
@@ -153,12 +163,7 @@ class WatchScenario:
         self.name = f"watched-{uuid.uuid4().hex[:8]}"
         self.policies_dir = workdir / "policies"
         self.policies_dir.mkdir(exist_ok=True)
-        on_alert = (
-            "[notify, re_review, rollback]" if rollback == "automatic" else "[notify, re_review]"
-        )
-        (self.policies_dir / "watched.yaml").write_text(
-            textwrap.dedent(POLICY.format(on_alert=on_alert, rollback=rollback))
-        )
+        (self.policies_dir / "watched.yaml").write_text(watch_policy(rollback))
         self.ledger_url = ledger_url or f"sqlite:///{workdir / 'ledger.db'}"
         self.client = mlflow.MlflowClient(self.tracking_uri, self.tracking_uri)
         self.client.create_registered_model(self.name)
@@ -168,7 +173,10 @@ class WatchScenario:
         with _use_tracking_uri(self.tracking_uri):
             for version in (1, 2):
                 uri, run_id = models.sources[version]
-                mv = self.client.create_model_version(self.name, uri, run_id=run_id)
+                # A server checks a models:/ source against the model id it is given.
+                mv = self.client.create_model_version(
+                    self.name, uri, run_id=run_id, model_id=uri.removeprefix("models:/")
+                )
                 assert int(mv.version) == version
         self.ledger = Ledger(self.ledger_url)
         self.reviews = ReviewService(
