@@ -247,6 +247,12 @@ class WatchRules(_Spec):
         description="advise: an alert names the rollback target; automatic: it also moves the "
         "alias back through the promote path (only where on_alert lists rollback).",
     )
+    skops_trusted_types: list[str] = Field(
+        default_factory=list,
+        description="skops types trusted when loading the rollback target's model to score what "
+        "moving back would cost, used when the policy has no security section (else "
+        "security.skops_trusted_types); every other default artifact rule still applies.",
+    )
 
     @field_validator("performance")
     @classmethod

@@ -4,8 +4,9 @@ The target is the last version promogate approved for the alias before the curre
 promotion, a revert or a move the alias guard accepted, read from the ledger), with the decision
 it rested on. The cost is measured on the monitored windows that have labels: both versions score
 the same rows and the promotion metrics are compared. The earlier version is loaded only when its
-artifacts pass the security checks (the matching policies' `security:` section, or the default
-rules); otherwise the advice says why it was not scored.
+artifacts pass the security checks (the matching policies' `security:` section, else the default
+rules with the types the `watch:` section's `skops_trusted_types` lists); otherwise the advice
+says why it was not scored.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger.records import AliasMove, AliasRevert, Promotion
 from ledger.store import Ledger
 from policies.loader import LoadedPolicy
+from policies.schema import Policy
 from review.artifact_security import scan_version
 from tools.errors import ToolError
 
@@ -150,6 +152,32 @@ class ScoredWindow(BaseModel):
     segments: dict[str, list[str]] = Field(default_factory=dict)
 
 
+def scoring_policies(
+    policies: Sequence[LoadedPolicy], rules: Mapping[str, Any]
+) -> list[LoadedPolicy]:
+    """The policies whose security sections judge the rollback target before it is loaded.
+
+    A policy without a `security:` section whose `watch:` section lists `skops_trusted_types`
+    judges with the default rules plus those types (as `plausibility.skops_trusted_types` does
+    for importances): the trust covers this load only, so reviews still scan nothing.
+
+    Args:
+        policies: Every loaded policy.
+        rules: The `watch:` sections that applied, by policy name.
+    """
+    chosen: list[LoadedPolicy] = []
+    for loaded in policies:
+        trusted = list(getattr(rules.get(loaded.name), "skops_trusted_types", None) or [])
+        if loaded.policy.security is not None or not trusted:
+            chosen.append(loaded)
+            continue
+        # The default rules are an empty security section (as `promogate scan` applies them).
+        raw = loaded.policy.model_dump(by_alias=True, exclude_none=True)
+        policy = Policy.model_validate({**raw, "security": {"skops_trusted_types": trusted}})
+        chosen.append(loaded.model_copy(update={"policy": policy}))
+    return chosen
+
+
 def loadable_safely(
     client: MlflowClient,
     model: str,
@@ -163,7 +191,8 @@ def loadable_safely(
         client: MLflow client.
         model: Registered model name.
         version: The version to load.
-        policies: Every loaded policy (their security sections apply; else the default rules).
+        policies: The policies (their security sections apply, see `scoring_policies`; with
+            none, the default rules).
         alias: The alias (selects the policies).
     """
     try:
@@ -236,7 +265,8 @@ def advise_rollback(
         version: The alias's current holder.
         windows: The monitored windows of this pass (the labelled ones are scored).
         rules: The `watch:` sections that applied, by policy name (their performance metrics).
-        policies: Every loaded policy (security sections decide whether loading is safe).
+        policies: Every loaded policy (security sections, or the default rules with the watch
+            sections' `skops_trusted_types`, decide whether loading is safe).
         score: Whether to load and score the target at all.
     """
     target = rollback_target(gate.ledger, model, alias, version)
@@ -262,7 +292,9 @@ def advise_rollback(
     elif not labelled:
         not_scored = "no monitored window has labels yet"
     else:
-        not_scored = loadable_safely(gate.client, model, target.version, policies, alias)
+        not_scored = loadable_safely(
+            gate.client, model, target.version, scoring_policies(policies, rules), alias
+        )
         if not_scored is None:
             costs, not_scored = _score(gate, model, target.version, labelled, rules)
     if costs:

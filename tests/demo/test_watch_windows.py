@@ -131,3 +131,38 @@ def test_the_watch_reopens_v2_and_advises_moving_back_to_v1(
     assert f"realised recall in {NORTH}" in text
     assert "decision reopened: " + str(result.decision_id) in text
     assert lines[-1].startswith("Run it again: promogate watch credit-risk@champion ")
+
+
+@pytest.mark.slow
+def test_the_rollback_advice_scores_v1_on_the_labelled_windows(watched: DemoWatch) -> None:
+    """v1 is loaded (its tree type trusted by `watch.skops_trusted_types`) and scored on
+    the rows v2 served: moving back recovers recall in north, where v2 lost it."""
+    advice = watched.watch.advice
+    assert advice is not None and advice.target is not None and advice.target.version == 1
+
+    assert advice.not_scored is None, advice.summary
+    scored = {c.window_id for c in advice.costs if c.segment is None}
+    assert scored == set(watched.window_ids.values())
+    recall = {
+        c.segment: c
+        for c in advice.costs
+        if c.window_id == watched.drifting_window_id and c.metric == "recall"
+    }
+    north, overall = recall[NORTH], recall[None]
+    assert north.current is not None and north.previous is not None and north.delta is not None
+    assert north.delta == pytest.approx(north.previous - north.current)
+    assert north.delta > 0.1
+    realised = next(
+        m
+        for m in watched.realised
+        if m.window_id == watched.drifting_window_id and m.metric == "recall" and m.segment == NORTH
+    )
+    assert north.current == pytest.approx(realised.realised_value)
+    assert overall.rows == north.rows + sum(
+        c.rows for key, c in recall.items() if key not in (None, NORTH)
+    )
+    assert (
+        f"recall in {NORTH} {north.current:.3f} -> {north.previous:.3f} ({north.delta:+.3f})"
+        in advice.summary
+    )
+    assert "was not measured" not in advice.summary
