@@ -385,28 +385,20 @@ def signed_live_gate(
 
 
 # The policies of the MLflow-events stack: a guarded and an audited model family for the alias
-# guard, and the watch scenario's `watched-*` family for the watch's event hook.
+# guard (the watch scenario's `watched-*` family is added for the watch's event hook).
+_GUARD_POLICY = """\
+    apiVersion: promogate/v1
+    kind: PromotionPolicy
+    metadata: {{name: {name}, revision: 1}}
+    match: {{model: "{name}-*"}}
+    metrics:
+      - {{name: roc_auc, min: 0.7}}
+    comparability: {{same_eval_dataset: "off", train_eval_overlap: "off"}}
+    guard: {{mode: {mode}}}
+    """
 EVENTS_POLICIES = {
-    "guarded.yaml": """\
-        apiVersion: promogate/v1
-        kind: PromotionPolicy
-        metadata: {name: guarded, revision: 1}
-        match: {model: "guarded-*"}
-        metrics:
-          - {name: roc_auc, min: 0.7}
-        comparability: {same_eval_dataset: "off", train_eval_overlap: "off"}
-        guard: {mode: enforce}
-        """,
-    "audited.yaml": """\
-        apiVersion: promogate/v1
-        kind: PromotionPolicy
-        metadata: {name: audited, revision: 1}
-        match: {model: "audited-*"}
-        metrics:
-          - {name: roc_auc, min: 0.7}
-        comparability: {same_eval_dataset: "off", train_eval_overlap: "off"}
-        guard: {mode: audit}
-        """,
+    f"{name}.yaml": _GUARD_POLICY.format(name=name, mode=mode)
+    for name, mode in (("guarded", "enforce"), ("audited", "audit"))
 }
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.webhook_delivery import delivery_headers
 
 from api.mlflow_events_service import MlflowEvents
-from api.webhook_signature import sign
 from benchmarks._events_stack import NotificationSink
 from benchmarks._mlflow_server import FaultProxy, free_port
 from ledger.records import AliasMove
@@ -35,14 +34,7 @@ def _headers(
     delivery_id: str | None = None,
     timestamp: int | None = None,
 ) -> dict[str, str]:
-    delivery = delivery_id or str(uuid.uuid4())
-    stamp = str(timestamp if timestamp is not None else int(time.time()))
-    return {
-        "Content-Type": "application/json",
-        "X-MLflow-Delivery-Id": delivery,
-        "X-MLflow-Timestamp": stamp,
-        "X-MLflow-Signature": sign(secret, delivery, stamp, body),
-    }
+    return delivery_headers(body, secret=secret, delivery_id=delivery_id, timestamp=timestamp)
 
 
 def _events(api: ApiHarness) -> MlflowEvents:

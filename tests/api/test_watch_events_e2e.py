@@ -10,8 +10,6 @@ MLflow-events tests; the champion is the watch scenario's, its models logged thr
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,10 +18,10 @@ import httpx
 import pytest
 from support.polling import wait_for
 from support.watch_scenario import START, WatchModels, WatchScenario, build_watch_models
+from support.webhook_delivery import delivery_headers
 from typer.testing import CliRunner
 
 from api._event_processor import MONITORING_TAG
-from api.webhook_signature import sign
 from benchmarks._events_stack import EventsStack
 from ledger.records import WatchRecord
 from ledger.store import Ledger
@@ -82,16 +80,6 @@ def _monitor_log(stack: EventsStack, model: str, file: Path, day: int, *extra: s
     assert result.exit_code == 0, result.output
     run_id: str = json.loads(result.stdout)["run_id"]
     return run_id
-
-
-def _delivery(secret: str, body: bytes) -> dict[str, str]:
-    delivery, stamp = str(uuid.uuid4()), str(int(time.time()))
-    return {
-        "Content-Type": "application/json",
-        "X-MLflow-Delivery-Id": delivery,
-        "X-MLflow-Timestamp": stamp,
-        "X-MLflow-Signature": sign(secret, delivery, stamp, body),
-    }
 
 
 def _refused(stack: EventsStack, outcome: str) -> float:
@@ -181,7 +169,7 @@ def test_a_wrongly_signed_window_event_is_refused_and_runs_no_watch(
     forged = httpx.post(
         events_stack.webhook_url,
         content=body,
-        headers=_delivery("not-the-webhook-secret", body),
+        headers=delivery_headers(body, secret="not-the-webhook-secret"),
         timeout=30.0,
     )
 
@@ -196,7 +184,7 @@ def test_a_wrongly_signed_window_event_is_refused_and_runs_no_watch(
     genuine = httpx.post(
         events_stack.webhook_url,
         content=body,
-        headers=_delivery(events_stack.secret, body),
+        headers=delivery_headers(body, secret=events_stack.secret),
         timeout=30.0,
     )
     assert genuine.status_code == 202, genuine.text

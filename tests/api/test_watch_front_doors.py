@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 from support.watch_scenario import START, WatchScenario
+from support.webhook_delivery import delivery_headers
 from typer.testing import CliRunner
 
 from api._event_processor import MONITORING_TAG
@@ -21,7 +21,6 @@ from api._watch_commands import pass_exit_code
 from api._watch_metrics import WatchCollector
 from api.app import create_app
 from api.settings import Settings
-from api.webhook_signature import sign
 from ledger.records import WatchRecord
 from ledger.store import Ledger
 from review.watch_runner import WatchPass, WindowOutcome
@@ -34,16 +33,6 @@ def scenario(watch_models: Any, tmp_path: Path) -> Iterator[WatchScenario]:
     running = WatchScenario(watch_models, tmp_path)
     yield running
     running.close()
-
-
-def _signed(body: bytes) -> dict[str, str]:
-    delivery, stamp = str(uuid.uuid4()), str(int(time.time()))
-    return {
-        "Content-Type": "application/json",
-        "X-MLflow-Delivery-Id": delivery,
-        "X-MLflow-Timestamp": stamp,
-        "X-MLflow-Signature": sign(SECRET, delivery, stamp, body),
-    }
 
 
 def _gauge(exposition: str, name: str, **labels: str) -> float | None:
@@ -79,7 +68,9 @@ def test_a_logged_window_event_runs_the_watch_and_shows_on_metrics_and_pages(
         }
     ).encode()
     with TestClient(create_app(settings)) as client:
-        answer = client.post("/v1/mlflow/webhook", content=body, headers=_signed(body))
+        answer = client.post(
+            "/v1/mlflow/webhook", content=body, headers=delivery_headers(body, secret=SECRET)
+        )
         assert answer.status_code == 202, answer.text
         assert answer.json()["queued"] == [f"watch {scenario.name}/2"]
         client.app.state.promogate_events.processor.flush(timeout=120)  # type: ignore[attr-defined]
