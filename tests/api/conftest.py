@@ -405,7 +405,8 @@ EVENTS_POLICIES = {
 @pytest.fixture(scope="session")
 def events_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventsStack]:
     """A real `mlflow server` (webhooks on) delivering to a real `promogate serve`, on loopback,
-    with promogate's webhook installed by `promogate mlflow install-webhook`; one per session."""
+    with promogate's webhook installed by `promogate mlflow install-webhook`; started once per
+    test run."""
     from support.watch_scenario import watch_policy
 
     root = tmp_path_factory.mktemp("events-stack")

@@ -1,8 +1,8 @@
 """End to end: a real `mlflow server` delivers real webhooks to a real `promogate serve`.
 
-One stack per test session (`events_stack` in conftest.py: MLflow with webhooks on, promogate
-serve, a loopback notification sink).
-Versions and aliases change through MLflow's REST API, as a notebook or the MLflow UI would.
+One stack for the whole test run (`events_stack` in conftest.py: MLflow with webhooks on,
+promogate serve, a loopback notification sink). Versions and aliases change through MLflow's REST
+API, as a notebook or the MLflow UI would.
 """
 
 from __future__ import annotations

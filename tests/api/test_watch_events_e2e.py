@@ -3,8 +3,9 @@
 `promogate monitor log` logs the window and tags the version with
 ``promogate.watch.latest_window``; MLflow's ``model_version_tag.set`` webhook (installed by
 `promogate mlflow install-webhook`) reaches a real `promogate serve`, which runs the watch and
-records the window in the ledger. The stack (`events_stack`) is the session's, shared with the
-MLflow-events tests; the champion is the watch scenario's, its models logged through that server.
+records the window in the ledger. The stack (`events_stack`) is started once per test run and
+shared with the MLflow-events tests; the champion is the watch scenario's, its models logged
+through that server.
 """
 
 from __future__ import annotations
