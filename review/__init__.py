@@ -9,6 +9,11 @@ re-review an alert opens, rollback advice and automatic rollback) in `watch_runn
 and `GateService`; nothing here reads settings or the environment.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from review._decide import (
     ReviewOutcome,
     compose_decision,
@@ -20,7 +25,6 @@ from review._decide import (
 from review._evaluate import EvaluatedEvidence, evaluate_evidence
 from review._gather import gather_evidence, history_keys_for
 from review._publish import decision_tags, publish_decision_tags
-from review._watch_advice import RollbackAdvice, RollbackTarget, WindowCost
 from review.alias_guard import (
     AliasGuard,
     GuardAction,
@@ -49,14 +53,31 @@ from review.gate import (
     PromoteResponse,
 )
 from review.service import ReviewConfig, ReviewObserver, ReviewService
-from review.watch_runner import (
-    WATCH_ACTOR,
-    RollbackResult,
-    Watcher,
-    WatchNotice,
-    WatchPass,
-    WindowOutcome,
-)
+
+# The watch's names are imported on first use: they bring scipy and pandas, which a review and
+# the gate never need (the CLI's review would pay for them on every run).
+if TYPE_CHECKING:
+    from review._watch_advice import RollbackAdvice as RollbackAdvice
+    from review._watch_advice import RollbackTarget as RollbackTarget
+    from review._watch_advice import WindowCost as WindowCost
+    from review.watch_runner import WATCH_ACTOR as WATCH_ACTOR
+    from review.watch_runner import RollbackResult as RollbackResult
+    from review.watch_runner import Watcher as Watcher
+    from review.watch_runner import WatchNotice as WatchNotice
+    from review.watch_runner import WatchPass as WatchPass
+    from review.watch_runner import WindowOutcome as WindowOutcome
+
+_LAZY: dict[str, str] = {
+    "RollbackAdvice": "review._watch_advice",
+    "RollbackTarget": "review._watch_advice",
+    "WindowCost": "review._watch_advice",
+    "WATCH_ACTOR": "review.watch_runner",
+    "RollbackResult": "review.watch_runner",
+    "Watcher": "review.watch_runner",
+    "WatchNotice": "review.watch_runner",
+    "WatchPass": "review.watch_runner",
+    "WindowOutcome": "review.watch_runner",
+}
 
 __all__ = [
     "HUMAN_APPROVAL",
@@ -106,3 +127,16 @@ __all__ = [
     "scan_version",
     "version_hint",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -20,7 +20,6 @@ already put back.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -32,7 +31,6 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger.errors import IdempotencyInProgressError
 from ledger.idempotency import IdempotencyStore
 from ledger.records import AliasMove, AliasMoveSource, AliasRevert, Promotion
 from ledger.store import policy_refs_key
@@ -40,6 +38,7 @@ from policies.errors import PolicyError
 from policies.evaluator import evaluate_policies
 from policies.evidence_mapping import applicable_mapping, metric_names_for
 from policies.loader import LoadedPolicy
+from review._alias_lease import ALIAS_GUARD_LEASE, alias_lease
 from review._gather import complete_evidence, history_keys_for
 from tools.client import call_mlflow
 from tools.collector import collect_resolved
@@ -68,7 +67,6 @@ logger = logging.getLogger("promogate.api")
 
 GUARD_ACTOR = "promogate-alias-guard"
 """The name the guard acts under in ledger records."""
-_LOCK_CALLER = "promogate.alias-guard"
 _MODE_RANK = {"off": 0, "audit": 1, "enforce": 2}
 
 GuardAction = Literal[
@@ -178,10 +176,6 @@ def guard_mode_for(
     return GuardedAlias(model=model, alias=alias, mode=mode, policies=names)
 
 
-def _lock_key(model: str, alias: str) -> str:
-    return "alias-" + hashlib.sha256(f"{model}\0{alias}".encode()).hexdigest()[:48]
-
-
 @dataclass(frozen=True)
 class _Holder:
     version: int | None
@@ -256,29 +250,18 @@ class AliasGuard:
         guarded = guard_mode_for(policies, model, alias, self.default_alias)
         if guarded.mode == "off":
             return GuardOutcome(model=model, alias=alias, action="unguarded")
-        try:
-            claim = self.locks.claim(
-                _lock_key(model, alias),
-                caller=_LOCK_CALLER,
-                method="GUARD",
-                path="/alias-guard",
-                body=f"{model}\0{alias}",
-                wait_seconds=self.lock_wait_s,
-            )
-        except IdempotencyInProgressError:
-            return GuardOutcome(
-                model=model,
-                alias=alias,
-                mode=guarded.mode,
-                action="busy",
-                reasons=[f"another process held the lease for over {self.lock_wait_s:g} s"],
-            )
-        try:
+        with alias_lease(self.locks, ALIAS_GUARD_LEASE, model, alias, self.lock_wait_s) as held:
+            if not held:
+                return GuardOutcome(
+                    model=model,
+                    alias=alias,
+                    mode=guarded.mode,
+                    action="busy",
+                    reasons=[f"another process held the lease for over {self.lock_wait_s:g} s"],
+                )
             return self._check_locked(
                 model, alias, guarded, policies, source, delivery_id, adopt=adopt
             )
-        finally:
-            self.locks.release(claim)
 
     def _check_locked(
         self,

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger.errors import IdempotencyInProgressError
 from ledger.idempotency import IdempotencyStore
 from ledger.records import WatchLevel, WatchRecord
 from policies.decision import Decision
@@ -39,6 +38,7 @@ from policies.errors import PolicyError
 from policies.loader import LoadedPolicy
 from policies.result import CheckResult, CheckStatus, Verdict
 from policies.selector import select_policies
+from review._alias_lease import WATCH_LEASE, alias_lease
 from review._decide import decide, error_decision
 from review._publish import publish_decision_tags
 from review._watch_advice import (
@@ -74,7 +74,6 @@ logger = logging.getLogger("promogate.review")
 
 WATCH_ACTOR = "promogate-watch"
 """The name the watch acts under: re-reviews it requests, rollbacks it promotes."""
-_LOCK_CALLER = "promogate.watch"
 _LEVEL_RANK: dict[str, int] = {"ok": 0, "skip": 1, "watch": 2, "alert": 3}
 _STATUS: dict[str, CheckStatus] = {
     "ok": "pass",
@@ -167,10 +166,6 @@ class WatchNotice(BaseModel):
     summary: str
     reasons: list[str] = Field(default_factory=list)
     record_id: str | None = None
-
-
-def _lock_key(model: str, alias: str) -> str:
-    return "watch-" + hashlib.sha256(f"{model}\0{alias}".encode()).hexdigest()[:48]
 
 
 def _check_result(policy: str, check: WatchCheck) -> CheckResult:
@@ -320,25 +315,14 @@ class Watcher:
             LedgerUnavailableError: The ledger cannot be reached (nothing was recorded).
         """
         target = alias or self.gate.config.target_alias
-        try:
-            claim = self.locks.claim(
-                _lock_key(model, target),
-                caller=_LOCK_CALLER,
-                method="WATCH",
-                path="/watch",
-                body=f"{model}\0{target}",
-                wait_seconds=self.lock_wait_s,
-            )
-        except IdempotencyInProgressError:
-            return WatchPass(
-                model=model,
-                alias=target,
-                errors=[f"another pass held @{target} for over {self.lock_wait_s:g} s"],
-            )
-        try:
+        with alias_lease(self.locks, WATCH_LEASE, model, target, self.lock_wait_s) as held:
+            if not held:
+                return WatchPass(
+                    model=model,
+                    alias=target,
+                    errors=[f"another pass held @{target} for over {self.lock_wait_s:g} s"],
+                )
             return self._watch_locked(model, target)
-        finally:
-            self.locks.release(claim)
 
     def _watch_locked(self, model: str, alias: str) -> WatchPass:
         started = time.monotonic()

@@ -185,27 +185,7 @@ def _base(access: PageAccess, state: State, **extra: Any) -> dict[str, Any]:
 @router.get("/login")
 def login_form(request: Request, state: State, next: str = "/") -> HTMLResponse:
     """The login form; its own CSRF token guards the exchange (double-submit cookie)."""
-    login_csrf = secrets.token_urlsafe(24)
-    response = _render(
-        "login.html",
-        {
-            "access": None,
-            "next": _local_path(next),
-            "login_csrf": login_csrf,
-            "error": None,
-            "anonymous_on": state.settings.allow_anonymous,
-        },
-    )
-    response.set_cookie(
-        _LOGIN_CSRF_COOKIE,
-        login_csrf,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/login",
-        max_age=3600,
-    )
-    return response
+    return _login_page(request, state, _local_path(next))
 
 
 @router.post("/login")
@@ -237,6 +217,18 @@ async def login(request: Request, state: State) -> Response:
 def _login_error(
     request: Request, state: State, target: str, message: str, status: int
 ) -> HTMLResponse:
+    return _login_page(request, state, target, error=message, status_code=status)
+
+
+def _login_page(
+    request: Request,
+    state: State,
+    target: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    # A fresh CSRF token per rendering: a form shown after a failed attempt must not reuse one.
     login_csrf = secrets.token_urlsafe(24)
     response = _render(
         "login.html",
@@ -244,10 +236,10 @@ def _login_error(
             "access": None,
             "next": target,
             "login_csrf": login_csrf,
-            "error": message,
+            "error": error,
             "anonymous_on": state.settings.allow_anonymous,
         },
-        status_code=status,
+        status_code=status_code,
     )
     response.set_cookie(
         _LOGIN_CSRF_COOKIE,

@@ -44,6 +44,8 @@ NEVER_OFFLINE = (
     "langgraph",
     "openai",
     "procrastinate",
+    # The post-promotion watch (scipy's statistics, monitoring windows) is not a review's.
+    "watch",
 )
 # A review reads feature importances from a skops model it may load (the plausibility questions),
 # which needs scikit-learn; validating a policy never does.
