@@ -45,6 +45,7 @@ from policies.schema import VersionRange
 from review.alias_guard import AliasGuard, GuardOutcome
 from tools.client import call_mlflow
 from tools.errors import ToolError
+from watch.monitoring import LATEST_WINDOW_TAG
 
 if TYPE_CHECKING:
     from review.service import ReviewService
@@ -55,7 +56,7 @@ logger = logging.getLogger("promogate.api")
 
 _GLOB_CHARS: Final = frozenset("*?[")
 _DECISION_TAGS: Final = frozenset({"promogate.verdict", "promogate.decision_id"})
-MONITORING_TAG: Final = "promogate.watch.latest_window"
+MONITORING_TAG: Final = LATEST_WINDOW_TAG
 """A monitoring window was logged for the version (see `api._watch_service`)."""
 
 

@@ -253,8 +253,7 @@ def monitor_log(
     Also tags the version with the new run (promogate.watch.latest_window), which MLflow's
     webhook turns into a watch pass when promogate serve receives its events.
     """
-    from api._event_processor import MONITORING_TAG
-    from tools.client import call_mlflow, make_client
+    from tools.client import make_client
     from tools.errors import ToolError
     from watch.errors import WatchError
     from watch.monitoring import log_labels, log_monitoring_window
@@ -282,11 +281,6 @@ def monitor_log(
                     score_column=score_column,
                     prediction_column=prediction_column,
                 )
-            call_mlflow(
-                lambda: client.set_model_version_tag(model, str(version), MONITORING_TAG, run_id),
-                f"set_model_version_tag({model!r}, {version!r}, {MONITORING_TAG!r})",
-                attempts=1,
-            )
     except (WatchError, ToolError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None

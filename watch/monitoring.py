@@ -53,6 +53,7 @@ __all__ = [
     "ARTIFACT_DIR",
     "LABELLED_PATH",
     "LABELS_PATH",
+    "LATEST_WINDOW_TAG",
     "PROFILE_PATH",
     "REFERENCE_PATH",
     "SAMPLE_PATH",
@@ -71,6 +72,9 @@ __all__ = [
 logger = logging.getLogger("promogate.watch")
 
 TAG_PREFIX = "promogate.monitoring."
+# Set on the model version to the id of each new window or labels run: MLflow sends webhooks for
+# registry events only, never for runs, so this tag is what turns a logged window into an event.
+LATEST_WINDOW_TAG = "promogate.watch.latest_window"
 ARTIFACT_DIR = "monitoring"
 PROFILE_PATH = "monitoring/profile.json"
 SAMPLE_PATH = "monitoring/sample.json"
@@ -160,6 +164,16 @@ def _new_run(
     return str(run.info.run_id)
 
 
+def _finish_run(client: MlflowClient, run_id: str, model: str, version: str, tag: bool) -> None:
+    call_mlflow(lambda: client.set_terminated(run_id), f"end the monitoring run {run_id!r}")
+    if tag:
+        call_mlflow(
+            lambda: client.set_model_version_tag(model, version, LATEST_WINDOW_TAG, run_id),
+            f"set_model_version_tag({model!r}, {version!r}, {LATEST_WINDOW_TAG!r})",
+            attempts=1,
+        )
+
+
 def _check_frame(frame: pd.DataFrame, what: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise WindowDataError(f"{what} must be a pandas DataFrame; got {type(frame).__name__!r}")
@@ -183,6 +197,7 @@ def log_monitoring_window(
     sample_rows: int = 5000,
     categorical: list[str] | None = None,
     seed: int = 0,
+    tag_version: bool = True,
 ) -> str:
     """Log one window of production inputs with the model's outputs; returns the run id.
 
@@ -204,6 +219,8 @@ def log_monitoring_window(
         sample_rows: Rows of the sample to log; 0 logs the profile only.
         categorical: Numeric columns to profile as categories.
         seed: Seed of the sample draw.
+        tag_version: Set `promogate.watch.latest_window` on the version to the new run, which
+            MLflow's webhook turns into a watch pass when promogate serve receives its events.
 
     Raises:
         WindowDataError: The frame is empty or malformed, or the window ends before it starts,
@@ -248,7 +265,7 @@ def log_monitoring_window(
         call_mlflow(lambda: client.log_text(run_id, text, SAMPLE_PATH), f"log {SAMPLE_PATH}")
     call_mlflow(lambda: client.log_metric(run_id, "monitoring/rows", len(frame)), "log rows")
     call_mlflow(lambda: client.log_metric(run_id, "monitoring/sample_rows", kept), "log rows")
-    call_mlflow(lambda: client.set_terminated(run_id), "end the window run")
+    _finish_run(client, run_id, model, version, tag_version)
     logger.info("logged monitoring window %s for %s/%s (%d rows)", run_id, model, version, len(df))
     return run_id
 
@@ -265,6 +282,7 @@ def log_labels(
     label_column: str = "label",
     score_column: str = "score",
     prediction_column: str = "prediction",
+    tag_version: bool = True,
 ) -> str:
     """Log a batch of labels that arrived for an earlier window; returns the run id.
 
@@ -281,6 +299,8 @@ def log_labels(
         label_column: Column of the true class, renamed to `label`.
         score_column: Column of the realised score, renamed to `score`.
         prediction_column: Column of the realised predicted class, renamed to `prediction`.
+        tag_version: Set `promogate.watch.latest_window` on the version to the new run (the
+            labels re-open the window's realised metrics; see `log_monitoring_window`).
 
     Raises:
         WindowDataError: The frame lacks labels or the model's outputs, or the window is empty.
@@ -312,7 +332,7 @@ def log_labels(
     text = _table_json(frame)
     call_mlflow(lambda: client.log_text(run_id, text, LABELS_PATH), f"log {LABELS_PATH}")
     call_mlflow(lambda: client.log_metric(run_id, "monitoring/labelled_rows", len(frame)), "log")
-    call_mlflow(lambda: client.set_terminated(run_id), "end the labels run")
+    _finish_run(client, run_id, model, version, tag_version)
     logger.info("logged %d labels for %s/%s window %s", len(frame), model, version, _iso(start))
     return run_id
 

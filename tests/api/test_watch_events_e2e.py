@@ -146,7 +146,7 @@ def test_a_wrongly_signed_window_event_is_refused_and_runs_no_watch(
 ) -> None:
     from watch.monitoring import log_monitoring_window
 
-    # The Python writer logs the window without the tag: MLflow sends nothing, so the only
+    # The window is logged without the tag: MLflow sends nothing, so the only
     # event naming this window is the one posted here.
     frame = scenario.frame(1)
     window = log_monitoring_window(
@@ -156,6 +156,7 @@ def test_a_wrongly_signed_window_event_is_refused_and_runs_no_watch(
         START + timedelta(days=1),
         START + timedelta(days=2),
         client=scenario.client,
+        tag_version=False,
     )
     body = json.dumps(
         {

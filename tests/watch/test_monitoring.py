@@ -17,6 +17,7 @@ from watch.errors import (
 )
 from watch.monitoring import (
     LABELS_PATH,
+    LATEST_WINDOW_TAG,
     PROFILE_PATH,
     SAMPLE_PATH,
     TAG_PREFIX,
@@ -91,6 +92,9 @@ def test_a_window_run_carries_tags_profile_and_sample(watch_world: Any, watch_cl
     assert window.sample is not None and len(window.sample) == 100
     assert "score" in window.sample.columns and "score" in window.profile.columns
     assert window.labelled is None
+    # The version points to its newest monitoring run: MLflow's webhooks see registry events only.
+    version = watch_client.get_model_version(MODEL_NAME, watch_world.version)
+    assert version.tags[LATEST_WINDOW_TAG] == run_id
 
 
 def test_a_profile_only_window_logs_no_sample(watch_world: Any, watch_client: Any) -> None:
@@ -250,3 +254,22 @@ def test_labels_need_the_realised_outputs(watch_world: Any, watch_client: Any) -
     frame = draw(watch_world.model, 20, 12)[["row_id", "label"]]
     with pytest.raises(WindowDataError, match="realised prediction or score"):
         log_labels(frame, MODEL_NAME, watch_world.version, *_bounds(9), client=watch_client)
+
+
+def test_late_labels_point_the_version_to_them_unless_told_not_to(
+    watch_world: Any, watch_client: Any
+) -> None:
+    frame = draw(watch_world.model, 20, 13)[["row_id", "label", "score"]]
+    labels = log_labels(frame, MODEL_NAME, watch_world.version, *_bounds(10), client=watch_client)
+    tag = watch_client.get_model_version(MODEL_NAME, watch_world.version).tags[LATEST_WINDOW_TAG]
+    assert tag == labels
+    quiet = log_labels(
+        frame,
+        MODEL_NAME,
+        watch_world.version,
+        *_bounds(11),
+        client=watch_client,
+        tag_version=False,
+    )
+    tag = watch_client.get_model_version(MODEL_NAME, watch_world.version).tags[LATEST_WINDOW_TAG]
+    assert tag == labels != quiet
