@@ -84,7 +84,7 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
 
 @pytest.fixture(scope="session")
 def demo_registry(demo_build: DemoBuild) -> Any:
-    """The demo registry (real models, real defects), built once per test session."""
+    """The demo registry (real models, real defects), built once per run."""
     return demo_build.registry
 
 
