@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,36 @@ def postgres_url() -> Iterator[str]:
     yield url
 
 
+@dataclass(frozen=True)
+class DemoBuild:
+    """The shared demo build, with what tests/demo/test_demo_registry.py checks about the build."""
+
+    registry: Any
+    progress: list[str]
+    tracking_uri_before: str
+    tracking_uri_after: str
+
+
 @pytest.fixture(scope="session")
-def demo_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """The demo registry (real models, real defects), built once per test session."""
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
+    """The demo registry built once (about half a minute on two cores), with its progress messages
+    and the process's tracking URI before and after the build."""
+    import mlflow
+
     from demo.registry import build_demo_registry
 
-    return build_demo_registry(tmp_path_factory.mktemp("demo-registry"))
+    progress: list[str] = []
+    before = mlflow.get_tracking_uri()
+    registry = build_demo_registry(
+        tmp_path_factory.mktemp("demo-registry"), progress=progress.append
+    )
+    return DemoBuild(registry, progress, before, mlflow.get_tracking_uri())
+
+
+@pytest.fixture(scope="session")
+def demo_registry(demo_build: DemoBuild) -> Any:
+    """The demo registry (real models, real defects), built once per run."""
+    return demo_build.registry
 
 
 @pytest.fixture(scope="session")

@@ -5,22 +5,22 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import mlflow
+from click.testing import Result
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from api._anchoring import MlflowRunAnchorStore
+from api.cli import _mount_optional_apps, app
 from ledger.anchors import Checkpoint, FileAnchorStore, verify_anchors, write_checkpoint
 from ledger.store import Ledger
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
 
 MODEL = "gate-model"
-PROMOGATE = str(Path(sys.executable).with_name("promogate"))
 
 
 def test_the_api_checkpoints_the_head_while_it_serves(make_api: Any, tmp_path: Path) -> None:
@@ -66,21 +66,22 @@ def test_ledger_verify_with_anchors_catches_a_rewound_head(make_api: Any, tmp_pa
     anchors = tmp_path / "anchors.jsonl"
     # The CLI refuses a SQLite tracking store that does not exist (it never creates one).
     (tmp_path / "empty-mlflow.db").touch()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PROMOGATE_")},
+    # In process: what is under test is the anchor check, not the console script's start-up.
+    env: dict[str, str | None] = {
+        **{k: None for k in os.environ if k.startswith("PROMOGATE_")},
         "PROMOGATE_LEDGER_URL": api.settings.ledger_url,
         "PROMOGATE_ANCHOR_FILE": str(anchors),
         "PROMOGATE_TRACKING_URI": f"sqlite:///{tmp_path / 'empty-mlflow.db'}",
     }
 
-    def promogate(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [PROMOGATE, *args], capture_output=True, text=True, env=env, timeout=240
-        )
+    _mount_optional_apps()
+
+    def promogate(*args: str) -> Result:
+        return CliRunner().invoke(app, list(args), env=env)
 
     anchored = promogate("ledger", "anchor")
-    assert anchored.returncode == 0, anchored.stderr
-    assert promogate("ledger", "verify", "--anchors").returncode == 0
+    assert anchored.exit_code == 0, anchored.output
+    assert promogate("ledger", "verify", "--anchors").exit_code == 0
     # Delete the newest decision and rewind the head: the chain alone verifies again.
     with api.ledger.database.write() as session:
         last = session.execute(
@@ -91,9 +92,9 @@ def test_ledger_verify_with_anchors_catches_a_rewound_head(make_api: Any, tmp_pa
         assert previous is not None and head is not None
         session.delete(last)
         head.seq, head.record_hash = previous.seq, previous.record_hash
-    assert promogate("ledger", "verify").returncode == 0
+    assert promogate("ledger", "verify").exit_code == 0
     caught = promogate("ledger", "verify", "--anchors")
-    assert caught.returncode == 1
+    assert caught.exit_code == 1
     report = json.loads(caught.stdout)
     assert report["chain"]["ok"] is True
     assert [p["kind"] for p in report["anchors"]["problems"]] == ["rewound"]

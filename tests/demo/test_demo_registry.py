@@ -1,8 +1,8 @@
 """The demo registry, checked against the real SQLite MLflow store it builds.
 
-One build per module (about half a minute on two cores); every assertion reads the store back with
-`MlflowClient` and recomputes the defects from the logged per-example evaluation tables. The last
-test rebuilds the same directory, so it stays last in this file.
+The shared demo build (tests/conftest.py, about half a minute on two cores) is read here; every
+assertion reads the store back with `MlflowClient` and recomputes the defects from the logged
+per-example evaluation tables. The last test rebuilds a copy of the build's directory.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import json
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -98,18 +99,17 @@ class Store:
 
 
 @pytest.fixture(scope="module")
-def progress_messages() -> list[str]:
-    return []
+def progress_messages(demo_build: Any) -> list[str]:
+    messages: list[str] = demo_build.progress
+    return messages
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory, progress_messages: list[str]) -> Store:
-    tracking_before = mlflow.get_tracking_uri()
-    registry = build_demo_registry(
-        tmp_path_factory.mktemp("demo"), progress=progress_messages.append
+def store(tmp_path_factory: pytest.TempPathFactory, demo_build: Any) -> Store:
+    assert demo_build.tracking_uri_after == demo_build.tracking_uri_before, (
+        "the build must restore the global URI"
     )
-    assert mlflow.get_tracking_uri() == tracking_before, "the build must restore the global URI"
-    return Store(registry, tmp_path_factory.mktemp("downloads"))
+    return Store(demo_build.registry, tmp_path_factory.mktemp("downloads"))
 
 
 def paired(store: Store, baseline: int, candidate: int) -> pd.DataFrame:
@@ -375,14 +375,15 @@ def test_refuses_a_directory_with_a_store_it_did_not_write(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlflow.db"]
 
 
-def test_rebuild_in_the_same_directory_starts_from_nothing(store: Store) -> None:
-    # Must stay the last test of the module: it replaces the store the others read.
+def test_rebuild_in_the_same_directory_starts_from_nothing(store: Store, tmp_path: Path) -> None:
+    # A copy of the shared build's directory, so the tests that read the shared build still can.
     first = store.registry
+    workdir = Path(shutil.copytree(first.workdir, tmp_path / "demo"))
     champion_auc = store.run(1).data.metrics["roc_auc"]
-    bystander = first.workdir / "notes.txt"
+    bystander = workdir / "notes.txt"
     bystander.write_text("not the demo's")
-    second = build_demo_registry(first.workdir)
-    assert second.tracking_uri == first.tracking_uri
+    second = build_demo_registry(workdir)
+    assert second.tracking_uri == f"sqlite:///{workdir}/mlflow.db"
     client = MlflowClient(tracking_uri=second.tracking_uri, registry_uri=second.tracking_uri)
     found = client.search_model_versions(f"name='{DEMO_MODEL_NAME}'")
     assert sorted(int(v.version) for v in found) == VERSIONS
