@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from ledger.errors import LedgerError, LedgerUnavailableError, RecordNotFoundError
-from ledger.fingerprints import FingerprintRecord, append_fingerprint, find_fingerprint
+from ledger.fingerprints import FingerprintRecord, append_fingerprint, match_fingerprint
 from ledger.records import Override, Promotion
 from ledger.store import Ledger, policy_refs_key
 from policies.decision import Decision
@@ -44,7 +44,13 @@ from review._fingerprint import (
     evidence_fingerprint,
 )
 from review._gather import history_keys_for
-from review._trust import approver_shortfall, contradicting_checks, distrust, record_problem
+from review._trust import (
+    approver_shortfall,
+    contradicting_checks,
+    distrust,
+    problem_text,
+    record_problem,
+)
 from review.artifact_security import artifact_change
 from review.errors import (
     ApproverNotAllowedError,
@@ -213,9 +219,10 @@ class GateService:
         started = time.perf_counter()
         created_at = self.clock()
         target = target_alias or self.config.target_alias
-        fingerprint = self.fingerprint(model, ref, target)
-        if fingerprint is not None:
-            reused = self._reuse_by_fingerprint(fingerprint, target)
+        taken = self._fingerprint(model, ref, target)
+        fingerprint = taken[0] if taken is not None else None
+        if taken is not None:
+            reused = self._reuse_by_fingerprint(*taken, target)
             if reused is not None:
                 return reused
         try:
@@ -279,10 +286,16 @@ class GateService:
             ref: Version number or ``@alias``.
             target_alias: The alias the deploy would move; the configured default if None.
         """
-        target = target_alias or self.config.target_alias
+        taken = self._fingerprint(model, ref, target_alias or self.config.target_alias)
+        return taken[0] if taken is not None else None
+
+    def _fingerprint(
+        self, model: str, ref: str | int, target: str
+    ) -> tuple[EvidenceFingerprint, list[LoadedPolicy]] | None:
+        """The fingerprint, and the policies it was taken under (None: none can be taken)."""
         try:
             policies, files = self._policy_snapshots.current()
-            return evidence_fingerprint(
+            fingerprint = evidence_fingerprint(
                 self.client,
                 model,
                 ref,
@@ -296,34 +309,40 @@ class GateService:
         except (FingerprintUnavailableError, PolicyError) as exc:
             logger.info("gate %s@%s @%s: no fingerprint (%s)", model, ref, target, exc)
             return None
+        return fingerprint, policies
 
     def _reuse_by_fingerprint(
-        self, fingerprint: EvidenceFingerprint, target: str
+        self, fingerprint: EvidenceFingerprint, policies: list[LoadedPolicy], target: str
     ) -> GateResponse | None:
-        """The answer on the decision recorded with this fingerprint, or None to read in full."""
+        """The answer on the decision recorded with this fingerprint, or None to read in full.
+
+        `policies` are those the fingerprint was taken under (which policies enforce)."""
         model, version = fingerprint.model, fingerprint.version
-        found = find_fingerprint(
+        match = match_fingerprint(
             self.ledger, model, version, target, fingerprint.digest, fingerprint.format
         )
-        if found is None:
+        if match is None:
             return None
-        problem = record_problem(self.ledger, found.id, "fingerprint")
-        if problem is not None:
-            logger.error("gate %s/%s @%s: %s", model, version, target, problem)
+        found = match.record
+        if match.record_problem is not None:
+            problem = match.record_problem
+            text = problem_text(problem.kind, problem.detail, found.id, "fingerprint")
+            logger.error("gate %s/%s @%s: %s", model, version, target, text)
             return None
-        try:
-            decision = self.ledger.get_decision(found.decision_id)
-        except RecordNotFoundError:
-            return None
+        decision = match.decision
         if (
-            decision.error is not None
+            decision is None
+            or decision.error is not None
             or decision.evidence_digest != found.evidence_digest
             or (decision.model, decision.version, decision.target_alias) != (model, version, target)
         ):
             return None
-        refusal = record_problem(self.ledger, decision.id)
+        refusal = (
+            problem_text(match.decision_problem.kind, match.decision_problem.detail, decision.id)
+            if match.decision_problem is not None
+            else None
+        )
         if refusal is None:
-            policies, _ = self._policy_snapshots.current()
             enforced = {p.name for p in policies if p.policy.mode != "audit"}
             contradicted = contradicting_checks(decision, enforced)
             if contradicted:
@@ -376,13 +395,13 @@ class GateService:
                 ", ".join(changed),
             )
             return
-        known = find_fingerprint(
+        known = match_fingerprint(
             self.ledger, before.model, before.version, target, before.digest, before.format
         )
         if (
             known is not None
-            and known.decision_id == decision.id
-            and record_problem(self.ledger, known.id, "fingerprint") is None
+            and known.record.decision_id == decision.id
+            and known.record_problem is None
         ):
             return
         record = FingerprintRecord(
