@@ -175,15 +175,8 @@ def match_fingerprint(
 
     Each record is checked as `Ledger.verify_record` checks one (its hash recomputed, its links
     to both neighbours and the head), but both records, their neighbours and the decision are
-    read in one query, inside one read transaction with the lookup.
-
-    Args:
-        ledger: The ledger.
-        model: Registered model name.
-        version: Version number.
-        target_alias: The alias being moved.
-        fingerprint: The fingerprint's digest now.
-        format: The fingerprint format now (records of another format never match).
+    read in one query, inside one read transaction with the lookup. Arguments as for
+    `find_fingerprint`.
     """
     with ledger.database.read() as session:
         found = _find(session, model, version, target_alias, fingerprint, format)

@@ -2,11 +2,12 @@
 decision without reading the evidence again.
 
 The fingerprint is a digest over what could change a review's outcome, read from metadata that
-MLflow answers in a few round trips:
+MLflow answers in one round of concurrent calls when nothing moved since the last fingerprint:
 
-- the registered model's aliases (so the champion behind ``@champion`` and the ref's alias);
+- which versions the ref and the baseline alias name (the version behind ``@champion``);
 - the candidate's and the baseline's model versions: status, stage, description, source, run,
-  update timestamp and tags (``promogate.*`` tags left out: promogate writes them itself);
+  update timestamp, aliases and tags (``promogate.*`` tags left out: promogate writes them
+  itself);
 - their source runs: status, lifecycle stage, times, params, tags, every latest metric with its
   step and timestamp, dataset inputs and model inputs and outputs;
 - the metric histories a review reads (the policies' convergence metrics and loss-like keys the
