@@ -100,26 +100,32 @@ def _parsed(payload: str) -> FingerprintRecord | None:
 
 
 def _find(
-    session: Session, model: str, version: int, target_alias: str, fingerprint: str, format: int
+    session: Session,
+    model: str,
+    version: int,
+    target_alias: str,
+    fingerprint: str | None,
+    format: int,
 ) -> tuple[int, FingerprintRecord] | None:
-    # Payloads are canonical JSON, so the digest appears as exactly this text in a matching
-    # record; the text match only narrows the rows parsed, the parsed record decides.
-    needle = canonical_json({"fingerprint": fingerprint})[1:-1]
-    query = (
-        select(LedgerRecordRow.seq, LedgerRecordRow.payload)
-        .where(
-            LedgerRecordRow.kind == "command",
-            LedgerRecordRow.model == model,
-            LedgerRecordRow.version == version,
-            LedgerRecordRow.target_alias == target_alias,
-            LedgerRecordRow.payload.contains(needle, autoescape=True),
-        )
-        .order_by(LedgerRecordRow.seq.desc())
-        .limit(_LOOKUP_WINDOW)
+    query = select(LedgerRecordRow.seq, LedgerRecordRow.payload).where(
+        LedgerRecordRow.kind == "command",
+        LedgerRecordRow.model == model,
+        LedgerRecordRow.version == version,
+        LedgerRecordRow.target_alias == target_alias,
     )
+    if fingerprint is not None:
+        # Payloads are canonical JSON, so the digest appears as exactly this text in a matching
+        # record; the text match only narrows the rows parsed, the parsed record decides.
+        needle = canonical_json({"fingerprint": fingerprint})[1:-1]
+        query = query.where(LedgerRecordRow.payload.contains(needle, autoescape=True))
+    query = query.order_by(LedgerRecordRow.seq.desc()).limit(_LOOKUP_WINDOW)
     for seq, payload in session.execute(query):
         found = _parsed(payload)
-        if found is not None and found.fingerprint == fingerprint and found.format == format:
+        if (
+            found is not None
+            and found.format == format
+            and (fingerprint is None or found.fingerprint == fingerprint)
+        ):
             return int(seq), found
     return None
 
@@ -169,14 +175,20 @@ def _checked(
 
 
 def match_fingerprint(
-    ledger: Ledger, model: str, version: int, target_alias: str, fingerprint: str, format: int
+    ledger: Ledger,
+    model: str,
+    version: int,
+    target_alias: str,
+    fingerprint: str | None,
+    format: int,
 ) -> FingerprintMatch | None:
     """The newest fingerprint record with this digest, its decision, and both records checked.
 
     Each record is checked as `Ledger.verify_record` checks one (its hash recomputed, its links
     to both neighbours and the head), but both records, their neighbours and the decision are
     read in one query, inside one read transaction with the lookup. Arguments as for
-    `find_fingerprint`.
+    `find_fingerprint`; a `fingerprint` of None matches the version's newest record of this
+    format whatever its digest (the gate reads it while the fingerprint is still being taken).
     """
     with ledger.database.read() as session:
         found = _find(session, model, version, target_alias, fingerprint, format)

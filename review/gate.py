@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -29,15 +30,21 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from ledger.errors import LedgerError, LedgerUnavailableError, RecordNotFoundError
-from ledger.fingerprints import FingerprintRecord, append_fingerprint, match_fingerprint
+from ledger.fingerprints import (
+    FingerprintMatch,
+    FingerprintRecord,
+    append_fingerprint,
+    match_fingerprint,
+)
 from ledger.records import Override, Promotion
-from ledger.store import Ledger, policy_refs_key
+from ledger.store import MAX_VERSION, Ledger, policy_refs_key
 from policies.decision import Decision
 from policies.errors import PolicyError
 from policies.evaluator import is_overridable
 from policies.loader import LoadedPolicy
 from policies.result import Verdict
 from review._fingerprint import (
+    FINGERPRINT_FORMAT,
     EvidenceFingerprint,
     FingerprintUnavailableError,
     PolicySnapshots,
@@ -85,6 +92,7 @@ HUMAN_APPROVAL = "escalation"
 _BLOCKING_STATUSES = frozenset({"fail", "error"})
 # Metadata reads only: a fingerprint that takes longer is not worth waiting for.
 _FINGERPRINT_TIMEOUT_S = 10.0
+_LEDGER_READERS = 4
 _OVERRIDABLE_STATUSES = frozenset({"fail", "error", "warn"})
 
 
@@ -181,6 +189,9 @@ class GateService:
             reviews.observer = observer
         self.clock = clock
         self._policy_snapshots = PolicySnapshots(reviews.policies, reviews.policy_directory)
+        self._ledger_reads = ThreadPoolExecutor(
+            max_workers=_LEDGER_READERS, thread_name_prefix="promogate-gate-ledger"
+        )
 
     @property
     def config(self) -> ReviewConfig:
@@ -219,10 +230,20 @@ class GateService:
         started = time.perf_counter()
         created_at = self.clock()
         target = target_alias or self.config.target_alias
+        # The version's newest fingerprint record is read while MLflow is: the ledger round trip
+        # overlaps the fingerprint's, and most repeated calls find their match in it.
+        number = ref if isinstance(ref, int) else int(ref) if ref.isdigit() else None
+        newest = (
+            self._ledger_reads.submit(
+                match_fingerprint, self.ledger, model, number, target, None, FINGERPRINT_FORMAT
+            )
+            if number is not None and 1 <= number <= MAX_VERSION
+            else None
+        )
         taken = self._fingerprint(model, ref, target)
         fingerprint = taken[0] if taken is not None else None
         if taken is not None:
-            reused = self._reuse_by_fingerprint(*taken, target)
+            reused = self._reuse_by_fingerprint(*taken, target, newest=newest)
             if reused is not None:
                 return reused
         try:
@@ -312,15 +333,28 @@ class GateService:
         return fingerprint, policies
 
     def _reuse_by_fingerprint(
-        self, fingerprint: EvidenceFingerprint, policies: list[LoadedPolicy], target: str
+        self,
+        fingerprint: EvidenceFingerprint,
+        policies: list[LoadedPolicy],
+        target: str,
+        *,
+        newest: Future[FingerprintMatch | None] | None = None,
     ) -> GateResponse | None:
         """The answer on the decision recorded with this fingerprint, or None to read in full.
 
-        `policies` are those the fingerprint was taken under (which policies enforce)."""
+        `policies` are those the fingerprint was taken under (which policies enforce); `newest`,
+        the version's newest fingerprint record read meanwhile, is used when its digest is this
+        fingerprint's."""
         model, version = fingerprint.model, fingerprint.version
-        match = match_fingerprint(
-            self.ledger, model, version, target, fingerprint.digest, fingerprint.format
-        )
+        match = newest.result() if newest is not None else None
+        if (
+            match is None
+            or match.record.fingerprint != fingerprint.digest
+            or (match.record.model, match.record.version) != (model, version)
+        ):
+            match = match_fingerprint(
+                self.ledger, model, version, target, fingerprint.digest, fingerprint.format
+            )
         if match is None:
             return None
         found = match.record
