@@ -53,7 +53,7 @@ from policies.loader import LoadedPolicy
 from review._decide import package_versions
 from tools.client import call_mlflow
 from tools.collector import evidence_tags
-from tools.errors import BackendRequestError, ToolError
+from tools.errors import ToolError
 from tools.registry import logged_model_id_from_source, parse_version_ref, registered_aliases
 from tools.runs import LOSS_LIKE_KEYS
 
@@ -450,7 +450,9 @@ def _baseline_read(client: MlflowClient, model: str, alias: str) -> Any:
     """
     try:
         return _alias_read(client, model, alias)
-    except BackendRequestError:
+    except ToolError:
+        # Absent only when the model's aliases can be read and lack it; otherwise the failure
+        # stands and the fingerprint is unavailable.
         if alias in registered_aliases(client, model):
             raise
         return None

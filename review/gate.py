@@ -37,7 +37,7 @@ from ledger.fingerprints import (
     match_fingerprint,
 )
 from ledger.records import Override, Promotion
-from ledger.store import MAX_VERSION, Ledger, policy_refs_key
+from ledger.store import Ledger, policy_refs_key
 from policies.decision import Decision
 from policies.errors import PolicyError
 from policies.evaluator import is_overridable
@@ -93,6 +93,7 @@ _BLOCKING_STATUSES = frozenset({"fail", "error"})
 # Metadata reads only: a fingerprint that takes longer is not worth waiting for.
 _FINGERPRINT_TIMEOUT_S = 10.0
 _LEDGER_READERS = 4
+_MAX_VERSION = 2**31 - 1  # version numbers are 32-bit in MLflow and in the ledger's columns
 _OVERRIDABLE_STATUSES = frozenset({"fail", "error", "warn"})
 
 
@@ -237,7 +238,7 @@ class GateService:
             self._ledger_reads.submit(
                 match_fingerprint, self.ledger, model, number, target, None, FINGERPRINT_FORMAT
             )
-            if number is not None and 1 <= number <= MAX_VERSION
+            if number is not None and 1 <= number <= _MAX_VERSION
             else None
         )
         taken = self._fingerprint(model, ref, target)
