@@ -38,9 +38,11 @@ if TYPE_CHECKING:
     from ledger.errors import (
         TokenError as TokenError,
     )
+    from ledger.fingerprints import FingerprintMatch as FingerprintMatch
     from ledger.fingerprints import FingerprintRecord as FingerprintRecord
     from ledger.fingerprints import append_fingerprint as append_fingerprint
     from ledger.fingerprints import find_fingerprint as find_fingerprint
+    from ledger.fingerprints import match_fingerprint as match_fingerprint
     from ledger.idempotency import (
         IdempotencyStore as IdempotencyStore,
     )
@@ -106,9 +108,11 @@ _EXPORTS: dict[str, str] = {
     "TokenStore": "ledger.tokens",
     "CommandOutcome": "ledger.commands",
     "CommandRecord": "ledger.commands",
+    "FingerprintMatch": "ledger.fingerprints",
     "FingerprintRecord": "ledger.fingerprints",
     "append_fingerprint": "ledger.fingerprints",
     "find_fingerprint": "ledger.fingerprints",
+    "match_fingerprint": "ledger.fingerprints",
     "WatchLevel": "ledger.records",
     "WatchRecord": "ledger.records",
 }
@@ -124,6 +128,7 @@ __all__ = [
     "CommandOutcome",
     "CommandRecord",
     "FileAnchorStore",
+    "FingerprintMatch",
     "FingerprintRecord",
     "IdempotencyConflictError",
     "IdempotencyInProgressError",
@@ -144,6 +149,7 @@ __all__ = [
     "WatchRecord",
     "append_fingerprint",
     "find_fingerprint",
+    "match_fingerprint",
     "policy_refs_key",
     "revoke_override",
     "verify_anchors",

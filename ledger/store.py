@@ -497,13 +497,21 @@ class Ledger:
         query = query.order_by(LedgerRecordRow.seq)
         with self.database.read() as session:
             found = [_load(Override, row) for row in session.execute(query).scalars()]
+        if not found:
+            return []
         revoked = self._revoked_override_ids()
         return [o for o in found if o.id not in revoked]
 
     def _revoked_override_ids(self) -> set[str]:
         """Ids named by override revocations (``command`` records, see
         `ledger.override_revocations`)."""
-        query = select(LedgerRecordRow.payload).where(LedgerRecordRow.kind == "command")
+        # The text match only skips the other commands (evidence fingerprints above all, one
+        # per gated version) before each payload is parsed and checked; it is loose on purpose,
+        # so that no spelling of a revocation's JSON escapes it.
+        query = select(LedgerRecordRow.payload).where(
+            LedgerRecordRow.kind == "command",
+            LedgerRecordRow.payload.contains("override_revocation", autoescape=True),
+        )
         revoked: set[str] = set()
         with self.database.read() as session:
             for payload in session.execute(query).scalars():

@@ -2,11 +2,12 @@
 decision without reading the evidence again.
 
 The fingerprint is a digest over what could change a review's outcome, read from metadata that
-MLflow answers in a few round trips:
+MLflow answers in one round of concurrent calls when nothing moved since the last fingerprint:
 
-- the registered model's aliases (so the champion behind ``@champion`` and the ref's alias);
+- which versions the ref and the baseline alias name (the version behind ``@champion``);
 - the candidate's and the baseline's model versions: status, stage, description, source, run,
-  update timestamp and tags (``promogate.*`` tags left out: promogate writes them itself);
+  update timestamp, aliases and tags (``promogate.*`` tags left out: promogate writes them
+  itself);
 - their source runs: status, lifecycle stage, times, params, tags, every latest metric with its
   step and timestamp, dataset inputs and model inputs and outputs;
 - the metric histories a review reads (the policies' convergence metrics and loss-like keys the
@@ -37,12 +38,14 @@ import logging
 import os
 import re
 import stat
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,13 +72,14 @@ __all__ = [
 
 logger = logging.getLogger("promogate.review")
 
-T = TypeVar("T")
-
-FINGERPRINT_FORMAT: Final = 1
+FINGERPRINT_FORMAT: Final = 2
 """Raised whenever what the fingerprint covers changes; older stored fingerprints never match."""
 MAX_FINGERPRINT_FILES: Final = 20_000
 """An artifact directory with more files than this is not fingerprinted (full review instead)."""
-_MAX_WORKERS = 8
+_MAX_WORKERS = 16
+_MEMO_ENTRIES = 4096
+_MAX_HASHED_FILES = 10_000
+_RACY_NS = 2_000_000_000
 _LOCAL_SCHEMES = ("file:", "/")
 
 
@@ -134,11 +138,53 @@ def _versions() -> dict[str, str]:
     return package_versions()
 
 
+class _FileHashes:
+    """SHA-256 of files, kept under what `stat` says of them, so an unchanged policy directory is
+    not read again on every gate call.
+
+    A hash is kept only when the file's change time (set by the kernel on every write, and not
+    settable by a user, unlike the modification time) lies `_RACY_NS` or more in the past when
+    the file is read: a file written again within the clock's granularity of that read could
+    otherwise keep its size and times with new bytes. Any later write gives it a newer change
+    time, so a kept hash never answers for other bytes.
+    """
+
+    def __init__(self) -> None:
+        self._hashes: dict[str, tuple[tuple[int, ...], str]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(info: os.stat_result) -> tuple[int, ...]:
+        return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+    def digest(self, path: Path, info: os.stat_result) -> str:
+        key = self._key(info)
+        name = str(path)
+        with self._lock:
+            known = self._hashes.get(name)
+        if known is not None and known[0] == key:
+            return known[1]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        settled = time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) >= _RACY_NS
+        # The bytes belong to `key` only if the file did not change while it was read.
+        if settled and self._key(path.stat()) == key:
+            with self._lock:
+                if len(self._hashes) >= _MAX_HASHED_FILES:
+                    self._hashes.clear()
+                self._hashes[name] = (key, digest)
+        return digest
+
+
+_FILE_HASHES = _FileHashes()
+
+
 def policy_dir_digests(directory: Path) -> dict[str, str]:
     """SHA-256 of every regular, non-hidden file directly in the policy directory.
 
     A superset of what `policies.loader.load_policy_dir` reads (it also covers policy tests), so
-    a policy revised, added or removed always changes the fingerprint.
+    a policy revised, added or removed always changes the fingerprint. The directory is listed
+    and every file stat-ed on each call; a file is read again only when its stat changed (see
+    `_FileHashes`).
 
     Args:
         directory: The trusted policy directory (or a single policy file).
@@ -148,12 +194,18 @@ def policy_dir_digests(directory: Path) -> dict[str, str]:
     """
     try:
         if directory.is_file():
-            return {directory.name: hashlib.sha256(directory.read_bytes()).hexdigest()}
+            return {directory.name: _FILE_HASHES.digest(directory, directory.stat())}
         found: dict[str, str] = {}
         for path in sorted(directory.iterdir()):
-            if path.name.startswith(".") or not path.is_file():
+            if path.name.startswith("."):
                 continue
-            found[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue  # a dangling link: the loader does not read it either
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            found[path.name] = _FILE_HASHES.digest(path, info)
     except OSError as exc:
         raise FingerprintUnavailableError(
             f"policy directory {str(directory)!r} cannot be read: {exc}"
@@ -254,19 +306,52 @@ def _directory_stat(uri: str | None, what: str) -> list[list[Any]]:
     return entries
 
 
-class _Pool:
-    """Runs reads concurrently; any failure makes the whole fingerprint unavailable."""
+_POOL_LOCK = threading.Lock()
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _shared_executor() -> ThreadPoolExecutor:
+    """One executor per process: starting threads for every gate call cost more than the reads.
+
+    Keyed by process id, since threads do not survive a fork (``promogate serve --workers``).
+    """
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid():
+            _POOL = (
+                os.getpid(),
+                ThreadPoolExecutor(
+                    max_workers=_MAX_WORKERS, thread_name_prefix="promogate-fingerprint"
+                ),
+            )
+        return _POOL[1]
+
+
+class _Reads:
+    """The reads of one fingerprint, each started at most once, run concurrently on the shared
+    executor; a read whose result is needed and fails makes the whole fingerprint unavailable.
+
+    Reads are keyed by what they read (``("run", run_id)``, ...), so a read started on a guess of
+    what the versions point at is used only when the versions turn out to point at it.
+    """
 
     def __init__(self, timeout_s: float) -> None:
-        self.pool = ThreadPoolExecutor(
-            max_workers=_MAX_WORKERS, thread_name_prefix="promogate-fingerprint"
-        )
+        self.executor = _shared_executor()
         self.deadline = time.monotonic() + timeout_s
+        self.futures: dict[tuple[str, ...], Future[Any]] = {}
 
-    def submit(self, fn: Callable[[], T]) -> Future[T]:
-        return self.pool.submit(fn)
+    def start(self, key: tuple[str, ...], fn: Callable[..., Any], *args: Any) -> None:
+        """Start `fn(*args)` unless a read under `key` was started already.
 
-    def result(self, future: Future[T], what: str) -> T:
+        Arguments are bound at once (never a closure over a loop or a reassigned variable), so
+        the read under a key is always the read of what the key names.
+        """
+        if key not in self.futures:
+            self.futures[key] = self.executor.submit(fn, *args)
+
+    def result(self, key: tuple[str, ...], what: str) -> Any:
+        """The result of the read started under `key`."""
+        future = self.futures[key]
         try:
             return future.result(timeout=max(0.0, self.deadline - time.monotonic()))
         except FingerprintUnavailableError:
@@ -284,37 +369,55 @@ class _Pool:
             ) from exc
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        # Guessed reads nobody needed, and reads abandoned at a failure, are not waited for.
+        for future in self.futures.values():
+            future.cancel()
+
+
+class _Memo:
+    """A bounded, thread-safe map of what earlier fingerprints found (which run a version points
+    at, which version holds an alias, which histories a run has). It only decides which reads
+    start early; what the fingerprint covers is always decided from the reads themselves.
+    """
+
+    def __init__(self, entries: int) -> None:
+        self._entries = entries
+        self._items: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, ...], value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._entries:
+                self._items.popitem(last=False)
+
+
+_MEMO = _Memo(_MEMO_ENTRIES)
 
 
 def _version_part(mv: Any) -> Any:
     data = _proto_dict(mv)
     tags = {str(t.get("key", "")): str(t.get("value", "")) for t in data.get("tags", [])}
     data["tags"] = evidence_tags(tags)
-    # Aliases are covered once, from the registered model, whichever call returned them.
-    data.pop("aliases", None)
     return data
 
 
-def _version_reads(client: MlflowClient, pool: _Pool, role: str, mv: Any) -> dict[str, Future[Any]]:
-    """Submit the reads of one version's source run and logged model."""
-    futures: dict[str, Future[Any]] = {}
+def _entity_ids(mv: Any) -> tuple[str | None, str | None]:
+    """The source run and logged model a model version points at."""
     run_id = str(mv.run_id) if mv.run_id else None
     source = str(mv.source) if mv.source else None
     model_id = (
         str(getattr(mv, "model_id", None) or "") or logged_model_id_from_source(source) or None
     )
-    if run_id is not None:
-        futures[f"{role}.run"] = pool.submit(
-            lambda: call_mlflow(lambda: client.get_run(run_id), f"get_run({run_id!r})")
-        )
-    if model_id is not None:
-        futures[f"{role}.logged_model"] = pool.submit(
-            lambda: call_mlflow(
-                lambda: client.get_logged_model(model_id), f"get_logged_model({model_id!r})"
-            )
-        )
-    return futures
+    return run_id, model_id
 
 
 def _history_read(client: MlflowClient, run_id: str, key: str) -> Any:
@@ -325,10 +428,105 @@ def _history_read(client: MlflowClient, run_id: str, key: str) -> Any:
     return sorted([int(p.step), int(p.timestamp), float(p.value)] for p in points)
 
 
-def _artifact_uri(name: str, entity: Any) -> str:
-    if name.endswith(".run"):
-        return str(entity.info.artifact_uri or "")
-    return str(getattr(entity, "artifact_location", "") or "")
+def _version_read(client: MlflowClient, model: str, number: int) -> Any:
+    return call_mlflow(
+        lambda: client.get_model_version(model, str(number)),
+        f"get_model_version({model!r}, {number!r})",
+    )
+
+
+def _alias_read(client: MlflowClient, model: str, alias: str) -> Any:
+    return call_mlflow(
+        lambda: client.get_model_version_by_alias(model, alias),
+        f"get_model_version_by_alias({model!r}, {alias!r})",
+    )
+
+
+def _baseline_read(client: MlflowClient, model: str, alias: str) -> Any:
+    """The version holding `alias`, or None when no version holds it.
+
+    MLflow answers a missing alias with a plain refusal (``INVALID_PARAMETER_VALUE``), which
+    cannot be told from other refusals; only then are the model's aliases read to tell.
+    """
+    try:
+        return _alias_read(client, model, alias)
+    except ToolError:
+        # Absent only when the model's aliases can be read and lack it; otherwise the failure
+        # stands and the fingerprint is unavailable.
+        if alias in registered_aliases(client, model):
+            raise
+        return None
+
+
+class _Plan:
+    """What one role's version points at, and the reads of it, started as soon as it is known
+    (or guessed from an earlier fingerprint)."""
+
+    def __init__(
+        self, client: MlflowClient, reads: _Reads, wanted_histories: Sequence[str]
+    ) -> None:
+        self.client = client
+        self.reads = reads
+        self.wanted = wanted_histories
+
+    def start(self, run_id: str | None, model_id: str | None) -> None:
+        client, reads = self.client, self.reads
+        if run_id is not None:
+            reads.start(("run", run_id), _run_read, client, run_id)
+            for key in _MEMO.get(("histories", run_id)) or ():
+                reads.start(("history", run_id, key), _history_read, client, run_id, key)
+            run_uri = _MEMO.get(("artifacts", "run", run_id))
+            if run_uri is not None:
+                reads.start(("stat", run_uri), _directory_stat, run_uri, "run")
+        if model_id is not None:
+            reads.start(("logged_model", model_id), _logged_model_read, client, model_id)
+            model_uri = _MEMO.get(("artifacts", "logged_model", model_id))
+            if model_uri is not None:
+                reads.start(("stat", model_uri), _directory_stat, model_uri, "logged model")
+
+    def collect(
+        self, role: str, run_id: str | None, model_id: str | None, parts: dict[str, Any]
+    ) -> None:
+        """Wait for this role's reads and put what they cover into `parts`."""
+        client, reads = self.client, self.reads
+        self.start(run_id, model_id)
+        if run_id is not None:
+            run: Any = reads.result(("run", run_id), f"{role}.run")
+            parts[f"{role}.run"] = _proto_dict(run)
+            run_uri = str(run.info.artifact_uri or "")
+            run_label = f"{role} run"
+            reads.start(("stat", run_uri), _directory_stat, run_uri, run_label)
+            # The histories a review reads: the policies' keys and loss-like keys the run has.
+            keys = [k for k in self.wanted if k in run.data.metrics]
+            for key in keys:
+                reads.start(("history", run_id, key), _history_read, client, run_id, key)
+            parts[f"{role}.artifacts.run"] = reads.result(
+                ("stat", run_uri), f"{role} run artifacts"
+            )
+            _MEMO.put(("artifacts", "run", run_id), run_uri)
+            for key in keys:
+                parts[f"{role}.history.{key}"] = reads.result(
+                    ("history", run_id, key), f"{role}.history.{key}"
+                )
+            _MEMO.put(("histories", run_id), tuple(keys))
+        if model_id is not None:
+            logged: Any = reads.result(("logged_model", model_id), f"{role}.logged_model")
+            parts[f"{role}.logged_model"] = _proto_dict(logged)
+            model_uri = str(getattr(logged, "artifact_location", "") or "")
+            model_label = f"{role} logged model"
+            reads.start(("stat", model_uri), _directory_stat, model_uri, model_label)
+            parts[f"{role}.artifacts.logged_model"] = reads.result(
+                ("stat", model_uri), f"{role} logged model artifacts"
+            )
+            _MEMO.put(("artifacts", "logged_model", model_id), model_uri)
+
+
+def _run_read(client: MlflowClient, run_id: str) -> Any:
+    return call_mlflow(lambda: client.get_run(run_id), f"get_run({run_id!r})")
+
+
+def _logged_model_read(client: MlflowClient, model_id: str) -> Any:
+    return call_mlflow(lambda: client.get_logged_model(model_id), f"get_logged_model({model_id!r})")
 
 
 def evidence_fingerprint(
@@ -344,6 +542,13 @@ def evidence_fingerprint(
     timeout_s: float = 10.0,
 ) -> EvidenceFingerprint:
     """The fingerprint of `model` at `ref` and its baseline, as MLflow describes them now.
+
+    The versions are read by number or alias; what they point at (source run, logged model,
+    metric histories, artifact directories) is read as soon as it is known. A version's run and
+    logged model never change in MLflow, and an alias seldom moves, so the reads of what the
+    last fingerprint found start together with the versions' reads: one round of concurrent
+    calls when nothing moved. A guess is only ever a read started early: the parts are taken
+    from the reads of what the versions point at now, and a wrong guess is read again.
 
     Args:
         client: MLflow client.
@@ -368,80 +573,92 @@ def evidence_fingerprint(
         raise FingerprintUnavailableError(str(exc)) from exc
     if parsed.latest:
         raise FingerprintUnavailableError(f"ref {ref!r} is not fingerprinted")
-    pool = _Pool(timeout_s)
+    pinned = re.fullmatch(r"v(\d+)", baseline_alias) if baseline_alias is not None else None
+    if baseline_alias is not None and pinned is None and baseline_alias.lower() == "latest":
+        raise FingerprintUnavailableError(f"baseline {baseline_alias!r} is not fingerprinted")
+    reads = _Reads(timeout_s)
+    plan = _Plan(client, reads, list(dict.fromkeys([*history_keys, *LOSS_LIKE_KEYS])))
     try:
         parts: dict[str, Any] = {}
-        policies_part: Any
         if policy_files is not None:
-            policies_part = policy_files
+            parts["policies"] = policy_files
         else:
-            policies_part = sorted([p.name, p.ref.revision, p.sha256] for p in policies)
-        parts["policies"] = policies_part
-        aliases = pool.result(
-            pool.submit(lambda: registered_aliases(client, model)), f"aliases of {model!r}"
-        )
-        parts["registry"] = sorted(aliases.items())
-        if parsed.alias is not None:
-            if parsed.alias not in aliases:
-                raise FingerprintUnavailableError(f"{model!r} has no alias {parsed.alias!r}")
-            number = aliases[parsed.alias]
-        else:
-            assert parsed.version is not None
-            number = parsed.version
-        baseline: int | None = None
-        if baseline_alias is not None:
-            pinned = re.fullmatch(r"v(\d+)", baseline_alias)
-            baseline = int(pinned[1]) if pinned else aliases.get(baseline_alias)
-            if baseline == number:
-                baseline = None
+            parts["policies"] = sorted([p.name, p.ref.revision, p.sha256] for p in policies)
         parts["config"] = {
             "format": FINGERPRINT_FORMAT,
             "target_alias": target_alias,
             "baseline_alias": baseline_alias,
             "versions": _versions(),
         }
-        roles = {"candidate": number, **({"baseline": baseline} if baseline is not None else {})}
-        mv_futures = {
-            role: pool.submit(
-                lambda n=n: call_mlflow(  # type: ignore[misc]
-                    lambda: client.get_model_version(model, str(n)),
-                    f"get_model_version({model!r}, {n!r})",
+        # The versions, and the reads of what they pointed at last time.
+        if parsed.alias is not None:
+            alias = parsed.alias
+            candidate_key: tuple[str, ...] = ("alias", alias)
+            reads.start(candidate_key, _alias_read, client, model, alias)
+            guess = _MEMO.get(("holder", model, alias))
+        else:
+            assert parsed.version is not None
+            number = parsed.version
+            candidate_key = ("version", str(number))
+            reads.start(candidate_key, _version_read, client, model, number)
+            guess = number
+        baseline_key: tuple[str, ...] | None = None
+        baseline_guess: int | None = None
+        if pinned is not None:
+            pinned_number = int(pinned[1])
+            baseline_key = ("version", str(pinned_number))
+            reads.start(baseline_key, _version_read, client, model, pinned_number)
+            baseline_guess = pinned_number
+        elif baseline_alias is not None:
+            held = baseline_alias
+            baseline_key = ("alias", held)
+            reads.start(baseline_key, _baseline_read, client, model, held)
+            baseline_guess = _MEMO.get(("holder", model, held))
+        for guessed in (guess, baseline_guess):
+            if guessed is not None:
+                ids = _MEMO.get(("points_at", model, str(guessed)))
+                if ids is not None:
+                    plan.start(*ids)
+
+        candidate: Any = reads.result(candidate_key, f"{model!r} at {ref!r}")
+        number = int(candidate.version)
+        if parsed.alias is not None:
+            if parsed.alias not in (candidate.aliases or []):
+                # A registry that does not report a version's aliases cannot show one moving.
+                raise FingerprintUnavailableError(
+                    f"{model!r} v{number} read by alias {parsed.alias!r} does not list it"
                 )
-            )
-            for role, n in roles.items()
-        }
-        keys = list(dict.fromkeys([*history_keys, *LOSS_LIKE_KEYS]))
-        reads: dict[str, Future[Any]] = {}
-        for role, future in mv_futures.items():
-            mv = pool.result(future, f"{model!r} version {roles[role]}")
+            _MEMO.put(("holder", model, parsed.alias), number)
+        holder: Any = None
+        if baseline_key is not None:
+            holder = reads.result(baseline_key, f"{model!r} at {baseline_alias!r}")
+        if holder is not None and pinned is None:
+            assert baseline_alias is not None
+            if baseline_alias not in (holder.aliases or []):
+                raise FingerprintUnavailableError(
+                    f"{model!r} v{holder.version} read by alias {baseline_alias!r} does not list it"
+                )
+            _MEMO.put(("holder", model, baseline_alias), int(holder.version))
+        baseline = int(holder.version) if holder is not None else None
+        if baseline == number:
+            baseline = None
+        # Which versions the ref and the baseline alias name now; each version's own aliases
+        # are in its part.
+        parts["registry"] = {"candidate": number, "baseline": baseline}
+        roles: dict[str, Any] = {"candidate": candidate}
+        if baseline is not None:
+            roles["baseline"] = holder
+        pointed = {role: _entity_ids(mv) for role, mv in roles.items()}
+        for role, mv in roles.items():
             parts[f"{role}.version"] = _version_part(mv)
-            reads.update(_version_reads(client, pool, role, mv))
-        later: dict[str, Future[Any]] = {}
-        for name, future in reads.items():
-            entity: Any = pool.result(future, name)
-            parts[name] = _proto_dict(entity)
-            kind = "run" if name.endswith(".run") else "logged_model"
-            role = name.split(".")[0]
-            uri = _artifact_uri(name, entity)
-            label = f"{role} {kind.replace('_', ' ')}"
-            later[f"{role}.artifacts.{kind}"] = pool.submit(
-                lambda uri=uri, label=label: _directory_stat(uri, label)  # type: ignore[misc]
-            )
-            if kind == "run":
-                run_id = str(entity.info.run_id)
-                # The histories a review reads: the policies' keys and loss-like keys the run has.
-                for key in (k for k in keys if k in entity.data.metrics):
-                    later[f"{role}.history.{key}"] = pool.submit(
-                        lambda run_id=run_id, key=key: _history_read(  # type: ignore[misc]
-                            client, run_id, key
-                        )
-                    )
-        for name, future in later.items():
-            parts[name] = pool.result(future, name)
+            plan.start(*pointed[role])
+        for role, (run_id, model_id) in pointed.items():
+            plan.collect(role, run_id, model_id, parts)
+            _MEMO.put(("points_at", model, str(int(roles[role].version))), (run_id, model_id))
     except ToolError as exc:
         raise FingerprintUnavailableError(str(exc)) from exc
     finally:
-        pool.close()
+        reads.close()
     digests = {name: _digest(value) for name, value in sorted(parts.items())}
     return EvidenceFingerprint(
         model=model,

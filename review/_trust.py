@@ -29,6 +29,7 @@ __all__ = [
     "contradicting_checks",
     "distrust",
     "enforcing_policies",
+    "problem_text",
     "record_problem",
 ]
 
@@ -51,9 +52,22 @@ def record_problem(ledger: Ledger, record_id: str, what: str = "decision") -> st
         return f"{what} {record_id!r} is not in the ledger"
     if problem is None:
         return None
+    return problem_text(problem.kind, problem.detail, record_id, what)
+
+
+def problem_text(kind: str, detail: str, record_id: str, what: str = "decision") -> str:
+    """Why a record whose check (`Ledger.verify_record`, or one like it) found a problem cannot be
+    trusted.
+
+    Args:
+        kind: The problem's kind (``edited``, ``prev_hash``, ...).
+        detail: The problem, as the check described it.
+        record_id: The record's id.
+        what: What the record is, for the message.
+    """
     return (
-        f"the ledger record of {what} {record_id!r} does not verify ({problem.kind}: "
-        f"{problem.detail}); it is not trusted: run `promogate ledger verify` and review again"
+        f"the ledger record of {what} {record_id!r} does not verify ({kind}: {detail}); "
+        "it is not trusted: run `promogate ledger verify` and review again"
     )
 
 

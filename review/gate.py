@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -29,7 +30,12 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from ledger.errors import LedgerError, LedgerUnavailableError, RecordNotFoundError
-from ledger.fingerprints import FingerprintRecord, append_fingerprint, find_fingerprint
+from ledger.fingerprints import (
+    FingerprintMatch,
+    FingerprintRecord,
+    append_fingerprint,
+    match_fingerprint,
+)
 from ledger.records import Override, Promotion
 from ledger.store import Ledger, policy_refs_key
 from policies.decision import Decision
@@ -38,13 +44,20 @@ from policies.evaluator import is_overridable
 from policies.loader import LoadedPolicy
 from policies.result import Verdict
 from review._fingerprint import (
+    FINGERPRINT_FORMAT,
     EvidenceFingerprint,
     FingerprintUnavailableError,
     PolicySnapshots,
     evidence_fingerprint,
 )
 from review._gather import history_keys_for
-from review._trust import approver_shortfall, contradicting_checks, distrust, record_problem
+from review._trust import (
+    approver_shortfall,
+    contradicting_checks,
+    distrust,
+    problem_text,
+    record_problem,
+)
 from review.artifact_security import artifact_change
 from review.errors import (
     ApproverNotAllowedError,
@@ -79,6 +92,8 @@ HUMAN_APPROVAL = "escalation"
 _BLOCKING_STATUSES = frozenset({"fail", "error"})
 # Metadata reads only: a fingerprint that takes longer is not worth waiting for.
 _FINGERPRINT_TIMEOUT_S = 10.0
+_LEDGER_READERS = 4
+_MAX_VERSION = 2**31 - 1  # version numbers are 32-bit in MLflow and in the ledger's columns
 _OVERRIDABLE_STATUSES = frozenset({"fail", "error", "warn"})
 
 
@@ -175,6 +190,9 @@ class GateService:
             reviews.observer = observer
         self.clock = clock
         self._policy_snapshots = PolicySnapshots(reviews.policies, reviews.policy_directory)
+        self._ledger_reads = ThreadPoolExecutor(
+            max_workers=_LEDGER_READERS, thread_name_prefix="promogate-gate-ledger"
+        )
 
     @property
     def config(self) -> ReviewConfig:
@@ -213,9 +231,20 @@ class GateService:
         started = time.perf_counter()
         created_at = self.clock()
         target = target_alias or self.config.target_alias
-        fingerprint = self.fingerprint(model, ref, target)
-        if fingerprint is not None:
-            reused = self._reuse_by_fingerprint(fingerprint, target)
+        # The version's newest fingerprint record is read while MLflow is: the ledger round trip
+        # overlaps the fingerprint's, and most repeated calls find their match in it.
+        number = ref if isinstance(ref, int) else int(ref) if ref.isdigit() else None
+        newest = (
+            self._ledger_reads.submit(
+                match_fingerprint, self.ledger, model, number, target, None, FINGERPRINT_FORMAT
+            )
+            if number is not None and 1 <= number <= _MAX_VERSION
+            else None
+        )
+        taken = self._fingerprint(model, ref, target)
+        fingerprint = taken[0] if taken is not None else None
+        if taken is not None:
+            reused = self._reuse_by_fingerprint(*taken, target, newest=newest)
             if reused is not None:
                 return reused
         try:
@@ -279,10 +308,16 @@ class GateService:
             ref: Version number or ``@alias``.
             target_alias: The alias the deploy would move; the configured default if None.
         """
-        target = target_alias or self.config.target_alias
+        taken = self._fingerprint(model, ref, target_alias or self.config.target_alias)
+        return taken[0] if taken is not None else None
+
+    def _fingerprint(
+        self, model: str, ref: str | int, target: str
+    ) -> tuple[EvidenceFingerprint, list[LoadedPolicy]] | None:
+        """The fingerprint, and the policies it was taken under (None: none can be taken)."""
         try:
             policies, files = self._policy_snapshots.current()
-            return evidence_fingerprint(
+            fingerprint = evidence_fingerprint(
                 self.client,
                 model,
                 ref,
@@ -296,34 +331,53 @@ class GateService:
         except (FingerprintUnavailableError, PolicyError) as exc:
             logger.info("gate %s@%s @%s: no fingerprint (%s)", model, ref, target, exc)
             return None
+        return fingerprint, policies
 
     def _reuse_by_fingerprint(
-        self, fingerprint: EvidenceFingerprint, target: str
+        self,
+        fingerprint: EvidenceFingerprint,
+        policies: list[LoadedPolicy],
+        target: str,
+        *,
+        newest: Future[FingerprintMatch | None] | None = None,
     ) -> GateResponse | None:
-        """The answer on the decision recorded with this fingerprint, or None to read in full."""
+        """The answer on the decision recorded with this fingerprint, or None to read in full.
+
+        `policies` are those the fingerprint was taken under (which policies enforce); `newest`,
+        the version's newest fingerprint record read meanwhile, is used when its digest is this
+        fingerprint's."""
         model, version = fingerprint.model, fingerprint.version
-        found = find_fingerprint(
-            self.ledger, model, version, target, fingerprint.digest, fingerprint.format
-        )
-        if found is None:
-            return None
-        problem = record_problem(self.ledger, found.id, "fingerprint")
-        if problem is not None:
-            logger.error("gate %s/%s @%s: %s", model, version, target, problem)
-            return None
-        try:
-            decision = self.ledger.get_decision(found.decision_id)
-        except RecordNotFoundError:
-            return None
+        match = newest.result() if newest is not None else None
         if (
-            decision.error is not None
+            match is None
+            or match.record.fingerprint != fingerprint.digest
+            or (match.record.model, match.record.version) != (model, version)
+        ):
+            match = match_fingerprint(
+                self.ledger, model, version, target, fingerprint.digest, fingerprint.format
+            )
+        if match is None:
+            return None
+        found = match.record
+        if match.record_problem is not None:
+            problem = match.record_problem
+            text = problem_text(problem.kind, problem.detail, found.id, "fingerprint")
+            logger.error("gate %s/%s @%s: %s", model, version, target, text)
+            return None
+        decision = match.decision
+        if (
+            decision is None
+            or decision.error is not None
             or decision.evidence_digest != found.evidence_digest
             or (decision.model, decision.version, decision.target_alias) != (model, version, target)
         ):
             return None
-        refusal = record_problem(self.ledger, decision.id)
+        refusal = (
+            problem_text(match.decision_problem.kind, match.decision_problem.detail, decision.id)
+            if match.decision_problem is not None
+            else None
+        )
         if refusal is None:
-            policies, _ = self._policy_snapshots.current()
             enforced = {p.name for p in policies if p.policy.mode != "audit"}
             contradicted = contradicting_checks(decision, enforced)
             if contradicted:
@@ -376,13 +430,13 @@ class GateService:
                 ", ".join(changed),
             )
             return
-        known = find_fingerprint(
+        known = match_fingerprint(
             self.ledger, before.model, before.version, target, before.digest, before.format
         )
         if (
             known is not None
-            and known.decision_id == decision.id
-            and record_problem(self.ledger, known.id, "fingerprint") is None
+            and known.record.decision_id == decision.id
+            and known.record_problem is None
         ):
             return
         record = FingerprintRecord(

@@ -274,7 +274,13 @@ class ReviewService:
         from mlflow.exceptions import MlflowException
 
         try:
-            publish_decision_tags(self.client, decision, record_hash)
+            registry = self.config.registry_uri or self.config.tracking_uri or ""
+            publish_decision_tags(
+                self.client,
+                decision,
+                record_hash,
+                concurrently=registry.startswith(("http://", "https://")),
+            )
         except MlflowException as exc:
             logger.warning(
                 "decision %s recorded but its tags could not be written to MLflow: %s",

@@ -344,3 +344,89 @@ def test_an_unknown_version_has_no_fingerprint_and_blocks(gate: GateService) -> 
     assert gate.fingerprint(MODEL, "latest") is None
     answer = gate.gate(MODEL, 99)
     assert not answer.allowed and answer.error is not None
+
+
+def _cold_fingerprint(gate: GateService, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The fingerprint taken with nothing remembered from earlier ones (no read guessed)."""
+    import review._fingerprint as fingerprints
+
+    with monkeypatch.context() as patch:
+        patch.setattr(fingerprints, "_MEMO", fingerprints._Memo(16))
+        return gate.fingerprint(MODEL, CANDIDATE)
+
+
+def test_reads_guessed_from_an_earlier_fingerprint_never_stand_in_for_the_current_ones(
+    gate: GateService, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _settled(gate)
+    warm = gate.fingerprint(MODEL, CANDIDATE)
+    assert warm is not None and warm == _cold_fingerprint(gate, monkeypatch)
+    # The remembered champion (and its run, logged model and histories) is now the wrong guess.
+    _move_champion(registry, gate)
+    moved = gate.fingerprint(MODEL, CANDIDATE)
+    assert moved is not None and moved.baseline_version != warm.baseline_version
+    assert moved == _cold_fingerprint(gate, monkeypatch)
+    _move_champion(registry, gate)
+
+
+def test_a_baseline_alias_no_version_holds_is_fingerprinted_as_absent(
+    gate: GateService, registry: Registry
+) -> None:
+    from review._fingerprint import evidence_fingerprint
+
+    def taken() -> Any:
+        return evidence_fingerprint(
+            gate.client,
+            MODEL,
+            CANDIDATE,
+            policies=[],
+            policy_files={},
+            history_keys=[],
+            target_alias="champion",
+            baseline_alias="incumbent",
+        )
+
+    absent = taken()
+    assert absent.baseline_version is None
+    client = registry.client()
+    client.set_registered_model_alias(MODEL, "incumbent", "1")
+    try:
+        held = taken()
+        assert held.baseline_version == 1 and held.digest != absent.digest
+    finally:
+        client.delete_registered_model_alias(MODEL, "incumbent")
+    assert taken() == absent
+
+
+def test_a_policy_file_rewritten_at_once_with_the_same_size_is_hashed_again(
+    tmp_path: Path,
+) -> None:
+    from review._fingerprint import policy_dir_digests
+
+    path = tmp_path / "policy.yaml"
+    path.write_text("revision: 1\n")
+    first = policy_dir_digests(tmp_path)
+    # Within the file system clock's granularity: size and times may all be as before.
+    path.write_text("revision: 2\n")
+    assert policy_dir_digests(tmp_path) != first
+
+
+def test_a_settled_policy_file_is_read_once_and_again_after_any_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import review._fingerprint as fingerprints
+
+    hashes = fingerprints._FileHashes()
+    monkeypatch.setattr(fingerprints, "_FILE_HASHES", hashes)
+    # A settled file is one last changed this long ago (two seconds in production).
+    monkeypatch.setattr(fingerprints, "_RACY_NS", 50_000_000)
+    path = tmp_path / "policy.yaml"
+    path.write_text("revision: 1\n")
+    time.sleep(0.1)
+    first = fingerprints.policy_dir_digests(tmp_path)
+    assert str(path) in hashes._hashes, "a settled file's hash is kept"
+    assert fingerprints.policy_dir_digests(tmp_path) == first
+    path.write_text("revision: 2\n")
+    assert fingerprints.policy_dir_digests(tmp_path) != first
+    (tmp_path / "extra.yaml").write_text("x: 1\n")
+    assert set(fingerprints.policy_dir_digests(tmp_path)) == {"extra.yaml", "policy.yaml"}
