@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from benchmarks._api_server import ApiServer, create_token, fresh_ledger_url
 from benchmarks._mlflow_server import MlflowServer
-from demo.registry import DEMO_MODEL_NAME, build_demo_registry
+from scenarios.demo_registry import DEMO_MODEL_NAME, build_demo_registry
 
 __all__ = ["ThroughputRow", "main", "measure_api_throughput"]
 

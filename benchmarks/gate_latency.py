@@ -40,7 +40,7 @@ from pydantic import BaseModel
 from benchmarks._api_server import ApiServer, create_token, fresh_ledger_url
 from benchmarks._mlflow_server import MlflowServer
 from benchmarks.api_throughput import drive_raw_reads
-from demo.registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_registry
+from scenarios.demo_registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_registry
 
 __all__ = ["LatencyRow", "main", "measure_gate_latency", "native_check"]
 

@@ -276,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import mlflow
 
-    from demo.registry import DEMO_MODEL_NAME, build_demo_registry
+    from scenarios.demo_registry import DEMO_MODEL_NAME, build_demo_registry
     from tools.collector import collect_bundle
 
     scratch = None

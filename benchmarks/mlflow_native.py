@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from benchmarks.review_latency import DEFAULT_POLICIES, ReviewRunner, prepare_registry
-from demo.registry import CHAMPION_ALIAS, DemoRegistry
 from evals.errors import EvalError
 from policies.loader import LoadedPolicy, load_policy_dir
+from scenarios.demo_registry import CHAMPION_ALIAS, DemoRegistry
 from tools.segments import parse_segment_metric_key
 
 if TYPE_CHECKING:

@@ -173,8 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
     from agents.testing import ScriptedOpenAIServer, ScriptedReply
-    from demo import EXAMPLE_POLICIES, build_demo_registry, review_demo_candidates
     from ledger.store import Ledger
+    from scenarios import EXAMPLE_POLICIES, build_demo_registry, review_demo_candidates
 
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="pages-bench-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,7 @@ def discovery_overhead(repeat: int) -> tuple[float, float, float, float]:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow import MlflowClient
 
-    from demo import build_team_registry
+    from scenarios import build_team_registry
     from tools.discovery import find_eval_table
     from tools.eval_table import read_eval_table
     from tools.registry import resolve_version

@@ -1,8 +1,8 @@
 """Review latency on the demo registry: median and p90 of repeated reviews, split into phases.
 
-Builds the demo registry (`demo.registry`), or reuses one a previous run built, reviews every
-candidate once to warm up (imports, database connections), then reviews each candidate `repeats`
-more times and prints the median and p90 per version and overall::
+Builds the demo registry (`scenarios.demo_registry`), or reuses one a previous run built,
+reviews every candidate once to warm up (imports, database connections), then reviews each
+candidate `repeats` more times and prints the median and p90 per version and overall::
 
     uv run python -m benchmarks.review_latency [--workdir DIR] [--reuse] [--repeats N]
 
@@ -48,13 +48,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 import policies as policies_package
 from agents.offline_investigator import OfflineInvestigator
 from comparison import Comparison
-from demo.registry import CHAMPION_ALIAS, DemoRegistry, build_demo_registry
 from evals.errors import EvalError
 from ledger.store import Ledger
 from policies.decision import Decision
 from policies.evaluator import evaluate_policies
 from policies.loader import load_policy_dir
 from review import ReviewConfig, ReviewService, compose_decision, history_keys_for
+from scenarios.demo_registry import CHAMPION_ALIAS, DemoRegistry, build_demo_registry
 from tools.collector import collect_bundle
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Reviewer depth: plausibility questions on good news, beside MLflow's native threshold check.
 
-On the good-news registry (`demo._plausibility_registry`: a leaked outcome column, a large honest
-gain from more data, retrains with new seeds, a pickled model), in the same run::
+On the good-news registry (`scenarios.plausibility_registry`: a leaked outcome column, a large
+honest gain from more data, retrains with new seeds, a pickled model), in the same run::
 
     uv run python -m benchmarks.reviewer_depth_plausibility [--workdir DIR] [--repeats N]
 
@@ -34,9 +34,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from benchmarks.mlflow_native import validate_natively
-from demo import PLAUSIBILITY_SCENARIOS, PlausibilityScenario, build_plausibility_registry
 from policies.decision import Decision
 from policies.loader import LoadedPolicy, load_policy_text
+from scenarios import PLAUSIBILITY_SCENARIOS, PlausibilityScenario, build_plausibility_registry
 
 __all__ = ["ScenarioRow", "main", "policies_for", "run"]
 

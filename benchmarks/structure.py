@@ -52,7 +52,8 @@ RANKS: Mapping[str, int] = {
     "agents": 4,
     "review": 5,
     "api": 6,
-    "demo": 7,
+    "scenarios": 7,
+    "demo": 8,
     "benchmarks": 8,
 }
 """Each package's layer: a module may import packages of its own rank or a lower one only."""

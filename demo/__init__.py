@@ -11,40 +11,40 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from demo._plausibility_registry import PLAUSIBILITY_SCENARIOS as PLAUSIBILITY_SCENARIOS
-    from demo._plausibility_registry import PlausibilityRegistry as PlausibilityRegistry
-    from demo._plausibility_registry import PlausibilityScenario as PlausibilityScenario
-    from demo._plausibility_registry import (
-        build_plausibility_registry as build_plausibility_registry,
-    )
     from demo._support_assistant import (
         build_support_assistant_versions as build_support_assistant_versions,
     )
-    from demo._team_styles import TeamRegistry as TeamRegistry
-    from demo._team_styles import build_team_registry as build_team_registry
-    from demo.command import EXAMPLE_POLICIES as EXAMPLE_POLICIES
-    from demo.command import review_demo_candidates as review_demo_candidates
     from demo.command import run_demo as run_demo
-    from demo.registry import CHAMPION_ALIAS as CHAMPION_ALIAS
-    from demo.registry import DEMO_MODEL_NAME as DEMO_MODEL_NAME
-    from demo.registry import DemoRegistry as DemoRegistry
-    from demo.registry import build_demo_registry as build_demo_registry
+    from scenarios.demo_registry import CHAMPION_ALIAS as CHAMPION_ALIAS
+    from scenarios.demo_registry import DEMO_MODEL_NAME as DEMO_MODEL_NAME
+    from scenarios.demo_registry import DemoRegistry as DemoRegistry
+    from scenarios.demo_registry import build_demo_registry as build_demo_registry
+    from scenarios.demo_review import EXAMPLE_POLICIES as EXAMPLE_POLICIES
+    from scenarios.demo_review import review_demo_candidates as review_demo_candidates
+    from scenarios.plausibility_registry import PLAUSIBILITY_SCENARIOS as PLAUSIBILITY_SCENARIOS
+    from scenarios.plausibility_registry import PlausibilityRegistry as PlausibilityRegistry
+    from scenarios.plausibility_registry import PlausibilityScenario as PlausibilityScenario
+    from scenarios.plausibility_registry import (
+        build_plausibility_registry as build_plausibility_registry,
+    )
+    from scenarios.team_styles import TeamRegistry as TeamRegistry
+    from scenarios.team_styles import build_team_registry as build_team_registry
 
 _EXPORTS: dict[str, str] = {
-    "CHAMPION_ALIAS": "demo.registry",
-    "DEMO_MODEL_NAME": "demo.registry",
-    "DemoRegistry": "demo.registry",
-    "EXAMPLE_POLICIES": "demo.command",
-    "PLAUSIBILITY_SCENARIOS": "demo._plausibility_registry",
-    "PlausibilityRegistry": "demo._plausibility_registry",
-    "PlausibilityScenario": "demo._plausibility_registry",
-    "build_plausibility_registry": "demo._plausibility_registry",
-    "build_demo_registry": "demo.registry",
+    "CHAMPION_ALIAS": "scenarios.demo_registry",
+    "DEMO_MODEL_NAME": "scenarios.demo_registry",
+    "DemoRegistry": "scenarios.demo_registry",
+    "EXAMPLE_POLICIES": "scenarios.demo_review",
+    "PLAUSIBILITY_SCENARIOS": "scenarios.plausibility_registry",
+    "PlausibilityRegistry": "scenarios.plausibility_registry",
+    "PlausibilityScenario": "scenarios.plausibility_registry",
+    "build_plausibility_registry": "scenarios.plausibility_registry",
+    "build_demo_registry": "scenarios.demo_registry",
     "build_support_assistant_versions": "demo._support_assistant",
-    "review_demo_candidates": "demo.command",
+    "review_demo_candidates": "scenarios.demo_review",
     "run_demo": "demo.command",
-    "TeamRegistry": "demo._team_styles",
-    "build_team_registry": "demo._team_styles",
+    "TeamRegistry": "scenarios.team_styles",
+    "build_team_registry": "scenarios.team_styles",
 }
 
 __all__ = [

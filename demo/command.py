@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from api.cli_options import AsJson
+from scenarios.demo_review import EXAMPLE_POLICIES, DemoVersion, review_demo_candidates
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from demo.registry import DemoRegistry
     from policies.decision import Decision
+    from scenarios.demo_registry import DemoRegistry
 
-__all__ = ["EXAMPLE_POLICIES", "register", "review_demo_candidates", "run_demo"]
-
-
-def _package_dir(name: str) -> Path:
-    # Found without importing the package: `register` runs for every CLI command, so mounting
-    # `promogate demo` must not load the review stack (see tests/api/test_cli_imports.py).
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(f"package {name!r} is not installed")
-    return Path(next(iter(spec.submodule_search_locations))).resolve()
-
-
-EXAMPLE_POLICIES = _package_dir("policies") / "examples"
+__all__ = ["register", "run_demo"]
 
 
 def run_demo(
@@ -54,7 +42,7 @@ def run_demo(
     from api.render import decisions_table
     from demo._planted_pickle import PLANTED_MODEL_NAME, build_planted_pickle_versions
     from demo._support_assistant import build_support_assistant_versions
-    from demo.registry import build_demo_registry
+    from scenarios.demo_registry import build_demo_registry
 
     # MLflow otherwise copies the current directory's uv.lock and pyproject.toml into every model
     # it logs when it happens to run inside a uv project; the demo's models need neither.
@@ -124,18 +112,18 @@ def run_demo(
 def _watch_after_promotion(
     registry: DemoRegistry, directory: Path, console: Console, pages_url: str
 ) -> tuple[list[str], list[str]]:
-    """Promote the clean candidate, play its production days and watch it (demo._watch_windows).
+    """Promote the clean candidate, play its production days and watch it (scenarios.watch_windows).
 
     Returns the id of the decision the watch reopened (if any) and a line for each way the watch
     did not do what the drifting day calls for.
     """
-    from demo._watch_windows import (
+    from evals.errors import EvalError
+    from scenarios.watch_windows import (
         DRIFT_REGION,
         describe_watch,
         run_watch_scenario,
         watch_command,
     )
-    from evals.errors import EvalError
 
     started = time.perf_counter()
     try:
@@ -181,60 +169,6 @@ def _print_page_urls(
             highlight=False,
             soft_wrap=True,
         )
-
-
-class DemoVersion(Protocol):
-    """A demo model version and the verdict its defect (or its absence) calls for."""
-
-    @property
-    def model(self) -> str: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def expected_verdict(self) -> str: ...
-
-
-def review_demo_candidates(
-    tracking_uri: str,
-    candidates: Sequence[DemoVersion],
-    ledger_path: Path,
-    *,
-    console: Console | None = None,
-) -> tuple[list[Decision], list[str]]:
-    """Review every demo candidate with the example policies into a fresh ledger.
-
-    Returns the decisions and a line for each one that differs from the verdict the candidate
-    was built to get. Prints each decision when a console is given.
-    """
-    from api.render import print_decision
-    from api.services import build_review_service, configure_mlflow_environment
-    from api.settings import Settings
-
-    ledger_path.unlink(missing_ok=True)
-    settings = Settings(
-        tracking_uri=tracking_uri,
-        ledger_url=f"sqlite:///{ledger_path}",
-        policies_dir=EXAMPLE_POLICIES,
-        llm="offline",
-    )
-    configure_mlflow_environment(settings)
-    service = build_review_service(settings)
-    decisions: list[Decision] = []
-    mismatches: list[str] = []
-    for candidate in candidates:
-        decision = service.review(candidate.model, str(candidate.version)).decision
-        decisions.append(decision)
-        if decision.verdict != candidate.expected_verdict:
-            mismatches.append(
-                f"{candidate.model} v{candidate.version} ({candidate.title}): expected "
-                f"{candidate.expected_verdict}, got {decision.verdict}"
-            )
-        if console is not None:
-            console.rule(f"{candidate.model} v{candidate.version}: {candidate.title}")
-            print_decision(decision, console)
-    return decisions, mismatches
 
 
 def demo(

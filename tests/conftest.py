@@ -72,7 +72,7 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
     and the process's tracking URI before and after the build."""
     import mlflow
 
-    from demo.registry import build_demo_registry
+    from scenarios.demo_registry import build_demo_registry
 
     progress: list[str] = []
     before = mlflow.get_tracking_uri()
@@ -125,7 +125,7 @@ def reviewer_depth_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 def plausibility_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Good-news scenarios (leakage, more data, seeds, a pickled model), built once per session."""
-    from demo._plausibility_registry import build_plausibility_registry
+    from scenarios.plausibility_registry import build_plausibility_registry
 
     return build_plausibility_registry(tmp_path_factory.mktemp("plausibility-registry"))
 

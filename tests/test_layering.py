@@ -1,8 +1,9 @@
 """The layers of DESIGN §2 hold: no package imports one above it or a sibling of its own rank, and
 no modules import each other.
 
-tools < comparison < policies < {evals, ledger} < agents < review < api < demo < benchmarks
-(the benchmarks measure the demo registry, so they sit above it)
+tools < comparison < policies < {evals, ledger} < {agents, watch} < review < api < scenarios
+< {demo, benchmarks} (the demo command and the benchmarks both build on the scenario registries,
+and neither imports the other)
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ def test_every_top_level_package_has_a_rank() -> None:
         ("api.cli", "demo.command", True),
         ("review.gate", "policies.decision", False),
         ("tools.collector", "comparison.facts", True),
-        ("benchmarks.review_latency", "demo.registry", False),
-        ("demo.registry", "benchmarks.structure", True),
+        ("benchmarks.review_latency", "scenarios.demo_registry", False),
+        ("scenarios.demo_registry", "benchmarks.structure", True),
+        ("scenarios.demo_registry", "demo.command", True),
     ],
     ids=[
         "ledger-imports-agents",
@@ -63,7 +65,8 @@ def test_every_top_level_package_has_a_rank() -> None:
         "downward",
         "tools-up",
         "benchmark-measures-demo",
-        "demo-imports-benchmarks",
+        "scenario-imports-benchmarks",
+        "scenario-imports-demo",
     ],
 )
 def test_upward_edges_are_found(source: str, target: str, upward: bool) -> None:
@@ -86,9 +89,18 @@ def test_cycles_are_found() -> None:
         ("evals.suite", "ledger.store", True),
         ("ledger.store", "evals.suite", True),
         ("ledger.store", "ledger.errors", False),
-        ("benchmarks.review_latency", "demo.registry", False),
+        ("benchmarks.review_latency", "scenarios.demo_registry", False),
+        ("benchmarks.review_latency", "demo.command", True),
+        ("demo.command", "benchmarks.structure", True),
     ],
-    ids=["evals-imports-ledger", "ledger-imports-evals", "same-package", "benchmark-above-demo"],
+    ids=[
+        "evals-imports-ledger",
+        "ledger-imports-evals",
+        "same-package",
+        "benchmark-above-scenarios",
+        "benchmark-imports-demo",
+        "demo-imports-benchmarks",
+    ],
 )
 def test_sideways_edges_are_found(source: str, target: str, sideways: bool) -> None:
     edge = ImportEdge(source, target, 1)

@@ -25,8 +25,8 @@ from benchmarks.review_latency import (
     prepare_registry,
 )
 from benchmarks.review_latency import render_table as render_latency_table
-from demo.registry import DemoRegistry
 from policies.loader import LoadedPolicy, load_policy_dir
+from scenarios.demo_registry import DemoRegistry
 
 
 @pytest.fixture(scope="module")

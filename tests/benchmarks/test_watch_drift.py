@@ -8,11 +8,11 @@ import pytest
 from benchmarks.watch_drift import (
     SCENARIOS,
     _reference,
+    cluster_upper,
     make_frame,
     psi_alarm,
     watch_alarm,
     watch_names,
-    wilson_upper,
 )
 
 
@@ -32,14 +32,16 @@ def test_strong_drift_is_named_by_the_watch(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("rate", "n", "low", "high"),
+    ("alarms", "windows", "low", "high"),
     [
-        pytest.param(0.0, 100, 0.03, 0.04, id="none-in-100"),
-        pytest.param(0.05, 200, 0.08, 0.09, id="5pct-of-200"),
-        pytest.param(0.5, 1000, 0.53, 0.54, id="half-of-1000"),
+        pytest.param([0] * 20, [10] * 20, 0.0, 0.0, id="no-alarms"),
+        pytest.param([1] * 20, [10] * 20, 0.1, 0.1, id="same-everywhere"),
+        pytest.param([10] + [0] * 19, [10] * 20, 0.1, 0.2, id="one-bad-reference"),
     ],
 )
-def test_the_false_alarm_upper_bound_is_the_wilson_one(
-    rate: float, n: int, low: float, high: float
+def test_the_false_alarm_bound_resamples_references(
+    alarms: list[int], windows: list[int], low: float, high: float
 ) -> None:
-    assert low < wilson_upper(rate, n) < high
+    # Alarms clustered on one reference widen the interval: windows sharing it are not
+    # independent, which a binomial bound over windows would ignore.
+    assert low <= cluster_upper(alarms, windows, 2000, 0) <= high

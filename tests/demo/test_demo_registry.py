@@ -24,15 +24,15 @@ import yaml
 from mlflow import MlflowClient
 from sklearn.metrics import roc_auc_score
 
-from demo._data import AS_OF, REGIONS, TIME_COLUMN, parse_window_days
-from demo.registry import (
+from evals.errors import EvalError
+from scenarios._data import AS_OF, REGIONS, TIME_COLUMN, parse_window_days
+from scenarios.demo_registry import (
     CHAMPION_ALIAS,
     DEMO_MODEL_NAME,
     PROMPT_INJECTION,
     DemoRegistry,
     build_demo_registry,
 )
-from evals.errors import EvalError
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,9 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 import pytest
 
-from demo._watch_windows import (
+from demo.command import EXAMPLE_POLICIES
+from review.watch_runner import WATCH_ACTOR
+from scenarios.watch_windows import (
     DRIFT_FEATURE,
     DRIFT_REGION,
     WATCH_DAYS,
@@ -21,8 +23,6 @@ from demo._watch_windows import (
     run_watch_scenario,
     watch_command,
 )
-from demo.command import EXAMPLE_POLICIES
-from review.watch_runner import WATCH_ACTOR
 
 NORTH = f"region={DRIFT_REGION}"
 

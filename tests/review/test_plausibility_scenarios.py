@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from support.team_registry import review_once
 
-from demo._plausibility_registry import LEAK, LEAKED, MORE_DATA, PICKLED, SEEDS
 from policies.decision import Decision
 from policies.loader import LoadedPolicy, load_policy_text
 from policies.result import CheckResult
+from scenarios.plausibility_registry import LEAK, LEAKED, MORE_DATA, PICKLED, SEEDS
 
 
 def _policies(

@@ -1,4 +1,4 @@
-"""The team-styles registry (built by `demo._team_styles`) and a ledger-free review of it."""
+"""The team-styles registry (built by `scenarios.team_styles`) and a ledger-free review of it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from demo._team_styles import (
+from scenarios.team_styles import (
     CUSTOM,
     EVALUATED,
     SYNONYMS,

@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from demo._plausibility_registry import FEATURES, fraud_frame
+from scenarios.plausibility_registry import FEATURES, fraud_frame
 from tools.model_importance import (
     importances_from_estimator,
     load_skops_importances,

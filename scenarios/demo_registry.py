@@ -1,7 +1,7 @@
 """The demo registry: real scikit-learn models with real defects, in a SQLite MLflow store.
 
 `build_demo_registry` trains the `credit-risk` champion and five candidates on the synthetic
-applications of `demo._data` and logs every version exactly as `docs/evidence-conventions.md`
+applications of `scenarios._data` and logs every version exactly as `docs/evidence-conventions.md`
 describes, so that the gate reads them the way it reads a team's registry:
 
 1. v1, the champion (alias `champion`);
@@ -35,7 +35,9 @@ import pandas as pd  # type: ignore[import-untyped]
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from demo._data import (
+from evals.errors import EvalError
+from evals.mlflow_logging import quiet_mlflow_logging
+from scenarios._data import (
     FEATURE_COLUMNS,
     LABEL_COLUMN,
     ROW_ID_COLUMN,
@@ -45,8 +47,6 @@ from demo._data import (
     make_credit_applications,
     parse_window_days,
 )
-from evals.errors import EvalError
-from evals.mlflow_logging import quiet_mlflow_logging
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline

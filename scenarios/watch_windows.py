@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
-from demo._data import (
+from scenarios._data import (
     AS_OF,
     FEATURE_COLUMNS,
     LABEL_COLUMN,
@@ -36,7 +36,7 @@ from demo._data import (
     SEGMENT_COLUMN,
     make_credit_applications,
 )
-from demo.registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, DemoRegistry
+from scenarios.demo_registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, DemoRegistry
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
