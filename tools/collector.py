@@ -604,7 +604,7 @@ def collect_bundle(
         pinned = re.fullmatch(r"v(\d+)", baseline_alias)
         baseline_version = int(pinned[1]) if pinned else aliases.get(baseline_alias)
         if baseline_version is not None and baseline_version != candidate.version:
-            baseline = resolve_version(client, model, baseline_version)
+            baseline = resolve_with_aliases(client, model, baseline_version, aliases=aliases)[0]
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promogate-version")
     try:

@@ -21,10 +21,10 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tools._evidence_cache import IMPORTANCE_CACHE_BYTES, ByteBoundedCache, content_key
 from tools._mlmodel import MLmodelParseError, parse_mlmodel
 from tools.artifacts import ArtifactOwner, download_artifact
 from tools.errors import ToolError
+from tools.evidence_cache import IMPORTANCE_CACHE_BYTES, ByteBoundedCache, content_key
 from tools.plausibility_models import FeatureImportances, ImportanceKind
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from agents.offline_investigator import OfflineInvestigator
 from demo.command import EXAMPLE_POLICIES
 from ledger.store import Ledger
 from review import ReviewConfig, ReviewService
-from tools._evidence_cache import (
+from tools.evidence_cache import (
     BOOTSTRAP_CACHE_BYTES,
     IMPORTANCE_CACHE_BYTES,
     TABLE_CACHE,
