@@ -30,8 +30,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from tools import ByteBoundedCache
+
 __all__ = [
     "CARRIER_KINDS",
+    "HITS_CACHE",
+    "HITS_CACHE_BYTES",
     "INTENT_KINDS",
     "Hit",
     "Kind",
@@ -582,6 +586,16 @@ _ADDRESS_EXPLICIT = _rx(
 )
 
 
+HITS_CACHE_BYTES = 4 * 1024 * 1024
+#: What the detectors found in a text, under the text itself: a function of the text alone, and
+#: the champion's texts are screened again for every candidate compared with it.
+HITS_CACHE: ByteBoundedCache[tuple[Hit, ...]] = ByteBoundedCache(HITS_CACHE_BYTES)
+
+
+def _hits_size(hits: tuple[Hit, ...]) -> int:
+    return 64 + sum(96 + len(h.matched) for h in hits)
+
+
 def find_hits(text: str, *, prose_only: bool = False) -> list[Hit]:
     """Everything the detectors find in one untrusted text, carriers first.
 
@@ -590,6 +604,16 @@ def find_hits(text: str, *, prose_only: bool = False) -> list[Hit]:
         prose_only: Read imperatives and questions as ordinary (READMEs, pull-request text),
             counting only explicit address of an automated reader.
     """
+    key = (prose_only, text)
+    found = HITS_CACHE.get(key)
+    if found is None:
+        found = tuple(_find_hits(text, prose_only=prose_only))
+        # The key holds the text, so the text counts against the budget too.
+        HITS_CACHE.put(key, found, 2 * len(text) + _hits_size(found))
+    return list(found)
+
+
+def _find_hits(text: str, *, prose_only: bool) -> list[Hit]:
     hits: list[Hit] = []
     payloads: list[tuple[Kind, str]] = []
     tags = _tag_payload(text) if _TAG_CHARS.search(text) else ""

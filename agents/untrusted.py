@@ -29,7 +29,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents._untrusted_claims import Contradiction, find_contradictions
-from agents._untrusted_detectors import CARRIER_KINDS, INTENT_KINDS, Hit, Kind, find_hits, fold_text
+from agents._untrusted_detectors import (
+    CARRIER_KINDS,
+    HITS_CACHE,
+    INTENT_KINDS,
+    Hit,
+    Kind,
+    find_hits,
+    fold_text,
+)
 from policies.decision import Finding
 from policies.result import CheckResult, PolicyVerdict
 from tools.evidence import EvidenceBundle, VersionEvidence
@@ -520,9 +528,10 @@ def screen_bundle(bundle: EvidenceBundle, verdict: PolicyVerdict | None = None) 
 
 
 def clear_screening_cache() -> None:
-    """Forget cached screenings (benchmarks time first screenings)."""
+    """Forget cached screenings and detector results (benchmarks time first screenings)."""
     with _cache_lock:
         _cache.clear()
+    HITS_CACHE.clear()
 
 
 def scan_bundle(bundle: EvidenceBundle, verdict: PolicyVerdict | None = None) -> list[Finding]:

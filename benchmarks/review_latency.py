@@ -11,8 +11,10 @@ Every review is timed twice, one after the other:
 - end to end, through `review.ReviewService.review` itself with tag publishing off: load the
   policy directory, gather, evaluate, investigate, decide, append the decision to the ledger;
 - in phases, calling the same steps `ReviewService.review` runs, in the same order: policies (load
-  the directory), evidence (`collect_bundle`), evaluation (`evaluate_policies`), investigation (the
-  offline investigator), decision (`compose_decision`) and ledger (`Ledger.append_decision`).
+  the directory), evidence (`gather_evidence`: both versions' evidence, then the version history
+  and importances the plausibility questions read), evaluation (`evaluate_policies`),
+  investigation (the offline investigator), decision (`compose_decision`) and ledger
+  (`Ledger.append_decision`).
 
 Both paths must reach the verdict the demo expects; a mismatch is reported, not hidden. Every
 review builds its own `comparison.Comparison`, so each one is timed as the first review of its
@@ -53,9 +55,9 @@ from ledger.store import Ledger
 from policies.decision import Decision
 from policies.evaluator import evaluate_policies
 from policies.loader import load_policy_dir
-from review import ReviewConfig, ReviewService, compose_decision, history_keys_for
+from review import ReviewConfig, ReviewService, compose_decision, gather_evidence
 from scenarios.demo_registry import CHAMPION_ALIAS, DemoRegistry, build_demo_registry
-from tools.collector import collect_bundle
+from tools.errors import ToolError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -215,21 +217,22 @@ class ReviewRunner:
         created_at = datetime.now(UTC)
         policies = load_policy_dir(self.policies_dir)
         marks.append(time.perf_counter())
-        bundle = collect_bundle(
-            self.client,
-            model,
-            str(version),
-            baseline_alias=CHAMPION_ALIAS,
-            target_alias=CHAMPION_ALIAS,
-            history_keys=history_keys_for(policies, model),
-            timeout_s=self.timeout_s,
-        )
-        failed = bundle.unavailable_gaps()
-        if failed:
-            raise EvalError(
-                f"MLflow failed while reviewing {model!r} version {version!r}: "
-                f"{failed[0].source}: {failed[0].message}"
+        # The evidence phase reads what the review reads: the versions' evidence and what the
+        # policies add to it (the plausibility questions' history and importances).
+        try:
+            bundle = gather_evidence(
+                self.client,
+                model,
+                str(version),
+                policies=policies,
+                target_alias=CHAMPION_ALIAS,
+                baseline_alias=CHAMPION_ALIAS,
+                timeout_s=self.timeout_s,
             )
+        except ToolError as exc:
+            raise EvalError(
+                f"MLflow failed while reviewing {model!r} version {version!r}: {exc}"
+            ) from exc
         marks.append(time.perf_counter())
         facts = Comparison(bundle)
         verdict = evaluate_policies(policies, facts)

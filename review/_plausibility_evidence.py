@@ -68,12 +68,14 @@ def with_plausibility_evidence(
     candidate = bundle.candidate
     metrics = sorted(candidate.run.metrics) if candidate.run is not None else []
     metrics += [m.key for m in candidate.logged_model.metrics] if candidate.logged_model else []
+    experiments = {v.run.experiment_id for v in (candidate, bundle.baseline) if v.run is not None}
     history = read_version_history(
         client,
         candidate.model,
         candidate.version,
         sorted(set(metrics)),
         max_versions=request.history_versions,
+        experiment_ids=sorted(experiments),
     )
     updated_candidate = candidate.model_copy(
         update={"feature_importances": _importances(client, candidate, request)}

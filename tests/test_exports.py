@@ -20,6 +20,7 @@ FACES: dict[str, list[str]] = {
         "BUILTIN_METRIC_ALIASES",
         "BackendUnavailableError",
         "BootstrapResult",
+        "ByteBoundedCache",
         "CHANGE_CLASSES",
         "ChangeClass",
         "ConfigChange",

@@ -100,6 +100,7 @@ if TYPE_CHECKING:
     from tools.evidence import (
         VersionEvidence as VersionEvidence,
     )
+    from tools.evidence_cache import ByteBoundedCache as ByteBoundedCache
     from tools.evidence_mapping import (
         EvidenceMapping as EvidenceMapping,
     )
@@ -260,6 +261,7 @@ _EXPORTS: dict[str, str] = {
     "install_log_redaction": "tools.redaction",
     "find_pickles": "tools.pickle_sniffer",
     "evidence_tags": "tools.collector",
+    "ByteBoundedCache": "tools.evidence_cache",
     "collect_resolved": "tools.collector",
     "build_manifest": "tools.artifact_manifest",
     "artifact_source": "tools.artifact_scan",
@@ -361,6 +363,7 @@ __all__ = [
     "ArtifactScan",
     "BackendUnavailableError",
     "BootstrapResult",
+    "ByteBoundedCache",
     "ChangeClass",
     "ConfigChange",
     "ConfigFormat",

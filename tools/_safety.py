@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.artifacts import download_artifact, list_run_artifacts
+from tools.artifacts import ArtifactEntry, download_artifact, list_run_artifacts
 from tools.client import call_mlflow
-from tools.errors import ArtifactError, MalformedArtifactError
+from tools.errors import ArtifactError, MalformedArtifactError, ToolError
 from tools.evidence import EvidenceGap, RunEvidence, SafetySuiteResult
 from tools.runs import run_evidence_from
 
@@ -153,10 +154,31 @@ def _linked_runs(
     return [run_evidence_from(r) for r in runs if r.info.run_id != run.run_id]
 
 
-def _artifact_suites(client: MlflowClient, run_id: str) -> dict[str, int | None]:
+RunListing = Callable[[], tuple[list[ArtifactEntry], bool]]
+"""The whole listing of a run's artifacts and whether it was cut short (`walk_run_artifacts`)."""
+
+
+def _safety_entries(
+    client: MlflowClient, run_id: str, listing: RunListing | None
+) -> list[ArtifactEntry]:
+    """The run's files under ``safety/``: from its whole listing when that is complete."""
+    if listing is not None:
+        try:
+            entries, truncated = listing()
+        except ToolError as exc:
+            logger.debug("the listing of run %s failed; listing safety/ alone: %s", run_id, exc)
+        else:
+            if not truncated:
+                return [e for e in entries if e.path.startswith(f"{SAFETY_PREFIX}/")]
+    return list_run_artifacts(client, run_id, SAFETY_PREFIX)
+
+
+def _artifact_suites(
+    client: MlflowClient, run_id: str, listing: RunListing | None = None
+) -> dict[str, int | None]:
     """Suites with a ``results.json`` on this run, and the file's size."""
     found: dict[str, int | None] = {}
-    for entry in list_run_artifacts(client, run_id, SAFETY_PREFIX):
+    for entry in _safety_entries(client, run_id, listing):
         parts = entry.path.split("/")
         if len(parts) == 3 and parts[0] == SAFETY_PREFIX and parts[2] == "results.json":
             found[parts[1]] = entry.size
@@ -236,7 +258,12 @@ def _suite_result(
 
 
 def _collect(
-    client: MlflowClient, run: RunEvidence, model: str, version: int, strict: bool
+    client: MlflowClient,
+    run: RunEvidence,
+    model: str,
+    version: int,
+    strict: bool,
+    listing: RunListing | None = None,
 ) -> SafetyEvidence:
     runs = [run, *_linked_runs(client, run, model, version)]
     # Newest first; the run id breaks ties so the same registry always gives the same answer.
@@ -244,7 +271,8 @@ def _collect(
     winners: dict[str, tuple[RunEvidence, dict[str, float], dict[str, int | None]]] = {}
     for candidate in runs:
         by_suite = safety_metrics(candidate.metrics)
-        artifacts = _artifact_suites(client, candidate.run_id)
+        own = listing if candidate.run_id == run.run_id else None
+        artifacts = _artifact_suites(client, candidate.run_id, own)
         for suite in sorted(set(by_suite) | set(artifacts)):
             if suite not in winners:
                 winners[suite] = (candidate, by_suite.get(suite, {}), artifacts)
@@ -267,7 +295,12 @@ def _collect(
 
 
 def read_safety_evidence(
-    client: MlflowClient, run: RunEvidence, model: str, version: int
+    client: MlflowClient,
+    run: RunEvidence,
+    model: str,
+    version: int,
+    *,
+    listing: RunListing | None = None,
 ) -> SafetyEvidence:
     """Safety results per suite plus a gap for every suite that could not be read in full.
 
@@ -278,8 +311,9 @@ def read_safety_evidence(
         run: The version's source run.
         model: Registered model name.
         version: Version number.
+        listing: The source run's whole listing, when the caller lists it anyway.
     """
-    return _collect(client, run, model, version, strict=False)
+    return _collect(client, run, model, version, strict=False, listing=listing)
 
 
 def read_safety_results(

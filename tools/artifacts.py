@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -141,19 +142,90 @@ def _list_once(
     )
 
 
+def _run_lister(
+    client: MlflowClient, run_id: str, artifact_uri: str, experiment_id: str
+) -> Callable[[str | None], list[Any]]:
+    """Lists one directory of a run as `MlflowClient.list_artifacts` does, with fewer reads.
+
+    MLflow lists a run's subdirectory through its `runs:/` repository, which reads the run twice
+    and searches the experiment's logged models by name for every directory, to add the
+    artifacts of a logged model of that name logged by the run. Here the run's artifact location
+    is known already and its logged models are searched once, by source run; the first of each
+    name in the search's order is the one MLflow's name search would find first.
+    """
+    from mlflow.entities import FileInfo
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    repo: Any = get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri)
+    by_name: dict[str, Any] | None = None
+
+    def logged_models() -> dict[str, Any]:
+        nonlocal by_name
+        if by_name is None:
+            found: dict[str, Any] = {}
+            token: str | None = None
+            while True:
+                page = call_mlflow(
+                    partial(
+                        client.search_logged_models,
+                        experiment_ids=[experiment_id],
+                        filter_string=f"source_run_id = '{run_id}'",
+                        page_token=token,
+                    ),
+                    f"search_logged_models(source_run_id={run_id!r})",
+                )
+                for model in page:
+                    found.setdefault(str(model.name), model)
+                if not page.token:
+                    break
+                token = page.token
+            by_name = found
+        return by_name
+
+    def list_dir(path: str | None) -> list[Any]:
+        listed = list(
+            call_mlflow(
+                lambda: repo.list_artifacts(path),
+                f"list_artifacts({run_id!r}, {path!r})",
+                not_found=_not_found("run", run_id),
+            )
+        )
+        if not path:
+            return listed
+        name, _, rest = path.partition("/")
+        model = logged_models().get(name)
+        if model is None:
+            return listed
+        model_repo: Any = get_artifact_repository(
+            str(model.artifact_location), tracking_uri=client.tracking_uri
+        )
+        inner = call_mlflow(
+            lambda: model_repo.list_artifacts(rest),
+            f"list_logged_model_artifacts({model.model_id!r}, {rest!r})",
+            not_found=_not_found("logged_model", str(model.model_id)),
+        )
+        return listed + [
+            FileInfo(path=f"{name}/{a.path}", is_dir=a.is_dir, file_size=a.file_size) for a in inner
+        ]
+
+    return list_dir
+
+
 def _walk(
     client: MlflowClient,
     owner: ArtifactOwner,
     owner_id: str,
     path: str | None,
     max_entries: int,
+    lister: Callable[[str | None], list[Any]] | None = None,
 ) -> tuple[list[ArtifactEntry], bool]:
     """Files under `path`, depth first; True when the listing stopped at `max_entries`."""
     entries: list[ArtifactEntry] = []
     pending: list[str | None] = [path]
+    list_dir = lister or (lambda current: _list_once(client, owner, owner_id, current))
     while pending:
         current = pending.pop()
-        for info in _list_once(client, owner, owner_id, current):
+        for info in list_dir(current):
             if info.is_dir:
                 pending.append(str(info.path))
                 continue
@@ -185,20 +257,37 @@ def list_run_artifacts(
 
 
 def walk_run_artifacts(
-    client: MlflowClient, run_id: str, *, max_entries: int = MAX_LISTED_ARTIFACTS
+    client: MlflowClient,
+    run_id: str,
+    *,
+    max_entries: int = MAX_LISTED_ARTIFACTS,
+    artifact_uri: str | None = None,
+    experiment_id: str | None = None,
 ) -> tuple[list[ArtifactEntry], bool]:
     """Every artifact file of a run, ordered by path, and True when the listing was cut short.
 
-    One listing serves all the readers of a review (text artifacts, the evaluation table):
-    listing a run's artifacts also searches its logged models, which costs more than reading
-    the files.
+    One listing serves all the readers of a review (text artifacts, the evaluation table, the
+    safety suites): listing a run's artifacts also searches its logged models, which costs more
+    than reading the files.
 
     Args:
         client: MLflow client.
         run_id: The run id.
         max_entries: Stop after this many files.
+        artifact_uri: The run's artifact location, when the caller has read the run; with
+            `experiment_id` the listing reads no run and searches the logged models once.
+        experiment_id: The run's experiment.
     """
-    return _walk(client, "run", run_id, None, max_entries)
+    lister = (
+        _run_lister(client, run_id, artifact_uri, experiment_id)
+        if artifact_uri is not None
+        and experiment_id is not None
+        and "'" not in run_id
+        # Databricks artifact locations need the profile MLflow adds to them; keep its path.
+        and not str(client.tracking_uri).startswith("databricks")
+        else None
+    )
+    return _walk(client, "run", run_id, None, max_entries, lister)
 
 
 def list_logged_model_artifacts(

@@ -279,6 +279,7 @@ def collect_resolved(
     safety: dict[str, SafetySuiteResult] = {}
     origins: list[EvidenceOrigin] = []
     genai: GenaiEvaluation | None = None
+    artifact_uri: str | None = None
     try:
         run_future = reader.submit(fetch_run, client, resolved.run_id) if resolved.run_id else None
         model_futures = None
@@ -317,6 +318,7 @@ def collect_resolved(
                     )
                 else:
                     run = candidate_run
+                    artifact_uri = str(raw.info.artifact_uri) if raw.info.artifact_uri else None
                     datasets = dataset_inputs_from(raw)
                     if is_genai_evaluation(run.tags):
                         genai = GenaiEvaluation(
@@ -332,7 +334,15 @@ def collect_resolved(
         )
         if run is not None:
             # One listing for both readers; each waits for it and fails with it.
-            listing = reader.submit(walk_run_artifacts, client, run.run_id)
+            listing = reader.submit(
+                partial(
+                    walk_run_artifacts,
+                    artifact_uri=artifact_uri,
+                    experiment_id=run.experiment_id,
+                ),
+                client,
+                run.run_id,
+            )
             genai_experiment_id = run.experiment_id if genai is not None else None
             run_futures = (
                 reader.submit(
@@ -352,7 +362,13 @@ def collect_resolved(
                     run.run_id,
                 ),
                 reader.submit(_histories, client, run, history_keys),
-                reader.submit(read_safety_evidence, client, run, resolved.model, resolved.version),
+                reader.submit(
+                    partial(read_safety_evidence, listing=listing.result),
+                    client,
+                    run,
+                    resolved.model,
+                    resolved.version,
+                ),
             )
             run_listing = reader.result(
                 run_futures[0], "artifacts", f"artifacts of source run {run.run_id!r}"
@@ -588,7 +604,7 @@ def collect_bundle(
         pinned = re.fullmatch(r"v(\d+)", baseline_alias)
         baseline_version = int(pinned[1]) if pinned else aliases.get(baseline_alias)
         if baseline_version is not None and baseline_version != candidate.version:
-            baseline = resolve_version(client, model, baseline_version)
+            baseline = resolve_with_aliases(client, model, baseline_version, aliases=aliases)[0]
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promogate-version")
     try:

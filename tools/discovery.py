@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Literal
 
-from tools._evidence_cache import TABLE_CACHE, content_key, table_size
 from tools.artifacts import ArtifactEntry, download_artifact, list_run_artifacts
 from tools.errors import ArtifactError, MalformedArtifactError, ToolError
 from tools.eval_table import EVAL_TABLE_MAX_BYTES, EVAL_TABLE_PATHS, parse_eval_table
@@ -30,6 +29,7 @@ from tools.evidence import (
     LoggedModelEvidence,
     RunEvidence,
 )
+from tools.evidence_cache import TABLE_CACHE, content_key, table_size
 from tools.evidence_mapping import EvidenceMapping, TableColumns
 
 if TYPE_CHECKING:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -237,6 +238,14 @@ def canonical_digest(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# Digests of live bundles by object id. A bundle is frozen, so its digest is fixed; a review
+# asks for it several times (screening, investigation, decision) and each dump of the evidence
+# costs as much as reading part of it. Kept outside the model: `model_copy(update=...)` copies a
+# model's own attributes, so a copy with other evidence would inherit the old digest. An entry
+# leaves when its bundle is collected, before its id can be reused.
+_DIGESTS: dict[int, str] = {}
+
+
 class EvidenceBundle(_Frozen):
     """The candidate's and the baseline's evidence, as one hashable object."""
 
@@ -256,4 +265,9 @@ class EvidenceBundle(_Frozen):
     @property
     def digest(self) -> str:
         """Content digest: the same evidence always gives the same digest."""
-        return canonical_digest(self.model_dump(mode="json"))
+        found = _DIGESTS.get(id(self))
+        if found is None:
+            found = canonical_digest(self.model_dump(mode="json"))
+            _DIGESTS[id(self)] = found
+            weakref.finalize(self, _DIGESTS.pop, id(self), None)
+        return found

@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING, Any
 from tools._mlmodel import MLmodelParseError, parse_mlmodel
 from tools.artifacts import ArtifactOwner, download_artifact
 from tools.errors import ToolError
+from tools.evidence_cache import IMPORTANCE_CACHE_BYTES, ByteBoundedCache, content_key
 from tools.plausibility_models import FeatureImportances, ImportanceKind
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 __all__ = [
+    "IMPORTANCE_CACHE",
     "IMPORTANCE_MAX_BYTES",
     "importances_from_estimator",
     "load_skops_importances",
@@ -41,6 +43,10 @@ logger = logging.getLogger("promogate.tools")
 #: A model file larger than this is not loaded to read importances.
 IMPORTANCE_MAX_BYTES = 64 * 1024 * 1024
 _MLMODEL_MAX_BYTES = 256 * 1024
+
+#: Importances already read, under a digest of the model file's bytes and every other input of
+#: `load_skops_importances`: a replaced file has other bytes, so nothing stale is served.
+IMPORTANCE_CACHE: ByteBoundedCache[FeatureImportances] = ByteBoundedCache(IMPORTANCE_CACHE_BYTES)
 
 
 def _unavailable(source: str, reason: str, **fields: Any) -> FeatureImportances:
@@ -98,10 +104,18 @@ def importances_from_estimator(estimator: Any) -> tuple[ImportanceKind, dict[str
     return kind, {name: v / total for name, v in zip(labels, values, strict=True)}
 
 
+def _importance_size(found: FeatureImportances) -> int:
+    """Estimated bytes of a result: its texts plus a name and a float per input."""
+    return 512 + len(found.reason or "") + sum(64 + len(name) for name in found.shares)
+
+
 def load_skops_importances(
     data: bytes, *, trusted_types: Sequence[str], source: str = "", model_file: str = ""
 ) -> FeatureImportances:
     """Load a skops file with only the trusted types, and read its importances.
+
+    The result is a function of the arguments, so it is kept in `IMPORTANCE_CACHE` under a digest
+    of all of them (the bytes included).
 
     Args:
         data: The skops file's bytes.
@@ -109,6 +123,19 @@ def load_skops_importances(
         source: Where the file came from, recorded in the result.
         model_file: The file's path inside the model.
     """
+    key = content_key(data, "\n".join(sorted(set(trusted_types))), source, model_file)
+    return IMPORTANCE_CACHE.get_or_compute(
+        key,
+        lambda: _load_skops_importances(
+            data, trusted_types=trusted_types, source=source, model_file=model_file
+        ),
+        _importance_size,
+    )
+
+
+def _load_skops_importances(
+    data: bytes, *, trusted_types: Sequence[str], source: str, model_file: str
+) -> FeatureImportances:
     import skops.io as sio
 
     fields: dict[str, Any] = {"serialization_format": "skops", "model_file": model_file}

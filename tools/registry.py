@@ -183,7 +183,11 @@ def resolve_version(client: MlflowClient, model: str, ref: str | int) -> Resolve
 
 
 def resolve_with_aliases(
-    client: MlflowClient, model: str, ref: str | int
+    client: MlflowClient,
+    model: str,
+    ref: str | int,
+    *,
+    aliases: dict[str, int] | None = None,
 ) -> tuple[ResolvedVersion, dict[str, int]]:
     """`resolve_version`, also returning every alias of the model (saves a registry round trip).
 
@@ -191,9 +195,12 @@ def resolve_with_aliases(
         client: MLflow client.
         model: Registered model name.
         ref: Version number or ``@alias``.
+        aliases: The model's aliases as a previous call of this review returned them; the
+            registered model is not read again, so both versions see one set of aliases.
     """
     parsed = parse_version_ref(ref)
-    aliases = registered_aliases(client, model)
+    if aliases is None:
+        aliases = registered_aliases(client, model)
     if parsed.alias is not None:
         if parsed.alias not in aliases:
             raise AliasNotFoundError(model, parsed.alias, aliases)

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from tools._evidence_cache import BOOTSTRAP_CACHE_BYTES, ByteBoundedCache, content_key
+from tools.evidence_cache import BOOTSTRAP_CACHE_BYTES, ByteBoundedCache, content_key
 
 __all__ = [
     "BOOTSTRAP_CACHE",

@@ -28,13 +28,50 @@ logger = logging.getLogger("promogate.tools")
 HISTORY_MAX_VERSIONS = 50
 
 
-def _metrics_of(client: MlflowClient, mv: Any, names: set[str]) -> tuple[dict[str, float], str]:
+def _runs_metrics(
+    client: MlflowClient, run_ids: Sequence[str], experiment_ids: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """The latest metrics of the runs among `run_ids` that `experiment_ids` hold, in one search.
+
+    One search instead of a `get_run` per earlier version: the metrics are the same (the latest
+    value of each key, deleted runs included), and a run the search does not find is read alone.
+    A failed search finds nothing, so every run is read alone and a failure becomes its gap.
+    """
+    wanted = sorted({r for r in run_ids if "'" not in r})
+    if not wanted or not experiment_ids:
+        return {}
+    from mlflow.entities import ViewType
+
+    listed = ", ".join(f"'{r}'" for r in wanted)
+    try:
+        runs = call_mlflow(
+            lambda: client.search_runs(
+                list(experiment_ids),
+                f"attributes.run_id IN ({listed})",
+                run_view_type=ViewType.ALL,
+                max_results=len(wanted),
+            ),
+            f"search_runs(run_id IN {len(wanted)} runs)",
+            attempts=1,
+        )
+    except ToolError as exc:
+        logger.debug("searching the earlier versions' runs failed, reading each: %s", exc)
+        return {}
+    return {str(run.info.run_id): dict(run.data.metrics) for run in runs}
+
+
+def _metrics_of(
+    client: MlflowClient, mv: Any, names: set[str], searched: dict[str, dict[str, float]]
+) -> tuple[dict[str, float], str]:
     found: dict[str, float] = {}
     ref = ""
     run_id = str(mv.run_id) if getattr(mv, "run_id", None) else None
     if run_id:
-        run = call_mlflow(lambda: client.get_run(run_id), f"get_run({run_id!r})", attempts=1)
-        found = {k: float(v) for k, v in run.data.metrics.items() if k in names}
+        metrics = searched.get(run_id)
+        if metrics is None:
+            run = call_mlflow(lambda: client.get_run(run_id), f"get_run({run_id!r})", attempts=1)
+            metrics = run.data.metrics
+        found = {k: float(v) for k, v in metrics.items() if k in names}
         ref = f"run:{run_id}/metrics"
     missing = names - set(found)
     model_id = logged_model_id_from_source(getattr(mv, "source", None))
@@ -58,6 +95,7 @@ def read_version_history(
     metrics: Sequence[str],
     *,
     max_versions: int = HISTORY_MAX_VERSIONS,
+    experiment_ids: Sequence[str] = (),
 ) -> VersionHistory:
     """The named metrics of the versions registered before `before_version` (newest `max_versions`).
 
@@ -69,6 +107,8 @@ def read_version_history(
         before_version: The candidate's version number; only lower numbers are read.
         metrics: The metric names wanted.
         max_versions: How many of the latest earlier versions to read.
+        experiment_ids: Experiments the earlier versions' runs are likely in (the candidate's
+            and the baseline's); their runs are read in one search, any other run alone.
     """
     history = VersionHistory(model=model, before_version=before_version)
     if "'" in model or not metrics:
@@ -81,12 +121,15 @@ def read_version_history(
         (mv for mv in listed if int(mv.version) < before_version), key=lambda mv: int(mv.version)
     )[-max_versions:]
     names = set(metrics)
+    searched = _runs_metrics(
+        client, [str(mv.run_id) for mv in earlier if getattr(mv, "run_id", None)], experiment_ids
+    )
     versions: list[HistoricVersion] = []
     gaps: list[str] = []
     for mv in earlier:
         number = int(mv.version)
         try:
-            found, ref = _metrics_of(client, mv, names)
+            found, ref = _metrics_of(client, mv, names, searched)
         except ToolError as exc:
             gaps.append(f"{model}/{number}: {exc}")
             continue

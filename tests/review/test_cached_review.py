@@ -1,4 +1,5 @@
-"""Caching parsed tables and bootstraps changes no decision, and never serves a replaced table."""
+"""Caching parsed tables, bootstraps, importances and digests changes no decision, and never
+serves a replaced table."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from agents.offline_investigator import OfflineInvestigator
 from demo.command import EXAMPLE_POLICIES
 from ledger.store import Ledger
 from review import ReviewConfig, ReviewService
-from tools._evidence_cache import BOOTSTRAP_CACHE_BYTES, TABLE_CACHE, TABLE_CACHE_BYTES
+from tools.evidence_cache import (
+    BOOTSTRAP_CACHE_BYTES,
+    IMPORTANCE_CACHE_BYTES,
+    TABLE_CACHE,
+    TABLE_CACHE_BYTES,
+)
+from tools.model_importance import IMPORTANCE_CACHE
 from tools.significance import BOOTSTRAP_CACHE
 
 FIXED = datetime(2026, 1, 1, tzinfo=UTC)
@@ -39,6 +46,7 @@ def service(demo_registry: Any, tmp_path: Path) -> Iterator[ReviewService]:
     ledger.close()
     TABLE_CACHE.resize(TABLE_CACHE_BYTES)
     BOOTSTRAP_CACHE.resize(BOOTSTRAP_CACHE_BYTES)
+    IMPORTANCE_CACHE.resize(IMPORTANCE_CACHE_BYTES)
 
 
 def _decision_bytes(service: ReviewService, version: int, run: str) -> bytes:
@@ -50,20 +58,25 @@ def test_cached_and_uncached_reviews_decide_byte_for_byte_alike(
     service: ReviewService, demo_registry: Any
 ) -> None:
     versions = [c.version for c in demo_registry.candidates]
-    TABLE_CACHE.resize(0)
-    BOOTSTRAP_CACHE.resize(0)
+    caches = (TABLE_CACHE, BOOTSTRAP_CACHE, IMPORTANCE_CACHE)
+    for cache in caches:
+        cache.resize(0)
     uncached = {v: _decision_bytes(service, v, "uncached") for v in versions}
-    assert TABLE_CACHE.stats().entries == 0 and BOOTSTRAP_CACHE.stats().entries == 0
+    assert all(cache.stats().entries == 0 for cache in caches)
 
     TABLE_CACHE.resize(TABLE_CACHE_BYTES)
     BOOTSTRAP_CACHE.resize(BOOTSTRAP_CACHE_BYTES)
-    TABLE_CACHE.clear()
-    BOOTSTRAP_CACHE.clear()
+    IMPORTANCE_CACHE.resize(IMPORTANCE_CACHE_BYTES)
+    for cache in caches:
+        cache.clear()
     first = {v: _decision_bytes(service, v, "first") for v in versions}
-    # Every candidate after the first found the champion's table parsed already.
+    # Every candidate after the first found the champion's table parsed and its model's
+    # importances read already.
     assert TABLE_CACHE.stats().hits >= len(versions) - 1
+    assert IMPORTANCE_CACHE.stats().hits >= len(versions) - 1
     warm = {v: _decision_bytes(service, v, "warm") for v in versions}
     assert BOOTSTRAP_CACHE.stats().hits > 0
+    assert IMPORTANCE_CACHE.stats().hits >= 3 * len(versions) - 1
 
     assert first == uncached
     assert warm == uncached

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools._evidence_cache import ByteBoundedCache, content_key
+from tools.evidence_cache import ByteBoundedCache, content_key
 
 
 def test_evicts_least_recently_used_past_the_byte_budget() -> None:

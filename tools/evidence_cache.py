@@ -1,5 +1,5 @@
-"""Bounded caches of work whose result is fixed by its inputs: parsed evaluation tables and
-paired bootstraps.
+"""Bounded caches of work whose result is fixed by its inputs: parsed evaluation tables, paired
+bootstraps and the feature importances read from a model file.
 
 Every candidate compared with the same champion reads the champion's evaluation table, and a
 version reviewed again (a policy revised, a gate that cannot prove its evidence unchanged) reads
@@ -8,7 +8,9 @@ keyed by the content they were computed from: a table by the SHA-256 of the byte
 downloaded (not by run id and end time: MLflow lets artifacts be logged to a finished run without
 changing its end time, so such a key could serve stale rows), a bootstrap by a digest of its
 inputs. The bytes are always read afresh, so a replaced artifact is parsed again and nothing
-stale is served.
+stale is served. Importances are kept under the SHA-256 of the model file's bytes (and the types
+trusted to load it): auditing and loading a skops file is most of what the plausibility questions
+cost, and the champion's file is the same for every candidate compared with it.
 
 Memory is bounded: entries are evicted least recently used first once their estimated sizes
 sum past the cache's byte budget.
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOOTSTRAP_CACHE_BYTES",
+    "IMPORTANCE_CACHE_BYTES",
     "TABLE_CACHE",
     "TABLE_CACHE_BYTES",
     "ByteBoundedCache",
@@ -41,6 +44,7 @@ V = TypeVar("V")
 
 TABLE_CACHE_BYTES = 64 * 1024 * 1024
 BOOTSTRAP_CACHE_BYTES = 4 * 1024 * 1024
+IMPORTANCE_CACHE_BYTES = 1024 * 1024
 
 
 class CacheStats(BaseModel):

@@ -1,0 +1,127 @@
+"""The cheaper reads of a review answer exactly what the plain MLflow reads answer: a run's
+listing read without re-reading the run, the earlier versions' runs read in one search, and
+importances kept under the model file's bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+from sklearn.tree import DecisionTreeClassifier
+
+from tools.artifacts import walk_run_artifacts
+from tools.model_importance import IMPORTANCE_CACHE, load_skops_importances
+from tools.version_history import read_version_history
+
+TREE = "sklearn.tree._tree.Tree"
+
+
+def _both_listings(client: Any, run_id: str) -> tuple[Any, Any]:
+    run = client.get_run(run_id)
+    plain = walk_run_artifacts(client, run_id)
+    direct = walk_run_artifacts(
+        client,
+        run_id,
+        artifact_uri=run.info.artifact_uri,
+        experiment_id=run.info.experiment_id,
+    )
+    return plain, direct
+
+
+def test_every_run_of_the_store_lists_alike_both_ways(mlflow_store: Any, client: Any) -> None:
+    from mlflow.entities import ViewType
+
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    runs = client.search_runs(experiments, run_view_type=ViewType.ALL, max_results=500)
+    assert len(runs) >= 5
+    for run in runs:
+        plain, direct = _both_listings(client, run.info.run_id)
+        assert direct == plain, run.info.run_id
+
+
+def test_a_logged_model_named_like_a_run_directory_is_merged_as_mlflow_does(
+    tmp_path: Path,
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("merge", artifact_location=(tmp_path / "a").as_uri())
+    run_id = client.create_run(experiment).info.run_id
+    other_run = client.create_run(experiment).info.run_id
+
+    def folder(name: str, files: dict[str, str]) -> str:
+        root = tmp_path / name
+        for path, text in files.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(text)
+        return str(root)
+
+    run_files = {"notes.txt": "n", "extra/deep/a.txt": "a"}
+    client.log_artifacts(run_id, folder("run", run_files), "model")
+    client.log_artifacts(run_id, folder("safety", {"suite/results.json": "[]"}), "safety")
+    # Two logged models named "model" from this run, and one from another run: MLflow merges
+    # the first its search finds from this run only.
+    for source, files in (
+        (run_id, {"MLmodel": "flavors: {}\n", "sub/weights.bin": "w"}),
+        (run_id, {"MLmodel": "flavors: {}\n", "other.txt": "o"}),
+        (other_run, {"foreign.txt": "f"}),
+    ):
+        model = client.create_logged_model(experiment, name="model", source_run_id=source)
+        client.log_model_artifacts(model.model_id, folder(model.model_id, files))
+    client.set_terminated(run_id)
+
+    # MLflow resolves the merged logged model against the process's tracking URI, not the
+    # client's; the direct listing uses the client's, so it lists this also when they differ.
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(client.tracking_uri)
+    try:
+        plain, direct = _both_listings(client, run_id)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert direct == plain
+    paths = [e.path for e in plain[0]]
+    assert "model/notes.txt" in paths and "model/extra/deep/a.txt" in paths
+    assert "safety/suite/results.json" in paths
+    assert "model/sub/weights.bin" in paths or "model/other.txt" in paths
+    assert not any("foreign" in p for p in paths)
+
+
+def test_earlier_versions_read_in_one_search_match_one_read_each(
+    mlflow_store: Any, client: Any
+) -> None:
+    names = ["accuracy", "roc_auc", "loss"]
+    versions = max(mlflow_store.versions) + 1
+    one_each = read_version_history(client, mlflow_store.model, versions, names)
+    searched = read_version_history(
+        client, mlflow_store.model, versions, names, experiment_ids=[mlflow_store.experiment_id]
+    )
+    # An experiment holding none of the runs: every run is read alone, with the same result.
+    elsewhere = read_version_history(
+        client, mlflow_store.model, versions, names, experiment_ids=["0"]
+    )
+    assert len(one_each.versions) >= 2
+    assert searched == one_each
+    assert elsewhere == one_each
+
+
+def test_importances_are_kept_under_the_model_files_bytes() -> None:
+    import pandas as pd  # type: ignore[import-untyped]
+
+    frame = pd.DataFrame({"a": [0, 1, 0, 1, 1, 0], "b": [1, 1, 0, 0, 1, 0]})
+    first = sio.dumps(DecisionTreeClassifier(random_state=0).fit(frame, [0, 1, 0, 1, 1, 0]))
+    second = sio.dumps(DecisionTreeClassifier(random_state=0).fit(frame, list(frame["b"])))
+    IMPORTANCE_CACHE.clear()
+    read = load_skops_importances(first, trusted_types=[TREE], source="s", model_file="m")
+    again = load_skops_importances(first, trusted_types=[TREE], source="s", model_file="m")
+    assert again is read and IMPORTANCE_CACHE.stats().hits == 1
+    # The same source and file name with other bytes (an artifact logged again) is read afresh.
+    replaced = load_skops_importances(second, trusted_types=[TREE], source="s", model_file="m")
+    assert replaced.shares != read.shares
+    assert replaced.shares == {"a": 0.0, "b": 1.0}
+    assert read.shares == {"a": 1.0, "b": 0.0}
+    # Fewer trusted types is another answer, not the cached one.
+    refused = load_skops_importances(first, trusted_types=[], source="s", model_file="m")
+    assert refused.available is False
