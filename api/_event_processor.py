@@ -45,7 +45,7 @@ from policies.schema import VersionRange
 from review.alias_guard import AliasGuard, GuardOutcome
 from tools.client import call_mlflow
 from tools.errors import ToolError
-from watch.monitoring import LATEST_WINDOW_TAG
+from watch import LATEST_WINDOW_TAG
 
 if TYPE_CHECKING:
     from review.service import ReviewService

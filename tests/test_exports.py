@@ -436,6 +436,7 @@ FACES: dict[str, list[str]] = {
         "CheckStatus",
         "DatasetProfile",
         "DriftEvidence",
+        "LATEST_WINDOW_TAG",
         "MetricEvidence",
         "MonitoringArtifactError",
         "MonitoringRunError",

@@ -14,6 +14,7 @@ from watch.errors import (
 )
 from watch.evaluate import evaluate_window
 from watch.monitoring import (
+    LATEST_WINDOW_TAG,
     WindowRef,
     list_windows,
     log_labels,
@@ -36,6 +37,7 @@ from watch.report import (
 from watch.window import MonitoringWindow, Reference
 
 __all__ = [
+    "LATEST_WINDOW_TAG",
     "CheckKind",
     "CheckStatus",
     "DatasetProfile",
