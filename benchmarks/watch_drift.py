@@ -1,6 +1,6 @@
 """Post-promotion drift checks: `watch.evaluate_window` side by side with a plain PSI threshold.
 
-    uv run python -m benchmarks.watch_drift [--stable 200] [--references 10] [--repeats 10]
+    uv run python -m benchmarks.watch_drift [--stable 200] [--references 20] [--seeds 0,1,2]
 
 Prints, in one run, for the watch (default `watch:` policy, segments judged by `segment`) and for
 a plain check that alarms when any feature's PSI (10 reference-quantile bins) reaches 0.1 or 0.2:
@@ -23,7 +23,6 @@ The data has 40 numeric features (normal, log-normal, exponential) and 10 catego
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -41,12 +40,13 @@ from watch.window import MonitoringWindow, Reference
 
 __all__ = [
     "SCENARIOS",
+    "FalseAlarms",
+    "cluster_upper",
     "main",
     "make_frame",
     "psi_alarm",
     "watch_alarm",
     "watch_names",
-    "wilson_upper",
 ]
 
 N_NUMERIC = 40
@@ -161,39 +161,62 @@ def psi_alarm(reference: pd.DataFrame, frame: pd.DataFrame, threshold: float) ->
     return max(_psi_values(reference, frame).values()) >= threshold
 
 
+class FalseAlarms:
+    """Alarms on stable windows, per reference: the windows of one reference share it, so they
+    are not independent draws, and the interval treats references as the unit."""
+
+    def __init__(self, per_reference: list[dict[str, int]], windows: list[int]) -> None:
+        self.per_reference = per_reference
+        self.windows = windows
+
+    def rate(self, detector: str) -> float:
+        return sum(r[detector] for r in self.per_reference) / sum(self.windows)
+
+    def upper(self, detector: str, resamples: int = 4000, seed: int = 0) -> float:
+        """The upper end of a 95% cluster-bootstrap interval (references resampled)."""
+        return cluster_upper(
+            [r[detector] for r in self.per_reference], self.windows, resamples, seed
+        )
+
+
+def cluster_upper(
+    alarms: Sequence[int], windows: Sequence[int], resamples: int, seed: int
+) -> float:
+    """97.5th percentile of the alarm rate over references drawn with replacement."""
+    rng = np.random.default_rng(seed)
+    hits, sizes = np.asarray(alarms, dtype=float), np.asarray(windows, dtype=float)
+    picks = rng.integers(0, len(hits), size=(resamples, len(hits)))
+    rates = hits[picks].sum(axis=1) / sizes[picks].sum(axis=1)
+    return float(np.quantile(rates, 0.975))
+
+
 def _false_alarms(
     ref_rows: int, window_rows: int, stable: int, seed: int, references: int = 1
-) -> dict[str, float]:
-    """Share of stable windows each detector alarms on, the windows spread over `references`.
+) -> FalseAlarms:
+    """Alarms of each detector on stable windows, the windows spread over `references`.
 
     Every window is compared with the same reference in production, so one reference gives the
     rate for that one draw of it; spreading the windows over several independent references
     estimates the rate the tests' level speaks of (over references and windows alike).
     """
     rng = np.random.default_rng(seed)
-    counts = {"watch: watch or alert": 0, "watch: alert": 0, "PSI >= 0.1": 0, "PSI >= 0.2": 0}
+    detectors = ("watch: watch or alert", "watch: alert", "PSI >= 0.1", "PSI >= 0.2")
     per_reference = max(1, -(-stable // max(1, references)))
-    ref_frame = make_frame(ref_rows, rng)
-    reference = _reference(ref_frame)
+    counts: list[dict[str, int]] = []
+    windows: list[int] = []
     for i in range(stable):
-        if i and i % per_reference == 0:
+        if i % per_reference == 0:
             ref_frame = make_frame(ref_rows, rng)
             reference = _reference(ref_frame)
+            counts.append(dict.fromkeys(detectors, 0))
+            windows.append(0)
         frame = make_frame(window_rows, rng)
         any_level, alert = watch_alarm(reference, frame, i)
-        counts["watch: watch or alert"] += any_level
-        counts["watch: alert"] += alert
         psi = max(_psi_values(ref_frame, frame).values())
-        counts["PSI >= 0.1"] += psi >= 0.1
-        counts["PSI >= 0.2"] += psi >= 0.2
-    return {k: v / stable for k, v in counts.items()}
-
-
-def wilson_upper(rate: float, n: int, z: float = 1.96) -> float:
-    """The upper end of the 95% Wilson interval of a rate observed on `n` windows."""
-    centre = rate + z * z / (2 * n)
-    spread = z * math.sqrt(rate * (1.0 - rate) / n + z * z / (4 * n * n))
-    return (centre + spread) / (1.0 + z * z / n)
+        for name, hit in zip(detectors, (any_level, alert, psi >= 0.1, psi >= 0.2), strict=True):
+            counts[-1][name] += int(hit)
+        windows[-1] += 1
+    return FalseAlarms(counts, windows)
 
 
 def _detection(
@@ -258,32 +281,47 @@ def _median(values: Sequence[int], horizon: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stable", type=int, default=200, help="stable windows per reference")
+    parser.add_argument("--stable", type=int, default=200, help="stable windows per seed")
     parser.add_argument("--repeats", type=int, default=10, help="repeats per drift scenario")
     parser.add_argument(
-        "--references", type=int, default=10, help="independent references the stable windows use"
+        "--references",
+        type=int,
+        default=20,
+        help="independent references the stable windows of one seed use",
     )
     parser.add_argument("--horizon", type=int, default=20, help="windows watched per repeat")
     parser.add_argument("--window-rows", type=int, default=1000)
     parser.add_argument("--cost-rows", type=int, default=100_000)
     parser.add_argument("--cost-repeats", type=int, default=3, help="best of this many")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of detection and cost")
+    parser.add_argument(
+        "--seeds", default="0,1,2", help="comma-separated seeds of the false-alarm runs (pooled)"
+    )
     args = parser.parse_args(argv)
 
     print(
-        f"## False alarms over {args.stable} stable windows ({args.references} references; "
-        "95% upper bound of the watch's rate in brackets)"
+        f"## False alarms over {args.stable} stable windows ({args.references} references, "
+        f"seeds {args.seeds}; in brackets the upper end of the watch's 95% interval, references "
+        "resampled)"
     )
     print(
         "\n| reference / window rows | watch: watch or alert | watch: alert | PSI >= 0.1 "
         "| PSI >= 0.2 |"
     )
     print("|---|---:|---:|---:|---:|")
+    seeds = [int(s) for s in args.seeds.split(",")]
     for ref_rows, window_rows in ((1000, args.window_rows), (5000, 2000)):
-        rates = _false_alarms(ref_rows, window_rows, args.stable, args.seed, args.references)
-        cells = [f"{v:.1%}" for v in rates.values()]
-        cells[0] += f" (<= {wilson_upper(rates['watch: watch or alert'], args.stable):.1%})"
-        print(f"| {ref_rows} / {window_rows} | " + " | ".join(cells) + " |")
+        runs = [
+            _false_alarms(ref_rows, window_rows, args.stable, seed, args.references)
+            for seed in seeds
+        ]
+        alarms = FalseAlarms(
+            [r for run in runs for r in run.per_reference], [w for run in runs for w in run.windows]
+        )
+        cells = [f"{alarms.rate(name):.1%}" for name in alarms.per_reference[0]]
+        cells[0] += f" (<= {alarms.upper('watch: watch or alert'):.1%})"
+        by_seed = ", ".join(f"{run.rate('watch: watch or alert'):.1%}" for run in runs)
+        print(f"| {ref_rows} / {window_rows} | " + " | ".join(cells) + f" | by seed: {by_seed}")
 
     print(f"\n## Windows until detection (median of {args.repeats}; reference 1000 rows)")
     print("\n| drift | watch | PSI >= 0.1 | PSI >= 0.2 |")
