@@ -39,6 +39,11 @@ def _time(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
     return elapsed
 
 
+def _policies_of(checkout: Path) -> Path:
+    own = checkout.resolve() / "policies" / "examples"
+    return own if own.is_dir() else DEFAULT_POLICIES
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/promogate-bench"))
@@ -54,8 +59,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         "review",
         "credit-risk",
         "2",
-        "--policies",
-        str(DEFAULT_POLICIES),
         "--tracking-uri",
         registry.tracking_uri,
         "--llm",
@@ -68,7 +71,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         name = "this checkout" if checkout == Path.cwd() else checkout.name
         ledger = f"sqlite:///{ledger_dir / (name.replace(' ', '-') + '.db')}"
         commands[f"promogate review ({name})"] = (
-            [sys.executable, "-c", _REVIEW, *review_args, "--ledger-url", ledger],
+            [
+                sys.executable,
+                "-c",
+                _REVIEW,
+                *review_args,
+                "--ledger-url",
+                ledger,
+                # Each checkout reviews with its own example policies (their schema may differ).
+                "--policies",
+                str(_policies_of(checkout)),
+            ],
             checkout,
         )
     times: dict[str, list[float]] = {label: [] for label in commands}
