@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.review_latency import DEFAULT_POLICIES, prepare_registry
+from benchmarks.review_latency import policies_of, prepare_registry
 
 __all__ = ["main"]
 
@@ -37,11 +37,6 @@ def _time(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
     if result.returncode not in (0, 1):
         raise RuntimeError(f"{cmd[:3]} exited {result.returncode}: {result.stderr[-1000:]}")
     return elapsed
-
-
-def _policies_of(checkout: Path) -> Path:
-    own = checkout.resolve() / "policies" / "examples"
-    return own if own.is_dir() else DEFAULT_POLICIES
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -78,9 +73,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 *review_args,
                 "--ledger-url",
                 ledger,
-                # Each checkout reviews with its own example policies (their schema may differ).
                 "--policies",
-                str(_policies_of(checkout)),
+                str(policies_of(checkout)),
             ],
             checkout,
         )

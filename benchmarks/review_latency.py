@@ -74,6 +74,7 @@ __all__ = [
     "VersionLatency",
     "main",
     "measure_review_latency",
+    "policies_of",
     "prepare_registry",
     "render_table",
 ]
@@ -91,6 +92,15 @@ PHASES: Final[tuple[PhaseName, ...]] = (
 )
 DEFAULT_POLICIES: Final = Path(policies_package.__file__).resolve().parent / "examples"
 REGISTRY_RECORD: Final = "review-benchmark-registry.json"
+
+
+def policies_of(checkout: Path | None) -> Path:
+    """The example policies of `checkout` (this one's when None): a checkout measured beside
+    this one reviews with its own, whose schema may differ."""
+    own = checkout.resolve() / "policies" / "examples" if checkout is not None else None
+    return own if own is not None and own.is_dir() else DEFAULT_POLICIES
+
+
 _MAX_REPEATS: Final = 100
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from api import ProcrastinateJobQueue, ReviewJob, postgres_conninfo
-from benchmarks.review_latency import DEFAULT_POLICIES, prepare_registry
+from benchmarks.review_latency import policies_of, prepare_registry
 from ledger.store import Ledger
 
 __all__ = ["ScaleRow", "main", "measure_level"]
@@ -118,7 +118,7 @@ def measure_level(
         **os.environ,
         "PROMOGATE_LEDGER_URL": ledger_url,
         "PROMOGATE_TRACKING_URI": tracking_uri,
-        "PROMOGATE_POLICIES_DIR": str(DEFAULT_POLICIES),
+        "PROMOGATE_POLICIES_DIR": str(policies_of(checkout)),
         "PROMOGATE_PUBLISH_TAGS": "false",
         "PROMOGATE_LOG_LEVEL": "WARNING",
         "MLFLOW_DISABLE_TELEMETRY": "true",
