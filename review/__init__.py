@@ -11,8 +11,7 @@ and `GateService`; nothing here reads settings or the environment.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from review._decide import (
     ReviewOutcome,
@@ -53,6 +52,7 @@ from review.gate import (
     PromoteResponse,
 )
 from review.service import ReviewConfig, ReviewObserver, ReviewService
+from tools.lazy_exports import lazy_exports
 
 # The watch's names are imported on first use: they bring scipy and pandas, which a review and
 # the gate never need (the CLI's review would pay for them on every run).
@@ -129,14 +129,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
