@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from policies.decision import Decision
+    from review import ReviewService
 
-__all__ = ["EXAMPLE_POLICIES", "DemoVersion", "review_demo_candidates"]
+__all__ = ["EXAMPLE_POLICIES", "DemoVersion", "offline_review_service", "review_demo_candidates"]
 
 
 def _package_dir(name: str) -> Path:
@@ -41,6 +42,23 @@ class DemoVersion(Protocol):
     def expected_verdict(self) -> str: ...
 
 
+def offline_review_service(
+    tracking_uri: str, ledger_path: Path, policies_dir: Path
+) -> ReviewService:
+    """The review service the demo runs: offline investigator, a SQLite ledger at `ledger_path`."""
+    from api.services import build_review_service, configure_mlflow_environment
+    from api.settings import Settings
+
+    settings = Settings(
+        tracking_uri=tracking_uri,
+        ledger_url=f"sqlite:///{ledger_path}",
+        policies_dir=policies_dir,
+        llm="offline",
+    )
+    configure_mlflow_environment(settings)
+    return build_review_service(settings)
+
+
 def review_demo_candidates(
     tracking_uri: str,
     candidates: Sequence[DemoVersion],
@@ -54,18 +72,9 @@ def review_demo_candidates(
     was built to get. Prints each decision when a console is given.
     """
     from api.render import print_decision
-    from api.services import build_review_service, configure_mlflow_environment
-    from api.settings import Settings
 
     ledger_path.unlink(missing_ok=True)
-    settings = Settings(
-        tracking_uri=tracking_uri,
-        ledger_url=f"sqlite:///{ledger_path}",
-        policies_dir=EXAMPLE_POLICIES,
-        llm="offline",
-    )
-    configure_mlflow_environment(settings)
-    service = build_review_service(settings)
+    service = offline_review_service(tracking_uri, ledger_path, EXAMPLE_POLICIES)
     decisions: list[Decision] = []
     mismatches: list[str] = []
     for candidate in candidates:

@@ -237,20 +237,12 @@ def run_watch_scenario(
     """
     import mlflow
 
-    from api.services import build_review_service, configure_mlflow_environment
-    from api.settings import Settings
     from review.gate import GateService
     from review.watch_runner import Watcher
+    from scenarios.demo_review import offline_review_service
 
     tracking_uri = registry.tracking_uri
-    settings = Settings(
-        tracking_uri=tracking_uri,
-        ledger_url=f"sqlite:///{ledger_path}",
-        policies_dir=policies_dir,
-        llm="offline",
-    )
-    configure_mlflow_environment(settings)
-    reviews = build_review_service(settings)
+    reviews = offline_review_service(tracking_uri, ledger_path, policies_dir)
     try:
         gate = GateService(reviews)
         # v1 was made champion when the registry was built, outside promogate: approving it
