@@ -2,14 +2,17 @@
 decision without reading the evidence again.
 
 The fingerprint is a digest over what could change a review's outcome, read from metadata that
-MLflow answers in one round of concurrent calls when nothing moved since the last fingerprint:
+MLflow answers in one round of concurrent calls when nothing moved since the last fingerprint
+(both versions; both runs in one search; both logged models in one search; each metric history
+of both runs in one bulk read over HTTP):
 
 - which versions the ref and the baseline alias name (the version behind ``@champion``);
 - the candidate's and the baseline's model versions: status, stage, description, source, run,
   update timestamp, aliases and tags (``promogate.*`` tags left out: promogate writes them
   itself);
 - their source runs: status, lifecycle stage, times, params, tags, every latest metric with its
-  step and timestamp, dataset inputs and model inputs and outputs;
+  step and timestamp, dataset inputs and model outputs (a run's logged-model inputs are left
+  out: no review reads them, and MLflow's run search does not return them);
 - the metric histories a review reads (the policies' convergence metrics and loss-like keys the
   run has): a point logged at an earlier step leaves the latest metric unchanged;
 - their logged models: status, update timestamp, params, tags and metrics with dataset digests;
@@ -43,7 +46,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -72,7 +75,7 @@ __all__ = [
 
 logger = logging.getLogger("promogate.review")
 
-FINGERPRINT_FORMAT: Final = 2
+FINGERPRINT_FORMAT: Final = 3
 """Raised whenever what the fingerprint covers changes; older stored fingerprints never match."""
 MAX_FINGERPRINT_FILES: Final = 20_000
 """An artifact directory with more files than this is not fingerprinted (full review instead)."""
@@ -81,6 +84,11 @@ _MEMO_ENTRIES = 4096
 _MAX_HASHED_FILES = 10_000
 _RACY_NS = 2_000_000_000
 _LOCAL_SCHEMES = ("file:", "/")
+_HTTP_SCHEMES = ("http://", "https://")
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_BULK_HISTORY_PATH: Final = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
+_BULK_HISTORY_MAX: Final = 25_000
+"""MLflow's bulk history endpoint answers at most this many points; a full answer may be cut."""
 
 
 class FingerprintUnavailableError(Exception):
@@ -118,9 +126,10 @@ def _digest(value: Any) -> str:
 
 
 def _normalised(value: Any) -> Any:
-    """`value` with every list sorted by its canonical form: order from a store is not evidence."""
+    """`value` with every list sorted by its canonical form (order from a store is not evidence)
+    and empty fields left out (MLflow's REST API sends ``""`` where its stores give None)."""
     if isinstance(value, dict):
-        return {str(k): _normalised(v) for k, v in value.items()}
+        return {str(k): _normalised(v) for k, v in value.items() if v is not None and v != ""}
     if isinstance(value, list):
         items = [_normalised(v) for v in value]
         return sorted(items, key=_canonical)
@@ -420,7 +429,7 @@ def _entity_ids(mv: Any) -> tuple[str | None, str | None]:
     return run_id, model_id
 
 
-def _history_read(client: MlflowClient, run_id: str, key: str) -> Any:
+def _history_read(client: MlflowClient, run_id: str, key: str) -> list[list[Any]]:
     points = call_mlflow(
         lambda: client.get_metric_history(run_id, key),
         f"get_metric_history({run_id!r}, {key!r})",
@@ -459,8 +468,15 @@ def _baseline_read(client: MlflowClient, model: str, alias: str) -> Any:
 
 
 class _Plan:
-    """What one role's version points at, and the reads of it, started as soon as it is known
-    (or guessed from an earlier fingerprint)."""
+    """What the versions point at, and the reads of it, started as soon as it is known (or
+    guessed from an earlier fingerprint).
+
+    Reads are batched where MLflow can answer several in one call: the runs in one
+    `search_runs` and the logged models in one `search_logged_models` (once their experiments are
+    known from an earlier read), and each metric history of all runs in one bulk read when the
+    store is an MLflow server. A batch answers only for what it returns; anything missing from
+    it, or a batch that fails, is read on its own, so a batch never decides what is covered.
+    """
 
     def __init__(
         self, client: MlflowClient, reads: _Reads, wanted_histories: Sequence[str]
@@ -468,49 +484,144 @@ class _Plan:
         self.client = client
         self.reads = reads
         self.wanted = wanted_histories
+        self.bulk = _bulk_history_creds(client)
+        # Started batches: what each covers, and the key its read is under.
+        self.batches: list[tuple[str, frozenset[str], tuple[str, ...]]] = []
 
-    def start(self, run_id: str | None, model_id: str | None) -> None:
+    def _covered(self, kind: str, item: str) -> bool:
+        return (kind, item) in self.reads.futures or any(
+            k == kind and item in ids for k, ids, _ in self.batches
+        )
+
+    def _start_batch(
+        self,
+        kind: str,
+        items: Sequence[str],
+        single: Callable[[str], None],
+        batch: Callable[[tuple[str, ...], tuple[str, ...]], None],
+    ) -> None:
+        """Start one batch read of `items` not read yet, if their experiments are known; else
+        start each on its own."""
+        pending = sorted({i for i in items if not self._covered(kind, i)})
+        experiments = [_MEMO.get(("experiment", kind, i)) for i in pending]
+        if len(pending) >= 2 and all(e is not None for e in experiments):
+            key = (f"{kind}s", *pending)
+            batch(key, tuple(sorted({str(e) for e in experiments})))
+            self.batches.append((kind, frozenset(pending), key))
+            return
+        for item in pending:
+            single(item)
+
+    def start(self, pairs: Sequence[tuple[str | None, str | None]]) -> None:
+        """Start the reads of what the versions point at (run id, logged model id) pairs."""
         client, reads = self.client, self.reads
-        if run_id is not None:
-            reads.start(("run", run_id), _run_read, client, run_id)
+        run_ids = [r for r, _ in pairs if r is not None]
+        model_ids = [m for _, m in pairs if m is not None]
+        self._start_batch(
+            "run",
+            run_ids,
+            lambda r: reads.start(("run", r), _run_read, client, r),
+            lambda key, exps: reads.start(key, _runs_read, client, exps, key[1:]),
+        )
+        self._start_batch(
+            "logged_model",
+            model_ids,
+            lambda m: reads.start(("logged_model", m), _logged_model_read, client, m),
+            lambda key, exps: reads.start(key, _logged_models_read, client, exps, key[1:]),
+        )
+        known: dict[str, list[str]] = {}
+        for run_id in run_ids:
             for key in _MEMO.get(("histories", run_id)) or ():
-                reads.start(("history", run_id, key), _history_read, client, run_id, key)
+                known.setdefault(key, []).append(run_id)
             run_uri = _MEMO.get(("artifacts", "run", run_id))
             if run_uri is not None:
                 reads.start(("stat", run_uri), _directory_stat, run_uri, "run")
-        if model_id is not None:
-            reads.start(("logged_model", model_id), _logged_model_read, client, model_id)
+        for key, runs in known.items():
+            self.start_histories(key, runs)
+        for model_id in model_ids:
             model_uri = _MEMO.get(("artifacts", "logged_model", model_id))
             if model_uri is not None:
                 reads.start(("stat", model_uri), _directory_stat, model_uri, "logged model")
+
+    def start_histories(self, key: str, run_ids: Sequence[str]) -> None:
+        """Start the reads of `key`'s history in each of `run_ids`: one bulk read over HTTP."""
+        client, reads = self.client, self.reads
+        kind = f"history:{key}"
+        pending = sorted({r for r in run_ids if not self._covered(kind, r)})
+        if self.bulk is not None and len(pending) >= 2:
+            batch = ("history_bulk", key, *pending)
+            reads.start(batch, _history_bulk_read, self.bulk, tuple(pending), key)
+            self.batches.append((kind, frozenset(pending), batch))
+            return
+        for run_id in pending:
+            reads.start((kind, run_id), _history_read, client, run_id, key)
+
+    def _result(self, kind: str, item: str, what: str, single: Callable[[], None]) -> Any:
+        """The read of `item`: from a batch that returned it, else read on its own."""
+        for k, ids, batch in self.batches:
+            if k != kind or item not in ids:
+                continue
+            try:
+                found = self.reads.result(batch, what)
+            except FingerprintUnavailableError as exc:
+                if batch[0] == "history_bulk" and isinstance(exc.__cause__, ToolError):
+                    # A server that refuses the bulk endpoint (a proxy in front of MLflow that
+                    # passes only its REST API) is not asked again by this process.
+                    _MEMO.put(("bulk_unsupported", str(getattr(self.bulk, "host", ""))), True)
+                logger.info("fingerprint: %s read on its own (%s)", what, exc)
+                break
+            if item in found:
+                return found[item]
+            break
+        if (kind, item) not in self.reads.futures:
+            single()
+        return self.reads.result((kind, item), what)
 
     def collect(
         self, role: str, run_id: str | None, model_id: str | None, parts: dict[str, Any]
     ) -> None:
         """Wait for this role's reads and put what they cover into `parts`."""
         client, reads = self.client, self.reads
-        self.start(run_id, model_id)
         if run_id is not None:
-            run: Any = reads.result(("run", run_id), f"{role}.run")
-            parts[f"{role}.run"] = _proto_dict(run)
+            run: Any = self._result(
+                "run",
+                run_id,
+                f"{role}.run",
+                lambda: reads.start(("run", run_id), _run_read, client, run_id),
+            )
+            _MEMO.put(("experiment", "run", run_id), str(run.info.experiment_id))
+            parts[f"{role}.run"] = _run_part(run)
             run_uri = str(run.info.artifact_uri or "")
             run_label = f"{role} run"
             reads.start(("stat", run_uri), _directory_stat, run_uri, run_label)
             # The histories a review reads: the policies' keys and loss-like keys the run has.
             keys = [k for k in self.wanted if k in run.data.metrics]
             for key in keys:
-                reads.start(("history", run_id, key), _history_read, client, run_id, key)
+                self.start_histories(key, [run_id])
             parts[f"{role}.artifacts.run"] = reads.result(
                 ("stat", run_uri), f"{role} run artifacts"
             )
             _MEMO.put(("artifacts", "run", run_id), run_uri)
             for key in keys:
-                parts[f"{role}.history.{key}"] = reads.result(
-                    ("history", run_id, key), f"{role}.history.{key}"
+                parts[f"{role}.history.{key}"] = self._result(
+                    f"history:{key}",
+                    run_id,
+                    f"{role}.history.{key}",
+                    partial(
+                        reads.start, (f"history:{key}", run_id), _history_read, client, run_id, key
+                    ),
                 )
             _MEMO.put(("histories", run_id), tuple(keys))
         if model_id is not None:
-            logged: Any = reads.result(("logged_model", model_id), f"{role}.logged_model")
+            logged: Any = self._result(
+                "logged_model",
+                model_id,
+                f"{role}.logged_model",
+                lambda: reads.start(
+                    ("logged_model", model_id), _logged_model_read, client, model_id
+                ),
+            )
+            _MEMO.put(("experiment", "logged_model", model_id), str(logged.experiment_id))
             parts[f"{role}.logged_model"] = _proto_dict(logged)
             model_uri = str(getattr(logged, "artifact_location", "") or "")
             model_label = f"{role} logged model"
@@ -521,12 +632,110 @@ class _Plan:
             _MEMO.put(("artifacts", "logged_model", model_id), model_uri)
 
 
+def _run_part(run: Any) -> Any:
+    """A run as the fingerprint covers it, the same whether it was read alone or in a search."""
+    data = _proto_dict(run)
+    inputs = data.get("inputs")
+    if isinstance(inputs, dict):
+        inputs.pop("model_inputs", None)
+        if not inputs:
+            data.pop("inputs")
+    return data
+
+
 def _run_read(client: MlflowClient, run_id: str) -> Any:
     return call_mlflow(lambda: client.get_run(run_id), f"get_run({run_id!r})")
 
 
+def _quoted(ids: Sequence[str]) -> str:
+    """`ids` as a search filter's list; an id MLflow could not have made is never interpolated."""
+    for item in ids:
+        if not _SAFE_ID.fullmatch(item):
+            raise FingerprintUnavailableError(f"id {item!r} is not searched for")
+    return ", ".join(f"'{item}'" for item in ids)
+
+
+def _runs_read(
+    client: MlflowClient, experiment_ids: Sequence[str], run_ids: Sequence[str]
+) -> dict[str, Any]:
+    """The runs `run_ids` (deleted ones too) in one search, by id; missing ones are absent."""
+    from mlflow.entities import ViewType
+
+    what = f"search_runs({list(run_ids)!r})"
+    found = call_mlflow(
+        lambda: client.search_runs(
+            list(experiment_ids),
+            f"attributes.run_id IN ({_quoted(run_ids)})",
+            run_view_type=ViewType.ALL,
+            max_results=len(run_ids),
+        ),
+        what,
+    )
+    return {str(run.info.run_id): run for run in found if run.info.run_id in run_ids}
+
+
 def _logged_model_read(client: MlflowClient, model_id: str) -> Any:
     return call_mlflow(lambda: client.get_logged_model(model_id), f"get_logged_model({model_id!r})")
+
+
+def _logged_models_read(
+    client: MlflowClient, experiment_ids: Sequence[str], model_ids: Sequence[str]
+) -> dict[str, Any]:
+    """The logged models `model_ids` in one search, by id; missing ones are absent."""
+    what = f"search_logged_models({list(model_ids)!r})"
+    found = call_mlflow(
+        lambda: client.search_logged_models(
+            experiment_ids=list(experiment_ids),
+            filter_string=f"attributes.model_id IN ({_quoted(model_ids)})",
+            max_results=len(model_ids),
+        ),
+        what,
+    )
+    return {str(m.model_id): m for m in found if m.model_id in model_ids}
+
+
+def _bulk_history_creds(client: MlflowClient) -> Any:
+    """The credentials of the MLflow server behind `client`, or None when histories are not read
+    in bulk (a local store, a client without MLflow's REST store, or a server that refused)."""
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    get_creds = getattr(store, "get_host_creds", None)
+    if get_creds is None:
+        return None
+    creds = get_creds()
+    host = str(getattr(creds, "host", "") or "")
+    if not host.startswith(_HTTP_SCHEMES) or _MEMO.get(("bulk_unsupported", host)):
+        return None
+    return creds
+
+
+def _history_bulk_read(creds: Any, run_ids: Sequence[str], key: str) -> dict[str, Any]:
+    """`key`'s history in each of `run_ids`, from the MLflow server's bulk history endpoint, in
+    the shape `_history_read` gives.
+
+    Raises:
+        FingerprintUnavailableError: The answer may be cut (as many points as the endpoint
+            gives at most), or names a run that was not asked for.
+    """
+    from mlflow.utils.rest_utils import http_request, verify_rest_response
+
+    params = [*(("run_id", r) for r in run_ids), ("metric_key", key)]
+    params.append(("max_results", str(_BULK_HISTORY_MAX)))
+
+    def read() -> Any:
+        response = http_request(creds, _BULK_HISTORY_PATH, "GET", params=params)  # type: ignore[no-untyped-call]
+        return verify_rest_response(response, _BULK_HISTORY_PATH).json()
+
+    answer = call_mlflow(read, f"get-history-bulk({list(run_ids)!r}, {key!r})")
+    points = answer.get("metrics", []) if isinstance(answer, dict) else None
+    if not isinstance(points, list) or len(points) >= _BULK_HISTORY_MAX:
+        raise FingerprintUnavailableError(f"the bulk history of {key!r} may be incomplete")
+    found: dict[str, list[list[Any]]] = {r: [] for r in run_ids}
+    for point in points:
+        run_id = point.get("run_id")
+        if run_id not in found or point.get("key") != key:
+            raise FingerprintUnavailableError(f"the bulk history of {key!r} names {run_id!r}")
+        found[run_id].append([int(point["step"]), int(point["timestamp"]), float(point["value"])])
+    return {r: sorted(p) for r, p in found.items()}
 
 
 def evidence_fingerprint(
@@ -614,11 +823,8 @@ def evidence_fingerprint(
             baseline_key = ("alias", held)
             reads.start(baseline_key, _baseline_read, client, model, held)
             baseline_guess = _MEMO.get(("holder", model, held))
-        for guessed in (guess, baseline_guess):
-            if guessed is not None:
-                ids = _MEMO.get(("points_at", model, str(guessed)))
-                if ids is not None:
-                    plan.start(*ids)
+        guessed_ids = [_MEMO.get(("points_at", model, str(g))) for g in (guess, baseline_guess)]
+        plan.start([ids for ids in guessed_ids if ids is not None])
 
         candidate: Any = reads.result(candidate_key, f"{model!r} at {ref!r}")
         number = int(candidate.version)
@@ -651,7 +857,7 @@ def evidence_fingerprint(
         pointed = {role: _entity_ids(mv) for role, mv in roles.items()}
         for role, mv in roles.items():
             parts[f"{role}.version"] = _version_part(mv)
-            plan.start(*pointed[role])
+        plan.start(list(pointed.values()))
         for role, (run_id, model_id) in pointed.items():
             plan.collect(role, run_id, model_id, parts)
             _MEMO.put(("points_at", model, str(int(roles[role].version))), (run_id, model_id))

@@ -4,7 +4,10 @@ again, and every change the review would see forces a fresh review.
 A real MLflow SQLite store with local artifacts, real scikit-learn models, a real SQLite ledger.
 Each test first gates the registry as it stands (so the ledger holds a decision and its
 fingerprint), checks that a repeat is answered from the fingerprint alone (nothing appended to
-the ledger), then changes the evidence one way and gates again.
+the ledger), then changes the evidence one way and gates again. The same store is also served by
+a real `mlflow server`, where the fingerprint batches its reads (one run search, one logged-model
+search, one bulk read per metric history): taken there, it must equal the store's own, before and
+after every change.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from typing import Any
 import pytest
 
 from agents.offline_investigator import OfflineInvestigator
+from benchmarks._mlflow_server import MlflowServer
 from ledger.fingerprints import find_fingerprint
 from ledger.store import Ledger
 from review._fingerprint import FingerprintUnavailableError, _directory_stat
 from review.gate import GateService
 from review.service import ReviewConfig, ReviewService
+from tests.support.http_relay import HttpRelay
 
 MODEL = "fp-model"
 CANDIDATE = 2
@@ -121,6 +126,43 @@ def gate(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     ledger = Ledger(f"sqlite:///{directory / 'ledger.db'}")
     yield GateService(ReviewService(config, ledger=ledger, investigator=OfflineInvestigator()))
     ledger.close()
+
+
+@pytest.fixture(scope="module")
+def served(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real `mlflow server` over the module's store (its artifacts stay local files)."""
+    import os
+
+    directory = tmp_path_factory.mktemp("fingerprint-server")
+    with MlflowServer(
+        registry.tracking_uri,
+        directory / "served-artifacts",
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+        log_path=directory / "mlflow-server.log",
+    ) as server:
+        yield server
+
+
+def _gate_on(tracking_uri: str, gate: GateService, ledger: Ledger) -> GateService:
+    """A gate reading MLflow at `tracking_uri`, under `gate`'s policy directory."""
+    config = ReviewConfig(tracking_uri=tracking_uri, policies_dir=gate.config.policies_dir)
+    return GateService(ReviewService(config, ledger=ledger, investigator=OfflineInvestigator()))
+
+
+@pytest.fixture(scope="module")
+def http_gate(
+    gate: GateService, served: MlflowServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GateService]:
+    """A gate on the same store through the MLflow server (only its fingerprints are taken)."""
+    ledger = Ledger(f"sqlite:///{tmp_path_factory.mktemp('fingerprint-http') / 'ledger.db'}")
+    yield _gate_on(served.url, gate, ledger)
+    ledger.close()
+
+
+def _assert_same(taken: Any, expected: Any) -> None:
+    """`taken` (batched reads over HTTP) equals `expected` (the store read directly)."""
+    assert taken is not None and expected is not None
+    assert taken == expected, f"parts that differ: {taken.changed_parts(expected)!r}"
 
 
 def _records(gate: GateService) -> int:
@@ -247,15 +289,17 @@ CHANGES: list[tuple[str, Change]] = [
 
 @pytest.mark.parametrize("change", [c for _, c in CHANGES], ids=[n for n, _ in CHANGES])
 def test_every_evidence_change_forces_a_fresh_review(
-    gate: GateService, registry: Registry, change: Change
+    gate: GateService, http_gate: GateService, registry: Registry, change: Change
 ) -> None:
     settled = _settled(gate)
     decisions = len(gate.ledger.list_decisions(MODEL, CANDIDATE, limit=1000))
     before = gate.fingerprint(MODEL, CANDIDATE)
+    _assert_same(http_gate.fingerprint(MODEL, CANDIDATE), before)
     change(registry, gate)
     after = gate.fingerprint(MODEL, CANDIDATE)
     assert before is not None and after is not None
     assert after.digest != before.digest, "the fingerprint must see the change"
+    _assert_same(http_gate.fingerprint(MODEL, CANDIDATE), after)
     answer = gate.gate(MODEL, CANDIDATE)
     assert not answer.reused, answer
     assert answer.decision_id != settled
@@ -430,3 +474,64 @@ def test_a_settled_policy_file_is_read_once_and_again_after_any_write(
     assert fingerprints.policy_dir_digests(tmp_path) != first
     (tmp_path / "extra.yaml").write_text("x: 1\n")
     assert set(fingerprints.policy_dir_digests(tmp_path)) == {"extra.yaml", "policy.yaml"}
+
+
+def _request_kinds(requests: list[tuple[str, str]]) -> list[str]:
+    return sorted(path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1] for _, path in requests)
+
+
+def test_over_http_a_fingerprint_takes_five_calls_and_sees_what_the_store_does(
+    gate: GateService, served: MlflowServer, tmp_path: Path
+) -> None:
+    """Warm: both versions, one run search, one logged-model search, one bulk history."""
+    expected = gate.fingerprint(MODEL, CANDIDATE)
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with HttpRelay(served.port) as relay:
+        relayed = _gate_on(relay.url, gate, ledger)
+        assert relayed.fingerprint(MODEL, CANDIDATE) == expected
+        relay.take_requests()
+        assert relayed.fingerprint(MODEL, CANDIDATE) == expected
+        assert _request_kinds(relay.take_requests()) == [
+            "logged-models/search",
+            "metrics/get-history-bulk",
+            "model-versions/get",
+            "registered-models/alias",
+            "runs/search",
+        ]
+    ledger.close()
+
+
+def test_a_server_that_refuses_the_bulk_history_is_read_run_by_run(
+    gate: GateService, served: MlflowServer, tmp_path: Path
+) -> None:
+    expected = gate.fingerprint(MODEL, CANDIDATE)
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with HttpRelay(served.port, refused_prefixes=("/ajax-api/",)) as relay:
+        relayed = _gate_on(relay.url, gate, ledger)
+        for _ in range(3):
+            assert relayed.fingerprint(MODEL, CANDIDATE) == expected
+        kinds = _request_kinds(relay.take_requests())
+        # Asked once, refused, and not asked again: the histories are read one run at a time.
+        assert kinds.count("metrics/get-history-bulk") == 1
+        assert kinds.count("metrics/get-history") >= 4
+    ledger.close()
+
+
+def test_a_run_is_covered_alike_whether_read_alone_or_in_a_search(registry: Registry) -> None:
+    from mlflow.entities import LoggedModelInput, ViewType
+
+    from review._fingerprint import _run_part
+
+    client = registry.client()
+    run_id = registry.run_ids[3]
+    # get_run also returns a run's logged-model inputs, which MLflow's run search does not.
+    model_id = client.get_run(run_id).outputs.model_outputs[0].model_id
+    client.log_inputs(run_id, models=[LoggedModelInput(model_id)])
+    alone = client.get_run(run_id)
+    assert alone.inputs.model_inputs
+    (searched,) = client.search_runs(
+        [alone.info.experiment_id],
+        f"attributes.run_id IN ('{run_id}')",
+        run_view_type=ViewType.ALL,
+    )
+    assert _run_part(alone) == _run_part(searched)
