@@ -33,6 +33,7 @@ from tools.errors import (
     ToolError,
     VersionNotFoundError,
 )
+from tools.read_once import read_once
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -158,8 +159,9 @@ class ReviewService:
             ToolError: The version cannot be resolved, or MLflow failed while reading evidence.
         """
         policies = self.policies()
+        # The tools read the same runs and versions several times; one gathering reads each once.
         bundle = gather_evidence(
-            self.client,
+            read_once(self.client),
             model,
             ref,
             policies=policies,

@@ -1,0 +1,80 @@
+"""One gathering reads each run, version and logged model once (`tools.read_once`, real store)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tools.collector import collect_version
+from tools.read_once import READS_KEPT, ReadOnceClient, read_once
+
+MODEL = "credit-risk"
+
+
+def test_a_repeated_read_is_answered_from_the_first(mlflow_store: Any, client: Any) -> None:
+    run_id = mlflow_store.versions[1].run_id
+    kept = ReadOnceClient(client)
+    first = kept.get_run(run_id)
+    again = kept.get_run(run_id)
+    assert (kept.calls, kept.repeats) == (1, 1)
+    assert again.to_dictionary() == first.to_dictionary() == client.get_run(run_id).to_dictionary()
+    # Other arguments are another read.
+    kept.get_run(mlflow_store.versions[2].run_id)
+    assert kept.calls == 2
+
+
+def test_what_a_caller_changes_does_not_reach_the_next_caller(
+    mlflow_store: Any, client: Any
+) -> None:
+    run_id = mlflow_store.versions[1].run_id
+    kept = ReadOnceClient(client)
+    first = kept.get_run(run_id)
+    first.data.params["tampered"] = "yes"
+    first.data.tags.clear()
+    again = kept.get_run(run_id)
+    assert "tampered" not in again.data.params and again.data.tags
+
+
+def test_a_failure_is_not_kept(client: Any) -> None:
+    from mlflow.exceptions import MlflowException
+
+    kept = ReadOnceClient(client)
+    for _ in range(2):
+        with pytest.raises(MlflowException):
+            kept.get_run("0" * 32)
+    assert (kept.calls, kept.repeats) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "kept_read"),
+    [("get_run", True), ("download_artifacts", False), ("set_tag", False)],
+    ids=["metadata-read", "download", "write"],
+)
+def test_only_metadata_reads_are_kept(name: str, kept_read: bool) -> None:
+    assert (name in READS_KEPT) is kept_read
+
+
+def test_arguments_that_cannot_be_a_key_go_straight_to_the_client(
+    mlflow_store: Any, client: Any
+) -> None:
+    experiment = client.get_run(mlflow_store.versions[1].run_id).info.experiment_id
+    from mlflow.exceptions import MlflowException
+
+    kept = ReadOnceClient(client)
+    unhashable: Any = {frozenset({"x"}): [set()]}  # a set inside: no key can be made of it
+    # Passed to MLflow as given (which refuses it), and neither kept nor counted.
+    with pytest.raises(MlflowException, match="order_by"):
+        kept.search_runs([experiment], max_results=1, order_by=unhashable)
+    assert (kept.calls, kept.repeats) == (0, 0)
+    for _ in range(2):
+        kept.search_runs([experiment], max_results=5)
+    assert (kept.calls, kept.repeats) == (1, 1)
+
+
+def test_a_version_read_through_it_is_the_version_read_directly(
+    mlflow_store: Any, client: Any
+) -> None:
+    direct = collect_version(client, MODEL, 1)
+    through = collect_version(read_once(client), MODEL, 1)
+    assert through.model_dump() == direct.model_dump()

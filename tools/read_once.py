@@ -1,0 +1,106 @@
+"""An MLflow client that answers a repeated read from what it read the first time, for the span of
+one evidence gathering.
+
+Gathering one version's evidence reads the same things from several tools: against an
+`mlflow server`, one fresh review asked for each source run seven times and each logged model
+ten times (72 calls, most of them repeats, answered one after another by a one-worker server).
+Within one gathering, a repeat is answered from the first read. That is also the more
+consistent answer: every tool sees the same snapshot of a run, instead of one that may have
+moved between two tools' reads. Changes made while a review runs are caught where they always
+were: the gate's fingerprint is taken before and after, and a decision is tied to it only when
+the two agree.
+
+Only metadata reads are kept (runs, versions, logged models, searches, histories, listings);
+failures are not kept, and every answer is a deep copy, so a caller that changes what it got
+cannot change what the next caller gets. Calls whose arguments cannot be used as a key, and
+every other method, go straight to the client.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, Final, cast
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["READS_KEPT", "ReadOnceClient", "read_once"]
+
+READS_KEPT: Final = frozenset(
+    {
+        "get_logged_model",
+        "get_metric_history",
+        "get_model_version",
+        "get_model_version_by_alias",
+        "get_registered_model",
+        "get_run",
+        "list_artifacts",
+        "list_logged_model_artifacts",
+        "search_logged_models",
+        "search_model_versions",
+        "search_registered_models",
+        "search_runs",
+    }
+)
+"""The `MlflowClient` methods whose answers are kept for the span of one gathering."""
+
+
+def _frozen(value: Any) -> Hashable:
+    """`value` as a hashable key; raises TypeError for what cannot be one."""
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, *(_frozen(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", *sorted((str(k), _frozen(v)) for k, v in value.items()))
+    hash(value)
+    return cast(Hashable, value)
+
+
+class ReadOnceClient:
+    """`client`, with the reads in `READS_KEPT` answered once per distinct arguments.
+
+    Args:
+        client: The MLflow client to read through.
+    """
+
+    def __init__(self, client: MlflowClient) -> None:
+        self._client = client
+        self._kept: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+        self.calls = 0
+        """Reads that went to MLflow (for tests and benchmarks)."""
+        self.repeats = 0
+        """Reads answered from an earlier one."""
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name not in READS_KEPT:
+            return attribute
+        return self._kept_read(name, attribute)
+
+    def _kept_read(self, name: str, read: Callable[..., Any]) -> Callable[..., Any]:
+        def kept(*args: Any, **kwargs: Any) -> Any:
+            try:
+                key: Hashable = (name, _frozen(args), _frozen(kwargs))
+            except TypeError:
+                return read(*args, **kwargs)
+            with self._lock:
+                found = key in self._kept
+                value = self._kept.get(key)
+                if found:
+                    self.repeats += 1
+            if not found:
+                value = read(*args, **kwargs)
+                with self._lock:
+                    self.calls += 1
+                    self._kept.setdefault(key, value)
+            return copy.deepcopy(value)
+
+        return kept
+
+
+def read_once(client: MlflowClient) -> MlflowClient:
+    """`client` seen through a fresh `ReadOnceClient`, typed as the client it stands for (it
+    forwards every attribute it does not keep)."""
+    return cast("MlflowClient", ReadOnceClient(client))
