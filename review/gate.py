@@ -241,10 +241,19 @@ class GateService:
             if number is not None and 1 <= number <= _MAX_VERSION
             else None
         )
+        # So are its active overrides, which a reused decision that does not approve needs; they
+        # are judged at the moment the gate was asked.
+        active = (
+            self._ledger_reads.submit(
+                self.ledger.active_overrides, model, number, target_alias=target, at=created_at
+            )
+            if newest is not None and number is not None
+            else None
+        )
         taken = self._fingerprint(model, ref, target)
         fingerprint = taken[0] if taken is not None else None
         if taken is not None:
-            reused = self._reuse_by_fingerprint(*taken, target, newest=newest)
+            reused = self._reuse_by_fingerprint(*taken, target, newest=newest, active=active)
             if reused is not None:
                 return reused
         try:
@@ -340,12 +349,14 @@ class GateService:
         target: str,
         *,
         newest: Future[FingerprintMatch | None] | None = None,
+        active: Future[list[Override]] | None = None,
     ) -> GateResponse | None:
         """The answer on the decision recorded with this fingerprint, or None to read in full.
 
         `policies` are those the fingerprint was taken under (which policies enforce); `newest`,
         the version's newest fingerprint record read meanwhile, is used when its digest is this
-        fingerprint's."""
+        fingerprint's; `active`, the active overrides of the fingerprint's version for `target`,
+        read meanwhile."""
         model, version = fingerprint.model, fingerprint.version
         match = newest.result() if newest is not None else None
         if (
@@ -396,7 +407,9 @@ class GateService:
             decision.id,
             decision.verdict,
         )
-        return self._answer(decision, reused=True)
+        return self._answer(
+            decision, reused=True, active=active.result() if active is not None else None
+        )
 
     def _remember(
         self,
@@ -472,8 +485,10 @@ class GateService:
             error=refusal,
         )
 
-    def _answer(self, decision: Decision, *, reused: bool) -> GateResponse:
-        assessment = self.assess(decision)
+    def _answer(
+        self, decision: Decision, *, reused: bool, active: list[Override] | None = None
+    ) -> GateResponse:
+        assessment = self.assess(decision, active=active)
         return GateResponse(
             allowed=assessment.allowed,
             verdict=decision.verdict,
@@ -488,11 +503,13 @@ class GateService:
             error=decision.error,
         )
 
-    def assess(self, decision: Decision) -> Assessment:
+    def assess(self, decision: Decision, *, active: list[Override] | None = None) -> Assessment:
         """Whether `decision` lets the promotion proceed, counting active overrides.
 
         Args:
             decision: A recorded decision.
+            active: The active overrides of the decision's version and target alias, when they
+                were read already (the ledger is asked otherwise).
         """
         if decision.error is not None:
             return Assessment(False, reasons=list(decision.reasons))
@@ -510,7 +527,9 @@ class GateService:
             )
         # Four eyes: the requester's own overrides never count.
         overrides = [
-            o for o in self._applicable_overrides(decision) if o.approver != decision.requested_by
+            o
+            for o in self._applicable_overrides(decision, active)
+            if o.approver != decision.requested_by
         ]
         covered = {check_id for o in overrides for check_id in o.check_ids}
         missing = sorted(set(blocking) - covered)
@@ -541,14 +560,21 @@ class GateService:
         needed = {name: policy.policy.overrides.min_approvers for name, policy in loaded.items()}
         return approver_shortfall(decision, overrides, needed)
 
-    def _applicable_overrides(self, decision: Decision) -> list[Override]:
+    def _applicable_overrides(
+        self, decision: Decision, active: list[Override] | None = None
+    ) -> list[Override]:
         """Active overrides made for this decision, or for another on the same evidence, whose
         ledger records verify."""
         applicable: list[Override] = []
         key = policy_refs_key(decision.policies)
-        for override in self.ledger.active_overrides(
-            decision.model, decision.version, target_alias=decision.target_alias, at=self.clock()
-        ):
+        if active is None:
+            active = self.ledger.active_overrides(
+                decision.model,
+                decision.version,
+                target_alias=decision.target_alias,
+                at=self.clock(),
+            )
+        for override in active:
             if override.decision_id is None:
                 continue
             if record_problem(self.ledger, override.id, "override") is not None:
