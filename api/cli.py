@@ -423,7 +423,9 @@ def main() -> None:
 
     tune_for_command(sys.argv[1:])
     install_log_redaction()
-    _mount_optional_apps()
+    if sys.argv[1:2] not in (["review"], ["gate"]):
+        # Both are defined above; the other commands' modules need not load to run them.
+        _mount_optional_apps()
     from api._cli_usage import run_app
 
     try:
