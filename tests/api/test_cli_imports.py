@@ -116,26 +116,31 @@ def test_commands_import_no_library_they_do_not_use(
     assert "api" in loaded
 
 
-@pytest.mark.parametrize(
-    "command",
-    [["review"], ["gate"]],
-    ids=["review", "gate"],
-)
-def test_a_local_offline_review_imports_no_llm_stack(
-    command: list[str], demo_registry: Any, tmp_path: Path
-) -> None:
-    args = [
-        *command,
+def _demo_review(command: str, registry: Any, tmp_path: Path, *options: str) -> list[str]:
+    """Arguments of a local review of the demo's version 2 with the example policies."""
+    return [
+        command,
         "credit-risk",
         "2",
+        *options,
         "--policies",
         str(POLICIES),
         "--tracking-uri",
-        demo_registry.tracking_uri,
+        registry.tracking_uri,
         "--ledger-url",
         f"sqlite:///{tmp_path / 'ledger.db'}",
     ]
-    loaded, result = _loaded(args, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["review", "gate"],
+    ids=["review", "gate"],
+)
+def test_a_local_offline_review_imports_no_llm_stack(
+    command: str, demo_registry: Any, tmp_path: Path
+) -> None:
+    loaded, result = _loaded(_demo_review(command, demo_registry, tmp_path), tmp_path)
     # Version 2 is the demo's clean improvement: the review really ran and approved.
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mlflow" in loaded
@@ -156,18 +161,7 @@ _VARYING = ("id", "created_at", "duration_ms")
 def test_a_repeated_local_review_loads_no_model_when_its_importances_are_on_disk(
     disk_cache: str, second_run_loads_models: bool, demo_registry: Any, tmp_path: Path
 ) -> None:
-    args = [
-        "review",
-        "credit-risk",
-        "2",
-        "--json",
-        "--policies",
-        str(POLICIES),
-        "--tracking-uri",
-        demo_registry.tracking_uri,
-        "--ledger-url",
-        f"sqlite:///{tmp_path / 'ledger.db'}",
-    ]
+    args = _demo_review("review", demo_registry, tmp_path, "--json")
     runs = [_loaded(args, tmp_path, PROMOGATE_DISK_CACHE=disk_cache) for _ in range(2)]
     decisions = []
     for _, result in runs:
