@@ -418,16 +418,22 @@ def main() -> None:
         from api.gate_client import main as gate_client_main
 
         sys.exit(gate_client_main(sys.argv[1:]))
+    from api._cli_gc import freeze_at_exit, tune_for_command
     from tools.redaction import install_log_redaction
 
+    tune_for_command(sys.argv[1:])
     install_log_redaction()
-    _mount_optional_apps()
+    if sys.argv[1:2] not in (["review"], ["gate"]):
+        # Both are defined above; the other commands' modules need not load to run them.
+        _mount_optional_apps()
     from api._cli_usage import run_app
 
     try:
         sys.exit(run_app(app))
     except KeyboardInterrupt:
         sys.exit(130)
+    finally:
+        freeze_at_exit()
 
 
 if __name__ == "__main__":

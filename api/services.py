@@ -2,7 +2,8 @@
 
 Settings are read once, here; `review.ReviewService` and everything below it take explicit
 arguments. MLflow's HTTP client reads its timeouts only from the environment, so the front doors
-call `configure_mlflow_environment` once at start-up, before making a client.
+call `configure_mlflow_environment` once at start-up, before making a client; it also chooses
+the on-disk cache of model-file importances (`configure_disk_cache`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "build_review_service",
+    "configure_disk_cache",
     "configure_mlflow_environment",
     "make_investigator",
     "review_config",
@@ -29,11 +31,29 @@ __all__ = [
 
 
 def configure_mlflow_environment(settings: Settings) -> None:
-    """MLflow's HTTP client reads its timeouts and telemetry switch from the environment only."""
+    """MLflow's HTTP client reads its timeouts and telemetry switch from the environment only.
+
+    Every front door calls this once at start-up, so it also sets up the process's on-disk cache
+    (`configure_disk_cache`).
+    """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, settings.mlflow_http_timeout_s)))
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(settings.mlflow_http_retries)
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    configure_disk_cache(settings)
+
+
+def configure_disk_cache(settings: Settings) -> None:
+    """Keep model-file importances under `settings.cache_dir` (or the user's cache directory),
+    or in memory only when `settings.disk_cache` is off."""
+    from tools.disk_cache import DiskCache, default_cache_dir
+    from tools.model_importance import use_importance_disk_cache
+
+    if not settings.disk_cache:
+        use_importance_disk_cache(None)
+        return
+    directory = (settings.cache_dir or default_cache_dir()) / "importances"
+    use_importance_disk_cache(DiskCache(directory, max_bytes=settings.cache_max_bytes))
 
 
 def make_investigator(settings: Settings) -> Investigator:

@@ -221,6 +221,21 @@ class Settings(BaseSettings):
         "costs (only when its artifacts pass the security checks).",
     )
 
+    # The on-disk cache of what local reviews derive from model files (tools/disk_cache.py).
+    disk_cache: bool = Field(
+        default=True,
+        description="Keep the feature importances read from model files on disk, so a later "
+        "review of the same files does not load them again (false: memory only).",
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Directory of the on-disk cache (default $XDG_CACHE_HOME/promogate or "
+        "~/.cache/promogate).",
+    )
+    cache_max_bytes: int = Field(
+        default=32 * 1024 * 1024, gt=0, description="Bound on the on-disk cache's size."
+    )
+
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (None values are ignored)."""

@@ -15,6 +15,9 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 # Models logged in tests must not carry the project's own uv.lock and pyproject.toml.
 os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
+# The front doors keep model-file importances under ~/.cache by default; tests that want a disk
+# cache turn one on in a temporary directory, so no test answers from another's (or the user's).
+os.environ.setdefault("PROMOGATE_DISK_CACHE", "false")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from tools.discovery import (
         find_eval_table as find_eval_table,
     )
+    from tools.disk_cache import DiskCache as DiskCache
+    from tools.disk_cache import default_cache_dir as default_cache_dir
     from tools.errors import (
         AliasNotFoundError as AliasNotFoundError,
     )
@@ -109,6 +111,7 @@ if TYPE_CHECKING:
         merge_mappings as merge_mappings,
     )
     from tools.model_importance import read_feature_importances as read_feature_importances
+    from tools.model_importance import use_importance_disk_cache as use_importance_disk_cache
     from tools.model_signature import SIGNATURE_FILE as SIGNATURE_FILE
     from tools.model_signature import SignerSpec as SignerSpec
     from tools.model_signature import sign_model_directory as sign_model_directory
@@ -263,6 +266,9 @@ _EXPORTS: dict[str, str] = {
     "find_pickles": "tools.pickle_sniffer",
     "evidence_tags": "tools.collector",
     "ByteBoundedCache": "tools.evidence_cache",
+    "DiskCache": "tools.disk_cache",
+    "default_cache_dir": "tools.disk_cache",
+    "use_importance_disk_cache": "tools.model_importance",
     "collect_resolved": "tools.collector",
     "build_manifest": "tools.artifact_manifest",
     "artifact_source": "tools.artifact_scan",
@@ -371,6 +377,7 @@ __all__ = [
     "ConfigProblem",
     "ConfigValue",
     "DatasetInput",
+    "DiskCache",
     "EvalTable",
     "EvidenceBundle",
     "EvidenceGap",
@@ -405,6 +412,7 @@ __all__ = [
     "collect_bundle",
     "collect_resolved",
     "collect_version",
+    "default_cache_dir",
     "diff_pipeline_configs",
     "download_artifact",
     "evidence_tags",
@@ -450,6 +458,7 @@ __all__ = [
     "segment_metrics_from_table",
     "sign_model_directory",
     "table_metric_name",
+    "use_importance_disk_cache",
     "value_text",
     "verify_model_directory",
     "wilson_interval",

@@ -12,17 +12,33 @@ loads only what is safe to load:
   unavailable, with the reason.
 
 The result is always a `FeatureImportances`: the shares per input, or why there are none.
+
+What a model file says is kept in memory (`IMPORTANCE_CACHE`) and, once a front door calls
+`use_importance_disk_cache`, on disk (`tools.disk_cache`), so a local review of files already
+read neither imports scikit-learn and skops nor loads the models. Both caches are keyed by the
+file's SHA-256 and every other argument; the disk key also covers what produced the value (this
+loader's format version and source, skops, scikit-learn, numpy, scipy, pydantic and Python), so an
+upgrade or a code change reads the file afresh.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
 import logging
+import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from tools._mlmodel import MLmodelParseError, parse_mlmodel
 from tools.artifacts import ArtifactOwner, download_artifact
+from tools.disk_cache import DiskCache
 from tools.errors import ToolError
 from tools.evidence_cache import IMPORTANCE_CACHE_BYTES, ByteBoundedCache, content_key
 from tools.plausibility_models import FeatureImportances, ImportanceKind
@@ -32,10 +48,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "IMPORTANCE_CACHE",
+    "IMPORTANCE_FORMAT_VERSION",
     "IMPORTANCE_MAX_BYTES",
+    "importance_disk_cache",
     "importances_from_estimator",
     "load_skops_importances",
     "read_feature_importances",
+    "use_importance_disk_cache",
 ]
 
 logger = logging.getLogger("promogate.tools")
@@ -47,6 +66,75 @@ _MLMODEL_MAX_BYTES = 256 * 1024
 #: Importances already read, under a digest of the model file's bytes and every other input of
 #: `load_skops_importances`: a replaced file has other bytes, so nothing stale is served.
 IMPORTANCE_CACHE: ByteBoundedCache[FeatureImportances] = ByteBoundedCache(IMPORTANCE_CACHE_BYTES)
+
+#: The form of what the disk cache keeps for a model file; bump it when that form changes.
+IMPORTANCE_FORMAT_VERSION = 1
+
+# What computes a result beyond the arguments: a new version of any of them may answer otherwise.
+_PRODUCER_PACKAGES = ("skops", "scikit-learn", "numpy", "scipy", "pydantic")
+_PRODUCER_SOURCES = (Path(__file__), Path(__file__).with_name("plausibility_models.py"))
+
+# None: importances are kept in memory only (the default; front doors choose from settings).
+_disk_cache: DiskCache | None = None
+
+
+def use_importance_disk_cache(cache: DiskCache | None) -> None:
+    """Keep the importances read from model files in `cache` too, or (None) in memory only.
+
+    Args:
+        cache: The on-disk cache, or None to stop using one.
+    """
+    global _disk_cache  # one per process, as IMPORTANCE_CACHE; set once at start-up
+    _disk_cache = cache
+
+
+def importance_disk_cache() -> DiskCache | None:
+    """The on-disk cache importances are kept in, if one is in use."""
+    return _disk_cache
+
+
+@functools.cache
+def _producer_fingerprint() -> str | None:
+    """Versions of what turns a model file into importances, or None when one cannot be told.
+
+    The sources of this module and of the result's model are hashed rather than trusted to a
+    hand-kept version, so an edited loader never meets an entry its predecessor wrote.
+    """
+    parts = [f"format {IMPORTANCE_FORMAT_VERSION}", f"python {sys.version}"]
+    try:
+        parts += [
+            f"{path.name} {hashlib.sha256(path.read_bytes()).hexdigest()}"
+            for path in _PRODUCER_SOURCES
+        ]
+        parts += [f"{name} {installed_version(name)}" for name in _PRODUCER_PACKAGES]
+    except (OSError, PackageNotFoundError) as exc:
+        logger.warning("importances are not kept on disk: %s", exc)
+        return None
+    return "\n".join(parts)
+
+
+def _disk_key(key: bytes) -> str | None:
+    fingerprint = _producer_fingerprint()
+    return None if fingerprint is None else content_key(key, fingerprint).hex()
+
+
+def _from_disk(cache: DiskCache, key: bytes) -> FeatureImportances | None:
+    disk_key = _disk_key(key)
+    payload = None if disk_key is None else cache.get(disk_key)
+    if payload is None:
+        return None
+    try:
+        return FeatureImportances.model_validate_json(payload)
+    except ValidationError as exc:
+        # Checksummed and keyed by this code's own digest, so only a foreign writer gets here.
+        logger.warning("ignoring a cached importance entry that does not parse: %s", exc)
+        return None
+
+
+def _to_disk(cache: DiskCache, key: bytes, found: FeatureImportances) -> None:
+    disk_key = _disk_key(key)
+    if disk_key is not None:
+        cache.put(disk_key, found.model_dump_json().encode())
 
 
 def _unavailable(source: str, reason: str, **fields: Any) -> FeatureImportances:
@@ -114,8 +202,9 @@ def load_skops_importances(
 ) -> FeatureImportances:
     """Load a skops file with only the trusted types, and read its importances.
 
-    The result is a function of the arguments, so it is kept in `IMPORTANCE_CACHE` under a digest
-    of all of them (the bytes included).
+    The result is a function of the arguments (and of the libraries that load the file), so it
+    is kept in `IMPORTANCE_CACHE`, and in the disk cache when one is in use, under a digest of
+    all of them (the bytes included).
 
     Args:
         data: The skops file's bytes.
@@ -124,13 +213,19 @@ def load_skops_importances(
         model_file: The file's path inside the model.
     """
     key = content_key(data, "\n".join(sorted(set(trusted_types))), source, model_file)
-    return IMPORTANCE_CACHE.get_or_compute(
-        key,
-        lambda: _load_skops_importances(
+    found = IMPORTANCE_CACHE.get(key)
+    if found is not None:
+        return found
+    disk = _disk_cache
+    found = None if disk is None else _from_disk(disk, key)
+    if found is None:
+        found = _load_skops_importances(
             data, trusted_types=trusted_types, source=source, model_file=model_file
-        ),
-        _importance_size,
-    )
+        )
+        if disk is not None:
+            _to_disk(disk, key, found)
+    IMPORTANCE_CACHE.put(key, found, _importance_size(found))
+    return found
 
 
 def _load_skops_importances(

@@ -7,6 +7,7 @@ the libraries a command does not need stay out.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -74,8 +75,11 @@ main()
 """
 
 
-def _loaded(args: list[str], cwd: Path) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+def _loaded(
+    args: list[str], cwd: Path, **environment: str
+) -> tuple[set[str], subprocess.CompletedProcess[str]]:
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_PUBLISH_TAGS": "false"}
+    env |= {"PROMOGATE_CACHE_DIR": str(cwd / "cache"), **environment}
     result = subprocess.run(
         [sys.executable, "-c", _PROBE, *args],
         capture_output=True,
@@ -112,27 +116,64 @@ def test_commands_import_no_library_they_do_not_use(
     assert "api" in loaded
 
 
-@pytest.mark.parametrize(
-    "command",
-    [["review"], ["gate"]],
-    ids=["review", "gate"],
-)
-def test_a_local_offline_review_imports_no_llm_stack(
-    command: list[str], demo_registry: Any, tmp_path: Path
-) -> None:
-    args = [
-        *command,
+def _demo_review(command: str, registry: Any, tmp_path: Path, *options: str) -> list[str]:
+    """Arguments of a local review of the demo's version 2 with the example policies."""
+    return [
+        command,
         "credit-risk",
         "2",
+        *options,
         "--policies",
         str(POLICIES),
         "--tracking-uri",
-        demo_registry.tracking_uri,
+        registry.tracking_uri,
         "--ledger-url",
         f"sqlite:///{tmp_path / 'ledger.db'}",
     ]
-    loaded, result = _loaded(args, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["review", "gate"],
+    ids=["review", "gate"],
+)
+def test_a_local_offline_review_imports_no_llm_stack(
+    command: str, demo_registry: Any, tmp_path: Path
+) -> None:
+    loaded, result = _loaded(_demo_review(command, demo_registry, tmp_path), tmp_path)
     # Version 2 is the demo's clean improvement: the review really ran and approved.
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mlflow" in loaded
     assert sorted(loaded & set(NEVER_OFFLINE)) == []
+
+
+# What a review loads only to read a model file's importances (scipy comes with MLflow).
+MODEL_LOADING = ("sklearn", "skops")
+# What differs between two reviews of the same evidence from the command line.
+_VARYING = ("id", "created_at", "duration_ms")
+
+
+@pytest.mark.parametrize(
+    ("disk_cache", "second_run_loads_models"),
+    [("true", False), ("false", True)],
+    ids=["disk-cache-on", "disk-cache-off"],
+)
+def test_a_repeated_local_review_loads_no_model_when_its_importances_are_on_disk(
+    disk_cache: str, second_run_loads_models: bool, demo_registry: Any, tmp_path: Path
+) -> None:
+    args = _demo_review("review", demo_registry, tmp_path, "--json")
+    runs = [_loaded(args, tmp_path, PROMOGATE_DISK_CACHE=disk_cache) for _ in range(2)]
+    decisions = []
+    for _, result in runs:
+        assert result.returncode == 0, result.stderr[-2000:]
+        decision = json.loads(result.stdout)
+        decisions.append({k: v for k, v in decision.items() if k not in _VARYING})
+    (first, _), (second, _) = runs
+    # The first review loads both versions' model files (nothing is cached yet).
+    assert set(MODEL_LOADING) <= first
+    assert (set(MODEL_LOADING) <= second) is second_run_loads_models
+    if not second_run_loads_models:
+        assert sorted(second & set(MODEL_LOADING)) == []
+    assert decisions[0] == decisions[1]
+    entries = list((tmp_path / "cache" / "importances").glob("*.entry"))
+    assert len(entries) == (2 if disk_cache == "true" else 0)

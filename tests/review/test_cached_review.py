@@ -109,3 +109,36 @@ def test_a_table_replaced_in_a_finished_run_is_read_afresh(tmp_path: Path) -> No
     assert first is not None and second is not None
     assert [r[0] for r in first.rows] == [1, 0]
     assert [r[0] for r in second.rows] == [0, 1]
+
+
+def test_importances_kept_on_disk_decide_byte_for_byte_alike(
+    service: ReviewService, demo_registry: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off, cold and warm disk cache: the same decisions; warm, no model file is loaded (what a
+    later `promogate review` process finds)."""
+    import tools.model_importance as importance
+    from tools.disk_cache import DiskCache
+
+    versions = [c.version for c in demo_registry.candidates]
+    # Memory off, so every review reads the disk cache as a fresh process would.
+    IMPORTANCE_CACHE.resize(0)
+    importance.use_importance_disk_cache(None)
+    off = {v: _decision_bytes(service, v, "off") for v in versions}
+    disk = DiskCache(tmp_path / "importances")
+    importance.use_importance_disk_cache(disk)
+    try:
+        cold = {v: _decision_bytes(service, v, "cold") for v in versions}
+        assert disk.stats().writes >= 2  # the champion's file and at least one candidate's
+        written = disk.stats().writes
+
+        def no_loading(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("a model file was loaded although its importances were on disk")
+
+        monkeypatch.setattr(importance, "_load_skops_importances", no_loading)
+        warm = {v: _decision_bytes(service, v, "warm") for v in versions}
+        assert disk.stats().writes == written
+        assert disk.stats().hits >= 2 * len(versions)
+    finally:
+        importance.use_importance_disk_cache(None)
+    assert cold == off
+    assert warm == off

@@ -1,0 +1,40 @@
+"""The garbage collector's settings for the `promogate` process, chosen by the command it runs.
+
+A local `promogate review` or `gate` imports MLflow, SQLAlchemy, pydantic models and the review's
+own modules (about 3,000 modules), reviews once and exits. With CPython's default thresholds the
+collector runs thousands of young and several full collections while those modules load, each
+full one walking every object imported so far, and a last pass at exit walks them all again: on
+the demo that is about a third of the process's CPU. None of it frees anything that matters to a
+process that ends a second later.
+
+So a one-shot command raises the thresholds (collections still happen when a review allocates a
+great deal, so memory stays bounded; the demo's review runs none), and every command freezes the
+surviving objects at exit, so the interpreter's final collection does not walk what the process
+imported. Long-running commands (`serve`, `worker`, `watch`) keep the default thresholds.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Sequence
+
+__all__ = ["ONE_SHOT_COMMANDS", "ONE_SHOT_THRESHOLDS", "freeze_at_exit", "tune_for_command"]
+
+#: Commands that review once and exit.
+ONE_SHOT_COMMANDS = frozenset({"review", "gate"})
+#: Young-generation allocations before a collection, then the older generations' ratios.
+ONE_SHOT_THRESHOLDS = (100_000, 50, 1_000)
+
+
+def tune_for_command(args: Sequence[str]) -> None:
+    """Raise the collector's thresholds when `args` (after the program name) run a one-shot
+    command; leave them as they are otherwise."""
+    if args and args[0] in ONE_SHOT_COMMANDS:
+        gc.set_threshold(*ONE_SHOT_THRESHOLDS)
+
+
+def freeze_at_exit() -> None:
+    """Move every tracked object to the permanent generation, so the interpreter's shutdown does
+    not walk them again: objects freed by reference counting are still finalized, and files,
+    database connections and atexit handlers close as before."""
+    gc.freeze()

@@ -1,0 +1,146 @@
+"""The on-disk cache answers with what was written under a key, or misses: a corrupt,
+unreadable or foreign entry is never an answer nor an error, and the directory stays bounded."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tools.disk_cache import DiskCache, default_cache_dir
+
+KEY = hashlib.sha256(b"one").hexdigest()
+OTHER = hashlib.sha256(b"two").hexdigest()
+PAYLOAD = b'{"shares": {"a": 0.25, "b": 0.75}}'
+
+
+def _entry(cache: DiskCache, key: str = KEY) -> Path:
+    return cache.directory / f"{key}.entry"
+
+
+def test_a_written_payload_is_read_back(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path / "c")
+    assert cache.get(KEY) is None
+    cache.put(KEY, PAYLOAD)
+    assert cache.get(KEY) == PAYLOAD
+    assert cache.get(OTHER) is None
+    assert cache.stats().model_dump() == {"hits": 1, "misses": 2, "writes": 1, "discarded": 0}
+    # Written through a temporary file renamed into place: nothing else is left behind.
+    assert sorted(p.name for p in cache.directory.iterdir()) == [f"{KEY}.entry"]
+    # The cache may hold what reviews read: only its owner reads the directory.
+    assert cache.directory.stat().st_mode & 0o777 == 0o700
+
+
+def _flip_payload_byte(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0x01  # "0.25" becomes "0.24"-like: still valid JSON, a wrong answer if served
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda p: p.write_bytes(b""),
+        lambda p: p.write_bytes(p.read_bytes()[:-5]),
+        _flip_payload_byte,
+        lambda p: p.write_bytes(b"junk" + p.read_bytes()),
+        lambda p: p.write_bytes(p.read_bytes().replace(KEY.encode(), OTHER.encode())),
+        lambda p: p.write_bytes(p.read_bytes().split(b"\n", 2)[0]),
+    ],
+    ids=["empty", "truncated", "payload-bit-flipped", "bad-magic", "other-key", "no-checksum"],
+)
+def test_a_corrupt_entry_is_a_miss_and_is_removed(
+    tmp_path: Path, corrupt: Callable[[Path], None]
+) -> None:
+    cache = DiskCache(tmp_path / "c")
+    cache.put(KEY, PAYLOAD)
+    corrupt(_entry(cache))
+    assert cache.get(KEY) is None
+    assert cache.stats().discarded == 1
+    assert not _entry(cache).exists()
+    # The next write repairs it.
+    cache.put(KEY, PAYLOAD)
+    assert cache.get(KEY) == PAYLOAD
+
+
+def test_an_entry_copied_under_another_key_is_a_miss(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path / "c")
+    cache.put(KEY, PAYLOAD)
+    _entry(cache, OTHER).write_bytes(_entry(cache).read_bytes())
+    assert cache.get(OTHER) is None
+    assert cache.get(KEY) == PAYLOAD
+
+
+def _file_in_the_way(directory: Path) -> None:
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    directory.write_bytes(b"a file, not a directory")
+
+
+def _read_only(directory: Path) -> None:
+    directory.mkdir(parents=True)
+    directory.chmod(0o500)
+
+
+@pytest.mark.parametrize(
+    ("block", "root_writes_anyway"),
+    [(_file_in_the_way, False), (_read_only, True)],
+    ids=["directory-is-a-file", "directory-read-only"],
+)
+def test_an_unusable_directory_is_a_miss_and_a_skipped_write(
+    tmp_path: Path, block: Callable[[Path], None], root_writes_anyway: bool
+) -> None:
+    if root_writes_anyway and os.geteuid() == 0:
+        pytest.skip("permissions do not stop root")
+    directory = tmp_path / "c"
+    block(directory)
+    cache = DiskCache(directory)
+    cache.put(KEY, PAYLOAD)  # no error
+    assert cache.get(KEY) is None
+    assert cache.stats().writes == 0
+
+
+def test_the_directory_stays_within_its_bound_least_recently_used_first(tmp_path: Path) -> None:
+    payload = b"x" * 400
+    keys = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(4)]
+    # Room for two entries (each is the payload plus a header of about 150 bytes).
+    cache = DiskCache(tmp_path / "c", max_bytes=1300)
+    for age, key in enumerate(keys[:2]):
+        cache.put(key, payload)
+        os.utime(_entry(cache, key), (1000 + age, 1000 + age))
+    assert cache.get(keys[0]) == payload  # now the most recently used
+    cache.put(keys[2], payload)
+    assert cache.get(keys[1]) is None  # the least recently used went first
+    assert cache.get(keys[0]) == payload
+    assert cache.get(keys[2]) == payload
+    total = sum(p.stat().st_size for p in cache.directory.iterdir())
+    assert total <= 1300
+    # A payload larger than the whole bound is not kept.
+    cache.put(keys[3], b"y" * 2000)
+    assert cache.get(keys[3]) is None
+
+
+@pytest.mark.parametrize(
+    "key", ["", "ABC", KEY.upper(), KEY[:-1], "../" + KEY[3:]], ids=str.__len__
+)
+def test_keys_are_hex_digests_only(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ValueError, match="SHA-256 hex digest"):
+        DiskCache(tmp_path).get(key)
+
+
+@pytest.mark.parametrize(
+    ("xdg", "expected"),
+    [
+        ("/var/cache/me", Path("/var/cache/me/promogate")),
+        ("", Path.home() / ".cache" / "promogate"),
+        ("relative/dir", Path.home() / ".cache" / "promogate"),
+    ],
+    ids=["xdg-set", "xdg-unset", "xdg-relative"],
+)
+def test_the_default_directory_follows_xdg(
+    monkeypatch: pytest.MonkeyPatch, xdg: str, expected: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    assert default_cache_dir() == expected
