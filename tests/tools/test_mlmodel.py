@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,55 @@ def test_code_that_runs_on_load_is_flagged(
 def test_unreadable_mlmodel_is_an_error(text: str) -> None:
     with pytest.raises(MLmodelParseError):
         parse_mlmodel(text)
+
+
+def _facts_format(text: str) -> object:
+    flavor = parse_mlmodel(text).flavor("sklearn")
+    return flavor.serialization_format if flavor is not None else None
+
+
+def _logged_model_signature(text: str) -> object:
+    from tools._logged_models import parse_mlmodel as parse_logged_model_mlmodel
+
+    return parse_logged_model_mlmodel(text)
+
+
+SKOPS = "flavors:\n  sklearn: {serialization_format: skops}\n"
+
+
+@pytest.mark.parametrize(
+    ("read", "changed"),
+    [
+        pytest.param(_facts_format, SKOPS.replace("skops", "pickle"), id="load-facts"),
+        pytest.param(
+            _logged_model_signature,
+            SKOPS + 'signature: {inputs: \'[{"type": "double", "name": "a"}]\'}\n',
+            id="logged-model-flavors-and-signature",
+        ),
+    ],
+)
+def test_a_parsed_mlmodel_is_kept_under_its_text_and_a_changed_text_is_parsed_afresh(
+    read: Callable[[str], object], changed: str
+) -> None:
+    from tools._logged_models import MLMODEL_CACHE
+    from tools._mlmodel import MLMODEL_FACTS_CACHE
+
+    for cache in (MLMODEL_CACHE, MLMODEL_FACTS_CACHE):
+        cache.clear()
+    first = read(SKOPS)
+    hits = MLMODEL_CACHE.stats().hits + MLMODEL_FACTS_CACHE.stats().hits
+    assert read(SKOPS) == first
+    assert MLMODEL_CACHE.stats().hits + MLMODEL_FACTS_CACHE.stats().hits == hits + 1
+    assert read(changed) != first
+    assert read(SKOPS) == first
+
+
+def test_a_caller_changing_its_signature_does_not_change_the_next_answer() -> None:
+    from tools._logged_models import parse_mlmodel as parse_logged_model_mlmodel
+
+    text = SKOPS + "signature: {inputs: '[]'}\n"
+    flavors, signature = parse_logged_model_mlmodel(text)
+    assert signature is not None
+    flavors.append("mutated")
+    signature["inputs"] = "mutated"
+    assert parse_logged_model_mlmodel(text) == (["sklearn"], {"inputs": []})
