@@ -32,7 +32,7 @@ from policies.errors import (
 from policies.evidence_mapping import SHARED_MAPPING_FILE, SharedEvidenceMapping
 from policies.result import PolicyRef
 from policies.schema import Policy
-from tools.evidence_cache import ByteBoundedCache, content_key
+from tools.evidence_cache import ByteBoundedCache
 from tools.evidence_mapping import EvidenceMapping
 
 __all__ = [
@@ -268,17 +268,17 @@ def load_policy_text(text: str | bytes, source: str) -> list[LoadedPolicy]:
         DuplicatePolicyError: Two documents in the text share a name.
     """
     raw = text.encode("utf-8") if isinstance(text, str) else text
-    key = content_key("policy", source, raw)
+    sha256 = hashlib.sha256(raw).hexdigest()
+    key = ("policy", source, sha256)
     kept = PARSED_POLICIES.get(key)
     if isinstance(kept, tuple):
         return list(kept)
-    loaded = _parse_policy_text(raw, source)
+    loaded = _parse_policy_text(raw, source, sha256)
     PARSED_POLICIES.put(key, tuple(loaded), _parsed_size(raw))
     return loaded
 
 
-def _parse_policy_text(raw: bytes, source: str) -> list[LoadedPolicy]:
-    sha256 = hashlib.sha256(raw).hexdigest()
+def _parse_policy_text(raw: bytes, source: str, sha256: str) -> list[LoadedPolicy]:
     documents = read_yaml_documents(raw, source)
     if not documents:
         raise PolicyValidationError(
@@ -408,7 +408,7 @@ def load_shared_mapping(directory: Path) -> EvidenceMapping | None:
     if not path.is_file():
         return None
     raw = path.read_bytes()
-    key = content_key("mapping", str(path), raw)
+    key = ("mapping", str(path), hashlib.sha256(raw).hexdigest())
     kept = PARSED_POLICIES.get(key)
     if isinstance(kept, EvidenceMapping):
         return kept

@@ -14,10 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.evidence_cache import ByteBoundedCache, content_key
-
 __all__ = [
-    "MLMODEL_FACTS_CACHE",
     "MLMODEL_MAX_BYTES",
     "FlavorFacts",
     "LoadCode",
@@ -129,8 +126,7 @@ def _trusted_types(name: str, conf: dict[str, Any], problems: list[str]) -> list
 
 
 def parse_mlmodel(text: str) -> MLmodelFacts:
-    """Parse an `MLmodel` file (kept under the SHA-256 of its text: a champion's is read again
-    for every candidate compared with it).
+    """Parse an `MLmodel` file.
 
     Args:
         text: The file's content.
@@ -138,19 +134,6 @@ def parse_mlmodel(text: str) -> MLmodelFacts:
     Raises:
         MLmodelParseError: Too large, not YAML, or without a `flavors` mapping.
     """
-    key = content_key("mlmodel-facts", text)
-    facts = MLMODEL_FACTS_CACHE.get(key)
-    if facts is None:
-        facts = _parse_mlmodel(text)
-        MLMODEL_FACTS_CACHE.put(key, facts, 512 + 8 * len(text))
-    return facts
-
-
-# Frozen facts, shared by every caller; only valid files are kept.
-MLMODEL_FACTS_CACHE: ByteBoundedCache[MLmodelFacts] = ByteBoundedCache(1024 * 1024)
-
-
-def _parse_mlmodel(text: str) -> MLmodelFacts:
     if len(text.encode()) > MLMODEL_MAX_BYTES:
         raise MLmodelParseError(f"MLmodel is larger than {MLMODEL_MAX_BYTES} bytes")
     try:

@@ -17,7 +17,6 @@ from ledger.store import Ledger
 from policies.loader import PARSED_POLICIES, PARSED_POLICIES_BYTES
 from review import ReviewConfig, ReviewService
 from tools._logged_models import MLMODEL_CACHE
-from tools._mlmodel import MLMODEL_FACTS_CACHE
 from tools.evidence_cache import (
     BOOTSTRAP_CACHE_BYTES,
     IMPORTANCE_CACHE_BYTES,
@@ -28,9 +27,8 @@ from tools.model_importance import IMPORTANCE_CACHE
 from tools.significance import BOOTSTRAP_CACHE
 
 FIXED = datetime(2026, 1, 1, tzinfo=UTC)
-# Caches that only parse what was read; one budget serves to turn each back on.
+# Caches of what parsing the files just read gave, with the budget that turns each back on.
 _PARSE_CACHES = ((PARSED_POLICIES, PARSED_POLICIES_BYTES), (MLMODEL_CACHE, 1024 * 1024))
-_PARSE_CACHES += ((MLMODEL_FACTS_CACHE, 1024 * 1024),)
 # The only fields that differ between two reviews of the same evidence: the id each record
 # gets in the append-only ledger, and the wall time.
 _VARYING = {"id", "duration_ms"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,45 +79,41 @@ def test_unreadable_mlmodel_is_an_error(text: str) -> None:
         parse_mlmodel(text)
 
 
-def _facts_format(text: str) -> object:
-    flavor = parse_mlmodel(text).flavor("sklearn")
-    return flavor.serialization_format if flavor is not None else None
-
-
-def _logged_model_signature(text: str) -> object:
-    from tools._logged_models import parse_mlmodel as parse_logged_model_mlmodel
-
-    return parse_logged_model_mlmodel(text)
-
-
 SKOPS = "flavors:\n  sklearn: {serialization_format: skops}\n"
 
 
 @pytest.mark.parametrize(
-    ("read", "changed"),
+    "changed",
     [
-        pytest.param(_facts_format, SKOPS.replace("skops", "pickle"), id="load-facts"),
+        pytest.param(SKOPS.replace("sklearn", "xgboost"), id="flavor"),
         pytest.param(
-            _logged_model_signature,
             SKOPS + 'signature: {inputs: \'[{"type": "double", "name": "a"}]\'}\n',
-            id="logged-model-flavors-and-signature",
+            id="signature",
+        ),
+        pytest.param(
+            SKOPS.replace("flavors:\n", "flavors:\n  python_function: {}\n"), id="flavor-added"
         ),
     ],
 )
-def test_a_parsed_mlmodel_is_kept_under_its_text_and_a_changed_text_is_parsed_afresh(
-    read: Callable[[str], object], changed: str
+def test_a_logged_models_mlmodel_is_kept_under_its_text_and_a_changed_text_is_parsed_afresh(
+    changed: str,
 ) -> None:
     from tools._logged_models import MLMODEL_CACHE
-    from tools._mlmodel import MLMODEL_FACTS_CACHE
+    from tools._logged_models import parse_mlmodel as parse_logged_model_mlmodel
 
-    for cache in (MLMODEL_CACHE, MLMODEL_FACTS_CACHE):
-        cache.clear()
-    first = read(SKOPS)
-    hits = MLMODEL_CACHE.stats().hits + MLMODEL_FACTS_CACHE.stats().hits
-    assert read(SKOPS) == first
-    assert MLMODEL_CACHE.stats().hits + MLMODEL_FACTS_CACHE.stats().hits == hits + 1
-    assert read(changed) != first
-    assert read(SKOPS) == first
+    MLMODEL_CACHE.clear()
+    first = parse_logged_model_mlmodel(SKOPS)
+    assert parse_logged_model_mlmodel(SKOPS) == first
+    assert MLMODEL_CACHE.stats().hits == 1
+    # Each answer is what parsing that text gives, whatever was parsed before it.
+    MLMODEL_CACHE.resize(0)
+    uncached = parse_logged_model_mlmodel(changed)
+    MLMODEL_CACHE.resize(1024 * 1024)
+    misses = MLMODEL_CACHE.stats().misses
+    assert parse_logged_model_mlmodel(changed) == uncached
+    assert parse_logged_model_mlmodel(changed) != first
+    assert MLMODEL_CACHE.stats().misses == misses + 1
+    assert parse_logged_model_mlmodel(SKOPS) == first
 
 
 def test_a_caller_changing_its_signature_does_not_change_the_next_answer() -> None:

@@ -116,34 +116,32 @@ def test_every_file_of_every_logged_model_reads_alike_with_one_shared_read(
     assert str(raised.value) == str(again.value)
 
 
-def test_a_file_logged_again_is_downloaded_afresh_through_the_same_repository(
-    tmp_path: Path,
-) -> None:
+def _new_store(tmp_path: Path) -> tuple[Any, str]:
+    """A client on an empty SQLite store and one experiment with local artifacts."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.create_experiment("again", artifact_location=(tmp_path / "a").as_uri())
+    return client, client.create_experiment("e", artifact_location=(tmp_path / "a").as_uri())
+
+
+def test_a_file_logged_again_is_downloaded_afresh_through_the_same_repository(
+    tmp_path: Path,
+) -> None:
+    client, experiment = _new_store(tmp_path)
     run_id = client.create_run(experiment).info.run_id
     client.log_text(run_id, "first", "pipeline/train.yaml")
     client.set_terminated(run_id)
     repository = _repository(client, run_id)
-    first = download_artifact(
-        client, "run", run_id, "pipeline/train.yaml", max_bytes=MAX, repository=repository
-    )
+    first = _read(client, "run", run_id, "pipeline/train.yaml", repository)
     client.log_text(run_id, "other", "pipeline/train.yaml")
-    second = download_artifact(
-        client, "run", run_id, "pipeline/train.yaml", max_bytes=MAX, repository=repository
-    )
+    second = _read(client, "run", run_id, "pipeline/train.yaml", repository)
     assert (first, second) == (b"first", b"other")
 
 
 def test_a_logged_model_named_like_a_run_directory_is_merged_as_mlflow_does(
     tmp_path: Path,
 ) -> None:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.create_experiment("merge", artifact_location=(tmp_path / "a").as_uri())
+    client, experiment = _new_store(tmp_path)
     run_id = client.create_run(experiment).info.run_id
     other_run = client.create_run(experiment).info.run_id
 
