@@ -428,7 +428,7 @@ class LoggedModelRepository:
         with self._lock:
             if self._repo is None:
                 # The logged model's own location, resolved against this client's tracking
-                # URI; MLflow's `models:/` download helpers would consult the process-global
+                # URI; MLflow's `models:/` download functions would consult the process-global
                 # tracking URI instead.
                 self._repo = get_artifact_repository(
                     location, tracking_uri=self.client.tracking_uri
