@@ -2,6 +2,11 @@
 
 A file may hold several documents (`---`). Every policy is recorded with the SHA-256 of its file's
 bytes, so a decision can prove which policy text it applied.
+
+A service reads its policy directory again for every review, so that a revised policy applies to
+the next one. The files are read every time; what their parsing and validation produced is kept
+under the SHA-256 of the bytes just read and their path (`PARSED_POLICIES`), so a changed file,
+even one rewritten with the same size within the clock's granularity, is parsed again.
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ from policies.errors import (
 from policies.evidence_mapping import SHARED_MAPPING_FILE, SharedEvidenceMapping
 from policies.result import PolicyRef
 from policies.schema import Policy
+from tools.evidence_cache import ByteBoundedCache
 from tools.evidence_mapping import EvidenceMapping
 
 __all__ = [
+    "PARSED_POLICIES",
+    "PARSED_POLICIES_BYTES",
     "LoadedPolicy",
     "YamlDocument",
     "load_policy_dir",
@@ -45,6 +53,7 @@ __all__ = [
 logger = logging.getLogger("promogate.policies")
 
 _SUFFIXES = (".yaml", ".yml")
+PARSED_POLICIES_BYTES = 4 * 1024 * 1024
 # Policy tests may live beside the policies they test; they are not policies.
 _TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
@@ -233,8 +242,21 @@ def validation_issues(source: str, root: yaml.Node, exc: ValidationError) -> lis
     return sorted(issues, key=lambda i: (i.line or 0, i.column or 0))
 
 
+# Parsed policy texts and shared mappings, by the SHA-256 of their bytes and their source. Only
+# valid texts are kept (an invalid one is parsed again to report its errors). Values are frozen
+# models shared by every caller, as a service given a fixed policy set shares its policies.
+PARSED_POLICIES: ByteBoundedCache[tuple[LoadedPolicy, ...] | EvidenceMapping] = ByteBoundedCache(
+    PARSED_POLICIES_BYTES
+)
+
+
+def _parsed_size(raw: bytes) -> int:
+    # A parsed policy's models take a few dozen times the bytes of its YAML text.
+    return 1024 + 64 * len(raw)
+
+
 def load_policy_text(text: str | bytes, source: str) -> list[LoadedPolicy]:
-    """Validate every policy document of a YAML text.
+    """Validate every policy document of a YAML text (kept under its bytes and `source`).
 
     Args:
         text: The YAML text (one or more documents).
@@ -247,6 +269,16 @@ def load_policy_text(text: str | bytes, source: str) -> list[LoadedPolicy]:
     """
     raw = text.encode("utf-8") if isinstance(text, str) else text
     sha256 = hashlib.sha256(raw).hexdigest()
+    key = ("policy", source, sha256)
+    kept = PARSED_POLICIES.get(key)
+    if isinstance(kept, tuple):
+        return list(kept)
+    loaded = _parse_policy_text(raw, source, sha256)
+    PARSED_POLICIES.put(key, tuple(loaded), _parsed_size(raw))
+    return loaded
+
+
+def _parse_policy_text(raw: bytes, source: str, sha256: str) -> list[LoadedPolicy]:
     documents = read_yaml_documents(raw, source)
     if not documents:
         raise PolicyValidationError(
@@ -375,7 +407,18 @@ def load_shared_mapping(directory: Path) -> EvidenceMapping | None:
     path = directory / SHARED_MAPPING_FILE
     if not path.is_file():
         return None
-    documents = read_yaml_documents(path.read_bytes(), str(path))
+    raw = path.read_bytes()
+    key = ("mapping", str(path), hashlib.sha256(raw).hexdigest())
+    kept = PARSED_POLICIES.get(key)
+    if isinstance(kept, EvidenceMapping):
+        return kept
+    mapping = _parse_shared_mapping(raw, path)
+    PARSED_POLICIES.put(key, mapping, _parsed_size(raw))
+    return mapping
+
+
+def _parse_shared_mapping(raw: bytes, path: Path) -> EvidenceMapping:
+    documents = read_yaml_documents(raw, str(path))
     if len(documents) != 1 or not isinstance(documents[0].data, dict):
         raise PolicySyntaxError(
             [

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -28,6 +29,7 @@ from tools.errors import (
     MalformedArtifactError,
     NotFoundError,
     RunNotFoundError,
+    ToolError,
 )
 from tools.evidence import ArtifactFile
 
@@ -42,6 +44,9 @@ __all__ = [
     "TEXT_ARTIFACT_MAX_BYTES",
     "ArtifactEntry",
     "ArtifactOwner",
+    "ArtifactRepository",
+    "LoggedModelRepository",
+    "RunArtifactRepository",
     "SkippedArtifact",
     "TextArtifacts",
     "download_artifact",
@@ -142,47 +147,101 @@ def _list_once(
     )
 
 
-def _run_lister(
-    client: MlflowClient, run_id: str, artifact_uri: str, experiment_id: str
-) -> Callable[[str | None], list[Any]]:
-    """Lists one directory of a run as `MlflowClient.list_artifacts` does, with fewer reads.
+class RunArtifactRepository:
+    """One run's artifacts, listed and downloaded as `MlflowClient` does, with fewer reads.
 
-    MLflow lists a run's subdirectory through its `runs:/` repository, which reads the run twice
-    and searches the experiment's logged models by name for every directory, to add the
-    artifacts of a logged model of that name logged by the run. Here the run's artifact location
-    is known already and its logged models are searched once, by source run; the first of each
-    name in the search's order is the one MLflow's name search would find first.
+    MLflow lists and downloads a run's artifacts through its `runs:/` repository, which reads
+    the run and searches the experiment's logged models by name for every directory listed and
+    every file downloaded, to merge in the artifacts of a logged model of that name logged by the
+    run. Here the run's artifact location is known already (from the run just read) and its
+    logged models are searched once, by source run; the first of each name in the search's order
+    is the one MLflow's name search would find first. A file whose first path part names one of
+    those logged models, or whose direct download fails, is downloaded through MLflow's own
+    `runs:/` route, so its content and its errors are exactly MLflow's. Nothing is kept beyond
+    one review's reads: the bytes are downloaded every time.
+
+    Args:
+        client: MLflow client.
+        run_id: The run id.
+        artifact_uri: The run's artifact location (`RunInfo.artifact_uri`).
+        experiment_id: The run's experiment.
     """
-    from mlflow.entities import FileInfo
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-    repo: Any = get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri)
-    by_name: dict[str, Any] | None = None
+    def __init__(
+        self, client: MlflowClient, run_id: str, artifact_uri: str, experiment_id: str
+    ) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.experiment_id = experiment_id
+        self.artifact_uri = artifact_uri
+        self._lock = threading.Lock()
+        self._repo: Any = None
+        self._by_name: dict[str, Any] | None = None
 
-    def logged_models() -> dict[str, Any]:
-        nonlocal by_name
-        if by_name is None:
+    def _run_repository(self) -> Any:
+        # Made on first use, in the reading thread: a location MLflow cannot serve fails the
+        # read that needed it, as MLflow's route would.
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        with self._lock:
+            if self._repo is None:
+                self._repo = get_artifact_repository(
+                    self.artifact_uri, tracking_uri=self.client.tracking_uri
+                )
+            return self._repo
+
+    @classmethod
+    def for_run(
+        cls,
+        client: MlflowClient,
+        run_id: str,
+        artifact_uri: str | None,
+        experiment_id: str | None,
+    ) -> RunArtifactRepository | None:
+        """The repository, or None where MLflow's own route must be kept: the location or
+        experiment is unknown, the run id would break the search's quoting, or the artifacts
+        live on Databricks (whose locations need the profile MLflow adds to them)."""
+        if (
+            artifact_uri is None
+            or experiment_id is None
+            or "'" in run_id
+            or str(client.tracking_uri).startswith("databricks")
+        ):
+            return None
+        return cls(client, run_id, artifact_uri, experiment_id)
+
+    def logged_models(self) -> dict[str, Any]:
+        """The run's logged models by name (searched once; later calls reuse the answer)."""
+        with self._lock:
+            if self._by_name is not None:
+                return self._by_name
             found: dict[str, Any] = {}
             token: str | None = None
             while True:
                 page = call_mlflow(
                     partial(
-                        client.search_logged_models,
-                        experiment_ids=[experiment_id],
-                        filter_string=f"source_run_id = '{run_id}'",
+                        self.client.search_logged_models,
+                        experiment_ids=[self.experiment_id],
+                        filter_string=f"source_run_id = '{self.run_id}'",
                         page_token=token,
                     ),
-                    f"search_logged_models(source_run_id={run_id!r})",
+                    f"search_logged_models(source_run_id={self.run_id!r})",
                 )
                 for model in page:
                     found.setdefault(str(model.name), model)
                 if not page.token:
                     break
                 token = page.token
-            by_name = found
-        return by_name
+            self._by_name = found
+            return found
 
-    def list_dir(path: str | None) -> list[Any]:
+    def list_dir(self, path: str | None) -> list[Any]:
+        """One directory, as `MlflowClient.list_artifacts(run_id, path)` lists it."""
+        from mlflow.entities import FileInfo
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        run_id = self.run_id
+        repo = self._run_repository()
         listed = list(
             call_mlflow(
                 lambda: repo.list_artifacts(path),
@@ -193,11 +252,11 @@ def _run_lister(
         if not path:
             return listed
         name, _, rest = path.partition("/")
-        model = logged_models().get(name)
+        model = self.logged_models().get(name)
         if model is None:
             return listed
         model_repo: Any = get_artifact_repository(
-            str(model.artifact_location), tracking_uri=client.tracking_uri
+            str(model.artifact_location), tracking_uri=self.client.tracking_uri
         )
         inner = call_mlflow(
             lambda: model_repo.list_artifacts(rest),
@@ -208,7 +267,20 @@ def _run_lister(
             FileInfo(path=f"{name}/{a.path}", is_dir=a.is_dir, file_size=a.file_size) for a in inner
         ]
 
-    return list_dir
+    def download(self, path: str, dst: str) -> Path:
+        """One file into `dst`, as `MlflowClient.download_artifacts(run_id, path, dst)` does."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            # MLflow lets a logged model of the run named like the file's first part overwrite
+            # the run's file; only MLflow's route merges those.
+            direct = path.partition("/")[0] not in self.logged_models()
+            if direct:
+                return Path(self._run_repository().download_artifacts(path, dst))
+        except (ToolError, MlflowException, OSError) as exc:
+            # Not a pass: MLflow's route below reads the file again and raises its own error.
+            logger.debug("direct download of %r from run %s failed: %s", path, self.run_id, exc)
+        return _download_through_mlflow(self.client, self.run_id, path, dst)
 
 
 def _walk(
@@ -263,6 +335,7 @@ def walk_run_artifacts(
     max_entries: int = MAX_LISTED_ARTIFACTS,
     artifact_uri: str | None = None,
     experiment_id: str | None = None,
+    repository: RunArtifactRepository | None = None,
 ) -> tuple[list[ArtifactEntry], bool]:
     """Every artifact file of a run, ordered by path, and True when the listing was cut short.
 
@@ -277,16 +350,12 @@ def walk_run_artifacts(
         artifact_uri: The run's artifact location, when the caller has read the run; with
             `experiment_id` the listing reads no run and searches the logged models once.
         experiment_id: The run's experiment.
+        repository: The run's repository, when the caller downloads through it too (then
+            `artifact_uri` and `experiment_id` are not needed).
     """
-    lister = (
-        _run_lister(client, run_id, artifact_uri, experiment_id)
-        if artifact_uri is not None
-        and experiment_id is not None
-        and "'" not in run_id
-        # Databricks artifact locations need the profile MLflow adds to them; keep its path.
-        and not str(client.tracking_uri).startswith("databricks")
-        else None
-    )
+    if repository is None:
+        repository = RunArtifactRepository.for_run(client, run_id, artifact_uri, experiment_id)
+    lister = repository.list_dir if repository is not None else None
     return _walk(client, "run", run_id, None, max_entries, lister)
 
 
@@ -308,35 +377,93 @@ def list_logged_model_artifacts(
     return _walk(client, "logged_model", model_id, path, max_entries)[0]
 
 
-def _download_to(
-    client: MlflowClient, owner: ArtifactOwner, owner_id: str, path: str, dst: str
-) -> Path:
-    if owner == "run":
+def _download_through_mlflow(client: MlflowClient, run_id: str, path: str, dst: str) -> Path:
+    local = call_mlflow(
+        lambda: client.download_artifacts(run_id, path, dst),
+        f"download_artifacts({run_id!r}, {path!r})",
+        not_found=lambda: ArtifactNotFoundError("run", run_id, path),
+    )
+    return Path(local)
+
+
+class LoggedModelRepository:
+    """One logged model, read once for the several reads of one review: its entity and its
+    artifact repository (one `get_logged_model` instead of one per file and per reader).
+
+    A failed read is not kept: the next caller asks MLflow again, as each read did on its own.
+    Nothing is kept beyond the reads it is made for.
+
+    Args:
+        client: MLflow client.
+        model_id: The logged model id (``m-...``).
+    """
+
+    def __init__(self, client: MlflowClient, model_id: str) -> None:
+        self.client = client
+        self.model_id = model_id
+        self._lock = threading.Lock()
+        self._entity: Any = None
+        self._repo: Any = None
+
+    def logged_model(self) -> Any:
+        """The `mlflow.entities.LoggedModel` (read on the first call).
+
+        Raises:
+            LoggedModelNotFoundError: No logged model with this id.
+        """
+        model_id = self.model_id
+        with self._lock:
+            if self._entity is None:
+                self._entity = call_mlflow(
+                    lambda: self.client.get_logged_model(model_id),
+                    f"get_logged_model({model_id!r})",
+                    not_found=_not_found("logged_model", model_id),
+                )
+            return self._entity
+
+    def _repository(self) -> Any:
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        location = str(self.logged_model().artifact_location)
+        with self._lock:
+            if self._repo is None:
+                # The logged model's own location, resolved against this client's tracking
+                # URI; MLflow's `models:/` download functions would consult the process-global
+                # tracking URI instead.
+                self._repo = get_artifact_repository(
+                    location, tracking_uri=self.client.tracking_uri
+                )
+            return self._repo
+
+    def download(self, path: str, dst: str) -> Path:
+        """One file of the logged model into `dst`."""
+        model_id = self.model_id
+        repo = self._repository()
         local = call_mlflow(
-            lambda: client.download_artifacts(owner_id, path, dst),
-            f"download_artifacts({owner_id!r}, {path!r})",
-            not_found=lambda: ArtifactNotFoundError(owner, owner_id, path),
+            lambda: repo.download_artifacts(path, dst),
+            f"download logged model artifact ({model_id!r}, {path!r})",
+            not_found=lambda: ArtifactNotFoundError("logged_model", model_id, path),
         )
         return Path(local)
 
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-    logged_model = call_mlflow(
-        lambda: client.get_logged_model(owner_id),
-        f"get_logged_model({owner_id!r})",
-        not_found=_not_found(owner, owner_id),
-    )
-    # The logged model's own location, resolved against this client's tracking URI; MLflow's
-    # `models:/` download helpers would consult the process-global tracking URI instead.
-    repo: Any = get_artifact_repository(
-        str(logged_model.artifact_location), tracking_uri=client.tracking_uri
-    )
-    local = call_mlflow(
-        lambda: repo.download_artifacts(path, dst),
-        f"download logged model artifact ({owner_id!r}, {path!r})",
-        not_found=lambda: ArtifactNotFoundError(owner, owner_id, path),
-    )
-    return Path(local)
+ArtifactRepository = RunArtifactRepository | LoggedModelRepository
+"""Where one owner's files are downloaded from, resolved once for several reads."""
+
+
+def _download_to(
+    client: MlflowClient,
+    owner: ArtifactOwner,
+    owner_id: str,
+    path: str,
+    dst: str,
+    repository: ArtifactRepository | None,
+) -> Path:
+    if repository is not None:
+        return repository.download(path, dst)
+    if owner == "run":
+        return _download_through_mlflow(client, owner_id, path, dst)
+    return LoggedModelRepository(client, owner_id).download(path, dst)
 
 
 def download_artifact(
@@ -347,6 +474,7 @@ def download_artifact(
     *,
     max_bytes: int,
     size_hint: int | None = None,
+    repository: ArtifactRepository | None = None,
 ) -> bytes:
     """The bytes of one artifact file, refusing files over `max_bytes`.
 
@@ -357,6 +485,7 @@ def download_artifact(
         path: Artifact path inside the owner.
         max_bytes: Size cap; larger files raise `ArtifactTooLargeError` without being read.
         size_hint: The size from a listing, checked before downloading when known.
+        repository: The owner's repository, when several files of it are read.
 
     Raises:
         ArtifactTooLargeError: The file is over the cap.
@@ -365,7 +494,7 @@ def download_artifact(
     if size_hint is not None and size_hint > max_bytes:
         raise ArtifactTooLargeError(path, size_hint, max_bytes)
     with tempfile.TemporaryDirectory(prefix="promogate-artifact-") as tmp:
-        local = _download_to(client, owner, owner_id, path, tmp)
+        local = _download_to(client, owner, owner_id, path, tmp, repository)
         if not local.is_file():
             raise MalformedArtifactError(path, "a directory, not a file")
         size = local.stat().st_size
@@ -382,6 +511,7 @@ def read_text_artifact(
     *,
     max_bytes: int = TEXT_ARTIFACT_MAX_BYTES,
     size_hint: int | None = None,
+    repository: ArtifactRepository | None = None,
 ) -> ArtifactFile:
     """One small UTF-8 text artifact, read in full.
 
@@ -392,6 +522,7 @@ def read_text_artifact(
         path: Artifact path inside the owner, e.g. ``"MLmodel"`` or ``"pipeline/train.yaml"``.
         max_bytes: Size cap (256 KiB by default).
         size_hint: The size from a listing, checked before downloading when known.
+        repository: The owner's repository, when several files of it are read.
 
     Raises:
         ArtifactTooLargeError: The file is over the cap.
@@ -399,7 +530,13 @@ def read_text_artifact(
         NotFoundError: The owner or the file does not exist.
     """
     data = download_artifact(
-        client, owner, owner_id, path, max_bytes=max_bytes, size_hint=size_hint
+        client,
+        owner,
+        owner_id,
+        path,
+        max_bytes=max_bytes,
+        size_hint=size_hint,
+        repository=repository,
     )
     if b"\x00" in data:
         raise MalformedArtifactError(path, "binary content, not UTF-8 text")
@@ -417,6 +554,7 @@ def _read_selected(
     entries: Sequence[ArtifactEntry],
     wanted: Callable[[str], bool],
     max_bytes: int,
+    repository: ArtifactRepository | None,
 ) -> tuple[list[ArtifactFile], list[SkippedArtifact]]:
     files: list[ArtifactFile] = []
     skipped: list[SkippedArtifact] = []
@@ -426,7 +564,13 @@ def _read_selected(
         try:
             files.append(
                 read_text_artifact(
-                    client, owner, owner_id, entry.path, max_bytes=max_bytes, size_hint=entry.size
+                    client,
+                    owner,
+                    owner_id,
+                    entry.path,
+                    max_bytes=max_bytes,
+                    size_hint=entry.size,
+                    repository=repository,
                 )
             )
         except ArtifactError as exc:
@@ -480,6 +624,7 @@ def read_run_text_artifacts(
     max_bytes: int = TEXT_ARTIFACT_MAX_BYTES,
     max_entries: int = MAX_LISTED_ARTIFACTS,
     listing: tuple[list[ArtifactEntry], bool] | None = None,
+    repository: RunArtifactRepository | None = None,
 ) -> TextArtifacts:
     """A run's artifact listing, its pipeline config files and its text documents.
 
@@ -493,10 +638,12 @@ def read_run_text_artifacts(
         max_bytes: Size cap per file.
         max_entries: Stop listing after this many files (``truncated`` is then True).
         listing: The run's listing (`walk_run_artifacts`) when the caller already has it.
+        repository: The run's repository, to download the files through (MLflow's `runs:/`
+            route when None).
     """
     entries, truncated = listing or _walk(client, "run", run_id, None, max_entries)
     wanted = _documents_first(entries, _is_run_config)
-    files, skipped = _read_selected(client, "run", run_id, entries, wanted, max_bytes)
+    files, skipped = _read_selected(client, "run", run_id, entries, wanted, max_bytes, repository)
     return TextArtifacts(
         owner="run",
         owner_id=run_id,
@@ -513,6 +660,7 @@ def read_logged_model_text_artifacts(
     *,
     max_bytes: int = TEXT_ARTIFACT_MAX_BYTES,
     max_entries: int = MAX_LISTED_ARTIFACTS,
+    repository: LoggedModelRepository | None = None,
 ) -> TextArtifacts:
     """A logged model's artifact listing, its ``MLmodel`` and environment files and its text
     documents (`is_text_document`).
@@ -522,6 +670,7 @@ def read_logged_model_text_artifacts(
         model_id: The logged model id (``m-...``).
         max_bytes: Size cap per file.
         max_entries: Stop listing after this many files (``truncated`` is then True).
+        repository: The logged model's repository, when other readers of this review share it.
     """
     entries, truncated = _walk(client, "logged_model", model_id, None, max_entries)
     files, skipped = _read_selected(
@@ -531,6 +680,7 @@ def read_logged_model_text_artifacts(
         entries,
         _documents_first(entries, lambda p: p in LOGGED_MODEL_TEXT_FILES),
         max_bytes,
+        repository or LoggedModelRepository(client, model_id),
     )
     return TextArtifacts(
         owner="logged_model",

@@ -27,6 +27,8 @@ from tools._genai_eval import (
 from tools._logged_models import read_logged_model
 from tools._safety import SafetyEvidence, read_safety_evidence
 from tools.artifacts import (
+    LoggedModelRepository,
+    RunArtifactRepository,
     TextArtifacts,
     is_config_or_environment,
     read_logged_model_text_artifacts,
@@ -191,6 +193,7 @@ def _mapped_configs(
     listing: TextArtifacts,
     mapping: EvidenceMapping | None,
     reader: _Reader,
+    repository: RunArtifactRepository | None,
 ) -> tuple[list[ArtifactFile], list[EvidenceOrigin]]:
     """Config files outside ``pipeline/`` that the mapping names or discovery finds."""
     paths, how, gaps = find_configs(listing.paths, listing.files, mapping)
@@ -199,7 +202,7 @@ def _mapped_configs(
     origins: list[EvidenceOrigin] = []
     for path in paths:
         try:
-            found = read_text_artifact(client, "run", run_id, path)
+            found = read_text_artifact(client, "run", run_id, path, repository=repository)
         except ArtifactError as exc:
             reader.gap("pipeline_config", f"run {run_id!r}: {exc.message}", exc.how_to_fix)
             continue
@@ -284,9 +287,15 @@ def collect_resolved(
         run_future = reader.submit(fetch_run, client, resolved.run_id) if resolved.run_id else None
         model_futures = None
         if resolved.model_id is not None:
+            # Both readers share one read of the logged model (whichever asks first reads it).
+            model_repository = LoggedModelRepository(client, resolved.model_id)
             model_futures = (
-                reader.submit(read_logged_model, client, resolved.model_id),
-                reader.submit(read_logged_model_text_artifacts, client, resolved.model_id),
+                reader.submit(read_logged_model, client, resolved.model_id, model_repository),
+                reader.submit(
+                    partial(read_logged_model_text_artifacts, repository=model_repository),
+                    client,
+                    resolved.model_id,
+                ),
             )
         else:
             reader.gap(
@@ -326,28 +335,25 @@ def collect_resolved(
                             with_outputs=frozenset(genai_inputs_with_outputs(raw)),
                         )
 
-        # mlflow.genai.evaluate(model_id=...) run apart from the logging run: its own run.
-        linked_future = (
-            reader.submit(find_evaluation_run, client, resolved.model_id)
-            if genai is None and resolved.model_id is not None
-            else None
-        )
+        # mlflow.genai.evaluate(model_id=...) run apart from the logging run: its own run,
+        # looked for only when the run itself has no table (it reads the logged model and the
+        # runs its metrics name, the source run among them, so reading it early would cost
+        # every review those reads for the few that use them).
+        model_id = resolved.model_id if genai is None else None
         if run is not None:
-            # One listing for both readers; each waits for it and fails with it.
+            # One listing for both readers; each waits for it and fails with it. The run's
+            # repository, resolved once, serves the listing and every download of this run.
+            repository = RunArtifactRepository.for_run(
+                client, run.run_id, artifact_uri, run.experiment_id
+            )
             listing = reader.submit(
-                partial(
-                    walk_run_artifacts,
-                    artifact_uri=artifact_uri,
-                    experiment_id=run.experiment_id,
-                ),
-                client,
-                run.run_id,
+                partial(walk_run_artifacts, repository=repository), client, run.run_id
             )
             genai_experiment_id = run.experiment_id if genai is not None else None
             run_futures = (
                 reader.submit(
                     lambda run_id: read_run_text_artifacts(
-                        client, run_id, listing=listing.result()
+                        client, run_id, listing=listing.result(), repository=repository
                     ),
                     run.run_id,
                 ),
@@ -358,6 +364,7 @@ def collect_resolved(
                         mapping,
                         listing.result()[0],
                         genai_experiment_id=genai_experiment_id,
+                        repository=repository,
                     ),
                     run.run_id,
                 ),
@@ -378,7 +385,7 @@ def collect_resolved(
                 artifact_paths.extend(run_listing.paths)
                 reader.gaps.extend(_artifact_gaps(run_listing, "pipeline_config"))
                 configs, config_origins = _mapped_configs(
-                    client, run.run_id, run_listing, mapping, reader
+                    client, run.run_id, run_listing, mapping, reader, repository
                 )
                 artifacts.extend(configs)
                 origins.extend(config_origins)
@@ -412,9 +419,9 @@ def collect_resolved(
                 safety = safety_result.results
                 reader.gaps.extend(safety_result.gaps)
 
-        if linked_future is not None and eval_table is None:
+        if model_id is not None and eval_table is None:
             linked = reader.result(
-                linked_future,
+                reader.submit(find_evaluation_run, client, model_id),
                 "eval_table",
                 f"mlflow.genai.evaluate runs of logged model {resolved.model_id!r}",
             )

@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Literal
 
-from tools.artifacts import ArtifactEntry, download_artifact, list_run_artifacts
+from tools.artifacts import (
+    ArtifactEntry,
+    RunArtifactRepository,
+    download_artifact,
+    list_run_artifacts,
+)
 from tools.errors import ArtifactError, MalformedArtifactError, ToolError
 from tools.eval_table import EVAL_TABLE_MAX_BYTES, EVAL_TABLE_PATHS, parse_eval_table
 from tools.evidence import (
@@ -232,10 +237,20 @@ class FoundTable:
 
 
 def _load(
-    client: MlflowClient, run_id: str, entry: ArtifactEntry, mapped: TableColumns | None
+    client: MlflowClient,
+    run_id: str,
+    entry: ArtifactEntry,
+    mapped: TableColumns | None,
+    repository: RunArtifactRepository | None,
 ) -> tuple[EvalTable, dict[Role, str]]:
     data = download_artifact(
-        client, "run", run_id, entry.path, max_bytes=EVAL_TABLE_MAX_BYTES, size_hint=entry.size
+        client,
+        "run",
+        run_id,
+        entry.path,
+        max_bytes=EVAL_TABLE_MAX_BYTES,
+        size_hint=entry.size,
+        repository=repository,
     )
     # Keyed by the bytes just read, so a replaced table is parsed again.
     table = TABLE_CACHE.get_or_compute(
@@ -295,6 +310,7 @@ def find_eval_table(
     entries: Sequence[ArtifactEntry] | None = None,
     *,
     genai_experiment_id: str | None = None,
+    repository: RunArtifactRepository | None = None,
 ) -> FoundTable:
     """The run's per-example evaluation table: by mapping, by convention, else by content.
 
@@ -309,6 +325,8 @@ def find_eval_table(
         entries: The run's artifact listing, when the caller already has it.
         genai_experiment_id: The run's experiment when the run is an ``mlflow.genai.evaluate``
             run (its traces live there).
+        repository: The run's repository, to download through (MLflow's `runs:/` route when
+            None).
 
     Raises:
         AmbiguousEvidenceError: Several artifacts fit; the message lists them.
@@ -362,7 +380,7 @@ def find_eval_table(
             ][:_MAX_TABLE_CANDIDATES]
 
     if how != "discovery":
-        table, roles = _load(client, run_id, candidates[0], columns)
+        table, roles = _load(client, run_id, candidates[0], columns, repository)
         reason = _fits(table, roles)
         if reason is not None:
             raise MalformedArtifactError(
@@ -389,7 +407,7 @@ def find_eval_table(
     rejected: list[str] = []
     for entry in candidates:
         try:
-            table, roles = _load(client, run_id, entry, columns)
+            table, roles = _load(client, run_id, entry, columns, repository)
         except ArtifactError as exc:
             logger.debug("table candidate %r of run %s: %s", entry.path, run_id, exc)
             continue

@@ -1,5 +1,5 @@
-"""Caching parsed tables, bootstraps, importances and digests changes no decision, and never
-serves a replaced table."""
+"""Caching parsed tables, bootstraps, importances, digests, policies and MLmodel files changes
+no decision, and never serves a replaced table."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import pytest
 from agents.offline_investigator import OfflineInvestigator
 from demo.command import EXAMPLE_POLICIES
 from ledger.store import Ledger
+from policies.loader import PARSED_POLICIES, PARSED_POLICIES_BYTES
 from review import ReviewConfig, ReviewService
+from tools._logged_models import MLMODEL_CACHE
 from tools.evidence_cache import (
     BOOTSTRAP_CACHE_BYTES,
     IMPORTANCE_CACHE_BYTES,
@@ -25,6 +27,8 @@ from tools.model_importance import IMPORTANCE_CACHE
 from tools.significance import BOOTSTRAP_CACHE
 
 FIXED = datetime(2026, 1, 1, tzinfo=UTC)
+# Caches of what parsing the files just read gave, with the budget that turns each back on.
+_PARSE_CACHES = ((PARSED_POLICIES, PARSED_POLICIES_BYTES), (MLMODEL_CACHE, 1024 * 1024))
 # The only fields that differ between two reviews of the same evidence: the id each record
 # gets in the append-only ledger, and the wall time.
 _VARYING = {"id", "duration_ms"}
@@ -47,6 +51,8 @@ def service(demo_registry: Any, tmp_path: Path) -> Iterator[ReviewService]:
     TABLE_CACHE.resize(TABLE_CACHE_BYTES)
     BOOTSTRAP_CACHE.resize(BOOTSTRAP_CACHE_BYTES)
     IMPORTANCE_CACHE.resize(IMPORTANCE_CACHE_BYTES)
+    for cache, budget in _PARSE_CACHES:
+        cache.resize(budget)
 
 
 def _decision_bytes(service: ReviewService, version: int, run: str) -> bytes:
@@ -58,7 +64,7 @@ def test_cached_and_uncached_reviews_decide_byte_for_byte_alike(
     service: ReviewService, demo_registry: Any
 ) -> None:
     versions = [c.version for c in demo_registry.candidates]
-    caches = (TABLE_CACHE, BOOTSTRAP_CACHE, IMPORTANCE_CACHE)
+    caches = (TABLE_CACHE, BOOTSTRAP_CACHE, IMPORTANCE_CACHE, *(c for c, _ in _PARSE_CACHES))
     for cache in caches:
         cache.resize(0)
     uncached = {v: _decision_bytes(service, v, "uncached") for v in versions}
@@ -67,6 +73,8 @@ def test_cached_and_uncached_reviews_decide_byte_for_byte_alike(
     TABLE_CACHE.resize(TABLE_CACHE_BYTES)
     BOOTSTRAP_CACHE.resize(BOOTSTRAP_CACHE_BYTES)
     IMPORTANCE_CACHE.resize(IMPORTANCE_CACHE_BYTES)
+    for cache, budget in _PARSE_CACHES:
+        cache.resize(budget)
     for cache in caches:
         cache.clear()
     first = {v: _decision_bytes(service, v, "first") for v in versions}
@@ -74,6 +82,9 @@ def test_cached_and_uncached_reviews_decide_byte_for_byte_alike(
     # importances read already.
     assert TABLE_CACHE.stats().hits >= len(versions) - 1
     assert IMPORTANCE_CACHE.stats().hits >= len(versions) - 1
+    # Every review after the first found the policy files and the champion's MLmodel parsed.
+    assert PARSED_POLICIES.stats().hits >= len(versions) - 1
+    assert MLMODEL_CACHE.stats().hits >= len(versions) - 1
     warm = {v: _decision_bytes(service, v, "warm") for v in versions}
     assert BOOTSTRAP_CACHE.stats().hits > 0
     assert IMPORTANCE_CACHE.stats().hits >= 3 * len(versions) - 1

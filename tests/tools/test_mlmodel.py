@@ -77,3 +77,51 @@ def test_code_that_runs_on_load_is_flagged(
 def test_unreadable_mlmodel_is_an_error(text: str) -> None:
     with pytest.raises(MLmodelParseError):
         parse_mlmodel(text)
+
+
+SKOPS = "flavors:\n  sklearn: {serialization_format: skops}\n"
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        pytest.param(SKOPS.replace("sklearn", "xgboost"), id="flavor"),
+        pytest.param(
+            SKOPS + 'signature: {inputs: \'[{"type": "double", "name": "a"}]\'}\n',
+            id="signature",
+        ),
+        pytest.param(
+            SKOPS.replace("flavors:\n", "flavors:\n  python_function: {}\n"), id="flavor-added"
+        ),
+    ],
+)
+def test_a_logged_models_mlmodel_is_kept_under_its_text_and_a_changed_text_is_parsed_afresh(
+    changed: str,
+) -> None:
+    from tools._logged_models import MLMODEL_CACHE
+    from tools._logged_models import parse_mlmodel as parse_logged_model_mlmodel
+
+    MLMODEL_CACHE.clear()
+    first = parse_logged_model_mlmodel(SKOPS)
+    assert parse_logged_model_mlmodel(SKOPS) == first
+    assert MLMODEL_CACHE.stats().hits == 1
+    # Each answer is what parsing that text gives, whatever was parsed before it.
+    MLMODEL_CACHE.resize(0)
+    uncached = parse_logged_model_mlmodel(changed)
+    MLMODEL_CACHE.resize(1024 * 1024)
+    misses = MLMODEL_CACHE.stats().misses
+    assert parse_logged_model_mlmodel(changed) == uncached
+    assert parse_logged_model_mlmodel(changed) != first
+    assert MLMODEL_CACHE.stats().misses == misses + 1
+    assert parse_logged_model_mlmodel(SKOPS) == first
+
+
+def test_a_caller_changing_its_signature_does_not_change_the_next_answer() -> None:
+    from tools._logged_models import parse_mlmodel as parse_logged_model_mlmodel
+
+    text = SKOPS + "signature: {inputs: '[]'}\n"
+    flavors, signature = parse_logged_model_mlmodel(text)
+    assert signature is not None
+    flavors.append("mutated")
+    signature["inputs"] = "mutated"
+    assert parse_logged_model_mlmodel(text) == (["sklearn"], {"inputs": []})

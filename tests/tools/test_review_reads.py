@@ -1,5 +1,6 @@
 """The cheaper reads of a review answer exactly what the plain MLflow reads answer: a run's
-listing read without re-reading the run, the earlier versions' runs read in one search, and
+listing read without re-reading the run, its files downloaded without MLflow's `runs:/` reads,
+a logged model read once for all its files, the earlier versions' runs read in one search, and
 importances kept under the model file's bytes."""
 
 from __future__ import annotations
@@ -7,10 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import skops.io as sio
 from sklearn.tree import DecisionTreeClassifier
 
-from tools.artifacts import walk_run_artifacts
+from tools.artifacts import (
+    LoggedModelRepository,
+    RunArtifactRepository,
+    download_artifact,
+    walk_run_artifacts,
+)
+from tools.errors import ToolError
 from tools.model_importance import IMPORTANCE_CACHE, load_skops_importances
 from tools.version_history import read_version_history
 
@@ -29,6 +37,38 @@ def _both_listings(client: Any, run_id: str) -> tuple[Any, Any]:
     return plain, direct
 
 
+MAX = 64 * 1024 * 1024
+
+
+def _repository(client: Any, run_id: str) -> RunArtifactRepository:
+    run = client.get_run(run_id)
+    repository = RunArtifactRepository.for_run(
+        client, run_id, run.info.artifact_uri, run.info.experiment_id
+    )
+    assert repository is not None
+    return repository
+
+
+def _read(client: Any, owner: Any, owner_id: str, path: str, repository: Any) -> bytes | str:
+    """The file's bytes, or the error's type and message: both routes must agree on either."""
+    try:
+        return download_artifact(
+            client, owner, owner_id, path, max_bytes=MAX, repository=repository
+        )
+    except ToolError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _downloads_alike(client: Any, run_id: str, extra: tuple[str, ...] = ()) -> list[str]:
+    repository = _repository(client, run_id)
+    paths = [e.path for e in walk_run_artifacts(client, run_id)[0]]
+    for path in [*paths, *extra]:
+        plain = _read(client, "run", run_id, path, None)
+        direct = _read(client, "run", run_id, path, repository)
+        assert direct == plain, (run_id, path)
+    return paths
+
+
 def test_every_run_of_the_store_lists_alike_both_ways(mlflow_store: Any, client: Any) -> None:
     from mlflow.entities import ViewType
 
@@ -40,13 +80,68 @@ def test_every_run_of_the_store_lists_alike_both_ways(mlflow_store: Any, client:
         assert direct == plain, run.info.run_id
 
 
-def test_a_logged_model_named_like_a_run_directory_is_merged_as_mlflow_does(
-    tmp_path: Path,
+def test_every_file_of_every_run_downloads_alike_both_ways(mlflow_store: Any, client: Any) -> None:
+    from mlflow.entities import ViewType
+
+    experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    runs = client.search_runs(experiments, run_view_type=ViewType.ALL, max_results=500)
+    downloaded = 0
+    for run in runs:
+        # A missing file fails with MLflow's own error either way.
+        downloaded += len(_downloads_alike(client, run.info.run_id, ("no/such/file.txt",)))
+    assert downloaded >= 10
+
+
+def test_every_file_of_every_logged_model_reads_alike_with_one_shared_read(
+    mlflow_store: Any, client: Any
 ) -> None:
+    from tools.artifacts import list_logged_model_artifacts
+
+    model_ids = [facts.model_id for facts in mlflow_store.versions.values()]
+    assert len(model_ids) >= 2
+    for model_id in model_ids:
+        shared = LoggedModelRepository(client, model_id)
+        paths = [e.path for e in list_logged_model_artifacts(client, model_id)]
+        assert "MLmodel" in paths
+        for path in [*paths, "no/such/file.txt"]:
+            alone = _read(client, "logged_model", model_id, path, None)
+            assert _read(client, "logged_model", model_id, path, shared) == alone, path
+        assert shared.logged_model().model_id == model_id
+    missing = LoggedModelRepository(client, "m-0000000000000000000000000000dead")
+    with pytest.raises(ToolError) as raised:
+        missing.download("MLmodel", "/nonexistent")
+    with pytest.raises(ToolError) as again:
+        download_artifact(client, "logged_model", missing.model_id, "MLmodel", max_bytes=MAX)
+    assert type(raised.value) is type(again.value)
+    assert str(raised.value) == str(again.value)
+
+
+def _new_store(tmp_path: Path) -> tuple[Any, str]:
+    """A client on an empty SQLite store and one experiment with local artifacts."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.create_experiment("merge", artifact_location=(tmp_path / "a").as_uri())
+    return client, client.create_experiment("e", artifact_location=(tmp_path / "a").as_uri())
+
+
+def test_a_file_logged_again_is_downloaded_afresh_through_the_same_repository(
+    tmp_path: Path,
+) -> None:
+    client, experiment = _new_store(tmp_path)
+    run_id = client.create_run(experiment).info.run_id
+    client.log_text(run_id, "first", "pipeline/train.yaml")
+    client.set_terminated(run_id)
+    repository = _repository(client, run_id)
+    first = _read(client, "run", run_id, "pipeline/train.yaml", repository)
+    client.log_text(run_id, "other", "pipeline/train.yaml")
+    second = _read(client, "run", run_id, "pipeline/train.yaml", repository)
+    assert (first, second) == (b"first", b"other")
+
+
+def test_a_logged_model_named_like_a_run_directory_is_merged_as_mlflow_does(
+    tmp_path: Path,
+) -> None:
+    client, experiment = _new_store(tmp_path)
     run_id = client.create_run(experiment).info.run_id
     other_run = client.create_run(experiment).info.run_id
 
@@ -82,6 +177,13 @@ def test_a_logged_model_named_like_a_run_directory_is_merged_as_mlflow_does(
     finally:
         mlflow.set_tracking_uri(previous)
     assert direct == plain
+    # The files a logged model of the run overwrites are downloaded through MLflow's route.
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(client.tracking_uri)
+    try:
+        _downloads_alike(client, run_id, ("model", "model/MLmodel", "safety/none.json"))
+    finally:
+        mlflow.set_tracking_uri(previous)
     paths = [e.path for e in plain[0]]
     assert "model/notes.txt" in paths and "model/extra/deep/a.txt" in paths
     assert "safety/suite/results.json" in paths
