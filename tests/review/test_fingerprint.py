@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 
 from agents.offline_investigator import OfflineInvestigator
+from benchmarks._http_relay import HttpRelay
 from benchmarks._mlflow_server import MlflowServer
 from ledger.fingerprints import find_fingerprint
 from ledger.store import Ledger
 from review._fingerprint import FingerprintUnavailableError, _directory_stat
 from review.gate import GateService
 from review.service import ReviewConfig, ReviewService
-from tests.support.http_relay import HttpRelay
 
 MODEL = "fp-model"
 CANDIDATE = 2
