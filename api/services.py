@@ -34,16 +34,16 @@ def configure_mlflow_environment(settings: Settings) -> None:
     """MLflow's HTTP client reads its timeouts and telemetry switch from the environment only.
 
     Every front door calls this once at start-up, so it also sets up the process's on-disk cache
-    (`configure_disk_cache`) and spares MLflow's client its per-call imports of Databricks
-    modules that are not installed (`tools.databricks_probes`).
+    (`configure_disk_cache`) and spares MLflow's client its per-call probes for Databricks
+    outside Databricks (`tools.databricks_probes`).
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, settings.mlflow_http_timeout_s)))
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(settings.mlflow_http_retries)
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-    from tools.databricks_probes import skip_absent_databricks_probes
+    from tools import skip_databricks_header_probes
 
-    skip_absent_databricks_probes()
+    skip_databricks_header_probes()
     configure_disk_cache(settings)
 
 

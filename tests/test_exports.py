@@ -115,6 +115,7 @@ FACES: dict[str, list[str]] = {
         "segment_metrics_from_keys",
         "segment_metrics_from_table",
         "sign_model_directory",
+        "skip_databricks_header_probes",
         "table_metric_name",
         "use_importance_disk_cache",
         "value_text",

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
         collect_version as collect_version,
     )
     from tools.collector import evidence_tags as evidence_tags
+    from tools.databricks_probes import (
+        skip_databricks_header_probes as skip_databricks_header_probes,
+    )
     from tools.datasets import read_dataset_inputs as read_dataset_inputs
     from tools.discovery import (
         BUILTIN_METRIC_ALIASES as BUILTIN_METRIC_ALIASES,
@@ -267,6 +270,7 @@ _EXPORTS: dict[str, str] = {
     "evidence_tags": "tools.collector",
     "ByteBoundedCache": "tools.evidence_cache",
     "DiskCache": "tools.disk_cache",
+    "skip_databricks_header_probes": "tools.databricks_probes",
     "default_cache_dir": "tools.disk_cache",
     "use_importance_disk_cache": "tools.model_importance",
     "collect_resolved": "tools.collector",
@@ -457,6 +461,7 @@ __all__ = [
     "segment_metrics_from_keys",
     "segment_metrics_from_table",
     "sign_model_directory",
+    "skip_databricks_header_probes",
     "table_metric_name",
     "use_importance_disk_cache",
     "value_text",

@@ -1,6 +1,6 @@
-"""MLflow's per-call Databricks probes answered at once where the modules are not installed.
+"""MLflow's per-call Databricks probes asked once outside Databricks.
 
-Each case runs in its own interpreter: marking a module absent is process-wide.
+Each case runs in its own interpreter: MLflow's request-header registry is process-wide.
 """
 
 from __future__ import annotations
@@ -25,59 +25,43 @@ def _run(code: str) -> str:
     return result.stdout.strip()
 
 
-def test_absent_probes_fail_at_once_with_the_same_error() -> None:
-    out = _run(
-        """
-        import importlib.util
-        from tools.databricks_probes import DATABRICKS_PROBES, skip_absent_databricks_probes
-        absent = [n for n in DATABRICKS_PROBES if importlib.util.find_spec(n) is None]
-        marked = skip_absent_databricks_probes()
-        assert marked == absent, (marked, absent)
-        for name in marked:
-            try:
-                __import__(name)
-            except ModuleNotFoundError:
-                pass
-            else:
-                raise AssertionError(name)
-            assert importlib.util.find_spec(name) is None
-        print(len(marked))
-        """
-    )
-    assert out.isdigit()
-
-
-def test_an_installed_module_is_never_marked() -> None:
+def test_an_mlflow_call_no_longer_searches_for_them_and_sys_modules_is_untouched() -> None:
     out = _run(
         """
         import sys
-        import tools.databricks_probes as probes
-        probes.DATABRICKS_PROBES = ("json", "no_such_module_for_this_test")
-        marked = probes.skip_absent_databricks_probes()
-        import json
-        print(marked, sys.modules["json"] is json)
-        """
-    )
-    assert out == "['no_such_module_for_this_test'] True"
-
-
-def test_an_mlflow_call_no_longer_searches_for_them(tmp_path: Path) -> None:
-    out = _run(
-        f"""
-        import sys
-        from mlflow import MlflowClient
-        from tools.databricks_probes import skip_absent_databricks_probes
-        client = MlflowClient(tracking_uri="sqlite:///{tmp_path / "mlflow.db"}")
-        client.search_experiments()
-        skip_absent_databricks_probes()
+        from mlflow.tracking.request_header.registry import resolve_request_headers
+        from tools.databricks_probes import skip_databricks_header_probes
+        before = resolve_request_headers()
+        print(skip_databricks_header_probes())
         searched = []
         class Finder:
             def find_spec(self, name, path=None, target=None):
                 searched.append(name)
         sys.meta_path.insert(0, Finder())
-        from mlflow.tracking.request_header.registry import resolve_request_headers
-        resolve_request_headers()
-        print(sorted(set(searched) & {{"dbruntime", "IPython", "pyspark"}}))
+        assert resolve_request_headers() == before, "the same headers"
+        print(sorted(set(searched) & {"dbruntime", "IPython", "pyspark"}))
+        print(sorted(n for n in ("dbruntime", "IPython", "pyspark") if n in sys.modules))
         """
     )
-    assert out == "[]"
+    assert out.splitlines() == ["1", "[]", "[]"]
+
+
+def test_a_provider_in_context_is_kept() -> None:
+    out = _run(
+        """
+        from mlflow.tracking.request_header.databricks_request_header_provider import (
+            DatabricksRequestHeaderProvider,
+        )
+        from mlflow.tracking.request_header.registry import _request_header_provider_registry
+        from tools.databricks_probes import skip_databricks_header_probes
+
+        class OnDatabricks(DatabricksRequestHeaderProvider):
+            def in_context(self):
+                return True
+
+        _request_header_provider_registry._registry.insert(0, OnDatabricks())
+        print(skip_databricks_header_probes())
+        print([type(p).__name__ for p in _request_header_provider_registry])
+        """
+    )
+    assert out.splitlines() == ["1", "['OnDatabricks', 'DefaultRequestHeaderProvider']"]
