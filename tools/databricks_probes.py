@@ -1,7 +1,7 @@
 """MLflow's client asks, on every REST call, whether it runs on Databricks: its request-header
 provider for Databricks imports ``dbruntime``, ``IPython`` and ``pyspark`` (eleven imports per
 call). Where they are not installed, each attempt searches every `sys.path` entry again, since
-Python does not remember a failed import: 0.62 ms of CPU per MLflow call, against 0.06 ms
+Python does not remember a failed import: 0.62 ms of CPU per MLflow call, against 0.001 ms
 without them (2,000 calls of MLflow's `resolve_request_headers`); a fresh gate makes about
 fifty calls.
 
