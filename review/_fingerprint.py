@@ -85,6 +85,7 @@ _MAX_HASHED_FILES = 10_000
 _RACY_NS = 2_000_000_000
 _LOCAL_SCHEMES = ("file:", "/")
 _HTTP_SCHEMES = ("http://", "https://")
+_SCALAR = json.JSONEncoder(ensure_ascii=False).encode
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _BULK_HISTORY_PATH: Final = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
 _BULK_HISTORY_MAX: Final = 25_000
@@ -118,28 +119,29 @@ class EvidenceFingerprint(BaseModel):
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """`value` as canonical JSON in one pass: object keys sorted, every list sorted by its items'
+    canonical text (order from a store is not evidence), tuples kept in order, and empty fields
+    left out of objects (MLflow's REST API sends ``""`` where its stores give None)."""
+    if isinstance(value, dict):
+        fields = sorted((str(k), v) for k, v in value.items() if v is not None and v != "")
+        return "{" + ",".join(f"{_SCALAR(k)}:{_canonical(v)}" for k, v in fields) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(sorted(_canonical(v) for v in value)) + "]"
+    if isinstance(value, tuple):
+        # A record whose fields are told apart by position (a file's path, size and times; a
+        # metric point's step, timestamp and value): kept in order.
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    return _SCALAR(value)
 
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(_canonical(value).encode()).hexdigest()
 
 
-def _normalised(value: Any) -> Any:
-    """`value` with every list sorted by its canonical form (order from a store is not evidence)
-    and empty fields left out (MLflow's REST API sends ``""`` where its stores give None)."""
-    if isinstance(value, dict):
-        return {str(k): _normalised(v) for k, v in value.items() if v is not None and v != ""}
-    if isinstance(value, list):
-        items = [_normalised(v) for v in value]
-        return sorted(items, key=_canonical)
-    return value
-
-
 def _proto_dict(entity: Any) -> Any:
     from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped]
 
-    return _normalised(MessageToDict(entity.to_proto(), preserving_proto_field_name=True))
+    return MessageToDict(entity.to_proto(), preserving_proto_field_name=True)
 
 
 @lru_cache(maxsize=1)
@@ -267,7 +269,7 @@ def _local_root(uri: str | None) -> Path | None:
     return Path(local_file_uri_to_path(uri))  # type: ignore[no-untyped-call]
 
 
-def _directory_stat(uri: str | None, what: str) -> list[list[Any]]:
+def _directory_stat(uri: str | None, what: str) -> list[tuple[Any, ...]]:
     """Path, size, modification and change time (ns) of every file under a local artifact root.
 
     Raises:
@@ -281,8 +283,8 @@ def _directory_stat(uri: str | None, what: str) -> list[list[Any]]:
         )
     if not root.exists():
         # Nothing logged yet: MLflow creates the directory with the first artifact.
-        return [["<absent>"]]
-    entries: list[list[Any]] = []
+        return [("<absent>",)]
+    entries: list[tuple[Any, ...]] = []
     try:
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames.sort()
@@ -296,13 +298,13 @@ def _directory_stat(uri: str | None, what: str) -> list[list[Any]]:
                 if not stat.S_ISREG(info.st_mode) and not stat.S_ISLNK(info.st_mode):
                     continue
                 entries.append(
-                    [
+                    (
                         path.relative_to(root).as_posix(),
                         info.st_size,
                         info.st_mtime_ns,
                         info.st_ctime_ns,
                         info.st_ino,
-                    ]
+                    )
                 )
                 if len(entries) > MAX_FINGERPRINT_FILES:
                     raise FingerprintUnavailableError(
@@ -429,12 +431,12 @@ def _entity_ids(mv: Any) -> tuple[str | None, str | None]:
     return run_id, model_id
 
 
-def _history_read(client: MlflowClient, run_id: str, key: str) -> list[list[Any]]:
+def _history_read(client: MlflowClient, run_id: str, key: str) -> list[tuple[Any, ...]]:
     points = call_mlflow(
         lambda: client.get_metric_history(run_id, key),
         f"get_metric_history({run_id!r}, {key!r})",
     )
-    return sorted([int(p.step), int(p.timestamp), float(p.value)] for p in points)
+    return sorted((int(p.step), int(p.timestamp), float(p.value)) for p in points)
 
 
 def _version_read(client: MlflowClient, model: str, number: int) -> Any:
@@ -729,12 +731,12 @@ def _history_bulk_read(creds: Any, run_ids: Sequence[str], key: str) -> dict[str
     points = answer.get("metrics", []) if isinstance(answer, dict) else None
     if not isinstance(points, list) or len(points) >= _BULK_HISTORY_MAX:
         raise FingerprintUnavailableError(f"the bulk history of {key!r} may be incomplete")
-    found: dict[str, list[list[Any]]] = {r: [] for r in run_ids}
+    found: dict[str, list[tuple[Any, ...]]] = {r: [] for r in run_ids}
     for point in points:
         run_id = point.get("run_id")
         if run_id not in found or point.get("key") != key:
             raise FingerprintUnavailableError(f"the bulk history of {key!r} names {run_id!r}")
-        found[run_id].append([int(point["step"]), int(point["timestamp"]), float(point["value"])])
+        found[run_id].append((int(point["step"]), int(point["timestamp"]), float(point["value"])))
     return {r: sorted(p) for r, p in found.items()}
 
 

@@ -535,3 +535,30 @@ def test_a_run_is_covered_alike_whether_read_alone_or_in_a_search(registry: Regi
         run_view_type=ViewType.ALL,
     )
     assert _run_part(alone) == _run_part(searched)
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ([{"key": "a"}, {"key": "b"}], [{"key": "b"}, {"key": "a"}], True),
+        ({"a": 1, "b": ""}, {"a": 1}, True),
+        ({"a": 1, "b": None}, {"a": 1}, True),
+        ({"a": 0}, {"a": False}, False),
+        ([("f.txt", 100, 200)], [("f.txt", 200, 100)], False),
+        ([(1, 10, 0.5), (2, 20, 0.25)], [(2, 20, 0.25), (1, 10, 0.5)], True),
+        ({"a": "x"}, {"a": "x "}, False),
+    ],
+    ids=[
+        "store-order",
+        "empty-string",
+        "none",
+        "zero-is-not-false",
+        "positional-fields-keep-their-order",
+        "records-in-any-order",
+        "whitespace",
+    ],
+)
+def test_what_the_digest_tells_apart(one: Any, other: Any, same: bool) -> None:
+    from review._fingerprint import _digest
+
+    assert (_digest(one) == _digest(other)) is same
