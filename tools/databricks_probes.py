@@ -2,8 +2,8 @@
 provider for Databricks imports ``dbruntime``, ``IPython`` and ``pyspark`` (eleven imports per
 call). Where they are not installed, each attempt searches every `sys.path` entry again, since
 Python does not remember a failed import: 0.62 ms of CPU per MLflow call, against 0.001 ms
-without them (2,000 calls of MLflow's `resolve_request_headers`); a fresh gate makes about
-fifty calls.
+without them (2,000 calls of MLflow's `resolve_request_headers`); a fresh gate on the demo
+makes 37 calls (`benchmarks.mlflow_calls`).
 
 Whether a process runs on Databricks does not change while it runs, so
 `skip_databricks_header_probes` asks once and, outside Databricks, takes that provider out of
