@@ -46,6 +46,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -69,6 +70,7 @@ __all__ = [
     "EvidenceFingerprint",
     "FingerprintUnavailableError",
     "PolicySnapshots",
+    "PolicyState",
     "evidence_fingerprint",
     "policy_dir_digests",
 ]
@@ -86,6 +88,9 @@ _RACY_NS = 2_000_000_000
 _LOCAL_SCHEMES = ("file:", "/")
 _HTTP_SCHEMES = ("http://", "https://")
 _SCALAR = json.JSONEncoder(ensure_ascii=False).encode
+# A record of scalars is encoded by the C encoder in one call; its text is `_canonical`'s.
+_RECORD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_SCALAR_TYPES = (str, int, float, bool, type(None))
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _BULK_HISTORY_PATH: Final = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
 _BULK_HISTORY_MAX: Final = 25_000
@@ -94,6 +99,19 @@ _BULK_HISTORY_MAX: Final = 25_000
 
 class FingerprintUnavailableError(Exception):
     """The fingerprint cannot prove the evidence unchanged; the evidence must be read in full."""
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    """What a fingerprint covers of the policies a review would apply."""
+
+    policies: Sequence[LoadedPolicy]
+    """The loaded policies (names, revisions and hashes count for a fixed policy set)."""
+    policy_files: dict[str, str] | None
+    """`policy_dir_digests` of the directory the policies were read from, taken before they were
+    read; None for a fixed policy set."""
+    history_keys: Sequence[str]
+    """Metric histories the policies' convergence rules read."""
 
 
 class EvidenceFingerprint(BaseModel):
@@ -130,12 +148,27 @@ def _canonical(value: Any) -> str:
     if isinstance(value, tuple):
         # A record whose fields are told apart by position (a file's path, size and times; a
         # metric point's step, timestamp and value): kept in order.
+        if all(isinstance(v, _SCALAR_TYPES) for v in value):
+            return _RECORD(value)
         return "[" + ",".join(_canonical(v) for v in value) + "]"
     return _SCALAR(value)
 
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(_canonical(value).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Digested:
+    """A part's digest, taken in the thread that read the part as soon as the read returned:
+    the large parts (metric histories, artifact listings) are then digested while the slower
+    reads are still on their way, not after the last of them."""
+
+    digest: str
+
+
+def _part_digest(value: Any) -> str:
+    return value.digest if isinstance(value, _Digested) else _digest(value)
 
 
 def _proto_dict(entity: Any) -> Any:
@@ -256,6 +289,11 @@ class PolicySnapshots:
             raise FingerprintUnavailableError("the policy directory changed while it was read")
         self._cached = (before, loaded)
         return loaded, before
+
+
+def _stat_part(uri: str | None, what: str) -> _Digested:
+    """The digest of `_directory_stat`."""
+    return _Digested(_digest(_directory_stat(uri, what)))
 
 
 def _local_root(uri: str | None) -> Path | None:
@@ -431,12 +469,15 @@ def _entity_ids(mv: Any) -> tuple[str | None, str | None]:
     return run_id, model_id
 
 
-def _history_read(client: MlflowClient, run_id: str, key: str) -> list[tuple[Any, ...]]:
+def _history_read(client: MlflowClient, run_id: str, key: str) -> _Digested:
+    """The digest of `key`'s history in `run_id`: its points as (step, timestamp, value), sorted."""
     points = call_mlflow(
         lambda: client.get_metric_history(run_id, key),
         f"get_metric_history({run_id!r}, {key!r})",
     )
-    return sorted((int(p.step), int(p.timestamp), float(p.value)) for p in points)
+    return _Digested(
+        _digest(sorted((int(p.step), int(p.timestamp), float(p.value)) for p in points))
+    )
 
 
 def _version_read(client: MlflowClient, model: str, number: int) -> Any:
@@ -535,15 +576,18 @@ class _Plan:
         for run_id in run_ids:
             for key in _MEMO.get(("histories", run_id)) or ():
                 known.setdefault(key, []).append(run_id)
-            run_uri = _MEMO.get(("artifacts", "run", run_id))
-            if run_uri is not None:
-                reads.start(("stat", run_uri), _directory_stat, run_uri, "run")
         for key, runs in known.items():
             self.start_histories(key, runs)
+        # The local directory listings last: the executor starts reads in order, and MLflow's
+        # answers are what the fingerprint waits for.
+        for run_id in run_ids:
+            run_uri = _MEMO.get(("artifacts", "run", run_id))
+            if run_uri is not None:
+                reads.start(("stat", run_uri), _stat_part, run_uri, "run")
         for model_id in model_ids:
             model_uri = _MEMO.get(("artifacts", "logged_model", model_id))
             if model_uri is not None:
-                reads.start(("stat", model_uri), _directory_stat, model_uri, "logged model")
+                reads.start(("stat", model_uri), _stat_part, model_uri, "logged model")
 
     def start_histories(self, key: str, run_ids: Sequence[str]) -> None:
         """Start the reads of `key`'s history in each of `run_ids`: one bulk read over HTTP."""
@@ -595,7 +639,7 @@ class _Plan:
             parts[f"{role}.run"] = _run_part(run)
             run_uri = str(run.info.artifact_uri or "")
             run_label = f"{role} run"
-            reads.start(("stat", run_uri), _directory_stat, run_uri, run_label)
+            reads.start(("stat", run_uri), _stat_part, run_uri, run_label)
             # The histories a review reads: the policies' keys and loss-like keys the run has.
             keys = [k for k in self.wanted if k in run.data.metrics]
             for key in keys:
@@ -627,7 +671,7 @@ class _Plan:
             parts[f"{role}.logged_model"] = _proto_dict(logged)
             model_uri = str(getattr(logged, "artifact_location", "") or "")
             model_label = f"{role} logged model"
-            reads.start(("stat", model_uri), _directory_stat, model_uri, model_label)
+            reads.start(("stat", model_uri), _stat_part, model_uri, model_label)
             parts[f"{role}.artifacts.logged_model"] = reads.result(
                 ("stat", model_uri), f"{role} logged model artifacts"
             )
@@ -710,9 +754,9 @@ def _bulk_history_creds(client: MlflowClient) -> Any:
     return creds
 
 
-def _history_bulk_read(creds: Any, run_ids: Sequence[str], key: str) -> dict[str, Any]:
-    """`key`'s history in each of `run_ids`, from the MLflow server's bulk history endpoint, in
-    the shape `_history_read` gives.
+def _history_bulk_read(creds: Any, run_ids: Sequence[str], key: str) -> dict[str, _Digested]:
+    """`key`'s history in each of `run_ids`, from the MLflow server's bulk history endpoint, as
+    `_history_read` digests it.
 
     Raises:
         FingerprintUnavailableError: The answer may be cut (as many points as the endpoint
@@ -737,7 +781,7 @@ def _history_bulk_read(creds: Any, run_ids: Sequence[str], key: str) -> dict[str
         if run_id not in found or point.get("key") != key:
             raise FingerprintUnavailableError(f"the bulk history of {key!r} names {run_id!r}")
         found[run_id].append((int(point["step"]), int(point["timestamp"]), float(point["value"])))
-    return {r: sorted(p) for r, p in found.items()}
+    return {r: _Digested(_digest(sorted(p))) for r, p in found.items()}
 
 
 def evidence_fingerprint(
@@ -745,9 +789,7 @@ def evidence_fingerprint(
     model: str,
     ref: str | int,
     *,
-    policies: Sequence[LoadedPolicy],
-    policy_files: dict[str, str] | None,
-    history_keys: Sequence[str],
+    policy_state: Callable[[], PolicyState],
     target_alias: str,
     baseline_alias: str | None,
     timeout_s: float = 10.0,
@@ -765,11 +807,9 @@ def evidence_fingerprint(
         client: MLflow client.
         model: Registered model name.
         ref: Version number or ``@alias`` (``latest`` is not fingerprinted).
-        policies: The loaded policies (their names, revisions and hashes count when they were
-            not read from a directory).
-        policy_files: `policy_dir_digests` of the directory the policies were read from, taken
-            before they were read; None for a fixed policy set.
-        history_keys: Metric histories the policies' convergence rules read.
+        policy_state: The policies the review would apply; called once the registry reads are
+            on their way, so that reading the policy directory overlaps them (what it raises
+            propagates).
         target_alias: The alias the promotion would move.
         baseline_alias: The baseline's alias (``v<N>`` pins a version), None for none.
         timeout_s: Bound on all reads together.
@@ -788,13 +828,9 @@ def evidence_fingerprint(
     if baseline_alias is not None and pinned is None and baseline_alias.lower() == "latest":
         raise FingerprintUnavailableError(f"baseline {baseline_alias!r} is not fingerprinted")
     reads = _Reads(timeout_s)
-    plan = _Plan(client, reads, list(dict.fromkeys([*history_keys, *LOSS_LIKE_KEYS])))
+    plan = _Plan(client, reads, ())
     try:
         parts: dict[str, Any] = {}
-        if policy_files is not None:
-            parts["policies"] = policy_files
-        else:
-            parts["policies"] = sorted([p.name, p.ref.revision, p.sha256] for p in policies)
         parts["config"] = {
             "format": FINGERPRINT_FORMAT,
             "target_alias": target_alias,
@@ -827,6 +863,12 @@ def evidence_fingerprint(
             baseline_guess = _MEMO.get(("holder", model, held))
         guessed_ids = [_MEMO.get(("points_at", model, str(g))) for g in (guess, baseline_guess)]
         plan.start([ids for ids in guessed_ids if ids is not None])
+        state = policy_state()
+        if state.policy_files is not None:
+            parts["policies"] = state.policy_files
+        else:
+            parts["policies"] = sorted([p.name, p.ref.revision, p.sha256] for p in state.policies)
+        plan.wanted = list(dict.fromkeys([*state.history_keys, *LOSS_LIKE_KEYS]))
 
         candidate: Any = reads.result(candidate_key, f"{model!r} at {ref!r}")
         number = int(candidate.version)
@@ -867,7 +909,7 @@ def evidence_fingerprint(
         raise FingerprintUnavailableError(str(exc)) from exc
     finally:
         reads.close()
-    digests = {name: _digest(value) for name, value in sorted(parts.items())}
+    digests = {name: _part_digest(value) for name, value in sorted(parts.items())}
     return EvidenceFingerprint(
         model=model,
         version=number,

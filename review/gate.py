@@ -48,6 +48,7 @@ from review._fingerprint import (
     EvidenceFingerprint,
     FingerprintUnavailableError,
     PolicySnapshots,
+    PolicyState,
     evidence_fingerprint,
 )
 from review._gather import history_keys_for
@@ -232,25 +233,26 @@ class GateService:
         created_at = self.clock()
         target = target_alias or self.config.target_alias
         # The version's newest fingerprint record is read while MLflow is: the ledger round trip
-        # overlaps the fingerprint's, and most repeated calls find their match in it.
+        # overlaps the fingerprint's, and most repeated calls find their match in it. It starts
+        # once the registry reads are on their way, so that it does not hold them back.
         number = ref if isinstance(ref, int) else int(ref) if ref.isdigit() else None
-        newest = (
-            self._ledger_reads.submit(
+        newest: Future[FingerprintMatch | None] | None = None
+        active: Future[list[Override]] | None = None
+
+        def read_ledger() -> None:
+            nonlocal newest, active
+            if number is None or not 1 <= number <= _MAX_VERSION:
+                return
+            newest = self._ledger_reads.submit(
                 match_fingerprint, self.ledger, model, number, target, None, FINGERPRINT_FORMAT
             )
-            if number is not None and 1 <= number <= _MAX_VERSION
-            else None
-        )
-        # So are its active overrides, which a reused decision that does not approve needs; they
-        # are judged at the moment the gate was asked.
-        active = (
-            self._ledger_reads.submit(
+            # So are its active overrides, which a reused decision that does not approve needs;
+            # they are judged at the moment the gate was asked.
+            active = self._ledger_reads.submit(
                 self.ledger.active_overrides, model, number, target_alias=target, at=created_at
             )
-            if newest is not None and number is not None
-            else None
-        )
-        taken = self._fingerprint(model, ref, target)
+
+        taken = self._fingerprint(model, ref, target, meanwhile=read_ledger)
         fingerprint = taken[0] if taken is not None else None
         if taken is not None:
             reused = self._reuse_by_fingerprint(*taken, target, newest=newest, active=active)
@@ -321,18 +323,32 @@ class GateService:
         return taken[0] if taken is not None else None
 
     def _fingerprint(
-        self, model: str, ref: str | int, target: str
+        self,
+        model: str,
+        ref: str | int,
+        target: str,
+        *,
+        meanwhile: Callable[[], None] | None = None,
     ) -> tuple[EvidenceFingerprint, list[LoadedPolicy]] | None:
-        """The fingerprint, and the policies it was taken under (None: none can be taken)."""
-        try:
+        """The fingerprint, and the policies it was taken under (None: none can be taken).
+
+        `meanwhile` is called once the registry reads are on their way (not at all when the
+        fingerprint fails before them)."""
+        taken: list[LoadedPolicy] = []
+
+        def policy_state() -> PolicyState:
+            if meanwhile is not None:
+                meanwhile()
             policies, files = self._policy_snapshots.current()
+            taken.extend(policies)
+            return PolicyState(policies, files, history_keys_for(policies, model))
+
+        try:
             fingerprint = evidence_fingerprint(
                 self.client,
                 model,
                 ref,
-                policies=policies,
-                policy_files=files,
-                history_keys=history_keys_for(policies, model),
+                policy_state=policy_state,
                 target_alias=target,
                 baseline_alias=self.config.baseline_alias,
                 timeout_s=min(_FINGERPRINT_TIMEOUT_S, self.config.evidence_timeout_s),
@@ -340,7 +356,7 @@ class GateService:
         except (FingerprintUnavailableError, PolicyError) as exc:
             logger.info("gate %s@%s @%s: no fingerprint (%s)", model, ref, target, exc)
             return None
-        return fingerprint, policies
+        return fingerprint, taken
 
     def _reuse_by_fingerprint(
         self,

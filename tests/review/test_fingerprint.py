@@ -416,16 +416,14 @@ def test_reads_guessed_from_an_earlier_fingerprint_never_stand_in_for_the_curren
 def test_a_baseline_alias_no_version_holds_is_fingerprinted_as_absent(
     gate: GateService, registry: Registry
 ) -> None:
-    from review._fingerprint import evidence_fingerprint
+    from review._fingerprint import PolicyState, evidence_fingerprint
 
     def taken() -> Any:
         return evidence_fingerprint(
             gate.client,
             MODEL,
             CANDIDATE,
-            policies=[],
-            policy_files={},
-            history_keys=[],
+            policy_state=lambda: PolicyState([], {}, []),
             target_alias="champion",
             baseline_alias="incumbent",
         )
