@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 
 from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import Deployer, IdempotencyKey, State
 from api.idempotency import idempotent
@@ -45,7 +48,7 @@ def _deadline_deny(body: GateRequest, target: str, deadline_s: float) -> GateRes
     summary="Allow or deny a promotion",
     responses=problem_responses(400, 401, 403, 409, 413, 422, 429, 503),
 )
-def gate(
+async def gate(
     body: GateRequest, state: State, caller: Deployer, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Allow or deny moving `target_alias` to `model` at `version`.
@@ -58,25 +61,24 @@ def gate(
     client must treat anything but `allowed: true` as a deny.
     """
     target = body.target_alias or state.settings.target_alias
+    deadline_s = state.settings.request_deadline_s
 
-    def handle() -> Response:
-        started = time.perf_counter()
-        future = state.executor.submit(
+    def review() -> Future[GateResponse]:
+        return state.executor.submit(
             state.gate.gate,
             body.model,
             body.version,
             target_alias=target,
             requested_by=None if caller.anonymous else caller.name,
         )
-        try:
-            answer = future.result(timeout=state.settings.request_deadline_s)
-        except FutureTimeoutError:
+
+    def respond(answer: GateResponse | None, started: float) -> Response:
+        if answer is None:
             state.metrics.record_error("deadline_exceeded")
-            answer = _deadline_deny(body, target, state.settings.request_deadline_s)
-        else:
-            if answer.error is not None:
-                # The review could not complete (MLflow down, unknown model, policies unreadable).
-                state.metrics.record_error("evidence_error")
+            answer = _deadline_deny(body, target, deadline_s)
+        elif answer.error is not None:
+            # The review could not complete (MLflow down, unknown model, policies unreadable).
+            state.metrics.record_error("evidence_error")
         state.metrics.record_gate(answer.allowed, answer.reused, time.perf_counter() - started)
         logger.info(
             "gate %s v%s @%s for %s: %s",
@@ -88,7 +90,30 @@ def gate(
         )
         return Response(content=answer.model_dump_json(), media_type="application/json")
 
-    return idempotent(
+    if idempotency_key is None:
+        # The common call is awaited on the event loop: no worker thread sits blocked on the
+        # review executor's answer (a second thread hop on every gate call).
+        started = time.perf_counter()
+        try:
+            # Shielded: at the deadline only the waiting stops; a review still queued in the
+            # executor is not cancelled, so a later call can reuse its decision.
+            answer: GateResponse | None = await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(review())), timeout=deadline_s
+            )
+        except TimeoutError:
+            answer = None
+        return respond(answer, started)
+
+    def handle() -> Response:
+        started = time.perf_counter()
+        try:
+            found: GateResponse | None = review().result(timeout=deadline_s)
+        except FutureTimeoutError:
+            found = None
+        return respond(found, started)
+
+    return await run_in_threadpool(
+        idempotent,
         state.ledger.idempotency,
         idempotency_key,
         caller=caller,
@@ -96,5 +121,5 @@ def gate(
         path="/v1/gate",
         body=body.model_dump_json(),
         handle=handle,
-        wait_seconds=state.settings.request_deadline_s,
+        wait_seconds=deadline_s,
     )
