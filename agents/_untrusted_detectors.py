@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import unicodedata
@@ -324,15 +325,28 @@ _PRESSURE = _rx(
     rf"\b{_AUTHORITY}\b[^\n]{{0,60}}\b{_DEMAND}\b",
     rf"\b{_DEMAND}\b[^\n]{{0,60}}\b{_AUTHORITY}\b",
 )
+# The patterns read only by some texts (an approval claim, a comment, non-ASCII letters, prose)
+# are compiled the first time one needs them: a review's texts rarely do, and compiling them all
+# at import cost every review a few milliseconds.
+
+
 # A data-use approval ("approved by data owners for training use") is not a gate claim.
-_DATA_USE = re.compile(
-    r"\b(?:for|in)\s+(?:training|research|analysis|data\s+use|model(?:l)?ing|use\s+(?:in|on|by))\b"
-    r"|\bfor\s+use\b",
-    re.IGNORECASE,
-)
-_GATE_WORDS = re.compile(
-    rf"\b(?:{_PROMOTE}|gate|checks?|polic(?:y|ies)|regressions?|reviewer|verdict)\b", re.IGNORECASE
-)
+@functools.cache
+def _data_use() -> re.Pattern[str]:
+    return re.compile(
+        r"\b(?:for|in)\s+(?:training|research|analysis|data\s+use|model(?:l)?ing|"
+        r"use\s+(?:in|on|by))\b|\bfor\s+use\b",
+        re.IGNORECASE,
+    )
+
+
+@functools.cache
+def _gate_words() -> re.Pattern[str]:
+    return re.compile(
+        rf"\b(?:{_PROMOTE}|gate|checks?|polic(?:y|ies)|regressions?|reviewer|verdict)\b",
+        re.IGNORECASE,
+    )
+
 
 # ---------------------------------------------------------------------------------------------
 # Carriers
@@ -344,16 +358,27 @@ _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _INVISIBLE = dict.fromkeys(map(ord, _ZERO_WIDTH | _BIDI))
 _TAG_RANGE = range(0xE0000, 0xE0080)
 _BLACK_FLAG = "\U0001f3f4"
-_HIDDEN_COMMENT = re.compile(
-    r"<!--(.*?)(?:-->|$)|^\s*\[//\]\s*:\s*#\s*[(\"'](.*?)[)\"']\s*$", re.DOTALL | re.MULTILINE
-)
+
+
+@functools.cache
+def _hidden_comment() -> re.Pattern[str]:
+    return re.compile(
+        r"<!--(.*?)(?:-->|$)|^\s*\[//\]\s*:\s*#\s*[(\"'](.*?)[)\"']\s*$",
+        re.DOTALL | re.MULTILINE,
+    )
+
+
 # A hidden comment naming a verdict is planted; comments in PR templates and READMEs ("Link the
 # issue", "TOC") are not.
-_COMMENT_VERDICT = re.compile(
-    r"\b(?:approve[ds]?|approval|lgtm|verdict|decision|promote[ds]?|exempt\w*|waive[ds]?|"
-    r"sign[\s-]?off|pre-?approved)\b",
-    re.IGNORECASE,
-)
+@functools.cache
+def _comment_verdict() -> re.Pattern[str]:
+    return re.compile(
+        r"\b(?:approve[ds]?|approval|lgtm|verdict|decision|promote[ds]?|exempt\w*|waive[ds]?|"
+        r"sign[\s-]?off|pre-?approved)\b",
+        re.IGNORECASE,
+    )
+
+
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -370,12 +395,16 @@ _LOOKALIKES = str.maketrans(
         "Υ": "Y", "Χ": "X",
     }
 )  # fmt: skip
-_LATIN_WORDS = re.compile(
-    r"^(?:approve[ds]?|approval|pass(?:ed)?|promote[ds]?|ignore|skip|reviewer|system|verdict|"
-    r"decision|model|checks?|policy|exempt|waived?|assistant|instructions?|champion|allow(?:ed)?|"
-    r"gate|safe|green|ok|release|override)$",
-    re.IGNORECASE,
-)
+
+
+@functools.cache
+def _latin_words() -> re.Pattern[str]:
+    return re.compile(
+        r"^(?:approve[ds]?|approval|pass(?:ed)?|promote[ds]?|ignore|skip|reviewer|system|verdict|"
+        r"decision|model|checks?|policy|exempt|waived?|assistant|instructions?|champion|"
+        r"allow(?:ed)?|gate|safe|green|ok|release|override)$",
+        re.IGNORECASE,
+    )
 
 
 _SPACES = re.compile(r"[ \t\r\f\v]+")
@@ -442,7 +471,7 @@ def _homoglyph_words(text: str) -> list[str]:
         scripts = {_script(c) for c in word if c.isalpha()}
         mixed = "LATIN" in scripts and bool(scripts & {"CYRILLIC", "GREEK", "ARMENIAN"})
         disguised = bool(scripts & {"CYRILLIC", "GREEK"}) and bool(
-            _LATIN_WORDS.match(word.translate(_LOOKALIKES))
+            _latin_words().match(word.translate(_LOOKALIKES))
         )
         if mixed or disguised:
             found.append(word)
@@ -540,7 +569,7 @@ def _intent_hits(text: str, carrier: Kind | None, *, prose_only: bool) -> list[H
         if prose_only and kind == "addresses_model":
             # Imperatives and questions are ordinary in READMEs and pull requests; only the
             # explicit forms of address count there.
-            pattern = _ADDRESS_EXPLICIT
+            pattern = _address_explicit()
         for variant in variants:
             match = _first_real(kind, pattern, variant)
             if match is not None:
@@ -566,24 +595,26 @@ def _first_real(kind: Kind, pattern: re.Pattern[str], text: str) -> str | None:
             start = text.rfind(".", 0, match.start()) + 1
             end = text.find(".", match.end())
             sentence = text[start : end if end >= 0 else len(text)]
-            if _DATA_USE.search(sentence) and not _GATE_WORDS.search(sentence):
+            if _data_use().search(sentence) and not _gate_words().search(sentence):
                 continue
         return match.group()
     return None
 
 
-_ADDRESS_EXPLICIT = _rx(
-    r"\b(?:ai|llm|automated|promogate|machine|gpt|bot)[\s_-]*(?:reviewers?|gate(?:keeper)?|"
-    r"assistants?|validators?|judges?)\b",
-    r"@promogate\b",
-    r"\b(?:dear|note\s+to|message\s+to|attention|attn|hey|hi|hello|instructions?\s+(?:for|to))"
-    r"\s*:?\s+(?:the\s+|all\s+|any\s+)?(?:ai|llm|gpt|automated|bots?|promogate|language\s+models?)\b",
-    r"\bif\s+you\s+are\s+(?:an?\s+|the\s+)?(?:ai|llm|language\s+model|bot|automated)",
-    r"\byou\s+are\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:ai|llm|language\s+model|automated)\b",
-    r"\b(?:in|to|into|within)\s+your\s+(?:response|answer|reply|output)\b",
-    r"\b(?:from\s+now\s+on|henceforth)\b[^.\n]{0,40}\byou\s+(?:are|will|must)\b",
-    r"\b(?:developer|god|jailbreak|dan)\s+mode\b",
-)
+@functools.cache
+def _address_explicit() -> re.Pattern[str]:
+    return _rx(
+        r"\b(?:ai|llm|automated|promogate|machine|gpt|bot)[\s_-]*(?:reviewers?|gate(?:keeper)?|"
+        r"assistants?|validators?|judges?)\b",
+        r"@promogate\b",
+        r"\b(?:dear|note\s+to|message\s+to|attention|attn|hey|hi|hello|instructions?\s+(?:for|to))"
+        r"\s*:?\s+(?:the\s+|all\s+|any\s+)?(?:ai|llm|gpt|automated|bots?|promogate|language\s+models?)\b",
+        r"\bif\s+you\s+are\s+(?:an?\s+|the\s+)?(?:ai|llm|language\s+model|bot|automated)",
+        r"\byou\s+are\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:ai|llm|language\s+model|automated)\b",
+        r"\b(?:in|to|into|within)\s+your\s+(?:response|answer|reply|output)\b",
+        r"\b(?:from\s+now\s+on|henceforth)\b[^.\n]{0,40}\byou\s+(?:are|will|must)\b",
+        r"\b(?:developer|god|jailbreak|dan)\s+mode\b",
+    )
 
 
 HITS_CACHE_BYTES = 4 * 1024 * 1024
@@ -628,10 +659,10 @@ def _find_hits(text: str, *, prose_only: bool) -> list[Hit]:
         if words:
             hits.append(Hit("homoglyph", " ".join(words[:5])))
     if "<!--" in text or "[//]" in text:
-        for match in _HIDDEN_COMMENT.finditer(text):
+        for match in _hidden_comment().finditer(text):
             inner = (match.group(1) or match.group(2) or "").strip()
             if inner and (
-                _COMMENT_VERDICT.search(fold_text(inner))
+                _comment_verdict().search(fold_text(inner))
                 or _intent_hits(fold_text(inner), None, prose_only=prose_only)
             ):
                 hits.append(Hit("hidden_comment", match.group()[:200]))

@@ -24,15 +24,6 @@ from review._decide import (
 from review._evaluate import EvaluatedEvidence, evaluate_evidence
 from review._gather import gather_evidence, history_keys_for
 from review._publish import decision_tags, publish_decision_tags
-from review.alias_guard import (
-    AliasGuard,
-    GuardAction,
-    GuardedAlias,
-    GuardOutcome,
-    HolderCheck,
-    ReconcileReport,
-    guard_mode_for,
-)
 from review.artifact_security import SecurityReport, scan_version
 from review.errors import (
     ApproverNotAllowedError,
@@ -43,23 +34,29 @@ from review.errors import (
     PromotionRefusedError,
     SubjectNotFoundError,
 )
-from review.gate import (
-    HUMAN_APPROVAL,
-    Assessment,
-    GateResponse,
-    GateService,
-    OverrideOrder,
-    PromoteResponse,
-)
 from review.service import ReviewConfig, ReviewObserver, ReviewService
 from tools.lazy_exports import lazy_exports
 
 # The watch's names are imported on first use: they bring scipy and pandas, which a review and
-# the gate never need (the CLI's review would pay for them on every run).
+# the gate never need (the CLI's review would pay for them on every run). The gate's and the
+# alias guard's too: a review needs neither, and they bring the ledger's fingerprints.
 if TYPE_CHECKING:
     from review._watch_advice import RollbackAdvice as RollbackAdvice
     from review._watch_advice import RollbackTarget as RollbackTarget
     from review._watch_advice import WindowCost as WindowCost
+    from review.alias_guard import AliasGuard as AliasGuard
+    from review.alias_guard import GuardAction as GuardAction
+    from review.alias_guard import GuardedAlias as GuardedAlias
+    from review.alias_guard import GuardOutcome as GuardOutcome
+    from review.alias_guard import HolderCheck as HolderCheck
+    from review.alias_guard import ReconcileReport as ReconcileReport
+    from review.alias_guard import guard_mode_for as guard_mode_for
+    from review.gate import HUMAN_APPROVAL as HUMAN_APPROVAL
+    from review.gate import Assessment as Assessment
+    from review.gate import GateResponse as GateResponse
+    from review.gate import GateService as GateService
+    from review.gate import OverrideOrder as OverrideOrder
+    from review.gate import PromoteResponse as PromoteResponse
     from review.watch_runner import WATCH_ACTOR as WATCH_ACTOR
     from review.watch_runner import RollbackResult as RollbackResult
     from review.watch_runner import Watcher as Watcher
@@ -68,6 +65,19 @@ if TYPE_CHECKING:
     from review.watch_runner import WindowOutcome as WindowOutcome
 
 _LAZY: dict[str, str] = {
+    "AliasGuard": "review.alias_guard",
+    "GuardAction": "review.alias_guard",
+    "GuardedAlias": "review.alias_guard",
+    "GuardOutcome": "review.alias_guard",
+    "HolderCheck": "review.alias_guard",
+    "ReconcileReport": "review.alias_guard",
+    "guard_mode_for": "review.alias_guard",
+    "HUMAN_APPROVAL": "review.gate",
+    "Assessment": "review.gate",
+    "GateResponse": "review.gate",
+    "GateService": "review.gate",
+    "OverrideOrder": "review.gate",
+    "PromoteResponse": "review.gate",
     "RollbackAdvice": "review._watch_advice",
     "RollbackTarget": "review._watch_advice",
     "WindowCost": "review._watch_advice",

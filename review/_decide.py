@@ -23,6 +23,7 @@ from policies.plausibility_rules import plausibility_findings
 from policies.result import PolicyVerdict, Verdict
 from review._evaluate import EvaluatedEvidence
 from tools.evidence import EvidenceBundle
+from tools.installed_versions import installed_version
 from tools.redaction import redact
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def package_versions() -> dict[str, str]:
     versions: dict[str, str] = {}
     for dist in ("promogate", "mlflow", "langchain", "scikit-learn"):
         try:
-            versions[dist] = metadata.version(dist)
+            versions[dist] = installed_version(dist)
         except metadata.PackageNotFoundError:
             continue
     return versions

@@ -77,6 +77,7 @@ FACES: dict[str, list[str]] = {
         "find_eval_table",
         "find_pickles",
         "install_log_redaction",
+        "installed_version",
         "is_config_artifact",
         "key_matches",
         "label_differences",

@@ -113,6 +113,7 @@ if TYPE_CHECKING:
     from tools.evidence_mapping import (
         merge_mappings as merge_mappings,
     )
+    from tools.installed_versions import installed_version as installed_version
     from tools.model_importance import read_feature_importances as read_feature_importances
     from tools.model_importance import use_importance_disk_cache as use_importance_disk_cache
     from tools.model_signature import SIGNATURE_FILE as SIGNATURE_FILE
@@ -256,6 +257,7 @@ _EXPORTS: dict[str, str] = {
     "FeatureImportances": "tools.plausibility_models",
     "VersionHistory": "tools.plausibility_models",
     "read_feature_importances": "tools.model_importance",
+    "installed_version": "tools.installed_versions",
     "read_version_history": "tools.version_history",
     "verify_model_directory": "tools.model_signature",
     "sign_model_directory": "tools.model_signature",
@@ -423,6 +425,7 @@ __all__ = [
     "find_eval_table",
     "find_pickles",
     "install_log_redaction",
+    "installed_version",
     "is_config_artifact",
     "key_matches",
     "label_differences",

@@ -30,7 +30,6 @@ import logging
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +40,7 @@ from tools.artifacts import ArtifactOwner, download_artifact
 from tools.disk_cache import DiskCache
 from tools.errors import ToolError
 from tools.evidence_cache import IMPORTANCE_CACHE_BYTES, ByteBoundedCache, content_key
+from tools.installed_versions import installed_version
 from tools.plausibility_models import FeatureImportances, ImportanceKind
 
 if TYPE_CHECKING:

@@ -67,8 +67,7 @@ NOT_FOR_GATE_CLIENT = (*HEAVY, "httpx", "pydantic", "rich", "yaml")
 
 _PROBE = """
 import atexit, sys
-atexit.register(lambda: print("LOADED", sorted({m.split(".")[0] for m in sys.modules}),
-                              file=sys.stderr))
+atexit.register(lambda: print("LOADED", sorted(sys.modules), file=sys.stderr))
 sys.argv = ["promogate", *sys.argv[1:]]
 from api.cli import main
 main()
@@ -78,6 +77,15 @@ main()
 def _loaded(
     args: list[str], cwd: Path, **environment: str
 ) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """The top-level packages a command loaded, and how it ended."""
+    modules, result = _loaded_modules(args, cwd, **environment)
+    return {name.split(".")[0] for name in modules}, result
+
+
+def _loaded_modules(
+    args: list[str], cwd: Path, **environment: str
+) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """Every module a command loaded, and how it ended."""
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_PUBLISH_TAGS": "false"}
     env |= {"PROMOGATE_CACHE_DIR": str(cwd / "cache"), **environment}
     result = subprocess.run(
@@ -145,6 +153,24 @@ def test_a_local_offline_review_imports_no_llm_stack(
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mlflow" in loaded
     assert sorted(loaded & set(NEVER_OFFLINE)) == []
+
+
+# What a review does not use: the gate's rules and the alias guard (with the ledger's decision
+# fingerprints they check) serve `gate` and the API, never a review.
+NOT_FOR_REVIEW = (
+    "ledger.fingerprints",
+    "review._alias_lease",
+    "review._fingerprint",
+    "review.alias_guard",
+    "review.gate",
+)
+
+
+def test_a_local_review_imports_no_gate_module(demo_registry: Any, tmp_path: Path) -> None:
+    loaded, result = _loaded_modules(_demo_review("review", demo_registry, tmp_path), tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "review.service" in loaded
+    assert sorted(loaded & set(NOT_FOR_REVIEW)) == []
 
 
 # What a review loads only to read a model file's importances (scipy comes with MLflow).

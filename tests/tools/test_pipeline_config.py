@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+
 import pytest
 from support.pipeline_fixtures import FIXTURES, tree
 
@@ -344,6 +346,17 @@ KEY_MATCHES = [
     ("features.pii_*", "features.age", False),
     ("*window*", "parameters.data_window", True),
     ("SEED", "Train.Seed", True),
+    ("*lr", "optimizer.lr", True),
+    ("*lr", "lr.schedule", False),
+    ("stages.*.cmd", "stages.train.cmd", True),
+    ("stages.*.cmd", "pipeline.stages.train.cmd", True),
+    ("stages.*.cmd", "stages.train.cmds", False),
+    ("*_eval*", "x_eval", True),
+    ("a*a", "a", False),
+    ("a*a", "aa", True),
+    ("feature_?", "feature_a", True),
+    ("feature_[ab]", "model.feature_b", True),
+    ("feature_[ab]", "feature_c", False),
 ]
 
 
@@ -352,6 +365,32 @@ KEY_MATCHES = [
 )
 def test_key_matches(pattern: str, key: str, expected: bool) -> None:
     assert key_matches(pattern, key) is expected
+
+
+# Keys cut from the same few characters, so pieces overlap, repeat and fall at either end.
+_GLOB_KEYS = ["", "a", "b", ".", "ab", "ba", "a.b", "aab", "aba", "ab.ab", "b.a.b", "a\nb", "a*b"]
+_GLOB_PATTERNS = [
+    "*",
+    "**",
+    "a*",
+    "*a",
+    "*a*",
+    "a*b",
+    "*ab*",
+    "ab*ab",
+    "a*a*b",
+    "*.*",
+    "a.*",
+    "*b*a*",
+]
+
+
+@pytest.mark.parametrize("pattern", _GLOB_PATTERNS, ids=_GLOB_PATTERNS)
+def test_key_matches_a_star_glob_as_fnmatch_does(pattern: str) -> None:
+    # Star-only globs are matched without fnmatch's regular expressions; the answer is fnmatch's.
+    for key in _GLOB_KEYS:
+        expected = fnmatchcase(key, pattern) or fnmatchcase(key, "*." + pattern)
+        assert key_matches(pattern, key) is expected, key
 
 
 NUMBERS = [
