@@ -27,7 +27,7 @@ import functools
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -330,22 +330,23 @@ _PRESSURE = _rx(
 # at import cost every review a few milliseconds.
 
 
+def _lazy(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
+    """`pattern`, compiled the first time it is asked for."""
+    return functools.cache(lambda: re.compile(pattern, flags))
+
+
 # A data-use approval ("approved by data owners for training use") is not a gate claim.
-@functools.cache
-def _data_use() -> re.Pattern[str]:
-    return re.compile(
-        r"\b(?:for|in)\s+(?:training|research|analysis|data\s+use|model(?:l)?ing|"
-        r"use\s+(?:in|on|by))\b|\bfor\s+use\b",
-        re.IGNORECASE,
-    )
+_data_use = _lazy(
+    r"\b(?:for|in)\s+(?:training|research|analysis|data\s+use|model(?:l)?ing|"
+    r"use\s+(?:in|on|by))\b|\bfor\s+use\b",
+    re.IGNORECASE,
+)
 
 
-@functools.cache
-def _gate_words() -> re.Pattern[str]:
-    return re.compile(
-        rf"\b(?:{_PROMOTE}|gate|checks?|polic(?:y|ies)|regressions?|reviewer|verdict)\b",
-        re.IGNORECASE,
-    )
+_gate_words = _lazy(
+    rf"\b(?:{_PROMOTE}|gate|checks?|polic(?:y|ies)|regressions?|reviewer|verdict)\b",
+    re.IGNORECASE,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,23 +361,19 @@ _TAG_RANGE = range(0xE0000, 0xE0080)
 _BLACK_FLAG = "\U0001f3f4"
 
 
-@functools.cache
-def _hidden_comment() -> re.Pattern[str]:
-    return re.compile(
-        r"<!--(.*?)(?:-->|$)|^\s*\[//\]\s*:\s*#\s*[(\"'](.*?)[)\"']\s*$",
-        re.DOTALL | re.MULTILINE,
-    )
+_hidden_comment = _lazy(
+    r"<!--(.*?)(?:-->|$)|^\s*\[//\]\s*:\s*#\s*[(\"'](.*?)[)\"']\s*$",
+    re.DOTALL | re.MULTILINE,
+)
 
 
 # A hidden comment naming a verdict is planted; comments in PR templates and READMEs ("Link the
 # issue", "TOC") are not.
-@functools.cache
-def _comment_verdict() -> re.Pattern[str]:
-    return re.compile(
-        r"\b(?:approve[ds]?|approval|lgtm|verdict|decision|promote[ds]?|exempt\w*|waive[ds]?|"
-        r"sign[\s-]?off|pre-?approved)\b",
-        re.IGNORECASE,
-    )
+_comment_verdict = _lazy(
+    r"\b(?:approve[ds]?|approval|lgtm|verdict|decision|promote[ds]?|exempt\w*|waive[ds]?|"
+    r"sign[\s-]?off|pre-?approved)\b",
+    re.IGNORECASE,
+)
 
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
@@ -397,14 +394,12 @@ _LOOKALIKES = str.maketrans(
 )  # fmt: skip
 
 
-@functools.cache
-def _latin_words() -> re.Pattern[str]:
-    return re.compile(
-        r"^(?:approve[ds]?|approval|pass(?:ed)?|promote[ds]?|ignore|skip|reviewer|system|verdict|"
-        r"decision|model|checks?|policy|exempt|waived?|assistant|instructions?|champion|"
-        r"allow(?:ed)?|gate|safe|green|ok|release|override)$",
-        re.IGNORECASE,
-    )
+_latin_words = _lazy(
+    r"^(?:approve[ds]?|approval|pass(?:ed)?|promote[ds]?|ignore|skip|reviewer|system|verdict|"
+    r"decision|model|checks?|policy|exempt|waived?|assistant|instructions?|champion|"
+    r"allow(?:ed)?|gate|safe|green|ok|release|override)$",
+    re.IGNORECASE,
+)
 
 
 _SPACES = re.compile(r"[ \t\r\f\v]+")
