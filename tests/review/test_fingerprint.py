@@ -560,3 +560,30 @@ def test_what_the_digest_tells_apart(one: Any, other: Any, same: bool) -> None:
     from review._fingerprint import _digest
 
     assert (_digest(one) == _digest(other)) is same
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        ("models/model.skops", 1024, 1_700_000_000_000_000_000, 1_700_000_000_000_000_001),
+        (3, 1_700_000_000_123, 0.1),
+        (3, 1_700_000_000_123, float("nan")),
+        (3, 1_700_000_000_123, float("-inf")),
+        ('ünïcode/ファイル "quoted"\n', 0, -1.5e-300),
+        ("<absent>",),
+        (True, None, False, 2**70),
+        (("nested", 1), {"b": 2, "a": ""}, [2, 1]),
+    ],
+    ids=["file-stat", "metric-point", "nan", "infinity", "unicode", "absent", "literals", "nested"],
+)
+def test_a_record_is_written_as_its_fields_in_order(record: tuple[Any, ...]) -> None:
+    import json
+
+    from review._fingerprint import _canonical
+
+    # What the digest has always hashed for a record: each field's canonical text, in order.
+    fields = ",".join(_canonical(v) for v in record)
+    assert _canonical(record) == "[" + fields + "]"
+    if not any(isinstance(v, tuple | dict | list) for v in record):
+        compact = json.dumps(list(record), ensure_ascii=False, separators=(",", ":"))
+        assert _canonical(record) == compact
