@@ -342,7 +342,6 @@ _data_use = _lazy(
     re.IGNORECASE,
 )
 
-
 _gate_words = _lazy(
     rf"\b(?:{_PROMOTE}|gate|checks?|polic(?:y|ies)|regressions?|reviewer|verdict)\b",
     re.IGNORECASE,
@@ -360,12 +359,10 @@ _INVISIBLE = dict.fromkeys(map(ord, _ZERO_WIDTH | _BIDI))
 _TAG_RANGE = range(0xE0000, 0xE0080)
 _BLACK_FLAG = "\U0001f3f4"
 
-
 _hidden_comment = _lazy(
     r"<!--(.*?)(?:-->|$)|^\s*\[//\]\s*:\s*#\s*[(\"'](.*?)[)\"']\s*$",
     re.DOTALL | re.MULTILINE,
 )
-
 
 # A hidden comment naming a verdict is planted; comments in PR templates and READMEs ("Link the
 # issue", "TOC") are not.
@@ -374,7 +371,6 @@ _comment_verdict = _lazy(
     r"sign[\s-]?off|pre-?approved)\b",
     re.IGNORECASE,
 )
-
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _WORD = re.compile(r"\w+", re.UNICODE)
