@@ -165,7 +165,8 @@ def watch_command(
         attempts=settings.notify_attempts,
     )
     reviews = build_review_service(settings)
-    watcher = build_watcher(settings, GateService(reviews), notifier)
+    gate = GateService(reviews)
+    watcher = build_watcher(settings, gate, notifier)
     try:
         if every:
             passes = watcher.watch_all(deadline_s=settings.watch_deadline_s)
@@ -181,6 +182,7 @@ def watch_command(
         typer.echo(f"error: the ledger is unavailable, nothing was recorded: {exc}", err=True)
         raise typer.Exit(3) from None
     finally:
+        gate.drain()
         notifier.flush()
         notifier.close()
         reviews.ledger.close()

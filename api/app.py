@@ -246,6 +246,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
             anchors.stop()
             events.stop()
             state.stop()
+            gate_service.drain()
 
     app = FastAPI(
         title="promogate",

@@ -221,10 +221,9 @@ def gate(
         publish_tags=False if dry_run else publish,
     )
     configure_mlflow_environment(settings)
+    gate_service = GateService(build_review_service(settings))
     try:
-        response = GateService(build_review_service(settings)).gate(
-            model, ref, target_alias=target_alias
-        )
+        response = gate_service.gate(model, ref, target_alias=target_alias)
     except LedgerError as exc:
         typer.echo(
             f"error: the decision ledger is unavailable, nothing was decided: {exc}", err=True
@@ -239,6 +238,8 @@ def gate(
         typer.echo(
             where_line(settings.tracking_uri, settings.ledger_url, dry_run=dry_run), err=True
         )
+    # The answer is out; the decision's tags and fingerprint are written before the exit.
+    gate_service.drain()
     raise typer.Exit(answer.exit_code)
 
 

@@ -57,13 +57,20 @@ def package_versions() -> dict[str, str]:
 
 
 class ReviewOutcome:
-    """A decision together with the evidence it was made on (None when gathering failed)."""
+    """A decision together with the evidence it was made on (None when gathering failed) and
+    its hash in the ledger's chain (None when it was not appended)."""
 
-    __slots__ = ("bundle", "decision")
+    __slots__ = ("bundle", "decision", "record_hash")
 
-    def __init__(self, decision: Decision, bundle: EvidenceBundle | None) -> None:
+    def __init__(
+        self,
+        decision: Decision,
+        bundle: EvidenceBundle | None,
+        record_hash: str | None = None,
+    ) -> None:
         self.decision = decision
         self.bundle = bundle
+        self.record_hash = record_hash
 
 
 def compose_decision(

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -51,6 +52,7 @@ from review._fingerprint import (
     PolicyState,
     evidence_fingerprint,
 )
+from review._followups import Followups
 from review._gather import history_keys_for
 from review._trust import (
     approver_shortfall,
@@ -194,6 +196,12 @@ class GateService:
         self._ledger_reads = ThreadPoolExecutor(
             max_workers=_LEDGER_READERS, thread_name_prefix="promogate-gate-ledger"
         )
+        self._followups = Followups()
+
+    def drain(self, timeout_s: float = 60.0) -> None:
+        """Wait for what follows the answers given so far (tags, fingerprints); call it before a
+        process that gated exits, or when it stops serving."""
+        self._followups.drain(timeout_s)
 
     @property
     def config(self) -> ReviewConfig:
@@ -236,6 +244,9 @@ class GateService:
         # overlaps the fingerprint's, and most repeated calls find their match in it. It starts
         # once the registry reads are on their way, so that it does not hold them back.
         number = ref if isinstance(ref, int) else int(ref) if ref.isdigit() else None
+        # What an earlier answer on this version left to finish (its fingerprint, its tags) is
+        # seen by this one, as if it had been done before that answer.
+        self._followups.wait(model, number)
         newest: Future[FingerprintMatch | None] | None = None
         active: Future[list[Override]] | None = None
 
@@ -296,13 +307,43 @@ class GateService:
             refusal = distrust(self.ledger, existing, evidence.verdict)
             if refusal is not None:
                 return self._untrusted_answer(existing, refusal)
-            self._remember(fingerprint, existing, ref, target)
+            self._follow(existing, None, fingerprint, ref, target)
             return self._answer(existing, reused=True)
-        decision = self.reviews.review(
-            model, ref, target_alias=target, evidence=evidence, requested_by=requested_by
-        ).decision
-        self._remember(fingerprint, decision, ref, target)
-        return self._answer(decision, reused=False)
+        outcome = self.reviews.review(
+            model,
+            ref,
+            target_alias=target,
+            evidence=evidence,
+            requested_by=requested_by,
+            publish=False,
+        )
+        self._follow(outcome.decision, outcome.record_hash, fingerprint, ref, target)
+        return self._answer(outcome.decision, reused=False)
+
+    def _follow(
+        self,
+        decision: Decision,
+        record_hash: str | None,
+        fingerprint: EvidenceFingerprint | None,
+        ref: str | int,
+        target: str,
+    ) -> None:
+        """After the answer: publish a new decision's tags and record the fingerprint it was
+        made under; the two run side by side (neither reads what the other writes: the
+        fingerprint leaves ``promogate.*`` tags out)."""
+        key = (decision.model, decision.version)
+        if record_hash is not None and self.config.publish_tags:
+            self._followups.submit(
+                *key,
+                f"publishing the tags of decision {decision.id}",
+                partial(self.reviews.publish, decision, record_hash),
+            )
+        if fingerprint is not None:
+            self._followups.submit(
+                *key,
+                f"recording the fingerprint of decision {decision.id}",
+                partial(self._remember, fingerprint, decision, ref, target),
+            )
 
     # -- reuse by fingerprint ---------------------------------------------------------------------
 

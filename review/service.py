@@ -223,8 +223,8 @@ class ReviewService:
         record = self.record(decision, started)
         should_publish = self.config.publish_tags if publish is None else publish
         if should_publish:
-            self._publish(decision, record.record_hash)
-        return ReviewOutcome(decision, evidence.bundle)
+            self.publish(decision, record.record_hash)
+        return ReviewOutcome(decision, evidence.bundle, record.record_hash)
 
     def record_failure(
         self,
@@ -272,7 +272,9 @@ class ReviewService:
             self.observer(decision, time.perf_counter() - started)
         return record
 
-    def _publish(self, decision: Decision, record_hash: str) -> None:
+    def publish(self, decision: Decision, record_hash: str) -> None:
+        """Write `decision` to MLflow as tags on its version; a refusal is logged, not raised
+        (the decision stands in the ledger)."""
         from mlflow.exceptions import MlflowException
 
         try:

@@ -243,8 +243,8 @@ def run_watch_scenario(
 
     tracking_uri = registry.tracking_uri
     reviews = offline_review_service(tracking_uri, ledger_path, policies_dir)
+    gate = GateService(reviews)
     try:
-        gate = GateService(reviews)
         # v1 was made champion when the registry was built, outside promogate: approving it
         # now puts it in the ledger as a version promogate vouches for, the rollback target.
         previous_promotion = _promote(gate, _PREVIOUS_VERSION)
@@ -260,6 +260,7 @@ def run_watch_scenario(
             for metric in _realised(window.window_id, reviews.ledger.get_watch(window.record_id))
         ]
     finally:
+        gate.drain()
         reviews.ledger.close()
     drifting = next(d for d in WATCH_DAYS if d.drifting)
     logger.info("demo watch: %s on %d windows", result.level, len(result.windows))

@@ -435,6 +435,20 @@ class LoggedModelRepository:
                 )
             return self._repo
 
+    def list_dir(self, path: str | None) -> list[Any]:
+        """The entries directly under `path` (the root when None), listed in the logged model's
+        own repository: MLflow's `list_logged_model_artifacts` reads the logged model again to
+        find it."""
+        model_id = self.model_id
+        repo = self._repository()
+        return list(
+            call_mlflow(
+                lambda: repo.list_artifacts(path),
+                f"list_logged_model_artifacts({model_id!r}, {path!r})",
+                not_found=_not_found("logged_model", model_id),
+            )
+        )
+
     def download(self, path: str, dst: str) -> Path:
         """One file of the logged model into `dst`."""
         model_id = self.model_id
@@ -672,7 +686,10 @@ def read_logged_model_text_artifacts(
         max_entries: Stop listing after this many files (``truncated`` is then True).
         repository: The logged model's repository, when other readers of this review share it.
     """
-    entries, truncated = _walk(client, "logged_model", model_id, None, max_entries)
+    repository = repository or LoggedModelRepository(client, model_id)
+    entries, truncated = _walk(
+        client, "logged_model", model_id, None, max_entries, repository.list_dir
+    )
     files, skipped = _read_selected(
         client,
         "logged_model",
@@ -680,7 +697,7 @@ def read_logged_model_text_artifacts(
         entries,
         _documents_first(entries, lambda p: p in LOGGED_MODEL_TEXT_FILES),
         max_bytes,
-        repository or LoggedModelRepository(client, model_id),
+        repository,
     )
     return TextArtifacts(
         owner="logged_model",

@@ -118,6 +118,7 @@ def pr_command(
             reports = bot.handle(event)
         finally:
             pool.close()
+            gate.drain()
     except (GitHubError, LedgerError) as exc:
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         raise typer.Exit(3) from exc

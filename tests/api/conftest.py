@@ -213,6 +213,11 @@ class ApiHarness:
     def headers(self, role: Role | str, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}", **extra}
 
+    def settle(self) -> None:
+        """Wait for what follows the gate answers given so far (tags, fingerprints)."""
+        app: Any = self.client.app
+        app.state.promogate.gate.drain()
+
 
 AppFactory = Callable[..., ApiHarness]
 

@@ -108,6 +108,7 @@ def guarded(
         gate_registry, mlflow_server.url, f"sqlite:///{tmp_path / 'ledger.db'}", guard_policies
     )
     yield harness
+    harness.gate.drain()
     harness.ledger.close()
 
 

@@ -30,6 +30,7 @@ def test_the_api_checkpoints_the_head_while_it_serves(make_api: Any, tmp_path: P
         "/v1/gate", json={"model": MODEL, "version": 2}, headers=api.headers("deployer")
     )
     assert answer.status_code == 200
+    api.settle()
     head = api.ledger.head()
     deadline = time.monotonic() + 60.0
     while time.monotonic() < deadline:
@@ -63,6 +64,7 @@ def test_ledger_verify_with_anchors_catches_a_rewound_head(make_api: Any, tmp_pa
         api.client.post(
             "/v1/gate", json={"model": MODEL, "version": version}, headers=api.headers("deployer")
         )
+    api.settle()
     anchors = tmp_path / "anchors.jsonl"
     # The CLI refuses a SQLite tracking store that does not exist (it never creates one).
     (tmp_path / "empty-mlflow.db").touch()

@@ -200,6 +200,7 @@ def test_gate_reuses_on_an_unchanged_fingerprint_and_reviews_a_changed_version(
     api: Any, gate_registry: Any, mlflow_server: Any
 ) -> None:
     first = _gate(api, 2).json()
+    api.settle()
     records = api.ledger.head()[0]
     again = _gate(api, 2).json()
     assert again["reused"] is True and again["decision_id"] == first["decision_id"]
@@ -241,6 +242,7 @@ def test_gate_reads_in_full_when_artifacts_are_served_by_mlflow(
     api = make_api(policies_dir=policies)
     first = _gate(api, 1, model=model).json()
     assert first["error"] is None, first
+    api.settle()
     records = api.ledger.head()[0]
     again = _gate(api, 1, model=model).json()
     assert again["reused"] is True and again["decision_id"] == first["decision_id"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -124,7 +125,9 @@ def gate(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         tracking_uri=registry.tracking_uri, policies_dir=policies, publish_tags=True
     )
     ledger = Ledger(f"sqlite:///{directory / 'ledger.db'}")
-    yield GateService(ReviewService(config, ledger=ledger, investigator=OfflineInvestigator()))
+    service = GateService(ReviewService(config, ledger=ledger, investigator=OfflineInvestigator()))
+    yield service
+    service.drain()
     ledger.close()
 
 
@@ -155,7 +158,9 @@ def http_gate(
 ) -> Iterator[GateService]:
     """A gate on the same store through the MLflow server (only its fingerprints are taken)."""
     ledger = Ledger(f"sqlite:///{tmp_path_factory.mktemp('fingerprint-http') / 'ledger.db'}")
-    yield _gate_on(served.url, gate, ledger)
+    service = _gate_on(served.url, gate, ledger)
+    yield service
+    service.drain()
     ledger.close()
 
 
@@ -166,6 +171,8 @@ def _assert_same(taken: Any, expected: Any) -> None:
 
 
 def _records(gate: GateService) -> int:
+    # What follows the answers given so far (their fingerprints) is in the ledger first.
+    gate.drain()
     return gate.ledger.head()[0]
 
 
@@ -306,6 +313,37 @@ def test_every_evidence_change_forces_a_fresh_review(
     assert len(gate.ledger.list_decisions(MODEL, CANDIDATE, limit=1000)) == decisions + 1
     # The fresh decision carries the new fingerprint: the next call is answered from it.
     _settled(gate)
+
+
+def test_the_answer_leaves_before_its_tags_and_the_next_call_waits_for_them(
+    gate: GateService, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish = gate.reviews.publish
+    release = threading.Event()
+
+    def held_publish(decision: Any, record_hash: str) -> None:
+        assert release.wait(30.0)
+        publish(decision, record_hash)
+
+    monkeypatch.setattr(gate.reviews, "publish", held_publish)
+    target = "staging"  # no decision for this alias yet: a fresh review
+    answer = gate.gate(MODEL, CANDIDATE, target_alias=target)
+    assert not answer.reused and answer.error is None, answer
+    tags = registry.client().get_model_version(MODEL, str(CANDIDATE)).tags
+    assert tags.get("promogate.decision_id") != answer.decision_id
+    again: list[Any] = []
+    waiter = threading.Thread(
+        target=lambda: again.append(gate.gate(MODEL, CANDIDATE, target_alias=target))
+    )
+    waiter.start()
+    waiter.join(0.5)
+    assert waiter.is_alive(), "the next call on the version waits for the tags"
+    release.set()
+    waiter.join(60.0)
+    assert again and again[0].reused and again[0].decision_id == answer.decision_id
+    tags = registry.client().get_model_version(MODEL, str(CANDIDATE)).tags
+    assert tags["promogate.decision_id"] == answer.decision_id
+    assert tags["promogate.target_alias"] == target
 
 
 def test_a_touched_file_with_the_same_bytes_reads_again_and_reuses_by_digest(

@@ -254,4 +254,5 @@ class WatchScenario:
         return registered_aliases(self.client, self.name)["champion"]
 
     def close(self) -> None:
+        self.gate.drain()
         self.ledger.close()
