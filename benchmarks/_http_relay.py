@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
@@ -90,6 +91,22 @@ class HttpRelay:
         with self._lock:
             taken, self.requests = self.requests, []
         return taken
+
+    def take_requests_when_quiet(
+        self, quiet_s: float = 0.5, timeout_s: float = 30.0
+    ) -> list[tuple[str, str]]:
+        """`take_requests` once no request has arrived for `quiet_s` (work a server does after
+        its answer, such as the gate's tags and fingerprint, is then counted too)."""
+        deadline = time.monotonic() + timeout_s
+        seen = -1
+        while time.monotonic() < deadline:
+            with self._lock:
+                count = len(self.requests)
+            if count == seen:
+                break
+            seen = count
+            time.sleep(quiet_s)
+        return self.take_requests()
 
     def close(self) -> None:
         self._server.shutdown()

@@ -1,5 +1,7 @@
 """MLflow calls per gate: the requests `promogate serve` sends an `mlflow server` for each demo
-candidate, on a fresh gate and on a reused one, counted by a relay in front of the server.
+candidate, on a fresh gate and on a reused one, counted by a relay in front of the server. A
+fresh gate's tags and fingerprint are written after its answer; they are counted with it (the
+relay is read once MLflow has had no request for half a second).
 
 Against `mlflow server --workers 1` these calls are answered one after another, about 10 ms each
 on 2 cores, so their number bounds both gate figures. MLflow's native check makes 4.
@@ -90,7 +92,7 @@ def count_mlflow_calls(workdir: Path, policies_dir: Path, env: dict[str, str]) -
                             timeout=_TIMEOUT_S,
                         )
                         response.raise_for_status()
-                        paths = [_endpoint(p) for _, p in relay.take_requests()]
+                        paths = [_endpoint(p) for _, p in relay.take_requests_when_quiet()]
                         counts.append(
                             CallCount(
                                 version=candidate.version,
