@@ -73,6 +73,7 @@ from review.errors import (
 from review.service import ReviewConfig, ReviewObserver, ReviewService
 from tools.client import call_mlflow
 from tools.errors import BackendUnavailableError, NotFoundError, ToolError
+from tools.read_once import read_once
 from tools.registry import registered_aliases
 
 if TYPE_CHECKING:
@@ -263,14 +264,19 @@ class GateService:
                 self.ledger.active_overrides, model, number, target_alias=target, at=created_at
             )
 
-        taken = self._fingerprint(model, ref, target, meanwhile=read_ledger)
+        # The fingerprint taken before the evidence is read reads through the gathering's
+        # read-once client: what it read (the version, runs, logged models and histories read
+        # one by one) is not read again. Any change after it shows in the fingerprint taken
+        # after the decision, which then is not recorded.
+        reads = read_once(self.client)
+        taken = self._fingerprint(model, ref, target, meanwhile=read_ledger, reads=reads)
         fingerprint = taken[0] if taken is not None else None
         if taken is not None:
             reused = self._reuse_by_fingerprint(*taken, target, newest=newest, active=active)
             if reused is not None:
                 return reused
         try:
-            evidence = self.reviews.gather(model, ref, target_alias=target)
+            evidence = self.reviews.gather(model, ref, target_alias=target, reads=reads)
         except (PolicyError, ToolError) as exc:
             decision = self.reviews.record_failure(
                 model,
@@ -370,11 +376,13 @@ class GateService:
         target: str,
         *,
         meanwhile: Callable[[], None] | None = None,
+        reads: MlflowClient | None = None,
     ) -> tuple[EvidenceFingerprint, list[LoadedPolicy]] | None:
         """The fingerprint, and the policies it was taken under (None: none can be taken).
 
         `meanwhile` is called once the registry reads are on their way (not at all when the
-        fingerprint fails before them)."""
+        fingerprint fails before them); `reads` is the client to read through (this service's
+        when None)."""
         taken: list[LoadedPolicy] = []
 
         def policy_state() -> PolicyState:
@@ -386,7 +394,7 @@ class GateService:
 
         try:
             fingerprint = evidence_fingerprint(
-                self.client,
+                reads if reads is not None else self.client,
                 model,
                 ref,
                 policy_state=policy_state,

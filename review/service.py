@@ -151,8 +151,12 @@ class ReviewService:
         *,
         target_alias: str | None = None,
         baseline_alias: str | None = None,
+        reads: MlflowClient | None = None,
     ) -> EvaluatedEvidence:
         """The version's current evidence (resolve, gather) and the policies' verdict on it.
+
+        `reads` is a `tools.read_once` client that already holds reads of this gathering (the
+        gate's fingerprint, taken just before); a new one when None.
 
         Raises:
             PolicyError: The policies cannot be loaded.
@@ -161,7 +165,7 @@ class ReviewService:
         policies = self.policies()
         # The tools read the same runs and versions several times; one gathering reads each once.
         bundle = gather_evidence(
-            read_once(self.client),
+            reads if reads is not None else read_once(self.client),
             model,
             ref,
             policies=policies,

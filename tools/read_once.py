@@ -8,7 +8,8 @@ Within one gathering, a repeat is answered from the first read. That is also the
 consistent answer: every tool sees the same snapshot of a run, instead of one that may have
 moved between two tools' reads. Changes made while a review runs are caught where they always
 were: the gate's fingerprint is taken before and after, and a decision is tied to it only when
-the two agree.
+the two agree. The fingerprint taken before reads through the gathering's client, so what it read
+one by one (the version, runs, logged models, histories) is not read again by the tools.
 
 Only metadata reads are kept (runs, versions, logged models, searches, histories, listings);
 failures are not kept, and every answer is a deep copy, so a caller that changes what it got

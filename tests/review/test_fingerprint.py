@@ -537,6 +537,28 @@ def test_over_http_a_fingerprint_takes_five_calls_and_sees_what_the_store_does(
     ledger.close()
 
 
+def test_a_fresh_gate_reads_what_its_first_fingerprint_read_once(
+    gate: GateService, served: MlflowServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cold (nothing remembered, so the fingerprint reads each run and logged model on its
+    own): the evidence is gathered from those reads, not from a second read of each."""
+    import review._fingerprint as fingerprints
+
+    monkeypatch.setattr(fingerprints, "_MEMO", fingerprints._Memo(16))
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with HttpRelay(served.port) as relay:
+        relayed = _gate_on(relay.url, gate, ledger)
+        relay.take_requests()
+        answer = relayed.gate(MODEL, CANDIDATE)
+        relayed.drain()
+        assert not answer.reused and answer.error is None, answer
+        paths = [path for _, path in relay.take_requests()]
+    ledger.close()
+    assert sum(p.endswith("/runs/get") for p in paths) == 2, paths
+    assert sum("/logged-models/m-" in p for p in paths) == 2, paths
+    assert sum(p.endswith("/metrics/get-history") for p in paths) == 2, paths
+
+
 def test_a_server_that_refuses_the_bulk_history_is_read_run_by_run(
     gate: GateService, served: MlflowServer, tmp_path: Path
 ) -> None:
