@@ -181,7 +181,9 @@ class FaultProxy:
         try:
             while True:
                 data = source.recv(_CHUNK)
-                if not data:
+                # A connection opened just before a switch to a fault (registered after `set`
+                # cut the open ones) must not carry traffic past it.
+                if not data or self.mode in ("http_503", "refuse"):
                     break
                 if from_target and self.mode == "slow" and self.delay_s > 0:
                     time.sleep(self.delay_s)
