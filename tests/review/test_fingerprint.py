@@ -540,8 +540,8 @@ def test_over_http_a_fingerprint_takes_five_calls_and_sees_what_the_store_does(
 def test_a_fresh_gate_reads_what_its_first_fingerprint_read_once(
     gate: GateService, served: MlflowServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Cold (nothing remembered, so the fingerprint reads each run and logged model on its
-    own): the evidence is gathered from those reads, not from a second read of each."""
+    """Cold (nothing remembered, so the fingerprint reads each run and history on its own):
+    the evidence is gathered from those reads, not from a second read of each."""
     import review._fingerprint as fingerprints
 
     monkeypatch.setattr(fingerprints, "_MEMO", fingerprints._Memo(16))
@@ -555,8 +555,11 @@ def test_a_fresh_gate_reads_what_its_first_fingerprint_read_once(
         paths = [path for _, path in relay.take_requests()]
     ledger.close()
     assert sum(p.endswith("/runs/get") for p in paths) == 2, paths
-    assert sum("/logged-models/m-" in p for p in paths) == 2, paths
     assert sum(p.endswith("/metrics/get-history") for p in paths) == 2, paths
+    # Depending on what earlier tests of this module logged, the review may also read a logged
+    # model the fingerprint does not cover; none is read twice.
+    by_id = [p for p in paths if "/logged-models/m-" in p]
+    assert len(by_id) == len(set(by_id)), paths
 
 
 def test_a_server_that_refuses_the_bulk_history_is_read_run_by_run(
