@@ -191,6 +191,8 @@ def worker(
             watch_cron=settings.watch_cron,
         )
     finally:
+        # PR bot and watch jobs gate; what follows their answers is written before the exit.
+        service.drain()
         notifier.flush()
         notifier.close()
 
