@@ -57,8 +57,8 @@ def package_versions() -> dict[str, str]:
 
 
 class ReviewOutcome:
-    """A decision together with the evidence it was made on (None when gathering failed) and
-    its hash in the ledger's chain (None when it was not appended)."""
+    """A decision together with the evidence it was made on and its hash in the ledger's chain
+    (both None when gathering failed)."""
 
     __slots__ = ("bundle", "decision", "record_hash")
 

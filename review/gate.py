@@ -5,10 +5,10 @@ reads that change whenever the evidence could have. A decision recorded with the
 is reused without reading the evidence. Otherwise, or when no fingerprint can be taken, the gate
 gathers the evidence once (`ReviewService.gather`), looks for a decision already made on the same
 evidence digest under the same policy revisions, and reviews that same evidence
-(`ReviewService.review(evidence=...)`) only when there is none; the fingerprint is then recorded
-with the decision if it did not change meanwhile. Every front door that gates (the
-HTTP API, the local `promogate gate`, the PR bot) asks `GateService.gate`, so they decide the same
-way, overrides included.
+(`ReviewService.review(evidence=...)`) only when there is none; after the answer, the
+fingerprint is recorded with the decision if it did not change meanwhile, and the decision's
+tags are written. Every front door that gates (the HTTP API, the local `promogate gate`, the PR
+bot) asks `GateService.gate`, so they decide the same way, overrides included.
 
 Everything fails closed: a review that cannot complete is recorded as a blocking decision with its
 reason, the gate allows only an approving decision (or a blocked one whose every failing check an
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from ledger.errors import LedgerError, LedgerUnavailableError, RecordNotFoundError
+from ledger.errors import LedgerError, RecordNotFoundError
 from ledger.fingerprints import (
     FingerprintMatch,
     FingerprintRecord,
@@ -529,10 +529,9 @@ class GateService:
         )
         try:
             append_fingerprint(self.ledger, record)
-        except LedgerUnavailableError:
-            raise
         except LedgerError as exc:
-            # The decision stands; without its fingerprint the next gate reads in full.
+            # After the answer, an unreachable ledger too only costs the fingerprint: the
+            # decision stands, and the next gate reads in full.
             logger.warning("fingerprint of decision %s not recorded: %s", decision.id, exc)
 
     @staticmethod
