@@ -59,6 +59,12 @@ _MAX_KEY_LENGTH = 255
 _MAX_CALLER_LENGTH = 128
 _MAX_PATH_LENGTH = 2048
 _MAX_POLL_SECONDS = 0.5
+_VANISHED_RETRIES = 5
+
+
+class _ClaimVanished(Exception):
+    """The key's row was deleted between the insert that found it and the read that locks it:
+    its holder released it (a lease given back, a failed request), so the key is free again."""
 
 
 def validate_key(key: str) -> str:
@@ -196,8 +202,17 @@ class IdempotencyStore:
         fingerprint = request_hash(method, path, body)
         started = time.monotonic()
         pause = 0.02
+        vanished = 0
         while True:
-            claim = self._try_claim(key, caller, method, path, fingerprint)
+            try:
+                claim = self._try_claim(key, caller, method, path, fingerprint)
+            except _ClaimVanished:
+                vanished += 1
+                if vanished >= _VANISHED_RETRIES:
+                    raise IdempotencyConflictError(
+                        key, "vanished while it was being claimed"
+                    ) from None
+                continue
             if claim is not None:
                 return claim
             waited = time.monotonic() - started
@@ -234,7 +249,7 @@ class IdempotencyStore:
             )
             row = self._locked_row(session, caller, key)
             if row is None:
-                raise IdempotencyConflictError(key, "vanished while it was being claimed")
+                raise _ClaimVanished
             if row.owner == owner:
                 return claim
             if row.method != method or row.path != path:

@@ -125,6 +125,54 @@ def test_released_claim_lets_a_retry_run_again(ledger: Ledger) -> None:
     assert store.lookup("key-1", caller="token-a") is not None
 
 
+def test_a_key_released_while_a_waiter_locks_it_is_claimed_by_the_waiter(ledger: Ledger) -> None:
+    """A lease given back between a waiter's insert (which found the key held) and its locking
+    read: the key is free, so the waiter claims it instead of failing."""
+    import sqlalchemy
+
+    if ledger.database.backend != "postgresql":
+        pytest.skip("row locks that make a waiter queue are PostgreSQL's")
+    store = ledger.idempotency
+    first = _claim(store)
+    got: list[IdempotencyClaim] = []
+    errors: list[Exception] = []
+
+    def wait_for_key() -> None:
+        try:
+            got.append(_claim(store, wait_seconds=10))
+        except (IdempotencyConflictError, IdempotencyInProgressError) as exc:
+            errors.append(exc)  # reported below, with what the waiter saw
+
+    engine = ledger.database.engine
+    with engine.connect() as holder:
+        transaction = holder.begin()
+        holder.execute(
+            sqlalchemy.text("SELECT 1 FROM ledger_idempotency_keys WHERE key = :k FOR UPDATE"),
+            {"k": "key-1"},
+        )
+        waiter = threading.Thread(target=wait_for_key)
+        waiter.start()
+        deadline = time.monotonic() + 10
+        with engine.connect() as observer:
+            # The waiter's locking read is queued behind this transaction's row lock.
+            while not observer.execute(
+                sqlalchemy.text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            ).scalar_one():
+                assert time.monotonic() < deadline, "the waiter never queued for the row lock"
+                time.sleep(0.02)
+                observer.rollback()
+        holder.execute(
+            sqlalchemy.text("DELETE FROM ledger_idempotency_keys WHERE key = :k"), {"k": "key-1"}
+        )
+        transaction.commit()
+    waiter.join(10)
+    assert not errors, errors
+    assert got and not got[0].replay and got[0].owner != first.owner
+
+
 def test_abandoned_claim_is_taken_over_after_its_lease(ledger_url: str) -> None:
     database = Database(ledger_url)
     try:
