@@ -107,6 +107,10 @@ def _is_positive(value: object) -> bool:
     """1, 1.0, True and "1" are the positive class (as the metrics read a table)."""
     if isinstance(value, bool):
         return value
+    if type(value) is int or type(value) is float:
+        # What the text route gives a number (`float(str(v)) == v` for every float), without
+        # the text: tables hold thousands of labels.
+        return value == 1
     try:
         return float(str(value)) == 1.0
     except ValueError:

@@ -11,6 +11,8 @@ reported with its reason (a skipped file is never read as an empty one).
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -267,6 +269,22 @@ class RunArtifactRepository:
             FileInfo(path=f"{name}/{a.path}", is_dir=a.is_dir, file_size=a.file_size) for a in inner
         ]
 
+    def in_place(self, path: str) -> Path | None:
+        """Where one file already lies on this machine, or None when it must be downloaded.
+
+        Raises:
+            ArtifactNotFoundError: No such file.
+        """
+        if path.partition("/")[0] in self.logged_models():
+            return None  # only MLflow's route merges a logged model's files into the run's
+        run_id = self.run_id
+        return _local_path(
+            self._run_repository(),
+            path,
+            f"download_artifacts({run_id!r}, {path!r})",
+            lambda: ArtifactNotFoundError("run", run_id, path),
+        )
+
     def download(self, path: str, dst: str) -> Path:
         """One file into `dst`, as `MlflowClient.download_artifacts(run_id, path, dst)` does."""
         from mlflow.exceptions import MlflowException
@@ -377,6 +395,47 @@ def list_logged_model_artifacts(
     return _walk(client, "logged_model", model_id, path, max_entries)[0]
 
 
+def _local_path(
+    repo: object, path: str, what: str, not_found: Callable[[], NotFoundError]
+) -> Path | None:
+    """The file's own path in a repository on this machine's disk (None for other stores).
+
+    MLflow's local repository returns it without copying, after the checks its downloads make
+    (no path traversal, no symlink leading out of the artifact root); a copy into a temporary
+    directory only to read it once cost more than reading it.
+    """
+    from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
+
+    if not isinstance(repo, LocalArtifactRepository):
+        return None
+    local: Any = repo
+    return Path(call_mlflow(lambda: local.download_artifacts(path), what, not_found=not_found))
+
+
+def _read_capped(local: Path, path: str, max_bytes: int) -> bytes:
+    """A downloaded file's bytes, refusing anything but a regular file of at most `max_bytes`."""
+    # Non-blocking, so a FIFO planted in the store cannot hold the open; checked on the open
+    # file, not on the path, so what is read is what was checked.
+    descriptor = os.open(local, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(descriptor)
+        if stat.S_ISDIR(info.st_mode):
+            raise MalformedArtifactError(path, "a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise MalformedArtifactError(path, "not a regular file")
+        if info.st_size > max_bytes:
+            raise ArtifactTooLargeError(path, info.st_size, max_bytes)
+        file = os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with file:
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:  # grew since it was checked
+        raise ArtifactTooLargeError(path, len(data), max_bytes)
+    return data
+
+
 def _download_through_mlflow(client: MlflowClient, run_id: str, path: str, dst: str) -> Path:
     local = call_mlflow(
         lambda: client.download_artifacts(run_id, path, dst),
@@ -449,6 +508,21 @@ class LoggedModelRepository:
             )
         )
 
+    def in_place(self, path: str) -> Path | None:
+        """Where one file of the logged model already lies on this machine, or None when it
+        must be downloaded.
+
+        Raises:
+            ArtifactNotFoundError: No such file.
+        """
+        model_id = self.model_id
+        return _local_path(
+            self._repository(),
+            path,
+            f"download logged model artifact ({model_id!r}, {path!r})",
+            lambda: ArtifactNotFoundError("logged_model", model_id, path),
+        )
+
     def download(self, path: str, dst: str) -> Path:
         """One file of the logged model into `dst`."""
         model_id = self.model_id
@@ -507,14 +581,15 @@ def download_artifact(
     """
     if size_hint is not None and size_hint > max_bytes:
         raise ArtifactTooLargeError(path, size_hint, max_bytes)
+    if repository is None and owner == "logged_model":
+        repository = LoggedModelRepository(client, owner_id)
+    local = repository.in_place(path) if repository is not None else None
+    if local is not None:
+        return _read_capped(local, path, max_bytes)
     with tempfile.TemporaryDirectory(prefix="promogate-artifact-") as tmp:
-        local = _download_to(client, owner, owner_id, path, tmp, repository)
-        if not local.is_file():
-            raise MalformedArtifactError(path, "a directory, not a file")
-        size = local.stat().st_size
-        if size > max_bytes:
-            raise ArtifactTooLargeError(path, size, max_bytes)
-        return local.read_bytes()
+        return _read_capped(
+            _download_to(client, owner, owner_id, path, tmp, repository), path, max_bytes
+        )
 
 
 def read_text_artifact(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 import weakref
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +33,7 @@ __all__ = [
     "SafetySuiteResult",
     "VersionEvidence",
     "canonical_digest",
+    "canonical_json",
 ]
 
 EvidenceSource = Literal[
@@ -114,6 +117,10 @@ class EvalTable(_Frozen):
     path: str
     columns: list[str]
     rows: list[list[Any]]
+
+    def canonical_json(self) -> str:
+        """The table's canonical JSON, as it stands in its bundle's."""
+        return canonical_json(self.model_dump(mode="json"))
 
     def column(self, name: str) -> list[Any]:
         idx = self.columns.index(name)
@@ -232,18 +239,41 @@ class VersionEvidence(_Frozen):
         return None
 
 
+def canonical_json(payload: Any) -> str:
+    """The canonical JSON form of `payload` (sorted keys, no whitespace)."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def canonical_digest(payload: Any) -> str:
     """SHA-256 of the canonical JSON form of `payload` (sorted keys, no whitespace)."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
-# Digests of live bundles by object id. A bundle is frozen, so its digest is fixed; a review
-# asks for it several times (screening, investigation, decision) and each dump of the evidence
-# costs as much as reading part of it. Kept outside the model: `model_copy(update=...)` copies a
-# model's own attributes, so a copy with other evidence would inherit the old digest. An entry
-# leaves when its bundle is collected, before its id can be reused.
+def _remembered(memo: dict[int, str], owner: object, compute: Callable[[], str]) -> str:
+    """`compute()` kept for as long as `owner` lives: `owner` is frozen, so the value is fixed.
+
+    Kept outside the model: `model_copy(update=...)` copies a model's own attributes, so a copy
+    with other content would inherit the old value. An entry leaves when its owner is collected,
+    before its id can be reused.
+    """
+    found = memo.get(id(owner))
+    if found is None:
+        found = compute()
+        memo[id(owner)] = found
+        weakref.finalize(owner, memo.pop, id(owner), None)
+    return found
+
+
+# Digests of live bundles by object id: a review asks for one several times (screening,
+# investigation, decision), and each dump of the evidence costs as much as reading part of it.
 _DIGESTS: dict[int, str] = {}
+# Canonical JSON of live evaluation tables by object id. The tables are nine tenths of a
+# bundle's JSON, and a parsed table is shared by every bundle that read the same bytes
+# (`tools.evidence_cache.TABLE_CACHE`): the champion's by every candidate compared with it.
+_TABLE_TEXTS: dict[int, str] = {}
+# Stands for a table in a bundle's dump until the table's text is put in its place; the random
+# part keeps evidence text from ever holding it (it is checked for anyway).
+_TABLE_SLOT = f"promogate-eval-table-{uuid.uuid4().hex}"
 
 
 class EvidenceBundle(_Frozen):
@@ -265,9 +295,27 @@ class EvidenceBundle(_Frozen):
     @property
     def digest(self) -> str:
         """Content digest: the same evidence always gives the same digest."""
-        found = _DIGESTS.get(id(self))
-        if found is None:
-            found = canonical_digest(self.model_dump(mode="json"))
-            _DIGESTS[id(self)] = found
-            weakref.finalize(self, _DIGESTS.pop, id(self), None)
-        return found
+        return _remembered(_DIGESTS, self, self._digest)
+
+    def _digest(self) -> str:
+        sides = {"candidate": self.candidate, "baseline": self.baseline}
+        tables = {
+            name: side.eval_table
+            for name, side in sides.items()
+            if side is not None and side.eval_table is not None
+        }
+        payload = self.model_dump(
+            mode="json", exclude={name: {"eval_table"} for name in tables} or None
+        )
+        for name in tables:
+            payload[name]["eval_table"] = f"{_TABLE_SLOT}-{name}"
+        text = canonical_json(payload)
+        # The same text `canonical_json(self.model_dump(mode="json"))` gives: a dict's canonical
+        # JSON is its keys' and values' canonical JSON side by side, so a table's own is spliced
+        # in where its placeholder was.
+        for name, table in tables.items():
+            slot = json.dumps(f"{_TABLE_SLOT}-{name}")
+            if text.count(slot) != 1:
+                return canonical_digest(self.model_dump(mode="json"))
+            text = text.replace(slot, _remembered(_TABLE_TEXTS, table, table.canonical_json), 1)
+        return hashlib.sha256(text.encode()).hexdigest()

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from tools._mlmodel import MLmodelParseError, parse_mlmodel
-from tools.artifacts import ArtifactOwner, download_artifact
+from tools.artifacts import ArtifactOwner, LoggedModelRepository, download_artifact
 from tools.disk_cache import DiskCache
 from tools.errors import ToolError
 from tools.evidence_cache import IMPORTANCE_CACHE_BYTES, ByteBoundedCache, content_key
@@ -235,6 +235,15 @@ def _load_skops_importances(
 
     fields: dict[str, Any] = {"serialization_format": "skops", "model_file": model_file}
     try:
+        # skops audits the file against `trusted` before it constructs anything, so a file
+        # that needs only trusted types is read and audited once. Any refusal goes the two-step
+        # way below, which says what was refused.
+        estimator = sio.load(io.BytesIO(data), trusted=sorted(set(trusted_types)))
+    except Exception:  # noqa: BLE001 - not a pass: the audit below reports why
+        pass
+    else:
+        return _importances_of(estimator, source, fields)
+    try:
         needed = sio.get_untrusted_types(data=data)
     except Exception as exc:  # noqa: BLE001 - any parse failure makes importances unavailable
         return _unavailable(source, f"the skops file cannot be read: {exc}", **fields)
@@ -252,6 +261,10 @@ def _load_skops_importances(
         estimator = sio.load(io.BytesIO(data), trusted=sorted(set(needed)))
     except Exception as exc:  # noqa: BLE001 - a file skops refuses is unavailable, not a pass
         return _unavailable(source, f"skops refused to load the model file: {exc}", **fields)
+    return _importances_of(estimator, source, fields)
+
+
+def _importances_of(estimator: Any, source: str, fields: dict[str, Any]) -> FeatureImportances:
     found = importances_from_estimator(estimator)
     estimator_name = type(estimator).__name__
     if isinstance(found, str):
@@ -305,9 +318,16 @@ def read_feature_importances(
     def path(name: str) -> str:
         return f"{prefix}/{name}" if prefix else name
 
+    # Both files of a logged model through one read of it.
+    repository = LoggedModelRepository(client, owner_id) if kind == "logged_model" else None
     try:
         mlmodel = download_artifact(
-            client, kind, owner_id, path("MLmodel"), max_bytes=_MLMODEL_MAX_BYTES
+            client,
+            kind,
+            owner_id,
+            path("MLmodel"),
+            max_bytes=_MLMODEL_MAX_BYTES,
+            repository=repository,
         )
         facts = parse_mlmodel(mlmodel.decode("utf-8", errors="replace"))
     except (ToolError, MLmodelParseError) as exc:
@@ -338,7 +358,12 @@ def read_feature_importances(
         return _unavailable(source, "MLmodel names no model file for the sklearn flavor", **fields)
     try:
         data = download_artifact(
-            client, kind, owner_id, path(flavor.model_file), max_bytes=max_bytes
+            client,
+            kind,
+            owner_id,
+            path(flavor.model_file),
+            max_bytes=max_bytes,
+            repository=repository,
         )
     except ToolError as exc:
         return _unavailable(source, f"the model file could not be read: {exc}", **fields)

@@ -5,6 +5,7 @@ importances kept under the model file's bytes."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,53 @@ def test_a_file_logged_again_is_downloaded_afresh_through_the_same_repository(
     client.log_text(run_id, "other", "pipeline/train.yaml")
     second = _read(client, "run", run_id, "pipeline/train.yaml", repository)
     assert (first, second) == (b"first", b"other")
+
+
+def _planted(root: Path, kind: str, outside: Path) -> str:
+    """Plant something other than a plain small file in a run's artifact directory."""
+    path = root / "pipeline" / "odd"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "symlink out of the store":
+        path.symlink_to(outside)
+    elif kind == "directory":
+        (path / "inner.txt").parent.mkdir()
+        (path / "inner.txt").write_text("x")
+    else:
+        path.write_bytes(b"x" * 2048)
+    return "pipeline/odd"
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("fifo", "MalformedArtifactError"),
+        ("symlink out of the store", "BackendRequestError"),
+        ("directory", "MalformedArtifactError"),
+        ("over the cap", "ArtifactTooLargeError"),
+    ],
+    ids=["fifo", "symlink-out", "directory", "over-cap"],
+)
+def test_a_file_read_in_place_is_refused_unless_a_small_regular_file_inside_the_store(
+    tmp_path: Path, kind: str, error: str
+) -> None:
+    client, experiment = _new_store(tmp_path)
+    run = client.create_run(experiment)
+    client.log_text(run.info.run_id, "ok", "pipeline/train.yaml")
+    client.set_terminated(run.info.run_id)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside the artifact store")
+    root = Path(run.info.artifact_uri.removeprefix("file://"))
+    path = _planted(root, kind, secret)
+    repository = _repository(client, run.info.run_id)
+    assert repository.in_place("pipeline/train.yaml") == root / "pipeline" / "train.yaml"
+    with pytest.raises(ToolError) as raised:
+        download_artifact(
+            client, "run", run.info.run_id, path, max_bytes=1024, repository=repository
+        )
+    assert type(raised.value).__name__ == error, raised.value
+    assert "outside the artifact store" not in str(raised.value)
 
 
 def test_a_logged_model_named_like_a_run_directory_is_merged_as_mlflow_does(
