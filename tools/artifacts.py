@@ -277,13 +277,7 @@ class RunArtifactRepository:
         """
         if path.partition("/")[0] in self.logged_models():
             return None  # only MLflow's route merges a logged model's files into the run's
-        run_id = self.run_id
-        return _local_path(
-            self._run_repository(),
-            path,
-            f"download_artifacts({run_id!r}, {path!r})",
-            lambda: ArtifactNotFoundError("run", run_id, path),
-        )
+        return _local_path(self._run_repository(), "run", self.run_id, path)
 
     def download(self, path: str, dst: str) -> Path:
         """One file into `dst`, as `MlflowClient.download_artifacts(run_id, path, dst)` does."""
@@ -395,21 +389,33 @@ def list_logged_model_artifacts(
     return _walk(client, "logged_model", model_id, path, max_entries)[0]
 
 
-def _local_path(
-    repo: object, path: str, what: str, not_found: Callable[[], NotFoundError]
-) -> Path | None:
+def _local_path(repo: object, owner: ArtifactOwner, owner_id: str, path: str) -> Path | None:
     """The file's own path in a repository on this machine's disk (None for other stores).
 
     MLflow's local repository returns it without copying, after the checks its downloads make
     (no path traversal, no symlink leading out of the artifact root); a copy into a temporary
     directory only to read it once cost more than reading it.
+
+    Raises:
+        ArtifactNotFoundError: No such file.
     """
     from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 
     if not isinstance(repo, LocalArtifactRepository):
         return None
     local: Any = repo
-    return Path(call_mlflow(lambda: local.download_artifacts(path), what, not_found=not_found))
+    what = (
+        f"download_artifacts({owner_id!r}, {path!r})"
+        if owner == "run"
+        else f"download logged model artifact ({owner_id!r}, {path!r})"
+    )
+    return Path(
+        call_mlflow(
+            lambda: local.download_artifacts(path),
+            what,
+            not_found=lambda: ArtifactNotFoundError(owner, owner_id, path),
+        )
+    )
 
 
 def _read_capped(local: Path, path: str, max_bytes: int) -> bytes:
@@ -515,13 +521,7 @@ class LoggedModelRepository:
         Raises:
             ArtifactNotFoundError: No such file.
         """
-        model_id = self.model_id
-        return _local_path(
-            self._repository(),
-            path,
-            f"download logged model artifact ({model_id!r}, {path!r})",
-            lambda: ArtifactNotFoundError("logged_model", model_id, path),
-        )
+        return _local_path(self._repository(), "logged_model", self.model_id, path)
 
     def download(self, path: str, dst: str) -> Path:
         """One file of the logged model into `dst`."""
