@@ -55,6 +55,9 @@ __all__ = ["app_from_environment", "create_app"]
 
 logger = logging.getLogger("promogate.api")
 
+# A warm-up still running at shutdown is waited for this long (it holds no request).
+_WARM_UP_JOIN_S = 30.0
+
 _DESCRIPTION = """\
 The promogate gate: review MLflow model versions against the champion under per-version policies,
 and allow or deny their promotion.
@@ -236,6 +239,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
             "allowed" if settings.allow_anonymous else "refused",
         )
         state.start()
+        warming = state.warm_up()
         events.start()
         anchors.start()
         watch_loop.start()
@@ -247,6 +251,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
             events.stop()
             state.stop()
             gate_service.drain()
+            warming.join(_WARM_UP_JOIN_S)
 
     app = FastAPI(
         title="promogate",

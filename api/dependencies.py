@@ -6,6 +6,8 @@ services built from them through `AppState`, never from the environment.
 
 from __future__ import annotations
 
+import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -39,6 +41,8 @@ __all__ = [
     "get_state",
     "requires",
 ]
+
+logger = logging.getLogger("promogate.api")
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -90,6 +94,29 @@ class AppState:
             max_workers=max(8, concurrency * 4), thread_name_prefix="promogate-gate"
         )
         self._running = True
+
+    def warm_up(self) -> threading.Thread:
+        """Start doing what the first review would otherwise wait for, in a thread of its own.
+
+        The ledger's first read checks its schema (importing the migrations) and the MLflow
+        client builds its store on first use: together about a second, which the first gate
+        after a start used to pay. A step that fails is only logged: it fails again in the
+        first request that needs it, which reports it. Join the thread before shutting down.
+        """
+
+        def steps() -> None:
+            for what, step in (("ledger", self.ledger.head), ("MLflow client", self._client)):
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001 - nothing is decided here
+                    logger.warning("warming up the %s failed: %s", what, exc)
+
+        thread = threading.Thread(target=steps, name="promogate-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def _client(self) -> None:
+        _ = self.gate.client
 
     def stop(self) -> None:
         """Stop taking work; running reviews finish in the background and record their decision."""

@@ -1,0 +1,47 @@
+"""What the first gate after a start would wait for is done when the app starts, and a warm-up
+that fails only logs: the requests that need the failed part report it themselves."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+from benchmarks._mlflow_server import free_port
+
+MODEL = "gate-model"
+
+
+def _warm_up_finished() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "promogate-warm-up":
+            thread.join(timeout=60)
+            assert not thread.is_alive()
+
+
+def test_the_mlflow_client_and_the_ledger_are_ready_before_the_first_request(
+    make_api: Any,
+) -> None:
+    api = make_api()
+    _warm_up_finished()
+    state = api.client.app.state.promogate
+    assert state.reviews._client is not None  # built by the warm-up, not by a request
+    response = api.client.post(
+        "/v1/gate", json={"model": MODEL, "version": 2}, headers=api.headers("deployer")
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_ledger_down_at_start_is_logged_and_the_gate_still_refuses(
+    make_api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="promogate.api")
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
+    api = make_api(ledger_url=url, with_tokens=False, allow_anonymous=True)
+    _warm_up_finished()
+    assert any("warming up the ledger failed" in r.getMessage() for r in caplog.records)
+    response = api.client.post("/v1/gate", json={"model": MODEL, "version": 2})
+    assert response.status_code == 503
+    assert response.json()["kind"] == "ledger_unavailable"
