@@ -17,7 +17,9 @@ time each, on the same machine; the decisions go to a PostgreSQL ledger. Per lev
 
 `--checkout DIR` runs the workers from another checkout of the repository (e.g. the main branch)
 with the same interpreter, for a before/after in one run. Reviews of the same five candidates
-repeat, so evidence caches warm up as they would for a champion compared with many candidates.
+repeat, so evidence caches warm up as they would for a champion compared with many candidates;
+so do a candidate's own (its table, its model file's importances), which a candidate never seen
+before would still pay for: `docs/benchmarks.md` gives what a new model file adds.
 
 This module sits on top of the packages it measures, and nothing imports it.
 """
