@@ -21,7 +21,7 @@ def _warm_up_finished() -> None:
             assert not thread.is_alive()
 
 
-def test_the_mlflow_client_and_the_ledger_are_ready_before_the_first_request(
+def test_the_mlflow_client_is_built_before_the_first_request(
     make_api: Any,
 ) -> None:
     api = make_api()
