@@ -105,7 +105,10 @@ class AppState:
         """
 
         def steps() -> None:
-            for what, step in (("ledger", self.ledger.head), ("MLflow client", self._client)):
+            for what, step in (
+                ("ledger", self.ledger.head),
+                ("MLflow client", lambda: self.gate.client),
+            ):
                 try:
                     step()
                 except Exception as exc:  # noqa: BLE001 - nothing is decided here
@@ -114,9 +117,6 @@ class AppState:
         thread = threading.Thread(target=steps, name="promogate-warm-up", daemon=True)
         thread.start()
         return thread
-
-    def _client(self) -> None:
-        _ = self.gate.client
 
     def stop(self) -> None:
         """Stop taking work; running reviews finish in the background and record their decision."""

@@ -11,8 +11,6 @@ model under the same URL keeps its old entries. Use a fresh cache file per model
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 import threading
 import time
@@ -24,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from evals.suite import Case
+from tools.evidence import canonical_digest
 
 __all__ = ["CachedResponse", "ResponseCache", "cache_key"]
 
@@ -61,8 +60,7 @@ def cache_key(
         "system_prompt": system_prompt,
         "parameters": dict(parameters),
     }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return canonical_digest(payload)
 
 
 class ResponseCache:

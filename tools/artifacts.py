@@ -539,21 +539,6 @@ ArtifactRepository = RunArtifactRepository | LoggedModelRepository
 """Where one owner's files are downloaded from, resolved once for several reads."""
 
 
-def _download_to(
-    client: MlflowClient,
-    owner: ArtifactOwner,
-    owner_id: str,
-    path: str,
-    dst: str,
-    repository: ArtifactRepository | None,
-) -> Path:
-    if repository is not None:
-        return repository.download(path, dst)
-    if owner == "run":
-        return _download_through_mlflow(client, owner_id, path, dst)
-    return LoggedModelRepository(client, owner_id).download(path, dst)
-
-
 def download_artifact(
     client: MlflowClient,
     owner: ArtifactOwner,
@@ -587,9 +572,13 @@ def download_artifact(
     if local is not None:
         return _read_capped(local, path, max_bytes)
     with tempfile.TemporaryDirectory(prefix="promogate-artifact-") as tmp:
-        return _read_capped(
-            _download_to(client, owner, owner_id, path, tmp, repository), path, max_bytes
+        # Without a repository the owner is a run (a logged model always has one by now).
+        downloaded = (
+            repository.download(path, tmp)
+            if repository is not None
+            else _download_through_mlflow(client, owner_id, path, tmp)
         )
+        return _read_capped(downloaded, path, max_bytes)
 
 
 def read_text_artifact(
