@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from evals.suite import Case
-from tools.evidence import canonical_digest
+from tools import canonical_digest
 
 __all__ = ["CachedResponse", "ResponseCache", "cache_key"]
 

@@ -66,6 +66,7 @@ FACES: dict[str, list[str]] = {
         "binary_mask",
         "build_manifest",
         "call_mlflow",
+        "canonical_digest",
         "classify_key",
         "collect_bundle",
         "collect_resolved",

@@ -106,6 +106,7 @@ if TYPE_CHECKING:
     from tools.evidence import (
         VersionEvidence as VersionEvidence,
     )
+    from tools.evidence import canonical_digest as canonical_digest
     from tools.evidence_cache import ByteBoundedCache as ByteBoundedCache
     from tools.evidence_mapping import (
         EvidenceMapping as EvidenceMapping,
@@ -310,6 +311,7 @@ _EXPORTS: dict[str, str] = {
     "CHANGE_CLASSES": "tools.pipeline_diff",
     "ChangeClass": "tools.pipeline_diff",
     "classify_key": "tools.pipeline_diff",
+    "canonical_digest": "tools.evidence",
     "collect_bundle": "tools.collector",
     "ConfigChange": "tools.pipeline_diff",
     "ConfigFormat": "tools.pipeline_config",
@@ -414,6 +416,7 @@ __all__ = [
     "binary_mask",
     "build_manifest",
     "call_mlflow",
+    "canonical_digest",
     "classify_key",
     "collect_bundle",
     "collect_resolved",

@@ -1,0 +1,182 @@
+"""A review's own CPU, step by step, each beside the way it replaced, on the demo registry.
+
+- **Evidence digest.** `EvidenceBundle.digest` against the canonical JSON of the whole dump (what
+  the digest was before), for each candidate's bundle: with evaluation tables seen before (a copy
+  of the bundle sharing its table objects, as every candidate shares the champion's table
+  through `TABLE_CACHE`) and with tables never seen (a deep copy). The digests must be equal.
+- **A model file's importances, first read.** One skops pass (`load` with the trusted types,
+  which audits before it constructs) against the two steps it replaced (`get_untrusted_types`,
+  then `load`), per model file of the demo; skops and scikit-learn are imported before timing.
+
+    uv run python -m benchmarks.review_cpu [--workdir DIR] [--reuse] [--repeats N]
+
+Medians of `--repeats` timings each. This module sits on top of the packages it measures, and
+nothing imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from benchmarks.review_latency import prepare_registry
+from scenarios.demo_registry import DemoRegistry
+from tools import EvidenceBundle, canonical_digest, collect_bundle, download_artifact
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+_MODEL_MAX_BYTES = 64 * 1024 * 1024
+
+__all__ = ["DigestRow", "ImportanceRow", "main", "measure_digests", "measure_importances"]
+
+
+class DigestRow(BaseModel):
+    """One candidate's bundle: its digest's cost each way, and whether the digests agree."""
+
+    version: int
+    json_kb: float
+    full_dump_ms: float
+    new_tables_ms: float
+    tables_seen_ms: float
+    same_digest: bool
+
+
+class ImportanceRow(BaseModel):
+    """One model file: the first read of its importances, two steps against one pass."""
+
+    version: int
+    megabytes: float
+    two_steps_ms: float
+    one_pass_ms: float
+
+
+def _median_ms(work: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        times.append((time.perf_counter() - started) * 1000.0)
+    return statistics.median(times)
+
+
+def _digest_ms(copies: Sequence[EvidenceBundle]) -> float:
+    """Median time of each copy's first digest (the copies are made before timing)."""
+    remaining = list(copies)
+    return _median_ms(lambda: remaining.pop().digest, len(copies))
+
+
+def _client(registry: DemoRegistry) -> MlflowClient:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=registry.tracking_uri, registry_uri=registry.tracking_uri)
+
+
+def _digest_row(version: int, bundle: EvidenceBundle, repeats: int) -> DigestRow:
+    full = canonical_digest(bundle.model_dump(mode="json"))
+    seen = bundle.model_copy().digest  # keeps the tables' text for the copies sharing them
+    return DigestRow(
+        version=version,
+        json_kb=len(bundle.model_dump_json()) / 1024,
+        full_dump_ms=_median_ms(lambda: canonical_digest(bundle.model_dump(mode="json")), repeats),
+        new_tables_ms=_digest_ms([bundle.model_copy(deep=True) for _ in range(repeats)]),
+        tables_seen_ms=_digest_ms([bundle.model_copy() for _ in range(repeats)]),
+        same_digest=full == seen == bundle.model_copy(deep=True).digest,
+    )
+
+
+def measure_digests(registry: DemoRegistry, repeats: int = 5) -> list[DigestRow]:
+    """Time each candidate's bundle digest both ways (see the module docstring)."""
+    client = _client(registry)
+    return [
+        _digest_row(c.version, collect_bundle(client, registry.model_name, c.version), repeats)
+        for c in registry.candidates
+    ]
+
+
+def _model_file(client: MlflowClient, model: str, version: int) -> bytes | None:
+    """The bytes of a version's skops model file, read as a review reads a logged model's files."""
+    source = str(client.get_model_version(model, str(version)).source)
+    if not source.startswith("models:/"):
+        return None
+    model_id = source.removeprefix("models:/")
+    names = [str(a.path) for a in client.list_logged_model_artifacts(model_id)]
+    skops_files = [name for name in names if name.endswith(".skops")]
+    if not skops_files:
+        return None
+    return download_artifact(
+        client, "logged_model", model_id, skops_files[0], max_bytes=_MODEL_MAX_BYTES
+    )
+
+
+def _importance_row(version: int, data: bytes, repeats: int) -> ImportanceRow:
+    import skops.io as sio
+
+    trusted = sio.get_untrusted_types(data=data)
+    return ImportanceRow(
+        version=version,
+        megabytes=len(data) / 1e6,
+        two_steps_ms=_median_ms(
+            lambda: sio.load(io.BytesIO(data), trusted=sio.get_untrusted_types(data=data)),
+            repeats,
+        ),
+        one_pass_ms=_median_ms(lambda: sio.load(io.BytesIO(data), trusted=trusted), repeats),
+    )
+
+
+def measure_importances(registry: DemoRegistry, repeats: int = 3) -> list[ImportanceRow]:
+    """Time the first read of each demo model file's importances both ways."""
+    import skops.io as sio
+
+    client = _client(registry)
+    versions = [registry.champion_version, *(c.version for c in registry.candidates)]
+    files = {v: data for v in versions if (data := _model_file(client, registry.model_name, v))}
+    # Imports and scikit-learn's first load out of the timings.
+    warm = next(iter(files.values()))
+    sio.load(io.BytesIO(warm), trusted=sio.get_untrusted_types(data=warm))
+    return [_importance_row(version, data, repeats) for version, data in files.items()]
+
+
+def render(digests: Sequence[DigestRow], importances: Sequence[ImportanceRow]) -> str:
+    lines = [
+        "| version | bundle JSON (kB) | full dump (ms) | new tables (ms) | tables seen (ms) "
+        "| same digest |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    lines += [
+        f"| v{r.version} | {r.json_kb:.0f} | {r.full_dump_ms:.1f} | {r.new_tables_ms:.1f} | "
+        f"{r.tables_seen_ms:.1f} | {'yes' if r.same_digest else 'NO'} |"
+        for r in digests
+    ]
+    lines += [
+        "",
+        "| model file of | MB | two steps (ms) | one pass (ms) | one pass / two steps |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| v{r.version} | {r.megabytes:.1f} | {r.two_steps_ms:.0f} | {r.one_pass_ms:.0f} | "
+        f"{r.one_pass_ms / r.two_steps_ms:.2f} |"
+        for r in importances
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/promogate-bench"))
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    registry = prepare_registry(args.workdir, reuse=args.reuse)
+    print(render(measure_digests(registry, args.repeats), measure_importances(registry, 3)))
+
+
+if __name__ == "__main__":
+    main()
