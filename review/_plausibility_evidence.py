@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from policies.loader import LoadedPolicy
@@ -69,19 +70,24 @@ def with_plausibility_evidence(
     metrics = sorted(candidate.run.metrics) if candidate.run is not None else []
     metrics += [m.key for m in candidate.logged_model.metrics] if candidate.logged_model else []
     experiments = {v.run.experiment_id for v in (candidate, bundle.baseline) if v.run is not None}
-    history = read_version_history(
-        client,
-        candidate.model,
-        candidate.version,
-        sorted(set(metrics)),
-        max_versions=request.history_versions,
-        experiment_ids=sorted(experiments),
-    )
-    updated_candidate = candidate.model_copy(
-        update={"feature_importances": _importances(client, candidate, request)}
-    )
+    # The history is MLflow's work and the importances this process's (parsing model files):
+    # read side by side, the history costs the review no time of its own.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="promogate-history") as pool:
+        history_read = pool.submit(
+            read_version_history,
+            client,
+            candidate.model,
+            candidate.version,
+            sorted(set(metrics)),
+            max_versions=request.history_versions,
+            experiment_ids=sorted(experiments),
+        )
+        candidate_importances = _importances(client, candidate, request)
+        baseline_importances = _importances(client, bundle.baseline, request)
+        history = history_read.result()
+    updated_candidate = candidate.model_copy(update={"feature_importances": candidate_importances})
     updated_baseline = bundle.baseline.model_copy(
-        update={"feature_importances": _importances(client, bundle.baseline, request)}
+        update={"feature_importances": baseline_importances}
     )
     logger.info(
         "read %d earlier versions and the importances of %s in %.2f s",

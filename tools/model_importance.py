@@ -28,6 +28,7 @@ import hashlib
 import io
 import logging
 import sys
+import zipfile
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError
 from pathlib import Path
@@ -228,35 +229,67 @@ def load_skops_importances(
     return found
 
 
+def _parse_once(data: bytes, trusted: list[str]) -> tuple[Any, list[str]] | None:
+    """The estimator in a skops file and the types it needs beyond skops' defaults and `trusted`
+    (the estimator is None unless that list is empty), from one parse of the file; None when
+    this skops does not have the parts it is built from.
+
+    skops' `load` refuses an untrusted type without naming it in a form a program can read, and
+    `get_untrusted_types` parses the whole file again: a refused file cost two parses, and the
+    demo's policies refuse every model file they do not trust for importances. This is `load`'s
+    own sequence (read the schema, build the tree with the trusted types, audit it, construct
+    only when nothing is untrusted), keeping the audit's answer.
+
+    Raises:
+        Exception: Whatever skops raises for a file it cannot parse or construct.
+    """
+    try:
+        from skops.io._audit import get_tree
+        from skops.io._utils import read_schema
+    except ImportError:
+        return None
+    with zipfile.ZipFile(io.BytesIO(data), "r") as archive:
+        schema, context = read_schema(archive)
+        tree = get_tree(schema, context, trusted=trusted)
+        untrusted = sorted(set(tree.get_unsafe_set()) - set(trusted))
+        if untrusted:
+            return None, untrusted
+        return tree.construct(), []
+
+
+def _untrusted_reason(untrusted: Sequence[str]) -> str:
+    return (
+        "the model file needs types the policy does not trust, so it was not loaded: "
+        + ", ".join(untrusted)
+        + " (list them in security.skops_trusted_types or plausibility.skops_trusted_types "
+        "after review)"
+    )
+
+
 def _load_skops_importances(
     data: bytes, *, trusted_types: Sequence[str], source: str, model_file: str
 ) -> FeatureImportances:
     import skops.io as sio
 
     fields: dict[str, Any] = {"serialization_format": "skops", "model_file": model_file}
+    trusted = sorted(set(trusted_types))
     try:
-        # skops audits the file against `trusted` before it constructs anything, so a file
-        # that needs only trusted types is read and audited once. Any refusal goes the two-step
-        # way below, which says what was refused.
-        estimator = sio.load(io.BytesIO(data), trusted=sorted(set(trusted_types)))
-    except Exception:  # noqa: BLE001 - not a pass: the audit below reports why
-        pass
-    else:
+        parsed = _parse_once(data, trusted)
+    except Exception:  # noqa: BLE001 - not a pass: the public route below reports why
+        parsed = None
+    if parsed is not None:
+        estimator, untrusted = parsed
+        if untrusted:
+            return _unavailable(source, _untrusted_reason(untrusted), **fields)
         return _importances_of(estimator, source, fields)
+    # skops' public functions: a file it cannot read, or a skops without the parts above.
     try:
         needed = sio.get_untrusted_types(data=data)
     except Exception as exc:  # noqa: BLE001 - any parse failure makes importances unavailable
         return _unavailable(source, f"the skops file cannot be read: {exc}", **fields)
-    untrusted = sorted(set(needed) - set(trusted_types))
+    untrusted = sorted(set(needed) - set(trusted))
     if untrusted:
-        return _unavailable(
-            source,
-            "the model file needs types the policy does not trust, so it was not loaded: "
-            + ", ".join(untrusted)
-            + " (list them in security.skops_trusted_types or plausibility.skops_trusted_types "
-            "after review)",
-            **fields,
-        )
+        return _unavailable(source, _untrusted_reason(untrusted), **fields)
     try:
         estimator = sio.load(io.BytesIO(data), trusted=sorted(set(needed)))
     except Exception as exc:  # noqa: BLE001 - a file skops refuses is unavailable, not a pass

@@ -161,3 +161,72 @@ def test_a_registered_skops_model_is_read_from_mlflow(plausibility_registry: Any
     )
     assert result.available, result.reason
     assert result.top is not None and result.top[0] == "chargeback_filed"
+
+
+def _scaled_logistic(frame: Any) -> Any:
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=200)).fit(
+        frame[FEATURES], frame["is_fraud"]
+    )
+
+
+def _function_and_trees(frame: Any) -> Any:
+    # A numpy function inside a FunctionTransformer: a type outside skops' defaults besides the
+    # tree, so a policy trusting only one of them still refuses the file.
+    from sklearn.preprocessing import FunctionTransformer
+
+    return make_pipeline(
+        FunctionTransformer(np.nan_to_num),
+        GradientBoostingClassifier(n_estimators=3, random_state=0),
+    ).fit(frame[FEATURES], frame["is_fraud"])
+
+
+_MODEL_FILES = {
+    "trees": lambda frame, tree: sio.dumps(tree),
+    "scaled-logistic": lambda frame, tree: sio.dumps(_scaled_logistic(frame)),
+    "function-and-trees": lambda frame, tree: sio.dumps(_function_and_trees(frame)),
+    "truncated": lambda frame, tree: sio.dumps(tree)[:5000],
+    "not-a-zip": lambda frame, tree: b"PK\x03\x04 not really",
+}
+
+
+@pytest.mark.parametrize(
+    "trusted", [[], [TREE], [TREE, "numpy.nan_to_num"]], ids=["none", "tree", "all"]
+)
+@pytest.mark.parametrize("kind", sorted(_MODEL_FILES), ids=str)
+def test_one_parse_answers_as_skops_public_functions_do(
+    frame: Any,
+    tree_model: GradientBoostingClassifier,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    trusted: list[str],
+) -> None:
+    from tools import model_importance
+
+    data = _MODEL_FILES[kind](frame, tree_model)
+    one_parse = model_importance._load_skops_importances(
+        data, trusted_types=trusted, source="s", model_file="model.skops"
+    )
+    monkeypatch.setattr(model_importance, "_parse_once", lambda data, trusted: None)
+    public = model_importance._load_skops_importances(
+        data, trusted_types=trusted, source="s", model_file="model.skops"
+    )
+    assert one_parse == public
+
+
+@pytest.mark.parametrize(
+    ("trusted", "loaded", "untrusted"),
+    [([], False, [TREE]), ([TREE], True, [])],
+    ids=["refused", "trusted"],
+)
+def test_a_model_file_is_parsed_once_either_way(
+    tree_model: GradientBoostingClassifier, trusted: list[str], loaded: bool, untrusted: list[str]
+) -> None:
+    # Fails if a skops upgrade drops the parts the one parse is built from (the public route
+    # still answers, at two parses per refused file).
+    from tools.model_importance import _parse_once
+
+    parsed = _parse_once(sio.dumps(tree_model), trusted)
+    assert parsed is not None
+    estimator, needed = parsed
+    assert (estimator is not None) is loaded
+    assert needed == untrusted
