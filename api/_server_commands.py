@@ -105,7 +105,7 @@ def serve(
 
     typer.echo(f"pages: http://{settings.host}:{settings.port}/", err=True)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -172,6 +172,7 @@ def worker(
     configure_mlflow_environment(settings)
     service = GateService(build_review_service(settings))
     from api._notifications import Notifier
+    from api._warm_up import warm_up
     from api._watch_service import build_watcher
 
     notifier = Notifier(
@@ -180,6 +181,7 @@ def worker(
         secret=settings.notify_secret.get_secret_value() if settings.notify_secret else None,
         attempts=settings.notify_attempts,
     )
+    warm_up(service, freeze_heap=True)
     try:
         run_worker(
             service,

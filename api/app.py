@@ -199,13 +199,18 @@ def _remote_jobs(gate_service: GateService, settings: Settings) -> JobQueue | No
     return None
 
 
-def create_app(settings: Settings, *, service: ReviewService | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, service: ReviewService | None = None, freeze_heap: bool = False
+) -> FastAPI:
     """The promogate HTTP API for one configuration.
 
     Args:
         settings: The configuration, read once by the caller.
         service: The review service to use (its ledger, MLflow client, investigator and
             policies); built from `settings` when None.
+        freeze_heap: The app is served by a process of its own (`promogate serve`): once it has
+            warmed up, what the process holds is frozen out of the collector's full collections
+            (`api._cli_gc.settle_heap`).
     """
     install_log_redaction()
     configure_mlflow_environment(settings)
@@ -239,7 +244,7 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
             "allowed" if settings.allow_anonymous else "refused",
         )
         state.start()
-        warming = state.warm_up()
+        warming = state.warm_up(freeze_heap=freeze_heap)
         events.start()
         anchors.start()
         watch_loop.start()
@@ -296,5 +301,6 @@ def create_app(settings: Settings, *, service: ReviewService | None = None) -> F
 
 
 def app_from_environment() -> FastAPI:
-    """The app configured from ``PROMOGATE_*`` environment variables (for ``uvicorn --factory``)."""
-    return create_app(load_settings())
+    """The app configured from ``PROMOGATE_*`` environment variables (for ``uvicorn --factory``,
+    which serves it from a process of its own)."""
+    return create_app(load_settings(), freeze_heap=True)

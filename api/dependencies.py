@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api._decision_reads import DecisionCache
 from api._request_guard import PRINCIPAL_SCOPE_KEY
+from api._warm_up import warm_up
 from api.auth import Permission, Principal, authenticate_header, authorize
 from api.jobs import InProcessJobQueue, JobQueue, run_review_job
 from api.metrics import ApiMetrics
@@ -95,26 +96,23 @@ class AppState:
         )
         self._running = True
 
-    def warm_up(self) -> threading.Thread:
+    def warm_up(self, *, freeze_heap: bool = False) -> threading.Thread:
         """Start doing what the first review would otherwise wait for, in a thread of its own.
 
         The ledger's first read checks its schema (importing the migrations) and the MLflow
         client builds its store on first use: together about a second, which the first gate
         after a start used to pay. A step that fails is only logged: it fails again in the
-        first request that needs it, which reports it. Join the thread before shutting down.
+        first request that needs it, which reports it. With `freeze_heap` (a server process of
+        its own), what the process holds then is frozen out of the collector's full collections
+        (`api._cli_gc.settle_heap`). Join the thread before shutting down.
         """
-
-        def steps() -> None:
-            for what, step in (
-                ("ledger", self.ledger.head),
-                ("MLflow client", lambda: self.gate.client),
-            ):
-                try:
-                    step()
-                except Exception as exc:  # noqa: BLE001 - nothing is decided here
-                    logger.warning("warming up the %s failed: %s", what, exc)
-
-        thread = threading.Thread(target=steps, name="promogate-warm-up", daemon=True)
+        thread = threading.Thread(
+            target=warm_up,
+            args=(self.gate,),
+            kwargs={"freeze_heap": freeze_heap},
+            name="promogate-warm-up",
+            daemon=True,
+        )
         thread.start()
         return thread
 

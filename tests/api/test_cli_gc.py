@@ -1,13 +1,21 @@
-"""One-shot commands run with raised collector thresholds; long-running ones keep the defaults."""
+"""One-shot commands run with raised collector thresholds; long-running ones keep the defaults
+and, served from a process of their own, freeze what they hold once warmed up (garbage made later
+is still collected). The freezing cases each run in a Python process of their own: freezing is
+process-wide."""
 
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from api._cli_gc import ONE_SHOT_THRESHOLDS, freeze_at_exit, tune_for_command
+from benchmarks._mlflow_server import MlflowServer
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +52,75 @@ def test_freezing_at_exit_keeps_every_object_alive_and_tracked() -> None:
     freeze_at_exit()
     assert gc.get_freeze_count() > 0
     assert gc.is_tracked(kept) and kept == {"a": [1, 2]}
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(script: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_settling_freezes_what_is_alive_and_garbage_made_later_is_collected() -> None:
+    out = _run(
+        """
+        import gc, weakref
+        from api._cli_gc import settle_heap
+
+        class Node:
+            pass
+
+        kept = Node()
+        frozen = settle_heap()
+        gone = []
+        weakref.finalize(kept, gone.append, "kept")
+        del kept  # frozen, but its last reference went: freed at once
+        cycle = Node()
+        cycle.me = cycle
+        weakref.finalize(cycle, gone.append, "cycle")
+        del cycle  # made after the freeze: the collector still finds it
+        gc.collect()
+        print(frozen > 1000, sorted(gone))
+        """
+    )
+    assert out == "True ['cycle', 'kept']"
+
+
+@pytest.mark.parametrize(
+    ("freeze_heap", "expected"),
+    [(True, "frozen"), (False, "none frozen")],
+    ids=["served-process", "app-in-a-host-process"],
+)
+def test_an_app_freezes_its_process_only_when_it_serves_from_a_process_of_its_own(
+    mlflow_server: MlflowServer, tmp_path: Path, freeze_heap: bool, expected: str
+) -> None:
+    out = _run(
+        f"""
+        import gc, threading
+        from fastapi.testclient import TestClient
+        from api.app import create_app
+        from api.settings import Settings
+
+        settings = Settings(
+            tracking_uri={mlflow_server.url!r},
+            ledger_url={f"sqlite:///{tmp_path / 'ledger.db'}"!r},
+            policies_dir={str(ROOT / "policies" / "examples")!r},
+            allow_anonymous=True,
+        )
+        with TestClient(create_app(settings, freeze_heap={freeze_heap!r})):
+            for thread in threading.enumerate():
+                if thread.name == "promogate-warm-up":
+                    thread.join(timeout=120)
+            print("frozen" if gc.get_freeze_count() > 0 else "none frozen")
+        """
+    )
+    assert out == expected

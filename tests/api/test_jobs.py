@@ -128,6 +128,8 @@ def test_two_workers_share_the_review_jobs(
             time.sleep(0.5)
         logs = "".join((tmp_path / f"w{i}.log").read_text() for i in (1, 2))
         assert len(done) == len(queued), f"jobs left: {set(queued) - set(done)}\n{logs[-3000:]}"
+        # Each worker froze what it held once warmed up, before its first job.
+        assert logs.count("objects frozen out of the collector's full collections") == 2, logs
 
         for review_id, decision in done.items():
             assert decision["id"] == review_id

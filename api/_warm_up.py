@@ -1,0 +1,34 @@
+"""What the first review after a start would wait for, done as the process starts."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from api._cli_gc import settle_heap
+
+if TYPE_CHECKING:
+    from review.gate import GateService
+
+__all__ = ["warm_up"]
+
+logger = logging.getLogger("promogate.api")
+
+
+def warm_up(gate: GateService, *, freeze_heap: bool = False) -> None:
+    """Build the ledger's schema check and the MLflow client now, not in the first review; then,
+    with `freeze_heap`, freeze what the process holds (`api._cli_gc.settle_heap`).
+
+    A step that fails is only logged: the first request that needs the part fails again and
+    reports it.
+    """
+    for what, step in (
+        ("ledger", gate.ledger.head),
+        ("MLflow client", lambda: gate.client),
+    ):
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - nothing is decided here
+            logger.warning("warming up the %s failed: %s", what, exc)
+    if freeze_heap:
+        settle_heap()
