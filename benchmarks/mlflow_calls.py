@@ -6,7 +6,13 @@ relay is read once MLflow has had no request for half a second).
 Against `mlflow server --workers 1` these calls are answered one after another, about 10 ms each
 on 2 cores, so their number bounds both gate figures. MLflow's native check makes 4.
 
-    uv run python -m benchmarks.mlflow_calls [--workdir DIR]
+Then, on the same server, the reads a reused gate waits for (both versions, both runs in one
+search, both logged models in one search, the loss history of both runs in one bulk read: what
+the evidence fingerprint reads when nothing moved) are timed beside the native check's four
+(both versions, both runs), each set sent one after another and all at once, medians of
+`--repeats`: what the server's own work sets as the floor of the reused gate's ratio.
+
+    uv run python -m benchmarks.mlflow_calls [--workdir DIR] [--repeats 30]
 
 Bounded: one registry build (20-60 s), one MLflow server, one API server, two gate calls per
 candidate.
@@ -17,9 +23,13 @@ from __future__ import annotations
 import argparse
 import collections
 import os
+import statistics
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pydantic import BaseModel
@@ -27,9 +37,9 @@ from pydantic import BaseModel
 from benchmarks._api_server import ApiServer, create_token, fresh_ledger_url
 from benchmarks._http_relay import HttpRelay
 from benchmarks._mlflow_server import MlflowServer
-from scenarios.demo_registry import DEMO_MODEL_NAME, build_demo_registry
+from scenarios.demo_registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_registry
 
-__all__ = ["CallCount", "count_mlflow_calls", "main"]
+__all__ = ["CallCount", "ReadTiming", "count_mlflow_calls", "main", "time_reads"]
 
 _TIMEOUT_S = 300.0
 
@@ -43,6 +53,15 @@ class CallCount(BaseModel):
     by_endpoint: dict[str, int]
 
 
+class ReadTiming(BaseModel):
+    """One set of reads timed on the server: sent one after another, and all at once."""
+
+    reads: str
+    calls: int
+    sequential_ms: float
+    concurrent_ms: float
+
+
 def _endpoint(path: str) -> str:
     # Logged models are read by id in the path; count them as one endpoint.
     parts = path.split("/")
@@ -51,13 +70,18 @@ def _endpoint(path: str) -> str:
     return path
 
 
-def count_mlflow_calls(workdir: Path, policies_dir: Path, env: dict[str, str]) -> list[CallCount]:
-    """Gate every demo candidate twice (fresh, then reused) and count the MLflow requests.
+def count_mlflow_calls(
+    workdir: Path, policies_dir: Path, env: dict[str, str], *, repeats: int = 0
+) -> tuple[list[CallCount], list[ReadTiming]]:
+    """Gate every demo candidate twice (fresh, then reused) and count the MLflow requests; then,
+    when `repeats` is positive, time the reused gate's reads beside the native check's
+    (`time_reads`, on the first candidate).
 
     Args:
         workdir: Scratch directory (registry, ledger, logs).
         policies_dir: The trusted policies.
         env: Environment of the servers.
+        repeats: Timed rounds of each set of reads (0: none).
     """
     registry = build_demo_registry(workdir / "registry")
     ledger_url = fresh_ledger_url(workdir)
@@ -103,7 +127,128 @@ def count_mlflow_calls(workdir: Path, policies_dir: Path, env: dict[str, str]) -
                         )
         finally:
             api.stop()
-    return counts
+        timings = (
+            time_reads(
+                mlflow_server.url,
+                DEMO_MODEL_NAME,
+                registry.candidates[0].version,
+                CHAMPION_ALIAS,
+                repeats=repeats,
+            )
+            if repeats > 0
+            else []
+        )
+    return counts, timings
+
+
+def _median_ms(send: Callable[[], object], repeats: int) -> float:
+    send()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        send()
+        times.append((time.perf_counter() - started) * 1000.0)
+    return statistics.median(times)
+
+
+def time_reads(
+    tracking_uri: str, model: str, version: int, baseline_alias: str, *, repeats: int = 30
+) -> list[ReadTiming]:
+    """Time the reused gate's reads and the native check's on one candidate (see the module).
+
+    Args:
+        tracking_uri: The MLflow server.
+        model: Registered model name.
+        version: The candidate.
+        baseline_alias: The champion's alias.
+        repeats: Timed rounds of each set, each way.
+    """
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+    from mlflow.utils.rest_utils import http_request
+
+    from tools.runs import LOSS_LIKE_KEYS
+
+    client = MlflowClient(tracking_uri, tracking_uri)
+    candidate = client.get_model_version(model, str(version))
+    champion = client.get_model_version_by_alias(model, baseline_alias)
+    run_ids = [str(candidate.run_id), str(champion.run_id)]
+    runs = [client.get_run(r) for r in run_ids]
+    experiments = sorted({r.info.experiment_id for r in runs})
+    model_ids = [str(mv.source).removeprefix("models:/") for mv in (candidate, champion)]
+    keys = sorted(k for k in LOSS_LIKE_KEYS if all(k in r.data.metrics for r in runs))
+    # The credentials the gate's bulk history read uses (review._fingerprint).
+    creds: Any = client._tracking_client.store.get_host_creds()
+
+    def quoted(ids: Sequence[str]) -> str:
+        return ", ".join(f"'{i}'" for i in ids)
+
+    reused: list[Callable[[], object]] = [
+        lambda: client.get_model_version(model, str(version)),
+        lambda: client.get_model_version_by_alias(model, baseline_alias),
+        lambda: client.search_runs(
+            experiments,
+            f"attributes.run_id IN ({quoted(run_ids)})",
+            run_view_type=ViewType.ALL,
+            max_results=2,
+        ),
+        lambda: client.search_logged_models(
+            experiment_ids=experiments,
+            filter_string=f"attributes.model_id IN ({quoted(model_ids)})",
+            max_results=2,
+        ),
+    ]
+    reused += [
+        lambda key=key: http_request(  # type: ignore[misc,no-untyped-call]
+            creds,
+            "/ajax-api/2.0/mlflow/metrics/get-history-bulk",
+            "GET",
+            params=[*(("run_id", r) for r in run_ids), ("metric_key", key)],
+        )
+        for key in keys
+    ]
+    native: list[Callable[[], object]] = [
+        lambda: client.get_model_version(model, str(version)),
+        lambda: client.get_model_version_by_alias(model, baseline_alias),
+        lambda: client.get_run(run_ids[0]),
+        lambda: client.get_run(run_ids[1]),
+    ]
+    timings = []
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for label, reads in (("reused gate", reused), ("native check", native)):
+
+            def one_after_another(reads: list[Callable[[], object]] = reads) -> None:
+                for read in reads:
+                    read()
+
+            def all_at_once(reads: list[Callable[[], object]] = reads) -> None:
+                for future in [pool.submit(read) for read in reads]:
+                    future.result()
+
+            timings.append(
+                ReadTiming(
+                    reads=label,
+                    calls=len(reads),
+                    sequential_ms=_median_ms(one_after_another, repeats),
+                    concurrent_ms=_median_ms(all_at_once, repeats),
+                )
+            )
+    return timings
+
+
+def _timing_table(timings: Sequence[ReadTiming]) -> str:
+    lines = [
+        "| reads | calls | one after another (ms) | all at once (ms) |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {t.reads} | {t.calls} | {t.sequential_ms:.1f} | {t.concurrent_ms:.1f} |"
+        for t in timings
+    ]
+    if len(timings) == 2 and timings[1].sequential_ms > 0:
+        ratio = timings[0].sequential_ms / timings[1].sequential_ms
+        lines.append(f"\nreused gate's reads / native check's, one after another: {ratio:.2f}x")
+    return "\n".join(lines)
 
 
 def _table(counts: Sequence[CallCount]) -> str:
@@ -123,16 +268,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--policies", type=Path, default=Path("policies/examples"))
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory")
     parser.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
+    parser.add_argument("--repeats", type=int, default=30, help="timed rounds of reads (0: none)")
     args = parser.parse_args(argv)
+    if not 0 <= args.repeats <= 500:
+        parser.error(f"--repeats must be between 0 and 500, got {args.repeats}")
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     with tempfile.TemporaryDirectory(prefix="promogate-calls-") as scratch:
         workdir = args.workdir or Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
-        counts = count_mlflow_calls(workdir, args.policies.resolve(), env)
+        counts, timings = count_mlflow_calls(
+            workdir, args.policies.resolve(), env, repeats=args.repeats
+        )
     if args.json:
-        print("[" + ",".join(c.model_dump_json() for c in counts) + "]")
+        print("[" + ",".join(c.model_dump_json() for c in [*counts, *timings]) + "]")
     else:
         print(_table(counts))
+        if timings:
+            print()
+            print(_timing_table(timings))
 
 
 if __name__ == "__main__":

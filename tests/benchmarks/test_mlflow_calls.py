@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.mlflow_calls import CallCount, _endpoint, _table
+from benchmarks.mlflow_calls import CallCount, ReadTiming, _endpoint, _table, _timing_table
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,13 @@ def test_the_table_names_each_gate_and_its_calls() -> None:
         "| v2 | fresh | 3 | 3 runs/get |",
         "| v2 | reused | 0 |  |",
     ]
+
+
+def test_the_read_timings_give_the_reused_reads_against_the_native_ones() -> None:
+    rows = [
+        ReadTiming(reads="reused gate", calls=5, sequential_ms=60.0, concurrent_ms=62.0),
+        ReadTiming(reads="native check", calls=4, sequential_ms=40.0, concurrent_ms=39.0),
+    ]
+    lines = _timing_table(rows).splitlines()
+    assert lines[2:4] == ["| reused gate | 5 | 60.0 | 62.0 |", "| native check | 4 | 40.0 | 39.0 |"]
+    assert lines[-1] == "reused gate's reads / native check's, one after another: 1.50x"
