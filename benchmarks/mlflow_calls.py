@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import statistics
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,6 +35,7 @@ from pydantic import BaseModel
 from benchmarks._api_server import ApiServer, create_token, fresh_ledger_url
 from benchmarks._http_relay import HttpRelay
 from benchmarks._mlflow_server import MlflowServer
+from benchmarks._timing import median_ms
 from scenarios.demo_registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_registry
 
 __all__ = ["CallCount", "ReadTiming", "count_mlflow_calls", "main", "time_reads"]
@@ -141,16 +140,6 @@ def count_mlflow_calls(
     return counts, timings
 
 
-def _median_ms(send: Callable[[], object], repeats: int) -> float:
-    send()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        send()
-        times.append((time.perf_counter() - started) * 1000.0)
-    return statistics.median(times)
-
-
 def time_reads(
     tracking_uri: str, model: str, version: int, baseline_alias: str, *, repeats: int = 30
 ) -> list[ReadTiming]:
@@ -225,12 +214,13 @@ def time_reads(
                 for future in [pool.submit(read) for read in reads]:
                     future.result()
 
+            one_after_another()  # connections and first-use costs out of the timings
             timings.append(
                 ReadTiming(
                     reads=label,
                     calls=len(reads),
-                    sequential_ms=_median_ms(one_after_another, repeats),
-                    concurrent_ms=_median_ms(all_at_once, repeats),
+                    sequential_ms=median_ms(one_after_another, repeats),
+                    concurrent_ms=median_ms(all_at_once, repeats),
                 )
             )
     return timings

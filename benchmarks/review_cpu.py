@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from benchmarks._timing import median_ms
 from benchmarks.review_latency import prepare_registry
 from scenarios.demo_registry import DemoRegistry
 from tools import EvidenceBundle, canonical_digest, collect_bundle, download_artifact
@@ -64,19 +63,10 @@ class ImportanceRow(BaseModel):
     refused_now_ms: float
 
 
-def _median_ms(work: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        work()
-        times.append((time.perf_counter() - started) * 1000.0)
-    return statistics.median(times)
-
-
 def _digest_ms(copies: Sequence[EvidenceBundle]) -> float:
     """Median time of each copy's first digest (the copies are made before timing)."""
     remaining = list(copies)
-    return _median_ms(lambda: remaining.pop().digest, len(copies))
+    return median_ms(lambda: remaining.pop().digest, len(copies))
 
 
 def _client(registry: DemoRegistry) -> MlflowClient:
@@ -91,7 +81,7 @@ def _digest_row(version: int, bundle: EvidenceBundle, repeats: int) -> DigestRow
     return DigestRow(
         version=version,
         json_kb=len(bundle.model_dump_json()) / 1024,
-        full_dump_ms=_median_ms(lambda: canonical_digest(bundle.model_dump(mode="json")), repeats),
+        full_dump_ms=median_ms(lambda: canonical_digest(bundle.model_dump(mode="json")), repeats),
         new_tables_ms=_digest_ms([bundle.model_copy(deep=True) for _ in range(repeats)]),
         tables_seen_ms=_digest_ms([bundle.model_copy() for _ in range(repeats)]),
         same_digest=full == seen == bundle.model_copy(deep=True).digest,
@@ -148,13 +138,13 @@ def _importance_row(version: int, data: bytes, repeats: int) -> ImportanceRow:
     return ImportanceRow(
         version=version,
         megabytes=len(data) / 1e6,
-        trusted_before_ms=_median_ms(
+        trusted_before_ms=median_ms(
             lambda: sio.load(io.BytesIO(data), trusted=sio.get_untrusted_types(data=data)),
             repeats,
         ),
-        trusted_now_ms=_median_ms(lambda: now(trusted, True), repeats),
-        refused_before_ms=_median_ms(lambda: _refused_before(data), repeats),
-        refused_now_ms=_median_ms(lambda: now([], not trusted), repeats),
+        trusted_now_ms=median_ms(lambda: now(trusted, True), repeats),
+        refused_before_ms=median_ms(lambda: _refused_before(data), repeats),
+        refused_now_ms=median_ms(lambda: now([], not trusted), repeats),
     )
 
 

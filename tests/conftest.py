@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,28 @@ os.environ.setdefault("MLFLOW_LOG_UV_FILES", "false")
 os.environ.setdefault("PROMOGATE_DISK_CACHE", "false")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def own_interpreter() -> Callable[[str], str]:
+    """Run Python code (dedented) in an interpreter of its own from the project's root, for
+    what is process-wide (the garbage collector, MLflow's registries); returns its stdout,
+    stripped, and fails the test with its stderr when it exits with an error."""
+
+    def run(code: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout.strip()
+
+    return run
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

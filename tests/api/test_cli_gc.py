@@ -6,16 +6,15 @@ process-wide."""
 from __future__ import annotations
 
 import gc
-import subprocess
-import sys
-import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from api._cli_gc import ONE_SHOT_THRESHOLDS, freeze_at_exit, tune_for_command
 from benchmarks._mlflow_server import MlflowServer
+
+EXAMPLE_POLICIES = Path(__file__).resolve().parents[2] / "policies" / "examples"
 
 
 @pytest.fixture(autouse=True)
@@ -54,24 +53,10 @@ def test_freezing_at_exit_keeps_every_object_alive_and_tracked() -> None:
     assert gc.is_tracked(kept) and kept == {"a": [1, 2]}
 
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _run(script: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout.strip().splitlines()[-1]
-
-
-def test_settling_freezes_what_is_alive_and_garbage_made_later_is_collected() -> None:
-    out = _run(
+def test_settling_freezes_what_is_alive_and_garbage_made_later_is_collected(
+    own_interpreter: Callable[[str], str],
+) -> None:
+    out = own_interpreter(
         """
         import gc, weakref
         from api._cli_gc import settle_heap
@@ -92,7 +77,7 @@ def test_settling_freezes_what_is_alive_and_garbage_made_later_is_collected() ->
         print(frozen > 1000, sorted(gone))
         """
     )
-    assert out == "True ['cycle', 'kept']"
+    assert out.splitlines()[-1] == "True ['cycle', 'kept']"
 
 
 @pytest.mark.parametrize(
@@ -101,9 +86,13 @@ def test_settling_freezes_what_is_alive_and_garbage_made_later_is_collected() ->
     ids=["served-process", "app-in-a-host-process"],
 )
 def test_an_app_freezes_its_process_only_when_it_serves_from_a_process_of_its_own(
-    mlflow_server: MlflowServer, tmp_path: Path, freeze_heap: bool, expected: str
+    own_interpreter: Callable[[str], str],
+    mlflow_server: MlflowServer,
+    tmp_path: Path,
+    freeze_heap: bool,
+    expected: str,
 ) -> None:
-    out = _run(
+    out = own_interpreter(
         f"""
         import gc, threading
         from fastapi.testclient import TestClient
@@ -113,7 +102,7 @@ def test_an_app_freezes_its_process_only_when_it_serves_from_a_process_of_its_ow
         settings = Settings(
             tracking_uri={mlflow_server.url!r},
             ledger_url={f"sqlite:///{tmp_path / 'ledger.db'}"!r},
-            policies_dir={str(ROOT / "policies" / "examples")!r},
+            policies_dir={str(EXAMPLE_POLICIES)!r},
             allow_anonymous=True,
         )
         with TestClient(create_app(settings, freeze_heap={freeze_heap!r})):
@@ -123,4 +112,4 @@ def test_an_app_freezes_its_process_only_when_it_serves_from_a_process_of_its_ow
             print("frozen" if gc.get_freeze_count() > 0 else "none frozen")
         """
     )
-    assert out == expected
+    assert out.splitlines()[-1] == expected

@@ -5,28 +5,13 @@ Each case runs in its own interpreter: MLflow's request-header registry is proce
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from collections.abc import Callable
 
 
-def _run(code: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return result.stdout.strip()
-
-
-def test_an_mlflow_call_no_longer_searches_for_them_and_sys_modules_is_untouched() -> None:
-    out = _run(
+def test_an_mlflow_call_no_longer_searches_for_them_and_sys_modules_is_untouched(
+    own_interpreter: Callable[[str], str],
+) -> None:
+    out = own_interpreter(
         """
         import sys
         from mlflow.tracking.request_header.registry import resolve_request_headers
@@ -46,8 +31,8 @@ def test_an_mlflow_call_no_longer_searches_for_them_and_sys_modules_is_untouched
     assert out.splitlines() == ["1", "[]", "[]"]
 
 
-def test_a_provider_in_context_is_kept() -> None:
-    out = _run(
+def test_a_provider_in_context_is_kept(own_interpreter: Callable[[str], str]) -> None:
+    out = own_interpreter(
         """
         from mlflow.tracking.request_header.databricks_request_header_provider import (
             DatabricksRequestHeaderProvider,
