@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from tools.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
+    from api._cli_gc import settle_heap as settle_heap
     from api.answer_signature import public_key_from_text as public_key_from_text
     from api.answer_signature import request_digest as request_digest
     from api.answer_signature import verify_answer as verify_answer
@@ -78,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "ProcrastinateJobQueue": "api.jobs",
     "ReviewJob": "api.jobs",
     "postgres_conninfo": "api.jobs",
+    "settle_heap": "api._cli_gc",
 }
 
 __all__ = [
@@ -103,6 +105,7 @@ __all__ = [
     "print_decision",
     "public_key_from_text",
     "request_digest",
+    "settle_heap",
     "sign_payload",
     "verify_answer",
 ]

@@ -58,9 +58,7 @@ def run_gates(
 ) -> PauseRow:
     """In this process: warm up as a worker does, settle the heap when `mode` says so, then run
     `rounds` fresh gates of every version with the collector timed."""
-    from api._cli_gc import settle_heap
-    from api.services import build_review_service, configure_mlflow_environment
-    from api.settings import Settings
+    from api import Settings, build_review_service, configure_mlflow_environment, settle_heap
     from review.gate import GateService
 
     def gate_service(name: str) -> GateService:

@@ -124,7 +124,7 @@ def _refused_before(data: bytes) -> object:
 def _importance_row(version: int, data: bytes, repeats: int) -> ImportanceRow:
     import skops.io as sio
 
-    from tools.model_importance import load_skops_importances
+    from tools import load_skops_importances
 
     trusted = sio.get_untrusted_types(data=data)
     reads = iter(range(10**9))

@@ -115,6 +115,7 @@ if TYPE_CHECKING:
         merge_mappings as merge_mappings,
     )
     from tools.installed_versions import installed_version as installed_version
+    from tools.model_importance import load_skops_importances as load_skops_importances
     from tools.model_importance import read_feature_importances as read_feature_importances
     from tools.model_importance import use_importance_disk_cache as use_importance_disk_cache
     from tools.model_signature import SIGNATURE_FILE as SIGNATURE_FILE
@@ -257,6 +258,7 @@ _EXPORTS: dict[str, str] = {
     "pair_rows": "tools.segments",
     "FeatureImportances": "tools.plausibility_models",
     "VersionHistory": "tools.plausibility_models",
+    "load_skops_importances": "tools.model_importance",
     "read_feature_importances": "tools.model_importance",
     "installed_version": "tools.installed_versions",
     "read_version_history": "tools.version_history",
@@ -435,6 +437,7 @@ __all__ = [
     "list_run_artifacts",
     "load_config_files",
     "load_pipeline_config",
+    "load_skops_importances",
     "logged_model_id_from_source",
     "make_client",
     "merge_mappings",
