@@ -14,7 +14,9 @@ one by one (the version, runs, logged models, histories) is not read again by th
 Only metadata reads are kept (runs, versions, logged models, searches, histories, listings);
 failures are not kept, and every answer is a deep copy, so a caller that changes what it got
 cannot change what the next caller gets. Calls whose arguments cannot be used as a key, and
-every other method, go straight to the client.
+every other method, go straight to the client. A version read by alias also answers the read
+of that version by number (`get_model_version(name, "N")`): MLflow gives the same version, with
+its aliases, either way, and the baseline is read by alias first and by number after.
 """
 
 from __future__ import annotations
@@ -58,6 +60,17 @@ def _frozen(value: Any) -> Hashable:
     return cast(Hashable, value)
 
 
+def _by_number(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], value: Any) -> Hashable:
+    """The key of `get_model_version(model, "N")` for the version a by-alias read returned, or
+    None for any other read."""
+    if name != "get_model_version_by_alias" or len(args) != 2 or kwargs:
+        return None
+    model, version = args[0], getattr(value, "version", None)
+    if not isinstance(model, str) or getattr(value, "name", model) != model or version is None:
+        return None
+    return ("get_model_version", _frozen((model, str(version))), _frozen({}))
+
+
 class ReadOnceClient:
     """`client`, with the reads in `READS_KEPT` answered once per distinct arguments.
 
@@ -93,9 +106,12 @@ class ReadOnceClient:
                     self.repeats += 1
             if not found:
                 value = read(*args, **kwargs)
+                also = _by_number(name, args, kwargs, value)
                 with self._lock:
                     self.calls += 1
                     self._kept.setdefault(key, value)
+                    if also is not None:
+                        self._kept.setdefault(also, value)
             return copy.deepcopy(value)
 
         return kept

@@ -78,3 +78,17 @@ def test_a_version_read_through_it_is_the_version_read_directly(
     direct = collect_version(client, MODEL, 1)
     through = collect_version(read_once(client), MODEL, 1)
     assert through.model_dump() == direct.model_dump()
+
+
+def test_a_version_read_by_alias_answers_its_read_by_number(client: Any) -> None:
+    kept = ReadOnceClient(client)
+    by_alias = kept.get_model_version_by_alias(MODEL, "champion")
+    by_number = kept.get_model_version(MODEL, str(by_alias.version))
+    assert (kept.calls, kept.repeats) == (1, 1)
+    direct = client.get_model_version(MODEL, str(by_alias.version))
+    assert by_number.to_proto() == by_alias.to_proto() == direct.to_proto()
+    assert "champion" in by_number.aliases
+    # Another version, or the number given as an int, is another read.
+    kept.get_model_version(MODEL, str(int(by_alias.version) + 1))
+    kept.get_model_version(MODEL, int(by_alias.version))
+    assert kept.calls == 3
