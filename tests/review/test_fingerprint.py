@@ -556,6 +556,9 @@ def test_a_fresh_gate_reads_what_its_first_fingerprint_read_once(
     ledger.close()
     assert sum(p.endswith("/runs/get") for p in paths) == 2, paths
     assert sum(p.endswith("/metrics/get-history") for p in paths) == 2, paths
+    # The candidate by number before the answer and again by the fingerprint after it; the
+    # baseline, read by alias, is not read again by number.
+    assert sum(p.endswith("/model-versions/get") for p in paths) == 2, paths
     # Depending on what earlier tests of this module logged, the review may also read a logged
     # model the fingerprint does not cover; none is read twice.
     by_id = [p for p in paths if "/logged-models/m-" in p]
