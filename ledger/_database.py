@@ -47,6 +47,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # Serialises concurrent migrators on one PostgreSQL database ("promogat" in ASCII).
 _MIGRATION_LOCK_KEY = 0x70726F6D6F676174
+# Alembic keeps the running migration in module globals (`alembic.context`), so two migrations in
+# one process at once (an app's warm-up beside a request, two ledgers in one host) corrupt each
+# other, whatever databases they migrate: within a process they take turns.
+_ALEMBIC_LOCK = threading.Lock()
 _SQLITE_BEGIN_OPTION = "promogate_sqlite_begin"
 # SQLSTATE classes that mean the server cannot serve us now: connection exception, insufficient
 # resources, operator intervention (shutdown, cannot connect now).
@@ -250,8 +254,9 @@ class Database:
     def migrate(self) -> str:
         """Apply every pending migration; a no-op when the schema is current. Returns the revision.
 
-        Safe to run from several processes at once: they take turns (a PostgreSQL advisory lock, or
-        SQLite's write lock), and the later ones find nothing to do.
+        Safe to run from several processes and threads at once: they take turns (a PostgreSQL
+        advisory lock, or SQLite's write lock; within a process, a lock around Alembic), and the
+        later ones find nothing to do.
         """
         from alembic import command
         from alembic.config import Config
@@ -261,7 +266,7 @@ class Database:
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.set_main_option("path_separator", "os")
         try:
-            with self.engine.begin() as connection:
+            with _ALEMBIC_LOCK, self.engine.begin() as connection:
                 if self.backend == "postgresql":
                     connection.execute(
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
