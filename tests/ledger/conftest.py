@@ -7,8 +7,9 @@ before and dropped after the test, so tests and concurrent test runs on one data
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,35 @@ def build_decision(
         created_at=datetime.now(UTC),
         duration_ms=12.5,
     )
+
+
+AtOnce = Callable[[Sequence[Callable[[], object]]], list[BaseException]]
+
+
+@pytest.fixture
+def at_once() -> AtOnce:
+    """Run callables in threads of their own, released together by a barrier; returns what they
+    raised (empty when none did)."""
+
+    def run(work: Sequence[Callable[[], object]]) -> list[BaseException]:
+        barrier = threading.Barrier(len(work))
+        raised: list[BaseException] = []
+
+        def one(call: Callable[[], object]) -> None:
+            try:
+                barrier.wait(timeout=30)
+                call()
+            except Exception as exc:  # noqa: BLE001 - returned to the test, which asserts on it
+                raised.append(exc)
+
+        threads = [threading.Thread(target=one, args=(call,)) for call in work]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        return raised
+
+    return run
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import multiprocessing
-import threading
 from collections.abc import Callable
+from functools import partial
 from multiprocessing.synchronize import Barrier as ProcessBarrier
+from typing import Any
 
-from ledger.errors import LedgerError
 from ledger.store import Ledger
 from policies.decision import Decision
 
@@ -42,23 +42,11 @@ def _assert_complete_chain(ledger: Ledger, expected_ids: set[str]) -> None:
     assert {d.id for d in ledger.list_decisions(limit=1000)} == expected_ids
 
 
-def test_eight_threads_append_concurrently(ledger: Ledger, make_decision: DecisionFactory) -> None:
+def test_eight_threads_append_concurrently(
+    ledger: Ledger, make_decision: DecisionFactory, at_once: Any
+) -> None:
     workers = [f"t{n}" for n in range(8)]
-    barrier = threading.Barrier(len(workers))
-    errors: list[LedgerError | threading.BrokenBarrierError] = []
-
-    def run(worker: str) -> None:
-        try:
-            barrier.wait(timeout=30)
-            _append_many(ledger, make_decision, worker)
-        except (LedgerError, threading.BrokenBarrierError) as exc:  # asserted empty below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = at_once([partial(_append_many, ledger, make_decision, w) for w in workers])
 
     assert errors == []
     _assert_complete_chain(ledger, {f"{w}-{i}" for w in workers for i in range(PER_WORKER)})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy
@@ -117,27 +117,12 @@ def test_another_alembic_history_in_the_same_database_is_left_alone(ledger_url: 
         assert ledger.database.current_revision() == SCHEMA_REVISION
 
 
-def test_ledgers_migrating_at_once_in_one_process_take_turns(tmp_path: Path) -> None:
+def test_ledgers_migrating_at_once_in_one_process_take_turns(tmp_path: Path, at_once: Any) -> None:
     # Alembic keeps the running migration in module globals: two at once in one process (an
     # app's warm-up beside a request, two apps in one host) used to corrupt each other.
     ledgers = [Ledger(f"sqlite:///{tmp_path / f'ledger-{i}.db'}") for i in range(6)]
     ledgers.append(Ledger(f"sqlite:///{tmp_path / 'ledger-0.db'}"))  # two on one file too
-    start = threading.Barrier(len(ledgers))
-    failures: list[BaseException] = []
-
-    def first_use(ledger: Ledger) -> None:
-        start.wait()
-        try:
-            ledger.head()
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=first_use, args=(ledger,)) for ledger in ledgers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert failures == []
+    assert at_once([ledger.head for ledger in ledgers]) == []
     for ledger in ledgers:
         assert ledger.database.current_revision() == SCHEMA_REVISION
         ledger.close()
