@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from tools.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
+    from api._cli_gc import SettleAfterFirstReview as SettleAfterFirstReview
     from api._cli_gc import settle_heap as settle_heap
     from api.answer_signature import public_key_from_text as public_key_from_text
     from api.answer_signature import request_digest as request_digest
@@ -80,6 +81,7 @@ _EXPORTS: dict[str, str] = {
     "ReviewJob": "api.jobs",
     "postgres_conninfo": "api.jobs",
     "settle_heap": "api._cli_gc",
+    "SettleAfterFirstReview": "api._cli_gc",
 }
 
 __all__ = [
@@ -91,6 +93,7 @@ __all__ = [
     "ProcrastinateJobQueue",
     "ReviewJob",
     "Settings",
+    "SettleAfterFirstReview",
     "SigningMiddleware",
     "build_review_service",
     "configure_mlflow_environment",

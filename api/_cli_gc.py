@@ -11,21 +11,30 @@ So a one-shot command raises the thresholds (collections still happen when a rev
 great deal, so memory stays bounded; the demo's review runs none), and every command freezes the
 surviving objects at exit, so the interpreter's final collection does not walk what the process
 imported. Long-running commands (`serve`, `worker`, `watch`) keep the default thresholds; `serve`
-and `worker` freeze what they hold once they have warmed up (`settle_heap`), since every full
-collection would otherwise walk it again: about 0.2 s on 2 cores, inside whichever request
-allocated past the threshold (a fresh gate that answered in 281 ms took 514 ms when one fell in
-it).
+and `worker` freeze what they hold once they have warmed up (`settle_heap`), and once more after
+their first review (`SettleAfterFirstReview`), which imports what reviews add (skops,
+scikit-learn), since every full collection would otherwise walk it all again: about 0.2 s on 2
+cores, inside whichever request allocated past the threshold (a fresh gate that answered in
+281 ms took 514 ms when one fell in it). Frozen at the start only, the objects the first review
+adds keep full collections frequent, and they cost as much in all as before.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from policies.decision import Decision
+    from review import ReviewObserver
 
 __all__ = [
     "ONE_SHOT_COMMANDS",
     "ONE_SHOT_THRESHOLDS",
+    "SettleAfterFirstReview",
     "freeze_at_exit",
     "settle_heap",
     "tune_for_command",
@@ -67,3 +76,37 @@ def settle_heap() -> int:
     frozen = gc.get_freeze_count()
     logger.info("%d objects frozen out of the collector's full collections", frozen)
     return frozen
+
+
+class SettleAfterFirstReview:
+    """A review observer that settles the heap once more, in a thread of its own, after the
+    first review it sees, then passes every review on to `then` (the metrics, say).
+
+    Args:
+        then: The observer to call for every review, or None.
+    """
+
+    def __init__(self, then: ReviewObserver | None = None) -> None:
+        self._then = then
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, decision: Decision, seconds: float) -> None:
+        if self._then is not None:
+            self._then(decision, seconds)
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=settle_heap, name="promogate-settle-heap", daemon=True
+            )
+        self._thread.start()
+
+    def wait(self, timeout_s: float = 60.0) -> bool:
+        """Wait for the settling after the first review; False if it has not started or ended."""
+        with self._lock:
+            thread = self._thread
+        if thread is None:
+            return False
+        thread.join(timeout_s)
+        return not thread.is_alive()

@@ -170,7 +170,9 @@ def worker(
         )
         raise typer.Exit(3) from None
     configure_mlflow_environment(settings)
-    service = GateService(build_review_service(settings))
+    from api._cli_gc import SettleAfterFirstReview
+
+    service = GateService(build_review_service(settings), observer=SettleAfterFirstReview())
     from api._notifications import Notifier
     from api._warm_up import warm_up
     from api._watch_service import build_watcher

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import api.signing as signing
 from api._anchoring import AnchorScheduler, anchor_stores
+from api._cli_gc import SettleAfterFirstReview
 from api._decision_reads import CachedDecisionReads
 from api._request_guard import RateLimiter, RequestGuard, allowed_methods
 from api._watch_service import install_watch
@@ -209,8 +210,8 @@ def create_app(
         service: The review service to use (its ledger, MLflow client, investigator and
             policies); built from `settings` when None.
         freeze_heap: The app is served by a process of its own (`promogate serve`): once it has
-            warmed up, what the process holds is frozen out of the collector's full collections
-            (`api._cli_gc.settle_heap`).
+            warmed up, and again after its first review, what the process holds is frozen out of
+            the collector's full collections (`api._cli_gc`).
     """
     install_log_redaction()
     configure_mlflow_environment(settings)
@@ -218,7 +219,11 @@ def create_app(
     api_metrics = ApiMetrics()
     gate_service = GateService(
         reviews_service,
-        observer=api_metrics.record_review,
+        observer=(
+            SettleAfterFirstReview(api_metrics.record_review)
+            if freeze_heap
+            else api_metrics.record_review
+        ),
     )
     state = AppState(
         settings=settings,

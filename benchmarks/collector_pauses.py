@@ -3,11 +3,11 @@
 A long-running process (`promogate serve`, `promogate worker`) holds a few hundred thousand objects
 for its lifetime: the modules of MLflow, SQLAlchemy, pydantic, scikit-learn and their schemas.
 CPython's full collection walks all of them, inside whichever call allocated past the threshold.
-The servers now freeze what they hold once warmed up (`api._cli_gc.settle_heap`). This runs the
-same fresh gates in two child processes built as `promogate worker` builds its services (the
-demo's SQLite MLflow store, a new SQLite ledger per round so every gate reviews afresh), one with
-the collector as it was and one that settles the heap after its warm-up, and reports what the
-collector cost each::
+The servers now freeze what they hold once warmed up and again after their first review
+(`api._cli_gc`). This runs the same fresh gates in two child processes built as `promogate worker`
+builds its services (the demo's SQLite MLflow store, a new SQLite ledger per round so every gate
+reviews afresh), one with the collector as it was and one that settles the heap as the worker
+does, and reports what the collector cost each::
 
     uv run python -m benchmarks.collector_pauses [--workdir DIR] [--reuse] [--rounds 4]
 
@@ -56,10 +56,18 @@ def run_gates(
     mode: HeapMode,
     rounds: int,
 ) -> PauseRow:
-    """In this process: warm up as a worker does, settle the heap when `mode` says so, then run
-    `rounds` fresh gates of every version with the collector timed."""
-    from api import Settings, build_review_service, configure_mlflow_environment, settle_heap
+    """In this process: start as a worker does (settling the heap when `mode` says so), run one
+    untimed gate, then `rounds` fresh gates of every version with the collector timed."""
+    from api import (
+        Settings,
+        SettleAfterFirstReview,
+        build_review_service,
+        configure_mlflow_environment,
+        settle_heap,
+    )
     from review.gate import GateService
+
+    settler = SettleAfterFirstReview() if mode == "frozen" else None
 
     def gate_service(name: str) -> GateService:
         ledger = scratch / "pause-ledgers" / f"{mode.replace(' ', '-')}-{name}.db"
@@ -73,13 +81,18 @@ def run_gates(
             disk_cache=False,
         )
         configure_mlflow_environment(settings)
-        return GateService(build_review_service(settings))
+        return GateService(build_review_service(settings), observer=settler)
 
-    # The warm-up a worker's first jobs give: imports, the store, a model file's first load.
+    # As `promogate worker` starts: the ledger and the MLflow client built, the heap settled;
+    # then its first job (untimed), after which the heap is settled once more.
     warm = gate_service("warm-up")
+    warm.ledger.head()
+    assert warm.client is not None
+    if settler is not None:
+        settle_heap()
     warm.gate(model, versions[0])
     warm.drain()
-    frozen = settle_heap() if mode == "frozen" else 0
+    frozen = gc.get_freeze_count() if settler is not None and settler.wait() else 0
     pauses: list[tuple[int, float, float]] = []
     started: list[float] = []
 

@@ -386,6 +386,7 @@ FACES: dict[str, list[str]] = {
         "ProcrastinateJobQueue",
         "ReviewJob",
         "Settings",
+        "SettleAfterFirstReview",
         "SigningMiddleware",
         "build_review_service",
         "configure_mlflow_environment",

@@ -80,9 +80,30 @@ def test_settling_freezes_what_is_alive_and_garbage_made_later_is_collected(
     assert out.splitlines()[-1] == "True ['cycle', 'kept']"
 
 
+def test_a_review_observer_passes_every_review_on_and_settles_once_after_the_first(
+    own_interpreter: Callable[[str], str],
+) -> None:
+    out = own_interpreter(
+        """
+        import gc, threading
+        from api._cli_gc import SettleAfterFirstReview
+
+        seen = []
+        settler = SettleAfterFirstReview(lambda decision, seconds: seen.append(seconds))
+        before = settler.wait(0.1)  # nothing reviewed, nothing settled
+        settler(None, 1.0)
+        settler(None, 2.0)
+        settled = settler.wait()
+        running = [t.name for t in threading.enumerate()].count("promogate-settle-heap")
+        print(before, settled, gc.get_freeze_count() > 0, seen, running)
+        """
+    )
+    assert out.splitlines()[-1] == "False True True [1.0, 2.0] 0"
+
+
 @pytest.mark.parametrize(
     ("freeze_heap", "expected"),
-    [(True, "frozen"), (False, "none frozen")],
+    [(True, "frozen, more after a review"), (False, "none frozen")],
     ids=["served-process", "app-in-a-host-process"],
 )
 def test_an_app_freezes_its_process_only_when_it_serves_from_a_process_of_its_own(
@@ -99,17 +120,28 @@ def test_an_app_freezes_its_process_only_when_it_serves_from_a_process_of_its_ow
         from api.app import create_app
         from api.settings import Settings
 
+        def join(name):
+            for thread in threading.enumerate():
+                if thread.name == name:
+                    thread.join(timeout=120)
+
         settings = Settings(
             tracking_uri={mlflow_server.url!r},
             ledger_url={f"sqlite:///{tmp_path / 'ledger.db'}"!r},
             policies_dir={str(EXAMPLE_POLICIES)!r},
             allow_anonymous=True,
         )
-        with TestClient(create_app(settings, freeze_heap={freeze_heap!r})):
-            for thread in threading.enumerate():
-                if thread.name == "promogate-warm-up":
-                    thread.join(timeout=120)
-            print("frozen" if gc.get_freeze_count() > 0 else "none frozen")
+        with TestClient(create_app(settings, freeze_heap={freeze_heap!r})) as client:
+            join("promogate-warm-up")
+            warmed = gc.get_freeze_count()
+            # A review of a model MLflow does not know: answered, and seen by the observer.
+            client.post("/v1/gate", json={{"model": "no-such-model", "version": 1}})
+            join("promogate-settle-heap")
+            reviewed = gc.get_freeze_count()
+        if warmed == 0:
+            print("none frozen" if reviewed == 0 else "frozen only after a review")
+        else:
+            print("frozen, more after a review" if reviewed > warmed else "frozen once")
         """
     )
     assert out.splitlines()[-1] == expected
