@@ -103,7 +103,8 @@ class SettleAfterFirstReview:
         self._thread.start()
 
     def wait(self, timeout_s: float = 60.0) -> bool:
-        """Wait for the settling after the first review; False if it has not started or ended."""
+        """True once the settling after the first review has finished; False when no review was
+        seen yet, or when it is still running after `timeout_s`."""
         with self._lock:
             thread = self._thread
         if thread is None:
