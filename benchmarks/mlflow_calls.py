@@ -156,7 +156,7 @@ def time_reads(
     from mlflow.entities import ViewType
     from mlflow.utils.rest_utils import http_request
 
-    from tools.runs import LOSS_LIKE_KEYS
+    from tools import LOSS_LIKE_KEYS, logged_model_id_from_source
 
     client = MlflowClient(tracking_uri, tracking_uri)
     candidate = client.get_model_version(model, str(version))
@@ -164,7 +164,9 @@ def time_reads(
     run_ids = [str(candidate.run_id), str(champion.run_id)]
     runs = [client.get_run(r) for r in run_ids]
     experiments = sorted({r.info.experiment_id for r in runs})
-    model_ids = [str(mv.source).removeprefix("models:/") for mv in (candidate, champion)]
+    model_ids = [
+        str(mv.model_id or logged_model_id_from_source(mv.source)) for mv in (candidate, champion)
+    ]
     keys = sorted(k for k in LOSS_LIKE_KEYS if all(k in r.data.metrics for r in runs))
     # The credentials the gate's bulk history read uses (review._fingerprint).
     creds: Any = client._tracking_client.store.get_host_creds()
