@@ -68,6 +68,8 @@ def serve(
     """Serve the HTTP API and the pages (gate, reviews, promote, overrides, health, metrics)."""
     import uvicorn
 
+    from api._http_protocol import NoDelayHttpProtocol
+
     if demo is not None:
         tracking_uri, ledger_url, policies, allow_anonymous = _demo_site(
             demo, tracking_uri, ledger_url, policies, allow_anonymous
@@ -99,6 +101,7 @@ def serve(
             port=settings.port,
             workers=workers,
             log_level=settings.log_level.lower(),
+            http=NoDelayHttpProtocol,
         )
         return
     from api.app import create_app
@@ -109,6 +112,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        http=NoDelayHttpProtocol,
     )
 
 

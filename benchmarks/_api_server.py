@@ -77,6 +77,7 @@ class ApiServer(ServerProcess):
         policies_dir: Trusted policy directory.
         env: Environment of the server process.
         log_path: File the server's output goes to.
+        workers: ``--workers``: API processes behind the one port.
     """
 
     name = "promogate serve"
@@ -90,7 +91,10 @@ class ApiServer(ServerProcess):
         policies_dir: Path,
         env: Mapping[str, str],
         log_path: Path,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers!r}")
         super().__init__(
             env={
                 **env,
@@ -104,6 +108,7 @@ class ApiServer(ServerProcess):
         self.tracking_uri = tracking_uri
         self.ledger_url = ledger_url
         self.policies_dir = policies_dir
+        self.workers = workers
 
     def command(self) -> list[str]:
         return [
@@ -119,4 +124,6 @@ class ApiServer(ServerProcess):
             self.ledger_url,
             "--policies",
             str(self.policies_dir),
+            "--workers",
+            str(self.workers),
         ]

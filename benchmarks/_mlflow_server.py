@@ -3,8 +3,9 @@
 Used by the gate benchmarks and by the API's fail-closed tests, which need MLflow to be really down,
 slow or failing rather than mocked:
 
-- `MlflowServer` runs ``mlflow server --backend-store-uri sqlite:///... --workers 1`` on a free
-  127.0.0.1 port, waits for ``/health``, and can be stopped and started again on the same port.
+- `MlflowServer` runs ``mlflow server --backend-store-uri sqlite:///... --workers N`` (one worker
+  unless asked for more) on a free 127.0.0.1 port, waits for ``/health``, and can be stopped and
+  started again on the same port.
 - `FaultProxy` forwards TCP connections to a port and can switch, at run time, to answering late
   (``slow``), answering every HTTP request with ``503`` (``http_503``), or refusing connections
   (``refuse``).
@@ -44,7 +45,7 @@ _HTTP_503: Final = (
 
 
 class MlflowServer(ServerProcess):
-    """``mlflow server --workers 1`` over a SQLite store, on loopback.
+    """``mlflow server --workers N`` over a SQLite store, on loopback.
 
     Args:
         backend_store_uri: ``sqlite:///path/to/mlflow.db``.
@@ -53,6 +54,8 @@ class MlflowServer(ServerProcess):
             (a dozen background processes the gate never needs) are switched off on top of it.
         log_path: File the server's output goes to.
         port: Port to listen on; a free one when None.
+        workers: Worker processes. One serves requests one after another, which makes counts of
+            calls comparable; ``mlflow server``'s own default is 4.
     """
 
     name = "mlflow server"
@@ -66,7 +69,10 @@ class MlflowServer(ServerProcess):
         env: Mapping[str, str],
         log_path: Path,
         port: int | None = None,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers!r}")
         super().__init__(
             env={
                 **env,
@@ -78,6 +84,7 @@ class MlflowServer(ServerProcess):
         )
         self.backend_store_uri = backend_store_uri
         self.artifacts_destination = artifacts_destination
+        self.workers = workers
 
     def command(self) -> list[str]:
         mlflow_cli = Path(sys.executable).with_name("mlflow")
@@ -90,7 +97,7 @@ class MlflowServer(ServerProcess):
             "--artifacts-destination",
             str(self.artifacts_destination),
             "--workers",
-            "1",
+            str(self.workers),
             "--host",
             "127.0.0.1",
             "--port",

@@ -1,4 +1,4 @@
-"""Gate latency against a real `mlflow server --workers 1`, next to MLflow's own validation check.
+"""Gate latency against a real `mlflow server`, next to MLflow's own validation check.
 
 For every candidate of the demo registry (`credit-risk` v2-v6, champion v1), on loopback:
 
@@ -11,11 +11,16 @@ For every candidate of the demo registry (`credit-risk` v2-v6, champion v1), on 
 - **MLflow-native**: what a pipeline does with MLflow alone: resolve the candidate and `@champion`,
   fetch both source runs, wrap their metrics as `EvaluationResult`s and call
   `mlflow.validate_evaluation_results` with the policy's `roc_auc >= 0.75` threshold;
-- **decision reads**: `GET /v1/reviews/{id}` of the decisions just made, on the same API process,
+- **decision reads**: `GET /v1/reviews/{id}` of the decisions just made, on the same API,
   from 32 kept-alive connections for `--read-seconds` (a bare asyncio client, see
   `benchmarks.api_throughput.drive_raw_reads`).
 
-    uv run python -m benchmarks.gate_latency [--rounds 5] [--workdir DIR]
+    uv run python -m benchmarks.gate_latency [--rounds 5] [--workdir DIR] [--mlflow-workers 1]
+        [--api-workers 1]
+
+The MLflow server runs one worker unless `--mlflow-workers` asks for more (`mlflow server`'s own
+default is 4), so that it answers requests one after another; `--api-workers` is
+`promogate serve --workers`.
 
 Bounded: one registry build (30-60 s), one MLflow server, `rounds` calls per version and method.
 """
@@ -130,6 +135,8 @@ def measure_gate_latency(
     rounds: int,
     env: dict[str, str],
     read_seconds: float = 5.0,
+    mlflow_workers: int = 1,
+    api_workers: int = 1,
 ) -> tuple[list[LatencyRow], dict[str, float]]:
     """Build the demo registry, serve it, and time the gate against the native check.
 
@@ -139,6 +146,8 @@ def measure_gate_latency(
         rounds: Timed calls per version and method (the median is reported).
         env: Environment of the MLflow and promogate servers.
         read_seconds: Duration of the decision-read measurement (0: none).
+        mlflow_workers: The MLflow server's worker processes (``mlflow server`` defaults to 4).
+        api_workers: ``promogate serve --workers``.
 
     Returns:
         One row per candidate, and the set-up timings (seconds) and read figures.
@@ -155,15 +164,19 @@ def measure_gate_latency(
         workdir / "served-artifacts",
         env=env,
         log_path=workdir / "mlflow-server.log",
+        workers=mlflow_workers,
     ) as mlflow_server:
         setup["mlflow_server_start_s"] = mlflow_server.last_start_seconds or 0.0
+        setup["mlflow_workers"] = float(mlflow_workers)
         api = ApiServer(
             tracking_uri=mlflow_server.url,
             ledger_url=ledger_url,
             policies_dir=policies_dir,
             env=env,
             log_path=workdir / "api-server.log",
+            workers=api_workers,
         )
+        setup["api_workers"] = float(api_workers)
         setup["api_server_start_s"] = api.start()
         try:
             with httpx.Client() as client:
@@ -238,7 +251,8 @@ def _table(rows: Sequence[LatencyRow], setup: dict[str, float], rounds: int) -> 
     if reads:
         lines.append("")
         lines.append(
-            f"Decision reads (`GET /v1/reviews/{{id}}`, one API process, {_READ_CONNECTIONS} "
+            f"Decision reads (`GET /v1/reviews/{{id}}`, `promogate serve --workers "
+            f"{setup.get('api_workers', 1.0):.0f}`, {_READ_CONNECTIONS} "
             f"connections): {reads['reads_per_s']:.0f}/s, p50 {reads['read_p50_ms']:.1f} ms, "
             f"{reads['read_errors']:.0f} errors"
         )
@@ -252,8 +266,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--policies", type=Path, default=Path("policies/examples"))
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory")
     parser.add_argument("--read-seconds", type=float, default=5.0, help="0: no read figure")
+    parser.add_argument(
+        "--mlflow-workers",
+        type=int,
+        default=1,
+        help="the MLflow server's worker processes (1: requests served one after another; "
+        "`mlflow server` itself defaults to 4)",
+    )
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="`promogate serve --workers` (API processes)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     args = parser.parse_args(argv)
+    for option, value in (
+        ("--mlflow-workers", args.mlflow_workers),
+        ("--api-workers", args.api_workers),
+    ):
+        if not 1 <= value <= 8:
+            parser.error(f"{option} must be between 1 and 8, got {value}")
     if not 0 <= args.read_seconds <= 60:
         parser.error(f"--read-seconds must be in [0, 60], got {args.read_seconds}")
     if not 1 <= args.rounds <= 50:
@@ -271,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             rounds=args.rounds,
             env=env,
             read_seconds=args.read_seconds,
+            mlflow_workers=args.mlflow_workers,
+            api_workers=args.api_workers,
         )
     if args.json:
         print(json.dumps({"rows": [r.model_dump() for r in rows], "setup": setup}, indent=2))
