@@ -10,6 +10,8 @@ time each, on the same machine; the decisions go to a PostgreSQL ledger. Per lev
 - the database ``promogate_bench`` on that server is dropped and created, so concurrent test
   runs on the server's other databases are not touched;
 - the workers start and each runs warm-up reviews (imports, connections) before timing;
+- each worker runs `--concurrency` reviews at once (default 1; `promogate worker` itself
+  defaults to 2);
 - `--jobs` reviews are queued at once; throughput is jobs / (last finished - first queued);
 - CPU seconds per review are the workers' own CPU time (``/proc/<pid>/stat``) over the jobs,
   which is what a review costs whatever the number of cores;
@@ -111,9 +113,11 @@ def measure_level(
     ledger_url: str,
     candidates: Sequence[tuple[int, str]],
     checkout: Path | None,
+    concurrency: int = 1,
     timeout_s: float = 900.0,
 ) -> ScaleRow:
-    """Start `workers` worker processes, warm them up, then time `jobs` queued reviews."""
+    """Start `workers` worker processes running `concurrency` reviews at once each, warm them
+    up, then time `jobs` queued reviews."""
     conninfo = postgres_conninfo(ledger_url)
     queue = ProcrastinateJobQueue(conninfo)
     env = {
@@ -128,7 +132,10 @@ def measure_level(
     probe = "import sys; sys.argv = ['promogate', *sys.argv[1:]]; from api.cli import main; main()"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", probe, "worker", "--concurrency", "1", "--name", f"w{i}"],
+            [
+                *(sys.executable, "-c", probe, "worker"),
+                *("--concurrency", str(concurrency), "--name", f"w{i}"),
+            ],
             cwd=checkout or Path.cwd(),
             env=env,
             stdout=subprocess.DEVNULL,
@@ -147,8 +154,8 @@ def measure_level(
                 expected[review_id] = verdict
             return expected
 
-        # Two warm-up reviews per worker: imports, MLflow store and ledger connections.
-        _wait_done(conninfo, list(submit(2 * workers)), timeout_s)
+        # Two warm-up reviews per worker thread: imports, MLflow store and ledger connections.
+        _wait_done(conninfo, list(submit(2 * workers * concurrency)), timeout_s)
         cpu_before = sum(_cpu_seconds(p.pid) for p in procs)
         started = time.perf_counter()
         expected = submit(jobs)
@@ -212,9 +219,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--jobs", type=int, default=40)
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="reviews each worker runs at once (`promogate worker --concurrency`, default 2)",
+    )
+    parser.add_argument(
         "--checkout", type=Path, action="append", default=[], help="Also run another checkout."
     )
     args = parser.parse_args(argv)
+    if not 1 <= args.concurrency <= 8:
+        parser.error(f"--concurrency must be between 1 and 8, got {args.concurrency}")
     if not args.postgres:
         parser.error("--postgres (or PROMOGATE_TEST_POSTGRES_URL) is required")
     registry = prepare_registry(args.workdir, reuse=args.reuse)
@@ -235,10 +250,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                     ledger_url=ledger_url,
                     candidates=candidates,
                     checkout=checkout,
+                    concurrency=args.concurrency,
                 )
             )
             print(render(rows[-1:], label), flush=True)
-        print(f"\n{label}: {args.jobs} reviews per level, worker concurrency 1")
+        print(f"\n{label}: {args.jobs} reviews per level, worker concurrency {args.concurrency}")
         print(render(rows, label))
         cost = statistics.median(r.cpu_s_per_review for r in rows)
         print(f"median CPU per review: {cost:.3f} s")

@@ -71,7 +71,10 @@ def test_refusals_exit_3(cli: typer.Typer, tmp_path: Path, args: list[str], text
 
 
 @pytest.mark.slow
-def test_serve_answers_the_gate(gate_registry: Any, mlflow_server: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
+def test_serve_answers_the_gate(
+    gate_registry: Any, mlflow_server: Any, tmp_path: Path, workers: int
+) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     secret = Ledger(url).tokens.create_token("ci", "deployer")[1]
     port = free_port()
@@ -89,6 +92,8 @@ def test_serve_answers_the_gate(gate_registry: Any, mlflow_server: Any, tmp_path
         mlflow_server.url,
         "--policies",
         str(gate_registry.policies_dir),
+        "--workers",
+        str(workers),
     ]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
