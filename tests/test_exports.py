@@ -62,6 +62,7 @@ FACES: dict[str, list[str]] = {
         "VersionEvidence",
         "VersionHistory",
         "VersionNotFoundError",
+        "acknowledge_responses_at_once",
         "artifact_source",
         "binary_mask",
         "build_manifest",

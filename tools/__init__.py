@@ -179,6 +179,9 @@ if TYPE_CHECKING:
     )
     from tools.plausibility_models import FeatureImportances as FeatureImportances
     from tools.plausibility_models import VersionHistory as VersionHistory
+    from tools.quick_acks import (
+        acknowledge_responses_at_once as acknowledge_responses_at_once,
+    )
     from tools.redaction import install_log_redaction as install_log_redaction
     from tools.redaction import redact as redact
     from tools.registry import (
@@ -276,6 +279,7 @@ _EXPORTS: dict[str, str] = {
     "ByteBoundedCache": "tools.evidence_cache",
     "DiskCache": "tools.disk_cache",
     "skip_databricks_header_probes": "tools.databricks_probes",
+    "acknowledge_responses_at_once": "tools.quick_acks",
     "default_cache_dir": "tools.disk_cache",
     "use_importance_disk_cache": "tools.model_importance",
     "collect_resolved": "tools.collector",
@@ -414,6 +418,7 @@ __all__ = [
     "VersionEvidence",
     "VersionHistory",
     "VersionNotFoundError",
+    "acknowledge_responses_at_once",
     "artifact_source",
     "binary_mask",
     "build_manifest",

@@ -1,0 +1,45 @@
+"""`configure_mlflow_environment`: what every front door sets up before its first MLflow call.
+
+Runs in an interpreter of its own: what it sets up (MLflow's request-header registry, urllib3's
+pool table) is process-wide.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from benchmarks._mlflow_server import MlflowServer
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux's")
+def test_every_mlflow_call_reads_its_answer_after_asking_for_a_quick_ack(
+    own_interpreter: Callable[[str], str], mlflow_server: MlflowServer, tmp_path: Path
+) -> None:
+    out = own_interpreter(
+        f"""
+        from mlflow import MlflowClient
+        from api.services import configure_mlflow_environment
+        from api.settings import load_settings
+        from tools import quick_acks
+
+        configure_mlflow_environment(
+            load_settings(
+                tracking_uri={mlflow_server.url!r},
+                ledger_url={f"sqlite:///{tmp_path / 'ledger.db'}"!r},
+                cache_dir={str(tmp_path / "cache")!r},
+            )
+        )
+        asked = []
+        ask = quick_acks.quick_ack
+        quick_acks.quick_ack = lambda sock: (asked.append(sock.fileno()), ask(sock))
+        client = MlflowClient({mlflow_server.url!r})
+        for _ in range(3):
+            assert client.get_registered_model("gate-model").name == "gate-model"
+        print(len(asked), len(set(asked)))
+        """
+    )
+    assert out == "3 1"
