@@ -54,8 +54,9 @@ class MlflowServer(ServerProcess):
             (a dozen background processes the gate never needs) are switched off on top of it.
         log_path: File the server's output goes to.
         port: Port to listen on; a free one when None.
-        workers: Worker processes. One serves requests one after another, which makes counts of
-            calls comparable; ``mlflow server``'s own default is 4.
+        workers: Worker processes; one (the default here, and what every earlier figure in
+            `docs/benchmarks.md` was measured against) answers requests one after another.
+            ``mlflow server``'s own default is 4.
     """
 
     name = "mlflow server"
