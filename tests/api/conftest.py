@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
 import textwrap
 import threading
 import time
@@ -307,26 +308,43 @@ class LiveApi:
 
 
 @contextlib.contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn in a thread on a free loopback port; yields its base URL."""
+def _uvicorn_thread(config: Any, sockets: list[socket.socket] | None = None) -> Iterator[Any]:
+    """Run uvicorn with `config` in a thread (on `sockets` when given, as a worker process of
+    ``uvicorn --workers N`` does); yields the started `uvicorn.Server` and stops it after."""
     import uvicorn
 
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": sockets}, name="uvicorn-test", daemon=True
     )
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30.0
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
+        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server
     finally:
         server.should_exit = True
         thread.join(timeout=30.0)
+
+
+@pytest.fixture(scope="session")
+def uvicorn_thread() -> Callable[..., contextlib.AbstractContextManager[Any]]:
+    """`_uvicorn_thread`, for tests that need the server object or sockets of their own."""
+    return _uvicorn_thread
+
+
+@contextlib.contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    with _uvicorn_thread(config):
+        yield f"http://127.0.0.1:{port}"
 
 
 @contextlib.contextmanager

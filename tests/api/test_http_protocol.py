@@ -7,8 +7,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,10 @@ def _as_asyncio_binds(config: uvicorn.Config) -> socket.socket:
 
 
 @contextlib.contextmanager
-def _served(bind: Callable[[uvicorn.Config], socket.socket]) -> Iterator[uvicorn.Server]:
+def _served(
+    bind: Callable[[uvicorn.Config], socket.socket],
+    uvicorn_thread: Callable[..., contextlib.AbstractContextManager[uvicorn.Server]],
+) -> Iterator[uvicorn.Server]:
     config = uvicorn.Config(
         _hello,
         host="127.0.0.1",
@@ -51,20 +52,8 @@ def _served(bind: Callable[[uvicorn.Config], socket.socket]) -> Iterator[uvicorn
         lifespan="off",
         log_level="warning",
     )
-    sock = bind(config)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30.0
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
+    with contextlib.closing(bind(config)) as sock, uvicorn_thread(config, [sock]) as server:
         yield server
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30.0)
-        sock.close()
 
 
 @pytest.mark.parametrize(
@@ -76,8 +65,9 @@ def _served(bind: Callable[[uvicorn.Config], socket.socket]) -> Iterator[uvicorn
 )
 def test_every_kept_alive_connection_has_nagle_off(
     bind: Callable[[uvicorn.Config], socket.socket],
+    uvicorn_thread: Callable[..., contextlib.AbstractContextManager[uvicorn.Server]],
 ) -> None:
-    with _served(bind) as server:
+    with _served(bind, uvicorn_thread) as server:
         connection = http.client.HTTPConnection("127.0.0.1", server.config.port, timeout=10)
         try:
             for _ in range(2):
