@@ -5,11 +5,12 @@ on does not hold the rest of its answer for 40 ms.
 multi-process mode, whose listening socket never gets ``TCP_NODELAY``: each answer goes out in
 several writes, and every write after the first waits until the client acknowledges what came
 before. On a kept-alive connection Linux delays that acknowledgement (it hopes to send it with the
-next request), by 40 ms. Measured over the demo's store: 44 ms for each MLflow call on a
-kept-alive connection to a four-worker server, 5-6 ms with one worker; MLflow's client keeps its
-connections alive, so every call a review makes one after another paid it. Asking the kernel for
-a quick acknowledgement once the request is sent (``TCP_QUICKACK``, which lasts only until the
-kernel changes mode again, hence once per request) brings it to 1 ms.
+next request), by 40 ms. Measured over the demo's store: 48-52 ms for each request on a
+kept-alive connection to a four-worker server (MLflow's client, or a bare HTTP connection), 5-6 ms
+with one worker; MLflow's client keeps its connections alive, so every call a review makes one
+after another paid it. Asking the kernel for a quick acknowledgement once the request is sent
+(``TCP_QUICKACK``, which lasts only until the kernel changes mode again, hence once per request)
+brings MLflow's client to 6-9 ms a call (a bare socket: 44 ms to 1 ms).
 
 `acknowledge_responses_at_once` makes every urllib3 pool created or used after it (MLflow's
 client goes through `requests`, which goes through urllib3) use connections that do this. It
