@@ -1,4 +1,5 @@
-"""Concurrent appenders keep the chain valid and lose no record, on SQLite and PostgreSQL."""
+"""Concurrent appenders keep the chain valid and lose no record, on SQLite and PostgreSQL;
+connections opening a new SQLite ledger at once all get in."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import multiprocessing
 from collections.abc import Callable
 from functools import partial
 from multiprocessing.synchronize import Barrier as ProcessBarrier
+from pathlib import Path
 from typing import Any
 
 from ledger.store import Ledger
@@ -50,6 +52,29 @@ def test_eight_threads_append_concurrently(
 
     assert errors == []
     _assert_complete_chain(ledger, {f"{w}-{i}" for w in workers for i in range(PER_WORKER)})
+
+
+def _connect(ledger: Ledger) -> None:
+    with ledger.database.engine.connect():
+        pass
+
+
+def test_connections_opening_a_new_sqlite_ledger_at_once_all_get_in(
+    tmp_path: Path, at_once: Any
+) -> None:
+    # Each connection turns the file to WAL as it opens; SQLite answers all but one of those that
+    # do it at once "database is locked" without waiting for the busy timeout. Over 100 new files,
+    # eight connections each, some always collide.
+    for round_ in range(100):
+        url = f"sqlite:///{tmp_path / f'ledger-{round_}.db'}"
+        ledgers = [Ledger(url) for _ in range(8)]
+        try:
+            assert at_once([partial(_connect, ledger) for ledger in ledgers]) == []
+            with ledgers[0].database.engine.connect() as connection:
+                assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        finally:
+            for ledger in ledgers:
+                ledger.close()
 
 
 def test_two_processes_migrate_and_append_concurrently(
