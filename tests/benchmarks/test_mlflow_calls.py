@@ -39,7 +39,15 @@ def test_the_read_timings_give_the_reused_reads_against_the_native_ones() -> Non
     rows = [
         ReadTiming(reads="reused gate", calls=5, sequential_ms=60.0, concurrent_ms=62.0),
         ReadTiming(reads="native check", calls=4, sequential_ms=40.0, concurrent_ms=39.0),
+        ReadTiming(reads="reused gate, as JSON", calls=5, sequential_ms=54.0, concurrent_ms=50.0),
     ]
     lines = _timing_table(rows).splitlines()
-    assert lines[2:4] == ["| reused gate | 5 | 60.0 | 62.0 |", "| native check | 4 | 40.0 | 39.0 |"]
-    assert lines[-1] == "reused gate's reads / native check's, one after another: 1.50x"
+    assert lines[2:5] == [
+        "| reused gate | 5 | 60.0 | 62.0 |",
+        "| native check | 4 | 40.0 | 39.0 |",
+        "| reused gate, as JSON | 5 | 54.0 | 50.0 |",
+    ]
+    assert lines[-2:] == [
+        "reused gate's reads / native check's: 1.50x one after another, 1.55x all at once",
+        "reused gate, as JSON's reads / native check's: 1.35x one after another, 1.25x all at once",
+    ]
