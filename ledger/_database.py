@@ -89,11 +89,11 @@ def _journal_in_wal(cursor: Any, busy_timeout_seconds: float) -> None:
     """Put the database in WAL mode on `cursor`'s connection, waiting out other connections doing
     the same.
 
-    Connections that open a new file at once (API workers and a job worker starting on a fresh
-    ledger) each turn it to WAL; SQLite answers some of them "database is locked" at once, without
-    waiting for the busy timeout, since waiting there could deadlock (seen here: 79 of 1,200 such
-    connections, four at a time). The statement holds no lock once it fails, so it is tried again
-    until the busy timeout has passed.
+    Connections that open a new file at once (`serve --workers N` starting on a fresh ledger, or
+    the threads of one process) each turn it to WAL; SQLite answers some of them "database is
+    locked" at once, without waiting for the busy timeout, since waiting there could deadlock.
+    The statement holds no lock once it fails, so it is tried again until the busy timeout has
+    passed.
     """
     deadline = time.monotonic() + busy_timeout_seconds
     while True:

@@ -62,8 +62,8 @@ def _connect(ledger: Ledger) -> None:
 def test_connections_opening_a_new_sqlite_ledger_at_once_all_get_in(
     tmp_path: Path, at_once: Any
 ) -> None:
-    # Each connection turns the file to WAL as it opens; SQLite answers all but one of those that
-    # do it at once "database is locked" without waiting for the busy timeout. Over 100 new files,
+    # Each connection turns the file to WAL as it opens; SQLite answers some of those that do it
+    # at once "database is locked" without waiting for the busy timeout. Over 100 new files,
     # eight connections each, some always collide.
     for round_ in range(100):
         url = f"sqlite:///{tmp_path / f'ledger-{round_}.db'}"
