@@ -23,11 +23,19 @@ class HttpRelay:
         target_port: The real server's port.
         refused_prefixes: Request paths starting with one of these get 404 without reaching
             the server.
+        with_queries: Record each path with its query string (which run, which version).
     """
 
-    def __init__(self, target_port: int, refused_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        target_port: int,
+        refused_prefixes: tuple[str, ...] = (),
+        *,
+        with_queries: bool = False,
+    ) -> None:
         self.target_port = target_port
         self.refused_prefixes = refused_prefixes
+        self.with_queries = with_queries
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         relay = self
@@ -40,7 +48,8 @@ class HttpRelay:
 
             def _relay(self) -> None:
                 with relay._lock:
-                    relay.requests.append((self.command, self.path.split("?", 1)[0]))
+                    recorded = self.path if relay.with_queries else self.path.split("?", 1)[0]
+                    relay.requests.append((self.command, recorded))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 if self.path.startswith(relay.refused_prefixes):

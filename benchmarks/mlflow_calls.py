@@ -6,13 +6,15 @@ relay is read once MLflow has had no request for half a second).
 Against `mlflow server --workers 1` these calls are answered one after another, about 10 ms each
 on 2 cores, so their number bounds both gate figures. MLflow's native check makes 4.
 
-Then, on the same server, the reads a reused gate waits for (both versions, both runs in one
-search, both logged models in one search, the loss history of both runs in one bulk read: what
-the evidence fingerprint reads when nothing moved) are timed beside the native check's four
-(both versions, both runs), each set sent one after another and all at once, medians of
-`--repeats`: what the server's own work sets as the floor of the reused gate's ratio. The same
-five reads are timed a third time as the server's JSON, through MLflow's own HTTP call but
-without its protobuf parsing and entities: the part of their time that is the client's.
+Then, on the same server, the reads a reused gate waits for (both versions; the model's
+versions; both runs and the candidate's earlier versions' runs in one search; the evaluation
+runs in one search; the logged models of all of them in one search; the loss history of both
+runs in one bulk read: what the evidence fingerprint reads when nothing moved) are timed beside
+the native check's four (both versions, both runs), each set sent one after another and all at
+once, medians of `--repeats`: what the server's own work sets as the floor of the reused gate's
+ratio. The same reads are timed a third time as the server's JSON, through MLflow's own HTTP
+call but without its protobuf parsing and entities: the part of their time that is the
+client's.
 
     uv run python -m benchmarks.mlflow_calls [--workdir DIR] [--repeats 30]
 
@@ -158,7 +160,7 @@ def time_reads(
     from mlflow.entities import ViewType
     from mlflow.utils.rest_utils import http_request
 
-    from tools import LOSS_LIKE_KEYS, logged_model_id_from_source
+    from tools import EVAL_TARGET_TAG, LOSS_LIKE_KEYS, logged_model_id_from_source
 
     client = MlflowClient(tracking_uri, tracking_uri)
     candidate = client.get_model_version(model, str(version))
@@ -166,9 +168,19 @@ def time_reads(
     run_ids = [str(candidate.run_id), str(champion.run_id)]
     runs = [client.get_run(r) for r in run_ids]
     experiments = sorted({r.info.experiment_id for r in runs})
-    model_ids = [
-        str(mv.model_id or logged_model_id_from_source(mv.source)) for mv in (candidate, champion)
+    versions_filter = f"name = '{model}'"
+    earlier = [
+        mv
+        for mv in client.search_model_versions(versions_filter, max_results=1000)
+        if int(mv.version) < version
     ]
+    # The source runs and logged models, and the candidate's earlier versions' (its history).
+    covered = [candidate, champion, *earlier]
+    all_run_ids = sorted({str(mv.run_id) for mv in covered if mv.run_id})
+    model_ids = sorted(
+        {str(mv.model_id or logged_model_id_from_source(mv.source)) for mv in covered}
+    )
+    evaluations_filter = f"tags.`{EVAL_TARGET_TAG}` LIKE '{model}/%'"
     keys = sorted(k for k in LOSS_LIKE_KEYS if all(k in r.data.metrics for r in runs))
     # The credentials the gate's bulk history read uses (review._fingerprint).
     creds: Any = client._tracking_client.store.get_host_creds()
@@ -179,16 +191,18 @@ def time_reads(
     reused: list[Callable[[], object]] = [
         lambda: client.get_model_version(model, str(version)),
         lambda: client.get_model_version_by_alias(model, baseline_alias),
+        lambda: client.search_model_versions(versions_filter, max_results=1000),
         lambda: client.search_runs(
             experiments,
-            f"attributes.run_id IN ({quoted(run_ids)})",
+            f"attributes.run_id IN ({quoted(all_run_ids)})",
             run_view_type=ViewType.ALL,
-            max_results=2,
+            max_results=len(all_run_ids),
         ),
+        lambda: client.search_runs(experiments, evaluations_filter, max_results=1000),
         lambda: client.search_logged_models(
             experiment_ids=experiments,
             filter_string=f"attributes.model_id IN ({quoted(model_ids)})",
-            max_results=2,
+            max_results=len(model_ids),
         ),
     ]
     reused += [
@@ -200,7 +214,7 @@ def time_reads(
         )
         for key in keys
     ]
-    # The same five reads as the server's JSON through MLflow's own HTTP call (its credentials,
+    # The same reads as the server's JSON through MLflow's own HTTP call (its credentials,
     # headers and retries), without its protobuf parsing and entities: the client's share.
     from mlflow.utils.rest_utils import verify_rest_response
 
@@ -220,13 +234,27 @@ def time_reads(
             params={"name": model, "alias": baseline_alias},
         ),
         lambda: as_json(
+            "/api/2.0/mlflow/model-versions/search",
+            "GET",
+            params={"filter": versions_filter, "max_results": 1000},
+        ),
+        lambda: as_json(
             "/api/2.0/mlflow/runs/search",
             "POST",
             json={
                 "experiment_ids": experiments,
-                "filter": f"attributes.run_id IN ({quoted(run_ids)})",
+                "filter": f"attributes.run_id IN ({quoted(all_run_ids)})",
                 "run_view_type": "ALL",
-                "max_results": 2,
+                "max_results": len(all_run_ids),
+            },
+        ),
+        lambda: as_json(
+            "/api/2.0/mlflow/runs/search",
+            "POST",
+            json={
+                "experiment_ids": experiments,
+                "filter": evaluations_filter,
+                "max_results": 1000,
             },
         ),
         lambda: as_json(
@@ -235,10 +263,10 @@ def time_reads(
             json={
                 "experiment_ids": experiments,
                 "filter": f"attributes.model_id IN ({quoted(model_ids)})",
-                "max_results": 2,
+                "max_results": len(model_ids),
             },
         ),
-        *reused[4:],
+        *reused[6:],
     ]
     native: list[Callable[[], object]] = [
         lambda: client.get_model_version(model, str(version)),

@@ -3,7 +3,8 @@ decision without reading the evidence again.
 
 The fingerprint is a digest over what could change a review's outcome, read from metadata that
 MLflow answers in one round of concurrent calls when nothing moved since the last fingerprint
-(both versions; both runs in one search; both logged models in one search; each metric history
+(both versions; the model's versions; the source runs and the earlier versions' runs in one
+search; the evaluation runs in one search; the logged models in one search; each metric history
 of both runs in one bulk read over HTTP):
 
 - which versions the ref and the baseline alias name (the version behind ``@champion``);
@@ -16,6 +17,17 @@ of both runs in one bulk read over HTTP):
 - the metric histories a review reads (the policies' convergence metrics and loss-like keys the
   run has): a point logged at an earlier step leaves the latest metric unchanged;
 - their logged models: status, update timestamp, params, tags and metrics with dataset digests;
+- the runs that logged metrics on a logged model apart from its source run (an
+  ``mlflow.genai.evaluate`` run of its own, which the review reads when the source run has no
+  table), and the safety evaluations logged apart from it (runs in its experiment tagged
+  ``promogate.eval_target=<model>/<version>``, as ``promogate eval run`` logs them): each run as
+  above, with its artifact directory; a newer failing evaluation must never be answered with an
+  older approval;
+- the traces of every ``mlflow.genai.evaluate`` run among these (without spans): which traces,
+  their state, tags, metadata and assessments, from which the review builds the per-example
+  table, so feedback logged on a trace after the review shows;
+- the candidate's version history as the plausibility questions read it: which earlier versions
+  there are (newest 50), their runs' latest metrics and their logged models' metrics;
 - their artifact directories: every file's path, size, modification and change time (stat), for
   the run and for the logged model; this covers the files whose bytes the manifest digest of a
   security scan hashes, and configs and evaluation tables replaced in place with the same size;
@@ -44,7 +56,7 @@ import stat
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -55,11 +67,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from policies.loader import LoadedPolicy
 from review._decide import package_versions
+from tools._genai_eval import MAX_GENAI_ROWS, is_genai_evaluation
+from tools._safety import EVAL_TARGET_TAG, eval_target
 from tools.client import call_mlflow
 from tools.collector import evidence_tags
 from tools.errors import ToolError
 from tools.registry import logged_model_id_from_source, parse_version_ref, registered_aliases
 from tools.runs import LOSS_LIKE_KEYS
+from tools.version_history import HISTORY_MAX_VERSIONS
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -77,7 +92,7 @@ __all__ = [
 
 logger = logging.getLogger("promogate.review")
 
-FINGERPRINT_FORMAT: Final = 3
+FINGERPRINT_FORMAT: Final = 4
 """Raised whenever what the fingerprint covers changes; older stored fingerprints never match."""
 MAX_FINGERPRINT_FILES: Final = 20_000
 """An artifact directory with more files than this is not fingerprinted (full review instead)."""
@@ -95,6 +110,10 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _BULK_HISTORY_PATH: Final = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
 _BULK_HISTORY_MAX: Final = 25_000
 """MLflow's bulk history endpoint answers at most this many points; a full answer may be cut."""
+_TRACE_PAGE: Final = 500
+_SEARCH_MAX: Final = 1000
+"""A search for the model's versions or its evaluation runs answers at most this many; a full
+answer may be cut, so it is not fingerprinted."""
 
 
 class FingerprintUnavailableError(Exception):
@@ -555,11 +574,20 @@ class _Plan:
         for item in pending:
             single(item)
 
-    def start(self, pairs: Sequence[tuple[str | None, str | None]]) -> None:
-        """Start the reads of what the versions point at (run id, logged model id) pairs."""
+    def start(
+        self,
+        pairs: Sequence[tuple[str | None, str | None]],
+        *,
+        without_histories: Collection[str] = (),
+    ) -> None:
+        """Start the reads of what the versions point at (run id, logged model id) pairs, and
+        of their runs' remembered metric histories (but those of `without_histories`)."""
         client, reads = self.client, self.reads
-        run_ids = [r for r, _ in pairs if r is not None]
         model_ids = [m for _, m in pairs if m is not None]
+        # Runs that logged metrics on these models last time are read in the same batch.
+        metric_runs = [r for m in model_ids for r in _MEMO.get(("metric_runs", m)) or ()]
+        run_ids = [r for r, _ in pairs if r is not None] + metric_runs
+        without_histories = {*without_histories, *metric_runs}
         self._start_batch(
             "run",
             run_ids,
@@ -573,11 +601,15 @@ class _Plan:
             lambda key, exps: reads.start(key, _logged_models_read, client, exps, key[1:]),
         )
         known: dict[str, list[str]] = {}
-        for run_id in run_ids:
+        for run_id in (r for r in run_ids if r not in without_histories):
             for key in _MEMO.get(("histories", run_id)) or ():
                 known.setdefault(key, []).append(run_id)
         for key, runs in known.items():
             self.start_histories(key, runs)
+        for run_id in run_ids:
+            traced = _MEMO.get(("traces", run_id))
+            if traced is not None:
+                reads.start(("traces", run_id), _traces_read, client, traced, run_id)
         # The local directory listings last: the executor starts reads in order, and MLflow's
         # answers are what the fingerprint waits for.
         for run_id in run_ids:
@@ -623,23 +655,40 @@ class _Plan:
             single()
         return self.reads.result((kind, item), what)
 
+    def run(self, run_id: str, what: str) -> Any:
+        """The run `run_id`, from the read that covers it (started now if none does)."""
+        client, reads = self.client, self.reads
+        run = self._result(
+            "run", run_id, what, lambda: reads.start(("run", run_id), _run_read, client, run_id)
+        )
+        _MEMO.put(("experiment", "run", run_id), str(run.info.experiment_id))
+        return run
+
+    def logged_model(self, model_id: str, what: str) -> Any:
+        """The logged model `model_id`, from the read that covers it (started now if none does)."""
+        client, reads = self.client, self.reads
+        logged = self._result(
+            "logged_model",
+            model_id,
+            what,
+            lambda: reads.start(("logged_model", model_id), _logged_model_read, client, model_id),
+        )
+        _MEMO.put(("experiment", "logged_model", model_id), str(logged.experiment_id))
+        return logged
+
     def collect(
         self, role: str, run_id: str | None, model_id: str | None, parts: dict[str, Any]
-    ) -> None:
-        """Wait for this role's reads and put what they cover into `parts`."""
+    ) -> Any:
+        """Wait for this role's reads and put what they cover into `parts`; the run, if any."""
         client, reads = self.client, self.reads
+        run: Any = None
         if run_id is not None:
-            run: Any = self._result(
-                "run",
-                run_id,
-                f"{role}.run",
-                lambda: reads.start(("run", run_id), _run_read, client, run_id),
-            )
-            _MEMO.put(("experiment", "run", run_id), str(run.info.experiment_id))
+            run = self.run(run_id, f"{role}.run")
             parts[f"{role}.run"] = _run_part(run)
             run_uri = str(run.info.artifact_uri or "")
             run_label = f"{role} run"
             reads.start(("stat", run_uri), _stat_part, run_uri, run_label)
+            self.start_traces(run)
             # The histories a review reads: the policies' keys and loss-like keys the run has.
             keys = [k for k in self.wanted if k in run.data.metrics]
             for key in keys:
@@ -658,16 +707,9 @@ class _Plan:
                     ),
                 )
             _MEMO.put(("histories", run_id), tuple(keys))
+            self.put_traces(f"{role}.traces", run, parts)
         if model_id is not None:
-            logged: Any = self._result(
-                "logged_model",
-                model_id,
-                f"{role}.logged_model",
-                lambda: reads.start(
-                    ("logged_model", model_id), _logged_model_read, client, model_id
-                ),
-            )
-            _MEMO.put(("experiment", "logged_model", model_id), str(logged.experiment_id))
+            logged = self.logged_model(model_id, f"{role}.logged_model")
             parts[f"{role}.logged_model"] = _proto_dict(logged)
             model_uri = str(getattr(logged, "artifact_location", "") or "")
             model_label = f"{role} logged model"
@@ -676,6 +718,96 @@ class _Plan:
                 ("stat", model_uri), f"{role} logged model artifacts"
             )
             _MEMO.put(("artifacts", "logged_model", model_id), model_uri)
+            # Runs that logged metrics on the model apart from its source run (an
+            # mlflow.genai.evaluate run of its own): the review reads the latest evaluation
+            # among them, with its tags, datasets and table.
+            named = {str(m.run_id) for m in logged.metrics or [] if getattr(m, "run_id", None)}
+            others = sorted(named - {run_id})
+            self.start([(r, None) for r in others], without_histories=others)
+            metric_runs = [self.run(r, f"{role} metric run {r}") for r in others]
+            self.put_runs(f"{role}.metric_runs", metric_runs, parts)
+            _MEMO.put(("metric_runs", model_id), tuple(others))
+        return run
+
+    def put_runs(self, label: str, runs: Sequence[Any], parts: dict[str, Any]) -> None:
+        """Put `runs`, their artifact directories and their evaluation traces into `parts`
+        under `label`."""
+        parts[label] = [_run_part(r) for r in runs]
+        uris = {str(r.info.run_id): str(r.info.artifact_uri or "") for r in runs}
+        for run_id, uri in uris.items():
+            self.reads.start(("stat", uri), _stat_part, uri, f"run {run_id}")
+        for run in runs:
+            self.start_traces(run)
+        for run_id, uri in uris.items():
+            parts[f"{label}.artifacts.{run_id}"] = self.reads.result(
+                ("stat", uri), f"artifacts of run {run_id}"
+            )
+        for run in runs:
+            self.put_traces(f"{label}.traces.{run.info.run_id}", run, parts)
+
+    def start_traces(self, run: Any) -> None:
+        """Start reading the traces of `run` if it is an ``mlflow.genai.evaluate`` run (the
+        review builds its per-example table from them)."""
+        if is_genai_evaluation(run.data.tags):
+            run_id, experiment_id = str(run.info.run_id), str(run.info.experiment_id)
+            self.reads.start(("traces", run_id), _traces_read, self.client, experiment_id, run_id)
+            _MEMO.put(("traces", run_id), experiment_id)
+
+    def put_traces(self, label: str, run: Any, parts: dict[str, Any]) -> None:
+        if is_genai_evaluation(run.data.tags):
+            run_id = str(run.info.run_id)
+            parts[label] = self.reads.result(("traces", run_id), f"traces of run {run_id}")
+
+    def collect_evaluations(
+        self, model: str, roles: dict[str, Any], runs: Sequence[Any], parts: dict[str, Any]
+    ) -> tuple[str, ...]:
+        """Put each version's safety evaluations logged apart from its source run (runs tagged
+        with it as their target, in its run's experiment) and their artifact directories into
+        `parts`; the experiments searched."""
+        experiments = tuple(sorted({str(run.info.experiment_id) for run in runs}))
+        if not experiments:
+            return experiments
+        key = ("evaluations", model, *experiments)
+        self.reads.start(key, _evaluations_read, self.client, experiments, model)
+        found = self.reads.result(key, f"evaluation runs of {model!r}")
+        for role, mv in roles.items():
+            target = eval_target(model, int(mv.version))
+            linked = [r for r in found if r.data.tags.get(EVAL_TARGET_TAG) == target]
+            self.put_runs(f"{role}.evaluations", linked, parts)
+        return experiments
+
+    def collect_history(
+        self, earlier: Sequence[Any], experiments: Sequence[str], parts: dict[str, Any]
+    ) -> None:
+        """Put what the plausibility questions read of the candidate's earlier versions into
+        `parts`: which versions there are, their runs' latest metrics, and their logged models'
+        metrics (read for every earlier version: the review reads them for metric names its
+        mapping may fill in).
+
+        Earlier runs no batch covers yet are searched for in `experiments` (the candidate's
+        and the baseline's) with the very search the review's history makes, so a review that
+        follows takes it from this read; what it does not return is read on its own.
+        """
+        pairs = [_entity_ids(mv) for mv in earlier]
+        wanted = sorted({r for r, _ in pairs if r is not None})
+        if experiments and any(not self._covered("run", r) for r in wanted):
+            key = ("runs", *wanted)
+            self.reads.start(key, _runs_read, self.client, tuple(experiments), tuple(wanted))
+            self.batches.append(("run", frozenset(wanted), key))
+        self.start(pairs, without_histories=set(wanted))
+        parts["history.versions"] = [
+            (int(mv.version), str(mv.run_id or ""), str(mv.source or "")) for mv in earlier
+        ]
+        metrics: dict[str, Any] = {}
+        models: dict[str, Any] = {}
+        for run_id, model_id in pairs:
+            if run_id is not None:
+                metrics[run_id] = dict(self.run(run_id, f"earlier run {run_id}").data.metrics)
+            if model_id is not None:
+                logged = self.logged_model(model_id, f"earlier logged model {model_id}")
+                models[model_id] = _proto_dict(logged).get("data", {}).get("metrics", [])
+        parts["history.runs"] = metrics
+        parts["history.logged_models"] = models
 
 
 def _run_part(run: Any) -> Any:
@@ -738,6 +870,79 @@ def _logged_models_read(
         what,
     )
     return {str(m.model_id): m for m in found if m.model_id in model_ids}
+
+
+def _full(found: Any, what: str) -> list[Any]:
+    """A search's answer, unless it may have been cut at `_SEARCH_MAX`."""
+    if len(found) >= _SEARCH_MAX or getattr(found, "token", None):
+        raise FingerprintUnavailableError(f"{what} answers {_SEARCH_MAX} or more")
+    return list(found)
+
+
+def _versions_read(client: MlflowClient, model: str) -> list[Any]:
+    """Every version of `model`, in the very call the plausibility history makes (a gathering
+    that follows then takes it from this read)."""
+    if "'" in model:
+        return []  # such a name gets no version history read either
+    what = f"search_model_versions({model!r})"
+    found = call_mlflow(
+        lambda: client.search_model_versions(f"name = '{model}'", max_results=_SEARCH_MAX), what
+    )
+    return _full(found, what)
+
+
+def _evaluations_read(client: MlflowClient, experiment_ids: Sequence[str], model: str) -> list[Any]:
+    """The runs in `experiment_ids` that evaluate any version of `model`: a superset of the
+    evaluation runs each version's safety evidence reads, told apart by exact target after.
+
+    MLflow's filter grammar has no ``IN`` for tags and no escape inside a string literal, so the
+    target is matched with ``LIKE`` (``_`` and ``%`` in a name only widen the match); a name
+    with both quote characters or a backslash (an escape character in some databases' ``LIKE``)
+    is not fingerprinted.
+    """
+    pattern = f"{model}/%"
+    quote = '"' if "'" in pattern else "'"
+    if quote in pattern or "\\" in pattern:
+        raise FingerprintUnavailableError(f"evaluation runs of {model!r} are not searched for")
+    what = f"search_runs({list(experiment_ids)!r}, {EVAL_TARGET_TAG} LIKE {pattern!r})"
+    found = call_mlflow(
+        lambda: client.search_runs(
+            list(experiment_ids),
+            f"tags.`{EVAL_TARGET_TAG}` LIKE {quote}{pattern}{quote}",
+            max_results=_SEARCH_MAX,
+        ),
+        what,
+    )
+    return _full(found, what)
+
+
+def _traces_read(client: MlflowClient, experiment_id: str, run_id: str) -> _Digested:
+    """The digest of the traces an ``mlflow.genai.evaluate`` run left (without their spans,
+    which do not change once a trace is finished): which traces there are, their state, tags
+    and metadata, and every assessment on them, so feedback logged after a review shows.
+
+    Raises:
+        FingerprintUnavailableError: More traces than a review reads.
+    """
+    infos: list[Any] = []
+    token: str | None = None
+    while True:
+        page = call_mlflow(
+            lambda token=token: client.search_traces(  # type: ignore[misc]
+                locations=[experiment_id],
+                run_id=run_id,
+                include_spans=False,
+                max_results=_TRACE_PAGE,
+                page_token=token,
+            ),
+            f"traces of run {run_id!r}",
+        )
+        infos.extend(_proto_dict(trace.info) for trace in page)
+        if len(infos) > MAX_GENAI_ROWS:
+            raise FingerprintUnavailableError(f"run {run_id!r} has more traces than a review reads")
+        token = page.token
+        if not token:
+            return _Digested(_digest(infos))
 
 
 def _bulk_history_creds(client: MlflowClient) -> Any:
@@ -861,8 +1066,17 @@ def evidence_fingerprint(
             baseline_key = ("alias", held)
             reads.start(baseline_key, _baseline_read, client, model, held)
             baseline_guess = _MEMO.get(("holder", model, held))
+        reads.start(("versions", model), _versions_read, client, model)
         guessed_ids = [_MEMO.get(("points_at", model, str(g))) for g in (guess, baseline_guess)]
-        plan.start([ids for ids in guessed_ids if ids is not None])
+        earlier_ids = _MEMO.get(("earlier", model, str(guess))) or []
+        plan.start(
+            [ids for ids in [*guessed_ids, *earlier_ids] if ids is not None],
+            without_histories={r for r, _ in earlier_ids if r is not None},
+        )
+        searched = _MEMO.get(("evaluations", model, str(guess), str(baseline_guess)))
+        if searched:
+            key = ("evaluations", model, *searched)
+            reads.start(key, _evaluations_read, client, searched, model)
         state = policy_state()
         if state.policy_files is not None:
             parts["policies"] = state.policy_files
@@ -902,9 +1116,23 @@ def evidence_fingerprint(
         for role, mv in roles.items():
             parts[f"{role}.version"] = _version_part(mv)
         plan.start(list(pointed.values()))
+        runs: list[Any] = []
         for role, (run_id, model_id) in pointed.items():
-            plan.collect(role, run_id, model_id, parts)
+            run = plan.collect(role, run_id, model_id, parts)
+            if run is not None:
+                runs.append(run)
             _MEMO.put(("points_at", model, str(int(roles[role].version))), (run_id, model_id))
+        searched = plan.collect_evaluations(model, roles, runs, parts)
+        holder_number = int(holder.version) if holder is not None else None
+        _MEMO.put(("evaluations", model, str(number), str(holder_number)), searched)
+        if baseline is not None:
+            # The review reads the version history only when it compares with a baseline.
+            listed = reads.result(("versions", model), f"the versions of {model!r}")
+            earlier = sorted(
+                (mv for mv in listed if int(mv.version) < number), key=lambda mv: int(mv.version)
+            )[-HISTORY_MAX_VERSIONS:]
+            plan.collect_history(earlier, searched, parts)
+            _MEMO.put(("earlier", model, str(number)), [_entity_ids(mv) for mv in earlier])
     except ToolError as exc:
         raise FingerprintUnavailableError(str(exc)) from exc
     finally:

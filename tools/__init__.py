@@ -15,6 +15,10 @@ from tools.lazy_exports import lazy_exports
 if TYPE_CHECKING:
     from tools._genai_eval import GENAI_DATASET_SOURCE as GENAI_DATASET_SOURCE
     from tools._genai_eval import GENAI_TABLE_PATH as GENAI_TABLE_PATH
+    from tools._genai_eval import MAX_GENAI_ROWS as MAX_GENAI_ROWS
+    from tools._genai_eval import is_genai_evaluation as is_genai_evaluation
+    from tools._safety import EVAL_TARGET_TAG as EVAL_TARGET_TAG
+    from tools._safety import eval_target as eval_target
     from tools.artifact_manifest import ManifestTooLargeError as ManifestTooLargeError
     from tools.artifact_manifest import build_manifest as build_manifest
     from tools.artifact_scan import ArtifactScan as ArtifactScan
@@ -253,6 +257,7 @@ if TYPE_CHECKING:
     from tools.significance import (
         wilson_interval as wilson_interval,
     )
+    from tools.version_history import HISTORY_MAX_VERSIONS as HISTORY_MAX_VERSIONS
     from tools.version_history import read_version_history as read_version_history
 
 _EXPORTS: dict[str, str] = {
@@ -297,6 +302,11 @@ _EXPORTS: dict[str, str] = {
     "AliasNotFoundError": "tools.errors",
     "BUILTIN_METRIC_ALIASES": "tools.discovery",
     "GENAI_DATASET_SOURCE": "tools._genai_eval",
+    "MAX_GENAI_ROWS": "tools._genai_eval",
+    "is_genai_evaluation": "tools._genai_eval",
+    "EVAL_TARGET_TAG": "tools._safety",
+    "eval_target": "tools._safety",
+    "HISTORY_MAX_VERSIONS": "tools.version_history",
     "GENAI_TABLE_PATH": "tools._genai_eval",
     "EvidenceMapping": "tools.evidence_mapping",
     "EvidenceOrigin": "tools.evidence",
@@ -372,9 +382,12 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "BUILTIN_METRIC_ALIASES",
     "CHANGE_CLASSES",
+    "EVAL_TARGET_TAG",
     "GENAI_DATASET_SOURCE",
     "GENAI_TABLE_PATH",
+    "HISTORY_MAX_VERSIONS",
     "LOSS_LIKE_KEYS",
+    "MAX_GENAI_ROWS",
     "METRIC_NAMES",
     "POSITIVE_CLASS_PATTERNS",
     "SCANNERS",
@@ -431,12 +444,14 @@ __all__ = [
     "default_cache_dir",
     "diff_pipeline_configs",
     "download_artifact",
+    "eval_target",
     "evidence_tags",
     "find_eval_table",
     "find_pickles",
     "install_log_redaction",
     "installed_version",
     "is_config_artifact",
+    "is_genai_evaluation",
     "key_matches",
     "label_differences",
     "list_run_artifacts",
