@@ -1069,9 +1069,11 @@ def evidence_fingerprint(
         reads.start(("versions", model), _versions_read, client, model)
         guessed_ids = [_MEMO.get(("points_at", model, str(g))) for g in (guess, baseline_guess)]
         earlier_ids = _MEMO.get(("earlier", model, str(guess))) or []
+        # An earlier version's run is read for its metrics only, unless it is the baseline's.
+        role_runs = {ids[0] for ids in guessed_ids if ids is not None}
         plan.start(
             [ids for ids in [*guessed_ids, *earlier_ids] if ids is not None],
-            without_histories={r for r, _ in earlier_ids if r is not None},
+            without_histories={r for r, _ in earlier_ids if r is not None} - role_runs,
         )
         searched = _MEMO.get(("evaluations", model, str(guess), str(baseline_guess)))
         if searched:

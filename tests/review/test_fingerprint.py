@@ -817,12 +817,23 @@ def _request_kinds(requests: list[tuple[str, str]]) -> list[str]:
     return sorted(path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1] for _, path in requests)
 
 
+@pytest.mark.parametrize("champion", [1, 3], ids=["champion-in-the-history", "champion-after"])
 def test_over_http_a_fingerprint_takes_seven_calls_and_sees_what_the_store_does(
-    gate: GateService, served: MlflowServer, tmp_path: Path
+    gate: GateService, registry: Registry, served: MlflowServer, tmp_path: Path, champion: int
 ) -> None:
     """Warm: both versions, the model's versions, one search for the runs (source runs and
     earlier versions' runs), one for the evaluation runs, one logged-model search and one bulk
-    history."""
+    history (also when the champion is one of the candidate's earlier versions)."""
+    client = registry.client()
+    holder = client.get_registered_model(MODEL).aliases["champion"]
+    client.set_registered_model_alias(MODEL, "champion", str(champion))
+    try:
+        _assert_seven_calls(gate, served, tmp_path)
+    finally:
+        client.set_registered_model_alias(MODEL, "champion", str(holder))
+
+
+def _assert_seven_calls(gate: GateService, served: MlflowServer, tmp_path: Path) -> None:
     expected = gate.fingerprint(MODEL, CANDIDATE)
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     with HttpRelay(served.port) as relay:
