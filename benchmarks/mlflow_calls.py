@@ -14,7 +14,7 @@ the native check's four (both versions, both runs), each set sent one after anot
 once, medians of `--repeats`: what the server's own work sets as the floor of the reused gate's
 ratio. The same reads are timed a third time as the server's JSON, through MLflow's own HTTP
 call but without its protobuf parsing and entities: the part of their time that is the
-client's.
+client's; and each of them alone, so the table says which read costs what.
 
     uv run python -m benchmarks.mlflow_calls [--workdir DIR] [--repeats 30]
 
@@ -45,6 +45,7 @@ from scenarios.demo_registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_
 __all__ = ["CallCount", "ReadTiming", "count_mlflow_calls", "main", "time_reads"]
 
 _TIMEOUT_S = 300.0
+_ALONE = "alone: "
 
 
 class CallCount(BaseModel):
@@ -274,12 +275,24 @@ def time_reads(
         lambda: client.get_run(run_ids[0]),
         lambda: client.get_run(run_ids[1]),
     ]
+    # Each of the reused gate's reads alone: where the server's time goes.
+    names = [
+        "the candidate version",
+        "the baseline by alias",
+        "the model's versions",
+        f"{len(all_run_ids)} runs by id",
+        "evaluation runs by tag",
+        f"{len(model_ids)} logged models by id",
+        *(f"bulk history of {key}" for key in keys),
+    ]
+    alone = [(f"{_ALONE}{name}", [read]) for name, read in zip(names, reused, strict=True)]
     timings = []
     with ThreadPoolExecutor(max_workers=8) as pool:
         for label, reads in (
             ("reused gate", reused),
             ("native check", native),
             ("reused gate, as JSON", reused_json),
+            *alone,
         ):
 
             def one_after_another(reads: list[Callable[[], object]] = reads) -> None:
@@ -318,7 +331,7 @@ def _timing_table(timings: Sequence[ReadTiming]) -> str:
             f"{t.reads}'s reads / native check's: {t.sequential_ms / native.sequential_ms:.2f}x "
             f"one after another, {t.concurrent_ms / native.sequential_ms:.2f}x all at once"
             for t in timings
-            if t is not native
+            if t is not native and not t.reads.startswith(_ALONE)
         ]
     return "\n".join(lines)
 

@@ -40,13 +40,16 @@ def test_the_read_timings_give_the_reused_reads_against_the_native_ones() -> Non
         ReadTiming(reads="reused gate", calls=5, sequential_ms=60.0, concurrent_ms=62.0),
         ReadTiming(reads="native check", calls=4, sequential_ms=40.0, concurrent_ms=39.0),
         ReadTiming(reads="reused gate, as JSON", calls=5, sequential_ms=54.0, concurrent_ms=50.0),
+        ReadTiming(reads="alone: 2 runs by id", calls=1, sequential_ms=18.0, concurrent_ms=18.0),
     ]
     lines = _timing_table(rows).splitlines()
-    assert lines[2:5] == [
+    assert lines[2:6] == [
         "| reused gate | 5 | 60.0 | 62.0 |",
         "| native check | 4 | 40.0 | 39.0 |",
         "| reused gate, as JSON | 5 | 54.0 | 50.0 |",
+        "| alone: 2 runs by id | 1 | 18.0 | 18.0 |",
     ]
+    # A read alone is not a set: no ratio of its own.
     assert lines[-2:] == [
         "reused gate's reads / native check's: 1.50x one after another, 1.55x all at once",
         "reused gate, as JSON's reads / native check's: 1.35x one after another, 1.25x all at once",
