@@ -7,7 +7,9 @@ fingerprint), checks that a repeat is answered from the fingerprint alone (nothi
 the ledger), then changes the evidence one way and gates again. The same store is also served by
 a real `mlflow server`, where the fingerprint batches its reads (one run search, one logged-model
 search, one bulk read per metric history): taken there, it must equal the store's own, before and
-after every change.
+after every change. Besides the versions' own runs and logged models, the sources a review reads
+elsewhere are changed too: safety evaluations logged in runs of their own, runs that logged
+metrics on a logged model (with the traces a GenAI evaluation leaves), and earlier versions.
 """
 
 from __future__ import annotations
