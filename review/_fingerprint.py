@@ -67,7 +67,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from policies.loader import LoadedPolicy
 from review._decide import package_versions
-from tools._genai_eval import MAX_GENAI_ROWS, is_genai_evaluation
+from tools._genai_eval import evaluation_traces, is_genai_evaluation
 from tools._safety import EVAL_TARGET_TAG, eval_target
 from tools.client import call_mlflow
 from tools.collector import evidence_tags
@@ -110,7 +110,6 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _BULK_HISTORY_PATH: Final = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
 _BULK_HISTORY_MAX: Final = 25_000
 """MLflow's bulk history endpoint answers at most this many points; a full answer may be cut."""
-_TRACE_PAGE: Final = 500
 _SEARCH_MAX: Final = 1000
 """A search for the model's versions or its evaluation runs answers at most this many; a full
 answer may be cut, so it is not fingerprinted."""
@@ -919,30 +918,10 @@ def _evaluations_read(client: MlflowClient, experiment_ids: Sequence[str], model
 def _traces_read(client: MlflowClient, experiment_id: str, run_id: str) -> _Digested:
     """The digest of the traces an ``mlflow.genai.evaluate`` run left (without their spans,
     which do not change once a trace is finished): which traces there are, their state, tags
-    and metadata, and every assessment on them, so feedback logged after a review shows.
-
-    Raises:
-        FingerprintUnavailableError: More traces than a review reads.
-    """
-    infos: list[Any] = []
-    token: str | None = None
-    while True:
-        page = call_mlflow(
-            lambda token=token: client.search_traces(  # type: ignore[misc]
-                locations=[experiment_id],
-                run_id=run_id,
-                include_spans=False,
-                max_results=_TRACE_PAGE,
-                page_token=token,
-            ),
-            f"traces of run {run_id!r}",
-        )
-        infos.extend(_proto_dict(trace.info) for trace in page)
-        if len(infos) > MAX_GENAI_ROWS:
-            raise FingerprintUnavailableError(f"run {run_id!r} has more traces than a review reads")
-        token = page.token
-        if not token:
-            return _Digested(_digest(infos))
+    and metadata, and every assessment on them, so feedback logged after a review shows. More
+    traces than a review reads make the fingerprint unavailable."""
+    traces = evaluation_traces(client, experiment_id, run_id, include_spans=False)
+    return _Digested(_digest([_proto_dict(trace.info) for trace in traces]))
 
 
 def _bulk_history_creds(client: MlflowClient) -> Any:

@@ -15,7 +15,7 @@ from tools.lazy_exports import lazy_exports
 if TYPE_CHECKING:
     from tools._genai_eval import GENAI_DATASET_SOURCE as GENAI_DATASET_SOURCE
     from tools._genai_eval import GENAI_TABLE_PATH as GENAI_TABLE_PATH
-    from tools._genai_eval import MAX_GENAI_ROWS as MAX_GENAI_ROWS
+    from tools._genai_eval import evaluation_traces as evaluation_traces
     from tools._genai_eval import is_genai_evaluation as is_genai_evaluation
     from tools._safety import EVAL_TARGET_TAG as EVAL_TARGET_TAG
     from tools._safety import eval_target as eval_target
@@ -302,7 +302,7 @@ _EXPORTS: dict[str, str] = {
     "AliasNotFoundError": "tools.errors",
     "BUILTIN_METRIC_ALIASES": "tools.discovery",
     "GENAI_DATASET_SOURCE": "tools._genai_eval",
-    "MAX_GENAI_ROWS": "tools._genai_eval",
+    "evaluation_traces": "tools._genai_eval",
     "is_genai_evaluation": "tools._genai_eval",
     "EVAL_TARGET_TAG": "tools._safety",
     "eval_target": "tools._safety",
@@ -387,7 +387,6 @@ __all__ = [
     "GENAI_TABLE_PATH",
     "HISTORY_MAX_VERSIONS",
     "LOSS_LIKE_KEYS",
-    "MAX_GENAI_ROWS",
     "METRIC_NAMES",
     "POSITIVE_CLASS_PATTERNS",
     "SCANNERS",
@@ -445,6 +444,7 @@ __all__ = [
     "diff_pipeline_configs",
     "download_artifact",
     "eval_target",
+    "evaluation_traces",
     "evidence_tags",
     "find_eval_table",
     "find_pickles",

@@ -38,6 +38,7 @@ __all__ = [
     "GENAI_TABLE_PATH",
     "GenaiEvaluation",
     "GenaiTable",
+    "evaluation_traces",
     "examples_dataset",
     "find_evaluation_run",
     "genai_inputs_with_outputs",
@@ -145,7 +146,21 @@ class GenaiTable:
         return "; ".join(parts)
 
 
-def _search(client: MlflowClient, experiment_id: str, run_id: str) -> list[Any]:
+def evaluation_traces(
+    client: MlflowClient, experiment_id: str, run_id: str, *, include_spans: bool = True
+) -> list[Any]:
+    """Every trace an ``mlflow.genai.evaluate`` run left, page by page.
+
+    Args:
+        client: MLflow client.
+        experiment_id: The run's experiment, where its traces live.
+        run_id: The evaluation run.
+        include_spans: Read the spans too (the per-example table needs them; a trace's
+            state, tags, metadata and assessments come without).
+
+    Raises:
+        ArtifactError: More traces than `MAX_GENAI_ROWS`.
+    """
     traces: list[Any] = []
     token: str | None = None
     while True:
@@ -153,7 +168,7 @@ def _search(client: MlflowClient, experiment_id: str, run_id: str) -> list[Any]:
             lambda token=token: client.search_traces(  # type: ignore[misc]
                 locations=[experiment_id],
                 run_id=run_id,
-                include_spans=True,
+                include_spans=include_spans,
                 max_results=_PAGE,
                 page_token=token,
             ),
@@ -190,7 +205,7 @@ def read_genai_table(client: MlflowClient, run_id: str, experiment_id: str) -> G
         MalformedArtifactError: Two traces are the same example (duplicate inputs).
         ArtifactError: More traces than `MAX_GENAI_ROWS`.
     """
-    traces = _search(client, experiment_id, run_id)
+    traces = evaluation_traces(client, experiment_id, run_id)
     if not traces:
         return None
     rows: dict[str, dict[str, Any]] = {}
