@@ -777,11 +777,11 @@ class _Plan:
 
     def collect_history(
         self, earlier: Sequence[Any], experiments: Sequence[str], parts: dict[str, Any]
-    ) -> None:
+    ) -> list[tuple[str | None, str | None]]:
         """Put what the plausibility questions read of the candidate's earlier versions into
         `parts`: which versions there are, their runs' latest metrics, and their logged models'
         metrics (read for every earlier version: the review reads them for metric names its
-        mapping may fill in).
+        mapping may fill in); what the earlier versions point at.
 
         Earlier runs no batch covers yet are searched for in `experiments` (the candidate's
         and the baseline's) with the very search the review's history makes, so a review that
@@ -807,6 +807,7 @@ class _Plan:
                 models[model_id] = _proto_dict(logged).get("data", {}).get("metrics", [])
         parts["history.runs"] = metrics
         parts["history.logged_models"] = models
+        return pairs
 
 
 def _run_part(run: Any) -> Any:
@@ -1112,8 +1113,8 @@ def evidence_fingerprint(
             earlier = sorted(
                 (mv for mv in listed if int(mv.version) < number), key=lambda mv: int(mv.version)
             )[-HISTORY_MAX_VERSIONS:]
-            plan.collect_history(earlier, searched, parts)
-            _MEMO.put(("earlier", model, str(number)), [_entity_ids(mv) for mv in earlier])
+            pairs = plan.collect_history(earlier, searched, parts)
+            _MEMO.put(("earlier", model, str(number)), pairs)
     except ToolError as exc:
         raise FingerprintUnavailableError(str(exc)) from exc
     finally:
