@@ -46,11 +46,29 @@ _SECRET_PARAM = re.compile(
     re.IGNORECASE,
 )
 _AUTHORIZATION = re.compile(
-    r"(?P<head>\b(?:Bearer|Basic|Digest)\s+)"
+    r"(?P<head>\b(?:bearer|basic|digest)\s+)"
     r"(?P<value>(?=[^\s]*[0-9_=+/\-])[A-Za-z0-9._~+/=\-]{8,})",
     re.IGNORECASE,
 )
-_TOKEN_SHAPES = re.compile(r"\b(?:pgt_|sk-|sk_live_|ghp_|github_pat_)[A-Za-z0-9_\-]{8,}")
+_TOKEN_PREFIXES = ("pgt_", "sk-", "sk_live_", "ghp_", "github_pat_")
+_TOKEN_SHAPES = re.compile(
+    rf"\b(?:{'|'.join(re.escape(p) for p in _TOKEN_PREFIXES)})[A-Za-z0-9_\-]{{8,}}"
+)
+
+
+def _lowercase_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """`pattern` without IGNORECASE, for lowercased ASCII text.
+
+    A case-insensitive pattern whose literal letters are all lowercase, and whose character
+    classes name both cases or no letter, matches ASCII text where its twin matches the text
+    lowercased; the twin scans two to three times faster, and a whole decision is redacted
+    before it is recorded.
+    """
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+
+
+_SECRET_PARAM_LOWER = _lowercase_twin(_SECRET_PARAM)
+_AUTHORIZATION_LOWER = _lowercase_twin(_AUTHORIZATION)
 
 
 def redact(text: str) -> str:
@@ -61,11 +79,21 @@ def redact(text: str) -> str:
     """
     if not text:
         return text
-    out = _USERINFO_WITH_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}@", text)
-    out = _USERINFO_TOKEN.sub(lambda m: f"{m.group('head')}{MASK}@", out)
-    out = _SECRET_PARAM.sub(_mask_param, out)
-    out = _AUTHORIZATION.sub(lambda m: f"{m.group('head')}{MASK}", out)
-    return _TOKEN_SHAPES.sub(MASK, out)
+    # Each pattern is tried only where a cheaper test says it may match (the same answer:
+    # every test below holds wherever its pattern matches); then on the text itself.
+    ascii_lower = text.lower() if text.isascii() else None
+    out = text
+    scheme = text.find("://")
+    if scheme >= 0 and text.find("@", scheme) >= 0:
+        out = _USERINFO_WITH_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}@", out)
+        out = _USERINFO_TOKEN.sub(lambda m: f"{m.group('head')}{MASK}@", out)
+    if ascii_lower is None or _SECRET_PARAM_LOWER.search(ascii_lower) is not None:
+        out = _SECRET_PARAM.sub(_mask_param, out)
+    if ascii_lower is None or _AUTHORIZATION_LOWER.search(ascii_lower) is not None:
+        out = _AUTHORIZATION.sub(lambda m: f"{m.group('head')}{MASK}", out)
+    if any(prefix in out for prefix in _TOKEN_PREFIXES):
+        out = _TOKEN_SHAPES.sub(MASK, out)
+    return out
 
 
 def _mask_param(match: re.Match[str]) -> str:
