@@ -34,7 +34,7 @@ from tools.evidence import (
     LoggedModelEvidence,
     RunEvidence,
 )
-from tools.evidence_cache import TABLE_CACHE, content_key, table_size
+from tools.evidence_cache import TABLE_CACHE_BYTES, ByteBoundedCache, content_key
 from tools.evidence_mapping import EvidenceMapping, TableColumns
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ __all__ = [
     "BUILTIN_METRIC_ALIASES",
     "COLUMN_SYNONYMS",
     "DISCOVERED_SEGMENT_KEYS",
+    "TABLE_CACHE",
     "AmbiguousEvidenceError",
     "FoundTable",
     "apply_metric_aliases",
@@ -59,6 +60,15 @@ __all__ = [
 ]
 
 logger = logging.getLogger("promogate.tools")
+
+# Parsed evaluation tables under the SHA-256 of their bytes (see `tools.evidence_cache`).
+TABLE_CACHE: ByteBoundedCache[EvalTable] = ByteBoundedCache(TABLE_CACHE_BYTES)
+
+
+def table_size(table: EvalTable) -> int:
+    """Estimated bytes of a parsed table: a list per row plus a boxed value per cell."""
+    return 256 + len(table.rows) * (64 + 40 * len(table.columns))
+
 
 Role = Literal["label", "score", "prediction", "row_id"]
 ROLES: tuple[Role, ...] = ("label", "score", "prediction", "row_id")

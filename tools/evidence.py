@@ -11,8 +11,8 @@ import hashlib
 import json
 import uuid
 import weakref
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Hashable
+from typing import Any, Final, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,6 +107,10 @@ class ArtifactFile(_Frozen):
     )
 
 
+_DERIVED_MEMO: Final = "_derived_memo"
+_T = TypeVar("_T")
+
+
 class EvalTable(_Frozen):
     """A per-example evaluation table: one row per evaluation example.
 
@@ -122,9 +126,36 @@ class EvalTable(_Frozen):
         """The table's canonical JSON, as it stands in its bundle's."""
         return canonical_json(self.model_dump(mode="json"))
 
+    def derived(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """What `compute` derives from this table's content, computed once per table and key.
+
+        A table is parsed once and shared (the champion's by every candidate compared with it),
+        and a review asks for the same few columns and groupings dozens of times. The answer is
+        shared too: callers must not change it. The memo sits outside the fields (not compared,
+        dumped or hashed) and names the `columns` and `rows` it was made from, so a copy with
+        other columns or rows (`model_copy(update=...)` copies the memo) makes its own.
+
+        Args:
+            key: What is derived, e.g. ``("column", "label")``.
+            compute: Derives it from `columns` and `rows` alone.
+        """
+        memo = self.__dict__.get(_DERIVED_MEMO)
+        if memo is None or memo[0] is not self.columns or memo[1] is not self.rows:
+            memo = (self.columns, self.rows, {})
+            self.__dict__[_DERIVED_MEMO] = memo
+        kept: dict[Hashable, Any] = memo[2]
+        if key not in kept:
+            kept[key] = compute()
+        return cast(_T, kept[key])
+
     def column(self, name: str) -> list[Any]:
+        """The values of column `name`, in row order (a new list, which the caller may change).
+
+        Raises:
+            ValueError: No such column.
+        """
         idx = self.columns.index(name)
-        return [row[idx] for row in self.rows]
+        return list(self.derived(("column", name), lambda: [row[idx] for row in self.rows]))
 
 
 class SafetySuiteResult(_Frozen):
@@ -269,7 +300,7 @@ def _remembered(memo: dict[int, str], owner: object, compute: Callable[[], str])
 _DIGESTS: dict[int, str] = {}
 # Canonical JSON of live evaluation tables by object id. The tables are nine tenths of a
 # bundle's JSON, and a parsed table is shared by every bundle that read the same bytes
-# (`tools.evidence_cache.TABLE_CACHE`): the champion's by every candidate compared with it.
+# (`tools.discovery.TABLE_CACHE`): the champion's by every candidate compared with it.
 _TABLE_TEXTS: dict[int, str] = {}
 # Stands for a table in a bundle's dump until the table's text is put in its place; the random
 # part keeps evidence text from ever holding it (it is checked for anyway).

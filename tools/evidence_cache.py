@@ -22,22 +22,17 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
-
-if TYPE_CHECKING:
-    from tools.evidence import EvalTable
 
 __all__ = [
     "BOOTSTRAP_CACHE_BYTES",
     "IMPORTANCE_CACHE_BYTES",
-    "TABLE_CACHE",
     "TABLE_CACHE_BYTES",
     "ByteBoundedCache",
     "CacheStats",
     "content_key",
-    "table_size",
 ]
 
 V = TypeVar("V")
@@ -144,11 +139,3 @@ def content_key(*parts: bytes | str) -> bytes:
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
     return digest.digest()
-
-
-TABLE_CACHE: ByteBoundedCache[EvalTable] = ByteBoundedCache(TABLE_CACHE_BYTES)
-
-
-def table_size(table: EvalTable) -> int:
-    """Estimated bytes of a parsed table: a list per row plus a boxed value per cell."""
-    return 256 + len(table.rows) * (64 + 40 * len(table.columns))

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict
 from tools.evidence import EvalTable
 from tools.significance import (
     METRIC_NAMES,
+    FloatArray,
+    IntArray,
     MetricName,
     binary_mask,
     metric_value,
@@ -199,25 +201,66 @@ def segment_metrics_from_table(
     if column not in table.columns:
         raise ValueError(f"evaluation table {table.path!r} has no segment column {column!r}")
     labels, values = metric_inputs(table, metric)
-    segments = table.column(column)
-    indices = list(range(len(table.rows))) if rows is None else list(rows)
-    by_segment: dict[str, list[int]] = {}
-    for i in indices:
-        by_segment.setdefault(str(segments[i]), []).append(i)
+    names, codes = table.derived(("segments", column), lambda: _segment_codes(table, column))
+    numeric: tuple[FloatArray | None, FloatArray | None] = (None, None)
+    if isinstance(normalize_label(pos_label), float):
+        # Numbers compare as numbers whatever their type, so a numeric column's rows can be
+        # handed over as one float array, converted once per table.
+        numeric = table.derived(
+            ("numeric inputs", metric), lambda: (_frozen(labels), _frozen(values))
+        )
+    num_labels, num_values = numeric
+    indices = (
+        np.arange(len(table.rows), dtype=np.int64)
+        if rows is None
+        else np.asarray(rows, dtype=np.int64)
+    )
+    # Stable: each segment's rows stay in the order `rows` gives them.
+    order = np.argsort(codes[indices], kind="stable")
+    grouped = indices[order]
+    bounds = np.searchsorted(codes[grouped], np.arange(len(names) + 1))
     out: dict[str, SegmentMetric] = {}
-    for seg in sorted(by_segment):
-        idx = by_segment[seg]
-        seg_labels = [labels[i] for i in idx]
+    for code, seg in enumerate(names):
+        rows_of_segment = grouped[bounds[code] : bounds[code + 1]]
+        if not len(rows_of_segment):
+            continue
+        seg_labels: Any
+        seg_values: Any
+        if num_labels is not None and num_values is not None:
+            seg_labels = num_labels[rows_of_segment]
+            seg_values = num_values[rows_of_segment]
+        else:
+            idx = rows_of_segment.tolist()
+            seg_labels = list(map(labels.__getitem__, idx))
+            seg_values = list(map(values.__getitem__, idx))
         out[seg] = SegmentMetric(
             column=column,
             segment=seg,
             metric=metric,
-            value=metric_value(metric, seg_labels, [values[i] for i in idx], pos_label=pos_label),
-            rows=len(idx),
+            value=metric_value(metric, seg_labels, seg_values, pos_label=pos_label),
+            rows=len(rows_of_segment),
             positives=int(binary_mask(seg_labels, pos_label).sum()),
             source="eval_table",
         )
     return out
+
+
+def _frozen(values: Sequence[Any]) -> FloatArray | None:
+    """`numeric_array(values)` of a list, read-only (a table's memo shares it), or None."""
+    array = numeric_array(values)
+    if array is not None:
+        array.flags.writeable = False
+    return array
+
+
+def _segment_codes(table: EvalTable, column: str) -> tuple[list[str], IntArray]:
+    """The segments of `column` (its values as text, sorted) and each row's segment number."""
+    keys = [str(v) for v in table.column(column)]
+    names = sorted(set(keys))
+    number = {name: i for i, name in enumerate(names)}
+    codes = np.fromiter((number[k] for k in keys), dtype=np.int64, count=len(keys))
+    codes.flags.writeable = False
+    return names, codes
 
 
 def pair_rows(a: EvalTable, b: EvalTable) -> TablePairing:
@@ -231,14 +274,15 @@ def pair_rows(a: EvalTable, b: EvalTable) -> TablePairing:
     """
     has_a, has_b = "row_id" in a.columns, "row_id" in b.columns
     if has_a and has_b:
-        ids_a = [str(v) for v in a.column("row_id")]
-        ids_b = [str(v) for v in b.column("row_id")]
-        for name, ids in (("baseline", ids_a), ("candidate", ids_b)):
-            if len(set(ids)) != len(ids):
+        pos_a = a.derived("row positions", lambda: _row_positions(a))
+        pos_b = b.derived("row positions", lambda: _row_positions(b))
+        for name, pos in (("baseline", pos_a), ("candidate", pos_b)):
+            if pos is None:
                 return _unpaired(f"the {name} table's row_id column has duplicate values")
-        pos_b = {rid: i for i, rid in enumerate(ids_b)}
-        index_a = [i for i, rid in enumerate(ids_a) if rid in pos_b]
-        index_b = [pos_b[ids_a[i]] for i in index_a]
+        assert pos_a is not None and pos_b is not None
+        # In the baseline's row order (a position table keeps the order of its rows).
+        index_a = [i for rid, i in pos_a.items() if rid in pos_b]
+        index_b = [pos_b[rid] for rid in pos_a if rid in pos_b]
         if not index_a:
             return _unpaired("the two tables share no row_id")
         method: Literal["row_id", "row_order"] = "row_id"
@@ -259,6 +303,13 @@ def pair_rows(a: EvalTable, b: EvalTable) -> TablePairing:
         unmatched_a=len(a.rows) - len(index_a),
         unmatched_b=len(b.rows) - len(index_b),
     )
+
+
+def _row_positions(table: EvalTable) -> dict[str, int] | None:
+    """Each `row_id` (as text) and its row, in row order; None when a row_id repeats."""
+    ids = [str(v) for v in table.column("row_id")]
+    positions = {rid: i for i, rid in enumerate(ids)}
+    return positions if len(positions) == len(ids) else None
 
 
 def pair_tables(a: EvalTable, b: EvalTable) -> TablePairing:

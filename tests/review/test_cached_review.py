@@ -17,18 +17,19 @@ from ledger.store import Ledger
 from policies.loader import PARSED_POLICIES, PARSED_POLICIES_BYTES
 from review import ReviewConfig, ReviewService
 from tools._logged_models import MLMODEL_CACHE
-from tools.evidence_cache import (
-    BOOTSTRAP_CACHE_BYTES,
-    IMPORTANCE_CACHE_BYTES,
-    TABLE_CACHE,
-    TABLE_CACHE_BYTES,
-)
+from tools._mlmodel import MLMODEL_FACTS_CACHE
+from tools.discovery import TABLE_CACHE
+from tools.evidence_cache import BOOTSTRAP_CACHE_BYTES, IMPORTANCE_CACHE_BYTES, TABLE_CACHE_BYTES
 from tools.model_importance import IMPORTANCE_CACHE
 from tools.significance import BOOTSTRAP_CACHE
 
 FIXED = datetime(2026, 1, 1, tzinfo=UTC)
 # Caches of what parsing the files just read gave, with the budget that turns each back on.
-_PARSE_CACHES = ((PARSED_POLICIES, PARSED_POLICIES_BYTES), (MLMODEL_CACHE, 1024 * 1024))
+_PARSE_CACHES = (
+    (PARSED_POLICIES, PARSED_POLICIES_BYTES),
+    (MLMODEL_CACHE, 1024 * 1024),
+    (MLMODEL_FACTS_CACHE, 1024 * 1024),
+)
 # The only fields that differ between two reviews of the same evidence: the id each record
 # gets in the append-only ledger, and the wall time.
 _VARYING = {"id", "duration_ms"}

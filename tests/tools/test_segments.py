@@ -190,3 +190,90 @@ def test_pair_tables(a: EvalTable, b: EvalTable, method: str | None, reason: str
         assert pairing.reason is None
     else:
         assert pairing.reason is not None and reason in pairing.reason
+
+
+def _row_by_row(
+    table: EvalTable, column: str, metric: str, rows: list[int] | None, pos_label: Any
+) -> dict[str, Any]:
+    """Segment metrics gathered one row at a time, from plain lists (what the grouping by
+    segment number and the memo of numeric columns must answer)."""
+    from tools.significance import binary_mask, metric_value
+
+    labels, values = metric_inputs(table, metric)  # type: ignore[arg-type]
+    segments = table.column(column)
+    by_segment: dict[str, list[int]] = {}
+    for i in range(len(table.rows)) if rows is None else rows:
+        by_segment.setdefault(str(segments[i]), []).append(i)
+    out: dict[str, Any] = {}
+    for seg in sorted(by_segment):
+        idx = by_segment[seg]
+        seg_labels = [labels[i] for i in idx]
+        value = metric_value(metric, seg_labels, [values[i] for i in idx], pos_label=pos_label)  # type: ignore[arg-type]
+        positives = int(binary_mask(seg_labels, pos_label).sum())
+        out[seg] = (value, len(idx), positives)
+    return out
+
+
+_MIXED_ROWS: list[list[Any]] = [
+    [f"r{i}", lab, pred, score, seg]
+    for i, (lab, pred, score, seg) in enumerate(
+        [
+            (True, 1, 0.91, "north"),
+            (1, 0.0, 0.42, "north"),
+            (0, False, 0.2, 3),
+            (1.0, 1, 0.8, "south"),
+            (0, 1, 0.7, 3),
+            (0, 0, 0.1, None),
+            (1, 1, 0.55, "south"),
+            (0, 1, 0.6, None),
+        ]
+    )
+]
+_TEXT_ROWS: list[list[Any]] = [
+    [f"r{i}", lab, pred, score, seg]
+    for i, (lab, pred, score, seg) in enumerate(
+        [
+            ("yes", "yes", 0.9, "a"),
+            ("no", "yes", 0.6, "a"),
+            ("yes", "no", 0.3, "b"),
+            ("no", "no", 0.2, "b"),
+            ("yes", "yes", 0.8, "c"),
+        ]
+    )
+]
+_CASES = [
+    ("numeric", ROWS, None, 1),
+    ("numeric-paired-subset-reordered", ROWS, [6, 3, 0, 4, 1], 1),
+    ("numeric-one-segment-left-out", ROWS, [0, 1, 2], 1),
+    ("numeric-empty-subset", ROWS, [], 1),
+    ("bools-floats-none-and-int-segments", _MIXED_ROWS, None, 1),
+    ("mixed-subset", _MIXED_ROWS, [7, 5, 2, 0], True),
+    ("text-labels", _TEXT_ROWS, None, "yes"),
+    ("text-labels-subset", _TEXT_ROWS, [4, 1, 0], "yes"),
+    ("numeric-with-text-positive", ROWS, None, "1"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "subset", "pos_label"), [c[1:] for c in _CASES], ids=[c[0] for c in _CASES]
+)
+@pytest.mark.parametrize("metric", ["accuracy", "recall", "precision", "f1", "roc_auc"])
+def test_segment_metrics_from_table_answer_as_row_by_row(
+    rows: list[list[Any]], subset: list[int] | None, pos_label: Any, metric: str
+) -> None:
+    table = _table(rows)
+    expected = _row_by_row(table, "region", metric, subset, pos_label)
+    # Twice: the second answer comes from the table's memo.
+    for _ in range(2):
+        out = segment_metrics_from_table(
+            table,
+            "region",
+            metric,  # type: ignore[arg-type]
+            rows=subset,
+            pos_label=pos_label,
+        )
+        got = {seg: (m.value, m.rows, m.positives) for seg, m in out.items()}
+        assert list(got) == list(expected)
+        for seg, (value, n, positives) in expected.items():
+            assert (got[seg][1], got[seg][2]) == (n, positives)
+            assert got[seg][0] == value or (math.isnan(got[seg][0]) and math.isnan(value))

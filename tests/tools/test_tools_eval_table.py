@@ -122,3 +122,24 @@ def test_parse_eval_table_missing_values_become_none() -> None:
     ]:
         table = parse_eval_table(path, data)
         assert table.rows == [[1, 0.9, "n"], [0, None, None]], path
+
+
+def test_a_column_is_gathered_once_and_every_caller_gets_its_own_list() -> None:
+    from tools.evidence import EvalTable
+
+    table = EvalTable(path="t.json", columns=["label", "region"], rows=[[1, "eu"], [0, "us"]])
+    same = EvalTable(path="t.json", columns=["label", "region"], rows=[[1, "eu"], [0, "us"]])
+    first = table.column("label")
+    first.append(9)
+    assert table.column("label") == [1, 0]
+    assert table.column("label") is not table.column("label")
+    # The memo is not part of the table: equality, dumps and the digest's JSON ignore it.
+    assert table == same
+    assert table.model_dump() == same.model_dump()
+    assert table.canonical_json() == same.canonical_json()
+    # A copy with its columns renamed (as `rename_columns` makes one) answers from its own.
+    swapped = table.model_copy(update={"columns": ["region", "label"]})
+    assert swapped.column("label") == ["eu", "us"]
+    assert table.column("label") == [1, 0]
+    with pytest.raises(ValueError, match="nope"):
+        table.column("nope")
