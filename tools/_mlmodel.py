@@ -14,7 +14,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.evidence_cache import ByteBoundedCache, content_key
+
 __all__ = [
+    "MLMODEL_FACTS_CACHE",
     "MLMODEL_MAX_BYTES",
     "FlavorFacts",
     "LoadCode",
@@ -138,6 +141,11 @@ def _safe_load(text: str) -> Any:
     return yaml.safe_load(text)
 
 
+# What an MLmodel text says, under the SHA-256 of the text: the champion's is read again by every
+# review that compares a candidate with it, and parsing YAML costs more than reading the file.
+MLMODEL_FACTS_CACHE: ByteBoundedCache[MLmodelFacts] = ByteBoundedCache(1024 * 1024)
+
+
 def parse_mlmodel(text: str) -> MLmodelFacts:
     """Parse an `MLmodel` file.
 
@@ -147,6 +155,13 @@ def parse_mlmodel(text: str) -> MLmodelFacts:
     Raises:
         MLmodelParseError: Too large, not YAML, or without a `flavors` mapping.
     """
+    # A copy: the facts are frozen, but their lists are not.
+    return MLMODEL_FACTS_CACHE.get_or_compute(
+        content_key("mlmodel-facts", text), lambda: _parse(text), lambda _: 512 + 8 * len(text)
+    ).model_copy(deep=True)
+
+
+def _parse(text: str) -> MLmodelFacts:
     if len(text.encode()) > MLMODEL_MAX_BYTES:
         raise MLmodelParseError(f"MLmodel is larger than {MLMODEL_MAX_BYTES} bytes")
     try:

@@ -41,6 +41,7 @@ before the defaults.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -318,6 +319,22 @@ def classify_key(key: str, extra_patterns: ClassPatterns | None = None) -> Chang
     for cls, patterns in (extra_patterns or {}).items():
         if any(key_matches(p, key) for p in patterns):
             return cls
+    if len(key) > _KEPT_KEY_MAX:
+        return _default_class.__wrapped__(key)
+    return _default_class(key)
+
+
+# Keys come from configs anyone can log: only short ones are kept, so the memo stays small.
+_KEPT_KEY_MAX = 200
+
+
+@functools.lru_cache(maxsize=4096)
+def _default_class(key: str) -> ChangeClass:
+    """The class the default patterns give `key`.
+
+    Kept per key: the defaults are a few hundred patterns and never change, while a review
+    classifies the same config keys for each of its checks, and the next review the same again.
+    """
     for cls, patterns in DEFAULT_CLASS_PATTERNS:
         if any(key_matches(p, key) for p in patterns):
             return cls

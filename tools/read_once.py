@@ -112,9 +112,37 @@ class ReadOnceClient:
                     self._kept.setdefault(key, value)
                     if also is not None:
                         self._kept.setdefault(also, value)
-            return copy.deepcopy(value)
+            return _copy_of(value)
 
         return kept
+
+
+def _copy_of(value: Any) -> Any:
+    """A deep copy of a kept answer.
+
+    A metric history (a list of `Metric`, each holding only strings and numbers) is copied point
+    by point, the copy `copy.deepcopy` makes, in a tenth of its time: histories are the answers
+    read most. Anything else goes through `copy.deepcopy`.
+    """
+    from mlflow.entities import Metric
+    from mlflow.store.entities.paged_list import PagedList
+
+    if type(value) in (list, PagedList) and all(type(item) is Metric for item in value):
+        points = [_point_copy(item) for item in value]
+        return PagedList(points, value.token) if isinstance(value, PagedList) else points
+    return copy.deepcopy(value)
+
+
+def _point_copy(point: Any) -> Any:
+    state = vars(point)
+    if not all(type(v) in _IMMUTABLE for v in state.values()):
+        return copy.deepcopy(point)
+    twin = object.__new__(type(point))
+    twin.__dict__.update(state)
+    return twin
+
+
+_IMMUTABLE: Final = (str, int, float, bool, type(None))
 
 
 def read_once(client: MlflowClient) -> MlflowClient:

@@ -241,3 +241,9 @@ def test_a_file_value_equal_to_a_param_is_no_change() -> None:
         return PipelineConfig(values={"seed": v})
 
     assert diff_pipeline_configs(config(42, "yaml"), config("42", "run_params")).changes == []
+
+
+def test_classify_key_answers_long_keys_as_short_ones() -> None:
+    long_key = "stage." * 60 + "random_seed"
+    assert len(long_key) > 200
+    assert classify_key(long_key) == classify_key("random_seed") == "seed"

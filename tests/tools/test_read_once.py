@@ -92,3 +92,27 @@ def test_a_version_read_by_alias_answers_its_read_by_number(client: Any) -> None
     kept.get_model_version(MODEL, str(int(by_alias.version) + 1))
     kept.get_model_version(MODEL, int(by_alias.version))
     assert kept.calls == 3
+
+
+def test_a_kept_metric_history_is_copied_as_deepcopy_copies_it(
+    mlflow_store: Any, client: Any
+) -> None:
+    import copy
+
+    from mlflow.store.entities.paged_list import PagedList
+
+    run_id = mlflow_store.versions[1].run_id
+    key = next(iter(client.get_run(run_id).data.metrics))
+    kept = ReadOnceClient(client)
+    first = kept.get_metric_history(run_id, key)
+    assert first, "the fixture run logged this metric"
+    reference = copy.deepcopy(first)
+    again = kept.get_metric_history(run_id, key)
+    assert type(again) is type(reference) is PagedList
+    assert again.token == reference.token
+    assert [vars(p) for p in again] == [vars(p) for p in reference]
+    assert all(a is not b for a, b in zip(again, first, strict=True))
+    # What one caller changes in a point does not reach the next.
+    first[0]._value = -1.0
+    first.clear()
+    assert [vars(p) for p in kept.get_metric_history(run_id, key)] == [vars(p) for p in reference]
