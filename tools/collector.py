@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from tools._genai_eval import (
     GenaiEvaluation,
@@ -81,7 +82,24 @@ logger = logging.getLogger("promogate.tools")
 T = TypeVar("T")
 
 DECISION_TAG_PREFIX = "promogate."
+# Reads of one version's evidence at once: against a server, each read mostly waits on the
+# network, and eight overlap well. Against a store on this machine's disk (SQLite, a file
+# store), each read is this process's own CPU (MLflow's ORM), and more than two threads only
+# fight over the interpreter: a review cost 12-15% more CPU with eight than with one or two.
 _MAX_WORKERS = 8
+_LOCAL_STORE_WORKERS = 2
+_LOCAL_STORE_SCHEMES = frozenset({"sqlite", "file", ""})
+
+
+def _read_width(client: MlflowClient) -> int:
+    """How many reads of one version's evidence `client` runs at once."""
+    uri = getattr(client, "tracking_uri", None)
+    if not isinstance(uri, str) or uri.strip().lower().startswith("databricks"):
+        # MLflow reads a bare ``databricks`` (no scheme) as the remote workspace, not a path.
+        return _MAX_WORKERS
+    if urlsplit(uri.strip()).scheme.lower() in _LOCAL_STORE_SCHEMES:
+        return _LOCAL_STORE_WORKERS
+    return _MAX_WORKERS
 
 
 def evidence_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -270,7 +288,9 @@ def collect_resolved(
     """
     started = time.monotonic()
     ref = f"{resolved.model!r} version {resolved.version}"
-    pool = ThreadPoolExecutor(max_workers=_MAX_WORKERS, thread_name_prefix="promogate-evidence")
+    pool = ThreadPoolExecutor(
+        max_workers=_read_width(client), thread_name_prefix="promogate-evidence"
+    )
     reader = _Reader(pool, started + timeout_s, timeout_s)
     run: RunEvidence | None = None
     datasets: list[DatasetInput] = []

@@ -269,3 +269,63 @@ def test_zero_budget_never_reads_as_empty_evidence(client: Any) -> None:
         assert evidence.eval_table is not None or "eval_table" in sources
         assert evidence.safety or "safety" in sources
     assert any("timed out after 0 s" in g.message for g in evidence.gaps)
+
+
+class _At:
+    def __init__(self, tracking_uri: str) -> None:
+        self.tracking_uri = tracking_uri
+
+
+@pytest.mark.parametrize(
+    ("uri", "width"),
+    [
+        ("sqlite:////srv/mlflow.db", 2),
+        ("SQLITE:///mlflow.db", 2),
+        ("file:///srv/mlruns", 2),
+        ("/srv/mlruns", 2),
+        ("http://mlflow:5000", 8),
+        ("https://mlflow.example.org", 8),
+        ("postgresql://mlflow@db/mlflow", 8),
+        ("databricks", 8),
+        ("mlruns", 2),
+        ("databricks://profile", 8),
+    ],
+    ids=[
+        "sqlite",
+        "sqlite-upper",
+        "file",
+        "path",
+        "http",
+        "https",
+        "postgresql",
+        "databricks-bare",
+        "relative-path",
+        "databricks",
+    ],
+)
+def test_reads_at_once_follow_where_the_store_is(uri: str, width: int) -> None:
+    from tools.collector import _read_width
+
+    assert _read_width(_At(uri)) == width  # type: ignore[arg-type]
+
+
+def test_a_local_store_is_read_on_two_threads_at_most(mlflow_store: Any, client: Any) -> None:
+    import threading
+
+    seen: set[str] = set()
+
+    class Watched:
+        def __getattr__(self, name: str) -> Any:
+            attribute = getattr(client, name)
+            if not callable(attribute):
+                return attribute
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                seen.add(threading.current_thread().name)
+                return attribute(*args, **kwargs)
+
+            return call
+
+    collect_version(Watched(), MODEL, 1)  # type: ignore[arg-type]
+    evidence_threads = {name for name in seen if name.startswith("promogate-evidence")}
+    assert 1 <= len(evidence_threads) <= 2, seen
