@@ -22,6 +22,7 @@ its aliases, either way, and the baseline is read by alias first and by number a
 from __future__ import annotations
 
 import copy
+import pickle
 import threading
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -120,29 +121,15 @@ class ReadOnceClient:
 def _copy_of(value: Any) -> Any:
     """A deep copy of a kept answer.
 
-    A metric history (a list of `Metric`, each holding only strings and numbers) is copied point
-    by point, the copy `copy.deepcopy` makes, in a tenth of its time: histories are the answers
-    read most. Anything else goes through `copy.deepcopy`.
+    Through pickle: MLflow's entities (runs with their metrics, params, tags and inputs, metric
+    histories, logged models, versions) are plain objects, which a pickle round trip copies as
+    `copy.deepcopy` does, in about a third of its time; an answer pickle refuses goes through
+    `copy.deepcopy`. The bytes never leave this process.
     """
-    from mlflow.entities import Metric
-    from mlflow.store.entities.paged_list import PagedList
-
-    if type(value) in (list, PagedList) and all(type(item) is Metric for item in value):
-        points = [_point_copy(item) for item in value]
-        return PagedList(points, value.token) if isinstance(value, PagedList) else points
-    return copy.deepcopy(value)
-
-
-def _point_copy(point: Any) -> Any:
-    state = vars(point)
-    if not all(type(v) in _IMMUTABLE for v in state.values()):
-        return copy.deepcopy(point)
-    twin = object.__new__(type(point))
-    twin.__dict__.update(state)
-    return twin
-
-
-_IMMUTABLE: Final = (str, int, float, bool, type(None))
+    try:
+        return pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return copy.deepcopy(value)
 
 
 def read_once(client: MlflowClient) -> MlflowClient:

@@ -94,25 +94,58 @@ def test_a_version_read_by_alias_answers_its_read_by_number(client: Any) -> None
     assert kept.calls == 3
 
 
-def test_a_kept_metric_history_is_copied_as_deepcopy_copies_it(
-    mlflow_store: Any, client: Any
+def _state(value: Any) -> Any:
+    """Everything an answer holds, as nested plain values (for comparing two copies)."""
+    if isinstance(value, list):
+        return [type(value).__name__, getattr(value, "token", None), *(_state(v) for v in value)]
+    if isinstance(value, dict):
+        return {k: _state(v) for k, v in value.items()}
+    if hasattr(value, "__dict__"):
+        return [type(value).__name__, _state(vars(value))]
+    return value
+
+
+def _identities(value: Any) -> set[int]:
+    found: set[int] = set()
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str | int | float | bool | type(None)) or id(item) in found:
+            continue
+        found.add(id(item))
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+        elif hasattr(item, "__dict__"):
+            pending.extend(vars(item).values())
+    return found
+
+
+@pytest.mark.parametrize(
+    "read",
+    ["get_run", "get_metric_history", "search_runs", "search_logged_models", "get_model_version"],
+)
+def test_a_kept_answer_is_copied_as_deepcopy_copies_it(
+    mlflow_store: Any, client: Any, read: str
 ) -> None:
     import copy
 
-    from mlflow.store.entities.paged_list import PagedList
-
-    run_id = mlflow_store.versions[1].run_id
-    key = next(iter(client.get_run(run_id).data.metrics))
+    facts = mlflow_store.versions[1]
+    run = client.get_run(facts.run_id)
+    key = next(iter(run.data.metrics))
+    experiments = [run.info.experiment_id]
+    args: dict[str, tuple[Any, ...]] = {
+        "get_run": (facts.run_id,),
+        "get_metric_history": (facts.run_id, key),
+        "search_runs": (experiments,),
+        "search_logged_models": (experiments,),
+        "get_model_version": ("credit-risk", "1"),
+    }
     kept = ReadOnceClient(client)
-    first = kept.get_metric_history(run_id, key)
-    assert first, "the fixture run logged this metric"
+    first = getattr(kept, read)(*args[read])
     reference = copy.deepcopy(first)
-    again = kept.get_metric_history(run_id, key)
-    assert type(again) is type(reference) is PagedList
-    assert again.token == reference.token
-    assert [vars(p) for p in again] == [vars(p) for p in reference]
-    assert all(a is not b for a, b in zip(again, first, strict=True))
-    # What one caller changes in a point does not reach the next.
-    first[0]._value = -1.0
-    first.clear()
-    assert [vars(p) for p in kept.get_metric_history(run_id, key)] == [vars(p) for p in reference]
+    again = getattr(kept, read)(*args[read])
+    assert _state(again) == _state(reference)
+    # Nothing mutable is shared between two callers' answers.
+    assert not (_identities(first) & _identities(again))
