@@ -128,7 +128,7 @@ def _copy_of(value: Any) -> Any:
     """
     try:
         return pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-    except (pickle.PicklingError, TypeError, AttributeError):
+    except (pickle.PickleError, TypeError, AttributeError):
         return copy.deepcopy(value)
 
 

@@ -149,3 +149,17 @@ def test_a_kept_answer_is_copied_as_deepcopy_copies_it(
     assert _state(again) == _state(reference)
     # Nothing mutable is shared between two callers' answers.
     assert not (_identities(first) & _identities(again))
+
+
+def test_an_answer_pickle_refuses_is_deep_copied() -> None:
+    from tools.read_once import _copy_of
+
+    class Answer:
+        def __init__(self) -> None:
+            self.values = [1, 2]
+            self.hook = lambda: None  # a local function: pickle refuses it, deepcopy keeps it
+
+    answer = Answer()
+    copied = _copy_of(answer)
+    assert copied is not answer and copied.values == [1, 2] and copied.values is not answer.values
+    assert copied.hook is answer.hook
