@@ -66,8 +66,10 @@ TABLE_CACHE: ByteBoundedCache[EvalTable] = ByteBoundedCache(TABLE_CACHE_BYTES)
 
 
 def table_size(table: EvalTable) -> int:
-    """Estimated bytes of a parsed table: a list per row plus a boxed value per cell."""
-    return 256 + len(table.rows) * (64 + 40 * len(table.columns))
+    """Estimated bytes of a parsed table: a list per row plus a boxed value per cell, and what
+    reviews derive from it and keep with it (`EvalTable.derived`: its columns, segment numbers,
+    numeric columns and row ids' positions, about 200 bytes a row)."""
+    return 256 + len(table.rows) * (264 + 40 * len(table.columns))
 
 
 Role = Literal["label", "score", "prediction", "row_id"]

@@ -161,16 +161,31 @@ def metric_inputs(table: EvalTable, metric: MetricName) -> tuple[list[Any], list
     if "label" not in table.columns:
         raise ValueError(f"evaluation table {table.path!r} has no 'label' column")
     labels = table.column("label")
+    source = _values_source(table, metric)
+    if source == "score classes":
+        return labels, [1 if float(s) >= 0.5 else 0 for s in table.column("score")]
+    return labels, table.column(source)
+
+
+def _values_source(
+    table: EvalTable, metric: MetricName
+) -> Literal["score", "prediction", "score classes"]:
+    """Where `metric`'s values come from: scores for roc_auc, else predictions, else the classes
+    scores give at 0.5.
+
+    Raises:
+        ValueError: The table lacks the columns the metric needs.
+    """
     if metric == "roc_auc":
         if "score" not in table.columns:
             raise ValueError(
                 f"evaluation table {table.path!r} has no 'score' column, which roc_auc needs"
             )
-        return labels, table.column("score")
+        return "score"
     if "prediction" in table.columns:
-        return labels, table.column("prediction")
+        return "prediction"
     if "score" in table.columns:
-        return labels, [1 if float(s) >= 0.5 else 0 for s in table.column("score")]
+        return "score classes"
     raise ValueError(
         f"evaluation table {table.path!r} has neither a 'prediction' nor a 'score' column"
     )
@@ -202,14 +217,15 @@ def segment_metrics_from_table(
         raise ValueError(f"evaluation table {table.path!r} has no segment column {column!r}")
     labels, values = metric_inputs(table, metric)
     names, codes = table.derived(("segments", column), lambda: _segment_codes(table, column))
-    numeric: tuple[FloatArray | None, FloatArray | None] = (None, None)
+    num_labels: FloatArray | None = None
+    num_values: FloatArray | None = None
     if isinstance(normalize_label(pos_label), float):
         # Numbers compare as numbers whatever their type, so a numeric column's rows can be
-        # handed over as one float array, converted once per table.
-        numeric = table.derived(
-            ("numeric inputs", metric), lambda: (_frozen(labels), _frozen(values))
+        # handed over as one float array, converted once per table and source.
+        num_labels = _numeric_labels(table)
+        num_values = table.derived(
+            ("numeric", _values_source(table, metric)), lambda: _frozen(values)
         )
-    num_labels, num_values = numeric
     indices = (
         np.arange(len(table.rows), dtype=np.int64)
         if rows is None
@@ -344,24 +360,22 @@ def label_differences(a: EvalTable, b: EvalTable, pairing: TablePairing) -> list
         b: The candidate's table (with a `label` column).
         pairing: How their rows correspond.
     """
-    return _label_differences(
-        a.column("label"), b.column("label"), pairing.index_a, pairing.index_b
-    )
-
-
-def _label_differences(
-    labels_a: list[Any], labels_b: list[Any], index_a: list[int], index_b: list[int]
-) -> list[int]:
-    """Positions of the paired rows that disagree on the label."""
-    numeric_a, numeric_b = numeric_array(labels_a), numeric_array(labels_b)
+    numeric_a, numeric_b = _numeric_labels(a), _numeric_labels(b)
+    index_a, index_b = pairing.index_a, pairing.index_b
     if numeric_a is not None and numeric_b is not None:
         differ = numeric_a[index_a] != numeric_b[index_b]
         return [int(k) for k in np.flatnonzero(differ)]
+    labels_a, labels_b = a.column("label"), b.column("label")
     return [
         k
         for k, (i, j) in enumerate(zip(index_a, index_b, strict=True))
         if normalize_label(labels_a[i]) != normalize_label(labels_b[j])
     ]
+
+
+def _numeric_labels(table: EvalTable) -> FloatArray | None:
+    """The label column as one float array when every label is a number (kept with the table)."""
+    return table.derived(("numeric", "label"), lambda: _frozen(table.column("label")))
 
 
 def _unpaired(reason: str) -> TablePairing:

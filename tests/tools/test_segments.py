@@ -277,3 +277,34 @@ def test_segment_metrics_from_table_answer_as_row_by_row(
         for seg, (value, n, positives) in expected.items():
             assert (got[seg][1], got[seg][2]) == (n, positives)
             assert got[seg][0] == value or (math.isnan(got[seg][0]) and math.isnan(value))
+
+
+@pytest.mark.parametrize(
+    ("labels_a", "labels_b"),
+    [
+        ([1, 0, 1, 0], [1, 1, 0, 0]),
+        ([True, 0, 1.0, 0], [1, 1.0, False, 0]),
+        (["1", 0, 1, "0"], [1, "1", 0, 0]),
+        (["yes", "no", "yes", "no"], ["yes", "yes", "no", "no"]),
+    ],
+    ids=["ints", "bools-and-floats", "text-and-numbers", "text"],
+)
+def test_label_differences_compare_labels_as_the_metrics_read_them(
+    labels_a: list[Any], labels_b: list[Any]
+) -> None:
+    from tools.segments import label_differences, pair_rows
+    from tools.significance import normalize_label
+
+    a = _table([[f"r{i}", lab, 0, 0.1, "x"] for i, lab in enumerate(labels_a)])
+    # The candidate's rows in another order: pairing goes by row_id.
+    order = [2, 0, 3, 1]
+    b = _table([[f"r{i}", labels_b[i], 0, 0.1, "x"] for i in order])
+    pairing = pair_rows(a, b)
+    expected = [
+        k
+        for k, (i, j) in enumerate(zip(pairing.index_a, pairing.index_b, strict=True))
+        if normalize_label(a.rows[i][1]) != normalize_label(b.rows[j][1])
+    ]
+    for _ in range(2):  # the second time from the tables' memo
+        assert label_differences(a, b, pairing) == expected
+    assert expected == [1, 2]
