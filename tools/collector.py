@@ -85,7 +85,7 @@ DECISION_TAG_PREFIX = "promogate."
 # Reads of one version's evidence at once: against a server, each read mostly waits on the
 # network, and eight overlap well. Against a store on this machine's disk (SQLite, a file
 # store), each read is this process's own CPU (MLflow's ORM), and more than two threads only
-# fight over the interpreter: a review cost 12-15% more CPU with eight than with one or two.
+# fight over the interpreter: a review cost a fifth more CPU with eight than with one or two.
 _MAX_WORKERS = 8
 _LOCAL_STORE_WORKERS = 2
 _LOCAL_STORE_SCHEMES = frozenset({"sqlite", "file", ""})
