@@ -11,9 +11,10 @@ So a one-shot command raises the thresholds (collections still happen when a rev
 great deal, so memory stays bounded; the demo's review runs none), and every command freezes the
 surviving objects at exit, so the interpreter's final collection does not walk what the process
 imported. Long-running commands (`serve`, `worker`, `watch`) keep the default thresholds; `serve`
-and `worker` freeze what they hold once they have warmed up (`settle_heap`), and once more after
-their first review (`SettleAfterFirstReview`), which imports what reviews add (skops,
-scikit-learn), since every full collection would otherwise walk it all again: about 0.2 s on 2
+and `worker` freeze what they hold once they have warmed up (`settle_heap`; the warm-up imports
+skops and scikit-learn), and once more after their first review (`SettleAfterFirstReview`),
+which builds what reviews keep (the parsed policies, the evidence caches), since
+every full collection would otherwise walk it all again: about 0.2 s on 2
 cores, inside whichever request allocated past the threshold (a fresh gate that answered in
 281 ms took 514 ms when one fell in it). Frozen at the start only, the objects the first review
 adds keep full collections frequent, and they cost as much in all as before.

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from api._cli_gc import settle_heap
+from tools import import_model_readers
 
 if TYPE_CHECKING:
     from review.gate import GateService
@@ -16,8 +17,9 @@ logger = logging.getLogger("promogate.api")
 
 
 def warm_up(gate: GateService, *, freeze_heap: bool = False) -> None:
-    """Build the ledger's schema check and the MLflow client now, not in the first review; then,
-    with `freeze_heap`, freeze what the process holds (`api._cli_gc.settle_heap`).
+    """Build the ledger's schema check and the MLflow client, and import the model file readers
+    (`tools.model_importance.import_model_readers`), now, not in the first review; then, with
+    `freeze_heap`, freeze what the process holds (`api._cli_gc.settle_heap`).
 
     A step that fails is only logged: the first request that needs the part fails again and
     reports it.
@@ -25,6 +27,7 @@ def warm_up(gate: GateService, *, freeze_heap: bool = False) -> None:
     for what, step in (
         ("ledger", gate.ledger.head),
         ("MLflow client", lambda: gate.client),
+        ("model file readers", import_model_readers),
     ):
         try:
             step()

@@ -99,9 +99,10 @@ class AppState:
     def warm_up(self, *, freeze_heap: bool = False) -> threading.Thread:
         """Start doing what the first review would otherwise wait for, in a thread of its own.
 
-        The ledger's first read checks its schema (importing the migrations) and the MLflow
-        client builds its store on first use: together about a second, which the first gate
-        after a start used to pay. A step that fails is only logged: it fails again in the
+        The ledger's first read checks its schema (importing the migrations), the MLflow
+        client builds its store on first use, and the first model file read imports skops and
+        scikit-learn: together about two seconds, which the first gate after a start used to
+        pay. A step that fails is only logged: it fails again in the
         first request that needs it, which reports it. With `freeze_heap` (a server process of
         its own), what the process holds then is frozen out of the collector's full collections
         (`api._cli_gc.settle_heap`). Join the thread before shutting down.

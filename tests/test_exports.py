@@ -82,6 +82,7 @@ FACES: dict[str, list[str]] = {
         "evidence_tags",
         "find_eval_table",
         "find_pickles",
+        "import_model_readers",
         "install_log_redaction",
         "installed_version",
         "is_config_artifact",

@@ -119,6 +119,7 @@ if TYPE_CHECKING:
         merge_mappings as merge_mappings,
     )
     from tools.installed_versions import installed_version as installed_version
+    from tools.model_importance import import_model_readers as import_model_readers
     from tools.model_importance import load_skops_importances as load_skops_importances
     from tools.model_importance import read_feature_importances as read_feature_importances
     from tools.model_importance import use_importance_disk_cache as use_importance_disk_cache
@@ -266,6 +267,7 @@ _EXPORTS: dict[str, str] = {
     "pair_rows": "tools.segments",
     "FeatureImportances": "tools.plausibility_models",
     "VersionHistory": "tools.plausibility_models",
+    "import_model_readers": "tools.model_importance",
     "load_skops_importances": "tools.model_importance",
     "read_feature_importances": "tools.model_importance",
     "installed_version": "tools.installed_versions",
@@ -448,6 +450,7 @@ __all__ = [
     "evidence_tags",
     "find_eval_table",
     "find_pickles",
+    "import_model_readers",
     "install_log_redaction",
     "installed_version",
     "is_config_artifact",

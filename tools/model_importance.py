@@ -51,6 +51,7 @@ __all__ = [
     "IMPORTANCE_CACHE",
     "IMPORTANCE_FORMAT_VERSION",
     "IMPORTANCE_MAX_BYTES",
+    "import_model_readers",
     "importance_disk_cache",
     "importances_from_estimator",
     "load_skops_importances",
@@ -95,6 +96,18 @@ def importance_disk_cache() -> DiskCache | None:
 
 
 @functools.cache
+def import_model_readers() -> None:
+    """Import what reading a model file's importances needs (skops, and scikit-learn's estimators
+    beneath it), for a long-running process to do once it starts.
+
+    Otherwise the first review that reads a model file imports them inside a request: about a
+    second on 2 cores, most of it scikit-learn and SciPy. Nothing is loaded or trusted here.
+    """
+    import skops.io
+    import skops.io._audit
+    import skops.io._utils  # noqa: F401 - the parts `_parse_once` reads a file with
+
+
 def _producer_fingerprint() -> str | None:
     """Versions of what turns a model file into importances, or None when one cannot be told.
 

@@ -4,6 +4,8 @@ that fails only logs: the requests that need the failed part report it themselve
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -45,3 +47,26 @@ def test_a_ledger_down_at_start_is_logged_and_the_gate_still_refuses(
     response = api.client.post("/v1/gate", json={"model": MODEL, "version": 2})
     assert response.status_code == 503
     assert response.json()["kind"] == "ledger_unavailable"
+
+
+def test_the_warm_up_imports_the_model_file_readers() -> None:
+    """In a process of its own, so that nothing imported them before: without the warm-up, the
+    first review that reads a model file imports skops and scikit-learn inside a request."""
+    script = """
+import sys
+from types import SimpleNamespace
+from api._warm_up import warm_up
+readers = ("skops.io", "skops.io._audit", "sklearn")
+assert not any(name in sys.modules for name in readers), sorted(sys.modules)
+warm_up(SimpleNamespace(ledger=SimpleNamespace(head=lambda: None), client=None))
+missing = [name for name in readers if name not in sys.modules]
+assert not missing, missing
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
