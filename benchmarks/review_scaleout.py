@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--concurrency",
         type=int,
         default=1,
-        help="reviews each worker runs at once (default 1; `promogate worker --concurrency` defaults to 2)",
+        help="reviews each worker runs at once (default 1; `promogate worker` defaults to 2)",
     )
     parser.add_argument(
         "--checkout", type=Path, action="append", default=[], help="Also run another checkout."
