@@ -95,7 +95,6 @@ def importance_disk_cache() -> DiskCache | None:
     return _disk_cache
 
 
-@functools.cache
 def import_model_readers() -> None:
     """Import what reading a model file's importances needs (skops, and scikit-learn's estimators
     beneath it), for a long-running process to do once it starts.
@@ -108,6 +107,7 @@ def import_model_readers() -> None:
     import skops.io._utils  # noqa: F401 - the parts `_parse_once` reads a file with
 
 
+@functools.cache
 def _producer_fingerprint() -> str | None:
     """Versions of what turns a model file into importances, or None when one cannot be told.
 
