@@ -72,7 +72,7 @@ from tools._safety import EVAL_TARGET_TAG, eval_target
 from tools.client import call_mlflow
 from tools.collector import evidence_tags
 from tools.errors import ToolError
-from tools.registry import logged_model_id_from_source, parse_version_ref, registered_aliases
+from tools.registry import logged_model_id_from_source, parse_version_ref, version_holding
 from tools.runs import LOSS_LIKE_KEYS
 from tools.version_history import HISTORY_MAX_VERSIONS
 
@@ -510,22 +510,6 @@ def _alias_read(client: MlflowClient, model: str, alias: str) -> Any:
         lambda: client.get_model_version_by_alias(model, alias),
         f"get_model_version_by_alias({model!r}, {alias!r})",
     )
-
-
-def _baseline_read(client: MlflowClient, model: str, alias: str) -> Any:
-    """The version holding `alias`, or None when no version holds it.
-
-    MLflow answers a missing alias with a plain refusal (``INVALID_PARAMETER_VALUE``), which
-    cannot be told from other refusals; only then are the model's aliases read to tell.
-    """
-    try:
-        return _alias_read(client, model, alias)
-    except ToolError:
-        # Absent only when the model's aliases can be read and lack it; otherwise the failure
-        # stands and the fingerprint is unavailable.
-        if alias in registered_aliases(client, model):
-            raise
-        return None
 
 
 class _Plan:
@@ -1044,7 +1028,7 @@ def evidence_fingerprint(
         elif baseline_alias is not None:
             held = baseline_alias
             baseline_key = ("alias", held)
-            reads.start(baseline_key, _baseline_read, client, model, held)
+            reads.start(baseline_key, version_holding, client, model, held)
             baseline_guess = _MEMO.get(("holder", model, held))
         reads.start(("versions", model), _versions_read, client, model)
         guessed_ids = [_MEMO.get(("points_at", model, str(g))) for g in (guess, baseline_guess)]

@@ -130,6 +130,7 @@ FACES: dict[str, list[str]] = {
         "use_importance_disk_cache",
         "value_text",
         "verify_model_directory",
+        "version_holding",
         "wilson_interval",
     ],
     "comparison": [

@@ -204,6 +204,9 @@ if TYPE_CHECKING:
     from tools.registry import (
         resolve_version as resolve_version,
     )
+    from tools.registry import (
+        version_holding as version_holding,
+    )
     from tools.runs import LOSS_LIKE_KEYS as LOSS_LIKE_KEYS
     from tools.runs import (
         read_metric_history as read_metric_history,
@@ -359,6 +362,7 @@ _EXPORTS: dict[str, str] = {
     "read_metric_history": "tools.runs",
     "read_text_artifact": "tools.artifacts",
     "registered_aliases": "tools.registry",
+    "version_holding": "tools.registry",
     "logged_model_id_from_source": "tools.registry",
     "parse_version_ref": "tools.registry",
     "SafetySuiteResult": "tools.evidence",
@@ -498,6 +502,7 @@ __all__ = [
     "use_importance_disk_cache",
     "value_text",
     "verify_model_directory",
+    "version_holding",
     "wilson_interval",
 ]
 

@@ -62,7 +62,7 @@ from tools.evidence import (
     VersionEvidence,
 )
 from tools.evidence_mapping import EvidenceMapping
-from tools.registry import ResolvedVersion, resolve_version, resolve_with_aliases
+from tools.registry import ResolvedVersion, resolve_version, resolved_from, version_holding
 from tools.runs import LOSS_LIKE_KEYS, fetch_run, read_metric_history, run_evidence_from
 
 if TYPE_CHECKING:
@@ -624,14 +624,18 @@ def collect_bundle(
         InvalidVersionRefError: `ref` is neither a version number nor ``@alias``.
         BackendUnavailableError: The registry cannot be reached.
     """
-    candidate, aliases = resolve_with_aliases(client, model, ref)
+    candidate = resolve_version(client, model, ref)
     baseline: ResolvedVersion | None = None
     if baseline_alias is not None:
         # `v<N>` pins the baseline to a version (MLflow reserves such names, so no alias has one).
         pinned = re.fullmatch(r"v(\d+)", baseline_alias)
-        baseline_version = int(pinned[1]) if pinned else aliases.get(baseline_alias)
-        if baseline_version is not None and baseline_version != candidate.version:
-            baseline = resolve_with_aliases(client, model, baseline_version, aliases=aliases)[0]
+        if pinned is not None:
+            if int(pinned[1]) != candidate.version:
+                baseline = resolve_version(client, model, int(pinned[1]))
+        else:
+            holder = version_holding(client, model, baseline_alias)
+            if holder is not None and int(holder.version) != candidate.version:
+                baseline = resolved_from(model, holder)
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promogate-version")
     try:

@@ -1,9 +1,12 @@
 """Model registry reads: resolve a version by number or ``@alias``, and list a model's aliases.
 
 MLflow 3 quirks handled here: version numbers are ints from a SQL store and strings over REST
-(always normalised to int); `search_model_versions` returns empty aliases, so aliases come from
-`get_registered_model(...).aliases`; `ModelVersion.model_id` is None in OSS, so the logged model id
-is parsed from the version's ``source`` (``models:/m-...``).
+(always normalised to int); `search_model_versions` returns empty aliases, but a version read on
+its own (`get_model_version`, `get_model_version_by_alias`) carries its aliases, so a review reads
+its versions one by one and the registered model (every alias, and on a SQL store every version
+behind it) only to say why a read failed; MLflow answers the alias ``latest`` with the highest
+version, so that name is looked up among the aliases instead; `ModelVersion.model_id` is None in
+OSS, so the logged model id is parsed from the version's ``source`` (``models:/m-...``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from tools.errors import (
     AliasNotFoundError,
     InvalidVersionRefError,
     ModelNotFoundError,
+    NotFoundError,
     ToolError,
     VersionNotFoundError,
 )
@@ -34,7 +38,8 @@ __all__ = [
     "registered_aliases",
     "registered_model_names",
     "resolve_version",
-    "resolve_with_aliases",
+    "resolved_from",
+    "version_holding",
 ]
 
 logger = logging.getLogger("promogate.tools")
@@ -168,6 +173,9 @@ def _empty_to_none(value: object) -> str | None:
 def resolve_version(client: MlflowClient, model: str, ref: str | int) -> ResolvedVersion:
     """Resolve a model version by number (``5``, ``"5"``) or alias (``"@champion"``).
 
+    One read of the version, which carries its aliases; the registered model is read only when
+    that read fails, to say why.
+
     Args:
         client: MLflow client.
         model: Registered model name.
@@ -179,33 +187,13 @@ def resolve_version(client: MlflowClient, model: str, ref: str | int) -> Resolve
         AliasNotFoundError: No version holds the alias (the message lists existing aliases).
         InvalidVersionRefError: `ref` is neither a version number nor ``@alias``.
     """
-    return resolve_with_aliases(client, model, ref)[0]
-
-
-def resolve_with_aliases(
-    client: MlflowClient,
-    model: str,
-    ref: str | int,
-    *,
-    aliases: dict[str, int] | None = None,
-) -> tuple[ResolvedVersion, dict[str, int]]:
-    """`resolve_version`, also returning every alias of the model (saves a registry round trip).
-
-    Args:
-        client: MLflow client.
-        model: Registered model name.
-        ref: Version number or ``@alias``.
-        aliases: The model's aliases as a previous call of this review returned them; the
-            registered model is not read again, so both versions see one set of aliases.
-    """
     parsed = parse_version_ref(ref)
-    if aliases is None:
-        aliases = registered_aliases(client, model)
     if parsed.alias is not None:
-        if parsed.alias not in aliases:
-            raise AliasNotFoundError(model, parsed.alias, aliases)
-        number = aliases[parsed.alias]
-    elif parsed.latest:
+        mv = version_holding(client, model, parsed.alias)
+        if mv is None:
+            raise AliasNotFoundError(model, parsed.alias, registered_aliases(client, model))
+        return resolved_from(model, mv)
+    if parsed.latest:
         versions = _existing_versions(client, model)
         if not versions:
             raise ModelNotFoundError(model)
@@ -213,19 +201,69 @@ def resolve_with_aliases(
     else:
         assert parsed.version is not None
         number = parsed.version
-    mv = call_mlflow(
+    return resolved_from(model, _version(client, model, number))
+
+
+def version_holding(client: MlflowClient, model: str, alias: str) -> Any | None:
+    """The version holding `alias`, as MLflow returns it (with its aliases), or None when no
+    version holds it.
+
+    MLflow refuses a missing alias as it refuses a malformed one (``INVALID_PARAMETER_VALUE``);
+    only when the read fails are the model's aliases read, to tell the two apart. ``latest``
+    (any case) is looked up among the aliases, never read by alias: MLflow would answer it with
+    the highest version, which holds no such alias.
+
+    Args:
+        client: MLflow client.
+        model: Registered model name.
+        alias: The alias.
+
+    Raises:
+        ModelNotFoundError: No registered model of that name.
+        ToolError: The read failed although the model has that alias, or the registry could not
+            be read.
+    """
+    if alias.lower() == "latest":
+        number = registered_aliases(client, model).get(alias)
+        return _version(client, model, number) if number is not None else None
+    try:
+        return call_mlflow(
+            lambda: client.get_model_version_by_alias(model, alias),
+            f"get_model_version_by_alias({model!r}, {alias!r})",
+        )
+    except ToolError:
+        if alias in registered_aliases(client, model):
+            raise
+        return None
+
+
+def _version(client: MlflowClient, model: str, number: int) -> Any:
+    """Version `number` as MLflow returns it; a refusal names what is missing, the model or the
+    version."""
+
+    def missing() -> NotFoundError:
+        # Read only now, to tell a missing model (raised from here) from a missing version.
+        registered_aliases(client, model)
+        return VersionNotFoundError(model, number, _existing_versions(client, model))
+
+    return call_mlflow(
         lambda: client.get_model_version(model, str(number)),
         f"get_model_version({model!r}, {number!r})",
-        not_found=lambda: VersionNotFoundError(model, number, _existing_versions(client, model)),
+        not_found=missing,
     )
+
+
+def resolved_from(model: str, mv: Any) -> ResolvedVersion:
+    """A version of `model` as MLflow returned it (`get_model_version` or
+    `get_model_version_by_alias`: with its aliases), as a `ResolvedVersion`."""
     version = int(mv.version)
     source = _empty_to_none(mv.source)
     model_id = _empty_to_none(getattr(mv, "model_id", None)) or logged_model_id_from_source(source)
     created = mv.creation_timestamp
-    resolved = ResolvedVersion(
+    return ResolvedVersion(
         model=model,
         version=version,
-        aliases=sorted(a for a, v in aliases.items() if v == version),
+        aliases=sorted(str(a) for a in (getattr(mv, "aliases", None) or [])),
         tags={str(k): str(v) for k, v in (mv.tags or {}).items()},
         description=_empty_to_none(mv.description),
         source=source,
@@ -234,4 +272,3 @@ def resolve_with_aliases(
         creation_timestamp=int(created) if created is not None else None,
         status=_empty_to_none(mv.status),
     )
-    return resolved, aliases

@@ -101,7 +101,7 @@ def test_5xx_is_retried_a_bounded_number_of_times(http_answer: tuple[str, list[s
     with pytest.raises(BackendUnavailableError):
         collect_version(make_client(uri), "credit-risk", 1)
     assert len(seen) == DEFAULT_ATTEMPTS
-    assert all(path.startswith("/api/2.0/mlflow/registered-models/get") for path in seen)
+    assert all(path.startswith("/api/2.0/mlflow/model-versions/get") for path in seen)
 
 
 @pytest.mark.usefixtures("fast_http")

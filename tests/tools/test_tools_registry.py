@@ -17,6 +17,7 @@ from tools.registry import (
     parse_version_ref,
     registered_aliases,
     resolve_version,
+    version_holding,
 )
 
 # Registered by the session store in conftest.py.
@@ -130,3 +131,61 @@ def test_invalid_refs_are_rejected(ref: Any) -> None:
 )
 def test_logged_model_id_from_source(source: str | None, expected: str | None) -> None:
     assert logged_model_id_from_source(source) == expected
+
+
+class _CountingClient:
+    """The real client, counting which of its reads are called (the reads still happen)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+@pytest.mark.parametrize(
+    ("ref", "read"),
+    [(1, "get_model_version"), ("@champion", "get_model_version_by_alias")],
+    ids=["by-number", "by-alias"],
+)
+def test_a_version_is_resolved_in_one_read_with_its_aliases(
+    client: Any, ref: str | int, read: str
+) -> None:
+    """The version's own read carries its aliases; the registered model (every version behind it
+    on a SQL store) is read only to say why a read failed."""
+    counting = _CountingClient(client)
+    resolved = resolve_version(counting, MODEL, ref)  # type: ignore[arg-type]
+    assert counting.calls == [read]
+    held = sorted(a for a, v in registered_aliases(client, MODEL).items() if v == 1)
+    assert resolved.aliases == held == ["champion"]
+
+
+@pytest.mark.parametrize(
+    ("alias", "expected"),
+    [("champion", 1), ("challenger", 2), ("production", None), ("latest", None), ("Latest", None)],
+    ids=["champion", "challenger", "absent", "latest", "latest-any-case"],
+)
+def test_version_holding_an_alias(client: Any, alias: str, expected: int | None) -> None:
+    """MLflow answers ``latest`` with the highest version; no version holds an alias of that
+    name, so there is none, as when the alias is absent."""
+    holder = version_holding(client, MODEL, alias)
+    assert (int(holder.version) if holder is not None else None) == expected
+
+
+def test_the_alias_latest_is_not_the_highest_version(client: Any) -> None:
+    with pytest.raises(AliasNotFoundError):
+        resolve_version(client, MODEL, "@latest")
+
+
+def test_version_holding_on_an_unknown_model(client: Any) -> None:
+    with pytest.raises(ModelNotFoundError):
+        version_holding(client, "no-such-model", "champion")
