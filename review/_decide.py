@@ -7,6 +7,7 @@ with the reason recorded in the decision (`error_decision`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -46,14 +47,23 @@ def _now() -> datetime:
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of the libraries a decision depends on, recorded with it."""
-    versions: dict[str, str] = {}
+    """Versions of the libraries a decision depends on, recorded with it.
+
+    Read once per process (the fingerprint records them too): the code that runs is what the
+    process imported, whatever is installed later.
+    """
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    versions: list[tuple[str, str]] = []
     for dist in ("promogate", "mlflow", "langchain", "scikit-learn"):
         try:
-            versions[dist] = installed_version(dist)
+            versions.append((dist, installed_version(dist)))
         except metadata.PackageNotFoundError:
             continue
-    return versions
+    return tuple(versions)
 
 
 class ReviewOutcome:

@@ -59,7 +59,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -193,11 +193,6 @@ def _proto_dict(entity: Any) -> Any:
     from google.protobuf.json_format import MessageToDict  # type: ignore[import-untyped]
 
     return MessageToDict(entity.to_proto(), preserving_proto_field_name=True)
-
-
-@lru_cache(maxsize=1)
-def _versions() -> dict[str, str]:
-    return package_versions()
 
 
 class _FileHashes:
@@ -1004,7 +999,7 @@ def evidence_fingerprint(
             "format": FINGERPRINT_FORMAT,
             "target_alias": target_alias,
             "baseline_alias": baseline_alias,
-            "versions": _versions(),
+            "versions": package_versions(),
         }
         # The versions, and the reads of what they pointed at last time.
         if parsed.alias is not None:
