@@ -72,6 +72,7 @@ from tools._safety import EVAL_TARGET_TAG, eval_target
 from tools.client import call_mlflow
 from tools.collector import evidence_tags
 from tools.errors import ToolError
+from tools.file_hashes import FileHashes
 from tools.registry import logged_model_id_from_source, parse_version_ref, version_holding
 from tools.runs import LOSS_LIKE_KEYS
 from tools.version_history import HISTORY_MAX_VERSIONS
@@ -98,8 +99,6 @@ MAX_FINGERPRINT_FILES: Final = 20_000
 """An artifact directory with more files than this is not fingerprinted (full review instead)."""
 _MAX_WORKERS = 16
 _MEMO_ENTRIES = 4096
-_MAX_HASHED_FILES = 10_000
-_RACY_NS = 2_000_000_000
 _LOCAL_SCHEMES = ("file:", "/")
 _HTTP_SCHEMES = ("http://", "https://")
 _SCALAR = json.JSONEncoder(ensure_ascii=False).encode
@@ -195,44 +194,7 @@ def _proto_dict(entity: Any) -> Any:
     return MessageToDict(entity.to_proto(), preserving_proto_field_name=True)
 
 
-class _FileHashes:
-    """SHA-256 of files, kept under what `stat` says of them, so an unchanged policy directory is
-    not read again on every gate call.
-
-    A hash is kept only when the file's change time (set by the kernel on every write, and not
-    settable by a user, unlike the modification time) lies `_RACY_NS` or more in the past when
-    the file is read: a file written again within the clock's granularity of that read could
-    otherwise keep its size and times with new bytes. Any later write gives it a newer change
-    time, so a kept hash never answers for other bytes.
-    """
-
-    def __init__(self) -> None:
-        self._hashes: dict[str, tuple[tuple[int, ...], str]] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(info: os.stat_result) -> tuple[int, ...]:
-        return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-    def digest(self, path: Path, info: os.stat_result) -> str:
-        key = self._key(info)
-        name = str(path)
-        with self._lock:
-            known = self._hashes.get(name)
-        if known is not None and known[0] == key:
-            return known[1]
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        settled = time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) >= _RACY_NS
-        # The bytes belong to `key` only if the file did not change while it was read.
-        if settled and self._key(path.stat()) == key:
-            with self._lock:
-                if len(self._hashes) >= _MAX_HASHED_FILES:
-                    self._hashes.clear()
-                self._hashes[name] = (key, digest)
-        return digest
-
-
-_FILE_HASHES = _FileHashes()
+_FILE_HASHES = FileHashes()
 
 
 def policy_dir_digests(directory: Path) -> dict[str, str]:
@@ -241,7 +203,7 @@ def policy_dir_digests(directory: Path) -> dict[str, str]:
     A superset of what `policies.loader.load_policy_dir` reads (it also covers policy tests), so
     a policy revised, added or removed always changes the fingerprint. The directory is listed
     and every file stat-ed on each call; a file is read again only when its stat changed (see
-    `_FileHashes`).
+    `tools.file_hashes`).
 
     Args:
         directory: The trusted policy directory (or a single policy file).

@@ -36,6 +36,7 @@ FACES: dict[str, list[str]] = {
         "EvidenceMapping",
         "EvidenceOrigin",
         "FeatureImportances",
+        "FileHashes",
         "GENAI_DATASET_SOURCE",
         "GENAI_TABLE_PATH",
         "HISTORY_MAX_VERSIONS",

@@ -118,6 +118,7 @@ if TYPE_CHECKING:
     from tools.evidence_mapping import (
         merge_mappings as merge_mappings,
     )
+    from tools.file_hashes import FileHashes as FileHashes
     from tools.installed_versions import installed_version as installed_version
     from tools.model_importance import import_model_readers as import_model_readers
     from tools.model_importance import load_skops_importances as load_skops_importances
@@ -273,6 +274,7 @@ _EXPORTS: dict[str, str] = {
     "import_model_readers": "tools.model_importance",
     "load_skops_importances": "tools.model_importance",
     "read_feature_importances": "tools.model_importance",
+    "FileHashes": "tools.file_hashes",
     "installed_version": "tools.installed_versions",
     "read_version_history": "tools.version_history",
     "verify_model_directory": "tools.model_signature",
@@ -416,6 +418,7 @@ __all__ = [
     "EvidenceMapping",
     "EvidenceOrigin",
     "FeatureImportances",
+    "FileHashes",
     "InvalidVersionRefError",
     "ManifestTooLargeError",
     "MetricName",

@@ -16,9 +16,11 @@ The result is always a `FeatureImportances`: the shares per input, or why there 
 What a model file says is kept in memory (`IMPORTANCE_CACHE`) and, once a front door calls
 `use_importance_disk_cache`, on disk (`tools.disk_cache`), so a local review of files already
 read neither imports scikit-learn and skops nor loads the models. Both caches are keyed by the
-file's SHA-256 and every other argument; the disk key also covers what produced the value (this
-loader's format version and source, skops, scikit-learn, numpy, scipy, pydantic and Python), so an
-upgrade or a code change reads the file afresh.
+file's SHA-256 and every other argument (a model file that lies on this machine is looked up by
+its `stat` first, `tools.file_hashes`, so an unchanged file is neither read nor hashed again);
+the disk key also covers what produced the value (this loader's format version and source,
+skops, scikit-learn, numpy, scipy, pydantic and Python), so an upgrade or a code change reads the
+file afresh.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import functools
 import hashlib
 import io
 import logging
+import stat
 import sys
 import zipfile
 from collections.abc import Sequence
@@ -41,6 +44,7 @@ from tools.artifacts import ArtifactOwner, LoggedModelRepository, download_artif
 from tools.disk_cache import DiskCache
 from tools.errors import ToolError
 from tools.evidence_cache import IMPORTANCE_CACHE_BYTES, ByteBoundedCache, content_key
+from tools.file_hashes import FileHashes
 from tools.installed_versions import installed_version
 from tools.plausibility_models import FeatureImportances, ImportanceKind
 
@@ -68,6 +72,9 @@ _MLMODEL_MAX_BYTES = 256 * 1024
 #: Importances already read, under a digest of the model file's bytes and every other input of
 #: `load_skops_importances`: a replaced file has other bytes, so nothing stale is served.
 IMPORTANCE_CACHE: ByteBoundedCache[FeatureImportances] = ByteBoundedCache(IMPORTANCE_CACHE_BYTES)
+
+#: SHA-256 of the model files on this machine, kept under their `stat` (see `tools.file_hashes`).
+_MODEL_FILE_HASHES = FileHashes()
 
 #: The form of what the disk cache keeps for a model file; bump it when that form changes.
 IMPORTANCE_FORMAT_VERSION = 1
@@ -226,20 +233,67 @@ def load_skops_importances(
         source: Where the file came from, recorded in the result.
         model_file: The file's path inside the model.
     """
-    key = content_key(data, "\n".join(sorted(set(trusted_types))), source, model_file)
-    found = IMPORTANCE_CACHE.get(key)
+    key = _importance_key(hashlib.sha256(data).hexdigest(), trusted_types, source, model_file)
+    found = _kept_importances(key)
     if found is not None:
         return found
+    found = _load_skops_importances(
+        data, trusted_types=trusted_types, source=source, model_file=model_file
+    )
     disk = _disk_cache
-    found = None if disk is None else _from_disk(disk, key)
-    if found is None:
-        found = _load_skops_importances(
-            data, trusted_types=trusted_types, source=source, model_file=model_file
-        )
-        if disk is not None:
-            _to_disk(disk, key, found)
+    if disk is not None:
+        _to_disk(disk, key, found)
     IMPORTANCE_CACHE.put(key, found, _importance_size(found))
     return found
+
+
+def _importance_key(
+    file_digest: str, trusted_types: Sequence[str], source: str, model_file: str
+) -> bytes:
+    """The cache key of a model file's importances: its bytes' SHA-256 and every other input."""
+    return content_key(file_digest, "\n".join(sorted(set(trusted_types))), source, model_file)
+
+
+def _kept_importances(key: bytes) -> FeatureImportances | None:
+    """What is kept under `key`, in memory or on disk (then also in memory); None when neither
+    holds it."""
+    found = IMPORTANCE_CACHE.get(key)
+    disk = _disk_cache
+    if found is not None or disk is None:
+        return found
+    found = _from_disk(disk, key)
+    if found is not None:
+        IMPORTANCE_CACHE.put(key, found, _importance_size(found))
+    return found
+
+
+def _kept_for_local_file(
+    repository: LoggedModelRepository,
+    path: str,
+    *,
+    trusted_types: Sequence[str],
+    source: str,
+    model_file: str,
+    max_bytes: int,
+) -> FeatureImportances | None:
+    """The importances kept for a model file that lies on this machine, found from the file's
+    `stat` without reading it when it did not change since it was last hashed
+    (`tools.file_hashes`); None when it must be read (not local, not kept, or unreadable: the
+    read that follows reports why)."""
+    try:
+        local = repository.in_place(path)
+    except ToolError:
+        return None
+    if local is None:
+        return None
+    try:
+        info = local.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
+            return None
+        digest = _MODEL_FILE_HASHES.digest(local, info)
+    except OSError:
+        return None
+    return _kept_importances(_importance_key(digest, trusted_types, source, model_file))
 
 
 def _parse_once(data: bytes, trusted: list[str]) -> tuple[Any, list[str]] | None:
@@ -402,6 +456,17 @@ def read_feature_importances(
         )
     if not flavor.model_file:
         return _unavailable(source, "MLmodel names no model file for the sklearn flavor", **fields)
+    if repository is not None:
+        kept = _kept_for_local_file(
+            repository,
+            path(flavor.model_file),
+            trusted_types=trusted_types,
+            source=source,
+            model_file=flavor.model_file,
+            max_bytes=max_bytes,
+        )
+        if kept is not None:
+            return kept
     try:
         data = download_artifact(
             client,

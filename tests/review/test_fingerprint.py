@@ -798,11 +798,12 @@ def test_a_settled_policy_file_is_read_once_and_again_after_any_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import review._fingerprint as fingerprints
+    from tools import file_hashes
 
-    hashes = fingerprints._FileHashes()
+    hashes = file_hashes.FileHashes()
     monkeypatch.setattr(fingerprints, "_FILE_HASHES", hashes)
     # A settled file is one last changed this long ago (two seconds in production).
-    monkeypatch.setattr(fingerprints, "_RACY_NS", 50_000_000)
+    monkeypatch.setattr(file_hashes, "RACY_NS", 50_000_000)
     path = tmp_path / "policy.yaml"
     path.write_text("revision: 1\n")
     time.sleep(0.1)

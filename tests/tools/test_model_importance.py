@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from scenarios.plausibility_registry import FEATURES, fraud_frame
+from scenarios.plausibility_registry import FEATURES, LEAKED, fraud_frame
 from tools.model_importance import (
     importances_from_estimator,
     load_skops_importances,
@@ -230,3 +231,107 @@ def test_a_model_file_is_parsed_once_either_way(
     estimator, needed = parsed
     assert (estimator is not None) is loaded
     assert needed == untrusted
+
+
+@pytest.fixture(scope="module")
+def local_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, str]]:
+    """Two small forests logged as skops files into a store of this module's own (the tests
+    rewrite the files), with different inputs: a client, and each model's `models:/` source."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    root = tmp_path_factory.mktemp("importance-files")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    train = fraud_frame(300, 1)
+    sources: dict[str, str] = {}
+    with _use_tracking_uri(uri):
+        experiment = mlflow.create_experiment("files", artifact_location=str(root / "artifacts"))
+        for name, features in (("plain", FEATURES), ("leaky", [*FEATURES, LEAKED])):
+            model = GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0)
+            model.fit(train[features], train["is_fraud"])
+            with mlflow.start_run(experiment_id=experiment):
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    pip_requirements=["scikit-learn"],
+                    skops_trusted_types=[TREE],
+                )
+            sources[name] = info.model_uri
+    return MlflowClient(uri, uri), sources
+
+
+def _model_file(client: Any, source: str) -> Path:
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    model_id = source.removeprefix("models:/")
+    directory = Path(local_file_uri_to_path(client.get_logged_model(model_id).artifact_location))
+    (found,) = directory.glob("*.skops")
+    return found
+
+
+def _rewrite_in_place(path: Path, other: Path) -> None:
+    # The other model's bytes, the file's own times restored: only its change time tells.
+    info = path.stat()
+    path.write_bytes(other.read_bytes())
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+def _replace_by_rename(path: Path, other: Path) -> None:
+    staged = path.with_name("staged.skops")
+    staged.write_bytes(other.read_bytes())
+    os.replace(staged, path)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [None, _rewrite_in_place, _replace_by_rename],
+    ids=["unchanged", "rewritten-times-restored", "replaced-by-rename"],
+)
+def test_a_local_model_file_is_read_again_only_when_it_changed(
+    local_models: tuple[Any, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    change: Any,
+) -> None:
+    """Importances already read are found from the file's `stat`, without reading it; a file
+    changed in any way is read again and its new importances returned."""
+    import tools.model_importance as importance
+    from tools import file_hashes
+
+    client, sources = local_models
+    path, other = _model_file(client, sources["plain"]), _model_file(client, sources["leaky"])
+    original = path.read_bytes()
+    monkeypatch.setattr(file_hashes, "RACY_NS", 50_000_000)
+    reads: list[str] = []
+    real_download = importance.download_artifact
+
+    def counted(*args: Any, **kwargs: Any) -> bytes:
+        reads.append(str(args[3]))
+        return real_download(*args, **kwargs)
+
+    monkeypatch.setattr(importance, "download_artifact", counted)
+
+    def read() -> Any:
+        return read_feature_importances(
+            client, sources["plain"], allowed_formats=["skops"], trusted_types=[TREE]
+        )
+
+    importance.IMPORTANCE_CACHE.clear()  # so that only the file's own digest can find a result
+    try:
+        time.sleep(0.1)  # settled: its hash is kept
+        first = read()
+        assert first.available, first.reason
+        if change is not None:
+            change(path, other)
+            time.sleep(0.1)
+        reads.clear()
+        second = read()
+        model_reads = [p for p in reads if p.endswith(".skops")]
+        if change is None:
+            assert model_reads == [] and second == first
+        else:
+            assert model_reads == [path.name]
+            assert second.top is not None and LEAKED in second.shares
+            assert second != first
+    finally:
+        path.write_bytes(original)
