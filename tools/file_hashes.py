@@ -10,7 +10,9 @@ A hash is kept only when the file's change time (set by the kernel on every writ
 settable by a user, unlike the modification time) lies `RACY_NS` or more in the past when the
 file is read: a file written again within the clock's granularity of that read could otherwise
 keep its size and times with new bytes. Any later write gives it a newer change time, and a file
-replaced by another has another inode, so a kept hash never answers for other bytes.
+replaced by another has another inode, so a kept hash never answers for other bytes. A reader
+that reads the bytes anyway (the model file, on a miss) asks `known` first and `remember`s the
+digest of what it read, so a new file is read and hashed once.
 """
 
 from __future__ import annotations
@@ -42,31 +44,46 @@ class FileHashes:
         self._hashes: dict[str, tuple[tuple[int, ...], str]] = {}
         self._lock = threading.Lock()
 
+    def known(self, path: Path, info: os.stat_result) -> str | None:
+        """The kept hex SHA-256 of the file at `path` if its `stat` is still `info`, else None."""
+        with self._lock:
+            known = self._hashes.get(str(path))
+        return known[1] if known is not None and known[0] == _stat_key(info) else None
+
+    def remember(self, path: Path, info: os.stat_result, digest: str) -> None:
+        """Keep `digest`, the SHA-256 of bytes read from `path` after it was stat-ed as `info`;
+        kept only when the file had settled then and is stat-ed alike now (no write in between).
+        """
+        key = _stat_key(info)
+        settled = time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) >= RACY_NS
+        try:
+            unchanged = _stat_key(path.stat()) == key
+        except OSError:
+            return
+        if settled and unchanged:
+            with self._lock:
+                if len(self._hashes) >= MAX_HASHED_FILES:
+                    self._hashes.clear()
+                self._hashes[str(path)] = (key, digest)
+
     def digest(self, path: Path, info: os.stat_result) -> str:
-        """The hex SHA-256 of the regular file at `path`, whose `stat` is `info`.
+        """The hex SHA-256 of the regular file at `path`, whose `stat` is `info`; read only when
+        no hash is kept for that `stat`.
 
         Raises:
             OSError: The file cannot be read, or is not a regular file when opened.
         """
-        key = _stat_key(info)
-        name = str(path)
-        with self._lock:
-            known = self._hashes.get(name)
-        if known is not None and known[0] == key:
-            return known[1]
+        known = self.known(path, info)
+        if known is not None:
+            return known
         # Non-blocking, so a FIFO put in the file's place cannot hold the open; checked on the
         # open file, so what is hashed is what was checked.
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(descriptor, "rb") as file:
             opened = os.fstat(file.fileno())
             if not stat.S_ISREG(opened.st_mode):
-                raise OSError(f"{name!r} is not a regular file")
+                raise OSError(f"{str(path)!r} is not a regular file")
             digest = hashlib.file_digest(file, "sha256").hexdigest()
-        settled = time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) >= RACY_NS
-        # The bytes belong to `key` only if the file did not change while it was read.
-        if settled and _stat_key(opened) == key and _stat_key(path.stat()) == key:
-            with self._lock:
-                if len(self._hashes) >= MAX_HASHED_FILES:
-                    self._hashes.clear()
-                self._hashes[name] = (key, digest)
+        if _stat_key(opened) == _stat_key(info):
+            self.remember(path, info, digest)
         return digest

@@ -29,6 +29,7 @@ import functools
 import hashlib
 import io
 import logging
+import os
 import stat
 import sys
 import zipfile
@@ -233,7 +234,20 @@ def load_skops_importances(
         source: Where the file came from, recorded in the result.
         model_file: The file's path inside the model.
     """
-    key = _importance_key(hashlib.sha256(data).hexdigest(), trusted_types, source, model_file)
+    return _importances_of_file(
+        data,
+        hashlib.sha256(data).hexdigest(),
+        trusted_types=trusted_types,
+        source=source,
+        model_file=model_file,
+    )
+
+
+def _importances_of_file(
+    data: bytes, digest: str, *, trusted_types: Sequence[str], source: str, model_file: str
+) -> FeatureImportances:
+    """`load_skops_importances` of `data`, whose hex SHA-256 is `digest`."""
+    key = _importance_key(digest, trusted_types, source, model_file)
     found = _kept_importances(key)
     if found is not None:
         return found
@@ -267,33 +281,21 @@ def _kept_importances(key: bytes) -> FeatureImportances | None:
     return found
 
 
-def _kept_for_local_file(
-    repository: LoggedModelRepository,
-    path: str,
-    *,
-    trusted_types: Sequence[str],
-    source: str,
-    model_file: str,
-    max_bytes: int,
-) -> FeatureImportances | None:
-    """The importances kept for a model file that lies on this machine, found from the file's
-    `stat` without reading it when it did not change since it was last hashed
-    (`tools.file_hashes`); None when it must be read (not local, not kept, or unreadable: the
-    read that follows reports why)."""
+def _local_file(
+    repository: LoggedModelRepository, path: str, max_bytes: int
+) -> tuple[Path, os.stat_result] | None:
+    """Where a logged model's file lies on this machine and its `stat`, when it is a regular
+    file of at most `max_bytes` there; None otherwise (the read that follows reports why)."""
     try:
         local = repository.in_place(path)
-    except ToolError:
+        info = local.stat() if local is not None else None
+    except (ToolError, OSError):
         return None
-    if local is None:
+    if local is None or info is None:
         return None
-    try:
-        info = local.stat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-            return None
-        digest = _MODEL_FILE_HASHES.digest(local, info)
-    except OSError:
+    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
         return None
-    return _kept_importances(_importance_key(digest, trusted_types, source, model_file))
+    return local, info
 
 
 def _parse_once(data: bytes, trusted: list[str]) -> tuple[Any, list[str]] | None:
@@ -456,15 +458,15 @@ def read_feature_importances(
         )
     if not flavor.model_file:
         return _unavailable(source, "MLmodel names no model file for the sklearn flavor", **fields)
-    if repository is not None:
-        kept = _kept_for_local_file(
-            repository,
-            path(flavor.model_file),
-            trusted_types=trusted_types,
-            source=source,
-            model_file=flavor.model_file,
-            max_bytes=max_bytes,
-        )
+    # A file on this machine whose `stat` did not change since it was hashed is not read again.
+    local = (
+        _local_file(repository, path(flavor.model_file), max_bytes)
+        if repository is not None
+        else None
+    )
+    known = _MODEL_FILE_HASHES.known(*local) if local is not None else None
+    if known is not None:
+        kept = _kept_importances(_importance_key(known, trusted_types, source, flavor.model_file))
         if kept is not None:
             return kept
     try:
@@ -478,8 +480,11 @@ def read_feature_importances(
         )
     except ToolError as exc:
         return _unavailable(source, f"the model file could not be read: {exc}", **fields)
-    result = load_skops_importances(
-        data, trusted_types=trusted_types, source=source, model_file=flavor.model_file
+    digest = hashlib.sha256(data).hexdigest()
+    if local is not None:
+        _MODEL_FILE_HASHES.remember(*local, digest)
+    result = _importances_of_file(
+        data, digest, trusted_types=trusted_types, source=source, model_file=flavor.model_file
     )
     logger.debug("importances of %s: %s", source, "read" if result.available else result.reason)
     return result
