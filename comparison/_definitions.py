@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from comparison._refs import artifact_ref, metric_ref
@@ -22,6 +23,7 @@ from tools.evidence import VersionEvidence
 from tools.pipeline_config import key_matches, value_text
 from tools.pipeline_diff import POSITIVE_CLASS_PATTERNS, ConfigChange, PipelineDiff
 from tools.segments import label_differences, pair_rows
+from tools.significance import numeric_array
 
 __all__ = [
     "DefinitionAspect",
@@ -120,6 +122,10 @@ def _is_positive(value: object) -> bool:
 def _positive_share(labels: list[object]) -> float | None:
     if not labels:
         return None
+    numeric = numeric_array(labels)
+    if numeric is not None:
+        # Every label a real number: `_is_positive` is `value == 1` for each, counted at once.
+        return int(np.count_nonzero(numeric == 1.0)) / len(labels)
     return sum(1 for v in labels if _is_positive(v)) / len(labels)
 
 

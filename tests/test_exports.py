@@ -101,6 +101,7 @@ FACES: dict[str, list[str]] = {
         "metric_value",
         "model_artifact_manifest",
         "normalize_name",
+        "numeric_array",
         "numeric_value",
         "pair_rows",
         "pair_tables",

@@ -253,6 +253,7 @@ if TYPE_CHECKING:
     )
     from tools.significance import binary_mask as binary_mask
     from tools.significance import metric_value as metric_value
+    from tools.significance import numeric_array as numeric_array
     from tools.significance import (
         paired_bootstrap as paired_bootstrap,
     )
@@ -380,6 +381,7 @@ _EXPORTS: dict[str, str] = {
     "wilson_interval": "tools.significance",
     "ArtifactError": "tools.errors",
     "binary_mask": "tools.significance",
+    "numeric_array": "tools.significance",
     "download_artifact": "tools.artifacts",
     "list_run_artifacts": "tools.artifacts",
     "metric_value": "tools.significance",
@@ -475,6 +477,7 @@ __all__ = [
     "metric_value",
     "model_artifact_manifest",
     "normalize_name",
+    "numeric_array",
     "numeric_value",
     "pair_rows",
     "pair_tables",

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from comparison._definitions import _is_positive
+from comparison._definitions import _is_positive, _positive_share
 
 VALUES = [
     1,
@@ -42,3 +42,21 @@ def test_a_label_is_positive_as_its_text_reads(value: object) -> None:
         except ValueError:
             expected = False
     assert _is_positive(value) is expected
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        [1, 0, 1, 1, 0],
+        [True, False, 1, 0, 2],
+        [1.0, 0.0, math.nan, math.inf, -0.0, 1.0000000000000002, 1],
+        [1, "1", 0, "yes"],
+        [1, None, 0],
+        [10**400, 1, 0],
+        ["1", "1.0", " 1 ", "0"],
+    ],
+    ids=["ints", "bools-and-ints", "floats", "with-text", "with-none", "huge-int", "text"],
+)
+def test_the_positive_share_counts_as_each_label_reads(labels: list[object]) -> None:
+    expected = sum(1 for v in labels if _is_positive(v)) / len(labels)
+    assert _positive_share(labels) == expected
