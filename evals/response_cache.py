@@ -22,11 +22,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from evals.suite import Case
-from tools import canonical_digest
+from tools import canonical_digest, journal_in_wal
 
 __all__ = ["CachedResponse", "ResponseCache", "cache_key"]
 
 _SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_S = 15.0
 
 
 class CachedResponse(BaseModel):
@@ -75,10 +76,13 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection shared under a lock: the runner writes from its event loop thread, and
         # callers may read from another thread.
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn = sqlite3.connect(
+            self.path, timeout=_BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None
+        )
         self._lock = threading.Lock()
         with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            # Runs sharing a cache file may open it at once (a CI matrix of suites).
+            journal_in_wal(self._conn, _BUSY_TIMEOUT_S)
             # NORMAL keeps each write cheap; WAL still makes every committed response durable
             # across a crash of this process.
             self._conn.execute("PRAGMA synchronous=NORMAL")

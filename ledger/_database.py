@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from ledger.errors import LedgerError, LedgerUnavailableError
 from ledger.tables import ALEMBIC_VERSION_TABLE, SCHEMA_REVISION
+from tools import journal_in_wal
 
 __all__ = ["MIGRATIONS_DIR", "Backend", "Database", "redact_url"]
 
@@ -54,7 +53,6 @@ _MIGRATION_LOCK_KEY = 0x70726F6D6F676174
 # other, whatever databases they migrate: within a process they take turns.
 _ALEMBIC_LOCK = threading.Lock()
 _SQLITE_BEGIN_OPTION = "promogate_sqlite_begin"
-_WAL_RETRY_PAUSE_S = 0.005
 # SQLSTATE classes that mean the server cannot serve us now: connection exception, insufficient
 # resources, operator intervention (shutdown, cannot connect now).
 _PG_UNAVAILABLE_CLASSES = ("08", "53", "57")
@@ -83,27 +81,6 @@ def redact_url(url: str | URL) -> str:
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
-
-
-def _journal_in_wal(cursor: Any, busy_timeout_seconds: float) -> None:
-    """Put the database in WAL mode on `cursor`'s connection, waiting out other connections doing
-    the same.
-
-    Connections that open a new file at once (`serve --workers N` starting on a fresh ledger, or
-    the threads of one process) each turn it to WAL; SQLite answers some of them "database is
-    locked" at once, without waiting for the busy timeout, since waiting there could deadlock.
-    The statement holds no lock once it fails, so it is tried again until the busy timeout has
-    passed.
-    """
-    deadline = time.monotonic() + busy_timeout_seconds
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-        time.sleep(_WAL_RETRY_PAUSE_S)
 
 
 class Database:
@@ -174,7 +151,7 @@ class Database:
             cursor = dbapi_connection.cursor()
             try:
                 cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}")
-                _journal_in_wal(cursor, busy_timeout_seconds)
+                journal_in_wal(cursor, busy_timeout_seconds)
                 cursor.execute("PRAGMA foreign_keys = ON")
             finally:
                 cursor.close()

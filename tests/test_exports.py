@@ -88,6 +88,7 @@ FACES: dict[str, list[str]] = {
         "installed_version",
         "is_config_artifact",
         "is_genai_evaluation",
+        "journal_in_wal",
         "key_matches",
         "label_differences",
         "list_run_artifacts",

@@ -263,6 +263,7 @@ if TYPE_CHECKING:
     from tools.significance import (
         wilson_interval as wilson_interval,
     )
+    from tools.sqlite_journal import journal_in_wal as journal_in_wal
     from tools.version_history import HISTORY_MAX_VERSIONS as HISTORY_MAX_VERSIONS
     from tools.version_history import read_version_history as read_version_history
 
@@ -276,6 +277,7 @@ _EXPORTS: dict[str, str] = {
     "load_skops_importances": "tools.model_importance",
     "read_feature_importances": "tools.model_importance",
     "FileHashes": "tools.file_hashes",
+    "journal_in_wal": "tools.sqlite_journal",
     "installed_version": "tools.installed_versions",
     "read_version_history": "tools.version_history",
     "verify_model_directory": "tools.model_signature",
@@ -464,6 +466,7 @@ __all__ = [
     "installed_version",
     "is_config_artifact",
     "is_genai_evaluation",
+    "journal_in_wal",
     "key_matches",
     "label_differences",
     "list_run_artifacts",
