@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from ledger.errors import LedgerError, LedgerUnavailableError
 from ledger.tables import ALEMBIC_VERSION_TABLE, SCHEMA_REVISION
-from tools import journal_in_wal
+from tools.sqlite_journal import journal_in_wal
 
 __all__ = ["MIGRATIONS_DIR", "Backend", "Database", "redact_url"]
 
