@@ -716,6 +716,59 @@ class _Plan:
             self.put_runs(f"{role}.evaluations", linked, parts)
         return experiments
 
+    def earlier_versions(self, model: str, number: int) -> list[Any]:
+        """The versions of `model` before `number` that the version history reads (the newest
+        `HISTORY_MAX_VERSIONS`), from the read of the model's versions."""
+        listed = self.reads.result(("versions", model), f"the versions of {model!r}")
+        return sorted(
+            (mv for mv in listed if int(mv.version) < number), key=lambda mv: int(mv.version)
+        )[-HISTORY_MAX_VERSIONS:]
+
+    def start_history(
+        self, earlier: Sequence[Any], experiments: Sequence[str]
+    ) -> list[tuple[str | None, str | None]]:
+        """Start the reads of the earlier versions' runs (one search in `experiments`) and
+        logged models, unless started already; what the earlier versions point at."""
+        pairs = [_entity_ids(mv) for mv in earlier]
+        wanted = sorted({r for r, _ in pairs if r is not None})
+        if experiments and any(not self._covered("run", r) for r in wanted):
+            key = ("runs", *wanted)
+            self.reads.start(key, _runs_read, self.client, tuple(experiments), tuple(wanted))
+            self.batches.append(("run", frozenset(wanted), key))
+        self.start(pairs, without_histories=set(wanted))
+        return pairs
+
+    def start_guesses(
+        self,
+        model: str,
+        pointed: dict[str, tuple[str | None, str | None]],
+        history_of: int | None,
+    ) -> None:
+        """Start, on a guess from what earlier fingerprints found of the other versions' runs,
+        the reads that otherwise wait for a new candidate's run: its metric histories (the keys
+        the other runs have), the search for evaluation runs and, when `history_of` is the
+        candidate's number, its version history (both in the experiments known so far, which
+        are the candidate's too when it was logged where the baseline was).
+
+        Reads started here are only ever used under the key of what they read, so a wrong
+        guess costs a read and changes nothing covered.
+        """
+        run_ids = [r for r, _ in pointed.values() if r is not None]
+        remembered = [_MEMO.get(("histories", r)) for r in run_ids]
+        guessed_keys = sorted({k for keys in remembered if keys for k in keys})
+        for run_id, keys in zip(run_ids, remembered, strict=True):
+            if keys is None:
+                for key in guessed_keys:
+                    self.start_histories(key, [run_id])
+        known = [_MEMO.get(("experiment", "run", r)) for r in run_ids]
+        experiments = tuple(sorted({str(e) for e in known if e is not None}))
+        if not experiments:
+            return
+        key = ("evaluations", model, *experiments)
+        self.reads.start(key, _evaluations_read, self.client, experiments, model)
+        if history_of is not None:
+            self.start_history(self.earlier_versions(model, history_of), experiments)
+
     def collect_history(
         self, earlier: Sequence[Any], experiments: Sequence[str], parts: dict[str, Any]
     ) -> list[tuple[str | None, str | None]]:
@@ -728,13 +781,7 @@ class _Plan:
         and the baseline's) with the very search the review's history makes, so a review that
         follows takes it from this read; what it does not return is read on its own.
         """
-        pairs = [_entity_ids(mv) for mv in earlier]
-        wanted = sorted({r for r, _ in pairs if r is not None})
-        if experiments and any(not self._covered("run", r) for r in wanted):
-            key = ("runs", *wanted)
-            self.reads.start(key, _runs_read, self.client, tuple(experiments), tuple(wanted))
-            self.batches.append(("run", frozenset(wanted), key))
-        self.start(pairs, without_histories=set(wanted))
+        pairs = self.start_history(earlier, experiments)
         parts["history.versions"] = [
             (int(mv.version), str(mv.run_id or ""), str(mv.source or "")) for mv in earlier
         ]
@@ -1039,6 +1086,11 @@ def evidence_fingerprint(
         for role, mv in roles.items():
             parts[f"{role}.version"] = _version_part(mv)
         plan.start(list(pointed.values()))
+        if searched is None:
+            # A candidate no fingerprint has seen: what the later steps read is guessed from
+            # what is known of the baseline, so those reads join this round instead of waiting
+            # for the candidate's run (a wrong guess is read again).
+            plan.start_guesses(model, pointed, number if baseline is not None else None)
         runs: list[Any] = []
         for role, (run_id, model_id) in pointed.items():
             run = plan.collect(role, run_id, model_id, parts)
@@ -1050,10 +1102,7 @@ def evidence_fingerprint(
         _MEMO.put(("evaluations", model, str(number), str(holder_number)), searched)
         if baseline is not None:
             # The review reads the version history only when it compares with a baseline.
-            listed = reads.result(("versions", model), f"the versions of {model!r}")
-            earlier = sorted(
-                (mv for mv in listed if int(mv.version) < number), key=lambda mv: int(mv.version)
-            )[-HISTORY_MAX_VERSIONS:]
+            earlier = plan.earlier_versions(model, number)
             pairs = plan.collect_history(earlier, searched, parts)
             _MEMO.put(("earlier", model, str(number)), pairs)
     except ToolError as exc:

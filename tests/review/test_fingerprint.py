@@ -731,13 +731,89 @@ def test_an_unknown_version_has_no_fingerprint_and_blocks(gate: GateService) -> 
     assert not answer.allowed and answer.error is not None
 
 
-def _cold_fingerprint(gate: GateService, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _cold_fingerprint(
+    gate: GateService, monkeypatch: pytest.MonkeyPatch, ref: int = CANDIDATE
+) -> Any:
     """The fingerprint taken with nothing remembered from earlier ones (no read guessed)."""
     import review._fingerprint as fingerprints
 
     with monkeypatch.context() as patch:
         patch.setattr(fingerprints, "_MEMO", fingerprints._Memo(fingerprints._MEMO_ENTRIES))
-        return gate.fingerprint(MODEL, CANDIDATE)
+        return gate.fingerprint(MODEL, ref)
+
+
+def _log_version(reg: Registry, experiment: str, *, with_loss: bool) -> int:
+    """A new version of the model, logged in `experiment` (created when missing) as the
+    fixture logs its versions, with or without a `train_loss` history; its number."""
+    import mlflow
+    from mlflow.entities import Metric
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    client = reg.client()
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = (
+        found.experiment_id
+        if found is not None
+        else client.create_experiment(
+            experiment, artifact_location=(reg.root / experiment).as_uri()
+        )
+    )
+    features, labels = make_classification(n_samples=600, n_features=6, random_state=3)
+    model = LogisticRegression(C=0.7, max_iter=300).fit(features[:400], labels[:400])
+    with pytest.MonkeyPatch.context() as patch, _use_tracking_uri(reg.tracking_uri):
+        patch.setenv("MLFLOW_UV_AUTO_DETECT", "false")
+        patch.setenv("MLFLOW_LOG_UV_FILES", "false")
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            mlflow.log_metric("roc_auc", 0.9)
+            mlflow.log_text(PIPELINE, "pipeline/pipeline.yaml")
+            if with_loss:
+                now = int(time.time() * 1000)
+                client.log_batch(run.info.run_id, metrics=[Metric("train_loss", 0.5, now, 1)])
+            info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
+        mv = client.create_model_version(MODEL, info.model_uri, run_id=run.info.run_id)
+    return int(mv.version)
+
+
+@pytest.mark.parametrize(
+    ("experiment", "with_loss"),
+    [("fp", True), ("fp-elsewhere", False)],
+    ids=["logged-where-the-champion-was", "logged-elsewhere-without-its-loss-history"],
+)
+@pytest.mark.parametrize("store", ["gate", "http_gate"], ids=["store", "server"])
+def test_a_new_candidate_is_fingerprinted_as_with_nothing_remembered(
+    registry: Registry,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    experiment: str,
+    with_loss: bool,
+    store: str,
+) -> None:
+    """A candidate no fingerprint has seen has its later reads guessed from the champion's
+    (its loss history, the evaluation runs and version history in the champion's experiment):
+    right or wrong, the guesses change nothing the fingerprint covers."""
+    import review._fingerprint as fingerprints
+
+    gate: GateService = request.getfixturevalue(store)
+    assert gate.fingerprint(MODEL, CANDIDATE) is not None  # the champion is remembered
+    guessed: list[int | None] = []
+    start_guesses = fingerprints._Plan.start_guesses
+
+    def spied(plan: Any, model: str, pointed: Any, history_of: int | None) -> None:
+        guessed.append(history_of)
+        start_guesses(plan, model, pointed, history_of)
+
+    number = _log_version(registry, experiment, with_loss=with_loss)
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(fingerprints._Plan, "start_guesses", spied)
+            taken = gate.fingerprint(MODEL, number)
+        assert guessed == [number]
+        assert taken is not None and taken.baseline_version is not None
+        assert taken == _cold_fingerprint(gate, monkeypatch, number)
+    finally:
+        registry.client().delete_model_version(MODEL, str(number))
 
 
 def test_reads_guessed_from_an_earlier_fingerprint_never_stand_in_for_the_current_ones(
