@@ -22,7 +22,7 @@ from comparison.unavailable import Unavailable
 from tools.evidence import VersionEvidence
 from tools.pipeline_config import key_matches, value_text
 from tools.pipeline_diff import POSITIVE_CLASS_PATTERNS, ConfigChange, PipelineDiff
-from tools.segments import label_differences, pair_rows
+from tools.segments import TablePairing, label_differences, pair_rows
 from tools.significance import numeric_array
 
 __all__ = [
@@ -130,7 +130,9 @@ def _positive_share(labels: list[object]) -> float | None:
 
 
 def label_agreement(
-    baseline: VersionEvidence | None, candidate: VersionEvidence
+    baseline: VersionEvidence | None,
+    candidate: VersionEvidence,
+    rows: TablePairing | None = None,
 ) -> LabelAgreement | Unavailable:
     """Whether the two evaluation tables hold the same labels for the same examples.
 
@@ -141,6 +143,7 @@ def label_agreement(
     Args:
         baseline: The baseline's evidence.
         candidate: The candidate's evidence.
+        rows: `tools.segments.pair_rows` of the two tables, when the caller has it already.
     """
     if baseline is None:
         return Unavailable(reason="there is no baseline version")
@@ -153,7 +156,7 @@ def label_agreement(
         )
     if "label" not in a.columns or "label" not in b.columns:
         return Unavailable(reason="both evaluation tables need a label column")
-    pairing = pair_rows(a, b)
+    pairing = rows if rows is not None else pair_rows(a, b)
     if not pairing.paired or pairing.method is None:
         return Unavailable(reason=f"the two evaluation tables cannot be paired: {pairing.reason}")
     differ = label_differences(a, b, pairing)

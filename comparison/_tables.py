@@ -21,8 +21,15 @@ class PairedTables(BaseModel):
     pairing: TablePairing
 
 
-def pair_eval_tables(bundle: EvidenceBundle) -> PairedTables | Unavailable:
-    """Pair the baseline's evaluation table with the candidate's, or say why they cannot be."""
+def pair_eval_tables(
+    bundle: EvidenceBundle, rows: TablePairing | None = None
+) -> PairedTables | Unavailable:
+    """Pair the baseline's evaluation table with the candidate's, or say why they cannot be.
+
+    Args:
+        bundle: Both versions' evidence.
+        rows: `tools.segments.pair_rows` of the two tables, when the caller has it already.
+    """
     candidate, baseline = bundle.candidate, bundle.baseline
     if candidate.eval_table is None:
         return Unavailable(reason=f"{candidate.ref} has no per-example evaluation table")
@@ -32,7 +39,7 @@ def pair_eval_tables(bundle: EvidenceBundle) -> PairedTables | Unavailable:
         return Unavailable(
             reason=f"the baseline {baseline.ref} has no per-example evaluation table"
         )
-    pairing = pair_tables(baseline.eval_table, candidate.eval_table)
+    pairing = pair_tables(baseline.eval_table, candidate.eval_table, rows)
     if not pairing.paired:
         return Unavailable(reason=f"the two evaluation tables cannot be paired: {pairing.reason}")
     return PairedTables(

@@ -39,7 +39,9 @@ from tools.pipeline_diff import PipelineDiff, diff_pipeline_configs
 from tools.plausibility_models import FeatureImportances, VersionHistory
 from tools.segments import (
     SegmentMetric,
+    TablePairing,
     metric_inputs,
+    pair_rows,
     segment_metrics_from_keys,
     segment_metrics_from_table,
 )
@@ -94,9 +96,21 @@ class Comparison:
 
     # -- tables and significance --------------------------------------------------------------
 
+    def _row_pairing(self) -> TablePairing | None:
+        """The two tables' rows paired whatever their labels, once for the bootstrap's pairing
+        and the label agreement (None: a table is missing)."""
+        baseline = self.baseline
+        a = baseline.eval_table if baseline is not None else None
+        b = self.candidate.eval_table
+        if a is None or b is None:
+            return None
+        return self._once(("row_pairing",), lambda: pair_rows(a, b))
+
     def paired_tables(self) -> PairedTables | Unavailable:
         """Both evaluation tables and the pairing of their rows (baseline first)."""
-        return self._once(("paired_tables",), lambda: pair_eval_tables(self.bundle))
+        return self._once(
+            ("paired_tables",), lambda: pair_eval_tables(self.bundle, self._row_pairing())
+        )
 
     def bootstrap(
         self,
@@ -283,7 +297,8 @@ class Comparison:
     def label_agreement(self) -> LabelAgreement | Unavailable:
         """Whether both evaluation tables hold the same labels for the same (paired) examples."""
         return self._once(
-            ("label_agreement",), lambda: label_agreement(self.baseline, self.candidate)
+            ("label_agreement",),
+            lambda: label_agreement(self.baseline, self.candidate, self._row_pairing()),
         )
 
     def label_changes(self) -> list[DefinitionChange] | Unavailable:

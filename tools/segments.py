@@ -328,7 +328,7 @@ def _row_positions(table: EvalTable) -> dict[str, int] | None:
     return positions if len(positions) == len(ids) else None
 
 
-def pair_tables(a: EvalTable, b: EvalTable) -> TablePairing:
+def pair_tables(a: EvalTable, b: EvalTable, rows: TablePairing | None = None) -> TablePairing:
     """Pair the rows of two evaluation tables: on `row_id`, else on row order.
 
     Row order is used only when neither table has `row_id` and both have the same length. Pairs
@@ -337,8 +337,9 @@ def pair_tables(a: EvalTable, b: EvalTable) -> TablePairing:
     Args:
         a: The baseline's table.
         b: The candidate's table.
+        rows: `pair_rows(a, b)`, when the caller has it already.
     """
-    pairing = pair_rows(a, b)
+    pairing = rows if rows is not None else pair_rows(a, b)
     if not pairing.paired:
         return pairing
     if "label" in a.columns and "label" in b.columns:

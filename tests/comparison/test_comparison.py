@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import yaml
 
-from comparison import Comparison, PairedTables, Unavailable, dataset_overlaps
+import comparison.comparison as comparison_module
+from comparison import Comparison, PairedTables, Unavailable, dataset_overlaps, pair_eval_tables
+from comparison._definitions import label_agreement
 from policies.evaluator import evaluate_policies
 from policies.loader import load_policy_text
 from tools.evidence import DatasetInput, EvalTable, EvidenceBundle, RunEvidence, VersionEvidence
@@ -63,6 +65,43 @@ def test_each_fact_is_computed_once_per_comparison() -> None:
     # process's bounded cache, which is keyed by the paired values, never by the review.
     again = Comparison(facts.bundle).bootstrap("roc_auc", n_resamples=200)
     assert again == overall
+
+
+def _relabelled(table: EvalTable) -> EvalTable:
+    return table.model_copy(update={"rows": [[r[0], 1 - r[1], *r[2:]] for r in table.rows]})
+
+
+def _unordered(table: EvalTable) -> EvalTable:
+    return EvalTable(path=table.path, columns=table.columns[1:], rows=[r[1:] for r in table.rows])
+
+
+@pytest.mark.parametrize(
+    ("candidate", "baseline"),
+    [
+        (_table(1), _table(2)),
+        (_relabelled(_table(1)), _table(2)),
+        (_table(1), _table(2).model_copy(update={"rows": _table(2).rows[::-1][:300]})),
+        (_unordered(_table(1)), _unordered(_table(2))),
+        (_unordered(_table(1)), _table(2)),
+    ],
+    ids=["same-examples", "labels-redefined", "baseline-subset", "row-order", "one-row-id"],
+)
+def test_rows_are_paired_once_for_the_bootstrap_and_the_label_agreement(
+    candidate: EvalTable, baseline: EvalTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = _bundle(_version(2, table=candidate), _version(1, table=baseline))
+    expected = (pair_eval_tables(bundle), label_agreement(bundle.baseline, bundle.candidate))
+    calls: list[object] = []
+    pair_rows = comparison_module.pair_rows
+
+    def counted(a: EvalTable, b: EvalTable) -> object:
+        calls.append((a.path, b.path))
+        return pair_rows(a, b)
+
+    monkeypatch.setattr(comparison_module, "pair_rows", counted)
+    facts = Comparison(bundle)
+    assert (facts.paired_tables(), facts.label_agreement()) == expected
+    assert len(calls) == 1
 
 
 @pytest.mark.parametrize(
