@@ -67,6 +67,11 @@ class ServerProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (its own workers are its descendants)."""
+        return self._process.pid if self.running and self._process is not None else None
+
     def start(self, timeout_s: float = START_TIMEOUT_S) -> float:
         """Start the server and wait until it is healthy; returns the seconds it took."""
         if self.running:

@@ -15,7 +15,11 @@ time each, on the same machine; the decisions go to a PostgreSQL ledger. Per lev
 - `--jobs` reviews are queued at once; throughput is jobs / (last finished - first queued);
 - CPU seconds per review are the workers' own CPU time (``/proc/<pid>/stat``) over the jobs,
   which is what a review costs whatever the number of cores;
-- every decision is read back from the ledger and its verdict compared with the demo's.
+- every decision is read back from the ledger and its verdict compared with the demo's;
+- `--mlflow-server N` has the workers read the registry through a real ``mlflow server`` with N
+  worker processes on loopback, as workers beside a team's tracking server do, instead of its
+  SQLite store directly; the server's CPU (its whole process tree) is then reported per review
+  beside the workers', since it runs on the same cores.
 
 `--checkout DIR` runs the workers from another checkout of the repository (e.g. the main branch)
 with the same interpreter, for a before/after in one run. Reviews of the same five candidates
@@ -29,6 +33,7 @@ This module sits on top of the packages it measures, and nothing imports it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -41,8 +46,10 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from api import ProcrastinateJobQueue, ReviewJob, postgres_conninfo
+from benchmarks._mlflow_server import MlflowServer
 from benchmarks.review_latency import policies_of, prepare_registry
 from ledger.store import Ledger
+from scenarios.demo_registry import DemoRegistry
 
 __all__ = ["ScaleRow", "main", "measure_level"]
 
@@ -61,11 +68,26 @@ class ScaleRow(BaseModel):
     wrong_verdicts: int
     failed: int
     load_average: float
+    server_cpu_s_per_review: float | None = None
 
 
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of `pid` and every process below it that is still running."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += _cpu_seconds(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except FileNotFoundError:
+            continue  # exited between the listing and the read
+    return total
 
 
 def _bench_url(server_url: str) -> str:
@@ -115,9 +137,11 @@ def measure_level(
     checkout: Path | None,
     concurrency: int = 1,
     timeout_s: float = 900.0,
+    server_pid: int | None = None,
 ) -> ScaleRow:
     """Start `workers` worker processes running `concurrency` reviews at once each, warm them
-    up, then time `jobs` queued reviews."""
+    up, then time `jobs` queued reviews (and the CPU of the MLflow server `server_pid`, if
+    any, over them)."""
     conninfo = postgres_conninfo(ledger_url)
     queue = ProcrastinateJobQueue(conninfo)
     env = {
@@ -157,11 +181,15 @@ def measure_level(
         # Two warm-up reviews per worker thread: imports, MLflow store and ledger connections.
         _wait_done(conninfo, list(submit(2 * workers * concurrency)), timeout_s)
         cpu_before = sum(_cpu_seconds(p.pid) for p in procs)
+        server_before = _tree_cpu_seconds(server_pid) if server_pid is not None else 0.0
         started = time.perf_counter()
         expected = submit(jobs)
         statuses = _wait_done(conninfo, list(expected), timeout_s)
         seconds = time.perf_counter() - started
         cpu = sum(_cpu_seconds(p.pid) for p in procs) - cpu_before
+        server_cpu = (
+            _tree_cpu_seconds(server_pid) - server_before if server_pid is not None else None
+        )
         load = os.getloadavg()[0]
     finally:
         for proc in procs:
@@ -188,20 +216,26 @@ def measure_level(
         wrong_verdicts=wrong,
         failed=statuses.get("failed", 0),
         load_average=load,
+        server_cpu_s_per_review=server_cpu / jobs if server_cpu is not None else None,
     )
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def render(rows: Sequence[ScaleRow], label: str) -> str:
     base = rows[0].reviews_per_s if rows else 1.0
     lines = [
         "| code | workers | reviews | seconds | reviews/s | vs 1 worker | CPU s / review "
-        "| wrong verdicts | failed | load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| MLflow server CPU s / review | wrong verdicts | failed | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
         f"| {label} | {r.workers} | {r.jobs} | {r.seconds:.1f} | {r.reviews_per_s:.2f} | "
-        f"{r.reviews_per_s / base:.2f}x | {r.cpu_s_per_review:.3f} | {r.wrong_verdicts} | "
-        f"{r.failed} | {r.load_average:.1f} |"
+        f"{r.reviews_per_s / base:.2f}x | {r.cpu_s_per_review:.3f} | "
+        f"{_seconds(r.server_cpu_s_per_review)} | {r.wrong_verdicts} | {r.failed} | "
+        f"{r.load_average:.1f} |"
         for r in rows
     ]
     return "\n".join(lines)
@@ -227,15 +261,44 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--checkout", type=Path, action="append", default=[], help="Also run another checkout."
     )
+    parser.add_argument(
+        "--mlflow-server",
+        type=int,
+        default=0,
+        metavar="N",
+        help="read through a real `mlflow server` with N workers (default 0: the SQLite store)",
+    )
     args = parser.parse_args(argv)
+    if not 0 <= args.mlflow_server <= 8:
+        parser.error(f"--mlflow-server must be between 0 and 8, got {args.mlflow_server}")
     if not 1 <= args.concurrency <= 8:
         parser.error(f"--concurrency must be between 1 and 8, got {args.concurrency}")
     if not args.postgres:
         parser.error("--postgres (or PROMOGATE_TEST_POSTGRES_URL) is required")
     registry = prepare_registry(args.workdir, reuse=args.reuse)
+    with contextlib.ExitStack() as stack:
+        tracking_uri, server_pid = registry.tracking_uri, None
+        if args.mlflow_server:
+            server = stack.enter_context(
+                MlflowServer(
+                    registry.tracking_uri,
+                    args.workdir / "served-artifacts",
+                    env=os.environ,
+                    log_path=args.workdir / "mlflow-server.log",
+                    workers=args.mlflow_server,
+                )
+            )
+            tracking_uri, server_pid = server.url, server.pid
+        _measure(args, registry, tracking_uri, server_pid)
+
+
+def _measure(
+    args: argparse.Namespace, registry: DemoRegistry, tracking_uri: str, server_pid: int | None
+) -> None:
     candidates = [(c.version, c.expected_verdict) for c in registry.candidates]
     ledger_url = _bench_url(args.postgres)
     levels = [int(x) for x in args.workers.split(",")]
+    where = f"`mlflow server --workers {args.mlflow_server}`" if server_pid else "the SQLite store"
     for checkout in [None, *args.checkout]:
         label = "this" if checkout is None else checkout.name
         rows: list[ScaleRow] = []
@@ -246,15 +309,19 @@ def main(argv: Sequence[str] | None = None) -> None:
                 measure_level(
                     workers,
                     args.jobs,
-                    tracking_uri=registry.tracking_uri,
+                    tracking_uri=tracking_uri,
                     ledger_url=ledger_url,
                     candidates=candidates,
                     checkout=checkout,
                     concurrency=args.concurrency,
+                    server_pid=server_pid,
                 )
             )
             print(render(rows[-1:], label), flush=True)
-        print(f"\n{label}: {args.jobs} reviews per level, worker concurrency {args.concurrency}")
+        print(
+            f"\n{label}: {args.jobs} reviews per level, worker concurrency {args.concurrency}, "
+            f"reading {where}"
+        )
         print(render(rows, label))
         cost = statistics.median(r.cpu_s_per_review for r in rows)
         print(f"median CPU per review: {cost:.3f} s")
