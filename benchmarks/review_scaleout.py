@@ -85,7 +85,7 @@ def _tree_cpu_seconds(pid: int) -> float:
             total += _cpu_seconds(current)
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending.extend(int(c) for c in (task / "children").read_text().split())
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             continue  # exited between the listing and the read
     return total
 
