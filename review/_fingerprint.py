@@ -3,9 +3,9 @@ decision without reading the evidence again.
 
 The fingerprint is a digest over what could change a review's outcome, read from metadata that
 MLflow answers in one round of concurrent calls when nothing moved since the last fingerprint
-(both versions; the model's versions; the source runs and the earlier versions' runs in one
-search; the evaluation runs in one search; the logged models in one search; each metric history
-of both runs in one bulk read over HTTP):
+(both versions; the newest versions before the candidate; the source runs and the earlier
+versions' runs in one search; the evaluation runs in one search; the logged models in one
+search; each metric history of both runs in one bulk read over HTTP):
 
 - which versions the ref and the baseline alias name (the version behind ``@champion``);
 - the candidate's and the baseline's model versions: status, stage, description, source, run,
@@ -75,7 +75,7 @@ from tools.errors import ToolError
 from tools.file_hashes import FileHashes
 from tools.registry import logged_model_id_from_source, parse_version_ref, version_holding
 from tools.runs import LOSS_LIKE_KEYS
-from tools.version_history import HISTORY_MAX_VERSIONS
+from tools.version_history import search_earlier_versions
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -110,8 +110,8 @@ _BULK_HISTORY_PATH: Final = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
 _BULK_HISTORY_MAX: Final = 25_000
 """MLflow's bulk history endpoint answers at most this many points; a full answer may be cut."""
 _SEARCH_MAX: Final = 1000
-"""A search for the model's versions or its evaluation runs answers at most this many; a full
-answer may be cut, so it is not fingerprinted."""
+"""A search for the model's evaluation runs answers at most this many; a full answer may be
+cut, so it is not fingerprinted."""
 
 
 class FingerprintUnavailableError(Exception):
@@ -718,11 +718,10 @@ class _Plan:
 
     def earlier_versions(self, model: str, number: int) -> list[Any]:
         """The versions of `model` before `number` that the version history reads (the newest
-        `HISTORY_MAX_VERSIONS`), from the read of the model's versions."""
-        listed = self.reads.result(("versions", model), f"the versions of {model!r}")
-        return sorted(
-            (mv for mv in listed if int(mv.version) < number), key=lambda mv: int(mv.version)
-        )[-HISTORY_MAX_VERSIONS:]
+        `HISTORY_MAX_VERSIONS`), in the very search the review's version history makes."""
+        key = ("versions", model, str(number))
+        self.reads.start(key, search_earlier_versions, self.client, model, number)
+        return list(self.reads.result(key, f"the versions of {model!r} before v{number}"))
 
     def start_history(
         self, earlier: Sequence[Any], experiments: Sequence[str]
@@ -865,18 +864,6 @@ def _full(found: Any, what: str) -> list[Any]:
     if len(found) >= _SEARCH_MAX or getattr(found, "token", None):
         raise FingerprintUnavailableError(f"{what} answers {_SEARCH_MAX} or more")
     return list(found)
-
-
-def _versions_read(client: MlflowClient, model: str) -> list[Any]:
-    """Every version of `model`, in the very call the plausibility history makes (a gathering
-    that follows then takes it from this read)."""
-    if "'" in model:
-        return []  # such a name gets no version history read either
-    what = f"search_model_versions({model!r})"
-    found = call_mlflow(
-        lambda: client.search_model_versions(f"name = '{model}'", max_results=_SEARCH_MAX), what
-    )
-    return _full(found, what)
 
 
 def _evaluations_read(client: MlflowClient, experiment_ids: Sequence[str], model: str) -> list[Any]:
@@ -1034,7 +1021,9 @@ def evidence_fingerprint(
             baseline_key = ("alias", held)
             reads.start(baseline_key, version_holding, client, model, held)
             baseline_guess = _MEMO.get(("holder", model, held))
-        reads.start(("versions", model), _versions_read, client, model)
+        if guess is not None:
+            key = ("versions", model, str(guess))
+            reads.start(key, search_earlier_versions, client, model, guess)
         guessed_ids = [_MEMO.get(("points_at", model, str(g))) for g in (guess, baseline_guess)]
         earlier_ids = _MEMO.get(("earlier", model, str(guess))) or []
         # An earlier version's run is read for its metrics only, unless it is the baseline's.

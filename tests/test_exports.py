@@ -124,6 +124,7 @@ FACES: dict[str, list[str]] = {
         "resolve_version",
         "scan_model_artifacts",
         "scan_pickles",
+        "search_earlier_versions",
         "segment_metric_key",
         "segment_metrics_from_keys",
         "segment_metrics_from_table",

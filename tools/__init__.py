@@ -266,6 +266,7 @@ if TYPE_CHECKING:
     from tools.sqlite_journal import journal_in_wal as journal_in_wal
     from tools.version_history import HISTORY_MAX_VERSIONS as HISTORY_MAX_VERSIONS
     from tools.version_history import read_version_history as read_version_history
+    from tools.version_history import search_earlier_versions as search_earlier_versions
 
 _EXPORTS: dict[str, str] = {
     "POSITIVE_CLASS_PATTERNS": "tools.pipeline_diff",
@@ -280,6 +281,7 @@ _EXPORTS: dict[str, str] = {
     "journal_in_wal": "tools.sqlite_journal",
     "installed_version": "tools.installed_versions",
     "read_version_history": "tools.version_history",
+    "search_earlier_versions": "tools.version_history",
     "verify_model_directory": "tools.model_signature",
     "sign_model_directory": "tools.model_signature",
     "scan_pickles": "tools.pickle_scan",
@@ -502,6 +504,7 @@ __all__ = [
     "resolve_version",
     "scan_model_artifacts",
     "scan_pickles",
+    "search_earlier_versions",
     "segment_metric_key",
     "segment_metrics_from_keys",
     "segment_metrics_from_table",

@@ -20,12 +20,43 @@ from tools.registry import logged_model_id_from_source
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["HISTORY_MAX_VERSIONS", "read_version_history"]
+__all__ = ["HISTORY_MAX_VERSIONS", "read_version_history", "search_earlier_versions"]
 
 logger = logging.getLogger("promogate.tools")
 
 #: At most this many earlier versions are read.
 HISTORY_MAX_VERSIONS = 50
+
+
+def search_earlier_versions(
+    client: MlflowClient, model: str, before_version: int, count: int = HISTORY_MAX_VERSIONS
+) -> list[Any]:
+    """The newest `count` versions of `model` numbered below `before_version`, oldest first.
+
+    One page of one search whatever the number of versions the model has. Listing the model's
+    versions instead reads every one of them, and past a page MLflow's default order (most
+    recently updated first) need not hold the versions just before the candidate.
+
+    Args:
+        client: MLflow client.
+        model: Registered model name (one holding a quote has no history read).
+        before_version: The candidate's version number.
+        count: How many versions at most.
+
+    Raises:
+        ToolError: The registry could not be searched.
+    """
+    if "'" in model or before_version <= 1:
+        return []
+    found = call_mlflow(
+        lambda: client.search_model_versions(
+            f"name = '{model}' AND version_number < {int(before_version)}",
+            max_results=count,
+            order_by=["version_number DESC"],
+        ),
+        f"search_model_versions({model!r}, before version {before_version})",
+    )
+    return sorted(found, key=lambda mv: int(mv.version))
 
 
 def _runs_metrics(
@@ -113,13 +144,9 @@ def read_version_history(
     history = VersionHistory(model=model, before_version=before_version)
     if "'" in model or not metrics:
         return history
-    listed = call_mlflow(
-        lambda: client.search_model_versions(f"name = '{model}'", max_results=1000),
-        f"search_model_versions({model!r})",
-    )
-    earlier = sorted(
-        (mv for mv in listed if int(mv.version) < before_version), key=lambda mv: int(mv.version)
-    )[-max_versions:]
+    # Always the fingerprint's count, so a review after a fingerprint reuses its search.
+    count = max(max_versions, HISTORY_MAX_VERSIONS)
+    earlier = search_earlier_versions(client, model, before_version, count)[-max_versions:]
     names = set(metrics)
     searched = _runs_metrics(
         client, [str(mv.run_id) for mv in earlier if getattr(mv, "run_id", None)], experiment_ids

@@ -1057,3 +1057,32 @@ def test_a_record_is_written_as_its_fields_in_order(record: tuple[Any, ...]) -> 
     if not any(isinstance(v, tuple | dict | list) for v in record):
         compact = json.dumps(list(record), ensure_ascii=False, separators=(",", ":"))
         assert _canonical(record) == compact
+
+
+def test_a_model_with_more_versions_than_a_search_answers_is_fingerprinted(
+    registry: Registry, gate: GateService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version history reads only the newest versions before the candidate, so a model
+    with more versions than one page of MLflow's search is fingerprinted like any other."""
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    client = registry.client()
+    model = "fp-many-versions"
+    client.create_registered_model(model)
+    pointing = {1000: 1, 1001: CANDIDATE}  # the champion and the candidate: real versions
+    # MLflow reads a `models:/` source's logged model through the current tracking URI.
+    with _use_tracking_uri(registry.tracking_uri):
+        for number in range(1, 1002):
+            if number in pointing:
+                source = client.get_model_version(MODEL, str(pointing[number]))
+                client.create_model_version(model, source.source, run_id=source.run_id)
+            else:
+                client.create_model_version(model, str(registry.root / "bare" / str(number)))
+    client.set_registered_model_alias(model, "champion", "1000")
+    taken = gate.fingerprint(model, 1001)
+    assert taken is not None and taken.baseline_version == 1000
+    import review._fingerprint as fingerprints
+
+    with monkeypatch.context() as patch:
+        patch.setattr(fingerprints, "_MEMO", fingerprints._Memo(fingerprints._MEMO_ENTRIES))
+        assert gate.fingerprint(model, 1001) == taken
