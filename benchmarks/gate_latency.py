@@ -16,11 +16,13 @@ For every candidate of the demo registry (`credit-risk` v2-v6, champion v1), on 
   `benchmarks.api_throughput.drive_raw_reads`).
 
     uv run python -m benchmarks.gate_latency [--rounds 5] [--workdir DIR] [--mlflow-workers 1]
-        [--api-workers 1]
+        [--api-workers 1] [--more-versions N]
 
 The MLflow server runs one worker unless `--mlflow-workers` asks for more (`mlflow server`'s own
 default is 4), so that it answers requests one after another; `--api-workers` is
-`promogate serve --workers`.
+`promogate serve --workers`. `--more-versions N` registers N more versions of the model before
+anything is timed (no run, a directory as source: a long-lived model's other retrains), so the
+gate runs against a model with many versions.
 
 Bounded: one registry build (30-60 s), one MLflow server, `rounds` calls per version and method.
 """
@@ -45,7 +47,12 @@ from pydantic import BaseModel
 from benchmarks._api_server import ApiServer, create_token, fresh_ledger_url
 from benchmarks._mlflow_server import MlflowServer
 from benchmarks.api_throughput import drive_raw_reads
-from scenarios.demo_registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_registry
+from scenarios.demo_registry import (
+    CHAMPION_ALIAS,
+    DEMO_MODEL_NAME,
+    DemoRegistry,
+    build_demo_registry,
+)
 
 __all__ = ["LatencyRow", "main", "measure_gate_latency", "native_check"]
 
@@ -128,6 +135,14 @@ def _gate(client: httpx.Client, url: str, token: str, version: int) -> tuple[flo
 _READ_CONNECTIONS: Final = 32
 
 
+def _register_more_versions(registry: DemoRegistry, count: int, sources: Path) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=registry.tracking_uri, registry_uri=registry.tracking_uri)
+    for i in range(count):
+        client.create_model_version(registry.model_name, str(sources / str(i)))
+
+
 def measure_gate_latency(
     workdir: Path,
     policies_dir: Path,
@@ -137,6 +152,7 @@ def measure_gate_latency(
     read_seconds: float = 5.0,
     mlflow_workers: int = 1,
     api_workers: int = 1,
+    more_versions: int = 0,
 ) -> tuple[list[LatencyRow], dict[str, float]]:
     """Build the demo registry, serve it, and time the gate against the native check.
 
@@ -148,6 +164,7 @@ def measure_gate_latency(
         read_seconds: Duration of the decision-read measurement (0: none).
         mlflow_workers: The MLflow server's worker processes (``mlflow server`` defaults to 4).
         api_workers: ``promogate serve --workers``.
+        more_versions: Versions of the model registered after the demo's, before timing.
 
     Returns:
         One row per candidate, and the set-up timings (seconds) and read figures.
@@ -156,6 +173,9 @@ def measure_gate_latency(
     started = time.perf_counter()
     registry = build_demo_registry(workdir / "registry")
     setup["registry_build_s"] = time.perf_counter() - started
+    if more_versions:
+        _register_more_versions(registry, more_versions, workdir / "more-versions")
+        setup["more_versions"] = float(more_versions)
     ledger_url = fresh_ledger_url(workdir)
     token = create_token(ledger_url, "bench", "deployer", env=env)
     rows: list[LatencyRow] = []
@@ -276,8 +296,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--api-workers", type=int, default=1, help="`promogate serve --workers` (API processes)"
     )
+    parser.add_argument(
+        "--more-versions",
+        type=int,
+        default=0,
+        help="register this many more versions of the model before timing (default 0)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     args = parser.parse_args(argv)
+    if not 0 <= args.more_versions <= 5000:
+        parser.error(f"--more-versions must be between 0 and 5000, got {args.more_versions}")
     for option, value in (
         ("--mlflow-workers", args.mlflow_workers),
         ("--api-workers", args.api_workers),
@@ -303,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             read_seconds=args.read_seconds,
             mlflow_workers=args.mlflow_workers,
             api_workers=args.api_workers,
+            more_versions=args.more_versions,
         )
     if args.json:
         print(json.dumps({"rows": [r.model_dump() for r in rows], "setup": setup}, indent=2))
