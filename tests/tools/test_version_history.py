@@ -50,7 +50,7 @@ def test_the_newest_versions_before_the_candidate_are_found_in_one_search(
     client: Any, before: int, count: int, expected: list[int]
 ) -> None:
     counted = ReadOnceClient(client)
-    found = search_earlier_versions(counted, MODEL, before, count)  # type: ignore[arg-type]
+    found = search_earlier_versions(counted, MODEL, before, count)
     assert [int(mv.version) for mv in found] == expected
     assert counted.calls == (1 if before > 1 else 0)
 
