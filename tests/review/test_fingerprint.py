@@ -732,14 +732,14 @@ def test_an_unknown_version_has_no_fingerprint_and_blocks(gate: GateService) -> 
 
 
 def _cold_fingerprint(
-    gate: GateService, monkeypatch: pytest.MonkeyPatch, ref: int = CANDIDATE
+    gate: GateService, monkeypatch: pytest.MonkeyPatch, ref: int = CANDIDATE, model: str = MODEL
 ) -> Any:
     """The fingerprint taken with nothing remembered from earlier ones (no read guessed)."""
     import review._fingerprint as fingerprints
 
     with monkeypatch.context() as patch:
         patch.setattr(fingerprints, "_MEMO", fingerprints._Memo(fingerprints._MEMO_ENTRIES))
-        return gate.fingerprint(MODEL, ref)
+        return gate.fingerprint(model, ref)
 
 
 def _log_version(reg: Registry, experiment: str, *, with_loss: bool) -> int:
@@ -1081,8 +1081,4 @@ def test_a_model_with_more_versions_than_a_search_answers_is_fingerprinted(
     client.set_registered_model_alias(model, "champion", "1000")
     taken = gate.fingerprint(model, 1001)
     assert taken is not None and taken.baseline_version == 1000
-    import review._fingerprint as fingerprints
-
-    with monkeypatch.context() as patch:
-        patch.setattr(fingerprints, "_MEMO", fingerprints._Memo(fingerprints._MEMO_ENTRIES))
-        assert gate.fingerprint(model, 1001) == taken
+    assert _cold_fingerprint(gate, monkeypatch, 1001, model) == taken
