@@ -38,6 +38,7 @@ def publish_decision_tags(
     record_hash: str | None = None,
     *,
     concurrently: bool = False,
+    read_as_model: bool = False,
 ) -> None:
     """Set the decision's tags on its model version (raises MLflow's errors to the caller).
 
@@ -49,20 +50,27 @@ def publish_decision_tags(
     MLflow's client reads the registered model before every tag it sets, to refuse tagging a
     prompt: fourteen calls for seven tags. The first tag is set through the client, with that
     check, before any other; the rest go to its registry client, which sets only the tag.
+
+    `read_as_model` says the caller has just read this very version through the client
+    (`get_model_version` or `get_model_version_by_alias`, as a review does), and those refuse a
+    prompt's version: every prompt version carries the prompt tag itself. The check is then not
+    repeated (its read of the registered model was a twentieth of a worker's review) and every
+    tag goes to the registry client.
     """
     tags = list(decision_tags(decision, record_hash).items())
     version = str(decision.version)
-    (first_key, first_value), rest = tags[0], tags[1:]
-    client.set_model_version_tag(decision.model, version, first_key, first_value)
     registry: Any = getattr(client, "_get_registry_client", None)
+    if registry is None or not read_as_model:
+        (first_key, first_value), tags = tags[0], tags[1:]
+        client.set_model_version_tag(decision.model, version, first_key, first_value)
     set_tag = (
         registry().set_model_version_tag if registry is not None else client.set_model_version_tag
     )
     if not concurrently:
-        for key, value in rest:
+        for key, value in tags:
             set_tag(decision.model, version, key, value)
         return
-    with ThreadPoolExecutor(max_workers=len(rest), thread_name_prefix="promogate-publish") as pool:
-        futures = [pool.submit(set_tag, decision.model, version, key, value) for key, value in rest]
+    with ThreadPoolExecutor(max_workers=len(tags), thread_name_prefix="promogate-publish") as pool:
+        futures = [pool.submit(set_tag, decision.model, version, key, value) for key, value in tags]
     for future in futures:
         future.result()

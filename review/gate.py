@@ -342,7 +342,7 @@ class GateService:
             self._followups.submit(
                 *key,
                 f"publishing the tags of decision {decision.id}",
-                partial(self.reviews.publish, decision, record_hash),
+                partial(self.reviews.publish, decision, record_hash, read_as_model=True),
             )
         if fingerprint is not None:
             self._followups.submit(

@@ -227,7 +227,7 @@ class ReviewService:
         record = self.record(decision, started)
         should_publish = self.config.publish_tags if publish is None else publish
         if should_publish:
-            self.publish(decision, record.record_hash)
+            self.publish(decision, record.record_hash, read_as_model=True)
         return ReviewOutcome(decision, evidence.bundle, record.record_hash)
 
     def record_failure(
@@ -276,9 +276,11 @@ class ReviewService:
             self.observer(decision, time.perf_counter() - started)
         return record
 
-    def publish(self, decision: Decision, record_hash: str) -> None:
+    def publish(self, decision: Decision, record_hash: str, *, read_as_model: bool = False) -> None:
         """Write `decision` to MLflow as tags on its version; a refusal is logged, not raised
-        (the decision stands in the ledger)."""
+        (the decision stands in the ledger). `read_as_model`: the decision was made on evidence
+        gathered just now, which read the version through MLflow's client (see
+        `publish_decision_tags`)."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -288,6 +290,7 @@ class ReviewService:
                 decision,
                 record_hash,
                 concurrently=registry.startswith(("http://", "https://")),
+                read_as_model=read_as_model,
             )
         except MlflowException as exc:
             logger.warning(

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from mlflow import MlflowClient
 
+from agents.offline_investigator import OfflineInvestigator
+from demo.command import EXAMPLE_POLICIES
+from ledger.store import Ledger
 from policies.decision import Decision
+from review import ReviewConfig, ReviewService
 from review._decide import error_decision
 from review._publish import decision_tags, publish_decision_tags
+
+
+class _CountingClient(MlflowClient):
+    """MLflow's client, counting its reads of registered models (its prompt check is one)."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(tracking_uri=uri, registry_uri=uri)
+        self.model_reads = 0
+
+    def get_registered_model(self, name: str) -> Any:
+        self.model_reads += 1
+        return super().get_registered_model(name)
 
 
 def _decision(model: str) -> Decision:
@@ -26,31 +44,75 @@ def _decision(model: str) -> Decision:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from mlflow import MlflowClient
-
+def client(tmp_path_factory: pytest.TempPathFactory) -> _CountingClient:
     root: Path = tmp_path_factory.mktemp("publish")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    found = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    found = _CountingClient(f"sqlite:///{root / 'mlflow.db'}")
     found.create_registered_model("tagged")
     found.create_model_version("tagged", (root / "model").as_uri())
+    found.register_prompt(name="a-prompt", template="Answer {{question}}")
     return found
 
 
-def test_every_tag_is_set_on_the_version(client: Any) -> None:
+def _promogate_tags(tags: dict[str, str] | None) -> dict[str, str]:
+    return {k: v for k, v in (tags or {}).items() if k.startswith("promogate.")}
+
+
+@pytest.mark.parametrize(
+    ("read_as_model", "model_reads"),
+    [(False, 1), (True, 0)],
+    ids=["mlflow-checks-for-a-prompt-once", "version-just-read-as-a-model"],
+)
+def test_every_tag_is_set_on_the_version(
+    client: _CountingClient, read_as_model: bool, model_reads: int
+) -> None:
     decision = _decision("tagged")
-    publish_decision_tags(client, decision, "abc123")
+    before = client.model_reads
+    publish_decision_tags(client, decision, "abc123", read_as_model=read_as_model)
+    assert client.model_reads - before == model_reads
     tags = client.get_model_version("tagged", "1").tags
-    assert {k: v for k, v in tags.items() if k.startswith("promogate.")} == decision_tags(
-        decision, "abc123"
-    )
+    assert _promogate_tags(tags) == decision_tags(decision, "abc123")
 
 
-def test_a_prompt_is_refused_before_any_tag_is_set(client: Any) -> None:
+def test_a_prompt_is_refused_before_any_tag_is_set(client: _CountingClient) -> None:
     from mlflow.exceptions import MlflowException
 
-    client.register_prompt(name="a-prompt", template="Answer {{question}}")
     with pytest.raises(MlflowException):
         publish_decision_tags(client, _decision("a-prompt"), "abc123")
-    tags = client.get_prompt_version("a-prompt", 1).tags
-    assert tags is not None and not [k for k in tags if k.startswith("promogate.")]
+    assert not _promogate_tags(client.get_prompt_version("a-prompt", 1).tags)
+
+
+def test_a_review_of_a_prompt_tags_nothing(client: _CountingClient, tmp_path: Path) -> None:
+    # The review reads the version through MLflow's client, which refuses a prompt's version:
+    # the review blocks and nothing is published.
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    config = ReviewConfig(tracking_uri=client.tracking_uri, policies_dir=EXAMPLE_POLICIES)
+    reviews = ReviewService(
+        config, ledger=ledger, investigator=OfflineInvestigator(), client=client
+    )
+    outcome = reviews.review("a-prompt", "1")
+    ledger.close()
+    assert outcome.decision.verdict == "block" and outcome.decision.error
+    assert not _promogate_tags(client.get_prompt_version("a-prompt", 1).tags)
+
+
+def test_a_review_publishes_without_reading_the_registered_model(
+    demo_registry: Any, tmp_path: Path
+) -> None:
+    # A copy of the demo's store (its artifacts stay where they are): the review writes tags.
+    store = tmp_path / "mlflow.db"
+    shutil.copy(demo_registry.tracking_uri.removeprefix("sqlite:///"), store)
+    client = _CountingClient(f"sqlite:///{store}")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    config = ReviewConfig(tracking_uri=client.tracking_uri, policies_dir=EXAMPLE_POLICIES)
+    reviews = ReviewService(
+        config, ledger=ledger, investigator=OfflineInvestigator(), client=client
+    )
+    model, version = demo_registry.model_name, demo_registry.candidates[0].version
+    unpublished = reviews.review(model, str(version), publish=False)
+    reads_unpublished = client.model_reads
+    published = reviews.review(model, str(version), publish=True)
+    ledger.close()
+    assert client.model_reads - reads_unpublished == reads_unpublished
+    assert published.decision.verdict == unpublished.decision.verdict
+    tags = client.get_model_version(model, str(version)).tags
+    assert _promogate_tags(tags) == decision_tags(published.decision, published.record_hash)
