@@ -11,6 +11,8 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 
 from tools.significance import (
     METRIC_NAMES,
+    _drawn,
+    _weights,
     binary_mask,
     metric_value,
     paired_bootstrap,
@@ -150,6 +152,58 @@ def test_paired_bootstrap_is_deterministic_per_seed() -> None:
     first = paired_bootstrap(*args, seed=1, n_resamples=500)  # type: ignore[arg-type]
     assert first == paired_bootstrap(*args, seed=1, n_resamples=500)  # type: ignore[arg-type]
     assert first != paired_bootstrap(*args, seed=2, n_resamples=500)  # type: ignore[arg-type]
+
+
+# Decisions record these numbers: how the resamples are counted may change, what they give may not.
+# Taken from the bootstrap as it was before its counting was last reworked.
+PINNED = {
+    "accuracy": (
+        -0.0050000000000000044,
+        -0.03249999999999997,
+        0.019999999999999966,
+        0.37924151696606784,
+    ),
+    "recall": (0.02941176470588225, -0.006352805999032401, 0.06748466257668717, 0.9461077844311377),
+    "precision": (
+        -0.02111399598295194,
+        -0.06332505439013475,
+        0.018779775756293624,
+        0.13972055888223553,
+    ),
+    "f1": (0.00855687051351428, -0.024431013722518623, 0.041031238751359514, 0.6666666666666666),
+    "roc_auc": (
+        -0.009603580562659864,
+        -0.023078964149036478,
+        0.002792536130097268,
+        0.0718562874251497,
+    ),
+}
+
+
+@pytest.mark.parametrize("metric", METRIC_NAMES, ids=list(METRIC_NAMES))
+def test_paired_bootstrap_gives_the_pinned_numbers(metric: str) -> None:
+    y, a, b = _models(n=400, shift=0.05)
+    if metric != "roc_auc":
+        a, b = (a > 0.5).astype(np.float64), (b > 0.45).astype(np.float64)
+    found = paired_bootstrap(metric, list(y), list(a), list(b), n_resamples=500, seed=7)  # type: ignore[arg-type]
+    assert (found.delta, found.ci_low, found.ci_high, found.p_value) == PINNED[metric]
+
+
+@pytest.mark.parametrize(
+    ("n", "resamples"),
+    [(1, 1), (2, 32), (300, 7), (4599, 32)],
+    ids=["one-example", "two-examples", "odd-block", "large-table"],
+)
+def test_resample_counts_equal_the_float_sums_they_replace(n: int, resamples: int) -> None:
+    rng = np.random.default_rng(n)
+    draws = rng.integers(0, n, size=(resamples, n))
+    flat = draws * resamples + np.arange(resamples)[:, None]
+    whole_block = np.bincount(flat.ravel(), minlength=n * resamples).reshape(n, resamples)
+    weights = _weights(draws, n)
+    assert weights.dtype == np.float64 and weights.flags.c_contiguous
+    assert np.array_equal(weights, whole_block.astype(np.float64))
+    flags = rng.random(n) < 0.3
+    assert np.array_equal(_drawn(flags, draws), flags.astype(np.float64)[draws].sum(axis=1))
 
 
 @pytest.mark.parametrize(
