@@ -224,8 +224,10 @@ class _Prepared:
             if self.metric == "roc_auc":
                 # Weighted Mann-Whitney: one cumulative sum over the sorted negatives gives every
                 # positive's weight of negatives below it, for all resamples at once.
-                neg_cum = np.zeros((len(self.negatives) + 1, weights.shape[1]), dtype=np.float64)
-                neg_cum[1:] = weights[self.negatives]
+                neg_cum = np.empty((len(self.negatives) + 1, weights.shape[1]), dtype=np.float64)
+                neg_cum[0] = 0.0
+                # Gathered straight into place: no copy of the negatives' rows in between.
+                np.take(weights, self.negatives, axis=0, out=neg_cum[1:])
                 # In-place accumulate along rows is an order of magnitude faster than np.cumsum.
                 np.add.accumulate(neg_cum[1:], axis=0, out=neg_cum[1:])
                 pos_w = weights[self.positives]
