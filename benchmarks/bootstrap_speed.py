@@ -2,7 +2,8 @@
 
 A review that finds a regression runs a paired bootstrap of the regressed metric (2,000
 resamples): on the demo's v6, ROC AUC over the whole evaluation table (4,599 rows) and recall
-over one segment (1,120 rows). The bootstrap's result is recorded in the decision, so a faster one
+over one segment (1,120 rows); a team with a larger evaluation set has tables of 20,000 rows
+and more. The bootstrap's result is recorded in the decision, so a faster one
 must give the very same numbers. For each metric at both sizes, a child process per checkout
 (this one, and `--checkout DIR`, e.g. a worktree of the code before) times
 `tools.paired_bootstrap` (a seed per call, so its cache never answers), alternating the
@@ -32,7 +33,7 @@ from pydantic import BaseModel
 
 __all__ = ["SpeedRow", "main", "measure", "time_bootstraps"]
 
-SIZES: Final = (1120, 4599)
+SIZES: Final = (1120, 4599, 20_000)
 METRICS: Final = ("roc_auc", "recall", "precision", "f1", "accuracy")
 _RESAMPLES: Final = 2000
 
@@ -64,12 +65,12 @@ def _tables(rows: int) -> tuple[list[int], list[float], list[float]]:
     return labels.tolist(), base.tolist(), cand.tolist()
 
 
-def time_bootstraps(repeats: int) -> dict[str, Any]:
+def time_bootstraps(repeats: int, sizes: Sequence[int] = SIZES) -> dict[str, Any]:
     """Time every metric at every size in this process (the child's side); JSON-ready."""
     from tools import paired_bootstrap
 
     found: dict[str, Any] = {}
-    for rows in SIZES:
+    for rows in sizes:
         labels, base, cand = _tables(rows)
         classes_a = [int(s >= 0.5) for s in base]
         classes_b = [int(s >= 0.5) for s in cand]
@@ -86,14 +87,14 @@ def time_bootstraps(repeats: int) -> dict[str, Any]:
     return found
 
 
-def _child(checkout: Path, repeats: int) -> dict[str, Any]:
+def _child(checkout: Path, repeats: int, sizes: Sequence[int]) -> dict[str, Any]:
     # This file is loaded by its path, so the other checkout needs no copy of it; `tools` is
     # imported from the checkout the child runs in (`python -c` puts its directory first).
     code = (
         "import importlib.util, json; "
         f"spec = importlib.util.spec_from_file_location('bootstrap_speed', {__file__!r}); "
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
-        f"print(json.dumps(module.time_bootstraps({repeats})))"
+        f"print(json.dumps(module.time_bootstraps({repeats}, {list(sizes)!r})))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=checkout, capture_output=True, text=True, check=True
@@ -102,7 +103,14 @@ def _child(checkout: Path, repeats: int) -> dict[str, Any]:
     return answer
 
 
-def measure(other: Path, *, repeats: int, rounds: int, this: Path | None = None) -> list[SpeedRow]:
+def measure(
+    other: Path,
+    *,
+    repeats: int,
+    rounds: int,
+    this: Path | None = None,
+    sizes: Sequence[int] = SIZES,
+) -> list[SpeedRow]:
     """Both checkouts' bootstraps, `rounds` child processes each, alternating.
 
     Args:
@@ -110,12 +118,13 @@ def measure(other: Path, *, repeats: int, rounds: int, this: Path | None = None)
         repeats: Timed calls per metric and size in each child.
         rounds: Child processes per checkout; a row's figure is the median over all of them.
         this: This checkout (the current directory if None).
+        sizes: Table sizes (rows).
     """
     here = this or Path.cwd()
     runs: dict[str, list[dict[str, Any]]] = {"this": [], "other": []}
     for _ in range(rounds):
-        runs["this"].append(_child(here, repeats))
-        runs["other"].append(_child(other, repeats))
+        runs["this"].append(_child(here, repeats, sizes))
+        runs["other"].append(_child(other, repeats, sizes))
     rows = []
     for key in runs["this"][0]:
         metric, size = key.split("/")
