@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel
 
-__all__ = ["SpeedRow", "main", "measure", "time_bootstraps"]
+__all__ = ["SpeedRow", "main", "measure", "render", "time_bootstraps"]
 
 SIZES: Final = (1120, 4599, 20_000)
 METRICS: Final = ("roc_auc", "recall", "precision", "f1", "accuracy")

@@ -254,8 +254,8 @@ def _weights(draws: IntArray, n: int) -> FloatArray:
 
     The same whole numbers either way: from `_ROW_COUNTS_MIN` examples up, counted one resample
     at a time and laid out examples x resamples once (one `bincount` over the whole block, keyed
-    by example and resample, outgrows the CPU's cache there and takes half as long again to
-    twice as long); below, in that one `bincount`, which spares the per-resample calls.
+    by example and resample, outgrows the CPU's cache there and takes 1.4 to 2.5 times as long);
+    below, in that one `bincount`, which spares the per-resample calls.
     """
     size = draws.shape[0]
     if n >= _ROW_COUNTS_MIN:
