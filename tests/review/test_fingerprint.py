@@ -624,9 +624,9 @@ def test_the_answer_leaves_before_its_tags_and_the_next_call_waits_for_them(
     publish = gate.reviews.publish
     release = threading.Event()
 
-    def held_publish(decision: Any, record_hash: str) -> None:
+    def held_publish(decision: Any, record_hash: str, *, read_as_model: bool = False) -> None:
         assert release.wait(30.0)
-        publish(decision, record_hash)
+        publish(decision, record_hash, read_as_model=read_as_model)
 
     monkeypatch.setattr(gate.reviews, "publish", held_publish)
     target = "staging"  # no decision for this alias yet: a fresh review

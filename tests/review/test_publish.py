@@ -114,5 +114,8 @@ def test_a_review_publishes_without_reading_the_registered_model(
     ledger.close()
     assert client.model_reads - reads_unpublished == reads_unpublished
     assert published.decision.verdict == unpublished.decision.verdict
+    # Other tests may have promoted or watched this version before the copy: only the decision's
+    # own tags are compared.
     tags = client.get_model_version(model, str(version)).tags
-    assert _promogate_tags(tags) == decision_tags(published.decision, published.record_hash)
+    expected = decision_tags(published.decision, published.record_hash)
+    assert {key: tags.get(key) for key in expected} == expected
