@@ -1,10 +1,10 @@
-"""The paired bootstrap, this checkout beside another one, on tables the size of the demo's.
+"""The paired bootstrap, this checkout beside another one, on tables of the demo's size and more.
 
 A review that finds a regression runs a paired bootstrap of the regressed metric (2,000
 resamples): on the demo's v6, ROC AUC over the whole evaluation table (4,599 rows) and recall
 over one segment (1,120 rows); a team with a larger evaluation set has tables of 20,000 rows
 and more. The bootstrap's result is recorded in the decision, so a faster one
-must give the very same numbers. For each metric at both sizes, a child process per checkout
+must give the very same numbers. For each metric at each size, a child process per checkout
 (this one, and `--checkout DIR`, e.g. a worktree of the code before) times
 `tools.paired_bootstrap` (a seed per call, so its cache never answers), alternating the
 checkouts, and reports the medians side by side with their ratio; every result is compared with
