@@ -10,7 +10,10 @@ be computed for all resamples from one sort of the scores instead of one sort pe
 Weights are laid out examples x resamples, so that gathering examples copies contiguous rows.
 Count metrics (accuracy, recall, precision, f1) need no weights: they sum per-example indicators
 over the drawn examples. Every per-resample quantity is a sum of integers, which float64 holds
-exactly, so the way the work is split up never changes a result.
+exactly, so the way the work is split up never changes a result, and neither does the type the
+integers are held in on the way: ROC AUC's weights and running sums are 32-bit integers and the
+count metrics' indicators bytes, the same numbers in a half and an eighth of float64's memory
+(a sixth to a quarter less time), summed in float64 and 64-bit integers.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ METRIC_NAMES: tuple[MetricName, ...] = get_args(MetricName)
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
+CountArray = npt.NDArray[np.signedinteger[Any]]
 
 # Resamples are drawn in blocks of about this many cells. The block size fixes how the random
 # stream is consumed, so changing it changes every result for a given seed.
@@ -59,6 +63,10 @@ _BLOCK_CELLS = 2_000_000
 _EVAL_RESAMPLES = 32
 # From this many examples up, ROC AUC's resample weights are counted one resample at a time.
 _ROW_COUNTS_MIN = 1024
+# A weight or running sum never exceeds the number of examples, and a positive's count of pairs
+# twice that: 32 bits hold them up to this many examples (no evaluation table comes near it;
+# past it, 64 bits).
+_COUNTS_MAX = 2**30
 
 
 class BootstrapResult(BaseModel):
@@ -174,21 +182,21 @@ class _Prepared:
         elif metric == "accuracy":
             numeric_labels, numeric_preds = numeric_array(labels), numeric_array(values)
             if numeric_labels is not None and numeric_preds is not None:
-                self.correct = (numeric_labels == numeric_preds).astype(np.float64)
+                self.correct = (numeric_labels == numeric_preds).astype(np.uint8)
             else:
                 norm_labels = [normalize_label(v) for v in labels]
                 norm_preds = [normalize_label(v) for v in values]
                 self.correct = np.asarray(
                     [a == b for a, b in zip(norm_labels, norm_preds, strict=True)],
-                    dtype=np.float64,
+                    dtype=np.uint8,
                 )
         else:
             pred = binary_mask(values, pos_label)
-            self.tp = (self.y & pred).astype(np.float64)
-            self.fp = (~self.y & pred).astype(np.float64)
-            self.fn = (self.y & ~pred).astype(np.float64)
+            self.tp = (self.y & pred).astype(np.uint8)
+            self.fp = (~self.y & pred).astype(np.uint8)
+            self.fn = (self.y & ~pred).astype(np.uint8)
 
-    def evaluate_draws(self, draws: IntArray, weights: FloatArray | None) -> FloatArray:
+    def evaluate_draws(self, draws: IntArray, weights: CountArray | None) -> FloatArray:
         """The metric per resample; `draws[b]` holds the examples drawn in resample b.
 
         ROC AUC needs `weights` (examples x resamples, from `_weights(draws)`); the count metrics
@@ -200,21 +208,24 @@ class _Prepared:
             return self.evaluate(weights)
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.metric == "accuracy":
-                accuracy: FloatArray = self.correct[draws].sum(axis=1) / draws.shape[1]
+                accuracy: FloatArray = _drawn(self.correct, draws) / draws.shape[1]
                 return accuracy
-            tp = self.tp[draws].sum(axis=1)
+            tp = _drawn(self.tp, draws)
             if self.metric == "recall":
-                denom = tp + self.fn[draws].sum(axis=1)
+                denom = tp + _drawn(self.fn, draws)
             elif self.metric == "precision":
-                denom = tp + self.fp[draws].sum(axis=1)
+                denom = tp + _drawn(self.fp, draws)
             else:
-                denom = 2 * tp + self.fp[draws].sum(axis=1) + self.fn[draws].sum(axis=1)
+                denom = 2 * tp + _drawn(self.fp, draws) + _drawn(self.fn, draws)
                 tp = 2 * tp
             out: FloatArray = np.where(denom > 0, tp / denom, np.nan)
             return out
 
-    def evaluate(self, weights: FloatArray) -> FloatArray:
-        """The metric per column of `weights` (examples x resamples); NaN where undefined."""
+    def evaluate(self, weights: FloatArray | CountArray) -> FloatArray:
+        """The metric per column of `weights` (examples x resamples); NaN where undefined.
+
+        The count metrics take float64 weights; ROC AUC takes either, and holds its running sums
+        in the weights' own type."""
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.metric == "accuracy":
                 result: FloatArray = (self.correct @ weights) / weights.sum(axis=0)
@@ -222,16 +233,17 @@ class _Prepared:
             if self.metric == "roc_auc":
                 # Weighted Mann-Whitney: one cumulative sum over the sorted negatives gives every
                 # positive's weight of negatives below it, for all resamples at once.
-                neg_cum = np.empty((len(self.negatives) + 1, weights.shape[1]), dtype=np.float64)
-                neg_cum[0] = 0.0
+                rows = len(self.negatives) + 1
+                neg_cum: npt.NDArray[Any] = np.empty((rows, weights.shape[1]), dtype=weights.dtype)
+                neg_cum[0] = 0
                 # Gathered straight into place: no copy of the negatives' rows in between.
                 np.take(weights, self.negatives, axis=0, out=neg_cum[1:])
                 # In-place accumulate along rows is an order of magnitude faster than np.cumsum.
                 np.add.accumulate(neg_cum[1:], axis=0, out=neg_cum[1:])
-                pos_w = weights[self.positives]
+                pos_w = weights[self.positives].astype(np.float64)
                 pairs = neg_cum[self.neg_below]
                 pairs += neg_cum[self.neg_through]
-                numerator = np.einsum("pb,pb->b", pos_w, pairs) * 0.5
+                numerator = np.einsum("pb,pb->b", pos_w, pairs.astype(np.float64)) * 0.5
                 denominator = pos_w.sum(axis=0) * neg_cum[-1]
                 auc: FloatArray = np.where(denominator > 0, numerator / denominator, np.nan)
                 return auc
@@ -249,7 +261,17 @@ class _Prepared:
             return out
 
 
-def _weights(draws: IntArray, n: int) -> FloatArray:
+def _drawn(flags: npt.NDArray[np.uint8], draws: IntArray) -> FloatArray:
+    """How many drawn examples are flagged, per resample (`draws` is resamples x n), as float64.
+
+    The flags are bytes and the count is taken in 64 bits: an eighth of the memory of float64
+    flags to gather, and the same whole numbers.
+    """
+    counts: FloatArray = np.add.reduce(flags[draws], axis=1, dtype=np.int64).astype(np.float64)
+    return counts
+
+
+def _weights(draws: IntArray, n: int) -> CountArray:
     """weights[i, b]: how often example i was drawn in resample b (`draws` is resamples x n).
 
     The same whole numbers either way: from `_ROW_COUNTS_MIN` examples up, counted one resample
@@ -258,15 +280,16 @@ def _weights(draws: IntArray, n: int) -> FloatArray:
     below, in that one `bincount`, which spares the per-resample calls.
     """
     size = draws.shape[0]
+    counts_type = np.int32 if n <= _COUNTS_MAX else np.int64
     if n >= _ROW_COUNTS_MIN:
-        rows = np.empty((size, n), dtype=np.float64)
+        rows = np.empty((size, n), dtype=counts_type)
         for b, drawn in enumerate(draws):
             rows[b] = np.bincount(drawn, minlength=n)
         return np.ascontiguousarray(rows.T)
     flat = draws * size
     flat += np.arange(size)[:, None]
     counts = np.bincount(flat.ravel(), minlength=n * size)
-    return counts.reshape(n, size).astype(np.float64)
+    return counts.reshape(n, size).astype(counts_type)
 
 
 def _check_metric(metric: str) -> MetricName:

@@ -9,6 +9,7 @@ import numpy.typing as npt
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
+from tools import significance
 from tools.significance import (
     METRIC_NAMES,
     _weights,
@@ -199,8 +200,20 @@ def test_resample_weights_are_the_counts_of_one_bincount_per_block(n: int, resam
     flat = draws * resamples + np.arange(resamples)[:, None]
     whole_block = np.bincount(flat.ravel(), minlength=n * resamples).reshape(n, resamples)
     weights = _weights(draws, n)
-    assert weights.dtype == np.float64 and weights.flags.c_contiguous
-    assert np.array_equal(weights, whole_block.astype(np.float64))
+    assert weights.dtype == np.int32 and weights.flags.c_contiguous
+    assert np.array_equal(weights, whole_block)
+
+
+def test_counts_past_32_bits_are_held_in_64_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    y, a, b = _models(n=1500)
+    held_in_32 = paired_bootstrap("roc_auc", list(y), list(a), list(b), n_resamples=200, seed=3)
+    draws = np.random.default_rng(3).integers(0, 1500, size=(4, 1500))
+    monkeypatch.setattr(significance, "_COUNTS_MAX", 1000)
+    assert _weights(draws, 1500).dtype == np.int64
+    held_in_64 = paired_bootstrap("roc_auc", list(y), list(a), list(b), n_resamples=200, seed=3)
+    assert held_in_64 == held_in_32
 
 
 @pytest.mark.parametrize(
