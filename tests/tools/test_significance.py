@@ -204,14 +204,15 @@ def test_resample_weights_are_the_counts_of_one_bincount_per_block(n: int, resam
     assert np.array_equal(weights, whole_block)
 
 
+@pytest.mark.parametrize("n", [800, 1500], ids=["one-bincount", "row-counts"])
 def test_counts_past_32_bits_are_held_in_64_with_the_same_result(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, n: int
 ) -> None:
-    y, a, b = _models(n=1500)
+    y, a, b = _models(n=n)
     held_in_32 = paired_bootstrap("roc_auc", list(y), list(a), list(b), n_resamples=200, seed=3)
-    draws = np.random.default_rng(3).integers(0, 1500, size=(4, 1500))
-    monkeypatch.setattr(significance, "_COUNTS_MAX", 1000)
-    assert _weights(draws, 1500).dtype == np.int64
+    draws = np.random.default_rng(3).integers(0, n, size=(4, n))
+    monkeypatch.setattr(significance, "_COUNTS_MAX", n - 1)
+    assert _weights(draws, n).dtype == np.int64
     held_in_64 = paired_bootstrap("roc_auc", list(y), list(a), list(b), n_resamples=200, seed=3)
     assert held_in_64 == held_in_32
 
