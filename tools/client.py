@@ -212,8 +212,25 @@ def call_mlflow(
         attempts: Total attempts for transient failures (at least 1).
         max_wait_s: Upper bound of the exponential wait between attempts.
     """
+    # The first attempt runs without tenacity, whose retry loop cost about 11 us a call (13 us
+    # against 2): a review makes dozens of reads, and nearly all succeed at once.
+    try:
+        with translate_mlflow_errors(what, not_found):
+            return fn()
+    except BackendUnavailableError as exc:
+        if attempts <= 1 or not exc.transient:
+            raise
+        failed_first: list[BaseException] = [exc]
+
+    def again() -> T:
+        # The retry loop's first attempt is the one already made: it re-raises that failure,
+        # so the waits, the warnings logged and the number of calls are the loop's own.
+        if failed_first:
+            raise failed_first.pop()
+        return fn()
+
     retrying = Retrying(
-        stop=stop_after_attempt(max(1, attempts)),
+        stop=stop_after_attempt(attempts),
         wait=wait_exponential(multiplier=0.1, max=max_wait_s),
         retry=retry_if_exception(_is_transient),
         before_sleep=before_sleep_log(logger, logging.WARNING),
@@ -221,5 +238,5 @@ def call_mlflow(
     )
     for attempt in retrying:
         with attempt, translate_mlflow_errors(what, not_found):
-            return fn()
+            return again()
     raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
