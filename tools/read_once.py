@@ -12,8 +12,9 @@ the two agree. The fingerprint taken before reads through the gathering's client
 one by one (the version, runs, logged models, histories) is not read again by the tools.
 
 Only metadata reads are kept (runs, versions, logged models, searches, histories, listings);
-failures are not kept, and every answer is a deep copy, so a caller that changes what it got
-cannot change what the next caller gets. Calls whose arguments cannot be used as a key, and
+failures are not kept. What is kept is a copy taken before anyone sees the answer (its pickle),
+and every repeat gets a copy of that, so a caller that changes what it got cannot change what
+the next caller gets. Calls whose arguments cannot be used as a key, and
 every other method, go straight to the client. A version read by alias also answers the read
 of that version by number (`get_model_version(name, "N")`): MLflow gives the same version, with
 its aliases, either way, and the baseline is read by alias first and by number after.
@@ -81,7 +82,7 @@ class ReadOnceClient:
 
     def __init__(self, client: MlflowClient) -> None:
         self._client = client
-        self._kept: dict[Hashable, Any] = {}
+        self._kept: dict[Hashable, _Kept] = {}
         self._lock = threading.Lock()
         self.calls = 0
         """Reads that went to MLflow (for tests and benchmarks)."""
@@ -101,35 +102,54 @@ class ReadOnceClient:
             except TypeError:
                 return read(*args, **kwargs)
             with self._lock:
-                found = key in self._kept
-                value = self._kept.get(key)
-                if found:
+                kept_copy = self._kept.get(key)
+                if kept_copy is not None:
                     self.repeats += 1
-            if not found:
-                value = read(*args, **kwargs)
-                also = _by_number(name, args, kwargs, value)
-                with self._lock:
-                    self.calls += 1
-                    self._kept.setdefault(key, value)
-                    if also is not None:
-                        self._kept.setdefault(also, value)
-            return _copy_of(value)
+            if kept_copy is not None:
+                return _Kept.copy_of(kept_copy)
+            value = read(*args, **kwargs)
+            # The copy is taken before the first caller gets the answer itself: nobody else
+            # holds it, so it needs no copy of its own.
+            kept_copy = _Kept.of(value)
+            also = _by_number(name, args, kwargs, value)
+            with self._lock:
+                self.calls += 1
+                self._kept.setdefault(key, kept_copy)
+                if also is not None:
+                    self._kept.setdefault(also, kept_copy)
+            return value
 
         return kept
 
 
-def _copy_of(value: Any) -> Any:
-    """A deep copy of a kept answer.
+class _Kept:
+    """A kept answer, as its pickle's bytes, from which each repeat gets its own deep copy.
 
     Through pickle: MLflow's entities (runs with their metrics, params, tags and inputs, metric
     histories, logged models, versions) are plain objects, which a pickle round trip copies as
-    `copy.deepcopy` does, in about a third of its time; an answer pickle refuses goes through
-    `copy.deepcopy`. The bytes never leave this process.
+    `copy.deepcopy` does, in about a third of its time; and the bytes are taken once, so a
+    repeat pays only for loading them. An answer pickle refuses is kept as a deep copy and
+    copied again for each repeat. The bytes never leave this process.
     """
-    try:
-        return pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-    except (pickle.PickleError, TypeError, AttributeError):
-        return copy.deepcopy(value)
+
+    __slots__ = ("_pickled", "_value")
+
+    def __init__(self, pickled: bytes | None, value: Any) -> None:
+        self._pickled = pickled
+        self._value = value
+
+    @classmethod
+    def of(cls, value: Any) -> _Kept:
+        try:
+            return cls(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), None)
+        except (pickle.PickleError, TypeError, AttributeError):
+            return cls(None, copy.deepcopy(value))
+
+    @staticmethod
+    def copy_of(kept: _Kept) -> Any:
+        if kept._pickled is not None:
+            return pickle.loads(kept._pickled)
+        return copy.deepcopy(kept._value)
 
 
 def read_once(client: MlflowClient) -> MlflowClient:

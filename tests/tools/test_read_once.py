@@ -151,15 +151,25 @@ def test_a_kept_answer_is_copied_as_deepcopy_copies_it(
     assert not (_identities(first) & _identities(again))
 
 
-def test_an_answer_pickle_refuses_is_deep_copied() -> None:
-    from tools.read_once import _copy_of
+class _Answer:
+    """An answer of plain objects, as MLflow's entities are."""
 
-    class Answer:
-        def __init__(self) -> None:
-            self.values = [1, 2]
-            self.hook = lambda: None  # a local function: pickle refuses it, deepcopy keeps it
+    def __init__(self, hook: Any) -> None:
+        self.values = [1, 2]
+        self.hook = hook
 
-    answer = Answer()
-    copied = _copy_of(answer)
-    assert copied is not answer and copied.values == [1, 2] and copied.values is not answer.values
-    assert copied.hook is answer.hook
+
+@pytest.mark.parametrize("picklable", [True, False], ids=["pickled", "deep-copied"])
+def test_a_kept_answer_is_what_was_read_whatever_its_first_caller_does(picklable: bool) -> None:
+    from tools.read_once import _Kept
+
+    # A local function: pickle refuses it, deepcopy keeps it.
+    answer = _Answer(hook=None if picklable else (lambda: None))
+    kept = _Kept.of(answer)
+    assert (kept._pickled is not None) is picklable
+    answer.values.append(3)  # the first caller, who got the answer itself, changes it
+    copies = [_Kept.copy_of(kept) for _ in range(2)]
+    for copied in copies:
+        assert copied is not answer and copied.values == [1, 2]
+        assert copied.hook is answer.hook
+    assert copies[0].values is not copies[1].values
