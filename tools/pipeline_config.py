@@ -37,7 +37,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from tools._config_detect import (
     detect_format,
@@ -90,10 +90,13 @@ from tools._config_tree import (
     _yaml_tree,
 )
 from tools.evidence import DatasetInput, VersionEvidence
+from tools.evidence_cache import ByteBoundedCache, content_key
 
 __all__ = [
     "CONFIG_FILE_FORMATS",
     "DEPENDENCY_FORMATS",
+    "PARSED_CONFIGS",
+    "PARSED_CONFIGS_BYTES",
     "PIPELINE_FORMATS",
     "RUN_DATASETS_SOURCE",
     "RUN_PARAMS_SOURCE",
@@ -119,6 +122,17 @@ __all__ = [
     "parse_config_text",
     "value_text",
 ]
+
+PARSED_CONFIGS_BYTES: Final = 8 * 1024 * 1024
+PARSED_CONFIGS: ByteBoundedCache[tuple[tuple[ConfigValue, ...], tuple[str, ...]]] = (
+    ByteBoundedCache(PARSED_CONFIGS_BYTES)
+)
+"""Parsed config files, by a digest of their text and of everything else they were parsed with
+(format, path, evidence prefix, owner, a Hydra primary's group files). Every candidate compared
+with the same champion parses the champion's configs again, and a review reads configs that did
+not change since the last one. The text is always read afresh, so a replaced file is parsed
+again; a file that fails to parse is not kept, so it reports its error each time. The values are
+frozen models, shared by every caller."""
 
 # --------------------------------------------------------------------------------------------
 # Public loading functions.
@@ -158,6 +172,37 @@ def parse_config_text(
         UnsupportedConfigFormatError: The format is not supported.
     """
     fmt = fmt or detect_format(path, text)
+    # A Hydra primary composes its group files: they are part of what it was parsed from.
+    tree = sorted((files or {}).items()) if fmt == "hydra" else []
+    key = content_key(
+        fmt,
+        path,
+        ref_prefix,
+        origin,
+        str(strict_includes),
+        text,
+        *(p for item in tree for p in item),
+    )
+    kept = PARSED_CONFIGS.get(key)
+    if kept is None:
+        values, includes = _parse_config_text(
+            text, path, fmt, files, ref_prefix, origin, strict_includes
+        )
+        size = 1024 + 32 * (len(text) + sum(len(p) + len(t) for p, t in tree))
+        PARSED_CONFIGS.put(key, (tuple(values), tuple(includes)), size)
+        return values, includes
+    return list(kept[0]), list(kept[1])
+
+
+def _parse_config_text(
+    text: str,
+    path: str,
+    fmt: ConfigFormat,
+    files: Mapping[str, str] | None,
+    ref_prefix: str,
+    origin: ConfigOrigin,
+    strict_includes: bool,
+) -> tuple[list[ConfigValue], list[str]]:
     includes: list[str] = []
     if fmt == "requirements":
         flat = _requirements_entries(text, path)

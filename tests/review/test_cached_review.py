@@ -21,12 +21,14 @@ from tools._mlmodel import MLMODEL_FACTS_CACHE
 from tools.discovery import TABLE_CACHE
 from tools.evidence_cache import BOOTSTRAP_CACHE_BYTES, IMPORTANCE_CACHE_BYTES, TABLE_CACHE_BYTES
 from tools.model_importance import IMPORTANCE_CACHE
+from tools.pipeline_config import PARSED_CONFIGS, PARSED_CONFIGS_BYTES
 from tools.significance import BOOTSTRAP_CACHE
 
 FIXED = datetime(2026, 1, 1, tzinfo=UTC)
 # Caches of what parsing the files just read gave, with the budget that turns each back on.
 _PARSE_CACHES = (
     (PARSED_POLICIES, PARSED_POLICIES_BYTES),
+    (PARSED_CONFIGS, PARSED_CONFIGS_BYTES),
     (MLMODEL_CACHE, 1024 * 1024),
     (MLMODEL_FACTS_CACHE, 1024 * 1024),
 )
@@ -83,8 +85,10 @@ def test_cached_and_uncached_reviews_decide_byte_for_byte_alike(
     # importances read already.
     assert TABLE_CACHE.stats().hits >= len(versions) - 1
     assert IMPORTANCE_CACHE.stats().hits >= len(versions) - 1
-    # Every review after the first found the policy files and the champion's MLmodel parsed.
+    # Every review after the first found the policy files, the champion's config files and its
+    # MLmodel parsed.
     assert PARSED_POLICIES.stats().hits >= len(versions) - 1
+    assert PARSED_CONFIGS.stats().hits >= len(versions) - 1
     assert MLMODEL_CACHE.stats().hits >= len(versions) - 1
     warm = {v: _decision_bytes(service, v, "warm") for v in versions}
     assert BOOTSTRAP_CACHE.stats().hits > 0

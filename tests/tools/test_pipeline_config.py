@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from typing import Any
 
 import pytest
 from support.pipeline_fixtures import FIXTURES, tree
@@ -10,8 +11,11 @@ from support.pipeline_fixtures import FIXTURES, tree
 from tools.errors import ToolError
 from tools.evidence import ArtifactFile, DatasetInput, RunEvidence, VersionEvidence
 from tools.pipeline_config import (
+    PARSED_CONFIGS,
+    PARSED_CONFIGS_BYTES,
     SUPPORTED_FORMATS,
     ConfigData,
+    ConfigValue,
     PipelineConfigError,
     UnsupportedConfigFormatError,
     detect_format,
@@ -559,3 +563,76 @@ def test_hostile_config_files_are_problems_not_crashes(
     (problem,) = config.problems
     assert message in problem.message
     assert config.values == {}
+
+
+def _parse(**kwargs: Any) -> tuple[list[ConfigValue], list[str]]:
+    arguments: dict[str, Any] = {
+        "text": "train:\n  seed: 1\n  lr: 0.1\n",
+        "path": "pipeline/train.yaml",
+        **kwargs,
+    }
+    return parse_config_text(**arguments)
+
+
+def _uncached(**kwargs: Any) -> tuple[list[ConfigValue], list[str]]:
+    PARSED_CONFIGS.resize(0)
+    try:
+        return _parse(**kwargs)
+    finally:
+        PARSED_CONFIGS.resize(PARSED_CONFIGS_BYTES)
+
+
+def test_a_config_parsed_again_is_answered_from_the_cache_with_the_same_values() -> None:
+    PARSED_CONFIGS.clear()
+    first = _parse()
+    again = _parse()
+    assert PARSED_CONFIGS.stats().hits == 1
+    assert again == first == _uncached()
+    # Each caller gets lists of its own.
+    again[0].clear()
+    assert _parse() == first
+
+
+_HYDRA = tree("hydra", "new")
+_HYDRA_PRIMARY = "pipeline/config.yaml"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"text": "train:\n  seed: 2\n  lr: 0.1\n"},
+        {"path": "pipeline/other.yaml"},
+        {"ref_prefix": "artifact:credit-risk/3/"},
+        {"origin": "run"},
+        {"fmt": "dvc_params"},
+    ],
+    ids=["text", "path", "ref-prefix", "origin", "format"],
+)
+def test_whatever_a_config_was_parsed_with_is_part_of_what_it_is_kept_under(
+    change: dict[str, Any],
+) -> None:
+    PARSED_CONFIGS.clear()
+    base = _parse()
+    changed = _parse(**change)
+    assert changed != base
+    assert changed == _uncached(**change)
+
+
+def test_a_hydra_primary_is_parsed_again_when_a_group_file_changes() -> None:
+    PARSED_CONFIGS.clear()
+    group = "pipeline/data/window90.yaml"
+    edited = {**_HYDRA, group: _HYDRA[group] + "extra_setting: 7\n"}
+    arguments = {"text": _HYDRA[_HYDRA_PRIMARY], "path": _HYDRA_PRIMARY}
+    before, _ = _parse(**arguments, files=_HYDRA)
+    after, _ = _parse(**arguments, files=edited)
+    assert "data.extra_setting" not in {v.key for v in before}
+    assert "data.extra_setting" in {v.key for v in after}
+    assert PARSED_CONFIGS.stats().hits == 0
+
+
+def test_a_config_that_fails_to_parse_is_not_kept() -> None:
+    PARSED_CONFIGS.clear()
+    for _ in range(2):
+        with pytest.raises(PipelineConfigError):
+            _parse(text="train:\n  seed: [1\n")
+    assert PARSED_CONFIGS.stats().entries == 0
