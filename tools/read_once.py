@@ -14,10 +14,10 @@ one by one (the version, runs, logged models, histories) is not read again by th
 Only metadata reads are kept (runs, versions, logged models, searches, histories, listings);
 failures are not kept. What is kept is a copy taken before anyone sees the answer (its pickle),
 and every repeat gets a copy of that, so a caller that changes what it got cannot change what
-the next caller gets. Calls whose arguments cannot be used as a key, and
-every other method, go straight to the client. A version read by alias also answers the read
-of that version by number (`get_model_version(name, "N")`): MLflow gives the same version, with
-its aliases, either way, and the baseline is read by alias first and by number after.
+the next caller gets. Calls whose arguments cannot be used as a key, and every other method, go
+straight to the client. A version read by alias also answers the read of that version by number
+(`get_model_version(name, "N")`): MLflow gives the same version, with its aliases, either way,
+and the baseline is read by alias first and by number after.
 """
 
 from __future__ import annotations
