@@ -18,6 +18,14 @@ the next caller gets. Calls whose arguments cannot be used as a key, and every o
 straight to the client. A version read by alias also answers the read of that version by number
 (`get_model_version(name, "N")`): MLflow gives the same version, with its aliases, either way,
 and the baseline is read by alias first and by number after.
+
+A caller that read something in a batch can keep the parts as the answers to the single reads
+they stand for (`keep_answer`): the runs of a `search_runs` by id as their `get_run`, the logged
+models of a `search_logged_models` as their `get_logged_model`, one version's evaluation runs
+picked from a search of all the model's. MLflow's search answers hold what its single reads
+hold, but for a run's logged-model inputs, which a search leaves out and nothing here reads. A
+kept answer is never replaced: the first answer to a read is the one every later caller gets.
+`kept_answer` asks for a kept answer without reading.
 """
 
 from __future__ import annotations
@@ -25,13 +33,13 @@ from __future__ import annotations
 import copy
 import pickle
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["READS_KEPT", "ReadOnceClient", "read_once"]
+__all__ = ["READS_KEPT", "ReadOnceClient", "keep_answer", "kept_answer", "read_once"]
 
 READS_KEPT: Final = frozenset(
     {
@@ -121,6 +129,33 @@ class ReadOnceClient:
 
         return kept
 
+    def keep(self, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], value: Any) -> None:
+        """Keep `value` as the answer to `name(*args, **kwargs)`, unless that read has one.
+
+        Raises:
+            ValueError: `name` is not a read this client keeps.
+        """
+        if name not in READS_KEPT:
+            raise ValueError(f"{name!r} is not a read that is kept")
+        key = (name, _frozen(args), _frozen(dict(kwargs)))
+        # The caller keeps `value` too, so what is kept is a copy, as for a read's answer.
+        kept_copy = _Kept.of(value)
+        with self._lock:
+            self._kept.setdefault(key, kept_copy)
+
+    def peek(self, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any | None:
+        """A copy of the answer kept for `name(*args, **kwargs)`, or None; never reads."""
+        try:
+            key: Hashable = (name, _frozen(args), _frozen(dict(kwargs)))
+        except TypeError:
+            return None
+        with self._lock:
+            kept_copy = self._kept.get(key)
+            if kept_copy is None:
+                return None
+            self.repeats += 1
+        return _Kept.copy_of(kept_copy)
+
 
 class _Kept:
     """A kept answer, as its pickle's bytes, from which each repeat gets its own deep copy.
@@ -150,6 +185,40 @@ class _Kept:
         if kept._pickled is not None:
             return pickle.loads(kept._pickled)
         return copy.deepcopy(kept._value)
+
+
+def keep_answer(
+    client: MlflowClient,
+    name: str,
+    args: tuple[Any, ...],
+    value: Any,
+    kwargs: Mapping[str, Any] | None = None,
+) -> None:
+    """Keep `value` as `client`'s answer to `name(*args, **kwargs)` when `client` is a read-once
+    client without an answer to that read yet; any other client keeps nothing.
+
+    Args:
+        client: The client a later read goes through.
+        name: The read, one of `READS_KEPT`.
+        args: Its positional arguments, as the later read passes them.
+        value: What that read would answer now.
+        kwargs: Its keyword arguments, as the later read passes them.
+    """
+    if isinstance(client, ReadOnceClient):
+        client.keep(name, args, kwargs or {}, value)
+
+
+def kept_answer(
+    client: MlflowClient,
+    name: str,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any] | None = None,
+) -> Any | None:
+    """What a read-once `client` keeps as its answer to `name(*args, **kwargs)` (a copy), or
+    None when it keeps none or is not a read-once client; never reads."""
+    if isinstance(client, ReadOnceClient):
+        return client.peek(name, args, kwargs or {})
+    return None
 
 
 def read_once(client: MlflowClient) -> MlflowClient:

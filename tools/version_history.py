@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tools.client import call_mlflow
 from tools.errors import ToolError
 from tools.plausibility_models import HistoricVersion, VersionHistory
+from tools.read_once import kept_answer
 from tools.registry import logged_model_id_from_source
 
 if TYPE_CHECKING:
@@ -66,29 +67,38 @@ def _runs_metrics(
 
     One search instead of a `get_run` per earlier version: the metrics are the same (the latest
     value of each key, deleted runs included), and a run the search does not find is read alone.
-    A failed search finds nothing, so every run is read alone and a failure becomes its gap.
+    A run this gathering has read already (`tools.read_once`) is not searched for again. A
+    failed search finds nothing, so every run is read alone and a failure becomes its gap.
     """
     wanted = sorted({r for r in run_ids if "'" not in r})
     if not wanted or not experiment_ids:
         return {}
+    metrics: dict[str, dict[str, float]] = {}
+    for run_id in wanted:
+        run = kept_answer(client, "get_run", (run_id,))
+        if run is not None:
+            metrics[run_id] = dict(run.data.metrics)
+    rest = [r for r in wanted if r not in metrics]
+    if not rest:
+        return metrics
     from mlflow.entities import ViewType
 
-    listed = ", ".join(f"'{r}'" for r in wanted)
+    listed = ", ".join(f"'{r}'" for r in rest)
     try:
         runs = call_mlflow(
             lambda: client.search_runs(
                 list(experiment_ids),
                 f"attributes.run_id IN ({listed})",
                 run_view_type=ViewType.ALL,
-                max_results=len(wanted),
+                max_results=len(rest),
             ),
-            f"search_runs(run_id IN {len(wanted)} runs)",
+            f"search_runs(run_id IN {len(rest)} runs)",
             attempts=1,
         )
     except ToolError as exc:
         logger.debug("searching the earlier versions' runs failed, reading each: %s", exc)
-        return {}
-    return {str(run.info.run_id): dict(run.data.metrics) for run in runs}
+        return metrics
+    return metrics | {str(run.info.run_id): dict(run.data.metrics) for run in runs}
 
 
 def _metrics_of(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tools.collector import collect_version
-from tools.read_once import READS_KEPT, ReadOnceClient, read_once
+from tools.read_once import READS_KEPT, ReadOnceClient, keep_answer, kept_answer, read_once
 
 MODEL = "credit-risk"
 
@@ -173,3 +173,57 @@ def test_a_kept_answer_is_what_was_read_whatever_its_first_caller_does(picklable
         assert copied is not answer and copied.values == [1, 2]
         assert copied.hook is answer.hook
     assert copies[0].values is not copies[1].values
+
+
+def test_a_kept_answer_answers_the_read_it_stands_for_without_reading(
+    mlflow_store: Any, client: Any
+) -> None:
+    run_id = mlflow_store.versions[1].run_id
+    searched = client.get_run(run_id)
+    kept: Any = ReadOnceClient(client)
+    keep_answer(kept, "get_run", (run_id,), searched)
+    searched.data.params["tampered"] = "yes"  # the keeper's own copy, changed afterwards
+    answer = kept.get_run(run_id)
+    assert (kept.calls, kept.repeats) == (0, 1)
+    assert "tampered" not in answer.data.params
+    assert answer.to_dictionary() == client.get_run(run_id).to_dictionary()
+    # Asked for without reading: a copy of what is kept, or None for what is not.
+    peeked = kept_answer(kept, "get_run", (run_id,))
+    assert peeked is not None and peeked is not answer
+    other = mlflow_store.versions[2].run_id
+    assert kept_answer(kept, "get_run", (other,)) is None
+    assert kept.calls == 0
+
+
+def test_an_answer_read_first_is_never_replaced(mlflow_store: Any, client: Any) -> None:
+    run_id = mlflow_store.versions[1].run_id
+    kept: Any = ReadOnceClient(client)
+    read = kept.get_run(run_id)
+    stale = client.get_run(run_id)
+    stale.data.tags["stale"] = "yes"
+    keep_answer(kept, "get_run", (run_id,), stale)
+    assert kept.get_run(run_id).to_dictionary() == read.to_dictionary()
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [("get_run", None), ("set_tag", ValueError), ("download_artifacts", ValueError)],
+    ids=["kept-read", "write", "download"],
+)
+def test_only_a_kept_read_takes_an_answer(
+    client: Any, name: str, error: type[Exception] | None
+) -> None:
+    kept: Any = ReadOnceClient(client)
+    if error is None:
+        keep_answer(kept, name, ("0" * 32,), "answer")
+        assert kept_answer(kept, name, ("0" * 32,)) == "answer"
+    else:
+        with pytest.raises(error, match=repr(name)):
+            keep_answer(kept, name, ("0" * 32,), "answer")
+
+
+def test_a_client_that_is_not_read_once_keeps_nothing(mlflow_store: Any, client: Any) -> None:
+    run_id = mlflow_store.versions[1].run_id
+    keep_answer(client, "get_run", (run_id,), "not a run")
+    assert kept_answer(client, "get_run", (run_id,)) is None
+    assert client.get_run(run_id).info.run_id == run_id

@@ -67,3 +67,43 @@ def test_the_history_of_an_old_version_holds_every_version_before_it(client: Any
     history = read_version_history(client, MODEL, 5, ["roc_auc"])
     assert [v.version for v in history.versions] == [1, 2, 3, 4]
     assert history.gaps == []
+
+
+class _RunSearches:
+    """A client that counts the run searches sent through it."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.searches = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "search_runs":
+            self.searches += 1
+        return getattr(self._client, name)
+
+
+@pytest.mark.parametrize(
+    ("read_first", "searches"),
+    [((), 1), ((1,), 1), ((1, 2), 0)],
+    ids=["nothing-read", "one-read", "all-read"],
+)
+def test_earlier_runs_already_read_are_not_searched_for_again(
+    mlflow_store: Any, read_first: tuple[int, ...], searches: int
+) -> None:
+    """The session store's model: its versions 1 and 2 before version 3, in one experiment."""
+    from tools.client import make_client
+
+    store_client = make_client(mlflow_store.tracking_uri)
+    model, experiment = mlflow_store.model, mlflow_store.experiment_id
+    expected = read_version_history(
+        store_client, model, 3, ["roc_auc", "recall"], experiment_ids=[experiment]
+    )
+    sent: Any = _RunSearches(store_client)
+    counted = ReadOnceClient(sent)
+    for number in read_first:
+        counted.get_run(mlflow_store.versions[number].run_id)
+    history = read_version_history(
+        counted, model, 3, ["roc_auc", "recall"], experiment_ids=[experiment]
+    )
+    assert history == expected and [v.version for v in history.versions] == [1, 2]
+    assert sent.searches == searches
