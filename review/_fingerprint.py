@@ -68,11 +68,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from policies.loader import LoadedPolicy
 from review._decide import package_versions
 from tools._genai_eval import evaluation_traces, is_genai_evaluation
-from tools._safety import EVAL_TARGET_TAG, eval_target
+from tools._safety import EVAL_TARGET_TAG, eval_target, linked_runs_among, linked_runs_search
 from tools.client import call_mlflow
 from tools.collector import evidence_tags
 from tools.errors import ToolError
 from tools.file_hashes import FileHashes
+from tools.read_once import keep_answer
 from tools.registry import logged_model_id_from_source, parse_version_ref, version_holding
 from tools.runs import LOSS_LIKE_KEYS
 from tools.version_history import search_earlier_versions
@@ -699,21 +700,35 @@ class _Plan:
             parts[label] = self.reads.result(("traces", run_id), f"traces of run {run_id}")
 
     def collect_evaluations(
-        self, model: str, roles: dict[str, Any], runs: Sequence[Any], parts: dict[str, Any]
+        self, model: str, roles: dict[str, Any], runs: dict[str, Any], parts: dict[str, Any]
     ) -> tuple[str, ...]:
         """Put each version's safety evaluations logged apart from its source run (runs tagged
         with it as their target, in its run's experiment) and their artifact directories into
-        `parts`; the experiments searched."""
-        experiments = tuple(sorted({str(run.info.experiment_id) for run in runs}))
+        `parts`; the experiments searched.
+
+        `runs` holds each role's source run (a role without one is absent). The search covers
+        every evaluation run the review's own search for a version could find, so it also
+        answers those searches (`tools.linked_runs_among`) for the review that follows.
+        """
+        from mlflow.store.entities.paged_list import PagedList
+
+        experiments = tuple(sorted({str(run.info.experiment_id) for run in runs.values()}))
         if not experiments:
             return experiments
         key = ("evaluations", model, *experiments)
         self.reads.start(key, _evaluations_read, self.client, experiments, model)
         found = self.reads.result(key, f"evaluation runs of {model!r}")
         for role, mv in roles.items():
-            target = eval_target(model, int(mv.version))
+            number = int(mv.version)
+            target = eval_target(model, number)
             linked = [r for r in found if r.data.tags.get(EVAL_TARGET_TAG) == target]
             self.put_runs(f"{role}.evaluations", linked, parts)
+            run = runs.get(role)
+            if run is not None:
+                experiment = str(run.info.experiment_id)
+                args, kwargs = linked_runs_search(experiment, model, number)
+                picked = PagedList(linked_runs_among(found, experiment, model, number), None)
+                keep_answer(self.client, "search_runs", args, picked, kwargs)
         return experiments
 
     def earlier_versions(self, model: str, number: int) -> list[Any]:
@@ -777,8 +792,8 @@ class _Plan:
         mapping may fill in); what the earlier versions point at.
 
         Earlier runs no batch covers yet are searched for in `experiments` (the candidate's
-        and the baseline's) with the very search the review's history makes, so a review that
-        follows takes it from this read; what it does not return is read on its own.
+        and the baseline's) in one search, which answers each run's own read, so a review that
+        follows searches for none of them again; what it does not return is read on its own.
         """
         pairs = self.start_history(earlier, experiments)
         parts["history.versions"] = [
@@ -836,7 +851,11 @@ def _runs_read(
         ),
         what,
     )
-    return {str(run.info.run_id): run for run in found if run.info.run_id in run_ids}
+    runs = {str(run.info.run_id): run for run in found if run.info.run_id in run_ids}
+    # The review that follows reads each of these runs alone; the search answers for them.
+    for run_id, run in runs.items():
+        keep_answer(client, "get_run", (run_id,), run)
+    return runs
 
 
 def _logged_model_read(client: MlflowClient, model_id: str) -> Any:
@@ -856,7 +875,10 @@ def _logged_models_read(
         ),
         what,
     )
-    return {str(m.model_id): m for m in found if m.model_id in model_ids}
+    models = {str(m.model_id): m for m in found if m.model_id in model_ids}
+    for model_id, logged in models.items():
+        keep_answer(client, "get_logged_model", (model_id,), logged)
+    return models
 
 
 def _full(found: Any, what: str) -> list[Any]:
@@ -1080,11 +1102,11 @@ def evidence_fingerprint(
             # what is known of the baseline, so those reads join this round instead of waiting
             # for the candidate's run (a wrong guess is read again).
             plan.start_guesses(model, pointed, number if baseline is not None else None)
-        runs: list[Any] = []
+        runs: dict[str, Any] = {}
         for role, (run_id, model_id) in pointed.items():
             run = plan.collect(role, run_id, model_id, parts)
             if run is not None:
-                runs.append(run)
+                runs[role] = run
             _MEMO.put(("points_at", model, str(int(roles[role].version))), (run_id, model_id))
         searched = plan.collect_evaluations(model, roles, runs, parts)
         holder_number = int(holder.version) if holder is not None else None

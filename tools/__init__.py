@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from tools._genai_eval import is_genai_evaluation as is_genai_evaluation
     from tools._safety import EVAL_TARGET_TAG as EVAL_TARGET_TAG
     from tools._safety import eval_target as eval_target
+    from tools._safety import linked_runs_among as linked_runs_among
+    from tools._safety import linked_runs_search as linked_runs_search
     from tools.artifact_manifest import ManifestTooLargeError as ManifestTooLargeError
     from tools.artifact_manifest import build_manifest as build_manifest
     from tools.artifact_scan import ArtifactScan as ArtifactScan
@@ -188,6 +190,7 @@ if TYPE_CHECKING:
     from tools.quick_acks import (
         acknowledge_responses_at_once as acknowledge_responses_at_once,
     )
+    from tools.read_once import keep_answer as keep_answer
     from tools.redaction import install_log_redaction as install_log_redaction
     from tools.redaction import redact as redact
     from tools.registry import (
@@ -318,6 +321,9 @@ _EXPORTS: dict[str, str] = {
     "is_genai_evaluation": "tools._genai_eval",
     "EVAL_TARGET_TAG": "tools._safety",
     "eval_target": "tools._safety",
+    "linked_runs_among": "tools._safety",
+    "keep_answer": "tools.read_once",
+    "linked_runs_search": "tools._safety",
     "HISTORY_MAX_VERSIONS": "tools.version_history",
     "GENAI_TABLE_PATH": "tools._genai_eval",
     "EvidenceMapping": "tools.evidence_mapping",
@@ -469,8 +475,11 @@ __all__ = [
     "is_config_artifact",
     "is_genai_evaluation",
     "journal_in_wal",
+    "keep_answer",
     "key_matches",
     "label_differences",
+    "linked_runs_among",
+    "linked_runs_search",
     "list_run_artifacts",
     "load_config_files",
     "load_pipeline_config",

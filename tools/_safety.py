@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +28,7 @@ from tools.runs import run_evidence_from
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import Run
 
 __all__ = [
     "EVAL_TARGET_TAG",
@@ -35,6 +36,8 @@ __all__ = [
     "SAFETY_PREFIX",
     "SafetyEvidence",
     "eval_target",
+    "linked_runs_among",
+    "linked_runs_search",
     "read_safety_evidence",
     "read_safety_results",
     "safety_metrics",
@@ -136,19 +139,62 @@ def _parse_cases(path: str, data: bytes) -> list[dict[str, Any]]:
     return parsed
 
 
-def _linked_runs(
-    client: MlflowClient, run: RunEvidence, model: str, version: int
-) -> list[RunEvidence]:
+def linked_runs_search(
+    experiment_id: str, model: str, version: int
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments of the `search_runs` that finds the evaluation runs linked to `model`
+    `version` in `experiment_id`: newest first, at most `MAX_LINKED_RUNS`.
+
+    Args:
+        experiment_id: The experiment of the version's source run.
+        model: Registered model name.
+        version: Version number.
+    """
     target = eval_target(model, version)
     # MLflow's filter grammar has no escape for the quote character inside a string literal.
     quote = '"' if "'" in target else "'"
+    return ([experiment_id],), {
+        "filter_string": f"tags.`{EVAL_TARGET_TAG}` = {quote}{target}{quote}",
+        "max_results": MAX_LINKED_RUNS,
+        "order_by": ["attributes.start_time DESC"],
+    }
+
+
+def linked_runs_among(
+    runs: Iterable[Run], experiment_id: str, model: str, version: int
+) -> list[Run]:
+    """What `linked_runs_search` finds, picked from `runs`: the whole answer of a wider search of
+    the same active runs (one that matched every run the narrower search can find).
+
+    Its runs in `experiment_id` tagged with the version's target, in the order MLflow gives that
+    search (the newest start first, runs without a start last, then by run id), at most
+    `MAX_LINKED_RUNS`.
+
+    Args:
+        runs: A wider search's whole answer.
+        experiment_id: The experiment of the version's source run.
+        model: Registered model name.
+        version: Version number.
+    """
+    target = eval_target(model, version)
+    picked = [
+        r
+        for r in runs
+        if str(r.info.experiment_id) == experiment_id and r.data.tags.get(EVAL_TARGET_TAG) == target
+    ]
+    picked.sort(
+        key=lambda r: (r.info.start_time is None, -(r.info.start_time or 0), str(r.info.run_id))
+    )
+    return picked[:MAX_LINKED_RUNS]
+
+
+def _linked_runs(
+    client: MlflowClient, run: RunEvidence, model: str, version: int
+) -> list[RunEvidence]:
+    args, kwargs = linked_runs_search(run.experiment_id, model, version)
+    target = eval_target(model, version)
     runs = call_mlflow(
-        lambda: client.search_runs(
-            [run.experiment_id],
-            filter_string=f"tags.`{EVAL_TARGET_TAG}` = {quote}{target}{quote}",
-            max_results=MAX_LINKED_RUNS,
-            order_by=["attributes.start_time DESC"],
-        ),
+        lambda: client.search_runs(*args, **kwargs),
         f"search_runs(experiment {run.experiment_id!r}, {EVAL_TARGET_TAG}={target!r})",
     )
     return [run_evidence_from(r) for r in runs if r.info.run_id != run.run_id]

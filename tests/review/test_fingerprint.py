@@ -969,6 +969,31 @@ def test_a_fresh_gate_reads_what_its_first_fingerprint_read_once(
     assert len(by_id) == len(set(by_id)), paths
 
 
+def test_a_fresh_gate_reads_nothing_its_remembered_fingerprint_read_in_batches(
+    gate: GateService, served: MlflowServer, tmp_path: Path
+) -> None:
+    """Warm (the fingerprint searches the runs, the logged models and the model's evaluation
+    runs): the review takes each run, logged model and version's evaluation runs from those
+    searches instead of reading them again, and gathers what a review without a fingerprint
+    gathers."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with HttpRelay(served.port, with_queries=True) as relay:
+        relayed = _gate_on(relay.url, gate, ledger)
+        expected = relayed.reviews.gather(MODEL, CANDIDATE).bundle.digest
+        relayed.fingerprint(MODEL, CANDIDATE)
+        relay.take_requests()
+        answer = relayed.gate(MODEL, CANDIDATE)
+        relayed.drain()
+        assert not answer.reused and answer.error is None, answer
+        assert answer.evidence_digest == expected
+        paths = [path for _, path in relay.take_requests()]
+    ledger.close()
+    assert not [p for p in paths if "/runs/get?" in p or "/logged-models/m-" in p], paths
+    # Two searches of runs by the fingerprint taken before the answer (the runs; the evaluation
+    # runs) and two by the one taken after it: none by the review.
+    assert sum(p.endswith("/runs/search") for p in paths) == 4, paths
+
+
 def test_a_server_that_refuses_the_bulk_history_is_read_run_by_run(
     gate: GateService, served: MlflowServer, tmp_path: Path
 ) -> None:

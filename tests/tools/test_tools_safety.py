@@ -7,7 +7,11 @@ from typing import Any
 import pytest
 
 from tools._safety import (
+    EVAL_TARGET_TAG,
     MAX_FAILING_CASES,
+    MAX_LINKED_RUNS,
+    linked_runs_among,
+    linked_runs_search,
     read_safety_evidence,
     read_safety_results,
     safety_metrics,
@@ -91,3 +95,66 @@ def test_safety_metrics_grouping(
     metrics: dict[str, float], expected: dict[str, dict[str, float]]
 ) -> None:
     assert safety_metrics(metrics) == expected
+
+
+@pytest.fixture(scope="module")
+def evaluation_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, str]]:
+    """A store of evaluation runs as teams leave them: more runs for one version than a review
+    reads, some started at the same millisecond, a deleted one, targets that share a prefix or
+    differ in case, and the same target in a second experiment."""
+    from mlflow import MlflowClient
+
+    root = tmp_path_factory.mktemp("evaluation-runs")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(uri, uri)
+    experiments = {
+        name: client.create_experiment(name, artifact_location=(root / name).as_uri())
+        for name in ("a", "b")
+    }
+    started = 1_700_000_000_000
+
+    def log(experiment: str, target: str, offset: int) -> str:
+        run = client.create_run(
+            experiments[experiment], start_time=started + offset, tags={EVAL_TARGET_TAG: target}
+        )
+        client.set_terminated(run.info.run_id)
+        return str(run.info.run_id)
+
+    for i in range(MAX_LINKED_RUNS + 5):
+        log("a", "m/2", i // 3)  # three runs a millisecond: ties broken by run id
+    client.delete_run(log("a", "m/2", 10_000))
+    for target, offset in [("m/1", 5), ("m/1", 6), ("m/20", 7), ("M/2", 8), ("m/2", 9)]:
+        log("b" if offset == 9 else "a", target, offset)
+    return client, experiments
+
+
+@pytest.mark.parametrize(
+    ("experiment", "version"),
+    [("a", 2), ("a", 1), ("a", 20), ("b", 2), ("b", 1)],
+    ids=[
+        "cut-at-the-limit-with-ties",
+        "another-version",
+        "a-prefix-sibling",
+        "second-experiment",
+        "none-linked",
+    ],
+)
+def test_the_linked_runs_picked_from_a_wider_search_are_the_search_s_own(
+    evaluation_runs: tuple[Any, dict[str, str]], experiment: str, version: int
+) -> None:
+    client, experiments = evaluation_runs
+    import random
+
+    wider = list(
+        client.search_runs(
+            sorted(experiments.values()), f"tags.`{EVAL_TARGET_TAG}` LIKE 'm/%'", max_results=1000
+        )
+    )
+    # Whatever order the wider search gives (a server's may differ from the narrower one's).
+    random.Random(version).shuffle(wider)
+    args, kwargs = linked_runs_search(experiments[experiment], "m", version)
+    searched = [r.info.run_id for r in client.search_runs(*args, **kwargs)]
+    picked = linked_runs_among(wider, experiments[experiment], "m", version)
+    assert [r.info.run_id for r in picked] == searched
+    if (experiment, version) == ("a", 2):
+        assert len(searched) == MAX_LINKED_RUNS
