@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -143,8 +144,6 @@ def test_the_linked_runs_picked_from_a_wider_search_are_the_search_s_own(
     evaluation_runs: tuple[Any, dict[str, str]], experiment: str, version: int
 ) -> None:
     client, experiments = evaluation_runs
-    import random
-
     wider = list(
         client.search_runs(
             sorted(experiments.values()), f"tags.`{EVAL_TARGET_TAG}` LIKE 'm/%'", max_results=1000
