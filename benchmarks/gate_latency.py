@@ -8,6 +8,10 @@ For every candidate of the demo registry (`credit-risk` v2-v6, champion v1), on 
   models, histories, artifact listings, policies) is unchanged, so the decision recorded with it
   is reused without reading the evidence; each reused call is followed by one native check, so
   both see the same load;
+- **promogate, re-review**: once every version has its decision, a comment is added to every
+  policy file (a policy revised: the same rules in new bytes) and each version is gated again,
+  `--rounds` times: a fresh review by a process that has fingerprinted the version before, as
+  after any change to a version's evidence or policies; each is followed by a native check too;
 - **MLflow-native**: what a pipeline does with MLflow alone: resolve the candidate and `@champion`,
   fetch both source runs, wrap their metrics as `EvaluationResult`s and call
   `mlflow.validate_evaluation_results` with the policy's `roc_auc >= 0.75` threshold;
@@ -34,6 +38,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -69,6 +74,7 @@ class LatencyRow(BaseModel):
     native_result: str
     fresh_ms: float
     reused_ms: float
+    rereview_ms: float
     native_ms: float
 
     @property
@@ -78,6 +84,10 @@ class LatencyRow(BaseModel):
     @property
     def reused_ratio(self) -> float:
         return self.reused_ms / self.native_ms
+
+    @property
+    def rereview_ratio(self) -> float:
+        return self.rereview_ms / self.native_ms
 
 
 def native_check(tracking_uri: str, model: str, version: int) -> str:
@@ -133,6 +143,17 @@ def _gate(client: httpx.Client, url: str, token: str, version: int) -> tuple[flo
 
 
 _READ_CONNECTIONS: Final = 32
+#: Untimed pause after a re-review: a fresh gate writes its tags and fingerprint after its
+#: answer, and the native check that follows should not share MLflow's server with them.
+_SETTLE_S: Final = 0.5
+
+
+def _revise_policies(policies_dir: Path, mark: str) -> None:
+    """Add a comment to every policy file: a revision that changes no rule but every digest."""
+    for path in sorted(policies_dir.glob("*.y*ml")):
+        with path.open("a", encoding="utf-8") as file:
+            # On a line of its own, whether or not the file ended with a line break.
+            file.write(f"\n# revised: {mark}\n")
 
 
 def _register_more_versions(registry: DemoRegistry, count: int, sources: Path) -> None:
@@ -158,7 +179,8 @@ def measure_gate_latency(
 
     Args:
         workdir: Scratch directory (registry, ledger, logs).
-        policies_dir: The trusted policies (`policies/examples`).
+        policies_dir: The trusted policies (`policies/examples`); the servers read a copy, which
+            the re-reviews revise.
         rounds: Timed calls per version and method (the median is reported).
         env: Environment of the MLflow and promogate servers.
         read_seconds: Duration of the decision-read measurement (0: none).
@@ -177,6 +199,8 @@ def measure_gate_latency(
         _register_more_versions(registry, more_versions, workdir / "more-versions")
         setup["more_versions"] = float(more_versions)
     ledger_url = fresh_ledger_url(workdir)
+    policies = workdir / "policies"
+    shutil.copytree(policies_dir, policies, dirs_exist_ok=True)
     token = create_token(ledger_url, "bench", "deployer", env=env)
     rows: list[LatencyRow] = []
     with MlflowServer(
@@ -191,7 +215,7 @@ def measure_gate_latency(
         api = ApiServer(
             tracking_uri=mlflow_server.url,
             ledger_url=ledger_url,
-            policies_dir=policies_dir,
+            policies_dir=policies,
             env=env,
             log_path=workdir / "api-server.log",
             workers=api_workers,
@@ -204,6 +228,8 @@ def measure_gate_latency(
                 _gate(client, api.url, token, registry.champion_version)
                 native_check(mlflow_server.url, DEMO_MODEL_NAME, registry.champion_version)
                 decision_ids: list[str] = []
+                found: list[tuple[Any, str, str, float, float]] = []
+                native_by_version: dict[int, list[float]] = {}
                 for candidate in registry.candidates:
                     fresh_ms, answer = _gate(client, api.url, token, candidate.version)
                     decision_ids.append(str(answer["decision_id"]))
@@ -218,16 +244,35 @@ def measure_gate_latency(
                         native_ms.append((time.perf_counter() - t0) * 1000.0)
                     if not all(body["reused"] for _, body in reused):
                         raise RuntimeError(f"v{candidate.version}: a repeated gate did not reuse")
+                    verdict = answer["verdict"] + (" (error)" if answer["error"] else "")
+                    reused_ms = statistics.median(ms for ms, _ in reused)
+                    found.append((candidate, verdict, result, fresh_ms, reused_ms))
+                    native_by_version[candidate.version] = native_ms
+                rereviews: dict[int, list[float]] = {c.version: [] for c in registry.candidates}
+                for round_ in range(rounds):
+                    for candidate in registry.candidates:
+                        _revise_policies(policies, f"round {round_}, v{candidate.version}")
+                        ms, body = _gate(client, api.url, token, candidate.version)
+                        if body["reused"] or body["error"]:
+                            raise RuntimeError(f"v{candidate.version}: a re-review was {body!r}")
+                        rereviews[candidate.version].append(ms)
+                        time.sleep(_SETTLE_S)
+                        t0 = time.perf_counter()
+                        native_check(mlflow_server.url, DEMO_MODEL_NAME, candidate.version)
+                        native_by_version[candidate.version].append(
+                            (time.perf_counter() - t0) * 1000.0
+                        )
+                for candidate, verdict, result, fresh_ms, reused_ms in found:
                     rows.append(
                         LatencyRow(
                             version=candidate.version,
                             defect=candidate.title,
-                            promogate_verdict=answer["verdict"]
-                            + (" (error)" if answer["error"] else ""),
+                            promogate_verdict=verdict,
                             native_result=result,
                             fresh_ms=fresh_ms,
-                            reused_ms=statistics.median(ms for ms, _ in reused),
-                            native_ms=statistics.median(native_ms),
+                            reused_ms=reused_ms,
+                            rereview_ms=statistics.median(rereviews[candidate.version]),
+                            native_ms=statistics.median(native_by_version[candidate.version]),
                         )
                     )
             if read_seconds > 0:
@@ -246,26 +291,28 @@ def measure_gate_latency(
 def _table(rows: Sequence[LatencyRow], setup: dict[str, float], rounds: int) -> str:
     lines = [
         "| version | candidate | promogate | MLflow-native | gate, fresh (ms) | "
-        "gate, reused (ms) | native (ms) | fresh / native | reused / native |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|",
+        "gate, reused (ms) | gate, re-review (ms) | native (ms) | fresh / native | "
+        "reused / native | re-review / native |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| v{r.version} | {r.defect} | {r.promogate_verdict} | {r.native_result} | "
-            f"{r.fresh_ms:.0f} | {r.reused_ms:.0f} | {r.native_ms:.0f} | "
-            f"{r.fresh_ratio:.1f}x | {r.reused_ratio:.1f}x |"
+            f"{r.fresh_ms:.0f} | {r.reused_ms:.0f} | {r.rereview_ms:.0f} | {r.native_ms:.0f} | "
+            f"{r.fresh_ratio:.1f}x | {r.reused_ratio:.1f}x | {r.rereview_ratio:.1f}x |"
         )
     fresh = statistics.median(r.fresh_ms for r in rows)
     reused = statistics.median(r.reused_ms for r in rows)
+    rereview = statistics.median(r.rereview_ms for r in rows)
     native = statistics.median(r.native_ms for r in rows)
     lines.append(
-        f"| median | | | | {fresh:.0f} | {reused:.0f} | {native:.0f} | "
-        f"{fresh / native:.1f}x | {reused / native:.1f}x |"
+        f"| median | | | | {fresh:.0f} | {reused:.0f} | {rereview:.0f} | {native:.0f} | "
+        f"{fresh / native:.1f}x | {reused / native:.1f}x | {rereview / native:.1f}x |"
     )
     lines.append("")
     reads = {k: setup.pop(k) for k in ("reads_per_s", "read_errors", "read_p50_ms") if k in setup}
     lines.append(
-        f"Medians of {rounds} calls per version (fresh: one call). Set-up: "
+        f"Medians of {rounds} calls per version (fresh: one call; native: {2 * rounds}). Set-up: "
         + ", ".join(f"{k} {v:.1f}" for k, v in setup.items())
     )
     if reads:
