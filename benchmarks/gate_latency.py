@@ -59,7 +59,7 @@ from scenarios.demo_registry import (
     build_demo_registry,
 )
 
-__all__ = ["LatencyRow", "main", "measure_gate_latency", "native_check"]
+__all__ = ["LatencyRow", "main", "measure_gate_latency", "native_check", "revise_policies"]
 
 _ROC_AUC_MIN: Final = 0.75
 _GATE_TIMEOUT_S: Final = 300.0
@@ -148,7 +148,7 @@ _READ_CONNECTIONS: Final = 32
 _SETTLE_S: Final = 0.5
 
 
-def _revise_policies(policies_dir: Path, mark: str) -> None:
+def revise_policies(policies_dir: Path, mark: str) -> None:
     """Add a comment to every policy file: a revision that changes no rule but every digest."""
     for path in sorted(policies_dir.glob("*.y*ml")):
         with path.open("a", encoding="utf-8") as file:
@@ -251,7 +251,7 @@ def measure_gate_latency(
                 rereviews: dict[int, list[float]] = {c.version: [] for c in registry.candidates}
                 for round_ in range(rounds):
                     for candidate in registry.candidates:
-                        _revise_policies(policies, f"round {round_}, v{candidate.version}")
+                        revise_policies(policies, f"round {round_}, v{candidate.version}")
                         ms, body = _gate(client, api.url, token, candidate.version)
                         if body["reused"] or body["error"]:
                             raise RuntimeError(f"v{candidate.version}: a re-review was {body!r}")
