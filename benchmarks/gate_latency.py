@@ -11,7 +11,8 @@ For every candidate of the demo registry (`credit-risk` v2-v6, champion v1), on 
 - **promogate, re-review**: once every version has its decision, a comment is added to every
   policy file (a policy revised: the same rules in new bytes) and each version is gated again,
   `--rounds` times: a fresh review by a process that has fingerprinted the version before, as
-  after any change to a version's evidence or policies; each is followed by a native check too;
+  after a team revises a policy; each is followed by a native check too, once the gate has
+  written its tags and fingerprint;
 - **MLflow-native**: what a pipeline does with MLflow alone: resolve the candidate and `@champion`,
   fetch both source runs, wrap their metrics as `EvaluationResult`s and call
   `mlflow.validate_evaluation_results` with the policy's `roc_auc >= 0.75` threshold;
