@@ -70,6 +70,11 @@ def _frozen(value: Any) -> Hashable:
     return cast(Hashable, value)
 
 
+def _key(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Hashable:
+    """The key of the read `name(*args, **kwargs)`; raises TypeError when there can be none."""
+    return (name, _frozen(args), _frozen(dict(kwargs)))
+
+
 def _by_number(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], value: Any) -> Hashable:
     """The key of `get_model_version(model, "N")` for the version a by-alias read returned, or
     None for any other read."""
@@ -78,7 +83,7 @@ def _by_number(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], value: 
     model, version = args[0], getattr(value, "version", None)
     if not isinstance(model, str) or getattr(value, "name", model) != model or version is None:
         return None
-    return ("get_model_version", _frozen((model, str(version))), _frozen({}))
+    return _key("get_model_version", (model, str(version)), {})
 
 
 class ReadOnceClient:
@@ -106,7 +111,7 @@ class ReadOnceClient:
     def _kept_read(self, name: str, read: Callable[..., Any]) -> Callable[..., Any]:
         def kept(*args: Any, **kwargs: Any) -> Any:
             try:
-                key: Hashable = (name, _frozen(args), _frozen(kwargs))
+                key = _key(name, args, kwargs)
             except TypeError:
                 return read(*args, **kwargs)
             with self._lock:
@@ -137,7 +142,7 @@ class ReadOnceClient:
         """
         if name not in READS_KEPT:
             raise ValueError(f"{name!r} is not a read that is kept")
-        key = (name, _frozen(args), _frozen(dict(kwargs)))
+        key = _key(name, args, kwargs)
         # The caller keeps `value` too, so what is kept is a copy, as for a read's answer.
         kept_copy = _Kept.of(value)
         with self._lock:
@@ -146,7 +151,7 @@ class ReadOnceClient:
     def peek(self, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any | None:
         """A copy of the answer kept for `name(*args, **kwargs)`, or None; never reads."""
         try:
-            key: Hashable = (name, _frozen(args), _frozen(dict(kwargs)))
+            key = _key(name, args, kwargs)
         except TypeError:
             return None
         with self._lock:
