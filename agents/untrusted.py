@@ -40,7 +40,7 @@ from agents._untrusted_detectors import (
 )
 from policies.decision import Finding
 from policies.result import CheckResult, PolicyVerdict
-from tools.evidence import EvidenceBundle, VersionEvidence
+from tools.evidence import EvalTable, EvidenceBundle, VersionEvidence
 from tools.pipeline_config import is_config_artifact, load_pipeline_config, value_text
 
 __all__ = [
@@ -352,11 +352,24 @@ def _table_texts(version: VersionEvidence) -> Iterator[tuple[Place, str, str]]:
     if table is None:
         return
     base = artifact_ref(version, "run", table.path)
+    # A table is parsed once and shared (the champion's by every candidate compared with it), and
+    # finding its distinct cells walks every row: half of screening the demo's bundles, per review.
+    for fragment, text in table.derived(_SCREENED_CELLS, lambda: _screened_cells(table)):
+        yield "eval_table_cell", f"{base}#{fragment}", text
+
+
+_SCREENED_CELLS = "screened cells"
+
+
+def _screened_cells(table: EvalTable) -> tuple[tuple[str, str], ...]:
+    """(reference fragment, text) of the column names and the distinct string cells that are not
+    identifiers, each at its first row, at most `_MAX_TABLE_STRINGS` in all."""
+    cells: list[tuple[str, str]] = []
     seen: set[str] = set()
     for column in table.columns:
         if column not in seen:
             seen.add(column)
-            yield "eval_table_cell", f"{base}#columns/{column}", column
+            cells.append((f"columns/{column}", column))
     for position, column in enumerate(table.columns):
         firsts: dict[str, int] = {}
         for index, row in enumerate(table.rows):
@@ -367,9 +380,10 @@ def _table_texts(version: VersionEvidence) -> Iterator[tuple[Place, str, str]]:
             if cell in seen or _IDENTIFIER.match(cell):
                 continue
             if len(seen) >= _MAX_TABLE_STRINGS:
-                return
+                return tuple(cells)
             seen.add(cell)
-            yield "eval_table_cell", f"{base}#rows/{index}/{column}", cell
+            cells.append((f"rows/{index}/{column}", cell))
+    return tuple(cells)
 
 
 def _version_texts(version: VersionEvidence) -> Iterator[tuple[Place, str, str]]:
