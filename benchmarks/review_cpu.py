@@ -4,6 +4,11 @@
   the digest was before), for each candidate's bundle: with evaluation tables seen before (a copy
   of the bundle sharing its table objects, as every candidate shares the champion's table
   through `TABLE_CACHE`) and with tables never seen (a deep copy). The digests must be equal.
+- **The texts a screening reads.** `agents.untrusted.screened_texts` of each candidate's bundle
+  (both versions' texts, the evaluation tables' distinct cells among them) with tables seen
+  before (the table objects a review shares, whose cells were found once) and with tables never
+  seen (tables rebuilt from the same columns and rows, made before timing): the way every
+  review found them before. The texts must be equal.
 - **A model file's importances, first read.** The review's reader (`load_skops_importances`: one
   parse of the file, audited before anything is constructed) per model file of the demo, both
   when the policy trusts the file's types and when it does not (the demo's policies trust none
@@ -21,24 +26,36 @@ nothing imports it.
 from __future__ import annotations
 
 import argparse
+import gc
 import io
-from collections.abc import Sequence
+import statistics
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from agents.untrusted import screened_texts
 from benchmarks._timing import median_ms
 from benchmarks.review_latency import prepare_registry
 from scenarios.demo_registry import DemoRegistry
-from tools import EvidenceBundle, canonical_digest, collect_bundle, download_artifact
+from tools import EvalTable, EvidenceBundle, canonical_digest, collect_bundle, download_artifact
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 _MODEL_MAX_BYTES = 64 * 1024 * 1024
 
-__all__ = ["DigestRow", "ImportanceRow", "main", "measure_digests", "measure_importances"]
+__all__ = [
+    "DigestRow",
+    "ImportanceRow",
+    "ScreeningRow",
+    "main",
+    "measure_digests",
+    "measure_importances",
+    "measure_screening",
+]
 
 
 class DigestRow(BaseModel):
@@ -50,6 +67,16 @@ class DigestRow(BaseModel):
     new_tables_ms: float
     tables_seen_ms: float
     same_digest: bool
+
+
+class ScreeningRow(BaseModel):
+    """One candidate's bundle: finding the texts its screening reads, each way."""
+
+    version: int
+    texts: int
+    new_tables_ms: float
+    tables_seen_ms: float
+    same_texts: bool
 
 
 class ImportanceRow(BaseModel):
@@ -93,6 +120,51 @@ def measure_digests(registry: DemoRegistry, repeats: int = 5) -> list[DigestRow]
     client = _client(registry)
     return [
         _digest_row(c.version, collect_bundle(client, registry.model_name, c.version), repeats)
+        for c in registry.candidates
+    ]
+
+
+def _with_new_tables(bundle: EvidenceBundle) -> EvidenceBundle:
+    """`bundle` with each evaluation table rebuilt from its columns and rows (never seen)."""
+    versions: dict[str, Any] = {}
+    for role in ("candidate", "baseline"):
+        version = getattr(bundle, role)
+        if version is not None and version.eval_table is not None:
+            table = version.eval_table
+            new = EvalTable(path=table.path, columns=table.columns, rows=table.rows)
+            versions[role] = version.model_copy(update={"eval_table": new})
+    return bundle.model_copy(update=versions)
+
+
+def _screened_ms(bundles: Callable[[], EvidenceBundle], repeats: int) -> float:
+    """Median time of `screened_texts` of `bundles()`, each made and the heap collected before
+    its timing, so that neither the copy nor a collection it triggers is timed."""
+    times = []
+    for _ in range(repeats):
+        bundle = bundles()
+        gc.collect()
+        started = time.perf_counter()
+        screened_texts(bundle)
+        times.append((time.perf_counter() - started) * 1000.0)
+    return statistics.median(times)
+
+
+def _screening_row(version: int, bundle: EvidenceBundle, repeats: int) -> ScreeningRow:
+    texts = screened_texts(bundle)  # finds the shared tables' cells for the timings below
+    return ScreeningRow(
+        version=version,
+        texts=len(texts),
+        new_tables_ms=_screened_ms(lambda: _with_new_tables(bundle), repeats),
+        tables_seen_ms=_screened_ms(lambda: bundle, repeats),
+        same_texts=screened_texts(_with_new_tables(bundle)) == texts,
+    )
+
+
+def measure_screening(registry: DemoRegistry, repeats: int = 5) -> list[ScreeningRow]:
+    """Time finding each candidate's screened texts both ways (see the module docstring)."""
+    client = _client(registry)
+    return [
+        _screening_row(c.version, collect_bundle(client, registry.model_name, c.version), repeats)
         for c in registry.candidates
     ]
 
@@ -161,7 +233,11 @@ def measure_importances(registry: DemoRegistry, repeats: int = 3) -> list[Import
     return [_importance_row(version, data, repeats) for version, data in files.items()]
 
 
-def render(digests: Sequence[DigestRow], importances: Sequence[ImportanceRow]) -> str:
+def render(
+    digests: Sequence[DigestRow],
+    importances: Sequence[ImportanceRow],
+    screenings: Sequence[ScreeningRow] = (),
+) -> str:
     lines = [
         "| version | bundle JSON (kB) | full dump (ms) | new tables (ms) | tables seen (ms) "
         "| same digest |",
@@ -184,6 +260,18 @@ def render(digests: Sequence[DigestRow], importances: Sequence[ImportanceRow]) -
         f"| {r.refused_now_ms:.0f} | {r.refused_now_ms / r.refused_before_ms:.2f} |"
         for r in importances
     ]
+    if screenings:
+        lines += [
+            "",
+            "| version | texts screened | tables never seen (ms) | tables seen (ms) "
+            "| seen / never seen | same texts |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        lines += [
+            f"| v{r.version} | {r.texts} | {r.new_tables_ms:.2f} | {r.tables_seen_ms:.2f} "
+            f"| {r.tables_seen_ms / r.new_tables_ms:.2f} | {'yes' if r.same_texts else 'NO'} |"
+            for r in screenings
+        ]
     return "\n".join(lines)
 
 
@@ -194,7 +282,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     registry = prepare_registry(args.workdir, reuse=args.reuse)
-    print(render(measure_digests(registry, args.repeats), measure_importances(registry, 3)))
+    print(
+        render(
+            measure_digests(registry, args.repeats),
+            measure_importances(registry, 3),
+            measure_screening(registry, args.repeats),
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from benchmarks.review_cpu import measure_digests, measure_importances, render
+import re
+
+from benchmarks.review_cpu import (
+    measure_digests,
+    measure_importances,
+    measure_screening,
+    render,
+)
 from scenarios.demo_registry import DemoRegistry
 
 
-def test_every_candidates_digest_is_the_same_both_ways_and_every_model_file_is_timed(
+def test_every_candidates_digest_and_texts_are_the_same_both_ways_and_every_file_is_timed(
     demo_registry: DemoRegistry,
 ) -> None:
     digests = measure_digests(demo_registry, repeats=1)
@@ -16,6 +23,10 @@ def test_every_candidates_digest_is_the_same_both_ways_and_every_model_file_is_t
     versions = [demo_registry.champion_version, *(c.version for c in demo_registry.candidates)]
     assert [r.version for r in importances] == versions
     assert all(r.megabytes > 0 for r in importances)
-    table = render(digests, importances)
+    screenings = measure_screening(demo_registry, repeats=1)
+    assert [r.version for r in screenings] == [c.version for c in demo_registry.candidates]
+    assert all(r.same_texts and r.texts > 0 for r in screenings)
+    table = render(digests, importances, screenings)
     assert "| NO |" not in table
-    assert table.count("\n| v") == len(digests) + len(importances)
+    rows = re.findall(r"^\| v\d", table, flags=re.MULTILINE)
+    assert len(rows) == len(digests) + len(importances) + len(screenings)
