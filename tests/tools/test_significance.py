@@ -189,6 +189,28 @@ def test_paired_bootstrap_gives_the_pinned_numbers(metric: str) -> None:
     assert (found.delta, found.ci_low, found.ci_high, found.p_value) == PINNED[metric]
 
 
+# The same for a bootstrap drawn in several blocks, the last one partial (1,333 + 667 resamples of
+# 1,500 examples): the pins above fit in one block.
+PINNED_BLOCKS = {
+    "recall": (0.04123711340206182, 0.015124153340265824, 0.06754530477759468, 0.999000499750125),
+    "roc_auc": (
+        -0.0013522973144965977,
+        -0.009207763830892243,
+        0.005745565290333676,
+        0.35132433783108447,
+    ),
+}
+
+
+@pytest.mark.parametrize("metric", list(PINNED_BLOCKS), ids=list(PINNED_BLOCKS))
+def test_a_bootstrap_of_several_blocks_gives_the_pinned_numbers(metric: str) -> None:
+    y, a, b = _models(n=1500, shift=0.05)
+    if metric != "roc_auc":
+        a, b = (a > 0.5).astype(np.float64), (b > 0.45).astype(np.float64)
+    found = paired_bootstrap(metric, list(y), list(a), list(b), n_resamples=2000, seed=7)  # type: ignore[arg-type]
+    assert (found.delta, found.ci_low, found.ci_high, found.p_value) == PINNED_BLOCKS[metric]
+
+
 @pytest.mark.parametrize(
     ("n", "resamples"),
     [(1, 1), (2, 32), (300, 7), (1023, 32), (1024, 32), (4599, 5)],
