@@ -180,15 +180,6 @@ PINNED = {
 }
 
 
-@pytest.mark.parametrize("metric", METRIC_NAMES, ids=list(METRIC_NAMES))
-def test_paired_bootstrap_gives_the_pinned_numbers(metric: str) -> None:
-    y, a, b = _models(n=400, shift=0.05)
-    if metric != "roc_auc":
-        a, b = (a > 0.5).astype(np.float64), (b > 0.45).astype(np.float64)
-    found = paired_bootstrap(metric, list(y), list(a), list(b), n_resamples=500, seed=7)  # type: ignore[arg-type]
-    assert (found.delta, found.ci_low, found.ci_high, found.p_value) == PINNED[metric]
-
-
 # The same for a bootstrap drawn in several blocks, the last one partial (1,333 + 667 resamples of
 # 1,500 examples): the pins above fit in one block.
 PINNED_BLOCKS = {
@@ -202,13 +193,20 @@ PINNED_BLOCKS = {
 }
 
 
-@pytest.mark.parametrize("metric", list(PINNED_BLOCKS), ids=list(PINNED_BLOCKS))
-def test_a_bootstrap_of_several_blocks_gives_the_pinned_numbers(metric: str) -> None:
-    y, a, b = _models(n=1500, shift=0.05)
+@pytest.mark.parametrize(
+    ("metric", "n", "resamples", "pinned"),
+    [(m, 400, 500, PINNED[m]) for m in METRIC_NAMES]
+    + [(m, 1500, 2000, PINNED_BLOCKS[m]) for m in PINNED_BLOCKS],
+    ids=[*METRIC_NAMES, *(f"{m}-several-blocks" for m in PINNED_BLOCKS)],
+)
+def test_paired_bootstrap_gives_the_pinned_numbers(
+    metric: str, n: int, resamples: int, pinned: tuple[float, float, float, float]
+) -> None:
+    y, a, b = _models(n=n, shift=0.05)
     if metric != "roc_auc":
         a, b = (a > 0.5).astype(np.float64), (b > 0.45).astype(np.float64)
-    found = paired_bootstrap(metric, list(y), list(a), list(b), n_resamples=2000, seed=7)  # type: ignore[arg-type]
-    assert (found.delta, found.ci_low, found.ci_high, found.p_value) == PINNED_BLOCKS[metric]
+    found = paired_bootstrap(metric, list(y), list(a), list(b), n_resamples=resamples, seed=7)  # type: ignore[arg-type]
+    assert (found.delta, found.ci_low, found.ci_high, found.p_value) == pinned
 
 
 @pytest.mark.parametrize(
