@@ -69,6 +69,7 @@ class ScaleRow(BaseModel):
     failed: int
     load_average: float
     server_cpu_s_per_review: float | None = None
+    tags_written: bool = False
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -138,10 +139,11 @@ def measure_level(
     concurrency: int = 1,
     timeout_s: float = 900.0,
     server_pid: int | None = None,
+    publish_tags: bool = False,
 ) -> ScaleRow:
     """Start `workers` worker processes running `concurrency` reviews at once each, warm them
     up, then time `jobs` queued reviews (and the CPU of the MLflow server `server_pid`, if
-    any, over them)."""
+    any, over them). With `publish_tags` the workers write each decision's tags to MLflow."""
     conninfo = postgres_conninfo(ledger_url)
     queue = ProcrastinateJobQueue(conninfo)
     env = {
@@ -149,7 +151,7 @@ def measure_level(
         "PROMOGATE_LEDGER_URL": ledger_url,
         "PROMOGATE_TRACKING_URI": tracking_uri,
         "PROMOGATE_POLICIES_DIR": str(policies_of(checkout)),
-        "PROMOGATE_PUBLISH_TAGS": "false",
+        "PROMOGATE_PUBLISH_TAGS": "true" if publish_tags else "false",
         "PROMOGATE_LOG_LEVEL": "WARNING",
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
@@ -200,6 +202,8 @@ def measure_level(
             except subprocess.TimeoutExpired:
                 proc.kill()
         queue.close()
+    if publish_tags:
+        _check_tags(tracking_uri, {version for version, _ in candidates}, set(expected))
     ledger = Ledger(ledger_url)
     try:
         wrong = sum(
@@ -217,7 +221,24 @@ def measure_level(
         failed=statuses.get("failed", 0),
         load_average=load,
         server_cpu_s_per_review=server_cpu / jobs if server_cpu is not None else None,
+        tags_written=publish_tags,
     )
+
+
+def _check_tags(tracking_uri: str, versions: set[int], review_ids: set[str]) -> None:
+    """Every version's decision tag names one of `review_ids` (the last of its reviews)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    for version in sorted(versions):
+        tagged = client.get_model_version("credit-risk", str(version)).tags.get(
+            "promogate.decision_id"
+        )
+        if tagged not in review_ids:
+            raise RuntimeError(
+                f"version {version}'s promogate.decision_id is {tagged!r}, none of the timed "
+                "reviews: the workers did not write their tags"
+            )
 
 
 def _seconds(value: float | None) -> str:
@@ -228,13 +249,14 @@ def render(rows: Sequence[ScaleRow], label: str) -> str:
     base = rows[0].reviews_per_s if rows else 1.0
     lines = [
         "| code | workers | reviews | seconds | reviews/s | vs 1 worker | CPU s / review "
-        "| MLflow server CPU s / review | wrong verdicts | failed | load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| MLflow server CPU s / review | decision tags | wrong verdicts | failed | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     lines += [
         f"| {label} | {r.workers} | {r.jobs} | {r.seconds:.1f} | {r.reviews_per_s:.2f} | "
         f"{r.reviews_per_s / base:.2f}x | {r.cpu_s_per_review:.3f} | "
-        f"{_seconds(r.server_cpu_s_per_review)} | {r.wrong_verdicts} | {r.failed} | "
+        f"{_seconds(r.server_cpu_s_per_review)} | {'written' if r.tags_written else 'off'} | "
+        f"{r.wrong_verdicts} | {r.failed} | "
         f"{r.load_average:.1f} |"
         for r in rows
     ]
@@ -267,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=0,
         metavar="N",
         help="read through a real `mlflow server` with N workers (default 0: the SQLite store)",
+    )
+    parser.add_argument(
+        "--publish-tags",
+        action="store_true",
+        help="workers write decision tags to MLflow, as `promogate worker` does by default",
     )
     args = parser.parse_args(argv)
     if not 0 <= args.mlflow_server <= 8:
@@ -315,12 +342,13 @@ def _measure(
                     checkout=checkout,
                     concurrency=args.concurrency,
                     server_pid=server_pid,
+                    publish_tags=args.publish_tags,
                 )
             )
             print(render(rows[-1:], label), flush=True)
         print(
             f"\n{label}: {args.jobs} reviews per level, worker concurrency {args.concurrency}, "
-            f"reading {where}"
+            f"reading {where}, decision tags {'written' if args.publish_tags else 'off'}"
         )
         print(render(rows, label))
         cost = statistics.median(r.cpu_s_per_review for r in rows)
