@@ -54,6 +54,8 @@ from scenarios.demo_registry import DemoRegistry
 __all__ = ["ScaleRow", "main", "measure_level"]
 
 BENCH_DATABASE = "promogate_bench"
+_MODEL = "credit-risk"
+"""The demo's model, whose candidates the levels review."""
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -176,7 +178,7 @@ def measure_level(
             for i in range(count):
                 version, verdict = candidates[i % len(candidates)]
                 review_id = f"bench-{uuid.uuid4().hex[:12]}"
-                queue.submit(ReviewJob(review_id=review_id, model="credit-risk", ref=str(version)))
+                queue.submit(ReviewJob(review_id=review_id, model=_MODEL, ref=str(version)))
                 expected[review_id] = verdict
             return expected
 
@@ -231,9 +233,7 @@ def _check_tags(tracking_uri: str, versions: set[int], review_ids: set[str]) -> 
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     for version in sorted(versions):
-        tagged = client.get_model_version("credit-risk", str(version)).tags.get(
-            "promogate.decision_id"
-        )
+        tagged = client.get_model_version(_MODEL, str(version)).tags.get("promogate.decision_id")
         if tagged not in review_ids:
             raise RuntimeError(
                 f"version {version}'s promogate.decision_id is {tagged!r}, none of the timed "
