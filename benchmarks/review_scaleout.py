@@ -19,7 +19,12 @@ time each, on the same machine; the decisions go to a PostgreSQL ledger. Per lev
 - `--mlflow-server N` has the workers read the registry through a real ``mlflow server`` with N
   worker processes on loopback, as workers beside a team's tracking server do, instead of its
   SQLite store directly; the server's CPU (its whole process tree) is then reported per review
-  beside the workers', since it runs on the same cores.
+  beside the workers', since it runs on the same cores;
+- the workers write no decision tags to MLflow unless `--publish-tags` is given, which runs them
+  as `promogate worker` runs by default (``PROMOGATE_PUBLISH_TAGS``: seven tags a decision, one
+  MLflow call each); each row says which. With it, each candidate version's
+  ``promogate.decision_id`` must then name one of the level's timed reviews, so a row never
+  claims tags that were not written.
 
 `--checkout DIR` runs the workers from another checkout of the repository (e.g. the main branch)
 with the same interpreter, for a before/after in one run. Reviews of the same five candidates
