@@ -54,6 +54,7 @@ from review._fingerprint import (
 )
 from review._followups import Followups
 from review._gather import history_keys_for
+from review._publish import set_version_tags
 from review._trust import (
     approver_shortfall,
     contradicting_checks,
@@ -836,8 +837,15 @@ class GateService:
             "promogate.promotion_record": record_id,
         }
         try:
-            for key, value in tags.items():
-                self.client.set_model_version_tag(model, str(version), key, value)
+            # The version was just read through the client by the gathering before the move.
+            set_version_tags(
+                self.client,
+                model,
+                str(version),
+                tags,
+                concurrently=self.reviews.remote_registry,
+                read_as_model=True,
+            )
         except MlflowException as exc:
             logger.warning(
                 "promotion %s recorded but its tags were not written: %s", record_id, exc

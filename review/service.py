@@ -276,6 +276,12 @@ class ReviewService:
             self.observer(decision, time.perf_counter() - started)
         return record
 
+    @property
+    def remote_registry(self) -> bool:
+        """Whether the registry is an MLflow server over HTTP (its writes can overlap)."""
+        registry = self.config.registry_uri or self.config.tracking_uri or ""
+        return registry.startswith(("http://", "https://"))
+
     def publish(self, decision: Decision, record_hash: str, *, read_as_model: bool = False) -> None:
         """Write `decision` to MLflow as tags on its version; a refusal is logged, not raised
         (the decision stands in the ledger). `read_as_model`: the decision was made on evidence
@@ -284,12 +290,11 @@ class ReviewService:
         from mlflow.exceptions import MlflowException
 
         try:
-            registry = self.config.registry_uri or self.config.tracking_uri or ""
             publish_decision_tags(
                 self.client,
                 decision,
                 record_hash,
-                concurrently=registry.startswith(("http://", "https://")),
+                concurrently=self.remote_registry,
                 read_as_model=read_as_model,
             )
         except MlflowException as exc:

@@ -15,7 +15,7 @@ from ledger.store import Ledger
 from policies.decision import Decision
 from review import ReviewConfig, ReviewService
 from review._decide import error_decision
-from review._publish import decision_tags, publish_decision_tags
+from review._publish import decision_tags, publish_decision_tags, set_version_tags
 
 
 class _CountingClient(MlflowClient):
@@ -71,6 +71,69 @@ def test_every_tag_is_set_on_the_version(
     assert client.model_reads - before == model_reads
     tags = client.get_model_version("tagged", "1").tags
     assert _promogate_tags(tags) == decision_tags(decision, "abc123")
+
+
+def _writing_commits(client: MlflowClient) -> list[int]:
+    """A list that grows by one at every commit of a transaction that wrote to the client's
+    registry database (MLflow commits its reads too)."""
+    from sqlalchemy import event
+
+    engine = client._get_registry_client().store.engine
+    commits: list[int] = []
+    writing: set[int] = set()
+
+    def statement(conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            writing.add(id(conn))
+
+    def commit(conn: Any) -> None:
+        if id(conn) in writing:
+            writing.discard(id(conn))
+            commits.append(1)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    return commits
+
+
+@pytest.mark.parametrize(
+    "read_as_model", [False, True], ids=["prompt-check-first", "version-just-read-as-a-model"]
+)
+def test_a_sql_store_takes_every_tag_in_one_transaction(
+    client: _CountingClient, read_as_model: bool
+) -> None:
+    commits = _writing_commits(client)
+    decision = _decision("tagged")
+    publish_decision_tags(client, decision, f"one-{read_as_model}", read_as_model=read_as_model)
+    assert len(commits) == 1
+    tags = client.get_model_version("tagged", "1").tags
+    assert _promogate_tags(tags) == decision_tags(decision, f"one-{read_as_model}")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("promogate.bad\nkey", "x"), ("promogate." + "k" * 250, "x"), ("promogate.none", None)],
+    ids=["key-mlflow-refuses", "key-over-mlflow-s-limit", "no-value"],
+)
+def test_a_refused_tag_leaves_none_of_the_others(
+    client: _CountingClient, key: str, value: Any
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    tags = {"promogate.first": "written?", key: value, "promogate.last": "written?"}
+    with pytest.raises(MlflowException):
+        set_version_tags(client, "tagged", "1", tags, read_as_model=True)
+    found = client.get_model_version("tagged", "1").tags
+    assert "promogate.first" not in found and "promogate.last" not in found
+
+
+def test_an_unknown_version_is_refused_and_tags_nothing(client: _CountingClient) -> None:
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException, match="tagged"):
+        set_version_tags(client, "tagged", "99", {"promogate.verdict": "approve"})
+    with pytest.raises(MlflowException):
+        client.get_model_version("tagged", "99")
 
 
 def test_a_prompt_is_refused_before_any_tag_is_set(client: _CountingClient) -> None:
