@@ -21,8 +21,9 @@ time each, on the same machine; the decisions go to a PostgreSQL ledger. Per lev
   SQLite store directly; the server's CPU (its whole process tree) is then reported per review
   beside the workers', since it runs on the same cores;
 - the workers write no decision tags to MLflow unless `--publish-tags` is given, which runs them
-  as `promogate worker` runs by default (``PROMOGATE_PUBLISH_TAGS``: seven tags a decision, one
-  MLflow call each); each row says which. With it, each candidate version's
+  as `promogate worker` runs by default (``PROMOGATE_PUBLISH_TAGS``: seven tags a decision, in
+  one transaction on a store read directly, one MLflow call each through a server); each row
+  says which. With it, each candidate version's
   ``promogate.decision_id`` must then name one of the level's timed reviews, so a row never
   claims tags that were not written.
 
