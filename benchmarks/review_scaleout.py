@@ -23,9 +23,8 @@ time each, on the same machine; the decisions go to a PostgreSQL ledger. Per lev
 - the workers write no decision tags to MLflow unless `--publish-tags` is given, which runs them
   as `promogate worker` runs by default (``PROMOGATE_PUBLISH_TAGS``: seven tags a decision, in
   one transaction on a store read directly, one MLflow call each through a server); each row
-  says which. With it, each candidate version's
-  ``promogate.decision_id`` must then name one of the level's timed reviews, so a row never
-  claims tags that were not written.
+  says which. With it, each candidate version's ``promogate.decision_id`` must then name one
+  of the level's timed reviews, so a row never claims tags that were not written.
 
 `--checkout DIR` runs the workers from another checkout of the repository (e.g. the main branch)
 with the same interpreter, for a before/after in one run. Reviews of the same five candidates

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,8 @@ def test_every_tag_is_set_on_the_version(
     assert _promogate_tags(tags) == decision_tags(decision, "abc123")
 
 
-def _writing_commits(client: MlflowClient) -> list[int]:
+@pytest.fixture
+def writing_commits(client: _CountingClient) -> Iterator[list[int]]:
     """A list that grows by one at every commit of a transaction that wrote to the client's
     registry database (MLflow commits its reads too)."""
     from sqlalchemy import event
@@ -93,19 +95,20 @@ def _writing_commits(client: MlflowClient) -> list[int]:
 
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
-    return commits
+    yield commits
+    event.remove(engine, "before_cursor_execute", statement)
+    event.remove(engine, "commit", commit)
 
 
 @pytest.mark.parametrize(
     "read_as_model", [False, True], ids=["prompt-check-first", "version-just-read-as-a-model"]
 )
 def test_a_sql_store_takes_every_tag_in_one_transaction(
-    client: _CountingClient, read_as_model: bool
+    client: _CountingClient, writing_commits: list[int], read_as_model: bool
 ) -> None:
-    commits = _writing_commits(client)
     decision = _decision("tagged")
     publish_decision_tags(client, decision, f"one-{read_as_model}", read_as_model=read_as_model)
-    assert len(commits) == 1
+    assert len(writing_commits) == 1
     tags = client.get_model_version("tagged", "1").tags
     assert _promogate_tags(tags) == decision_tags(decision, f"one-{read_as_model}")
 
@@ -127,13 +130,12 @@ def test_a_refused_tag_leaves_none_of_the_others(
     assert "promogate.first" not in found and "promogate.last" not in found
 
 
-def test_an_unknown_version_is_refused_and_tags_nothing(client: _CountingClient) -> None:
+def test_an_unknown_version_is_refused_and_tags_no_other(client: _CountingClient) -> None:
     from mlflow.exceptions import MlflowException
 
-    with pytest.raises(MlflowException, match="tagged"):
-        set_version_tags(client, "tagged", "99", {"promogate.verdict": "approve"})
-    with pytest.raises(MlflowException):
-        client.get_model_version("tagged", "99")
+    with pytest.raises(MlflowException, match="version=99"):
+        set_version_tags(client, "tagged", "99", {"promogate.unknown_version": "approve"})
+    assert "promogate.unknown_version" not in client.get_model_version("tagged", "1").tags
 
 
 def test_a_prompt_is_refused_before_any_tag_is_set(client: _CountingClient) -> None:
