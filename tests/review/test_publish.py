@@ -1,11 +1,14 @@
-"""Publishing a decision as model-version tags, on a real MLflow SQLite store."""
+"""Publishing a decision as model-version tags, on real MLflow stores (SQLite; PostgreSQL for the
+one-transaction write)."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from mlflow import MlflowClient
@@ -74,13 +77,45 @@ def test_every_tag_is_set_on_the_version(
     assert _promogate_tags(tags) == decision_tags(decision, "abc123")
 
 
+@pytest.fixture(scope="module")
+def postgres_client(postgres_url: str) -> Iterator[_CountingClient]:
+    """MLflow's store on the real PostgreSQL server, confined to a fresh schema dropped after."""
+    import psycopg
+
+    from api.jobs import postgres_conninfo
+
+    schema = f"promogate_tags_{secrets.token_hex(4)}"
+    admin = postgres_conninfo(postgres_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in postgres_url else "?"
+    found = _CountingClient(f"{postgres_url}{separator}options={quote(f'-csearch_path={schema}')}")
+    try:
+        found.create_registered_model("tagged")
+        found.create_model_version("tagged", "file:///nowhere/model")
+        yield found
+    finally:
+        found._get_registry_client().store.engine.dispose()
+        found._tracking_client.store.engine.dispose()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_client(request: pytest.FixtureRequest) -> _CountingClient:
+    """A client of MLflow's SQL store with the version ``tagged`` 1, once per database."""
+    name = "client" if request.param == "sqlite" else "postgres_client"
+    found: _CountingClient = request.getfixturevalue(name)
+    return found
+
+
 @pytest.fixture
-def writing_commits(client: _CountingClient) -> Iterator[list[int]]:
+def writing_commits(store_client: _CountingClient) -> Iterator[list[int]]:
     """A list that grows by one at every commit of a transaction that wrote to the client's
     registry database (MLflow commits its reads too)."""
     from sqlalchemy import event
 
-    engine = client._get_registry_client().store.engine
+    engine = store_client._get_registry_client().store.engine
     commits: list[int] = []
     writing: set[int] = set()
 
@@ -104,12 +139,14 @@ def writing_commits(client: _CountingClient) -> Iterator[list[int]]:
     "read_as_model", [False, True], ids=["prompt-check-first", "version-just-read-as-a-model"]
 )
 def test_a_sql_store_takes_every_tag_in_one_transaction(
-    client: _CountingClient, writing_commits: list[int], read_as_model: bool
+    store_client: _CountingClient, writing_commits: list[int], read_as_model: bool
 ) -> None:
     decision = _decision("tagged")
-    publish_decision_tags(client, decision, f"one-{read_as_model}", read_as_model=read_as_model)
+    publish_decision_tags(
+        store_client, decision, f"one-{read_as_model}", read_as_model=read_as_model
+    )
     assert len(writing_commits) == 1
-    tags = client.get_model_version("tagged", "1").tags
+    tags = store_client.get_model_version("tagged", "1").tags
     assert _promogate_tags(tags) == decision_tags(decision, f"one-{read_as_model}")
 
 
@@ -119,14 +156,14 @@ def test_a_sql_store_takes_every_tag_in_one_transaction(
     ids=["key-mlflow-refuses", "key-over-mlflow-s-limit", "no-value"],
 )
 def test_a_refused_tag_leaves_none_of_the_others(
-    client: _CountingClient, key: str, value: Any
+    store_client: _CountingClient, key: str, value: Any
 ) -> None:
     from mlflow.exceptions import MlflowException
 
     tags = {"promogate.first": "written?", key: value, "promogate.last": "written?"}
     with pytest.raises(MlflowException):
-        set_version_tags(client, "tagged", "1", tags, read_as_model=True)
-    found = client.get_model_version("tagged", "1").tags
+        set_version_tags(store_client, "tagged", "1", tags, read_as_model=True)
+    found = store_client.get_model_version("tagged", "1").tags
     assert "promogate.first" not in found and "promogate.last" not in found
 
 
