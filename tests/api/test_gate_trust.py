@@ -12,15 +12,13 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import psycopg
 import pytest
 import sqlalchemy
 from mlflow import MlflowClient
 from sqlalchemy import select
+from support.postgres_schema import postgres_schema
 
-from api.jobs import postgres_conninfo
 from ledger._chain import compute_record_hash
 from ledger.tables import HEAD_ROW_ID, LedgerHeadRow, LedgerRecordRow
 
@@ -40,16 +38,8 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
     postgres_url: str = request.getfixturevalue("postgres_url")
-    schema = f"promogate_trust_{secrets.token_hex(4)}"
-    admin = postgres_conninfo(postgres_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in postgres_url else "?"
-    try:
-        yield f"{postgres_url}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(postgres_url, "promogate_trust") as url:
+        yield url
 
 
 def _sql(api: Any, statement: str, **params: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -11,10 +10,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 import pytest
+from support.postgres_schema import postgres_schema
 from support.watch_scenario import WatchScenario
 
 from api._watch_jobs import WATCH_PERIODIC_TASK
@@ -26,16 +25,8 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def pg_url(postgres_url: str) -> Iterator[str]:
     """The test PostgreSQL database, confined to a fresh schema dropped afterwards."""
-    schema = f"promogate_watch_{secrets.token_hex(4)}"
-    admin = postgres_conninfo(postgres_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in postgres_url else "?"
-    try:
-        yield f"{postgres_url}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(postgres_url, "promogate_watch") as url:
+        yield url
 
 
 def test_the_periodic_watch_job_runs_on_the_postgresql_queue(

@@ -3,15 +3,14 @@ one-transaction write)."""
 
 from __future__ import annotations
 
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from mlflow import MlflowClient
+from support.postgres_schema import postgres_schema
 
 from agents.offline_investigator import OfflineInvestigator
 from demo.command import EXAMPLE_POLICIES
@@ -80,25 +79,16 @@ def test_every_tag_is_set_on_the_version(
 @pytest.fixture(scope="module")
 def postgres_client(postgres_url: str) -> Iterator[_CountingClient]:
     """MLflow's store on the real PostgreSQL server, confined to a fresh schema dropped after."""
-    import psycopg
-
-    from api.jobs import postgres_conninfo
-
-    schema = f"promogate_tags_{secrets.token_hex(4)}"
-    admin = postgres_conninfo(postgres_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in postgres_url else "?"
-    found = _CountingClient(f"{postgres_url}{separator}options={quote(f'-csearch_path={schema}')}")
-    try:
-        found.create_registered_model("tagged")
-        found.create_model_version("tagged", "file:///nowhere/model")
-        yield found
-    finally:
-        found._get_registry_client().store.engine.dispose()
-        found._tracking_client.store.engine.dispose()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(postgres_url, "promogate_tags") as url:
+        found = _CountingClient(url)
+        try:
+            found.create_registered_model("tagged")
+            found.create_model_version("tagged", "file:///nowhere/model")
+            yield found
+        finally:
+            # The schema is dropped next: the store's pooled connections go first.
+            found._get_registry_client().store.engine.dispose()
+            found._tracking_client.store.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
