@@ -98,6 +98,9 @@ if TYPE_CHECKING:
         clear_screening_cache as clear_screening_cache,
     )
     from agents.untrusted import (
+        compile_patterns as compile_patterns,
+    )
+    from agents.untrusted import (
         quote_untrusted as quote_untrusted,
     )
     from agents.untrusted import (
@@ -114,6 +117,9 @@ if TYPE_CHECKING:
     )
     from agents.untrusted import (
         untrusted_text_check as untrusted_text_check,
+    )
+    from agents.untrusted import (
+        use_screening_disk_cache as use_screening_disk_cache,
     )
     from agents.untrusted_corpus import (
         BENIGN as BENIGN,
@@ -134,10 +140,12 @@ _EXPORTS: dict[str, str] = {
     "Place": "agents.untrusted",
     "Screening": "agents.untrusted",
     "clear_screening_cache": "agents.untrusted",
+    "compile_patterns": "agents.untrusted",
     "screen_bundle": "agents.untrusted",
     "screen_text": "agents.untrusted",
     "screened_texts": "agents.untrusted",
     "untrusted_text_check": "agents.untrusted",
+    "use_screening_disk_cache": "agents.untrusted",
     "BENIGN": "agents.untrusted_corpus",
     "CorpusText": "agents.untrusted_corpus",
     "PLANTED": "agents.untrusted_corpus",
@@ -201,6 +209,7 @@ __all__ = [
     "build_chat_model",
     "call_tool",
     "clear_screening_cache",
+    "compile_patterns",
     "external_corpus",
     "make_llm_investigator",
     "normalize_untrusted",
@@ -214,6 +223,7 @@ __all__ = [
     "screen_text",
     "screened_texts",
     "untrusted_text_check",
+    "use_screening_disk_cache",
 ]
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "INTENT_KINDS",
     "Hit",
     "Kind",
+    "compile_patterns",
     "find_hits",
     "fold_text",
 ]
@@ -117,192 +118,198 @@ _PROMOTE = (
 )
 _POSITIVE = r"(?:approve|approved|pass|passed|allow|allowed|promote|green|ok|lgtm|granted|clear)"
 
-_INTENTS: tuple[tuple[Kind, re.Pattern[str]], ...] = (
-    (
-        "addresses_model",
-        _rx(
-            r"\b(?:ai|llm|automated|model|promogate|review|machine|gpt|bot)[\s_-]*"
-            r"(?:reviewers?|review(?:ing)?[\s_-]*(?:agent|bot|system|assistant|tool)|gate(?:keeper)?|"
-            r"assistants?|validators?|judges?)\b",
-            r"@promogate\b|(?:^|[\n.!?]\s*)promogate\s*[:,]",
-            r"\b(?:dear|note\s+to|message\s+to|notice\s+to|attention|attn|hey|hi|hello|"
-            r"instructions?\s+(?:for|to))\s*:?\s+(?:the\s+|all\s+|any\s+)?"
-            rf"{_AUTO}\b",
-            r"\bif\s+you\s+are\s+(?:an?\s+|the\s+)?(?:ai|llm|language\s+model|bot|automated|"
-            r"assistant|model|agent|reviewer|gate|reading\s+this)",
-            rf"\b(?:to|for)\s+(?:any|all|the)\s+{_AUTO}\s+(?:reading|reviewing|processing|"
-            r"evaluating|parsing|checking)",
-            rf"\b{_AUTO}\s+(?:reading|reviewing|processing|evaluating|parsing)\s+this\b",
-            r"\b(?:bot|agent|reviewer|assistant|llm|ai|model)\s+instructions?\b",
-            r"\byou\s+are\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:ai|llm|language\s+model|assistant|"
-            r"automated|reviewer|gate|agent|bot|approver)\b",
-            r"\b(?:in|to|into|within)\s+your\s+(?:response|answer|reply|output|code|solution|"
-            r"summary|codebase|code\s*base|implementation|review)\b",
-            r"\byour\s+(?:response|answer|reply)(?:'s)?\b",
-            r"\b(?:from\s+now\s+on|henceforth)\b[^.\n]{0,40}\byou\b",
-            r"\byou\s+(?:will|must|should|shall|are\s+going\s+to|have\s+to)\s+(?:now\s+)?"
-            r"(?:answer|respond|reply|act|pretend|play|output|print|say|ignore|approve|"
-            r"recommend|return|comply|obey)\b",
-            r"\bjust\s+(?:say|print|output|respond|reply|answer)\b",
-            r"\b(?:pretend|act)\s+(?:to\s+be|as)\b|\b(?:play|take\s+on)\s+the\s+role\b",
-            r"\b(?:immerse\s+yourself|role\s+of\s+another)\b",
-            r"\b(?:following|below|subsequent)\s+code\s+(?:snippet|excerpt|block|section|segment|"
-            r"fragment)\b[^\n]{0,80}\byour\b|\byour\b[^\n]{0,80}\b(?:following|below|"
-            r"subsequent)\s+code\s+(?:snippet|excerpt|block|section|segment|fragment)\b",
-            r"\b(?:embed|include|incorporate|integrate|insert|add|blend|feature|append|weave)\b"
-            r"[^.\n]{0,60}\b(?:code\s+(?:snippet|excerpt|block|segment|fragment|sample)|snippet)s?\b",
-            r"(?:^|[.!?]\s+|=\s*)(?:please\s+)?(?:write|provide|recommend|summari[sz]e|"
-            r"analy[sz]e|suggest|explain|translate|generate|draft|compose|describe|determine|develop|"
-            r"jumble|render|reply|respond|answer|break\s+down|show\s+me|list|give\s+me|"
-            r"classify|encrypt|encode|reverse)\b[^.!?\n]{3,200}[.!?]?\s*$",
-            r"(?:^|=)\s*(?:what|how|who|why|which|when|where|is|are|can|could|would|do|does)\b"
-            r"(?![^?\n]*\b(?:we|our|us|someone|anyone|team|reviewers?)\b)[^?\n]{3,200}\?",
-            r"\b(?:developer|god|jailbreak|dan|admin|unrestricted)\s+mode\b",
-            r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:show|tell|give|write|explain|"
-            r"provide|recommend|help|list|summari[sz]e|translate)\b",
-            r"(?:^|[.!?]\s+)(?:please\s+)?(?:write|provide|recommend|summari[sz]e|"
-            r"analy[sz]e|tell|suggest|explain|translate|generate|draft|compose|describe|give|"
-            r"determine|encrypt|encode|reverse|rearrange|introduce|integrate|incorporate|"
-            r"blend|embed|help)\b[^.!?\n]{0,160}\b(?:me|my|your|you)\b",
+
+@functools.cache
+def _intents() -> tuple[tuple[Kind, re.Pattern[str]], ...]:
+    """The intent patterns, compiled the first time a text is screened (see above `_lazy`)."""
+    return (
+        (
+            "addresses_model",
+            _rx(
+                r"\b(?:ai|llm|automated|model|promogate|review|machine|gpt|bot)[\s_-]*"
+                r"(?:reviewers?|review(?:ing)?[\s_-]*(?:agent|bot|system|assistant|tool)|gate(?:keeper)?|"
+                r"assistants?|validators?|judges?)\b",
+                r"@promogate\b|(?:^|[\n.!?]\s*)promogate\s*[:,]",
+                r"\b(?:dear|note\s+to|message\s+to|notice\s+to|attention|attn|hey|hi|hello|"
+                r"instructions?\s+(?:for|to))\s*:?\s+(?:the\s+|all\s+|any\s+)?"
+                rf"{_AUTO}\b",
+                r"\bif\s+you\s+are\s+(?:an?\s+|the\s+)?(?:ai|llm|language\s+model|bot|automated|"
+                r"assistant|model|agent|reviewer|gate|reading\s+this)",
+                rf"\b(?:to|for)\s+(?:any|all|the)\s+{_AUTO}\s+(?:reading|reviewing|processing|"
+                r"evaluating|parsing|checking)",
+                rf"\b{_AUTO}\s+(?:reading|reviewing|processing|evaluating|parsing)\s+this\b",
+                r"\b(?:bot|agent|reviewer|assistant|llm|ai|model)\s+instructions?\b",
+                r"\byou\s+are\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:ai|llm|language\s+model|assistant|"
+                r"automated|reviewer|gate|agent|bot|approver)\b",
+                r"\b(?:in|to|into|within)\s+your\s+(?:response|answer|reply|output|code|solution|"
+                r"summary|codebase|code\s*base|implementation|review)\b",
+                r"\byour\s+(?:response|answer|reply)(?:'s)?\b",
+                r"\b(?:from\s+now\s+on|henceforth)\b[^.\n]{0,40}\byou\b",
+                r"\byou\s+(?:will|must|should|shall|are\s+going\s+to|have\s+to)\s+(?:now\s+)?"
+                r"(?:answer|respond|reply|act|pretend|play|output|print|say|ignore|approve|"
+                r"recommend|return|comply|obey)\b",
+                r"\bjust\s+(?:say|print|output|respond|reply|answer)\b",
+                r"\b(?:pretend|act)\s+(?:to\s+be|as)\b|\b(?:play|take\s+on)\s+the\s+role\b",
+                r"\b(?:immerse\s+yourself|role\s+of\s+another)\b",
+                r"\b(?:following|below|subsequent)\s+code\s+(?:snippet|excerpt|block|section|segment|"
+                r"fragment)\b[^\n]{0,80}\byour\b|\byour\b[^\n]{0,80}\b(?:following|below|"
+                r"subsequent)\s+code\s+(?:snippet|excerpt|block|section|segment|fragment)\b",
+                r"\b(?:embed|include|incorporate|integrate|insert|add|blend|feature|append|weave)\b"
+                r"[^.\n]{0,60}\b(?:code\s+(?:snippet|excerpt|block|segment|fragment|sample)|snippet)s?\b",
+                r"(?:^|[.!?]\s+|=\s*)(?:please\s+)?(?:write|provide|recommend|summari[sz]e|"
+                r"analy[sz]e|suggest|explain|translate|generate|draft|compose|describe|determine|develop|"
+                r"jumble|render|reply|respond|answer|break\s+down|show\s+me|list|give\s+me|"
+                r"classify|encrypt|encode|reverse)\b[^.!?\n]{3,200}[.!?]?\s*$",
+                r"(?:^|=)\s*(?:what|how|who|why|which|when|where|is|are|can|could|would|do|does)\b"
+                r"(?![^?\n]*\b(?:we|our|us|someone|anyone|team|reviewers?)\b)[^?\n]{3,200}\?",
+                r"\b(?:developer|god|jailbreak|dan|admin|unrestricted)\s+mode\b",
+                r"\b(?:can|could|would|will)\s+you\s+(?:please\s+)?(?:show|tell|give|write|explain|"
+                r"provide|recommend|help|list|summari[sz]e|translate)\b",
+                r"(?:^|[.!?]\s+)(?:please\s+)?(?:write|provide|recommend|summari[sz]e|"
+                r"analy[sz]e|tell|suggest|explain|translate|generate|draft|compose|describe|give|"
+                r"determine|encrypt|encode|reverse|rearrange|introduce|integrate|incorporate|"
+                r"blend|embed|help)\b[^.!?\n]{0,160}\b(?:me|my|your|you)\b",
+            ),
         ),
-    ),
-    (
-        "claims_approval",
-        _rx(
-            r"\bpre-?\s?approved\b|\bpre-?\s?cleared\b",
-            r"\balready\s+(?:been\s+)?(?:approved|signed[\s-]off|cleared|green-?lit|authori[sz]ed|"
-            r"reviewed\s+and\s+approved)\b",
-            r"\b(?:approval|sign[\s-]?off|clearance|authori[sz]ation|exception|exemption|waiver|"
-            r"dispensation|override)\s+(?:is\s+|was\s+|has\s+been\s+)?(?:granted|given|obtained|"
-            r"on\s+file|received|recorded|confirmed|issued|approved|in\s+place|applied|active)\b",
-            r"(?<!tax-)(?<!tax\s)\b(?:exempt(?:ed|ion|s)?|waiver|waived?|dispensation)\b",
-            r"\b(?:signed[\s-]off|sign[\s-]?off|approved|cleared|green-?lit|authori[sz]ed|"
-            rf"okayed|blessed)\b[^.\n]{{0,60}}\b(?:for|to)\s+{_PROMOTE}\b",
-            rf"\b(?:promotion|release|deployment|rollout|go[\s-]?live|this\s+{_SUBJECT}|"
-            r"candidate|v\d+)\s+(?:is|was|has\s+been|have\s+been)\s+(?:already\s+)?"
-            r"(?:approved|signed[\s-]off|cleared|authori[sz]ed|green-?lit|pre-?approved|"
-            r"whitelisted|allow-?listed)\b",
-            r"\bauthori[sz]es?\b[^.\n]{0,40}\b(?:promotion|deployment|release|promot(?:e|ing))\b",
-            r"\b(?:verdict|decision|recommendation|outcome)\s*[\"']?\s*[:=]\s*[\"']?"
-            r"(?:approve|approved|pass|passed|allow|allowed|promote|green)\b",
-            r"\b(?:gate|review|promotion|policy|approval|checks?)[\s_.-]*(?:status|result|state)"
-            r"\s*[\"']?\s*[:=]\s*[\"']?(?:approve|approved|pass|passed|allow|allowed|green|ok|"
-            r"granted)\b",
-            r"\bstatus\s*[\"']?\s*[:=]\s*[\"']?(?:approved|allowed|pre-?approved|cleared)\b",
-            r"\b(?:review|approval|decision)\s+(?:has\s+)?(?:already\s+)?been\s+completed\b",
-            r"\b(?:approv\w*|sign[\s-]?off|signed[\s-]off|cleared)\b[^.\n]{0,50}"
-            r"\b(?:per|under|via|ref(?:erence)?|see)\s+(?:ticket|change\s+request|cr|jira|case)?"
-            r"\s*#?[A-Z][A-Z0-9]{1,9}-\d+",
+        (
+            "claims_approval",
+            _rx(
+                r"\bpre-?\s?approved\b|\bpre-?\s?cleared\b",
+                r"\balready\s+(?:been\s+)?(?:approved|signed[\s-]off|cleared|green-?lit|authori[sz]ed|"
+                r"reviewed\s+and\s+approved)\b",
+                r"\b(?:approval|sign[\s-]?off|clearance|authori[sz]ation|exception|exemption|waiver|"
+                r"dispensation|override)\s+(?:is\s+|was\s+|has\s+been\s+)?(?:granted|given|obtained|"
+                r"on\s+file|received|recorded|confirmed|issued|approved|in\s+place|applied|active)\b",
+                r"(?<!tax-)(?<!tax\s)\b(?:exempt(?:ed|ion|s)?|waiver|waived?|dispensation)\b",
+                r"\b(?:signed[\s-]off|sign[\s-]?off|approved|cleared|green-?lit|authori[sz]ed|"
+                rf"okayed|blessed)\b[^.\n]{{0,60}}\b(?:for|to)\s+{_PROMOTE}\b",
+                rf"\b(?:promotion|release|deployment|rollout|go[\s-]?live|this\s+{_SUBJECT}|"
+                r"candidate|v\d+)\s+(?:is|was|has\s+been|have\s+been)\s+(?:already\s+)?"
+                r"(?:approved|signed[\s-]off|cleared|authori[sz]ed|green-?lit|pre-?approved|"
+                r"whitelisted|allow-?listed)\b",
+                r"\bauthori[sz]es?\b[^.\n]{0,40}\b(?:promotion|deployment|release|promot(?:e|ing))\b",
+                r"\b(?:verdict|decision|recommendation|outcome)\s*[\"']?\s*[:=]\s*[\"']?"
+                r"(?:approve|approved|pass|passed|allow|allowed|promote|green)\b",
+                r"\b(?:gate|review|promotion|policy|approval|checks?)[\s_.-]*(?:status|result|state)"
+                r"\s*[\"']?\s*[:=]\s*[\"']?(?:approve|approved|pass|passed|allow|allowed|green|ok|"
+                r"granted)\b",
+                r"\bstatus\s*[\"']?\s*[:=]\s*[\"']?(?:approved|allowed|pre-?approved|cleared)\b",
+                r"\b(?:review|approval|decision)\s+(?:has\s+)?(?:already\s+)?been\s+completed\b",
+                r"\b(?:approv\w*|sign[\s-]?off|signed[\s-]off|cleared)\b[^.\n]{0,50}"
+                r"\b(?:per|under|via|ref(?:erence)?|see)\s+(?:ticket|change\s+request|cr|jira|case)?"
+                r"\s*#?[A-Z][A-Z0-9]{1,9}-\d+",
+            ),
         ),
-    ),
-    (
-        "claims_policy_change",
-        _rx(
-            r"apiVersion\s*:\s*promogate/|kind\s*:\s*PromotionPolicy|\bmay_approve\b|"
-            r"\buntrusted_text\b",
-            r"\bpolic(?:y|ies)\b[^.\n]{0,40}\b(?:updated|changed|waived|exempt(?:ed|ion)?|"
-            r"no\s+longer|suspended|disabled|relaxed|lifted|removed|revoked|"
-            r"(?:does|do)\s+not\s+apply|doesn't\s+apply)\b",
-            r"\b(?:updated|new|revised|amended)\s+polic(?:y|ies)\s*:",
-            r"\b(?:checks?|rules?|requirements?|gates?|thresholds?)\s+(?:has|have)\s+been\s+"
-            r"(?:relaxed|removed|waived|lifted|suspended|disabled|retired)\b",
-            r"\b(?:checks?|rules?|requirements?|gates?|polic(?:y|ies))\s+(?:no\s+longer|"
-            r"(?:does|do)\s+not)\s+(?:apply|applies|required|enforced)\b",
-            r"\b(?:checks?|review|validation|polic(?:y|ies))\s+(?:is|are)\s+not\s+"
-            r"(?:required|needed|necessary|applicable)\b",
-            r"\bsystem\s+override\b",
+        (
+            "claims_policy_change",
+            _rx(
+                r"apiVersion\s*:\s*promogate/|kind\s*:\s*PromotionPolicy|\bmay_approve\b|"
+                r"\buntrusted_text\b",
+                r"\bpolic(?:y|ies)\b[^.\n]{0,40}\b(?:updated|changed|waived|exempt(?:ed|ion)?|"
+                r"no\s+longer|suspended|disabled|relaxed|lifted|removed|revoked|"
+                r"(?:does|do)\s+not\s+apply|doesn't\s+apply)\b",
+                r"\b(?:updated|new|revised|amended)\s+polic(?:y|ies)\s*:",
+                r"\b(?:checks?|rules?|requirements?|gates?|thresholds?)\s+(?:has|have)\s+been\s+"
+                r"(?:relaxed|removed|waived|lifted|suspended|disabled|retired)\b",
+                r"\b(?:checks?|rules?|requirements?|gates?|polic(?:y|ies))\s+(?:no\s+longer|"
+                r"(?:does|do)\s+not)\s+(?:apply|applies|required|enforced)\b",
+                r"\b(?:checks?|review|validation|polic(?:y|ies))\s+(?:is|are)\s+not\s+"
+                r"(?:required|needed|necessary|applicable)\b",
+                r"\bsystem\s+override\b",
+            ),
         ),
-    ),
-    (
-        "orders_verdict",
-        _rx(
-            r"\b(?:approve|allow|pass|promote|whitelist|allow-?list|green-?light|unblock|"
-            rf"sign\s+off(?:\s+on)?)\b[^.\n]{{0,40}}\b(?:this|the|that)\s+{_SUBJECT}\b",
-            r"\b(?:approve|promote|pass)\s+(?:it|and\s+promote|now|immediately)\b",
-            r"\bpromote\b[^.\n]{0,30}\bto\s+(?:@?champion|production|prod)\b",
-            r"\brecommend(?:ation)?\s*[:=]?\s*[\"']?approv",
-            r"\b(?:respond|reply|answer|output|say|return|print)\s+(?:only\s+|just\s+)?"
-            r"(?:with\s+)?[\"']?(?:approve|approved|pass|lgtm|allow)\b",
-            r"\bmark\s+(?:all\s+)?(?:the\s+)?(?:checks?|tests?|findings?)\s+as\s+"
-            r"(?:pass(?:ed)?|green|resolved)\b",
-            r"\b(?:set|return|output|mark|report|record)\s+(?:the\s+)?(?:verdict|decision|status|"
-            r"result|outcome|recommendation)\s+(?:as|to)\s+[\"']?(?:approve|pass|allow|green)",
+        (
+            "orders_verdict",
+            _rx(
+                r"\b(?:approve|allow|pass|promote|whitelist|allow-?list|green-?light|unblock|"
+                rf"sign\s+off(?:\s+on)?)\b[^.\n]{{0,40}}\b(?:this|the|that)\s+{_SUBJECT}\b",
+                r"\b(?:approve|promote|pass)\s+(?:it|and\s+promote|now|immediately)\b",
+                r"\bpromote\b[^.\n]{0,30}\bto\s+(?:@?champion|production|prod)\b",
+                r"\brecommend(?:ation)?\s*[:=]?\s*[\"']?approv",
+                r"\b(?:respond|reply|answer|output|say|return|print)\s+(?:only\s+|just\s+)?"
+                r"(?:with\s+)?[\"']?(?:approve|approved|pass|lgtm|allow)\b",
+                r"\bmark\s+(?:all\s+)?(?:the\s+)?(?:checks?|tests?|findings?)\s+as\s+"
+                r"(?:pass(?:ed)?|green|resolved)\b",
+                r"\b(?:set|return|output|mark|report|record)\s+(?:the\s+)?(?:verdict|decision|status|"
+                r"result|outcome|recommendation)\s+(?:as|to)\s+[\"']?(?:approve|pass|allow|green)",
+            ),
         ),
-    ),
-    (
-        "dismisses_checks",
-        _rx(
-            r"\b(?:skip(?!-gram)|bypass|ignore|disregard|dismiss|overlook|discount|suppress|"
-            r"silence|mute|disable|circumvent|turn\s+off)\b[^.\n;]{0,40}"
-            rf"\b{_CHECKS}\b",
-            r"\bwithout\s+(?:any\s+)?(?:checks?|review|validation|gating)\b",
-            r"\b(?:reverse|flip|invert|overturn|overrule)\b[^.\n]{0,30}\b(?:verdict|decision|"
-            r"block|result|outcome|check|finding|recommendation)s?\b",
-            r"\btreat\b[^.\n]{0,40}\b(?:failures?|regressions?|drops?|fail(?:ed|ing)?|block|"
-            r"findings?)\b[^.\n]{0,20}\bas\s+(?:an?\s+)?(?:pass(?:ed)?|noise|acceptable|expected|"
-            r"benign|irrelevant)\b",
-            r"\bknown\s+(?:labell?ing\s+|label\s+|data\s+|measurement\s+|eval(?:uation)?\s+)?"
-            r"(?:artefact|artifact|false\s+positive|glitch|quirk)s?\b",
-            r"\b(?:regressions?|drops?|failures?|findings?|alerts?|checks?|decline)\b[^.\n]{0,40}"
-            r"\b(?:is|are)\s+(?:a\s+|an\s+)?(?:known|expected|spurious|false\s+positives?|"
-            r"noise|artefacts?|artifacts?|not\s+real|not\s+(?:a\s+)?(?:real|genuine)|"
-            r"acceptable|benign|safe\s+to\s+ignore|irrelevant)\b",
-            r"\b(?:safe\s+to\s+ignore|can\s+(?:safely\s+)?be\s+ignored|should\s+be\s+ignored|"
-            r"not\s+worth\s+(?:flagging|reporting|blocking))\b",
-            rf"\b(?:no\s+need\s+to|don't|do\s+not|never)\s+(?:check|block|flag|fail)\b"
-            rf"[^.\n]{{0,30}}\b(?:this|the|these|{_CHECKS})\b",
+        (
+            "dismisses_checks",
+            _rx(
+                r"\b(?:skip(?!-gram)|bypass|ignore|disregard|dismiss|overlook|discount|suppress|"
+                r"silence|mute|disable|circumvent|turn\s+off)\b[^.\n;]{0,40}"
+                rf"\b{_CHECKS}\b",
+                r"\bwithout\s+(?:any\s+)?(?:checks?|review|validation|gating)\b",
+                r"\b(?:reverse|flip|invert|overturn|overrule)\b[^.\n]{0,30}\b(?:verdict|decision|"
+                r"block|result|outcome|check|finding|recommendation)s?\b",
+                r"\btreat\b[^.\n]{0,40}\b(?:failures?|regressions?|drops?|fail(?:ed|ing)?|block|"
+                r"findings?)\b[^.\n]{0,20}\bas\s+(?:an?\s+)?(?:pass(?:ed)?|noise|acceptable|expected|"
+                r"benign|irrelevant)\b",
+                r"\bknown\s+(?:labell?ing\s+|label\s+|data\s+|measurement\s+|eval(?:uation)?\s+)?"
+                r"(?:artefact|artifact|false\s+positive|glitch|quirk)s?\b",
+                r"\b(?:regressions?|drops?|failures?|findings?|alerts?|checks?|decline)\b[^.\n]{0,40}"
+                r"\b(?:is|are)\s+(?:a\s+|an\s+)?(?:known|expected|spurious|false\s+positives?|"
+                r"noise|artefacts?|artifacts?|not\s+real|not\s+(?:a\s+)?(?:real|genuine)|"
+                r"acceptable|benign|safe\s+to\s+ignore|irrelevant)\b",
+                r"\b(?:safe\s+to\s+ignore|can\s+(?:safely\s+)?be\s+ignored|should\s+be\s+ignored|"
+                r"not\s+worth\s+(?:flagging|reporting|blocking))\b",
+                rf"\b(?:no\s+need\s+to|don't|do\s+not|never)\s+(?:check|block|flag|fail)\b"
+                rf"[^.\n]{{0,30}}\b(?:this|the|these|{_CHECKS})\b",
+            ),
         ),
-    ),
-    (
-        "overrides_instructions",
-        _rx(
-            r"\b(?:ignore|disregard|forget|override|overwrite)\b[^.\n]{0,30}"
-            r"\b(?:previous|prior|above|all|earlier|system|your|these|the|any|following|"
-            r"preceding)\b[^.\n]{0,20}\b(?:instructions?|prompts?|rules?|messages?|guidelines?|"
-            r"directives?|context)\b",
-            r"\bforget\s+(?:everything|all|what)\b",
-            r"\bdisregard\s+(?:everything|all|anything)\b",
-            r"\bnew\s+(?:instructions?|task|rules?|system\s+prompt|directives?)\s*:",
-            r"\bsystem\s+prompt\b",
-            r"\b(?:stop\s+everything|never\s?mind)\b",
+        (
+            "overrides_instructions",
+            _rx(
+                r"\b(?:ignore|disregard|forget|override|overwrite)\b[^.\n]{0,30}"
+                r"\b(?:previous|prior|above|all|earlier|system|your|these|the|any|following|"
+                r"preceding)\b[^.\n]{0,20}\b(?:instructions?|prompts?|rules?|messages?|guidelines?|"
+                r"directives?|context)\b",
+                r"\bforget\s+(?:everything|all|what)\b",
+                r"\bdisregard\s+(?:everything|all|anything)\b",
+                r"\bnew\s+(?:instructions?|task|rules?|system\s+prompt|directives?)\s*:",
+                r"\bsystem\s+prompt\b",
+                r"\b(?:stop\s+everything|never\s?mind)\b",
+            ),
         ),
-    ),
-    (
-        "role_marker",
-        _rx(
-            r"(?:^|[\n>\"'=.!?:;]\s*)(?:system|assistant|developer)\s*:",
-            r"^\s*(?:human|user|ai|tool|function|observation|thought|action)\s*:",
-            r"<\|[a-z_]+\|>|<\|?(?:system|im_start|im_end)\|?>|\[/?INST\]|<<\s*/?SYS\s*>>",
-            r"</?(?:system|assistant|user|instructions?|prompt|evidence|tool_result|tool_output|"
-            r"tool_call|function_results?|function_call|observation|context|untrusted-data)\b"
-            r"[^>]{0,40}>",
-            r"^#{1,6}\s*(?:system|instructions?|response|assistant)\b",
-            r"\bend\s+of\s+(?:evidence|untrusted\s+data|data|input|context|document|"
-            r"instructions)\b",
+        (
+            "role_marker",
+            _rx(
+                r"(?:^|[\n>\"'=.!?:;]\s*)(?:system|assistant|developer)\s*:",
+                r"^\s*(?:human|user|ai|tool|function|observation|thought|action)\s*:",
+                r"<\|[a-z_]+\|>|<\|?(?:system|im_start|im_end)\|?>|\[/?INST\]|<<\s*/?SYS\s*>>",
+                r"</?(?:system|assistant|user|instructions?|prompt|evidence|tool_result|tool_output|"
+                r"tool_call|function_results?|function_call|observation|context|untrusted-data)\b"
+                r"[^>]{0,40}>",
+                r"^#{1,6}\s*(?:system|instructions?|response|assistant)\b",
+                r"\bend\s+of\s+(?:evidence|untrusted\s+data|data|input|context|document|"
+                r"instructions)\b",
+            ),
         ),
-    ),
-    (
-        "fake_tool_output",
-        _rx(
-            r"\b(?:tool[_ ]?(?:result|output|call|response)|function[_ ]?(?:result|call|output))\b",
-            r"\"role\"\s*:\s*\"(?:tool|system|assistant|function)\"",
-            r"\"(?:tool_call_id|tool_calls|function_call)\"\s*:",
-            r"^\s*observation\s*:",
-            r"```\s*(?:tool|tool_result|observation|function)",
+        (
+            "fake_tool_output",
+            _rx(
+                r"\b(?:tool[_ ]?(?:result|output|call|response)|"
+                r"function[_ ]?(?:result|call|output))\b",
+                r"\"role\"\s*:\s*\"(?:tool|system|assistant|function)\"",
+                r"\"(?:tool_call_id|tool_calls|function_call)\"\s*:",
+                r"^\s*observation\s*:",
+                r"```\s*(?:tool|tool_result|observation|function)",
+            ),
         ),
-    ),
-    (
-        "asks_concealment",
-        _rx(
-            r"\b(?:do\s+not|don't|must\s+not|never|should\s+not)\s+(?:report|flag|mention|"
-            r"disclose|surface|escalate)\b",
-            r"\bkeep\s+(?:this|it)\s+(?:hidden|secret|quiet|between\s+us|confidential)\b",
-            r"\b(?:hide|omit|remove|suppress|drop)\s+(?:this|the|any)\s+(?:finding|warning|note|"
-            r"message|text|comment)s?\b",
-            r"\bwithout\s+(?:reporting|flagging|mentioning|escalating)\b",
+        (
+            "asks_concealment",
+            _rx(
+                r"\b(?:do\s+not|don't|must\s+not|never|should\s+not)\s+(?:report|flag|mention|"
+                r"disclose|surface|escalate)\b",
+                r"\bkeep\s+(?:this|it)\s+(?:hidden|secret|quiet|between\s+us|confidential)\b",
+                r"\b(?:hide|omit|remove|suppress|drop)\s+(?:this|the|any)\s+(?:finding|warning|note|"
+                r"message|text|comment)s?\b",
+                r"\bwithout\s+(?:reporting|flagging|mentioning|escalating)\b",
+            ),
         ),
-    ),
-)
+    )
+
 
 _URGENCY = (
     r"(?:sla|deadline|urgent(?:ly)?|asap|immediately|right\s+away|time[\s-]critical|p0|"
@@ -319,15 +326,25 @@ _DEMAND = (
     r"(?:approve|approval|promote|promotion|sign[\s-]?off|unblock|skip|bypass|override|waive|"
     r"expedite|fast[\s-]?track|rush|champion|the\s+gate|the\s+checks?)"
 )
-_PRESSURE = _rx(
-    rf"\b{_URGENCY}\b[^\n]{{0,80}}\b{_DEMAND}\b",
-    rf"\b{_DEMAND}\b[^\n]{{0,80}}\b{_URGENCY}\b",
-    rf"\b{_AUTHORITY}\b[^\n]{{0,60}}\b{_DEMAND}\b",
-    rf"\b{_DEMAND}\b[^\n]{{0,60}}\b{_AUTHORITY}\b",
+_pressure = functools.cache(
+    lambda: _rx(
+        rf"\b{_URGENCY}\b[^\n]{{0,80}}\b{_DEMAND}\b",
+        rf"\b{_DEMAND}\b[^\n]{{0,80}}\b{_URGENCY}\b",
+        rf"\b{_AUTHORITY}\b[^\n]{{0,60}}\b{_DEMAND}\b",
+        rf"\b{_DEMAND}\b[^\n]{{0,60}}\b{_AUTHORITY}\b",
+    )
 )
-# The patterns read only by some texts (an approval claim, a comment, non-ASCII letters, prose)
-# are compiled the first time one needs them: a review's texts rarely do, and compiling them all
-# at import cost every review a few milliseconds.
+# Patterns are compiled the first time one is needed, not at import. The ones read only by some
+# texts (an approval claim, a comment, non-ASCII letters, prose) rarely are. The intents and the
+# pressure every screened text is read with take about 15 ms to compile: a process that screens
+# nothing (a gate that reuses a decision, `policy validate`) never does, and a server does it in
+# its warm-up (`compile_patterns`) rather than in its first review.
+
+
+def compile_patterns() -> None:
+    """Compile the patterns every screened text is read with, now rather than on first use."""
+    _intents()
+    _pressure()
 
 
 def _lazy(pattern: str, flags: int = 0) -> Callable[[], re.Pattern[str]]:
@@ -556,7 +573,7 @@ def _intent_hits(text: str, carrier: Kind | None, *, prose_only: bool) -> list[H
     if "_" in text or ("." in text and " " not in text):
         # Keys and metric names join words with underscores or dots.
         variants.append(re.sub(r"[_.]+", " ", text))
-    for kind, pattern in _INTENTS:
+    for kind, pattern in _intents():
         if prose_only and kind == "addresses_model":
             # Imperatives and questions are ordinary in READMEs and pull requests; only the
             # explicit forms of address count there.
@@ -567,7 +584,7 @@ def _intent_hits(text: str, carrier: Kind | None, *, prose_only: bool) -> list[H
                 hits.append(Hit(kind, match, carrier))
                 break
     for variant in variants:
-        found = _PRESSURE.search(variant)
+        found = _pressure().search(variant)
         if found is not None:
             hits.append(Hit("pressure", found.group(), carrier))
             break

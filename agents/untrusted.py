@@ -13,20 +13,30 @@ security finding. This module is the one place that decides what counts as such 
   (report | escalate | block) in the decide step;
 - `quote_untrusted(source, text)` wraps text for a model prompt so it reads as data.
 
+A screening is a function of the evidence and the verdict alone, so a review screens once and
+keeps the result in memory; a local review, a process of its own, also keeps it on disk
+(`use_screening_disk_cache`) under the evidence digest, the verdict and this code's own sources.
+
 Detection lives in `agents._untrusted_detectors` (intents and hidden carriers) and
 `agents._untrusted_claims` (claims against evidence); docs/architecture.md lists the places.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import logging
 import re
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Literal
+from importlib.metadata import PackageNotFoundError
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents._untrusted_claims import Contradiction, find_contradictions
 from agents._untrusted_detectors import (
@@ -35,13 +45,19 @@ from agents._untrusted_detectors import (
     INTENT_KINDS,
     Hit,
     Kind,
+    compile_patterns,
     find_hits,
     fold_text,
 )
 from policies.decision import Finding
 from policies.result import CheckResult, PolicyVerdict
 from tools.evidence import EvalTable, EvidenceBundle, VersionEvidence
+from tools.evidence_cache import content_key
+from tools.installed_versions import installed_version
 from tools.pipeline_config import is_config_artifact, load_pipeline_config, value_text
+
+if TYPE_CHECKING:
+    from tools.disk_cache import DiskCache
 
 __all__ = [
     "CARRIER_KINDS",
@@ -56,6 +72,7 @@ __all__ = [
     "UntrustedTextAction",
     "artifact_ref",
     "clear_screening_cache",
+    "compile_patterns",
     "normalize_untrusted",
     "quote_untrusted",
     "safety_case_ref",
@@ -65,7 +82,10 @@ __all__ = [
     "screen_text",
     "screened_texts",
     "untrusted_text_check",
+    "use_screening_disk_cache",
 ]
+
+logger = logging.getLogger("promogate.agents")
 
 Place = Literal[
     "version_description",
@@ -506,6 +526,95 @@ def _screen_version(
 _CACHE_SIZE = 32
 _cache: OrderedDict[tuple[str, str], Screening] = OrderedDict()
 _cache_lock = threading.Lock()
+# None: screenings are kept in memory only (the default; a local review chooses a disk cache).
+_disk_cache: DiskCache | None = None
+
+#: The form of what the disk cache keeps for a screening; bump it when that form changes.
+SCREENING_FORMAT_VERSION = 1
+
+
+def use_screening_disk_cache(cache: DiskCache | None) -> None:
+    """Keep screenings in `cache` too, for later processes, or (None) in memory only.
+
+    For one-shot processes (a local review): a long-running one screens each version once and
+    keeps the result in memory.
+
+    Args:
+        cache: The on-disk cache, or None to stop using one.
+    """
+    global _disk_cache  # one per process, as the memory cache; set once at start-up
+    _disk_cache = cache
+
+
+def _screening_sources() -> list[Path]:
+    """The sources of what turns evidence and a verdict into a screening: these detectors and
+    claims, the evidence model and the pipeline-config parsers whose values are screened."""
+    import policies.result
+    import tools.evidence
+    import tools.pipeline_config
+
+    here = Path(__file__)
+    tools_dir = Path(tools.pipeline_config.__file__)
+    return [
+        here,
+        here.with_name("_untrusted_detectors.py"),
+        here.with_name("_untrusted_claims.py"),
+        Path(tools.evidence.__file__),
+        tools_dir,
+        *sorted(tools_dir.parent.glob("_config_*.py")),
+        Path(policies.result.__file__),
+    ]
+
+
+@functools.cache
+def _producer_fingerprint() -> str | None:
+    """What a kept screening was computed by, or None when it cannot be told.
+
+    The sources are hashed rather than trusted to a hand-kept version, so an edited detector
+    never meets an entry its predecessor wrote.
+    """
+    parts = [f"format {SCREENING_FORMAT_VERSION}", f"python {sys.version}"]
+    try:
+        parts.append(f"pydantic {installed_version('pydantic')}")
+        parts += [
+            f"{path.name} {hashlib.sha256(path.read_bytes()).hexdigest()}"
+            for path in _screening_sources()
+        ]
+    except (OSError, PackageNotFoundError) as exc:
+        logger.warning("screenings are not kept on disk: %s", exc)
+        return None
+    return "\n".join(parts)
+
+
+def _disk_key(key: tuple[str, str]) -> str | None:
+    fingerprint = _producer_fingerprint()
+    return None if fingerprint is None else content_key(fingerprint, *key).hex()
+
+
+def _from_disk(cache: DiskCache, key: tuple[str, str]) -> Screening | None:
+    disk_key = _disk_key(key)
+    payload = None if disk_key is None else cache.get(disk_key)
+    if payload is None:
+        return None
+    try:
+        return Screening.model_validate_json(payload)
+    except ValidationError as exc:
+        # Checksummed and keyed by this code's own digest, so only a foreign writer gets here.
+        logger.warning("ignoring a cached screening that does not parse: %s", exc)
+        return None
+
+
+def _to_disk(cache: DiskCache, key: tuple[str, str], screening: Screening) -> None:
+    disk_key = _disk_key(key)
+    if disk_key is not None:
+        cache.put(disk_key, screening.model_dump_json().encode())
+
+
+def _remember(key: tuple[str, str], screening: Screening) -> None:
+    with _cache_lock:
+        _cache[key] = screening
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
 
 
 def screen_bundle(bundle: EvidenceBundle, verdict: PolicyVerdict | None = None) -> Screening:
@@ -525,6 +634,11 @@ def screen_bundle(bundle: EvidenceBundle, verdict: PolicyVerdict | None = None) 
         if cached is not None:
             _cache.move_to_end(key)
             return cached
+    disk = _disk_cache
+    kept = _from_disk(disk, key) if disk is not None else None
+    if kept is not None:
+        _remember(key, kept)
+        return kept
     detections, texts, chars = _screen_version(bundle, bundle.candidate, verdict, is_candidate=True)
     if bundle.baseline is not None:
         more, more_texts, more_chars = _screen_version(
@@ -534,10 +648,9 @@ def screen_bundle(bundle: EvidenceBundle, verdict: PolicyVerdict | None = None) 
         texts += more_texts
         chars += more_chars
     screening = Screening(detections=detections, texts=texts, chars=chars)
-    with _cache_lock:
-        _cache[key] = screening
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+    _remember(key, screening)
+    if disk is not None:
+        _to_disk(disk, key, screening)
     return screening
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from agents.untrusted import compile_patterns
 from api._cli_gc import settle_heap
 from tools import import_model_readers
 
@@ -17,8 +18,9 @@ logger = logging.getLogger("promogate.api")
 
 
 def warm_up(gate: GateService, *, freeze_heap: bool = False) -> None:
-    """Build the ledger's schema check and the MLflow client, and import the model file readers
-    (`tools.model_importance.import_model_readers`), now, not in the first review; then, with
+    """Build the ledger's schema check and the MLflow client, import the model file readers
+    (`tools.model_importance.import_model_readers`) and compile the screening's patterns
+    (`agents.untrusted.compile_patterns`), now, not in the first review; then, with
     `freeze_heap`, freeze what the process holds (`api._cli_gc.settle_heap`).
 
     A step that fails is only logged: the first request that needs the part fails again and
@@ -28,6 +30,7 @@ def warm_up(gate: GateService, *, freeze_heap: bool = False) -> None:
         ("ledger", gate.ledger.head),
         ("MLflow client", lambda: gate.client),
         ("model file readers", import_model_readers),
+        ("screening patterns", compile_patterns),
     ):
         try:
             step()

@@ -108,7 +108,7 @@ def _run_review(
         baseline_alias=baseline_alias(baseline),
         publish_tags=False if dry_run else None,
     )
-    configure_mlflow_environment(settings)
+    configure_mlflow_environment(settings, one_shot=True)
     try:
         service = build_review_service(settings)
         outcome = service.review(model, ref, target_alias=target_alias, publish=publish)
@@ -220,7 +220,7 @@ def gate(
         baseline_alias=baseline_alias(baseline),
         publish_tags=False if dry_run else publish,
     )
-    configure_mlflow_environment(settings)
+    configure_mlflow_environment(settings, one_shot=True)
     gate_service = GateService(build_review_service(settings))
     try:
         response = gate_service.gate(model, ref, target_alias=target_alias)

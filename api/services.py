@@ -3,7 +3,8 @@
 Settings are read once, here; `review.ReviewService` and everything below it take explicit
 arguments. MLflow's HTTP client reads its timeouts only from the environment, so the front doors
 call `configure_mlflow_environment` once at start-up, before making a client; it also chooses
-the on-disk cache of model-file importances (`configure_disk_cache`).
+the on-disk cache of model-file importances and, for a one-shot local review, of screenings
+(`configure_disk_cache`).
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ __all__ = [
 ]
 
 
-def configure_mlflow_environment(settings: Settings) -> None:
+def configure_mlflow_environment(settings: Settings, *, one_shot: bool = False) -> None:
     """MLflow's HTTP client reads its timeouts and telemetry switch from the environment only.
 
-    Every front door calls this once at start-up, so it also sets up the process's on-disk cache
+    Every front door calls this once at start-up (`one_shot` when the process reviews once and
+    exits: a local review or gate), so it also sets up the process's on-disk cache
     (`configure_disk_cache`), spares MLflow's client its per-call probes for Databricks
     outside Databricks (`tools.databricks_probes`), and has its HTTP connections acknowledge
     each answer at once, which a multi-worker `mlflow server` otherwise holds for 40 ms
@@ -47,20 +49,31 @@ def configure_mlflow_environment(settings: Settings) -> None:
 
     skip_databricks_header_probes()
     acknowledge_responses_at_once()
-    configure_disk_cache(settings)
+    configure_disk_cache(settings, screenings=one_shot)
 
 
-def configure_disk_cache(settings: Settings) -> None:
-    """Keep model-file importances under `settings.cache_dir` (or the user's cache directory),
-    or in memory only when `settings.disk_cache` is off."""
+def configure_disk_cache(settings: Settings, *, screenings: bool = False) -> None:
+    """Keep model-file importances (and the files' hashes) under `settings.cache_dir` (or the
+    user's cache directory), or in memory only when `settings.disk_cache` is off.
+
+    With `screenings`, the screenings of the evidence's untrusted text are kept there too: a
+    one-shot process would otherwise screen the same evidence again on every run, while a
+    long-running one keeps them in memory and would only pay for the writes.
+    """
+    from agents.untrusted import use_screening_disk_cache
     from tools.disk_cache import DiskCache, default_cache_dir
     from tools.model_importance import use_importance_disk_cache
 
     if not settings.disk_cache:
         use_importance_disk_cache(None)
+        use_screening_disk_cache(None)
         return
-    directory = (settings.cache_dir or default_cache_dir()) / "importances"
-    use_importance_disk_cache(DiskCache(directory, max_bytes=settings.cache_max_bytes))
+    directory = settings.cache_dir or default_cache_dir()
+    bound = settings.cache_max_bytes
+    use_importance_disk_cache(DiskCache(directory / "importances", max_bytes=bound))
+    use_screening_disk_cache(
+        DiskCache(directory / "screenings", max_bytes=bound) if screenings else None
+    )
 
 
 def make_investigator(settings: Settings) -> Investigator:

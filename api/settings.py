@@ -221,11 +221,13 @@ class Settings(BaseSettings):
         "costs (only when its artifacts pass the security checks).",
     )
 
-    # The on-disk cache of what local reviews derive from model files (tools/disk_cache.py).
+    # The on-disk cache of what local reviews derive from model files and evidence
+    # (tools/disk_cache.py).
     disk_cache: bool = Field(
         default=True,
-        description="Keep the feature importances read from model files on disk, so a later "
-        "review of the same files does not load them again (false: memory only).",
+        description="Keep the feature importances read from model files (and, for a local "
+        "review, the screenings of the evidence's text) on disk, so a later review of the same "
+        "files and evidence does not compute them again (false: memory only).",
     )
     cache_dir: Path | None = Field(
         default=None,
@@ -233,7 +235,10 @@ class Settings(BaseSettings):
         "~/.cache/promogate).",
     )
     cache_max_bytes: int = Field(
-        default=32 * 1024 * 1024, gt=0, description="Bound on the on-disk cache's size."
+        default=32 * 1024 * 1024,
+        gt=0,
+        description="Bound on the size of each of the on-disk cache's directories "
+        "(importances, screenings).",
     )
 
 

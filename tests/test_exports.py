@@ -75,6 +75,7 @@ FACES: dict[str, list[str]] = {
         "collect_bundle",
         "collect_resolved",
         "collect_version",
+        "content_key",
         "default_cache_dir",
         "diff_pipeline_configs",
         "download_artifact",
@@ -330,6 +331,7 @@ FACES: dict[str, list[str]] = {
         "build_chat_model",
         "call_tool",
         "clear_screening_cache",
+        "compile_patterns",
         "external_corpus",
         "make_llm_investigator",
         "normalize_untrusted",
@@ -343,6 +345,7 @@ FACES: dict[str, list[str]] = {
         "screen_text",
         "screened_texts",
         "untrusted_text_check",
+        "use_screening_disk_cache",
     ],
     "review": [
         "AliasGuard",

@@ -114,6 +114,7 @@ if TYPE_CHECKING:
     )
     from tools.evidence import canonical_digest as canonical_digest
     from tools.evidence_cache import ByteBoundedCache as ByteBoundedCache
+    from tools.evidence_cache import content_key as content_key
     from tools.evidence_mapping import (
         EvidenceMapping as EvidenceMapping,
     )
@@ -346,6 +347,7 @@ _EXPORTS: dict[str, str] = {
     "ChangeClass": "tools.pipeline_diff",
     "classify_key": "tools.pipeline_diff",
     "canonical_digest": "tools.evidence",
+    "content_key": "tools.evidence_cache",
     "collect_bundle": "tools.collector",
     "ConfigChange": "tools.pipeline_diff",
     "ConfigFormat": "tools.pipeline_config",
@@ -461,6 +463,7 @@ __all__ = [
     "collect_bundle",
     "collect_resolved",
     "collect_version",
+    "content_key",
     "default_cache_dir",
     "diff_pipeline_configs",
     "download_artifact",

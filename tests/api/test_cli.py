@@ -221,3 +221,63 @@ def test_policy_validate_names_file_and_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["policy", "validate", str(tmp_path / "bad")])
     assert result.exit_code == 3
     assert "broken.yaml:10" in result.output
+
+
+def test_a_repeated_review_takes_its_screening_and_model_hashes_from_disk(
+    demo_registry: Any, ledger_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a later `promogate review` process finds in the cache: the same decision, with
+    neither the screening nor the model files' reads done again."""
+    import agents.untrusted as untrusted
+    import tools.model_importance as importance
+    from tools.evidence_cache import IMPORTANCE_CACHE_BYTES
+
+    monkeypatch.setenv("PROMOGATE_DISK_CACHE", "true")
+    monkeypatch.setenv("PROMOGATE_CACHE_DIR", str(tmp_path / "cache"))
+    read: list[str] = []
+    download = importance.download_artifact
+
+    def recorded(client: Any, kind: Any, owner: str, path: str, **kwargs: Any) -> bytes:
+        read.append(path)
+        return download(client, kind, owner, path, **kwargs)
+
+    monkeypatch.setattr(importance, "download_artifact", recorded)
+
+    def review() -> dict[str, Any]:
+        # A new process: nothing in memory.
+        untrusted.clear_screening_cache()
+        importance.IMPORTANCE_CACHE.clear()
+        importance._MODEL_FILE_HASHES._hashes.clear()
+        result = _invoke(
+            ["review", "credit-risk", "3", "--policies", str(EXAMPLE_POLICIES), "--json"],
+            tracking_uri=demo_registry.tracking_uri,
+            ledger_url=ledger_url,
+        )
+        assert result.exit_code == 1, result.output
+        body: dict[str, Any] = json.loads(result.output)
+        return body
+
+    try:
+        # Old enough that the model files' hashes are kept (see tools.file_hashes.RACY_NS).
+        monkeypatch.setattr("tools.file_hashes.RACY_NS", 0)
+        first = review()
+        assert len(list((tmp_path / "cache" / "screenings").glob("*.entry"))) == 1
+        assert any(path.endswith(".skops") for path in read)
+        read.clear()
+
+        def refused(*args: object, **kwargs: object) -> Any:
+            raise AssertionError("screened afresh although the screening was on disk")
+
+        monkeypatch.setattr(untrusted, "_screen_version", refused)
+        second = review()
+    finally:
+        untrusted.use_screening_disk_cache(None)
+        importance.use_importance_disk_cache(None)
+        importance.IMPORTANCE_CACHE.resize(IMPORTANCE_CACHE_BYTES)
+    assert not [path for path in read if path.endswith(".skops")], read
+    assert {key for key in first if first[key] != second[key]} <= {
+        "id",
+        "created_at",
+        "duration_ms",
+    }
+    assert "Planted instruction" in json.dumps(second["findings"])

@@ -201,5 +201,14 @@ def test_a_repeated_local_review_loads_no_model_when_its_importances_are_on_disk
     if not second_run_loads_models:
         assert sorted(second & set(MODEL_LOADING)) == []
     assert decisions[0] == decisions[1]
-    entries = list((tmp_path / "cache" / "importances").glob("*.entry"))
-    assert len(entries) == (2 if disk_cache == "true" else 0)
+    # Both versions' importances, and the model files' hashes when the files had settled
+    # (`tools.file_hashes.RACY_NS`) by the time the first review read them.
+    payloads = [
+        entry.read_bytes().split(b"\n", 3)[3]
+        for entry in (tmp_path / "cache" / "importances").glob("*.entry")
+    ]
+    importances = [p for p in payloads if p.startswith(b"{")]
+    hashes = [p for p in payloads if not p.startswith(b"{")]
+    assert len(importances) == (2 if disk_cache == "true" else 0)
+    assert len(hashes) <= len(importances)
+    assert all(len(p) == 64 and set(p) <= set(b"0123456789abcdef") for p in hashes)

@@ -43,3 +43,38 @@ def test_every_mlflow_call_reads_its_answer_after_asking_for_a_quick_ack(
         """
     )
     assert out == "3 1"
+
+
+@pytest.mark.parametrize(
+    ("disk_cache", "one_shot", "expected"),
+    [
+        (True, True, {"importances", "screenings"}),
+        (True, False, {"importances"}),
+        (False, True, set()),
+    ],
+    ids=["local-review", "long-running", "off"],
+)
+def test_the_disk_cache_holds_screenings_only_for_a_one_shot_process(
+    tmp_path: Path, disk_cache: bool, one_shot: bool, expected: set[str]
+) -> None:
+    import agents.untrusted as untrusted
+    import tools.model_importance as importance
+    from api.services import configure_disk_cache
+    from api.settings import load_settings
+
+    settings = load_settings(disk_cache=disk_cache, cache_dir=tmp_path / "cache")
+    try:
+        configure_disk_cache(settings, screenings=one_shot)
+        caches = {
+            "importances": importance.importance_disk_cache(),
+            "hashes": importance._MODEL_FILE_HASHES._disk,
+            "screenings": untrusted._disk_cache,
+        }
+    finally:
+        configure_disk_cache(load_settings(disk_cache=False))
+    in_use = {name for name, cache in caches.items() if cache is not None}
+    assert in_use == (expected | {"hashes"} if expected else set())
+    assert caches["hashes"] is caches["importances"]
+    for name in expected:
+        cache = caches[name]
+        assert cache is not None and cache.directory == tmp_path / "cache" / name

@@ -49,7 +49,7 @@ def test_a_ledger_down_at_start_is_logged_and_the_gate_still_refuses(
     assert response.json()["kind"] == "ledger_unavailable"
 
 
-def test_the_warm_up_imports_the_model_file_readers() -> None:
+def test_the_warm_up_imports_the_model_file_readers_and_compiles_the_screening() -> None:
     """In a process of its own, so that nothing imported them before: without the warm-up, the
     first review that reads a model file imports skops and scikit-learn inside a request."""
     script = """
@@ -61,6 +61,8 @@ assert not any(name in sys.modules for name in readers), sorted(sys.modules)
 warm_up(SimpleNamespace(ledger=SimpleNamespace(head=lambda: None), client=None))
 missing = [name for name in readers if name not in sys.modules]
 assert not missing, missing
+from agents._untrusted_detectors import _intents, _pressure
+assert _intents.cache_info().currsize == _pressure.cache_info().currsize == 1
 """
     done = subprocess.run(
         [sys.executable, "-c", script],
