@@ -24,19 +24,17 @@ Detection lives in `agents._untrusted_detectors` (intents and hidden carriers) a
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import re
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from agents._untrusted_claims import Contradiction, find_contradictions
 from agents._untrusted_detectors import (
@@ -51,13 +49,11 @@ from agents._untrusted_detectors import (
 )
 from policies.decision import Finding
 from policies.result import CheckResult, PolicyVerdict
+from tools.disk_cache import DiskCache, producer_fingerprint
 from tools.evidence import EvalTable, EvidenceBundle, VersionEvidence
 from tools.evidence_cache import content_key
 from tools.installed_versions import installed_version
 from tools.pipeline_config import is_config_artifact, load_pipeline_config, value_text
-
-if TYPE_CHECKING:
-    from tools.disk_cache import DiskCache
 
 __all__ = [
     "CARRIER_KINDS",
@@ -568,46 +564,19 @@ def _screening_sources() -> list[Path]:
 
 @functools.cache
 def _producer_fingerprint() -> str | None:
-    """What a kept screening was computed by, or None when it cannot be told.
-
-    The sources are hashed rather than trusted to a hand-kept version, so an edited detector
-    never meets an entry its predecessor wrote.
-    """
-    parts = [f"format {SCREENING_FORMAT_VERSION}", f"python {sys.version}"]
+    """What turns evidence and a verdict into a screening (`_screening_sources`, pydantic), or
+    None when it cannot be told."""
     try:
-        parts.append(f"pydantic {installed_version('pydantic')}")
-        parts += [
-            f"{path.name} {hashlib.sha256(path.read_bytes()).hexdigest()}"
-            for path in _screening_sources()
-        ]
+        versions = {"pydantic": installed_version("pydantic")}
+        return producer_fingerprint(SCREENING_FORMAT_VERSION, _screening_sources(), versions)
     except (OSError, PackageNotFoundError) as exc:
         logger.warning("screenings are not kept on disk: %s", exc)
         return None
-    return "\n".join(parts)
 
 
 def _disk_key(key: tuple[str, str]) -> str | None:
     fingerprint = _producer_fingerprint()
     return None if fingerprint is None else content_key(fingerprint, *key).hex()
-
-
-def _from_disk(cache: DiskCache, key: tuple[str, str]) -> Screening | None:
-    disk_key = _disk_key(key)
-    payload = None if disk_key is None else cache.get(disk_key)
-    if payload is None:
-        return None
-    try:
-        return Screening.model_validate_json(payload)
-    except ValidationError as exc:
-        # Checksummed and keyed by this code's own digest, so only a foreign writer gets here.
-        logger.warning("ignoring a cached screening that does not parse: %s", exc)
-        return None
-
-
-def _to_disk(cache: DiskCache, key: tuple[str, str], screening: Screening) -> None:
-    disk_key = _disk_key(key)
-    if disk_key is not None:
-        cache.put(disk_key, screening.model_dump_json().encode())
 
 
 def _remember(key: tuple[str, str], screening: Screening) -> None:
@@ -635,10 +604,12 @@ def screen_bundle(bundle: EvidenceBundle, verdict: PolicyVerdict | None = None) 
             _cache.move_to_end(key)
             return cached
     disk = _disk_cache
-    kept = _from_disk(disk, key) if disk is not None else None
-    if kept is not None:
-        _remember(key, kept)
-        return kept
+    disk_key = _disk_key(key) if disk is not None else None
+    if disk is not None and disk_key is not None:
+        kept = disk.get_model(disk_key, Screening)
+        if kept is not None:
+            _remember(key, kept)
+            return kept
     detections, texts, chars = _screen_version(bundle, bundle.candidate, verdict, is_candidate=True)
     if bundle.baseline is not None:
         more, more_texts, more_chars = _screen_version(
@@ -649,8 +620,8 @@ def screen_bundle(bundle: EvidenceBundle, verdict: PolicyVerdict | None = None) 
         chars += more_chars
     screening = Screening(detections=detections, texts=texts, chars=chars)
     _remember(key, screening)
-    if disk is not None:
-        _to_disk(disk, key, screening)
+    if disk is not None and disk_key is not None:
+        disk.put_model(disk_key, screening)
     return screening
 
 

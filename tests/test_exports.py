@@ -114,6 +114,7 @@ FACES: dict[str, list[str]] = {
         "parse_eval_table",
         "parse_segment_metric_key",
         "parse_version_ref",
+        "producer_fingerprint",
         "rate_difference_interval",
         "read_dataset_inputs",
         "read_eval_table",

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     )
     from tools.disk_cache import DiskCache as DiskCache
     from tools.disk_cache import default_cache_dir as default_cache_dir
+    from tools.disk_cache import producer_fingerprint as producer_fingerprint
     from tools.errors import (
         AliasNotFoundError as AliasNotFoundError,
     )
@@ -348,6 +349,7 @@ _EXPORTS: dict[str, str] = {
     "classify_key": "tools.pipeline_diff",
     "canonical_digest": "tools.evidence",
     "content_key": "tools.evidence_cache",
+    "producer_fingerprint": "tools.disk_cache",
     "collect_bundle": "tools.collector",
     "ConfigChange": "tools.pipeline_diff",
     "ConfigFormat": "tools.pipeline_config",
@@ -502,6 +504,7 @@ __all__ = [
     "parse_eval_table",
     "parse_segment_metric_key",
     "parse_version_ref",
+    "producer_fingerprint",
     "rate_difference_interval",
     "read_dataset_inputs",
     "read_eval_table",

@@ -18,6 +18,10 @@ It never turns into a wrong answer or an error:
 
 Its size is bounded: past `max_bytes`, the least recently used entries (by modification time,
 touched on every hit) are removed.
+
+Values computed by code are keyed by that code too (`producer_fingerprint`), so an edited
+producer never meets an entry its predecessor wrote; pydantic values are kept as their JSON
+(`put_model`) and an entry that does not parse as the model is a miss (`get_model`).
 """
 
 from __future__ import annotations
@@ -26,17 +30,28 @@ import contextlib
 import hashlib
 import logging
 import os
+import sys
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["DEFAULT_DISK_CACHE_BYTES", "DiskCache", "DiskCacheStats", "default_cache_dir"]
+__all__ = [
+    "DEFAULT_DISK_CACHE_BYTES",
+    "DiskCache",
+    "DiskCacheStats",
+    "default_cache_dir",
+    "producer_fingerprint",
+]
 
 logger = logging.getLogger("promogate.tools")
 
 #: Default bound on a cache directory's total size.
 DEFAULT_DISK_CACHE_BYTES = 32 * 1024 * 1024
+
+_M = TypeVar("_M", bound=BaseModel)
 
 _MAGIC = b"promogate-cache-1\n"
 _SUFFIX = ".entry"
@@ -131,6 +146,22 @@ class DiskCache:
         self._writes += 1
         self._bound()
 
+    def get_model(self, key: str, model: type[_M]) -> _M | None:
+        """The `model` kept under `key`, or None (absent, corrupt, or not a `model`)."""
+        payload = self.get(key)
+        if payload is None:
+            return None
+        try:
+            return model.model_validate_json(payload)
+        except ValidationError as exc:
+            # Checksummed and keyed by the producer's own digest: only a foreign writer gets here.
+            logger.warning("ignoring a cached %s that does not parse: %s", model.__name__, exc)
+            return None
+
+    def put_model(self, key: str, value: BaseModel) -> None:
+        """Keep `value` (as its JSON) under `key`; a failed write leaves the cache as it was."""
+        self.put(key, value.model_dump_json().encode())
+
     def _bound(self) -> None:
         """Remove the least recently used entries while the directory is over its bound."""
         entries: list[tuple[float, int, Path]] = []
@@ -159,6 +190,20 @@ class DiskCache:
         return DiskCacheStats(
             hits=self._hits, misses=self._misses, writes=self._writes, discarded=self._discarded
         )
+
+
+def producer_fingerprint(form: int, sources: Iterable[Path], versions: Mapping[str, str]) -> str:
+    """What computes a kept value beyond the inputs in its key: the form of its entries (bumped by
+    hand when that form changes), Python's version, the SHA-256 of each source file (hashed
+    rather than trusted to a hand-kept version) and the version of each package it relies on.
+
+    Raises:
+        OSError: A source file cannot be read.
+    """
+    parts = [f"format {form}", f"python {sys.version}"]
+    parts += [f"{path.name} {hashlib.sha256(path.read_bytes()).hexdigest()}" for path in sources]
+    parts += [f"{name} {version}" for name, version in versions.items()]
+    return "\n".join(parts)
 
 
 def _payload(raw: bytes, key: str) -> bytes | None:

@@ -31,18 +31,15 @@ import io
 import logging
 import os
 import stat
-import sys
 import zipfile
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from tools._mlmodel import MLmodelParseError, parse_mlmodel
 from tools.artifacts import ArtifactOwner, LoggedModelRepository, download_artifact
-from tools.disk_cache import DiskCache
+from tools.disk_cache import DiskCache, producer_fingerprint
 from tools.errors import ToolError
 from tools.evidence_cache import IMPORTANCE_CACHE_BYTES, ByteBoundedCache, content_key
 from tools.file_hashes import FileHashes
@@ -121,22 +118,14 @@ def import_model_readers() -> None:
 
 @functools.cache
 def _producer_fingerprint() -> str | None:
-    """Versions of what turns a model file into importances, or None when one cannot be told.
-
-    The sources of this module and of the result's model are hashed rather than trusted to a
-    hand-kept version, so an edited loader never meets an entry its predecessor wrote.
-    """
-    parts = [f"format {IMPORTANCE_FORMAT_VERSION}", f"python {sys.version}"]
+    """What turns a model file into importances (this module, the result's model and the
+    libraries beneath), or None when it cannot be told."""
     try:
-        parts += [
-            f"{path.name} {hashlib.sha256(path.read_bytes()).hexdigest()}"
-            for path in _PRODUCER_SOURCES
-        ]
-        parts += [f"{name} {installed_version(name)}" for name in _PRODUCER_PACKAGES]
+        versions = {name: installed_version(name) for name in _PRODUCER_PACKAGES}
+        return producer_fingerprint(IMPORTANCE_FORMAT_VERSION, _PRODUCER_SOURCES, versions)
     except (OSError, PackageNotFoundError) as exc:
         logger.warning("importances are not kept on disk: %s", exc)
         return None
-    return "\n".join(parts)
 
 
 def _disk_key(key: bytes) -> str | None:
@@ -146,21 +135,13 @@ def _disk_key(key: bytes) -> str | None:
 
 def _from_disk(cache: DiskCache, key: bytes) -> FeatureImportances | None:
     disk_key = _disk_key(key)
-    payload = None if disk_key is None else cache.get(disk_key)
-    if payload is None:
-        return None
-    try:
-        return FeatureImportances.model_validate_json(payload)
-    except ValidationError as exc:
-        # Checksummed and keyed by this code's own digest, so only a foreign writer gets here.
-        logger.warning("ignoring a cached importance entry that does not parse: %s", exc)
-        return None
+    return None if disk_key is None else cache.get_model(disk_key, FeatureImportances)
 
 
 def _to_disk(cache: DiskCache, key: bytes, found: FeatureImportances) -> None:
     disk_key = _disk_key(key)
     if disk_key is not None:
-        cache.put(disk_key, found.model_dump_json().encode())
+        cache.put_model(disk_key, found)
 
 
 def _unavailable(source: str, reason: str, **fields: Any) -> FeatureImportances:

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from tools.disk_cache import DiskCache, default_cache_dir
+from tools.disk_cache import DiskCache, default_cache_dir, producer_fingerprint
 
 KEY = hashlib.sha256(b"one").hexdigest()
 OTHER = hashlib.sha256(b"two").hexdigest()
@@ -144,3 +145,59 @@ def test_the_default_directory_follows_xdg(
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", xdg)
     assert default_cache_dir() == expected
+
+
+class _Shares(BaseModel):
+    shares: dict[str, float]
+
+
+def test_a_model_is_read_back_as_written_and_anything_else_is_a_miss(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = DiskCache(tmp_path / "c")
+    value = _Shares(shares={"a": 0.25, "b": 0.75})
+    cache.put_model(KEY, value)
+    assert cache.get(KEY) == PAYLOAD.replace(b" ", b"")
+    assert cache.get_model(KEY, _Shares) == value
+    cache.put(OTHER, b'{"shares": "none"}')
+    assert cache.get_model(OTHER, _Shares) is None
+    assert "ignoring a cached _Shares that does not parse" in caplog.text
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    path = tmp_path / "producer.py"
+    path.write_text("def produce(): ...\n")
+    return path
+
+
+_BEFORE: tuple[int, dict[str, str]] = (1, {"pydantic": "2.0"})
+
+
+def _edited(source: Path) -> tuple[int, dict[str, str]]:
+    source.write_text("def produce(): return 1\n")
+    return _BEFORE
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda source: (2, {"pydantic": "2.0"}),
+        lambda source: (1, {"pydantic": "2.1"}),
+        lambda source: (1, {"pydantic": "2.0", "numpy": "2.0"}),
+        _edited,
+    ],
+    ids=["form", "package-version", "package-added", "source-edited"],
+)
+def test_every_part_of_a_producer_changes_its_fingerprint(
+    source: Path, change: Callable[[Path], tuple[int, dict[str, str]]]
+) -> None:
+    before = producer_fingerprint(_BEFORE[0], [source], _BEFORE[1])
+    assert producer_fingerprint(_BEFORE[0], [source], _BEFORE[1]) == before
+    form, versions = change(source)
+    assert producer_fingerprint(form, [source], versions) != before
+
+
+def test_an_unreadable_source_raises(tmp_path: Path) -> None:
+    with pytest.raises(OSError):
+        producer_fingerprint(1, [tmp_path / "missing.py"], {})
