@@ -25,7 +25,7 @@ def _gate(settings: Settings) -> GateService:
     from api.services import build_review_service, configure_mlflow_environment
     from review import GateService
 
-    configure_mlflow_environment(settings)
+    configure_mlflow_environment(settings, one_shot=True)
     return GateService(build_review_service(settings))
 
 

@@ -35,11 +35,11 @@ def configure_mlflow_environment(settings: Settings, *, one_shot: bool = False) 
     """MLflow's HTTP client reads its timeouts and telemetry switch from the environment only.
 
     Every front door calls this once at start-up (`one_shot` when the process reviews once and
-    exits: a local review or gate), so it also sets up the process's on-disk cache
-    (`configure_disk_cache`), spares MLflow's client its per-call probes for Databricks
-    outside Databricks (`tools.databricks_probes`), and has its HTTP connections acknowledge
-    each answer at once, which a multi-worker `mlflow server` otherwise holds for 40 ms
-    (`tools.quick_acks`).
+    exits: a local review, gate, promotion or override, a pull request's review), so it also
+    sets up the process's on-disk cache (`configure_disk_cache`), spares MLflow's client its
+    per-call probes for Databricks outside Databricks (`tools.databricks_probes`), and has its
+    HTTP connections acknowledge each answer at once, which a multi-worker `mlflow server`
+    otherwise holds for 40 ms (`tools.quick_acks`).
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, settings.mlflow_http_timeout_s)))

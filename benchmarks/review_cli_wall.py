@@ -8,9 +8,10 @@ one untimed run of each so bytecode is cached::
     uv run python -m benchmarks.review_cli_wall --workdir /tmp/bench --reuse --runs 7
 
 `--cache warm` (the default) lets every timed review find what the untimed one kept in the
-on-disk cache (a repeated review of the same versions); `--cache cold` gives each review an empty
-cache directory, so it loads both versions' model files as a first review does. The cache lives
-in a temporary directory, never the user's.
+on-disk cache (a repeated review of the same versions: the model files' hashes and importances,
+the screening of the evidence's text); `--cache cold` gives each review an empty cache directory,
+so it loads both versions' model files and screens the evidence as a first review does. The
+cache lives in a temporary directory, never the user's.
 
 The goal is review <= import mlflow + 0.6 s: what promogate adds on top of MLflow's own import
 (its imports, the MLflow store, the review and the ledger) within 0.6 s. A third command times

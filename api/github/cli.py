@@ -106,7 +106,7 @@ def pr_command(
                 repositories={event.repository: RepoConfig.model_validate(_REPO_CONFIG_TEMPLATE)}
             )
         )
-        configure_mlflow_environment(settings)
+        configure_mlflow_environment(settings, one_shot=True)
         gate = GateService(build_review_service(settings))
         bot_user_id = settings.github_bot_user_id
         if bot_user_id is None and os.environ.get("GITHUB_ACTIONS") == "true":
