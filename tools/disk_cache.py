@@ -13,6 +13,10 @@ It never turns into a wrong answer or an error:
   removed;
 - an unreadable directory or file is a miss, and a failed write is skipped: the caller then
   computes the value as if there were no cache;
+- what is kept decides (a screening, a model file's hash), so only a directory that is this
+  user's own and that no one else can write in is used: one owned by another user, or writable by
+  its group or by anyone (a shared cache someone else could plant entries in), is neither read
+  nor written, and a warning says so;
 - writes go to a temporary file in the same directory, renamed over the entry, so a reader
   sees a whole old entry, a whole new one, or none, also with several processes at once.
 
@@ -93,6 +97,26 @@ class DiskCache:
         self._misses = 0
         self._writes = 0
         self._discarded = 0
+        self._warned = False
+
+    def _private(self) -> bool:
+        """Whether the directory is this user's and only this user's to write in."""
+        try:
+            info = self.directory.stat()
+        except OSError:
+            return False
+        if info.st_uid == os.geteuid() and not info.st_mode & 0o022:
+            return True
+        if not self._warned:
+            self._warned = True
+            logger.warning(
+                "not using the cache directory %r: it is not this user's own, or others can "
+                "write in it (owner uid %d, mode %o)",
+                str(self.directory),
+                info.st_uid,
+                info.st_mode & 0o777,
+            )
+        return False
 
     def _path(self, key: str) -> Path:
         if len(key) != 64 or not set(key) <= _HEX:
@@ -103,8 +127,10 @@ class DiskCache:
         """The payload kept under `key`, or None (absent, unreadable or corrupt)."""
         path = self._path(key)
         try:
-            raw = path.read_bytes()
+            raw = path.read_bytes() if self._private() else None
         except OSError:
+            raw = None
+        if raw is None:
             self._misses += 1
             return None
         payload = _payload(raw, key)
@@ -132,6 +158,8 @@ class DiskCache:
             return
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self._private():
+                return
             fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=_SUFFIX)
             try:
                 with os.fdopen(fd, "wb") as handle:

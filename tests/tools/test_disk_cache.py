@@ -103,6 +103,48 @@ def test_an_unusable_directory_is_a_miss_and_a_skipped_write(
     assert cache.stats().writes == 0
 
 
+def _writable_by_group(directory: Path) -> None:
+    directory.chmod(0o770)
+
+
+def _writable_by_anyone(directory: Path) -> None:
+    directory.chmod(0o1777)
+
+
+def _owned_by_another_user(directory: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a directory to another user")
+    os.chown(directory, os.geteuid() + 4242, -1)
+
+
+@pytest.mark.parametrize(
+    "share",
+    [_writable_by_group, _writable_by_anyone, _owned_by_another_user],
+    ids=["group-writable", "world-writable", "another-users"],
+)
+def test_a_directory_others_can_write_in_is_neither_read_nor_written(
+    tmp_path: Path, share: Callable[[Path], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    planted = DiskCache(tmp_path / "c")
+    planted.put(KEY, PAYLOAD)
+    share(planted.directory)
+    cache = DiskCache(planted.directory)
+    assert cache.get(KEY) is None
+    cache.put(OTHER, PAYLOAD)
+    assert not _entry(cache, OTHER).exists()
+    assert cache.stats().writes == 0
+    assert cache.get(KEY) is None
+    warnings = [r for r in caplog.records if "not using the cache directory" in r.getMessage()]
+    assert len(warnings) == 1, "one warning per cache, not one per lookup"
+
+
+def test_a_new_directory_is_created_owner_only(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path / "a" / "c")
+    cache.put(KEY, PAYLOAD)
+    assert cache.directory.stat().st_mode & 0o777 == 0o700
+    assert cache.get(KEY) == PAYLOAD
+
+
 def test_the_directory_stays_within_its_bound_least_recently_used_first(tmp_path: Path) -> None:
     payload = b"x" * 400
     keys = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(4)]
