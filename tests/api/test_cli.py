@@ -258,7 +258,7 @@ def test_a_repeated_review_takes_its_screening_and_model_hashes_from_disk(
         return body
 
     try:
-        # Old enough that the model files' hashes are kept (see tools.file_hashes.RACY_NS).
+        # Every file counts as settled, however recently the demo wrote it (`RACY_NS`).
         monkeypatch.setattr("tools.file_hashes.RACY_NS", 0)
         first = review()
         assert len(list((tmp_path / "cache" / "screenings").glob("*.entry"))) == 1
