@@ -336,9 +336,9 @@ _pressure = functools.cache(
 )
 # Patterns are compiled the first time one is needed, not at import. The ones read only by some
 # texts (an approval claim, a comment, non-ASCII letters, prose) rarely are. The intents and the
-# pressure every screened text is read with take about 15 ms to compile: a process that screens
-# nothing (a gate that reuses a decision, `policy validate`) never does, and a server does it in
-# its warm-up (`compile_patterns`) rather than in its first review.
+# pressure every screened text is read with take about 15 ms to compile: a process that loads
+# this module but screens nothing (a local gate that reuses a decision) never does, and a server
+# does it in its warm-up (`compile_patterns`) rather than in its first review.
 
 
 def compile_patterns() -> None:
