@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from support.postgres_schema import postgres_schema
 
 MODEL = "gate-model"
 
@@ -45,8 +46,9 @@ def test_versions_are_integers_in_range_or_their_documented_text(
 
 def test_a_huge_version_is_a_422_on_postgresql_too(make_api: Any, postgres_url: str) -> None:
     # Used to pass validation and end in "integer out of range" (500), naming the database URL.
-    api = make_api(ledger_url=postgres_url, with_tokens=False, allow_anonymous=True)
-    response = api.client.post("/v1/gate", json={"model": MODEL, "version": "9999999999"})
+    with postgres_schema(postgres_url, "promogate_strict") as ledger_url:
+        api = make_api(ledger_url=ledger_url, with_tokens=False, allow_anonymous=True)
+        response = api.client.post("/v1/gate", json={"model": MODEL, "version": "9999999999"})
     assert response.status_code == 422, response.text
     assert "postgresql" not in response.text
 
