@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from review.alias_guard import AliasGuard, GuardOutcome, guard_mode_for
 from review.gate import GateService
 from review.service import ReviewService
 from tests.api.conftest import GateRegistry, api_settings
+from tests.support.postgres_schema import postgres_schema
 
 GUARD_POLICY = """\
     apiVersion: promogate/v1
@@ -115,20 +115,8 @@ def guarded(
 @pytest.fixture
 def pg_ledger_url(postgres_url: str) -> Iterator[str]:
     """A PostgreSQL ledger URL in a fresh schema of its own (dropped afterwards)."""
-    import sqlalchemy
-    from sqlalchemy.engine import make_url
-
-    schema = f"guard_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-    admin = sqlalchemy.create_engine(postgres_url, poolclass=sqlalchemy.NullPool)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    with postgres_schema(postgres_url, "guard_test") as url:
+        yield url
 
 
 def _model(request: pytest.FixtureRequest, prefix: str = "guard") -> str:

@@ -6,7 +6,6 @@ before and dropped after the test, so tests and concurrent test runs on one data
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -16,11 +15,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy
-from sqlalchemy.engine import make_url
 
 from ledger.store import Ledger
 from policies.decision import Decision, Finding, QuestionAnswer
 from policies.result import CheckResult, PolicyRef, Verdict
+from tests.support.postgres_schema import postgres_schema
 
 POLICY = PolicyRef(
     name="credit-risk-prod", revision=3, sha256="a" * 64, path="policies/credit.yaml"
@@ -127,17 +126,10 @@ def postgres_admin(postgres_url: str) -> Iterator[sqlalchemy.Engine]:
 
 
 @pytest.fixture
-def postgres_schema_url(postgres_url: str, postgres_admin: sqlalchemy.Engine) -> Iterator[str]:
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
     """A PostgreSQL URL whose connections work in a fresh schema of their own."""
-    schema = f"ledger_test_{os.getpid()}_{uuid.uuid4().hex[:10]}"
-    with postgres_admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with postgres_admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(postgres_url, "ledger_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
