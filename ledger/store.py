@@ -362,6 +362,14 @@ class Ledger:
 
     # -- reads ------------------------------------------------------------------------------------
 
+    def _get(self, record_id: str, kind: RecordKind, model: type[_Payload], what: str) -> _Payload:
+        """The record with this id as `model`; `what` names it in the error when missing."""
+        with self.database.read() as session:
+            row = self._find_row(session, record_id)
+            if row is None or row.kind != kind:
+                raise RecordNotFoundError(record_id, what)
+            return _load(model, row)
+
     def get_record(self, record_id: str) -> LedgerRecord:
         """The chain metadata (sequence number, hashes) of a decision, override or promotion.
 
@@ -380,11 +388,7 @@ class Ledger:
         Args:
             decision_id: The decision's id.
         """
-        with self.database.read() as session:
-            row = self._find_row(session, decision_id)
-            if row is None or row.kind != "decision":
-                raise RecordNotFoundError(decision_id, "decision")
-            return _load(Decision, row)
+        return self._get(decision_id, "decision", Decision, "decision")
 
     def list_decisions(
         self,
@@ -461,11 +465,7 @@ class Ledger:
         Args:
             override_id: The override's id.
         """
-        with self.database.read() as session:
-            row = self._find_row(session, override_id)
-            if row is None or row.kind != "override":
-                raise RecordNotFoundError(override_id, "override")
-            return _load(Override, row)
+        return self._get(override_id, "override", Override, "override")
 
     def active_overrides(
         self,
@@ -526,11 +526,7 @@ class Ledger:
         Args:
             promotion_id: The promotion's id.
         """
-        with self.database.read() as session:
-            row = self._find_row(session, promotion_id)
-            if row is None or row.kind != "promotion":
-                raise RecordNotFoundError(promotion_id, "promotion")
-            return _load(Promotion, row)
+        return self._get(promotion_id, "promotion", Promotion, "promotion")
 
     def list_promotions(
         self, model: str | None = None, version: int | None = None, limit: int = 50
@@ -661,11 +657,7 @@ class Ledger:
         Args:
             record_id: The watch record's id.
         """
-        with self.database.read() as session:
-            row = self._find_row(session, record_id)
-            if row is None or row.kind != "watch":
-                raise RecordNotFoundError(record_id, "watch record")
-            return _load(WatchRecord, row)
+        return self._get(record_id, "watch", WatchRecord, "watch record")
 
     def list_watch(
         self,
