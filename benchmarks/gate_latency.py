@@ -21,13 +21,16 @@ For every candidate of the demo registry (`credit-risk` v2-v6, champion v1), on 
   `benchmarks.api_throughput.drive_raw_reads`).
 
     uv run python -m benchmarks.gate_latency [--rounds 5] [--workdir DIR] [--mlflow-workers 1]
-        [--api-workers 1] [--more-versions N]
+        [--api-workers 1] [--more-versions N] [--native-quick-acks]
 
 The MLflow server runs one worker unless `--mlflow-workers` asks for more (`mlflow server`'s own
 default is 4), so that it answers requests one after another; `--api-workers` is
-`promogate serve --workers`. `--more-versions N` registers N more versions of the model before
-anything is timed (no run, a directory as source: a long-lived model's other retrains), so the
-gate runs against a model with many versions.
+`promogate serve --workers`. A multi-worker server holds each answer's later packets until the
+client acknowledges the first, which MLflow's client delays by 40 ms; promogate's calls ask for
+quick acknowledgements (`tools.quick_acks`), and `--native-quick-acks` gives the native check the
+same, so that it is compared at its fastest. `--more-versions N` registers N more versions of the
+model before anything is timed (no run, a directory as source: a long-lived model's other
+retrains), so the gate runs against a model with many versions.
 
 Bounded: one registry build (30-60 s), one MLflow server, `rounds` calls per version and method.
 """
@@ -350,6 +353,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=0,
         help="register this many more versions of the model before timing (default 0)",
     )
+    parser.add_argument(
+        "--native-quick-acks",
+        action="store_true",
+        help="give the native check's MLflow client the quick acknowledgements promogate's own "
+        "calls use (against a multi-worker `mlflow server` it otherwise waits 40 ms a call)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     args = parser.parse_args(argv)
     if not 0 <= args.more_versions <= 5000:
@@ -364,6 +373,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"--read-seconds must be in [0, 60], got {args.read_seconds}")
     if not 1 <= args.rounds <= 50:
         parser.error(f"--rounds must be between 1 and 50, got {args.rounds}")
+    if args.native_quick_acks:
+        # The native check runs in this process; the servers install their own at start-up.
+        from tools.quick_acks import acknowledge_responses_at_once
+
+        acknowledge_responses_at_once()
     # MLflow logs every validation and store operation at INFO; the table is the output here.
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     # The servers run as child processes of this script; they get its environment.
@@ -381,6 +395,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             api_workers=args.api_workers,
             more_versions=args.more_versions,
         )
+    if args.native_quick_acks:
+        setup["native_quick_acks"] = 1.0
     if args.json:
         print(json.dumps({"rows": [r.model_dump() for r in rows], "setup": setup}, indent=2))
     else:
