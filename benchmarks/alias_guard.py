@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import statistics
 import subprocess
@@ -38,6 +37,7 @@ from pydantic import BaseModel
 
 from benchmarks._api_server import ApiServer
 from benchmarks._events_stack import EventsStack, register_version
+from benchmarks._mlflow_logging import quiet_mlflow
 
 __all__ = ["GuardFigures", "main", "measure"]
 
@@ -236,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"--rounds must be between 1 and 100, got {args.rounds}")
     if not 1 <= args.aliases <= min(99, args.versions):
         parser.error(f"--aliases must be between 1 and 99 (and <= --versions), got {args.aliases}")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    quiet_mlflow()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     with tempfile.TemporaryDirectory(prefix="promogate-alias-guard-") as scratch:
         workdir = args.workdir or Path(scratch)

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import logging
 import os
 import statistics
 import tempfile
@@ -33,6 +32,7 @@ import httpx
 from pydantic import BaseModel
 
 from benchmarks._api_server import ApiServer, create_token, fresh_ledger_url
+from benchmarks._mlflow_logging import quiet_mlflow
 from benchmarks._mlflow_server import MlflowServer
 from scenarios.demo_registry import DEMO_MODEL_NAME, build_demo_registry
 
@@ -280,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not (0 < args.read_seconds <= 60 and 0 < args.review_seconds <= 120):
         parser.error("--read-seconds must be in (0, 60] and --review-seconds in (0, 120]")
     # MLflow logs every validation and store operation at INFO; the table is the output here.
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    quiet_mlflow()
     # The servers run as child processes of this script; they get its environment.
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     with tempfile.TemporaryDirectory(prefix="promogate-api-throughput-") as scratch:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import shutil
 import statistics
@@ -54,6 +53,7 @@ import httpx
 from pydantic import BaseModel
 
 from benchmarks._api_server import ApiServer, create_token, fresh_ledger_url
+from benchmarks._mlflow_logging import quiet_mlflow
 from benchmarks._mlflow_server import MlflowServer
 from benchmarks.api_throughput import drive_raw_reads
 from scenarios.demo_registry import (
@@ -379,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         acknowledge_responses_at_once()
     # MLflow logs every validation and store operation at INFO; the table is the output here.
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    quiet_mlflow()
     # The servers run as child processes of this script; they get its environment.
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     with tempfile.TemporaryDirectory(prefix="promogate-gate-latency-") as scratch:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from benchmarks._mlflow_logging import quiet_mlflow
 from benchmarks.review_latency import DEFAULT_POLICIES, ReviewRunner, prepare_registry
 from evals.errors import EvalError
 from policies.loader import LoadedPolicy, load_policy_dir
@@ -450,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--reuse needs --workdir")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # MLflow logs every validation at INFO; the table says the same.
-    logging.getLogger("mlflow.models.evaluation.validation").setLevel(logging.WARNING)
+    quiet_mlflow()
     temporary = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="promogate-bench-")) if temporary else args.workdir
     try:

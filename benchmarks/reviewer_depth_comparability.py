@@ -46,6 +46,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from benchmarks._mlflow_logging import quiet_mlflow
 from benchmarks.mlflow_native import NativeOutcome, validate_natively
 from policies.loader import LoadedPolicy, load_policy_text
 
@@ -452,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("mlflow.models.evaluation.validation").setLevel(logging.WARNING)
+    quiet_mlflow()
     workdir = Path(tempfile.mkdtemp(prefix="promogate-depth-"))
     try:
         started = time.perf_counter()
