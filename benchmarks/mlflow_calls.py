@@ -38,6 +38,7 @@ from pydantic import BaseModel
 
 from benchmarks._api_server import ApiServer, create_token, fresh_ledger_url
 from benchmarks._http_relay import HttpRelay
+from benchmarks._mlflow_logging import quiet_mlflow
 from benchmarks._mlflow_server import MlflowServer
 from benchmarks._timing import median_ms
 from scenarios.demo_registry import CHAMPION_ALIAS, DEMO_MODEL_NAME, build_demo_registry
@@ -357,6 +358,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not 0 <= args.repeats <= 500:
         parser.error(f"--repeats must be between 0 and 500, got {args.repeats}")
+    quiet_mlflow()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     with tempfile.TemporaryDirectory(prefix="promogate-calls-") as scratch:
         workdir = args.workdir or Path(scratch)

@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import policies as policies_package
 from agents.offline_investigator import OfflineInvestigator
+from benchmarks._mlflow_logging import quiet_mlflow
 from comparison import Comparison
 from evals.errors import EvalError
 from ledger.store import Ledger
@@ -456,6 +457,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not 1 <= args.repeats <= _MAX_REPEATS:
         parser.error(f"--repeats must be between 1 and {_MAX_REPEATS}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    quiet_mlflow()
     temporary = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="promogate-bench-")) if temporary else args.workdir
     try:

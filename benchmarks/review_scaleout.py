@@ -51,6 +51,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from api import ProcrastinateJobQueue, ReviewJob, postgres_conninfo
+from benchmarks._mlflow_logging import quiet_mlflow
 from benchmarks._mlflow_server import MlflowServer
 from benchmarks.review_latency import policies_of, prepare_registry
 from ledger.store import Ledger
@@ -307,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"--concurrency must be between 1 and 8, got {args.concurrency}")
     if not args.postgres:
         parser.error("--postgres (or PROMOGATE_TEST_POSTGRES_URL) is required")
+    quiet_mlflow()
     registry = prepare_registry(args.workdir, reuse=args.reuse)
     with contextlib.ExitStack() as stack:
         tracking_uri, server_pid = registry.tracking_uri, None
