@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from ledger.anchors import AnchorStore, Checkpoint, FileAnchorStore, RecordAnchor, write_checkpoint
@@ -38,6 +39,7 @@ logger = logging.getLogger("promogate.api")
 ANCHOR_TAG_PREFIX: Final = "promogate.anchor."
 RECORD_HASH_TAG: Final = "promogate.record_hash"
 DECISION_ID_TAG: Final = "promogate.decision_id"
+_VERSIONS_PAGE: Final = 1000
 
 
 class MlflowRunAnchorStore:
@@ -108,13 +110,25 @@ def anchor_stores(settings: Settings, client: Callable[[], MlflowClient]) -> lis
 
 
 def published_record_anchors(client: MlflowClient) -> Iterator[RecordAnchor]:
-    """Every decision record hash published as model-version tags in the registry.
+    """Every decision record hash published as model-version tags in the registry, read page by
+    page over every version of every model.
 
     Args:
         client: An MLflow client of the registry.
+
+    Raises:
+        ToolError: MLflow is unavailable or refused a read (a check that read only part of the
+            registry would pass records it never saw).
     """
-    for registered in client.search_registered_models():
-        for version in client.search_model_versions(f"name='{registered.name}'"):
+    from tools.client import call_mlflow
+
+    token: str | None = None
+    while True:
+        page = call_mlflow(
+            partial(client.search_model_versions, max_results=_VERSIONS_PAGE, page_token=token),
+            "search_model_versions()",
+        )
+        for version in page:
             tags = version.tags or {}
             record_id = tags.get(DECISION_ID_TAG)
             record_hash = tags.get(RECORD_HASH_TAG)
@@ -122,8 +136,11 @@ def published_record_anchors(client: MlflowClient) -> Iterator[RecordAnchor]:
                 yield RecordAnchor(
                     record_id=record_id,
                     record_hash=record_hash,
-                    source=f"{registered.name!r} v{version.version} tags",
+                    source=f"{version.name!r} v{version.version} tags",
                 )
+        token = page.token
+        if not token:
+            return
 
 
 class AnchorScheduler:

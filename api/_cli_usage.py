@@ -2,7 +2,10 @@
 
 A mistyped option must never exit 2, which the gate's contract reads as "escalate": a typo in CI
 would reach a human approver as an escalation. Every usage error (unknown option, missing or
-invalid argument) exits 3, the error code, with click's message on stderr.
+invalid argument) exits 3, the error code, with click's message on stderr. So does a ledger or
+MLflow that a command cannot use (down, missing, refusing), where the command did not answer it
+itself: one line naming what failed, not a traceback and exit 1, which `ledger verify` means as
+"a record was edited" and a review as "block".
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ import typer
 # typer carries its own copy of click; its parser raises these, not click's own classes.
 from typer._click import exceptions as _parser_errors
 
+from ledger.errors import LedgerError
+from tools.errors import ToolError
+
 _USAGE_ERRORS: tuple[type[Exception], ...] = (_parser_errors.UsageError,)
 _ABORTS: tuple[type[BaseException], ...] = (typer.Abort,)
 _CLICK_ERRORS: tuple[type[Exception], ...] = (_parser_errors.ClickException,)
 
-__all__ = ["EXIT_USAGE", "add_version_option", "package_version", "run_app"]
+__all__ = ["EXIT_ERROR", "EXIT_USAGE", "add_version_option", "package_version", "run_app"]
 
-EXIT_USAGE = 3
+EXIT_ERROR = 3
+EXIT_USAGE = EXIT_ERROR
 
 
 def package_version() -> str:
@@ -58,7 +65,8 @@ def add_version_option(app: typer.Typer) -> None:
 
 
 def run_app(app: typer.Typer, args: list[str] | None = None) -> int:
-    """Run the typer app and return its exit code; usage errors are `EXIT_USAGE` (3).
+    """Run the typer app and return its exit code; usage errors are `EXIT_USAGE` (3), and so
+    are a ledger's or MLflow's errors no command answered (`EXIT_ERROR`).
 
     Args:
         app: The application.
@@ -75,6 +83,9 @@ def run_app(app: typer.Typer, args: list[str] | None = None) -> int:
     except _CLICK_ERRORS as exc:
         exc.show()  # type: ignore[attr-defined]
         return EXIT_USAGE
+    except (LedgerError, ToolError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return EXIT_ERROR
     if isinstance(result, int) and not isinstance(result, bool):
         return result
     return 0

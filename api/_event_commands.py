@@ -138,6 +138,7 @@ def install_webhook(
 
     The secret is PROMOGATE_MLFLOW_WEBHOOK_SECRET, the same one `promogate serve` verifies with.
     """
+    from api._mlflow_http import configure_mlflow_http
     from api._webhook_installer import apply_webhook_plan, plan_webhook
     from tools.client import make_client
     from tools.errors import ToolError
@@ -154,6 +155,7 @@ def install_webhook(
     if not url.startswith(("http://", "https://")):
         typer.echo(f"--url must be an http(s) URL, got {url!r}", err=True)
         raise typer.Exit(2)
+    configure_mlflow_http(settings)
     client = make_client(settings.tracking_uri, settings.registry_uri)
     try:
         plan = plan_webhook(client, name, url)

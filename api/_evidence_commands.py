@@ -213,6 +213,7 @@ def describe_evidence(evidence: VersionEvidence) -> list[EvidenceItem]:
 def _collect(
     model: str, ref: str, tracking_uri: str | None, policies_dir: Path | None
 ) -> tuple[VersionEvidence, list[LoadedPolicy]]:
+    from api._mlflow_http import configure_mlflow_http
     from api.settings import load_settings
     from policies.evidence_mapping import applicable_mapping, metric_names_for
     from policies.loader import load_policy_dir
@@ -221,6 +222,7 @@ def _collect(
     from tools.registry import resolve_version
 
     settings = load_settings(tracking_uri=tracking_uri, policies_dir=policies_dir)
+    configure_mlflow_http(settings)
     policies = load_policy_dir(settings.policies_dir) if settings.policies_dir else []
     client = make_client(settings.tracking_uri, settings.registry_uri)
     resolved = resolve_version(client, model, ref)

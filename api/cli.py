@@ -328,7 +328,8 @@ def ledger_verify(
     ] = False,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Check the ledger's hash chain; exit 1 when a record was edited or deleted."""
+    """Check the ledger's hash chain; exit 1 when a record was edited or deleted, 3 when the
+    ledger (or, with --anchors, MLflow) cannot be read."""
     from api._ledger_commands import verify_ledger
 
     raise typer.Exit(verify_ledger(ledger_url, tracking_uri, anchors=anchors))

@@ -9,12 +9,12 @@ the on-disk cache of model-file importances and, for a one-shot local review, of
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from agents.investigation import Investigator
 from agents.offline_investigator import OfflineInvestigator
+from api._mlflow_http import configure_mlflow_http
 from api.settings import Settings
 from ledger.store import Ledger
 from review.service import ReviewConfig, ReviewObserver, ReviewService
@@ -41,10 +41,7 @@ def configure_mlflow_environment(settings: Settings, *, one_shot: bool = False) 
     HTTP connections acknowledge each answer at once, which a multi-worker `mlflow server`
     otherwise holds for 40 ms (`tools.quick_acks`).
     """
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, settings.mlflow_http_timeout_s)))
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(settings.mlflow_http_retries)
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    configure_mlflow_http(settings)
     from tools import acknowledge_responses_at_once, skip_databricks_header_probes
 
     skip_databricks_header_probes()

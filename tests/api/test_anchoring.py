@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import pytest
 from click.testing import Result
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from api._anchoring import MlflowRunAnchorStore
+from api import _anchoring
+from api._anchoring import (
+    DECISION_ID_TAG,
+    RECORD_HASH_TAG,
+    MlflowRunAnchorStore,
+    published_record_anchors,
+)
+from api._cli_usage import run_app
 from api.cli import _mount_optional_apps, app
 from ledger.anchors import Checkpoint, FileAnchorStore, verify_anchors, write_checkpoint
 from ledger.store import Ledger
@@ -100,3 +109,61 @@ def test_ledger_verify_with_anchors_catches_a_rewound_head(make_api: Any, tmp_pa
     report = json.loads(caught.stdout)
     assert report["chain"]["ok"] is True
     assert [p["kind"] for p in report["anchors"]["problems"]] == ["rewound"]
+
+
+def test_every_published_record_hash_is_read_across_pages_and_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "mlflow.db"
+    client = mlflow.MlflowClient(f"sqlite:///{store}")
+    source = tmp_path / "model"
+    source.mkdir()
+    published: set[tuple[str, str]] = set()
+    # A quote in a name broke the filter of a per-model search; the search is of all versions.
+    for name in ("alpha", "team's model"):
+        client.create_registered_model(name)
+        for n in range(3):
+            version = client.create_model_version(name, str(source))
+            if n == 1:
+                continue  # never reviewed: no tags
+            record_id = f"{name}-{version.version}"
+            client.set_model_version_tag(name, version.version, DECISION_ID_TAG, record_id)
+            client.set_model_version_tag(name, version.version, RECORD_HASH_TAG, "c" * 64)
+            published.add((record_id, "c" * 64))
+    monkeypatch.setattr(_anchoring, "_VERSIONS_PAGE", 2)
+    found = list(published_record_anchors(client))
+    assert {(a.record_id, a.record_hash) for a in found} == published
+    assert len(found) == len(published)
+    assert '"team\'s model" v3 tags' in {a.source for a in found}
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_ledger_verify_with_anchors_says_mlflow_is_down_and_exits_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    Ledger(ledger_url).head()
+    for key in [k for k in os.environ if k.startswith("PROMOGATE_")]:
+        monkeypatch.delenv(key)
+    # The command sets MLflow's retry variables for its process; these restore them afterwards.
+    for key in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
+        monkeypatch.setenv(key, os.environ.get(key, "1"))
+    monkeypatch.setenv("PROMOGATE_MLFLOW_HTTP_RETRIES", "0")
+    _mount_optional_apps()
+    code = run_app(
+        app,
+        ["ledger", "verify", "--anchors", "--ledger-url", ledger_url,
+         "--tracking-uri", f"http://127.0.0.1:{_closed_port()}"],
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.startswith("error: search_model_versions() failed: MLflow is unavailable"), err
+    assert "Traceback" not in err
+    # MLflow's client was told the settings' retries, not left at its own seven with doubling
+    # waits, which kept the command waiting for minutes.
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "0"

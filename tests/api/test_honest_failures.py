@@ -1,8 +1,10 @@
 """Failures that say what happened: a missing store is refused, never created; unresolved reviews
-are not ledger records; a dry run writes nothing; an explicit baseline; the champion itself."""
+are not ledger records; a dry run writes nothing; an explicit baseline; the champion itself; a
+ledger out of reach is an error, not a verdict."""
 
 from __future__ import annotations
 
+import socket
 import textwrap
 from pathlib import Path
 
@@ -110,3 +112,37 @@ def test_baseline_version_and_the_champion_itself(
     assert "v1 already holds @champion, so there is no other version" in out
     code, _, err = _run(capsys, "review", SYNONYMS, "1", "--baseline", "three", *common)
     assert code == 3 and "--baseline" in err
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+LEDGER_COMMANDS = [
+    ("ledger", "verify"),
+    ("ledger", "list"),
+    ("ledger", "migrate"),
+    ("override", "list", "credit-risk", "2"),
+    ("reviews", "list"),
+]
+
+
+@pytest.mark.parametrize("command", LEDGER_COMMANDS, ids=["-".join(c[:2]) for c in LEDGER_COMMANDS])
+@pytest.mark.parametrize("where", ["sqlite-missing-directory", "postgresql-down"])
+def test_a_ledger_that_cannot_be_reached_is_one_error_line_and_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: tuple[str, ...], where: str
+) -> None:
+    # Not a traceback and exit 1, which `ledger verify` means as "a record was edited".
+    url = (
+        f"sqlite:///{tmp_path / 'missing' / 'ledger.db'}"
+        if where == "sqlite-missing-directory"
+        else f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/ledger"
+    )
+    code, out, err = _run(capsys, *command, "--ledger-url", url)
+    assert code == 3, (out, err)
+    assert err.startswith("error: ledger database"), err
+    assert "unavailable" in err
+    assert "Traceback" not in out + err
+    assert not (tmp_path / "missing").exists()
