@@ -434,6 +434,7 @@ def run(
     """Run a suite against a target, print the result and optionally log it to MLflow."""
     from rich.console import Console
 
+    from api._mlflow_http import configure_mlflow_http
     from evals.errors import EvalError
     from evals.suite import find_suite
 
@@ -443,6 +444,7 @@ def run(
     if log_to is not None and log_to not in ("new", "source") and not _RUN_ID.match(log_to):
         raise _fail(f"--log-to takes a run id, 'new' or 'source', got {log_to!r}", as_json=as_json)
     settings = _settings(tracking_uri=tracking_uri)
+    configure_mlflow_http(settings)
     try:
         suite = find_suite(suite_name)
     except EvalError as exc:

@@ -144,6 +144,26 @@ def registered_model_names(client: MlflowClient, limit: int = 1000) -> list[str]
     return sorted(str(m.name) for m in models)
 
 
+def _latest_version(client: MlflowClient, model: str) -> int:
+    """The highest version number of `model`.
+
+    Raises:
+        ModelNotFoundError: The model has no version, or does not exist.
+        BackendUnavailableError: MLflow is down: never reported as a missing model.
+    """
+    # A name holding a single quote is double-quoted: MLflow's filter takes either.
+    quote = '"' if "'" in model else "'"
+    found = call_mlflow(
+        lambda: client.search_model_versions(
+            f"name = {quote}{model}{quote}", max_results=1, order_by=["version_number DESC"]
+        ),
+        f"search_model_versions({model!r})",
+    )
+    if not found:
+        raise ModelNotFoundError(model)
+    return int(found[0].version)
+
+
 def _existing_versions(client: MlflowClient, model: str) -> list[int]:
     """Version numbers of a model, for error messages; empty when they cannot be listed."""
     if "'" in model:
@@ -194,10 +214,7 @@ def resolve_version(client: MlflowClient, model: str, ref: str | int) -> Resolve
             raise AliasNotFoundError(model, parsed.alias, registered_aliases(client, model))
         return resolved_from(model, mv)
     if parsed.latest:
-        versions = _existing_versions(client, model)
-        if not versions:
-            raise ModelNotFoundError(model)
-        number = versions[-1]
+        number = _latest_version(client, model)
     else:
         assert parsed.version is not None
         number = parsed.version

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
 
 from tools.errors import (
     AliasNotFoundError,
+    BackendUnavailableError,
     InvalidVersionRefError,
     ModelNotFoundError,
     VersionNotFoundError,
@@ -189,3 +191,26 @@ def test_the_alias_latest_is_not_the_highest_version(client: Any) -> None:
 def test_version_holding_on_an_unknown_model(client: Any) -> None:
     with pytest.raises(ModelNotFoundError):
         version_holding(client, "no-such-model", "champion")
+
+
+@pytest.mark.parametrize("ref", ["latest", "LATEST"], ids=["latest", "latest-any-case"])
+def test_latest_is_the_highest_version(mlflow_store: Any, client: Any, ref: str) -> None:
+    assert resolve_version(client, MODEL, ref).version == max(mlflow_store.versions)
+
+
+def test_latest_of_an_unknown_model_is_not_found(client: Any) -> None:
+    with pytest.raises(ModelNotFoundError):
+        resolve_version(client, "no-such-model", "latest")
+
+
+def test_latest_with_mlflow_down_is_not_reported_as_a_missing_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mlflow import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(BackendUnavailableError):
+        resolve_version(MlflowClient(down, registry_uri=down), MODEL, "latest")
