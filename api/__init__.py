@@ -49,6 +49,9 @@ if TYPE_CHECKING:
         Settings as Settings,
     )
     from api.settings import (
+        SettingsError as SettingsError,
+    )
+    from api.settings import (
         load_settings as load_settings,
     )
     from api.signing import AnswerSigner as AnswerSigner
@@ -73,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "make_investigator": "api.services",
     "print_decision": "api.render",
     "Settings": "api.settings",
+    "SettingsError": "api.settings",
     "FakeGitHub": "api.github.testing",
     "FakePull": "api.github.testing",
     "generate_app_key": "api.github.testing",
@@ -93,6 +97,7 @@ __all__ = [
     "ProcrastinateJobQueue",
     "ReviewJob",
     "Settings",
+    "SettingsError",
     "SettleAfterFirstReview",
     "SigningMiddleware",
     "build_review_service",

@@ -2,7 +2,8 @@
 
 A mistyped option must never exit 2, which the gate's contract reads as "escalate": a typo in CI
 would reach a human approver as an escalation. Every usage error (unknown option, missing or
-invalid argument) exits 3, the error code, with click's message on stderr. So does a ledger or
+invalid argument) exits 3, the error code, with click's message on stderr. So do settings that
+cannot be read (a config file that does not parse, a value of the wrong kind) and a ledger or
 MLflow that a command cannot use (down, missing, refusing), where the command did not answer it
 itself: one line naming what failed, not a traceback and exit 1, which `ledger verify` means as
 "a record was edited" and a review as "block".
@@ -64,6 +65,14 @@ def add_version_option(app: typer.Typer) -> None:
         """Review MLflow model versions against the champion and gate their promotion."""
 
 
+def _settings_error() -> type[Exception]:
+    # Imported only once an exception reaches the handler: `api.settings` loads pydantic's
+    # settings machinery, which `--help` and the gate client never need.
+    from api.settings import SettingsError
+
+    return SettingsError
+
+
 def run_app(app: typer.Typer, args: list[str] | None = None) -> int:
     """Run the typer app and return its exit code; usage errors are `EXIT_USAGE` (3), and so
     are a ledger's or MLflow's errors no command answered (`EXIT_ERROR`).
@@ -83,7 +92,7 @@ def run_app(app: typer.Typer, args: list[str] | None = None) -> int:
     except _CLICK_ERRORS as exc:
         exc.show()  # type: ignore[attr-defined]
         return EXIT_USAGE
-    except (LedgerError, ToolError) as exc:
+    except (LedgerError, ToolError, _settings_error()) as exc:
         typer.echo(f"error: {exc}", err=True)
         return EXIT_ERROR
     if isinstance(result, int) and not isinstance(result, bool):

@@ -28,8 +28,12 @@ CONFIG_FILE = "promogate.toml"
 
 def config_file_sources(settings_cls: type[BaseSettings]) -> tuple[PydanticBaseSettingsSource, ...]:
     """The config-file sources, highest precedence first."""
+    try:
+        own = TomlConfigSettingsSource(settings_cls, toml_file=Path(CONFIG_FILE))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read {CONFIG_FILE!r}: {exc}") from exc
     return (
-        TomlConfigSettingsSource(settings_cls, toml_file=Path(CONFIG_FILE)),
+        own,
         InitSettingsSource(settings_cls, init_kwargs=_pyproject_table(Path("pyproject.toml"))),
     )
 

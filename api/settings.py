@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["Settings", "load_settings"]
+from tools.redaction import redact
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
+
+_SOURCES = "options, PROMOGATE_* variables, promogate.toml or [tool.promogate] in pyproject.toml"
+
+
+class SettingsError(ValueError):
+    """The settings cannot be read: a config file that does not parse, or a value of the wrong
+    kind; the message names the file and line, or the setting and the value (never a secret)."""
 
 
 class Settings(BaseSettings):
@@ -243,6 +252,27 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit overrides (None values are ignored)."""
+    """Settings from the environment, with explicit overrides (None values are ignored).
+
+    Raises:
+        SettingsError: A config file does not parse, or a value is not of its setting's kind.
+    """
     values = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**values)  # type: ignore[arg-type]
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_invalid_values(exc)) from None
+    except ValueError as exc:  # a config file that does not parse (api._config_file)
+        raise SettingsError(redact(str(exc))) from None
+
+
+def _invalid_values(exc: ValidationError) -> str:
+    """One line per invalid value: the setting, what is wrong, and the value unless secret."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        field = Settings.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+        secret = field is not None and "SecretStr" in str(field.annotation)
+        shown = "" if secret or "input" not in error else f", got {error['input']!r}"
+        lines.append(f"setting {name!r}: {error['msg']}{shown}")
+    return redact("; ".join(lines) + f" (settings come from {_SOURCES})")

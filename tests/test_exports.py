@@ -405,6 +405,7 @@ FACES: dict[str, list[str]] = {
         "ProcrastinateJobQueue",
         "ReviewJob",
         "Settings",
+        "SettingsError",
         "SettleAfterFirstReview",
         "SigningMiddleware",
         "build_review_service",

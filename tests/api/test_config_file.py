@@ -1,4 +1,5 @@
-"""Settings from promogate.toml and [tool.promogate]: below options and environment."""
+"""Settings from promogate.toml and [tool.promogate]: below options and environment; settings
+that cannot be read are one clear error."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import load_settings
+from api._cli_usage import run_app
+from api.cli import _mount_optional_apps, app
+from api.settings import SettingsError, load_settings
 
 
 @pytest.fixture
@@ -41,3 +44,79 @@ def test_an_unknown_directory_has_the_defaults(
     monkeypatch.delenv("PROMOGATE_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
     assert load_settings().tracking_uri == "sqlite:///mlflow.db"
+
+
+BAD_SETTINGS = [
+    (
+        "toml-syntax",
+        {"promogate.toml": 'tracking_uri = "sqlite:///x.db"\nledger_url =\n'},
+        {},
+        ["cannot read 'promogate.toml'", "line 2"],
+    ),
+    (
+        "pyproject-syntax",
+        {"pyproject.toml": "[tool.promogate\n"},
+        {},
+        ["cannot read 'pyproject.toml' for [tool.promogate]", "line 1"],
+    ),
+    (
+        "toml-wrong-kind",
+        {"promogate.toml": "mlflow_http_retries = -1\n"},
+        {},
+        ["setting 'mlflow_http_retries'", "greater than or equal to 0", "got -1"],
+    ),
+    (
+        "environment-wrong-kind",
+        {},
+        {"PROMOGATE_ANCHOR_INTERVAL_S": "hourly"},
+        ["setting 'anchor_interval_s'", "got 'hourly'"],
+    ),
+    (
+        "password-in-a-wrong-value",
+        {},
+        # A URL pasted into the wrong variable: named, with its password hidden.
+        {"PROMOGATE_PORT": "postgresql://u:hunter2@db/x"},
+        ["setting 'port'", "got 'postgresql://u:***@db/x'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("files", "environment", "said"),
+    [c[1:] for c in BAD_SETTINGS],
+    ids=[c[0] for c in BAD_SETTINGS],
+)
+def test_settings_that_cannot_be_read_name_the_file_line_or_setting(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    files: dict[str, str],
+    environment: dict[str, str],
+    said: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    for part in said:
+        assert part in str(raised.value)
+    # The command line says it in one line and exits 3, the error code.
+    _mount_optional_apps()
+    assert run_app(app, ["ledger", "list"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "hunter2" not in err
+
+
+def test_a_secret_of_the_wrong_kind_is_named_but_never_shown(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "promogate.toml").write_text('token = ["s3cret-token"]\n')
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert "setting 'token'" in str(raised.value)
+    assert "s3cret" not in str(raised.value)
