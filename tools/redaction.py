@@ -120,6 +120,9 @@ def _redact_arg(value: Any) -> Any:
 
 
 _installed = False
+# Loggers whose formatter unpacks the record's arguments (uvicorn's access line: client, method,
+# path, HTTP version, status); flattened into the message, every access line failed to format.
+_ARGUMENTS_KEPT = frozenset({"uvicorn.access"})
 
 
 def install_log_redaction() -> None:
@@ -135,12 +138,17 @@ def install_log_redaction() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = f"{record.msg!s} {record.args!r}"
-        record.msg = redact(message)
-        record.args = None
+        if record.name in _ARGUMENTS_KEPT and isinstance(record.args, tuple):
+            # Its formatter reads the arguments themselves: each is redacted where it stands.
+            record.msg = redact(str(record.msg))
+            record.args = tuple(_redact_arg(a) for a in record.args)
+        else:
+            try:
+                message = record.getMessage()
+            except (TypeError, ValueError):
+                message = f"{record.msg!s} {record.args!r}"
+            record.msg = redact(message)
+            record.args = None
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None

@@ -4,11 +4,12 @@ one every pattern applied to the whole text gives."""
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
 from tools import redaction
-from tools.redaction import MASK, redact
+from tools.redaction import MASK, install_log_redaction, redact
 
 
 def _every_pattern(text: str) -> str:
@@ -67,3 +68,29 @@ CASES = [
 def test_redact_answers_as_every_pattern_applied_to_the_whole_text(text: str) -> None:
     assert redact(text) == _every_pattern(text)
     assert redact(redact(text)) == redact(text)
+
+
+def test_uvicorn_s_access_lines_format_with_their_arguments_redacted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from uvicorn.logging import AccessFormatter
+
+    kept = logging.getLogRecordFactory()
+    monkeypatch.setattr(redaction, "_installed", False)
+    try:
+        install_log_redaction()
+        access = logging.getLogger("uvicorn.access").makeRecord(
+            "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+            ("127.0.0.1:5", "GET", "/v1/reviews?token=s3cret-value&x=1", "1.1", 401), None,
+        )  # fmt: skip
+        other = logging.getLogger("promogate.api").makeRecord(
+            "promogate.api", logging.INFO, __file__, 1, "reading %s", ("http://u:pw@h/x",), None
+        )
+    finally:
+        logging.setLogRecordFactory(kept)
+    formatter = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', False)
+    assert formatter.format(access) == (
+        '127.0.0.1:5 - "GET /v1/reviews?token=***&x=1 HTTP/1.1" 401 Unauthorized'
+    )
+    # Every other record is formatted once, redacted, and keeps no arguments.
+    assert (other.msg, other.args) == ("reading http://u:***@h/x", None)
