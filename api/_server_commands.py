@@ -188,6 +188,11 @@ def worker(
         attempts=settings.notify_attempts,
     )
     warm_up(service, freeze_heap=True)
+    import psycopg
+    from procrastinate.exceptions import ConnectorException
+
+    from tools.redaction import redact
+
     try:
         run_worker(
             service,
@@ -198,6 +203,13 @@ def worker(
             watcher=build_watcher(settings, service, notifier),
             watch_cron=settings.watch_cron,
         )
+    except (psycopg.OperationalError, ConnectorException) as exc:
+        # Exit 3 with the reason, so that whatever supervises the worker restarts it.
+        typer.echo(
+            f"error: the job queue {redact(conninfo)!r} is unavailable: {redact(str(exc))}",
+            err=True,
+        )
+        raise typer.Exit(3) from None
     finally:
         # PR bot and watch jobs gate; what follows their answers is written before the exit.
         service.drain()

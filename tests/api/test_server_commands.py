@@ -120,3 +120,27 @@ def test_serve_answers_the_gate(
     # uvicorn shuts down gracefully, then re-raises the signal it caught.
     assert server.returncode in (0, -signal.SIGTERM), output
     assert "Traceback" not in output
+
+
+def test_a_worker_whose_job_queue_is_down_says_so_and_exits_3(tmp_path: Path) -> None:
+    # In a process of its own: the worker freezes its heap as it starts.
+    url = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{free_port()}/queue"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PROMOGATE_")},
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PROMOGATE_LOG_LEVEL": "ERROR",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "worker", "--once", "--ledger-url", url],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "error: the job queue 'postgresql://postgres:***@127.0.0.1:" in done.stderr
+    assert "is unavailable" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "hunter2" not in done.stdout + done.stderr
