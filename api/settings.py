@@ -267,7 +267,7 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def _invalid_values(exc: ValidationError) -> str:
-    """One line per invalid value: the setting, what is wrong, and the value unless secret."""
+    """Each invalid value in one line: the setting, what is wrong, and the value unless secret."""
     lines = []
     for error in exc.errors(include_url=False):
         name = ".".join(str(part) for part in error["loc"]) or "settings"
