@@ -138,9 +138,8 @@ def install_webhook(
 
     The secret is PROMOGATE_MLFLOW_WEBHOOK_SECRET, the same one `promogate serve` verifies with.
     """
-    from api._mlflow_http import configure_mlflow_http
+    from api._mlflow_http import settings_client
     from api._webhook_installer import apply_webhook_plan, plan_webhook
-    from tools.client import make_client
     from tools.errors import ToolError
 
     settings = _settings(tracking_uri=tracking_uri)
@@ -155,8 +154,7 @@ def install_webhook(
     if not url.startswith(("http://", "https://")):
         typer.echo(f"--url must be an http(s) URL, got {url!r}", err=True)
         raise typer.Exit(2)
-    configure_mlflow_http(settings)
-    client = make_client(settings.tracking_uri, settings.registry_uri)
+    client = settings_client(settings)
     try:
         plan = plan_webhook(client, name, url)
         webhook_id = (

@@ -213,18 +213,16 @@ def describe_evidence(evidence: VersionEvidence) -> list[EvidenceItem]:
 def _collect(
     model: str, ref: str, tracking_uri: str | None, policies_dir: Path | None
 ) -> tuple[VersionEvidence, list[LoadedPolicy]]:
-    from api._mlflow_http import configure_mlflow_http
+    from api._mlflow_http import settings_client
     from api.settings import load_settings
     from policies.evidence_mapping import applicable_mapping, metric_names_for
     from policies.loader import load_policy_dir
-    from tools.client import make_client
     from tools.collector import collect_version
     from tools.registry import resolve_version
 
     settings = load_settings(tracking_uri=tracking_uri, policies_dir=policies_dir)
-    configure_mlflow_http(settings)
     policies = load_policy_dir(settings.policies_dir) if settings.policies_dir else []
-    client = make_client(settings.tracking_uri, settings.registry_uri)
+    client = settings_client(settings)
     resolved = resolve_version(client, model, ref)
     mapping: EvidenceMapping = applicable_mapping(policies, model)
     evidence = collect_version(
@@ -498,8 +496,8 @@ def lint_policies(
 
 def validate_against(directory: Path, against: Sequence[str], tracking_uri: str | None) -> int:
     """Lint the policies of `directory` against MODEL VERSION; print problems, return the code."""
+    from api._mlflow_http import settings_client
     from policies.errors import PolicyError
-    from tools.client import make_client
     from tools.errors import ToolError
     from tools.registry import registered_model_names
 
@@ -511,7 +509,7 @@ def validate_against(directory: Path, against: Sequence[str], tracking_uri: str 
         from api.settings import load_settings
 
         settings = load_settings(tracking_uri=tracking_uri)
-        names = registered_model_names(make_client(settings.tracking_uri, settings.registry_uri))
+        names = registered_model_names(settings_client(settings))
     except (ToolError, PolicyError) as exc:
         raise _fail(str(exc)) from None
     problems = lint_policies(policies, evidence, names)

@@ -80,12 +80,10 @@ def _version_number(ref: str, model: str, settings: Settings | None) -> int:
     if text.isdigit() and int(text) >= 1:
         return int(text)
     if ref.strip().lower() == "latest" and settings is not None:
-        from api._mlflow_http import configure_mlflow_http
-        from tools.client import make_client
+        from api._mlflow_http import settings_client
         from tools.registry import resolve_version
 
-        configure_mlflow_http(settings)
-        client = make_client(settings.tracking_uri, settings.registry_uri)
+        client = settings_client(settings)
         return resolve_version(client, model, "latest").version
     typer.echo(f"error: invalid version {ref!r}: pass a number such as 7 or v7", err=True)
     raise typer.Exit(EXIT_ERROR)

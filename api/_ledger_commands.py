@@ -31,12 +31,10 @@ def verify_ledger(ledger_url: str | None, tracking_uri: str | None, *, anchors: 
         typer.echo(report.model_dump_json(indent=2))
         return 0 if report.ok else 1
     from api._anchoring import anchor_stores, published_record_anchors
-    from api._mlflow_http import configure_mlflow_http
+    from api._mlflow_http import settings_client
     from ledger.anchors import verify_anchors
-    from tools.client import make_client
 
-    configure_mlflow_http(settings)
-    client = make_client(settings.tracking_uri, settings.registry_uri)
+    client = settings_client(settings)
     stores = anchor_stores(settings, lambda: client)
     anchor_report = verify_anchors(ledger, stores, published_record_anchors(client))
     ok = report.ok and anchor_report.ok and bool(stores)
@@ -60,18 +58,14 @@ def anchor_command(
 ) -> None:
     """Write a checkpoint of the ledger's chain head to the configured anchor stores (cron)."""
     from api._anchoring import anchor_stores
-    from api._mlflow_http import configure_mlflow_http
+    from api._mlflow_http import settings_client
     from api.settings import load_settings
     from ledger.anchors import write_checkpoint
     from ledger.errors import LedgerError
     from ledger.store import Ledger
-    from tools.client import make_client
 
     settings = load_settings(ledger_url=ledger_url, tracking_uri=tracking_uri)
-    configure_mlflow_http(settings)
-    stores = anchor_stores(
-        settings, lambda: make_client(settings.tracking_uri, settings.registry_uri)
-    )
+    stores = anchor_stores(settings, lambda: settings_client(settings))
     if not stores:
         typer.echo(
             "error: no anchor store configured: set PROMOGATE_ANCHOR_FILE or "

@@ -255,15 +255,13 @@ def monitor_log(
     Also tags the version with the new run (promogate.watch.latest_window), which MLflow's
     webhook turns into a watch pass when promogate serve receives its events.
     """
-    from api._mlflow_http import configure_mlflow_http
-    from tools.client import make_client
+    from api._mlflow_http import settings_client
     from tools.errors import ToolError
     from watch.errors import WatchError
     from watch.monitoring import log_labels, log_monitoring_window
 
     settings = _settings(tracking_uri=tracking_uri)
-    configure_mlflow_http(settings)
-    client = make_client(settings.tracking_uri, settings.registry_uri)
+    client = settings_client(settings)
     frame = _read_frame(file)
     window_start, window_end = _moment(start, "--start"), _moment(end, "--end")
     try:
@@ -315,14 +313,12 @@ def monitor_reference(
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Log the reference MODEL VERSION is watched against (its training or evaluation rows)."""
-    from api._mlflow_http import configure_mlflow_http
-    from tools.client import make_client
+    from api._mlflow_http import settings_client
     from watch.errors import WatchError
     from watch.monitoring import log_reference_profile
 
     settings = _settings(tracking_uri=tracking_uri)
-    configure_mlflow_http(settings)
-    client = make_client(settings.tracking_uri, settings.registry_uri)
+    client = settings_client(settings)
     frame = _read_frame(file)
     try:
         run_id = log_reference_profile(frame, model, str(version), client=client)
