@@ -76,6 +76,7 @@ from tools.file_hashes import FileHashes
 from tools.read_once import keep_answer
 from tools.registry import logged_model_id_from_source, parse_version_ref, version_holding
 from tools.runs import LOSS_LIKE_KEYS
+from tools.search_filter import filter_literal
 from tools.version_history import search_earlier_versions
 
 if TYPE_CHECKING:
@@ -898,14 +899,14 @@ def _evaluations_read(client: MlflowClient, experiment_ids: Sequence[str], model
     is not fingerprinted.
     """
     pattern = f"{model}/%"
-    quote = '"' if "'" in pattern else "'"
-    if quote in pattern or "\\" in pattern:
+    if "\\" in pattern:
         raise FingerprintUnavailableError(f"evaluation runs of {model!r} are not searched for")
+    literal = filter_literal(pattern, "evaluation target pattern")
     what = f"search_runs({list(experiment_ids)!r}, {EVAL_TARGET_TAG} LIKE {pattern!r})"
     found = call_mlflow(
         lambda: client.search_runs(
             list(experiment_ids),
-            f"tags.`{EVAL_TARGET_TAG}` LIKE {quote}{pattern}{quote}",
+            f"tags.`{EVAL_TARGET_TAG}` LIKE {literal}",
             max_results=_SEARCH_MAX,
         ),
         what,

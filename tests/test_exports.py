@@ -82,6 +82,7 @@ FACES: dict[str, list[str]] = {
         "eval_target",
         "evaluation_traces",
         "evidence_tags",
+        "filter_literal",
         "find_eval_table",
         "find_pickles",
         "import_model_readers",

@@ -218,6 +218,7 @@ if TYPE_CHECKING:
         read_metric_history as read_metric_history,
     )
     from tools.runs import read_run as read_run
+    from tools.search_filter import filter_literal as filter_literal
     from tools.segments import (
         SegmentMetric as SegmentMetric,
     )
@@ -284,6 +285,7 @@ _EXPORTS: dict[str, str] = {
     "read_feature_importances": "tools.model_importance",
     "FileHashes": "tools.file_hashes",
     "journal_in_wal": "tools.sqlite_journal",
+    "filter_literal": "tools.search_filter",
     "installed_version": "tools.installed_versions",
     "read_version_history": "tools.version_history",
     "search_earlier_versions": "tools.version_history",
@@ -472,6 +474,7 @@ __all__ = [
     "eval_target",
     "evaluation_traces",
     "evidence_tags",
+    "filter_literal",
     "find_eval_table",
     "find_pickles",
     "import_model_readers",

@@ -25,6 +25,7 @@ from tools.client import call_mlflow
 from tools.errors import ArtifactError, MalformedArtifactError, ToolError
 from tools.evidence import EvidenceGap, RunEvidence, SafetySuiteResult
 from tools.runs import run_evidence_from
+from tools.search_filter import filter_literal
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -149,12 +150,13 @@ def linked_runs_search(
         experiment_id: The experiment of the version's source run.
         model: Registered model name.
         version: Version number.
+
+    Raises:
+        UnsearchableValueError: The model's name holds both quote characters.
     """
-    target = eval_target(model, version)
-    # MLflow's filter grammar has no escape for the quote character inside a string literal.
-    quote = '"' if "'" in target else "'"
+    target = filter_literal(eval_target(model, version))
     return ([experiment_id],), {
-        "filter_string": f"tags.`{EVAL_TARGET_TAG}` = {quote}{target}{quote}",
+        "filter_string": f"tags.`{EVAL_TARGET_TAG}` = {target}",
         "max_results": MAX_LINKED_RUNS,
         "order_by": ["attributes.start_time DESC"],
     }

@@ -12,6 +12,7 @@ reach engineers through the CLI, the API and the PR bot verbatim::
     │   ├── LoggedModelNotFoundError(model_id)
     │   └── ArtifactNotFoundError(owner, owner_id, path)
     ├── InvalidVersionRefError(ref)     "five", "@", "0": not a version number or @alias
+    ├── UnsearchableValueError(value)   holds both quote characters: no MLflow filter can name it
     ├── BackendUnavailableError         MLflow unreachable, 5xx, timeout (retried when transient)
     ├── BackendRequestError             MLflow refused the request (4xx other than not-found)
     │   └── MissingStoreError(uri)      a sqlite:/// store whose file does not exist (never created)
@@ -43,6 +44,7 @@ __all__ = [
     "NotFoundError",
     "RunNotFoundError",
     "ToolError",
+    "UnsearchableValueError",
     "VersionNotFoundError",
 ]
 
@@ -158,6 +160,19 @@ class InvalidVersionRefError(ToolError):
             f"invalid version reference {ref!r}",
             "pass a version number such as 5, '5' or 'v5', 'latest', or an alias such as "
             "'@champion'",
+        )
+
+
+class UnsearchableValueError(ToolError):
+    """A value MLflow's search filters cannot name: it holds both quote characters, and their
+    string literals have no escape."""
+
+    def __init__(self, value: str, what: str) -> None:
+        self.value = value
+        super().__init__(
+            f"cannot search MLflow for the {what} {value!r}: it holds both quote characters, "
+            "which no MLflow search filter can express",
+            f"rename the {what} without one of them",
         )
 
 

@@ -26,6 +26,7 @@ from tools.errors import (
     ToolError,
     VersionNotFoundError,
 )
+from tools.search_filter import filter_literal
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -150,12 +151,12 @@ def _latest_version(client: MlflowClient, model: str) -> int:
     Raises:
         ModelNotFoundError: The model has no version, or does not exist.
         BackendUnavailableError: MLflow is down: never reported as a missing model.
+        UnsearchableValueError: The name holds both quote characters.
     """
-    # A name holding a single quote is double-quoted: MLflow's filter takes either.
-    quote = '"' if "'" in model else "'"
+    name = filter_literal(model)
     found = call_mlflow(
         lambda: client.search_model_versions(
-            f"name = {quote}{model}{quote}", max_results=1, order_by=["version_number DESC"]
+            f"name = {name}", max_results=1, order_by=["version_number DESC"]
         ),
         f"search_model_versions({model!r})",
     )
@@ -166,12 +167,11 @@ def _latest_version(client: MlflowClient, model: str) -> int:
 
 def _existing_versions(client: MlflowClient, model: str) -> list[int]:
     """Version numbers of a model, for error messages; empty when they cannot be listed."""
-    if "'" in model:
-        return []
     try:
+        name = filter_literal(model)
         versions = call_mlflow(
             lambda: client.search_model_versions(
-                f"name = '{model}'", max_results=_MAX_LISTED_VERSIONS
+                f"name = {name}", max_results=_MAX_LISTED_VERSIONS
             ),
             f"search_model_versions({model!r})",
             attempts=1,

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tools.client import call_mlflow
-from tools.errors import ToolError
+from tools.errors import ToolError, UnsearchableValueError
 from tools.plausibility_models import HistoricVersion, VersionHistory
 from tools.read_once import kept_answer
 from tools.registry import logged_model_id_from_source
+from tools.search_filter import filter_literal
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -40,18 +41,20 @@ def search_earlier_versions(
 
     Args:
         client: MLflow client.
-        model: Registered model name (one holding a quote has no history read).
+        model: Registered model name.
         before_version: The candidate's version number.
         count: How many versions at most.
 
     Raises:
-        ToolError: The registry could not be searched.
+        ToolError: The registry could not be searched (`UnsearchableValueError`: the name holds
+            both quote characters).
     """
-    if "'" in model or before_version <= 1:
+    if before_version <= 1:
         return []
+    name = filter_literal(model)
     found = call_mlflow(
         lambda: client.search_model_versions(
-            f"name = '{model}' AND version_number < {int(before_version)}",
+            f"name = {name} AND version_number < {int(before_version)}",
             max_results=count,
             order_by=["version_number DESC"],
         ),
@@ -152,11 +155,15 @@ def read_version_history(
             and the baseline's); their runs are read in one search, any other run alone.
     """
     history = VersionHistory(model=model, before_version=before_version)
-    if "'" in model or not metrics:
+    if not metrics:
         return history
     # Always the fingerprint's count, so a review after a fingerprint reuses its search.
     count = max(max_versions, HISTORY_MAX_VERSIONS)
-    earlier = search_earlier_versions(client, model, before_version, count)[-max_versions:]
+    try:
+        earlier = search_earlier_versions(client, model, before_version, count)[-max_versions:]
+    except UnsearchableValueError as exc:
+        # A history that could not be read is a gap, never an empty history.
+        return history.model_copy(update={"gaps": [str(exc)]})
     names = set(metrics)
     searched = _runs_metrics(
         client, [str(mv.run_id) for mv in earlier if getattr(mv, "run_id", None)], experiment_ids

@@ -15,6 +15,7 @@ from policies.decision import Decision
 from tools.client import call_mlflow
 from tools.errors import ToolError
 from tools.registry import registered_aliases
+from tools.search_filter import filter_literal
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -113,11 +114,9 @@ def _ms(value: Any) -> datetime | None:
 
 
 def _versions(client: MlflowClient, model: str) -> list[Any]:
-    if "'" in model:
-        # MLflow's filter syntax has no escape for a quote in a name.
-        raise ToolError(f"cannot list versions of a model whose name has a quote: {model!r}")
+    name = filter_literal(model)
     found: list[Any] = call_mlflow(
-        lambda: client.search_model_versions(f"name = '{model}'", max_results=_MAX_VERSIONS),
+        lambda: client.search_model_versions(f"name = {name}", max_results=_MAX_VERSIONS),
         f"search_model_versions({model!r})",
         attempts=1,
     )
