@@ -66,6 +66,44 @@ BAD_SETTINGS = [
         ["setting 'mlflow_http_retries'", "greater than or equal to 0", "got -1"],
     ),
     (
+        "toml-misspelt-key",
+        {"promogate.toml": 'tracking_uri = "sqlite:///x.db"\n\nledgr_url = "sqlite:///l.db"\n'},
+        {},
+        ["'promogate.toml' line 3: unknown setting 'ledgr_url'", "did you mean 'ledger_url'?"],
+    ),
+    (
+        "toml-unknown-table",
+        {"promogate.toml": 'ledger_url = "sqlite:///l.db"\n[github]\ntoken = "x"\n'},
+        {},
+        ["'promogate.toml' line 2: unknown setting 'github'"],
+    ),
+    (
+        "pyproject-misspelt-key",
+        {
+            "pyproject.toml": '[project]\nname = "x"\npolicy_dir = "p"\n[tool.promogate]\n'
+            'tracking_uri = "sqlite:///x.db"\npolicy_dir = "gate-policies"\n[tool.ruff]\n'
+            "line-length = 100\n"
+        },
+        {},
+        [
+            "'pyproject.toml' [tool.promogate] line 6: unknown setting 'policy_dir'",
+            "did you mean 'policies_dir'?",
+        ],
+    ),
+    (
+        "both-files-every-key",
+        {
+            "promogate.toml": "trackinguri = 'a'\nzzz = 1\n",
+            "pyproject.toml": "[tool.promogate]\nLEDGER = 'b'\n",
+        },
+        {},
+        [
+            "'promogate.toml' line 1: unknown setting 'trackinguri' (did you mean 'tracking_uri'?)",
+            "'promogate.toml' line 2: unknown setting 'zzz'; ",
+            "'pyproject.toml' [tool.promogate] line 2: unknown setting 'LEDGER'",
+        ],
+    ),
+    (
         "environment-wrong-kind",
         {},
         {"PROMOGATE_ANCHOR_INTERVAL_S": "hourly"},
@@ -109,6 +147,20 @@ def test_settings_that_cannot_be_read_name_the_file_line_or_setting(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert "hunter2" not in err
+
+
+def test_keys_in_any_case_and_aliases_are_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("PROMOGATE_LEDGER_URL", raising=False)
+    (tmp_path / "promogate.toml").write_text(
+        'OPENAI_API_KEY = "sk-test"\nLedger_URL = "sqlite:///l.db"\n'
+    )
+    settings = load_settings()
+    assert settings.openai_api_key == "sk-test"
+    assert settings.ledger_url == "sqlite:///l.db"
 
 
 def test_a_secret_of_the_wrong_kind_is_named_but_never_shown(
