@@ -13,7 +13,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from ledger.anchors import AnchorStore, Checkpoint, FileAnchorStore, RecordAnchor, write_checkpoint
@@ -120,27 +119,20 @@ def published_record_anchors(client: MlflowClient) -> Iterator[RecordAnchor]:
         ToolError: MLflow is unavailable or refused a read (a check that read only part of the
             registry would pass records it never saw).
     """
-    from tools.client import call_mlflow
+    from tools.client import every_page
 
-    token: str | None = None
-    while True:
-        page = call_mlflow(
-            partial(client.search_model_versions, max_results=_VERSIONS_PAGE, page_token=token),
-            "search_model_versions()",
-        )
-        for version in page:
-            tags = version.tags or {}
-            record_id = tags.get(DECISION_ID_TAG)
-            record_hash = tags.get(RECORD_HASH_TAG)
-            if record_id and record_hash:
-                yield RecordAnchor(
-                    record_id=record_id,
-                    record_hash=record_hash,
-                    source=f"{version.name!r} v{version.version} tags",
-                )
-        token = page.token
-        if not token:
-            return
+    for version in every_page(
+        client.search_model_versions, "search_model_versions()", page_size=_VERSIONS_PAGE
+    ):
+        tags = version.tags or {}
+        record_id = tags.get(DECISION_ID_TAG)
+        record_hash = tags.get(RECORD_HASH_TAG)
+        if record_id and record_hash:
+            yield RecordAnchor(
+                record_id=record_id,
+                record_hash=record_hash,
+                source=f"{version.name!r} v{version.version} tags",
+            )
 
 
 class AnchorScheduler:

@@ -7,12 +7,11 @@ sends it again.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.client import call_mlflow
+from tools.client import call_mlflow, every_page
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -49,27 +48,19 @@ def plan_webhook(client: MlflowClient, name: str, url: str) -> WebhookPlan:
     Raises:
         ToolError: MLflow cannot be reached or has no webhook support (needs a SQL backend).
     """
-    token: str | None = None
-    while True:
-        page = call_mlflow(
-            partial(client.list_webhooks, max_results=100, page_token=token),
-            "list_webhooks()",
-        )
-        for webhook in page:
-            if webhook.name == name:
-                return WebhookPlan(
-                    action="update",
-                    name=name,
-                    url=url,
-                    events=list(WEBHOOK_EVENTS),
-                    webhook_id=str(webhook.webhook_id),
-                    current_url=str(webhook.url),
-                    current_events=[str(e) for e in webhook.events],
-                    current_status=str(webhook.status),
-                )
-        token = page.token
-        if not token:
-            return WebhookPlan(action="create", name=name, url=url, events=list(WEBHOOK_EVENTS))
+    for webhook in every_page(client.list_webhooks, "list_webhooks()", page_size=100):
+        if webhook.name == name:
+            return WebhookPlan(
+                action="update",
+                name=name,
+                url=url,
+                events=list(WEBHOOK_EVENTS),
+                webhook_id=str(webhook.webhook_id),
+                current_url=str(webhook.url),
+                current_events=[str(e) for e in webhook.events],
+                current_status=str(webhook.status),
+            )
+    return WebhookPlan(action="create", name=name, url=url, events=list(WEBHOOK_EVENTS))
 
 
 def apply_webhook_plan(client: MlflowClient, plan: WebhookPlan, secret: str) -> str:

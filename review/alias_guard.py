@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,7 +39,7 @@ from policies.evidence_mapping import applicable_mapping, metric_names_for
 from policies.loader import LoadedPolicy
 from review._alias_lease import ALIAS_GUARD_LEASE, alias_lease
 from review._gather import complete_evidence, history_keys_for
-from tools.client import call_mlflow
+from tools.client import every_page
 from tools.collector import collect_resolved
 from tools.errors import ToolError
 from tools.evidence import EvidenceBundle
@@ -669,20 +668,14 @@ class AliasGuard:
         """Registered models matching the glob and some policy, with their aliases' versions."""
         patterns = [p.policy.match.model for p in policies]
         found: list[tuple[str, dict[str, int]]] = []
-        token: str | None = None
-        while True:
-            page = call_mlflow(
-                partial(self.client.search_registered_models, max_results=1000, page_token=token),
-                "search_registered_models()",
-            )
-            for registered in page:
-                name = str(registered.name)
-                if not fnmatchcase(name, model_glob):
-                    continue
-                if not any(fnmatchcase(name, pattern) for pattern in patterns):
-                    continue
-                aliases = dict(getattr(registered, "aliases", None) or {})
-                found.append((name, {str(a): int(v) for a, v in aliases.items()}))
-            token = page.token
-            if not token:
-                return found
+        for registered in every_page(
+            self.client.search_registered_models, "search_registered_models()"
+        ):
+            name = str(registered.name)
+            if not fnmatchcase(name, model_glob):
+                continue
+            if not any(fnmatchcase(name, pattern) for pattern in patterns):
+                continue
+            aliases = dict(getattr(registered, "aliases", None) or {})
+            found.append((name, {str(a): int(v) for a, v in aliases.items()}))
+        return found

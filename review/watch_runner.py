@@ -26,7 +26,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -256,30 +255,24 @@ class Watcher:
         """
         from fnmatch import fnmatchcase
 
-        from tools.client import call_mlflow
+        from tools.client import every_page
 
         watching = [p for p in policies if p.policy.watch is not None]
         if not watching:
             return []
         default = self.gate.config.target_alias
         found: list[tuple[str, str]] = []
-        token: str | None = None
-        while True:
-            page = call_mlflow(
-                partial(self.client.search_registered_models, max_results=1000, page_token=token),
-                "search_registered_models()",
-            )
-            for registered in page:
-                name = str(registered.name)
-                for loaded in watching:
-                    match = loaded.policy.match
-                    alias = match.target_alias or default
-                    glob = bool(set("*?[") & set(alias))
-                    if fnmatchcase(name, match.model) and not glob and (name, alias) not in found:
-                        found.append((name, alias))
-            token = page.token
-            if not token:
-                return found
+        for registered in every_page(
+            self.client.search_registered_models, "search_registered_models()"
+        ):
+            name = str(registered.name)
+            for loaded in watching:
+                match = loaded.policy.match
+                alias = match.target_alias or default
+                glob = bool(set("*?[") & set(alias))
+                if fnmatchcase(name, match.model) and not glob and (name, alias) not in found:
+                    found.append((name, alias))
+        return found
 
     def watch_all(self, *, deadline_s: float = 600.0) -> list[WatchPass]:
         """One pass over every watched model and alias (the periodic job).

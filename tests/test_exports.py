@@ -81,6 +81,7 @@ FACES: dict[str, list[str]] = {
         "download_artifact",
         "eval_target",
         "evaluation_traces",
+        "every_page",
         "evidence_tags",
         "filter_literal",
         "find_eval_table",

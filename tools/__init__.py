@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from tools.client import (
         call_mlflow as call_mlflow,
     )
+    from tools.client import every_page as every_page
     from tools.client import (
         make_client as make_client,
     )
@@ -285,6 +286,7 @@ _EXPORTS: dict[str, str] = {
     "read_feature_importances": "tools.model_importance",
     "FileHashes": "tools.file_hashes",
     "journal_in_wal": "tools.sqlite_journal",
+    "every_page": "tools.client",
     "filter_literal": "tools.search_filter",
     "installed_version": "tools.installed_versions",
     "read_version_history": "tools.version_history",
@@ -473,6 +475,7 @@ __all__ = [
     "download_artifact",
     "eval_target",
     "evaluation_traces",
+    "every_page",
     "evidence_tags",
     "filter_literal",
     "find_eval_table",

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tools.client import call_mlflow
+from tools.client import call_mlflow, every_page
 from tools.errors import ArtifactError, MalformedArtifactError
 from tools.evidence import DatasetInput, EvalTable
 
@@ -162,19 +162,15 @@ def evaluation_traces(
         ArtifactError: More traces than `MAX_GENAI_ROWS`.
     """
     traces: list[Any] = []
-    token: str | None = None
-    while True:
-        page = call_mlflow(
-            lambda token=token: client.search_traces(  # type: ignore[misc]
-                locations=[experiment_id],
-                run_id=run_id,
-                include_spans=include_spans,
-                max_results=_PAGE,
-                page_token=token,
-            ),
-            f"traces of run {run_id!r}",
-        )
-        traces.extend(page)
+    for trace in every_page(
+        client.search_traces,
+        f"traces of run {run_id!r}",
+        page_size=_PAGE,
+        locations=[experiment_id],
+        run_id=run_id,
+        include_spans=include_spans,
+    ):
+        traces.append(trace)
         if len(traces) > MAX_GENAI_ROWS:
             raise ArtifactError(
                 GENAI_TABLE_PATH,
@@ -182,9 +178,7 @@ def evaluation_traces(
                 "per-example table's row limit",
                 "evaluate on a sample of at most that many examples",
             )
-        token = page.token
-        if not token:
-            return traces
+    return traces
 
 
 def read_genai_table(client: MlflowClient, run_id: str, experiment_id: str) -> GenaiTable | None:

@@ -16,13 +16,12 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.client import call_mlflow
+from tools.client import call_mlflow, every_page
 from tools.errors import (
     ArtifactError,
     ArtifactNotFoundError,
@@ -218,22 +217,14 @@ class RunArtifactRepository:
             if self._by_name is not None:
                 return self._by_name
             found: dict[str, Any] = {}
-            token: str | None = None
-            while True:
-                page = call_mlflow(
-                    partial(
-                        self.client.search_logged_models,
-                        experiment_ids=[self.experiment_id],
-                        filter_string=f"source_run_id = '{self.run_id}'",
-                        page_token=token,
-                    ),
-                    f"search_logged_models(source_run_id={self.run_id!r})",
-                )
-                for model in page:
-                    found.setdefault(str(model.name), model)
-                if not page.token:
-                    break
-                token = page.token
+            for model in every_page(
+                self.client.search_logged_models,
+                f"search_logged_models(source_run_id={self.run_id!r})",
+                page_size=None,
+                experiment_ids=[self.experiment_id],
+                filter_string=f"source_run_id = '{self.run_id}'",
+            ):
+                found.setdefault(str(model.name), model)
             self._by_name = found
             return found
 

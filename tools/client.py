@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ATTEMPTS",
     "call_mlflow",
+    "every_page",
     "make_client",
     "missing_sqlite_file",
     "translate_exception",
@@ -240,3 +242,25 @@ def call_mlflow(
         with attempt, translate_mlflow_errors(what, not_found):
             return again()
     raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+
+
+def every_page(
+    search: Callable[..., Any], what: str, *, page_size: int | None = 1000, **arguments: Any
+) -> Iterator[Any]:
+    """Every item a paged MLflow search answers, page after page, each page read through
+    `call_mlflow`; a page that fails raises, so nobody mistakes part of a listing for all of it.
+
+    Args:
+        search: The client's search or list method (``client.search_registered_models``, ...).
+        what: A short description of the search, used in messages and logs.
+        page_size: ``max_results`` of each page; None leaves the method's own.
+        **arguments: The search's other arguments (filter, experiments, order).
+    """
+    sized: dict[str, Any] = {} if page_size is None else {"max_results": page_size}
+    token: str | None = None
+    while True:
+        page = call_mlflow(partial(search, **arguments, **sized, page_token=token), what)
+        yield from page
+        token = page.token
+        if not token:
+            return

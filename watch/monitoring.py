@@ -32,11 +32,12 @@ import pandas as pd  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tools.artifacts import download_artifact, list_run_artifacts
-from tools.client import call_mlflow
+from tools.client import call_mlflow, every_page
 from tools.datasets import read_dataset_inputs
 from tools.errors import ArtifactError, NotFoundError
 from tools.eval_table import parse_eval_table, read_eval_table
 from tools.registry import resolve_version
+from tools.search_filter import filter_literal
 from watch.errors import (
     MonitoringArtifactError,
     MonitoringRunError,
@@ -408,35 +409,23 @@ def _version_digests(client: MlflowClient, model: str, version: str) -> dict[str
 
 
 def _search(client: MlflowClient, model: str, version: str, kind: MonitoringKind) -> list[Any]:
-    experiments = call_mlflow(lambda: client.search_experiments(), "list experiments")
-    ids = [e.experiment_id for e in experiments]
+    ids = [e.experiment_id for e in every_page(client.search_experiments, "list experiments")]
     if not ids:
         return []
     query = (
-        f"tags.`{TAG_PREFIX}kind` = '{kind}' and tags.`{TAG_PREFIX}model` = '{_quote(model)}' "
-        f"and tags.`{TAG_PREFIX}version` = '{_quote(version)}'"
+        f"tags.`{TAG_PREFIX}kind` = '{kind}' and tags.`{TAG_PREFIX}model` = "
+        f"{filter_literal(model)} and tags.`{TAG_PREFIX}version` = "
+        f"{filter_literal(version, 'model version')}"
     )
-    runs: list[Any] = []
-    token: str | None = None
-    while True:
-        page = call_mlflow(
-            lambda token=token: client.search_runs(  # type: ignore[misc]
-                ids,
-                query,
-                max_results=1000,
-                order_by=["attributes.start_time ASC"],
-                page_token=token,
-            ),
+    return list(
+        every_page(
+            client.search_runs,
             f"search {kind} runs of {model!r} version {version!r}",
+            experiment_ids=ids,
+            filter_string=query,
+            order_by=["attributes.start_time ASC"],
         )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            return runs
-
-
-def _quote(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("'", "\\'")
+    )
 
 
 def _window_bounds(run: Any) -> tuple[datetime, datetime]:

@@ -26,7 +26,13 @@ from mlflow.protos.databricks_pb2 import (
     TEMPORARILY_UNAVAILABLE,
 )
 
-from tools.client import DEFAULT_ATTEMPTS, call_mlflow, make_client, translate_exception
+from tools.client import (
+    DEFAULT_ATTEMPTS,
+    call_mlflow,
+    every_page,
+    make_client,
+    translate_exception,
+)
 from tools.collector import collect_bundle, collect_version
 from tools.errors import (
     BackendRequestError,
@@ -244,3 +250,44 @@ def test_call_mlflow_recovers_after_transient_failure() -> None:
 
     assert call_mlflow(flaky, "flaky call", max_wait_s=0.01) == "ok"
     assert len(calls) == 2
+
+
+@pytest.fixture(scope="module")
+def many_models(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real SQLite registry holding 25 registered models: three pages of ten."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path_factory.mktemp('paged') / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for number in range(25):
+        client.create_registered_model(f"model-{number:02d}")
+    return client
+
+
+@pytest.mark.parametrize(
+    ("page_size", "pages"), [(10, 3), (24, 2), (25, 1)], ids=["three-pages", "one-left", "exact"]
+)
+def test_every_page_reads_every_item_page_after_page(
+    many_models: Any, page_size: int, pages: int
+) -> None:
+    asked: list[str | None] = []
+
+    def search(**arguments: Any) -> Any:
+        asked.append(arguments["page_token"])
+        return many_models.search_registered_models(**arguments)
+
+    found = [m.name for m in every_page(search, "search_registered_models()", page_size=page_size)]
+    assert found == [f"model-{n:02d}" for n in range(25)]
+    assert len(asked) == pages and asked[0] is None
+
+
+def test_a_page_that_fails_fails_the_listing(many_models: Any) -> None:
+    def search(**arguments: Any) -> Any:
+        if arguments["page_token"] is not None:
+            raise MlflowException("denied", error_code=PERMISSION_DENIED)
+        return many_models.search_registered_models(**arguments)
+
+    seen: list[str] = []
+    with pytest.raises(BackendRequestError, match="search_registered_models"):
+        seen.extend(m.name for m in every_page(search, "search_registered_models()", page_size=10))
+    assert len(seen) == 10

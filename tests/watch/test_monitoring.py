@@ -38,14 +38,14 @@ def _bounds(day: int) -> tuple[datetime, datetime]:
     return START + timedelta(days=day), START + timedelta(days=day + 1)
 
 
-def _raw_run(client: Any, kind: str, day: int | None, version: str) -> str:
+def _raw_run(client: Any, kind: str, day: int | None, version: str, model: str = MODEL_NAME) -> str:
     """A monitoring run made by hand, the way a team's own code might get it wrong."""
-    name = default_experiment(MODEL_NAME)
+    name = default_experiment(model)
     experiment = client.get_experiment_by_name(name)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
     tags = {
         f"{TAG_PREFIX}kind": kind,
-        f"{TAG_PREFIX}model": MODEL_NAME,
+        f"{TAG_PREFIX}model": model,
         f"{TAG_PREFIX}version": version,
     }
     if day is not None:
@@ -213,6 +213,36 @@ def test_a_window_run_without_its_bounds_is_an_error(watch_client: Any) -> None:
     with pytest.raises(MonitoringRunError, match="window_start is missing") as caught:
         list_windows(watch_client, MODEL_NAME, version)
     assert caught.value.run_id == run_id
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["o'brien-churn", 'the "new" scorer', "back\\slash", MODEL_NAME + "'"],
+    ids=["single-quote", "double-quote", "backslash", "a-name-plus-a-quote"],
+)
+def test_windows_of_a_model_named_with_quotes_are_found(watch_client: Any, model: str) -> None:
+    """MLflow accepts these names; their windows and labels must be found, and only theirs."""
+    window = _raw_run(watch_client, "window", 3, "1", model)
+    labels = _raw_run(watch_client, "labels", 3, "1", model)
+    decoy = "".join(c for c in model if c not in "'\"\\")
+    _raw_run(watch_client, "window", 4, "1", decoy)
+    assert list_windows(watch_client, model, 1) == [
+        WindowRef(
+            model=model,
+            version="1",
+            window_start=_bounds(3)[0],
+            window_end=_bounds(3)[1],
+            run_id=window,
+            label_run_ids=[labels],
+        )
+    ]
+
+
+def test_a_model_named_with_both_quotes_is_an_error_not_no_windows(watch_client: Any) -> None:
+    from tools.errors import UnsearchableValueError
+
+    with pytest.raises(UnsearchableValueError):
+        list_windows(watch_client, 'it\'s "both"', 1)
 
 
 def test_a_logged_reference_wins_over_the_evaluation_table(
