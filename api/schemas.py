@@ -58,11 +58,14 @@ def _version_text_in_range(value: str) -> str:
 
 ModelName = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f/'\"\\]+$"),
+    # MLflow refuses "/" and ":" in a name; quotes and backslashes are its to allow, and every
+    # search that names a model quotes it (tools.search_filter).
+    StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f/:]+$"),
     AfterValidator(_safe_model_name),
     Field(
-        description="Registered model name (NFC; no control, bidirectional or zero-width "
-        "characters, no compatibility look-alikes, letters of one script).",
+        description="Registered model name (NFC; no '/' or ':', which MLflow refuses; no "
+        "control, bidirectional or zero-width characters, no compatibility look-alikes, letters "
+        "of one script).",
         examples=["credit-risk"],
     ),
 ]

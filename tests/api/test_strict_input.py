@@ -160,3 +160,34 @@ def test_reviews_per_token_are_rate_limited(make_api: Any) -> None:
     assert other.status_code == 200
     # The refused reviews of invented models left no record in the ledger.
     assert [d for d in api.ledger.list_decisions(limit=100) if d.model != MODEL] == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["o'brien-churn", 'the "new" scorer', "back\\slash", 'it\'s "both"'],
+    ids=["single-quote", "double-quote", "backslash", "both-quotes"],
+)
+def test_names_mlflow_allows_are_looked_up_not_refused(shared_api: Any, name: str) -> None:
+    """Quotes and backslashes are valid in MLflow names: an unregistered one is not found over
+    MLflow's server, by name, as any other (the filters quote it); the gate blocks on it."""
+    review = shared_api.client.post(
+        "/v1/reviews", json={"model": name, "version": 2}, headers=shared_api.headers("reviewer")
+    )
+    assert review.status_code == 404, review.text
+    assert review.json()["kind"] == "not_found"
+    assert repr(name) in review.json()["detail"]
+    gate = shared_api.client.post(
+        "/v1/gate", json={"model": name, "version": 2}, headers=shared_api.headers("deployer")
+    )
+    assert gate.status_code == 200, gate.text
+    answer = gate.json()
+    assert (answer["allowed"], answer["verdict"], answer["model"]) == (False, "block", name)
+    assert f"registered model {name!r} not found" in answer["error"]
+
+
+@pytest.mark.parametrize("name", ["team/model", "team:model"], ids=["slash", "colon"])
+def test_names_mlflow_refuses_are_refused(shared_api: Any, name: str) -> None:
+    response = shared_api.client.post(
+        "/v1/gate", json={"model": name, "version": 2}, headers=shared_api.headers("deployer")
+    )
+    assert response.status_code == 422, response.text
