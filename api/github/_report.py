@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Literal
+from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +36,7 @@ MAX_COMMENT_CHARS = 65_536
 _BUDGET = 60_000
 _MARKER = "<!-- promogate:subject={subject} -->"
 _MARKER_RE = re.compile(r"<!-- promogate:subject=(?P<subject>[^\s>]+) -->")
+_SUBJECT_SAFE = "/:@._-"
 _SUMMARY_LIMIT = 60_000
 
 AnnotationLevel = Literal["notice", "warning", "failure"]
@@ -44,14 +46,20 @@ _LEVEL: dict[str, AnnotationLevel] = {"fail": "failure", "error": "failure", "wa
 
 
 def marker(subject: str) -> str:
-    """The hidden marker that identifies the bot's comment about `subject`."""
-    return _MARKER.format(subject=subject)
+    """The hidden marker that identifies the bot's comment about `subject`.
+
+    The subject is percent-encoded: it holds a model name from the pull request, and a space
+    would cut the marker short (the bot would then post a new comment on every update instead of
+    editing its own), a ``-->`` would close the HTML comment and show the rest. The subjects of
+    plain names (letters, digits, ``._-/:@``) read as they are, as they always did.
+    """
+    return _MARKER.format(subject=quote(subject, safe=_SUBJECT_SAFE))
 
 
 def marker_subject(body: str) -> str | None:
     """The subject named by a comment's marker, None when it has none."""
     match = _MARKER_RE.search(body)
-    return match.group("subject") if match else None
+    return unquote(match.group("subject")) if match else None
 
 
 def check_name(subject: str) -> str:

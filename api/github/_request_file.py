@@ -22,11 +22,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from api.github.errors import RequestFileError
+from api.schemas import ModelName
 
 __all__ = ["MAX_REQUEST_BYTES", "PromotionRequest", "parse_request_file"]
 
 MAX_REQUEST_BYTES = 16 * 1024
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9._\-/ ]{0,255}$"
 _ALIAS = r"^[A-Za-z0-9_\-]{1,255}$"
 
 
@@ -37,7 +37,7 @@ class PromotionRequest(BaseModel):
 
     api_version: Literal["promogate/v1"] = Field(alias="apiVersion")
     kind: Literal["PromotionRequest"]
-    model: str = Field(pattern=_NAME)
+    model: ModelName
     version: int | None = Field(default=None, ge=1)
     alias: str | None = Field(default=None, pattern=_ALIAS)
     target_alias: str | None = Field(default=None, pattern=_ALIAS)

@@ -108,6 +108,21 @@ def test_a_promotion_request_file() -> None:
 
 
 @pytest.mark.parametrize(
+    ("written", "model"),
+    [
+        ("o'brien-churn", "o'brien-churn"),
+        ("'credit risk'", "credit risk"),
+        ('"the \\"new\\" scorer"', 'the "new" scorer'),
+        ("modèle", "modèle"),
+    ],
+    ids=["single-quote", "space", "double-quote", "accented"],
+)
+def test_a_request_file_names_any_model_mlflow_allows(written: str, model: str) -> None:
+    request = parse_request_file("promotions/x.yaml", f"{HEADER}model: {written}\nversion: 3\n")
+    assert (request.model, request.ref) == (model, "3")
+
+
+@pytest.mark.parametrize(
     ("text", "line", "message"),
     [
         pytest.param("model: [unclosed\n", 2, "not valid YAML", id="yaml"),
@@ -130,6 +145,9 @@ def test_a_promotion_request_file() -> None:
             "approve",
             id="unknown-key",
         ),
+        pytest.param(HEADER + "model: team/model\nversion: 3\n", 3, "model", id="slash"),
+        pytest.param(HEADER + "model: 'gate\u202emodel'\nversion: 3\n", 3, "model", id="rlo"),
+        pytest.param(HEADER + "model: gаte-model\nversion: 3\n", 3, "model", id="cyrillic"),
     ],
 )
 def test_malformed_request_files_name_their_line(text: str, line: int, message: str) -> None:

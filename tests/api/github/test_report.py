@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from api._plain_output import decision_lines
-from api.github._report import SubjectReport, render_comment
+from api.github._report import SubjectReport, marker, marker_subject, render_comment
 from api.render import decision_markdown
 from policies.decision import Conclusion, Decision
 from policies.result import CheckResult
@@ -100,3 +100,25 @@ def test_the_terminal_shows_the_conclusions_first() -> None:
     text = console.export_text()
     assert text.index("Conclusions") < text.index("Checks")
     assert "The decision threshold moved" in text
+
+
+@pytest.mark.parametrize(
+    ("subject", "written"),
+    [
+        ("review:credit-risk@7", "review:credit-risk@7"),
+        ("request:promotions/credit.yaml", "request:promotions/credit.yaml"),
+        ("review:credit risk@7", "review:credit%20risk@7"),
+        ("review:a-->b@7", "review:a--%3Eb@7"),
+        ("review:o'brien@@champion", "review:o%27brien@@champion"),
+        ("review:modèle@2", "review:mod%C3%A8le@2"),
+    ],
+    ids=["plain", "request-file", "space", "comment-end", "quote", "accented"],
+)
+def test_a_comment_marker_names_its_subject_whatever_the_model_name(
+    subject: str, written: str
+) -> None:
+    """The bot finds its own comment by the marker: a subject cut short at a space, or a marker
+    ended early by ``-->``, would have it post a new comment on every update."""
+    body = f"the report\n\n{marker(subject)}\n"
+    assert f"subject={written} -->" in body
+    assert marker_subject(body) == subject
