@@ -219,7 +219,7 @@ def override_list(
     else:
         from ledger.store import Ledger
 
-        ledger = Ledger(_settings(ledger_url=ledger_url).ledger_url)
+        ledger = Ledger(_settings(ledger_url=ledger_url).ledger_url, must_exist=True)
         overrides = [
             o.model_dump(mode="json")
             for o in ledger.active_overrides(model, number, target_alias=target_alias)
@@ -255,7 +255,7 @@ def override_revoke(
 
         if not approver:
             raise _fail("--approver NAME is required without --server (it is recorded)")
-        ledger = Ledger(_settings(ledger_url=ledger_url).ledger_url)
+        ledger = Ledger(_settings(ledger_url=ledger_url).ledger_url, must_exist=True)
         answer = revoke_override(ledger, override_id, revoked_by=approver, reason=reason)
     _print(answer, f"revoked {override_id}", as_json)
 
@@ -279,7 +279,7 @@ def reviews_list(
     else:
         from ledger.store import Ledger
 
-        ledger = Ledger(_settings(ledger_url=ledger_url).ledger_url)
+        ledger = Ledger(_settings(ledger_url=ledger_url).ledger_url, must_exist=True)
         decisions = [
             d.model_dump(mode="json")
             for d in ledger.list_decisions(model=model, version=number, limit=limit)
@@ -315,7 +315,9 @@ def reviews_show(
         from ledger.store import Ledger
 
         try:
-            decision = Ledger(_settings(ledger_url=ledger_url).ledger_url).get_decision(review_id)
+            decision = Ledger(
+                _settings(ledger_url=ledger_url).ledger_url, must_exist=True
+            ).get_decision(review_id)
         except LedgerError as exc:
             raise _fail(str(exc)) from None
     if as_json:

@@ -25,7 +25,7 @@ def verify_ledger(ledger_url: str | None, tracking_uri: str | None, *, anchors: 
     from ledger.store import Ledger
 
     settings = load_settings(ledger_url=ledger_url, tracking_uri=tracking_uri)
-    ledger = Ledger(settings.ledger_url)
+    ledger = Ledger(settings.ledger_url, must_exist=True)
     report = ledger.verify()
     if not anchors:
         typer.echo(report.model_dump_json(indent=2))
@@ -74,7 +74,7 @@ def anchor_command(
         )
         raise typer.Exit(3)
     try:
-        checkpoint = write_checkpoint(Ledger(settings.ledger_url), stores)
+        checkpoint = write_checkpoint(Ledger(settings.ledger_url, must_exist=True), stores)
     except LedgerError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None

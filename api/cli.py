@@ -358,7 +358,7 @@ def ledger_list(
     from api.render import decisions_table
     from ledger.store import Ledger
 
-    ledger = Ledger(_settings(ledger_url=ledger_url).ledger_url)
+    ledger = Ledger(_settings(ledger_url=ledger_url).ledger_url, must_exist=True)
     decisions = ledger.list_decisions(model=model, version=version, limit=limit)
     if as_json:
         typer.echo(json.dumps([d.model_dump(mode="json") for d in decisions], indent=2))

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
+import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +18,15 @@ from tools.redaction import redact
 __all__ = ["Settings", "SettingsError", "load_settings"]
 
 _SOURCES = "options, PROMOGATE_* variables, promogate.toml or [tool.promogate] in pyproject.toml"
+_PREFIX = "PROMOGATE_"
+_OTHER_VARIABLES = frozenset({"PROMOGATE_EVAL_API_KEY"})
+"""``PROMOGATE_*`` variables the product reads that are no setting (`promogate eval run`'s key)."""
+_TEST_PREFIX = "PROMOGATE_TEST_"
+"""The test suite's own variables."""
+
+logger = logging.getLogger("promogate.api")
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
 
 
 class SettingsError(ValueError):
@@ -259,11 +273,51 @@ def load_settings(**overrides: object) -> Settings:
     """
     values = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return Settings(**values)  # type: ignore[arg-type]
+        settings = Settings(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(_invalid_values(exc)) from None
     except ValueError as exc:  # a config file that does not parse (api._config_file)
         raise SettingsError(redact(str(exc))) from None
+    for line in _misspelt_variables(os.environ):
+        with _warned_lock:
+            if line in _warned:
+                continue
+            _warned.add(line)
+        logger.warning("%s", line)
+    return settings
+
+
+def _setting_variables() -> dict[str, str]:
+    """The environment variable of each setting, upper-cased, to the setting's name."""
+    names: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names[alias.upper() if isinstance(alias, str) else f"{_PREFIX}{name.upper()}"] = name
+    return names
+
+
+def _misspelt_variables(environ: Mapping[str, str]) -> list[str]:
+    """One line for each ``PROMOGATE_*`` variable that sets nothing but looks like a setting's.
+
+    The environment is not refused, as a config file's unknown key is: it holds whatever else
+    runs there. But ``PROMOGATE_LEDGER_URI`` for ``PROMOGATE_LEDGER_URL`` would leave the
+    decisions in a default ledger nobody reads, so a close miss is said.
+
+    Args:
+        environ: The environment (names are matched in any case, as the settings read them).
+    """
+    known = _setting_variables()
+    lines = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith(_PREFIX) or upper.startswith(_TEST_PREFIX):
+            continue
+        if upper in known or upper in _OTHER_VARIABLES:
+            continue
+        close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.8)
+        if close:
+            lines.append(f"{variable} is not a setting and is ignored (did you mean {close[0]}?)")
+    return lines
 
 
 def _invalid_values(exc: ValidationError) -> str:

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
         LedgerError as LedgerError,
     )
     from ledger.errors import (
+        LedgerNotFoundError as LedgerNotFoundError,
+    )
+    from ledger.errors import (
         LedgerUnavailableError as LedgerUnavailableError,
     )
     from ledger.errors import (
@@ -98,6 +101,7 @@ _EXPORTS: dict[str, str] = {
     "IdempotencyStore": "ledger.idempotency",
     "Ledger": "ledger.store",
     "LedgerError": "ledger.errors",
+    "LedgerNotFoundError": "ledger.errors",
     "LedgerUnavailableError": "ledger.errors",
     "Override": "ledger.records",
     "policy_refs_key": "ledger.store",
@@ -136,6 +140,7 @@ __all__ = [
     "IdempotencyStore",
     "Ledger",
     "LedgerError",
+    "LedgerNotFoundError",
     "LedgerRecord",
     "LedgerRecordRow",
     "LedgerUnavailableError",

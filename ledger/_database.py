@@ -34,7 +34,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
-from ledger.errors import LedgerError, LedgerUnavailableError
+from ledger.errors import LedgerError, LedgerNotFoundError, LedgerUnavailableError
 from ledger.tables import ALEMBIC_VERSION_TABLE, SCHEMA_REVISION
 from tools.sqlite_journal import journal_in_wal
 
@@ -91,6 +91,8 @@ class Database:
             (``postgresql://`` uses psycopg 3). A PostgreSQL schema can be chosen with
             ``?options=-csearch_path%3Dmyschema``.
         auto_migrate: Apply pending migrations on first use; otherwise call ``migrate()``.
+        must_exist: Raise `LedgerNotFoundError` rather than make a ledger: for commands that
+            only read it.
         busy_timeout_seconds: How long a SQLite writer waits for another writer's lock.
         connect_timeout_seconds: How long a PostgreSQL connection attempt may take.
         pool_size: PostgreSQL connections kept open per process.
@@ -101,6 +103,7 @@ class Database:
         url: str,
         *,
         auto_migrate: bool = True,
+        must_exist: bool = False,
         busy_timeout_seconds: float = 15.0,
         connect_timeout_seconds: float = 5.0,
         pool_size: int = 5,
@@ -118,10 +121,14 @@ class Database:
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = redact_url(parsed)
         self.auto_migrate = auto_migrate
+        self.must_exist = must_exist
         self._schema_ready = False
         self._schema_lock = threading.Lock()
         if backend == "sqlite":
             self.backend: Backend = "sqlite"
+            # SQLite makes the file on the first connection: look before connecting.
+            if must_exist and parsed.database and not Path(parsed.database).is_file():
+                raise LedgerNotFoundError(self.url, f"no file {parsed.database!r}")
             self.engine = self._sqlite_engine(parsed, busy_timeout_seconds)
             self._read_engine = self.engine.execution_options(**{_SQLITE_BEGIN_OPTION: "DEFERRED"})
         elif backend == "postgresql":
@@ -287,12 +294,17 @@ class Database:
         return SCHEMA_REVISION
 
     def _ensure_schema(self) -> None:
-        if self._schema_ready or not self.auto_migrate:
+        if self._schema_ready or not (self.auto_migrate or self.must_exist):
             return
         with self._schema_lock:
             if self._schema_ready:
                 return
-            if self.current_revision() != SCHEMA_REVISION:
+            revision = self.current_revision()
+            if revision is None and self.must_exist:
+                # Nothing can be read here: let go of the connection the look took.
+                self.engine.dispose()
+                raise LedgerNotFoundError(self.url, "the database holds no ledger tables")
+            if revision != SCHEMA_REVISION and self.auto_migrate:
                 self.migrate()
             self._schema_ready = True
 

@@ -4,6 +4,7 @@ Messages name the offending value with ``!r``; database URLs in messages never c
 
     LedgerError                               what the ledger cannot do (schema missing, bad URL)
     ├── LedgerUnavailableError(url)           database unreachable, closed, locked or read-only
+    ├── LedgerNotFoundError(url)              a command that only reads found no ledger there
     ├── RecordNotFoundError(record_id)        no decision, override or promotion with that id
     ├── DuplicateRecordError(record_id)       a record with that id is already in the chain
     ├── ChainBrokenError(report)              verify() found an edited, deleted or re-linked record
@@ -27,6 +28,7 @@ __all__ = [
     "IdempotencyConflictError",
     "IdempotencyInProgressError",
     "LedgerError",
+    "LedgerNotFoundError",
     "LedgerUnavailableError",
     "RecordNotFoundError",
     "TokenError",
@@ -53,6 +55,23 @@ class LedgerUnavailableError(LedgerError):
             else "check that the server is running and reachable and the database exists"
         )
         super().__init__(f"ledger database {url!r} is unavailable: {reason}; {hint}")
+
+
+class LedgerNotFoundError(LedgerError):
+    """A command that only reads the ledger (verify, list, show) found none at its URL.
+
+    Such a command never makes one: an empty ledger made at a mistyped path verifies, and lists
+    nothing, as if every decision were accounted for.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"there is no ledger at {url!r} ({reason}); pass the ledger that holds the "
+            "decisions with --ledger-url or PROMOGATE_LEDGER_URL (`promogate ledger migrate` "
+            "makes a new one)"
+        )
 
 
 class RecordNotFoundError(LedgerError):

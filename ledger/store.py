@@ -142,6 +142,10 @@ class Ledger:
         url: ``sqlite:///path/to/ledger.db`` or ``postgresql+psycopg://user@host/db``.
         auto_migrate: Apply pending schema migrations on first use (default). Call ``migrate()``
             explicitly to fail early at start-up instead.
+        must_exist: Raise `LedgerNotFoundError` on first use rather than make a ledger where
+            there is none (a missing SQLite file, a database without the ledger's tables): for
+            commands that only read it, where an empty ledger made at a mistyped URL would
+            verify and list nothing as if all were well.
         busy_timeout_seconds: How long a SQLite writer waits for another writer.
         connect_timeout_seconds: How long a PostgreSQL connection attempt may take.
     """
@@ -151,12 +155,14 @@ class Ledger:
         url: str,
         *,
         auto_migrate: bool = True,
+        must_exist: bool = False,
         busy_timeout_seconds: float = 15.0,
         connect_timeout_seconds: float = 5.0,
     ) -> None:
         self.database = Database(
             url,
             auto_migrate=auto_migrate,
+            must_exist=must_exist,
             busy_timeout_seconds=busy_timeout_seconds,
             connect_timeout_seconds=connect_timeout_seconds,
         )

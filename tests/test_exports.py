@@ -284,6 +284,7 @@ FACES: dict[str, list[str]] = {
         "IdempotencyStore",
         "Ledger",
         "LedgerError",
+        "LedgerNotFoundError",
         "LedgerRecord",
         "LedgerRecordRow",
         "LedgerUnavailableError",

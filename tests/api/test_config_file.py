@@ -172,3 +172,71 @@ def test_a_secret_of_the_wrong_kind_is_named_but_never_shown(
         load_settings()
     assert "setting 'token'" in str(raised.value)
     assert "s3cret" not in str(raised.value)
+
+
+MISSPELT = [
+    ("PROMOGATE_LEDGER_URI", "PROMOGATE_LEDGER_URL"),
+    ("PROMOGATE_TRACKING_URL", "PROMOGATE_TRACKING_URI"),
+    ("promogate_policy_dir", "PROMOGATE_POLICIES_DIR"),
+    ("PROMOGATE_PUBLISH_TAG", "PROMOGATE_PUBLISH_TAGS"),
+]
+
+
+@pytest.mark.parametrize(("variable", "meant"), MISSPELT, ids=[v.lower() for v, _ in MISSPELT])
+def test_a_variable_that_looks_like_a_setting_is_named_once(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    variable: str,
+    meant: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, "sqlite:///team.db")
+    with caplog.at_level("WARNING", logger="promogate.api"):
+        load_settings()
+        load_settings()
+    said = [r.getMessage() for r in caplog.records if variable in r.getMessage()]
+    assert said == [f"{variable} is not a setting and is ignored (did you mean {meant}?)"]
+
+
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "PROMOGATE_LEDGER_URL",
+        "PROMOGATE_TEST_POSTGRES_URL",
+        "PROMOGATE_TEST_LEDGER_URI",
+        "PROMOGATE_EVAL_API_KEY",
+        "PROMOGATE_SOMETHING_ELSE_ENTIRELY",
+    ],
+    ids=["a-setting", "the-suites-own", "the-suites-own-close", "eval-key", "unrelated"],
+)
+def test_other_variables_are_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, variable: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, "sqlite:///x.db")
+    with caplog.at_level("WARNING", logger="promogate.api"):
+        load_settings()
+    assert [r.getMessage() for r in caplog.records if variable in r.getMessage()] == []
+
+
+def test_every_promogate_variable_the_product_names_is_a_setting_or_known() -> None:
+    """A variable the code reads that is neither a setting nor listed would be warned about."""
+    import re
+
+    from api.settings import _OTHER_VARIABLES, _setting_variables
+
+    root = Path(__file__).resolve().parents[2]
+    named: set[str] = set()
+    for path in root.glob("*/**/*.py"):
+        if path.relative_to(root).parts[0] in ("tests", ".venv"):
+            continue
+        # The names the code reads are string literals; prose in docstrings is not read.
+        named |= set(re.findall(r"[\"'](PROMOGATE_[A-Z0-9_]+)[\"']", path.read_text("utf-8")))
+    assert {"PROMOGATE_TRACKING_URI", "PROMOGATE_EVAL_API_KEY"} <= named
+    unknown = {
+        v
+        for v in named - set(_setting_variables()) - _OTHER_VARIABLES
+        if not v.startswith("PROMOGATE_TEST_")
+    }
+    assert unknown == set()

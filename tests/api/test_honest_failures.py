@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from support.postgres_schema import postgres_schema
 from support.team_registry import SYNONYMS, TeamRegistry
 
 from api._cli_usage import run_app
@@ -142,7 +143,59 @@ def test_a_ledger_that_cannot_be_reached_is_one_error_line_and_exit_3(
     )
     code, out, err = _run(capsys, *command, "--ledger-url", url)
     assert code == 3, (out, err)
-    assert err.startswith("error: ledger database"), err
-    assert "unavailable" in err
+    if where == "sqlite-missing-directory" and command[:2] != ("ledger", "migrate"):
+        # A command that only reads looks for the file before it connects.
+        assert err.startswith(f"error: there is no ledger at {url!r}"), err
+    else:
+        assert err.startswith("error: ledger database"), err
+        assert "unavailable" in err
     assert "Traceback" not in out + err
     assert not (tmp_path / "missing").exists()
+
+
+READING_COMMANDS = [c for c in LEDGER_COMMANDS if c[:2] != ("ledger", "migrate")] + [
+    ("reviews", "show", "0123456789abcdef0123456789abcdef")
+]
+
+
+@pytest.mark.parametrize(
+    "command", READING_COMMANDS, ids=["-".join(c[:2]) for c in READING_COMMANDS]
+)
+def test_a_command_that_only_reads_never_makes_a_ledger(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: tuple[str, ...],
+) -> None:
+    """An empty ledger made at a mistyped path would verify, and list nothing, as if all were
+    well: a command that only reads says there is no ledger there, and makes none."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(capsys, *command)
+    assert code == 3, (out, err)
+    assert err == (
+        "error: there is no ledger at 'sqlite:///promogate.db' (no file 'promogate.db'); pass "
+        "the ledger that holds the decisions with --ledger-url or PROMOGATE_LEDGER_URL "
+        "(`promogate ledger migrate` makes a new one)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+    # Once made, it is read.
+    assert _run(capsys, "ledger", "migrate")[0] == 0
+    assert _run(capsys, "ledger", "verify")[0] == 0
+
+
+def test_a_database_without_the_ledger_is_not_given_one_by_a_read(
+    postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlalchemy
+
+    with postgres_schema(postgres_url, "promogate_noledger") as url:
+        code, _, err = _run(capsys, "ledger", "verify", "--ledger-url", url)
+        assert code == 3
+        assert "(the database holds no ledger tables)" in err
+        engine = sqlalchemy.create_engine(url)
+        try:
+            with engine.connect() as connection:
+                tables = sqlalchemy.inspect(connection).get_table_names()
+        finally:
+            engine.dispose()
+        assert tables == []
