@@ -10,8 +10,9 @@ the setting names without the prefix::
     ledger_url = "sqlite:///promogate.db"
 
 A key that names no setting is an error, with its file and line: a misspelt ``ledger_url`` would
-otherwise leave the gate recording its decisions somewhere nobody looks. (The environment is not
-held to this: unrelated ``PROMOGATE_*`` variables are none of the gate's business.)
+otherwise leave the gate recording its decisions somewhere nobody looks. (The environment holds
+whatever else runs there: a ``PROMOGATE_*`` variable that looks like a setting's is only warned
+about, by `api.settings.load_settings`.)
 """
 
 from __future__ import annotations

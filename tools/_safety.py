@@ -154,7 +154,7 @@ def linked_runs_search(
     Raises:
         UnsearchableValueError: The model's name holds both quote characters.
     """
-    target = filter_literal(eval_target(model, version))
+    target = filter_literal(eval_target(model, version), "evaluation target")
     return ([experiment_id],), {
         "filter_string": f"tags.`{EVAL_TARGET_TAG}` = {target}",
         "max_results": MAX_LINKED_RUNS,
