@@ -84,6 +84,15 @@ def serve(
     }
     settings = _settings(**overrides)
     _configure_logging(settings)
+    if settings.allow_anonymous and not _is_loopback(settings.host):
+        # Every anonymous caller acts as admin: overrides, promotions, tokens.
+        typer.echo(
+            f"error: anonymous access is for a local demo and listens on loopback only, not "
+            f"{settings.host!r}: bind 127.0.0.1 (or ::1), or serve with --require-token and "
+            "tokens from `promogate token create`",
+            err=True,
+        )
+        raise typer.Exit(3)
     if settings.allow_anonymous:
         typer.echo(
             "warning: anonymous access is on; every caller acts as admin. Local demo only.",
@@ -114,6 +123,18 @@ def serve(
         log_level=settings.log_level.lower(),
         http=NoDelayHttpProtocol,
     )
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether `host` is an address (or ``localhost``) that only this machine can reach."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _demo_site(

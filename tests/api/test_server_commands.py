@@ -60,14 +60,46 @@ def test_token_create_list_revoke(cli: typer.Typer, tmp_path: Path) -> None:
         (["token", "create", "x", "--role", "root"], "invalid role 'root'"),
         (["token", "revoke", "nobody"], "no active token"),
         (["worker"], "procrastinate needs a PostgreSQL URL"),
+        (
+            ["serve", "--allow-anonymous", "--host", "0.0.0.0"],
+            "anonymous access is for a local demo and listens on loopback only, not '0.0.0.0'",
+        ),
+        (["serve", "--allow-anonymous", "--host", "10.1.2.3"], "loopback only, not '10.1.2.3'"),
     ],
-    ids=["bad-role", "unknown-token", "worker-without-postgres"],
+    ids=[
+        "bad-role",
+        "unknown-token",
+        "worker-without-postgres",
+        "anonymous-on-every-address",
+        "anonymous-on-a-network-address",
+    ],
 )
 def test_refusals_exit_3(cli: typer.Typer, tmp_path: Path, args: list[str], text: str) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     result = CliRunner().invoke(cli, [*args, "--ledger-url", url])
     assert result.exit_code == 3
     assert text in result.output
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("gate.example.com", False),
+    ],
+    ids=["v4", "v4-other", "v6", "v6-bracketed", "localhost", "any-v4", "any-v6", "lan", "name"],
+)
+def test_only_loopback_addresses_count_as_local(host: str, loopback: bool) -> None:
+    from api._server_commands import _is_loopback
+
+    assert _is_loopback(host) is loopback
 
 
 @pytest.mark.slow
