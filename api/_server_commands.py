@@ -280,7 +280,8 @@ def token_revoke(
     from ledger.store import Ledger
 
     try:
-        info = Ledger(_settings(ledger_url=ledger_url).ledger_url).tokens.revoke_token(name_or_id)
+        ledger = Ledger(_settings(ledger_url=ledger_url).ledger_url, must_exist=True)
+        info = ledger.tokens.revoke_token(name_or_id)
     except LedgerError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None
@@ -300,9 +301,8 @@ def token_list(
     from ledger.store import Ledger
 
     try:
-        tokens = Ledger(_settings(ledger_url=ledger_url).ledger_url).tokens.list_tokens(
-            include_revoked=include_revoked
-        )
+        ledger = Ledger(_settings(ledger_url=ledger_url).ledger_url, must_exist=True)
+        tokens = ledger.tokens.list_tokens(include_revoked=include_revoked)
     except LedgerError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None

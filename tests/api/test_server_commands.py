@@ -76,9 +76,24 @@ def test_token_create_list_revoke(cli: typer.Typer, tmp_path: Path) -> None:
 )
 def test_refusals_exit_3(cli: typer.Typer, tmp_path: Path, args: list[str], text: str) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    Ledger(url).migrate()
     result = CliRunner().invoke(cli, [*args, "--ledger-url", url])
     assert result.exit_code == 3
     assert text in result.output
+
+
+@pytest.mark.parametrize(
+    "args", [["token", "list"], ["token", "revoke", "ci-deploy"]], ids=["list", "revoke"]
+)
+def test_tokens_are_not_read_from_a_ledger_that_is_not_there(
+    cli: typer.Typer, tmp_path: Path, args: list[str]
+) -> None:
+    """An empty ledger made at a mistyped URL would list no token, as if none could be used."""
+    url = f"sqlite:///{tmp_path / 'typo.db'}"
+    result = CliRunner().invoke(cli, [*args, "--ledger-url", url])
+    assert result.exit_code == 3
+    assert f"there is no ledger at {url!r}" in result.output
+    assert not (tmp_path / "typo.db").exists()
 
 
 @pytest.mark.parametrize(
