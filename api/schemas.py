@@ -14,10 +14,10 @@ from pydantic import (
     StringConstraints,
 )
 
+from api._model_name import ModelName
 from ledger.records import Override
 from policies.decision import Decision
 from review.gate import GateResponse, PromoteResponse
-from tools.names import normalize_name
 
 __all__ = [
     "MAX_VERSION",
@@ -46,29 +46,12 @@ MAX_VERSION = 2_147_483_647
 """MLflow stores version numbers as 32-bit integers (and so does the ledger on PostgreSQL)."""
 
 
-def _safe_model_name(value: str) -> str:
-    return normalize_name(value, "model name")
-
-
 def _version_text_in_range(value: str) -> str:
     if value[:1] != "@" and value != "latest" and int(value.removeprefix("v")) > MAX_VERSION:
         raise ValueError(f"version {value!r} is above the largest version number {MAX_VERSION}")
     return value
 
 
-ModelName = Annotated[
-    str,
-    # MLflow refuses "/" and ":" in a name; quotes and backslashes are its to allow, and every
-    # search that names a model quotes it (tools.search_filter).
-    StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f/:]+$"),
-    AfterValidator(_safe_model_name),
-    Field(
-        description="Registered model name (NFC; no '/' or ':', which MLflow refuses; no "
-        "control, bidirectional or zero-width characters, no compatibility look-alikes, letters "
-        "of one script).",
-        examples=["credit-risk"],
-    ),
-]
 AliasName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"),

@@ -21,8 +21,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from api._model_name import ModelName
 from api.github.errors import RequestFileError
-from api.schemas import ModelName
 
 __all__ = ["MAX_REQUEST_BYTES", "PromotionRequest", "parse_request_file"]
 
