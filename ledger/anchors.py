@@ -144,7 +144,7 @@ def write_checkpoint(ledger: Ledger, stores: Sequence[AnchorStore]) -> Checkpoin
     return checkpoint
 
 
-AnchorProblemKind = Literal["missing", "mismatch", "rewound", "unreadable"]
+AnchorProblemKind = Literal["absent", "missing", "mismatch", "rewound", "unreadable"]
 
 
 class AnchorProblem(BaseModel):
@@ -192,6 +192,17 @@ def verify_anchors(
         except LedgerError as exc:
             problems.append(AnchorProblem(kind="unreadable", source=store.name, detail=str(exc)))
             continue
+        if not checkpoints and head_seq > 0:
+            # A store at a mistyped path, or emptied, would otherwise anchor nothing and pass.
+            problems.append(
+                AnchorProblem(
+                    kind="absent",
+                    source=store.name,
+                    detail=f"it holds no checkpoint, though the ledger holds {head_seq} records: "
+                    "none of them is anchored there; check where it points, or write the first "
+                    "checkpoint with `promogate ledger anchor`",
+                )
+            )
         for checkpoint in checkpoints:
             checked += 1
             newest = checkpoint.seq if newest is None else max(newest, checkpoint.seq)

@@ -155,3 +155,22 @@ def test_a_version_out_of_range_is_refused_on_both_backends(
     assert "postgresql" not in str(caught.value)
     assert ledger.list_decisions(version=version) == []
     assert ledger.verify().ok
+
+
+@pytest.mark.parametrize("store_file", ["missing", "empty"], ids=["missing-file", "empty-file"])
+def test_a_store_without_a_checkpoint_fails_verification_of_a_ledger_with_records(
+    ledger: Ledger, make_decision: DecisionFactory, tmp_path: Path, store_file: str
+) -> None:
+    """An anchor file at a mistyped path, or emptied, anchors nothing: it must not pass."""
+    path = tmp_path / "anchors.jsonl"
+    if store_file == "empty":
+        path.write_text("")
+    store = FileAnchorStore(path)
+    assert verify_anchors(ledger, [store]).ok  # an empty ledger has nothing to anchor
+    _fill(ledger, make_decision, 2)
+    report = verify_anchors(ledger, [store])
+    assert not report.ok
+    assert [(p.kind, p.source) for p in report.problems] == [("absent", store.name)]
+    assert "holds no checkpoint, though the ledger holds 2 records" in report.problems[0].detail
+    write_checkpoint(ledger, [store])
+    assert verify_anchors(ledger, [store]).ok
