@@ -8,9 +8,9 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tools.redaction import redact
@@ -67,7 +67,11 @@ class Settings(BaseSettings):
     )
     baseline_alias: str = "champion"
     target_alias: str = "champion"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # In any case: PROMOGATE_LOG_LEVEL=debug is how most tools take it.
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"],
+        BeforeValidator(lambda value: value.upper() if isinstance(value, str) else value),
+    ] = "INFO"
     host: str = Field(default="127.0.0.1", description="Address `promogate serve` binds.")
     port: int = Field(default=8080, ge=1, le=65535, description="Port `promogate serve` binds.")
     allow_anonymous: bool = Field(

@@ -149,6 +149,15 @@ def test_settings_that_cannot_be_read_name_the_file_line_or_setting(
     assert "hunter2" not in err
 
 
+@pytest.mark.parametrize("given", ["debug", "Debug", "DEBUG"], ids=["lower", "title", "upper"])
+def test_the_log_level_is_taken_in_any_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROMOGATE_LOG_LEVEL", given)
+    assert load_settings().log_level == "DEBUG"
+
+
 def test_keys_in_any_case_and_aliases_are_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
