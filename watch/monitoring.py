@@ -128,11 +128,46 @@ def _client(client: MlflowClient | None) -> MlflowClient:
     return MlflowClient()
 
 
-def _experiment_id(client: MlflowClient, name: str) -> str:
+MONITORING_DIR = "promogate-monitoring"
+"""Below the monitored model's experiment's artifact location, where a local store's monitoring
+experiment keeps its artifacts."""
+
+
+def _experiment_id(client: MlflowClient, name: str, model: str, version: str) -> str:
     found = call_mlflow(lambda: client.get_experiment_by_name(name), f"get experiment {name!r}")
     if found is not None:
         return str(found.experiment_id)
-    return str(call_mlflow(lambda: client.create_experiment(name), f"create experiment {name!r}"))
+    location = _beside_the_model(client, model, version)
+    return str(
+        call_mlflow(
+            lambda: client.create_experiment(name, artifact_location=location),
+            f"create experiment {name!r}",
+        )
+    )
+
+
+def _beside_the_model(client: MlflowClient, model: str, version: str) -> str | None:
+    """Where a new monitoring experiment keeps its artifacts: beside the monitored version's
+    own when promogate writes to MLflow's store itself (a database or file URI); None, the
+    server's default, when a tracking server does.
+
+    Without a server, MLflow's default is ``./mlruns`` in whatever directory the command ran
+    from: a CI job's workspace, deleted after the job, would take every window's data with it,
+    and the watch would later find runs whose artifacts are gone.
+    """
+    scheme = str(client.tracking_uri).split(":", 1)[0].lower()
+    if scheme in ("http", "https") or scheme.startswith("databricks"):
+        return None
+    run_id = resolve_version(client, model, version).run_id
+    if run_id is None:
+        return None
+    run = call_mlflow(lambda: client.get_run(run_id), f"get_run({run_id!r})")
+    experiment_id = run.info.experiment_id
+    experiment = call_mlflow(
+        lambda: client.get_experiment(experiment_id), f"get_experiment({experiment_id!r})"
+    )
+    location = str(experiment.artifact_location or "")
+    return f"{location.rstrip('/')}/{MONITORING_DIR}" if location else None
 
 
 def _table_json(frame: pd.DataFrame) -> str:
@@ -157,7 +192,7 @@ def _new_run(
         f"{TAG_PREFIX}format": FORMAT,
         **extra_tags,
     }
-    experiment_id = _experiment_id(client, experiment or default_experiment(model))
+    experiment_id = _experiment_id(client, experiment or default_experiment(model), model, version)
     run = call_mlflow(
         lambda: client.create_run(experiment_id, tags=tags, run_name=run_name),
         f"create {kind} run for {model!r} version {version!r}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from watch.errors import (
 from watch.monitoring import (
     LABELS_PATH,
     LATEST_WINDOW_TAG,
+    MONITORING_DIR,
     PROFILE_PATH,
     SAMPLE_PATH,
     TAG_PREFIX,
@@ -42,7 +44,13 @@ def _raw_run(client: Any, kind: str, day: int | None, version: str, model: str =
     """A monitoring run made by hand, the way a team's own code might get it wrong."""
     name = default_experiment(model)
     experiment = client.get_experiment_by_name(name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+    # Beside the session's store, not in ./mlruns of the directory the tests run from.
+    beside = Path(str(client.tracking_uri).removeprefix("sqlite:///")).parent / "raw-runs"
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else client.create_experiment(name, artifact_location=str(beside))
+    )
     tags = {
         f"{TAG_PREFIX}kind": kind,
         f"{TAG_PREFIX}model": model,
@@ -95,6 +103,33 @@ def test_a_window_run_carries_tags_profile_and_sample(watch_world: Any, watch_cl
     # The version points to its newest monitoring run: MLflow's webhooks see registry events only.
     version = watch_client.get_model_version(MODEL_NAME, watch_world.version)
     assert version.tags[LATEST_WINDOW_TAG] == run_id
+
+
+def test_a_local_stores_monitoring_artifacts_stay_beside_the_model(
+    watch_world: Any, watch_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a server MLflow would put a new experiment's artifacts in ./mlruns of whatever
+    directory the command ran from (a CI job's workspace, gone after the job)."""
+    source = watch_client.get_model_version(MODEL_NAME, watch_world.version)
+    name = "beside-the-model"
+    model_location = watch_client.get_experiment(
+        watch_client.get_run(source.run_id).info.experiment_id
+    ).artifact_location
+    watch_client.create_registered_model(name)
+    # A path source: a `models:/` one is resolved against the process's tracking URI.
+    files = f"{model_location.rstrip('/')}/{source.run_id}/artifacts"
+    watch_client.create_model_version(name, files, run_id=source.run_id)
+    workspace = tmp_path / "ci-workspace"
+    workspace.mkdir()
+    monkeypatch.chdir(workspace)
+    frame = draw(watch_world.model, 50, 8, first_row=8_000_000).drop(columns=["label"])
+    start, end = _bounds(0)
+    run_id = log_monitoring_window(frame, name, 1, start, end, client=watch_client)
+    experiment = watch_client.get_experiment_by_name(default_experiment(name))
+    assert experiment.artifact_location == f"{model_location.rstrip('/')}/{MONITORING_DIR}"
+    assert list(workspace.iterdir()) == []
+    window = read_window(watch_client, list_windows(watch_client, name, 1)[0])
+    assert (window.profile.rows, list_windows(watch_client, name, 1)[0].run_id) == (50, run_id)
 
 
 def test_a_profile_only_window_logs_no_sample(watch_world: Any, watch_client: Any) -> None:
