@@ -305,8 +305,11 @@ def test_a_version_with_neither_reference_nor_table_is_an_error(
 ) -> None:
     import mlflow
 
+    # The world's experiment, whose artifacts live beside its store (the Default experiment's
+    # would land in ./mlruns of the directory the tests run from).
+    experiment = watch_client.get_experiment_by_name("credit").experiment_id
     with mlflow.tracking._tracking_service.utils._use_tracking_uri(watch_world.tracking_uri):
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=experiment):
             info = mlflow.sklearn.log_model(
                 watch_world.model, name="model", pip_requirements=["scikit-learn"]
             )
