@@ -21,7 +21,7 @@ For every candidate of the demo registry (`credit-risk` v2-v6, champion v1), on 
   `benchmarks.api_throughput.drive_raw_reads`).
 
     uv run python -m benchmarks.gate_latency [--rounds 5] [--workdir DIR] [--mlflow-workers 1]
-        [--api-workers 1] [--more-versions N] [--native-quick-acks]
+        [--api-workers 1] [--more-versions N] [--native-quick-acks] [--gate-reads store]
 
 The MLflow server runs one worker unless `--mlflow-workers` asks for more (`mlflow server`'s own
 default is 4), so that it answers requests one after another; `--api-workers` is
@@ -30,7 +30,10 @@ client acknowledges the first, which MLflow's client delays by 40 ms; promogate'
 quick acknowledgements (`tools.quick_acks`), and `--native-quick-acks` gives the native check the
 same, so that it is compared at its fastest. `--more-versions N` registers N more versions of the
 model before anything is timed (no run, a directory as source: a long-lived model's other
-retrains), so the gate runs against a model with many versions.
+retrains), so the gate runs against a model with many versions. `--gate-reads store` has
+`promogate serve` read the server's own database (the registry's SQLite file) instead of going
+through the server, as a promogate deployed beside MLflow's database can; the native check still
+reads through the server.
 
 Bounded: one registry build (30-60 s), one MLflow server, `rounds` calls per version and method.
 """
@@ -47,7 +50,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import httpx
 from pydantic import BaseModel
@@ -178,6 +181,7 @@ def measure_gate_latency(
     mlflow_workers: int = 1,
     api_workers: int = 1,
     more_versions: int = 0,
+    gate_reads: Literal["server", "store"] = "server",
 ) -> tuple[list[LatencyRow], dict[str, float]]:
     """Build the demo registry, serve it, and time the gate against the native check.
 
@@ -191,6 +195,9 @@ def measure_gate_latency(
         mlflow_workers: The MLflow server's worker processes (``mlflow server`` defaults to 4).
         api_workers: ``promogate serve --workers``.
         more_versions: Versions of the model registered after the demo's, before timing.
+        gate_reads: Where promogate reads MLflow: through the same `mlflow server` as the native
+            check (``server``), or from the server's own database (``store``), as a promogate
+            deployed beside MLflow's database can; the native check reads through the server.
 
     Returns:
         One row per candidate, and the set-up timings (seconds) and read figures.
@@ -217,7 +224,7 @@ def measure_gate_latency(
         setup["mlflow_server_start_s"] = mlflow_server.last_start_seconds or 0.0
         setup["mlflow_workers"] = float(mlflow_workers)
         api = ApiServer(
-            tracking_uri=mlflow_server.url,
+            tracking_uri=registry.tracking_uri if gate_reads == "store" else mlflow_server.url,
             ledger_url=ledger_url,
             policies_dir=policies,
             env=env,
@@ -359,6 +366,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="give the native check's MLflow client the quick acknowledgements promogate's own "
         "calls use (against a multi-worker `mlflow server` it otherwise waits 40 ms a call)",
     )
+    parser.add_argument(
+        "--gate-reads",
+        choices=("server", "store"),
+        default="server",
+        help="promogate reads MLflow through the server (default) or from the server's database "
+        "(the native check always reads through the server)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     args = parser.parse_args(argv)
     if not 0 <= args.more_versions <= 5000:
@@ -394,9 +408,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             mlflow_workers=args.mlflow_workers,
             api_workers=args.api_workers,
             more_versions=args.more_versions,
+            gate_reads=args.gate_reads,
         )
     if args.native_quick_acks:
         setup["native_quick_acks"] = 1.0
+    if args.gate_reads == "store":
+        setup["gate_reads_store"] = 1.0
     if args.json:
         print(json.dumps({"rows": [r.model_dump() for r in rows], "setup": setup}, indent=2))
     else:

@@ -56,7 +56,8 @@ _AUTH_CODES = frozenset({"UNAUTHENTICATED", "CUSTOMER_UNAUTHORIZED", "PERMISSION
 
 
 def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowClient:
-    """An MLflow client bound to explicit URIs.
+    """An MLflow client bound to explicit URIs, whose point reads of a SQL store skip MLflow's
+    ORM (`tools._sql_reads`).
 
     The registry URI defaults to the tracking URI here, rather than inside MLflow, because MLflow's
     own default consults environment variables and process-global state.
@@ -74,9 +75,9 @@ def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowCli
         missing = missing_sqlite_file(uri)
         if missing is not None:
             raise MissingStoreError(uri, missing)
-    from mlflow import MlflowClient
+    from tools._sql_reads import SqlReadClient
 
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+    return SqlReadClient(tracking_uri, registry_uri or tracking_uri)
 
 
 def missing_sqlite_file(uri: str) -> str | None:

@@ -1,0 +1,297 @@
+"""The point reads `SqlReadClient` answers without MLflow's ORM give what MLflow's own client
+gives, on real MLflow stores (SQLite, and PostgreSQL in a schema of its own), and anything out of
+the plain case is MLflow's own answer or error."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import (
+    Dataset,
+    DatasetInput,
+    InputTag,
+    LoggedModelInput,
+    LoggedModelOutput,
+    Metric,
+    Param,
+    RunTag,
+)
+from mlflow.exceptions import MlflowException
+from support.postgres_schema import postgres_schema
+
+from tools._sql_reads import (
+    SqlReadClient,
+    _read_history,
+    _read_logged_model,
+    _read_run,
+    _read_version,
+)
+from tools.client import make_client
+
+MODEL = "lean-reads"
+QUOTED = "o'brien-churn"
+
+
+@dataclass(frozen=True)
+class World:
+    """A store holding every shape the lean reads must map, read by both clients."""
+
+    mlflow: MlflowClient
+    lean: SqlReadClient
+    runs: dict[str, str]
+
+
+def _dataset(name: str, digest: str) -> Dataset:
+    return Dataset(
+        name=name,
+        digest=digest,
+        source_type="local",
+        source='{"uri": "file:///data/' + name + '.parquet"}',
+        schema='{"mlflow_colspec": []}',
+        profile='{"num_rows": 100}',
+    )
+
+
+def _build(uri: str, artifacts: str) -> World:
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiment = client.create_experiment("lean", artifact_location=artifacts)
+    full = client.create_run(experiment, run_name="full-run", tags={"team": "risk"})
+    run_id = full.info.run_id
+    client.log_batch(
+        run_id,
+        metrics=[
+            Metric("roc_auc", 0.81, 1_000, 0),
+            Metric("roc_auc", 0.84, 2_000, 1),
+            Metric("roc_auc", 0.83, 2_000, 1),
+            Metric("loss", 0.9, 1_000, 0),
+            Metric("loss", float("nan"), 1_500, 1),
+            Metric("loss", float("inf"), 1_600, 2),
+            Metric("loss", 0.5, 1_700, 3),
+            Metric("late", 1.0, 5_000, 7),
+            Metric("late", 2.0, 4_000, 3),
+        ],
+        params=[Param("max_depth", "6"), Param("features", "a,b,c")],
+        tags=[RunTag("mlflow.source.name", "train.py"), RunTag("empty", "")],
+    )
+    client.log_inputs(
+        run_id,
+        datasets=[
+            DatasetInput(
+                _dataset("train", "d1"),
+                [InputTag("mlflow.data.context", "training"), InputTag("split", "a")],
+            ),
+            DatasetInput(_dataset("eval", "d2"), [InputTag("mlflow.data.context", "eval")]),
+            DatasetInput(_dataset("bare", "d3"), []),
+        ],
+    )
+    model = client.create_logged_model(experiment, name="model", source_run_id=run_id)
+    used = client.create_logged_model(experiment, name="base")
+    client.log_outputs(run_id, [LoggedModelOutput(model.model_id, 3)])
+    client.log_inputs(run_id, models=[LoggedModelInput(used.model_id)])
+    client.set_terminated(run_id, "FINISHED", end_time=9_000)
+    # A run named only by its tag, as older MLflow clients left them.
+    tagged = client.create_run(experiment, tags={"mlflow.runName": "named-by-tag"})
+    deleted = client.create_run(experiment, run_name="deleted")
+    client.delete_run(deleted.info.run_id)
+
+    client.create_registered_model(MODEL)
+    first = client.create_model_version(MODEL, f"{artifacts}/m1", run_id, tags={"stage": "qa"})
+    client.create_model_version(MODEL, f"{artifacts}/m2", tagged.info.run_id, description="v2")
+    client.create_model_version(MODEL, f"{artifacts}/m3")
+    client.set_model_version_tag(MODEL, first.version, "reviewed", "yes")
+    client.set_registered_model_alias(MODEL, "champion", first.version)
+    client.set_registered_model_alias(MODEL, "prod", first.version)
+    client.set_registered_model_alias(MODEL, "next", "2")
+    client.set_registered_model_alias(MODEL, "gone", "3")
+    client.delete_model_version(MODEL, "3")
+    client.create_registered_model(QUOTED)
+    client.create_model_version(QUOTED, f"{artifacts}/q1", run_id)
+    client.set_registered_model_alias(QUOTED, "champion", "1")
+    client.register_prompt(name="a-prompt", template="Answer {{question}}")
+    client.set_logged_model_tags(model.model_id, {"flavor": "sklearn", "note": ""})
+    client.log_model_params(model.model_id, {"alpha": "0.1"})
+    points = (("auc", 0.84, "eval"), ("auc", 0.79, "holdout"), ("f1", 0.6, None))
+    for offset, (key, value, dataset) in enumerate(points):
+        client.log_metric(
+            run_id,
+            key,
+            value,
+            timestamp=7_000 + offset,
+            step=3,
+            dataset_name=dataset,
+            dataset_digest=None if dataset is None else f"digest-{dataset}",
+            model_id=model.model_id,
+        )
+    gone = client.create_logged_model(experiment, name="gone")
+    client.delete_logged_model(gone.model_id)
+    runs = {
+        "full": run_id,
+        "tagged": tagged.info.run_id,
+        "deleted": deleted.info.run_id,
+        "model": model.model_id,
+        "bare-model": used.model_id,
+        "gone-model": gone.model_id,
+    }
+    return World(client, SqlReadClient(uri, uri), runs)
+
+
+def _dispose(world: World) -> None:
+    for client in (world.mlflow, world.lean):
+        client._get_registry_client().store.engine.dispose()
+        client._tracking_client.store.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def sqlite_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    root: Path = tmp_path_factory.mktemp("sql-reads")
+    return _build(f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri())
+
+
+@pytest.fixture(scope="module")
+def postgresql_world(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    root: Path = tmp_path_factory.mktemp("sql-reads-pg")
+    with postgres_schema(postgres_url, "promogate_reads") as url:
+        world = _build(url, (root / "artifacts").as_uri())
+        try:
+            yield world
+        finally:
+            # The schema is dropped next: the stores' pooled connections go first.
+            _dispose(world)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def world(request: pytest.FixtureRequest) -> World:
+    found: World = request.getfixturevalue(f"{request.param}_world")
+    return found
+
+
+def _proto(entity: Any) -> Any:
+    if isinstance(entity, list):
+        return [_proto(item) for item in entity]
+    return entity.to_proto()
+
+
+def _outcome(read: Callable[[], Any]) -> tuple[str, Any]:
+    """What a read gives: its entities' protos, or its error's type, code and message."""
+    try:
+        return "ok", _proto(read())
+    except MlflowException as exc:
+        return type(exc).__name__, (exc.error_code, str(exc))
+
+
+Read = Callable[[MlflowClient, dict[str, str]], Any]
+
+READS: list[Any] = [
+    pytest.param(lambda c, r: c.get_run(r["full"]), id="run-full"),
+    pytest.param(lambda c, r: c.get_run(r["tagged"]), id="run-named-by-tag"),
+    pytest.param(lambda c, r: c.get_run(r["deleted"]), id="run-deleted"),
+    pytest.param(lambda c, r: c.get_run("0" * 32), id="run-unknown"),
+    pytest.param(lambda c, r: c.get_run("not a run id!"), id="run-invalid-id"),
+    pytest.param(lambda c, r: c.get_metric_history(r["full"], "roc_auc"), id="history"),
+    pytest.param(lambda c, r: c.get_metric_history(r["full"], "loss"), id="history-nan-inf"),
+    pytest.param(lambda c, r: c.get_metric_history(r["full"], "late"), id="history-out-of-order"),
+    pytest.param(lambda c, r: c.get_metric_history(r["full"], "absent"), id="history-no-key"),
+    pytest.param(lambda c, r: c.get_metric_history("0" * 32, "loss"), id="history-unknown-run"),
+    pytest.param(lambda c, r: c.get_logged_model(r["model"]), id="logged-model"),
+    pytest.param(lambda c, r: c.get_logged_model(r["bare-model"]), id="logged-model-bare"),
+    pytest.param(lambda c, r: c.get_logged_model(r["gone-model"]), id="logged-model-deleted"),
+    pytest.param(lambda c, r: c.get_logged_model("m-unknown"), id="logged-model-unknown"),
+    pytest.param(lambda c, r: c.get_logged_model(""), id="logged-model-empty-id"),
+    pytest.param(lambda c, r: c.get_model_version(MODEL, "1"), id="version-tags-aliases"),
+    pytest.param(lambda c, r: c.get_model_version(MODEL, 2), id="version-int-number"),
+    pytest.param(lambda c, r: c.get_model_version(MODEL, "3"), id="version-deleted"),
+    pytest.param(lambda c, r: c.get_model_version(MODEL, "9"), id="version-unknown"),
+    pytest.param(lambda c, r: c.get_model_version(MODEL, "x"), id="version-not-a-number"),
+    pytest.param(lambda c, r: c.get_model_version("nobody", "1"), id="version-unknown-model"),
+    pytest.param(lambda c, r: c.get_model_version(QUOTED, "1"), id="version-quoted-name"),
+    pytest.param(lambda c, r: c.get_model_version("a-prompt", "1"), id="version-of-a-prompt"),
+    pytest.param(lambda c, r: c.get_model_version_by_alias(MODEL, "champion"), id="alias"),
+    pytest.param(lambda c, r: c.get_model_version_by_alias(MODEL, "next"), id="alias-other"),
+    pytest.param(lambda c, r: c.get_model_version_by_alias(MODEL, "gone"), id="alias-deleted"),
+    pytest.param(lambda c, r: c.get_model_version_by_alias(MODEL, "none"), id="alias-unknown"),
+    pytest.param(lambda c, r: c.get_model_version_by_alias(MODEL, "latest"), id="alias-latest"),
+    pytest.param(lambda c, r: c.get_model_version_by_alias(MODEL, "LATEST"), id="alias-LATEST"),
+    pytest.param(lambda c, r: c.get_model_version_by_alias("nobody", "x"), id="alias-no-model"),
+    pytest.param(lambda c, r: c.get_model_version_by_alias(QUOTED, "champion"), id="alias-quote"),
+]
+
+
+@pytest.mark.parametrize("read", READS)
+def test_a_read_gives_what_mlflow_gives(world: World, read: Read) -> None:
+    expected = _outcome(lambda: read(world.mlflow, world.runs))
+    assert _outcome(lambda: read(world.lean, world.runs)) == expected
+
+
+def test_the_full_run_is_mapped_field_by_field(world: World) -> None:
+    run_id = world.runs["full"]
+    lean, theirs = world.lean.get_run(run_id), world.mlflow.get_run(run_id)
+    assert lean.info.run_name == "full-run"
+    assert math.isnan(lean.data.metrics["loss"]) is False  # the latest point, at step 3
+    assert [m.key for m in lean.data._metric_objs] == [m.key for m in theirs.data._metric_objs]
+    inputs = lean.inputs.dataset_inputs
+    assert sorted((i.dataset.name, len(i.tags)) for i in inputs) == [
+        ("bare", 0),
+        ("eval", 1),
+        ("train", 2),
+    ]
+    assert len(lean.inputs.model_inputs) == 1
+    assert [(o.step) for o in lean.outputs.model_outputs] == [3]
+
+
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        pytest.param("run", lambda e, r: _read_run(e, r["full"]), id="run"),
+        pytest.param("run", lambda e, r: _read_run(e, r["tagged"]), id="run-named-by-tag"),
+        pytest.param("history", lambda e, r: _read_history(e, r["full"], "loss"), id="history"),
+        pytest.param("model", lambda e, r: _read_logged_model(e, r["model"]), id="logged-model"),
+    ],
+)
+def test_the_tracking_reads_are_answered_without_mlflow(
+    world: World, name: str, read: Callable[[Any, dict[str, str]], Any]
+) -> None:
+    """The plain cases are the lean reader's own answers, not a fallback's."""
+    engine = world.lean._engine("tracking")
+    assert engine is not None, f"the {name} read fell back to MLflow's store"
+    assert read(engine, world.runs) is not None
+
+
+@pytest.mark.parametrize(
+    ("version", "answered"),
+    [
+        pytest.param(1, True, id="live"),
+        pytest.param(3, False, id="deleted-falls-back"),
+        pytest.param(9, False, id="unknown-falls-back"),
+    ],
+)
+def test_the_version_read_answers_only_a_live_version(
+    world: World, version: int, answered: bool
+) -> None:
+    engine = world.lean._engine("registry")
+    assert engine is not None
+    assert (_read_version(engine, MODEL, version) is not None) is answered
+
+
+def test_the_version_read_leaves_a_prompt_to_mlflow(world: World) -> None:
+    engine = world.lean._engine("registry")
+    assert _read_version(engine, "a-prompt", 1) is None
+
+
+def test_make_client_reads_a_sql_store_lean_and_a_server_mlflows_way(sqlite_world: World) -> None:
+    uri = sqlite_world.mlflow.tracking_uri
+    local = make_client(uri)
+    assert isinstance(local, SqlReadClient)
+    assert local._engine("tracking") is not None
+    assert local._engine("registry") is not None
+    # Nothing is asked of a server until a read: the REST store is built, not called.
+    remote = make_client("http://127.0.0.1:9")
+    assert remote._engine("tracking") is None
+    assert remote._engine("registry") is None
