@@ -140,6 +140,28 @@ def test_a_sql_store_takes_every_tag_in_one_transaction(
     assert _promogate_tags(tags) == decision_tags(decision, f"one-{read_as_model}")
 
 
+def test_a_tag_that_exists_is_overwritten_and_the_others_are_left(
+    store_client: _CountingClient, writing_commits: list[int]
+) -> None:
+    store_client.set_model_version_tag("tagged", "1", "team", "risk")
+    store_client.set_model_version_tag("tagged", "1", "promogate.verdict", "stale")
+    writing_commits.clear()
+    set_version_tags(
+        store_client,
+        "tagged",
+        "1",
+        {"promogate.verdict": "block", "promogate.fresh": ""},
+        read_as_model=True,
+    )
+    assert len(writing_commits) == 1
+    tags = store_client.get_model_version("tagged", "1").tags
+    assert (tags["team"], tags["promogate.verdict"], tags["promogate.fresh"]) == (
+        "risk",
+        "block",
+        "",
+    )
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
     [("promogate.bad\nkey", "x"), ("promogate." + "k" * 250, "x"), ("promogate.none", None)],
