@@ -5,7 +5,8 @@ MLflow's SQL store answers `get_run` with five ORM queries, and `get_model_versi
 worker's review spent more of its CPU building and loading those queries than on anything of its
 own. `SqlReadClient` answers the five point reads a review makes most (a run, a metric's
 history, a logged model, a version by number and by alias) with plain statements on MLflow's own
-tables and engine, and builds the same entities MLflow's mappers build.
+tables and engine, built once and bound to each read's values, and builds the same entities
+MLflow's mappers build.
 
 It answers only the plain case. Anything else goes to MLflow's own method, so that every error
 and every special case stays MLflow's: a store that is not exactly MLflow's `SqlAlchemyStore` (a
@@ -18,6 +19,8 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from mlflow import MlflowClient
@@ -127,6 +130,171 @@ def _one(rows: Sequence[Any]) -> Any | None:
     return rows[0] if len(rows) == 1 else None
 
 
+@dataclass(frozen=True)
+class _Statements:
+    """The reads' statements on MLflow's tables, with named parameters."""
+
+    run: Any
+    run_metrics: Any
+    run_params: Any
+    run_tags: Any
+    run_datasets: Any
+    run_models: Any
+    history: Any
+    logged_model: Any
+    logged_model_tags: Any
+    logged_model_params: Any
+    logged_model_metrics: Any
+    alias: Any
+    version: Any
+    version_tags: Any
+    version_aliases: Any
+
+
+@cache
+def _statements() -> _Statements:
+    """Built on first use: each statement's cache key is then computed once, not per read."""
+    import sqlalchemy as sa
+    from mlflow.entities import LifecycleStage
+    from mlflow.store.model_registry.dbmodels.models import (
+        SqlModelVersion,
+        SqlModelVersionTag,
+        SqlRegisteredModelAlias,
+    )
+    from mlflow.store.tracking.dbmodels.models import (
+        SqlDataset,
+        SqlInput,
+        SqlInputTag,
+        SqlLatestMetric,
+        SqlLoggedModel,
+        SqlLoggedModelMetric,
+        SqlLoggedModelParam,
+        SqlLoggedModelTag,
+        SqlMetric,
+        SqlParam,
+        SqlRun,
+        SqlTag,
+    )
+
+    run_id: Any = sa.bindparam("run_id")
+    model_id: Any = sa.bindparam("model_id")
+    name: Any = sa.bindparam("name")
+    version: Any = sa.bindparam("version")
+    workspace: Any = sa.bindparam("workspace")
+    r, lm, mt, pm, tg = (
+        SqlRun.__table__.c,
+        SqlLatestMetric.__table__.c,
+        SqlMetric.__table__.c,
+        SqlParam.__table__.c,
+        SqlTag.__table__.c,
+    )
+    inputs, datasets, input_tags = SqlInput.__table__, SqlDataset.__table__, SqlInputTag.__table__
+    i, d, it = inputs.c, datasets.c, input_tags.c
+    mo, mot, mop, mom = (
+        SqlLoggedModel.__table__.c,
+        SqlLoggedModelTag.__table__.c,
+        SqlLoggedModelParam.__table__.c,
+        SqlLoggedModelMetric.__table__.c,
+    )
+    v, vt, va = (
+        SqlModelVersion.__table__.c,
+        SqlModelVersionTag.__table__.c,
+        SqlRegisteredModelAlias.__table__.c,
+    )
+    return _Statements(
+        run=sa.select(
+            r.run_uuid,
+            r.name,
+            r.experiment_id,
+            r.user_id,
+            r.status,
+            r.start_time,
+            r.end_time,
+            r.lifecycle_stage,
+            r.artifact_uri,
+        ).where(r.run_uuid == run_id),
+        run_metrics=sa.select(lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan).where(
+            lm.run_uuid == run_id
+        ),
+        run_params=sa.select(pm.key, pm.value).where(pm.run_uuid == run_id),
+        run_tags=sa.select(tg.key, tg.value).where(tg.run_uuid == run_id),
+        # MLflow's join, in its shape: the same rows in the same order as its `get_run`'s.
+        run_datasets=sa.select(
+            d.dataset_uuid,
+            d.name,
+            d.digest,
+            d.dataset_source_type,
+            d.dataset_source,
+            d.dataset_schema,
+            d.dataset_profile,
+            it.name.label("tag_name"),
+            it.value.label("tag_value"),
+            it.input_uuid.label("tag_input"),
+        )
+        .select_from(inputs)
+        .join(datasets, i.source_id == d.dataset_uuid)
+        .outerjoin(input_tags, it.input_uuid == i.input_uuid)
+        .where(i.destination_type == "RUN", i.destination_id == run_id),
+        run_models=sa.select(i.source_type, i.destination_id, i.step).where(
+            i.source_id == run_id,
+            sa.or_(
+                sa.and_(i.source_type == "RUN_INPUT", i.destination_type == "MODEL_INPUT"),
+                sa.and_(i.source_type == "RUN_OUTPUT", i.destination_type == "MODEL_OUTPUT"),
+            ),
+        ),
+        history=sa.select(mt.key, mt.value, mt.timestamp, mt.step, mt.is_nan)
+        .where(mt.run_uuid == run_id, mt.key == sa.bindparam("key"))
+        .order_by(mt.timestamp, mt.step, mt.value),
+        logged_model=sa.select(
+            mo.model_id,
+            mo.experiment_id,
+            mo.name,
+            mo.artifact_location,
+            mo.creation_timestamp_ms,
+            mo.last_updated_timestamp_ms,
+            mo.status,
+            mo.model_type,
+            mo.source_run_id,
+            mo.status_message,
+        ).where(mo.model_id == model_id, mo.lifecycle_stage != LifecycleStage.DELETED),
+        logged_model_tags=sa.select(mot.tag_key, mot.tag_value).where(mot.model_id == model_id),
+        logged_model_params=sa.select(mop.param_key, mop.param_value).where(
+            mop.model_id == model_id
+        ),
+        logged_model_metrics=sa.select(
+            mom.metric_name,
+            mom.metric_value,
+            mom.metric_timestamp_ms,
+            mom.metric_step,
+            mom.run_id,
+            mom.dataset_name,
+            mom.dataset_digest,
+        ).where(mom.model_id == model_id),
+        alias=sa.select(va.version).where(va.name == name, va.alias == sa.bindparam("alias")),
+        version=sa.select(
+            v.workspace,
+            v.name,
+            v.version,
+            v.creation_time,
+            v.last_updated_time,
+            v.description,
+            v.user_id,
+            v.current_stage,
+            v.source,
+            v.run_id,
+            v.status,
+            v.status_message,
+            v.run_link,
+        ).where(v.name == name, v.version == version, v.current_stage != _DELETED_INTERNAL),
+        version_tags=sa.select(vt.key, vt.value).where(
+            vt.workspace == workspace, vt.name == name, vt.version == version
+        ),
+        version_aliases=sa.select(va.alias, va.version).where(
+            va.workspace == workspace, va.name == name
+        ),
+    )
+
+
 def _metric(row: Any) -> Metric:
     from mlflow.entities import Metric
 
@@ -136,22 +304,13 @@ def _metric(row: Any) -> Metric:
 
 def _read_history(engine: Any, run_id: str, key: str) -> list[Metric]:
     """Every point of `key` in the run, in the order MLflow's store pages them."""
-    import sqlalchemy as sa
-    from mlflow.store.tracking.dbmodels.models import SqlMetric
-
-    c = SqlMetric.__table__.c
-    query = (
-        sa.select(c.key, c.value, c.timestamp, c.step, c.is_nan)
-        .where(c.run_uuid == run_id, c.key == key)
-        .order_by(c.timestamp, c.step, c.value)
-    )
     with engine.connect() as conn:
-        return [_metric(row) for row in conn.execute(query)]
+        rows = conn.execute(_statements().history, {"run_id": run_id, "key": key})
+        return [_metric(row) for row in rows]
 
 
 def _read_run(engine: Any, run_id: str) -> Run | None:
     """The run as MLflow's `get_run` builds it, or None unless exactly one row has its id."""
-    import sqlalchemy as sa
     from mlflow.entities import (
         Dataset,
         DatasetInput,
@@ -166,77 +325,19 @@ def _read_run(engine: Any, run_id: str) -> Run | None:
         RunOutputs,
         RunTag,
     )
-    from mlflow.store.tracking.dbmodels.models import (
-        SqlDataset,
-        SqlInput,
-        SqlInputTag,
-        SqlLatestMetric,
-        SqlParam,
-        SqlRun,
-        SqlTag,
-    )
     from mlflow.utils.mlflow_tags import _get_run_name_from_tags
 
-    r = SqlRun.__table__.c
-    m = SqlLatestMetric.__table__.c
-    p = SqlParam.__table__.c
-    t = SqlTag.__table__.c
-    inputs_table, datasets_table, tags_table = (
-        SqlInput.__table__,
-        SqlDataset.__table__,
-        SqlInputTag.__table__,
-    )
-    i, d, it = inputs_table.c, datasets_table.c, tags_table.c
+    read = _statements()
+    bound = {"run_id": run_id}
     with engine.connect() as conn:
-        row = _one(
-            conn.execute(
-                sa.select(
-                    r.run_uuid,
-                    r.name,
-                    r.experiment_id,
-                    r.user_id,
-                    r.status,
-                    r.start_time,
-                    r.end_time,
-                    r.lifecycle_stage,
-                    r.artifact_uri,
-                ).where(r.run_uuid == run_id)
-            ).all()
-        )
+        row = _one(conn.execute(read.run, bound).all())
         if row is None:
             return None
-        metrics = conn.execute(
-            sa.select(m.key, m.value, m.timestamp, m.step, m.is_nan).where(m.run_uuid == run_id)
-        ).all()
-        params = conn.execute(sa.select(p.key, p.value).where(p.run_uuid == run_id)).all()
-        tags = conn.execute(sa.select(t.key, t.value).where(t.run_uuid == run_id)).all()
-        datasets = conn.execute(
-            sa.select(
-                d.dataset_uuid,
-                d.name,
-                d.digest,
-                d.dataset_source_type,
-                d.dataset_source,
-                d.dataset_schema,
-                d.dataset_profile,
-                it.name.label("tag_name"),
-                it.value.label("tag_value"),
-                it.input_uuid.label("tag_input"),
-            )
-            .select_from(inputs_table)
-            .join(datasets_table, i.source_id == d.dataset_uuid)
-            .outerjoin(tags_table, it.input_uuid == i.input_uuid)
-            .where(i.destination_type == "RUN", i.destination_id == run_id)
-        ).all()
-        models = conn.execute(
-            sa.select(i.source_type, i.destination_id, i.step).where(
-                i.source_id == run_id,
-                sa.or_(
-                    sa.and_(i.source_type == "RUN_INPUT", i.destination_type == "MODEL_INPUT"),
-                    sa.and_(i.source_type == "RUN_OUTPUT", i.destination_type == "MODEL_OUTPUT"),
-                ),
-            )
-        ).all()
+        metrics = conn.execute(read.run_metrics, bound).all()
+        params = conn.execute(read.run_params, bound).all()
+        tags = conn.execute(read.run_tags, bound).all()
+        datasets = conn.execute(read.run_datasets, bound).all()
+        models = conn.execute(read.run_models, bound).all()
     run_tags = [RunTag(key=tag.key, value=tag.value) for tag in tags]
     info = RunInfo(
         run_id=row.run_uuid,
@@ -292,53 +393,17 @@ def _read_run(engine: Any, run_id: str) -> Run | None:
 def _read_logged_model(engine: Any, model_id: str) -> LoggedModel | None:
     """The logged model as MLflow's `get_logged_model` builds it, or None unless one live row
     has its id."""
-    import sqlalchemy as sa
-    from mlflow.entities import LifecycleStage, LoggedModel, LoggedModelStatus, Metric
-    from mlflow.store.tracking.dbmodels.models import (
-        SqlLoggedModel,
-        SqlLoggedModelMetric,
-        SqlLoggedModelParam,
-        SqlLoggedModelTag,
-    )
+    from mlflow.entities import LoggedModel, LoggedModelStatus, Metric
 
-    lm = SqlLoggedModel.__table__.c
-    t = SqlLoggedModelTag.__table__.c
-    p = SqlLoggedModelParam.__table__.c
-    m = SqlLoggedModelMetric.__table__.c
+    read = _statements()
+    bound = {"model_id": model_id}
     with engine.connect() as conn:
-        row = _one(
-            conn.execute(
-                sa.select(
-                    lm.model_id,
-                    lm.experiment_id,
-                    lm.name,
-                    lm.artifact_location,
-                    lm.creation_timestamp_ms,
-                    lm.last_updated_timestamp_ms,
-                    lm.status,
-                    lm.model_type,
-                    lm.source_run_id,
-                    lm.status_message,
-                ).where(lm.model_id == model_id, lm.lifecycle_stage != LifecycleStage.DELETED)
-            ).all()
-        )
+        row = _one(conn.execute(read.logged_model, bound).all())
         if row is None:
             return None
-        tags = conn.execute(sa.select(t.tag_key, t.tag_value).where(t.model_id == model_id)).all()
-        params = conn.execute(
-            sa.select(p.param_key, p.param_value).where(p.model_id == model_id)
-        ).all()
-        metrics = conn.execute(
-            sa.select(
-                m.metric_name,
-                m.metric_value,
-                m.metric_timestamp_ms,
-                m.metric_step,
-                m.run_id,
-                m.dataset_name,
-                m.dataset_digest,
-            ).where(m.model_id == model_id)
-        ).all()
+        tags = conn.execute(read.logged_model_tags, bound).all()
+        params = conn.execute(read.logged_model_params, bound).all()
+        metrics = conn.execute(read.logged_model_metrics, bound).all()
     return LoggedModel(
         model_id=row.model_id,
         experiment_id=str(row.experiment_id),
@@ -371,60 +436,25 @@ def _read_logged_model(engine: Any, model_id: str) -> LoggedModel | None:
 
 
 def _alias_version(engine: Any, name: str, alias: str) -> int | None:
-    import sqlalchemy as sa
-    from mlflow.store.model_registry.dbmodels.models import SqlRegisteredModelAlias
-
-    a = SqlRegisteredModelAlias.__table__.c
     with engine.connect() as conn:
-        row = _one(conn.execute(sa.select(a.version).where(a.name == name, a.alias == alias)).all())
+        row = _one(conn.execute(_statements().alias, {"name": name, "alias": alias}).all())
     return int(row.version) if row is not None else None
 
 
 def _read_version(engine: Any, name: str, version: int) -> ModelVersion | None:
     """The version as MLflow's `get_model_version` builds it, or None unless exactly one live
     row is found and it is no prompt's version."""
-    import sqlalchemy as sa
     from mlflow.entities.model_registry import ModelVersion, ModelVersionTag
     from mlflow.prompt.registry_utils import has_prompt_tag
-    from mlflow.store.model_registry.dbmodels.models import (
-        SqlModelVersion,
-        SqlModelVersionTag,
-        SqlRegisteredModelAlias,
-    )
 
-    v = SqlModelVersion.__table__.c
-    t = SqlModelVersionTag.__table__.c
-    a = SqlRegisteredModelAlias.__table__.c
+    read = _statements()
     with engine.connect() as conn:
-        row = _one(
-            conn.execute(
-                sa.select(
-                    v.workspace,
-                    v.name,
-                    v.version,
-                    v.creation_time,
-                    v.last_updated_time,
-                    v.description,
-                    v.user_id,
-                    v.current_stage,
-                    v.source,
-                    v.run_id,
-                    v.status,
-                    v.status_message,
-                    v.run_link,
-                ).where(v.name == name, v.version == version, v.current_stage != _DELETED_INTERNAL)
-            ).all()
-        )
+        row = _one(conn.execute(read.version, {"name": name, "version": version}).all())
         if row is None:
             return None
-        tags = conn.execute(
-            sa.select(t.key, t.value).where(
-                t.workspace == row.workspace, t.name == name, t.version == version
-            )
-        ).all()
-        aliases = conn.execute(
-            sa.select(a.alias, a.version).where(a.workspace == row.workspace, a.name == name)
-        ).all()
+        of_model = {"workspace": row.workspace, "name": name}
+        tags = conn.execute(read.version_tags, {**of_model, "version": version}).all()
+        aliases = conn.execute(read.version_aliases, of_model).all()
     found = ModelVersion(
         row.name,
         row.version,
