@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +30,7 @@ from mlflow import MlflowClient
 if TYPE_CHECKING:
     from mlflow.entities import LoggedModel, Metric, Run
     from mlflow.entities.model_registry import ModelVersion
+    from mlflow.store.entities.paged_list import PagedList
 
 __all__ = ["SqlReadClient"]
 
@@ -35,6 +38,10 @@ _TRACKING_STORE: Final = "mlflow.store.tracking.sqlalchemy_store"
 _REGISTRY_STORE: Final = "mlflow.store.model_registry.sqlalchemy_store"
 _DELETED_INTERNAL: Final = "Deleted_Internal"
 _LATEST_ALIAS: Final = "latest"
+# MLflow's own defaults for `search_runs` (`ViewType.ACTIVE_ONLY`, `SEARCH_MAX_RESULTS_DEFAULT`),
+# written out so that defining the client does not import MLflow's entities.
+_ACTIVE_ONLY: Final = 1
+_SEARCH_MAX_RESULTS_DEFAULT: Final = 1000
 
 
 def _sql_engine(store: Any, module_name: str) -> Any | None:
@@ -82,6 +89,29 @@ class SqlReadClient(MlflowClient):
             if run is not None:
                 return run
         return super().get_run(run_id)
+
+    def search_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str = "",
+        run_view_type: int = _ACTIVE_ONLY,
+        max_results: int = _SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        engine = self._engine("tracking")
+        if engine is not None and page_token is None and isinstance(experiment_ids, list):
+            store = self._tracking_client.store
+            found = _search_runs(
+                store, experiment_ids, filter_string, run_view_type, max_results, order_by
+            )
+            if found is not None:
+                from mlflow.store.entities.paged_list import PagedList
+
+                return PagedList(found, None)
+        return super().search_runs(
+            experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
+        )
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         engine = self._engine("tracking")
@@ -134,12 +164,13 @@ def _one(rows: Sequence[Any]) -> Any | None:
 class _Statements:
     """The reads' statements on MLflow's tables, with named parameters."""
 
-    run: Any
+    runs: Any
     run_metrics: Any
     run_params: Any
     run_tags: Any
     run_datasets: Any
-    run_models: Any
+    run_model_inputs: Any
+    run_model_outputs: Any
     history: Any
     logged_model: Any
     logged_model_tags: Any
@@ -177,6 +208,9 @@ def _statements() -> _Statements:
     )
 
     run_id: Any = sa.bindparam("run_id")
+    # MLflow reads a run's metrics, params, tags, datasets and outputs with ``IN``, for
+    # `get_run` (one id) as for `search_runs`; so do these, which keeps its rows' order.
+    run_ids: Any = sa.bindparam("run_ids", expanding=True)
     model_id: Any = sa.bindparam("model_id")
     name: Any = sa.bindparam("name")
     version: Any = sa.bindparam("version")
@@ -202,7 +236,7 @@ def _statements() -> _Statements:
         SqlRegisteredModelAlias.__table__.c,
     )
     return _Statements(
-        run=sa.select(
+        runs=sa.select(
             r.run_uuid,
             r.name,
             r.experiment_id,
@@ -212,14 +246,15 @@ def _statements() -> _Statements:
             r.end_time,
             r.lifecycle_stage,
             r.artifact_uri,
-        ).where(r.run_uuid == run_id),
-        run_metrics=sa.select(lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan).where(
-            lm.run_uuid == run_id
-        ),
-        run_params=sa.select(pm.key, pm.value).where(pm.run_uuid == run_id),
-        run_tags=sa.select(tg.key, tg.value).where(tg.run_uuid == run_id),
-        # MLflow's join, in its shape: the same rows in the same order as its `get_run`'s.
+        ).where(r.run_uuid.in_(run_ids)),
+        run_metrics=sa.select(
+            lm.run_uuid, lm.key, lm.value, lm.timestamp, lm.step, lm.is_nan
+        ).where(lm.run_uuid.in_(run_ids)),
+        run_params=sa.select(pm.run_uuid, pm.key, pm.value).where(pm.run_uuid.in_(run_ids)),
+        run_tags=sa.select(tg.run_uuid, tg.key, tg.value).where(tg.run_uuid.in_(run_ids)),
+        # MLflow's join, in its shape: the same rows in the same order as its reads'.
         run_datasets=sa.select(
+            i.destination_id.label("run_uuid"),
             d.dataset_uuid,
             d.name,
             d.digest,
@@ -234,13 +269,15 @@ def _statements() -> _Statements:
         .select_from(inputs)
         .join(datasets, i.source_id == d.dataset_uuid)
         .outerjoin(input_tags, it.input_uuid == i.input_uuid)
-        .where(i.destination_type == "RUN", i.destination_id == run_id),
-        run_models=sa.select(i.source_type, i.destination_id, i.step).where(
-            i.source_id == run_id,
-            sa.or_(
-                sa.and_(i.source_type == "RUN_INPUT", i.destination_type == "MODEL_INPUT"),
-                sa.and_(i.source_type == "RUN_OUTPUT", i.destination_type == "MODEL_OUTPUT"),
-            ),
+        .where(i.destination_type == "RUN", i.destination_id.in_(run_ids))
+        .order_by("run_uuid"),
+        run_model_inputs=sa.select(i.destination_id).where(
+            i.source_type == "RUN_INPUT", i.source_id == run_id, i.destination_type == "MODEL_INPUT"
+        ),
+        run_model_outputs=sa.select(i.source_id, i.destination_id, i.step).where(
+            i.source_type == "RUN_OUTPUT",
+            i.source_id.in_(run_ids),
+            i.destination_type == "MODEL_OUTPUT",
         ),
         history=sa.select(mt.key, mt.value, mt.timestamp, mt.step, mt.is_nan)
         .where(mt.run_uuid == run_id, mt.key == sa.bindparam("key"))
@@ -311,11 +348,34 @@ def _read_history(engine: Any, run_id: str, key: str) -> list[Metric]:
 
 def _read_run(engine: Any, run_id: str) -> Run | None:
     """The run as MLflow's `get_run` builds it, or None unless exactly one row has its id."""
+    from mlflow.entities import LoggedModelInput
+
+    read = _statements()
+    with engine.connect() as conn:
+        runs = _read_runs(conn, [run_id])
+        if len(runs) != 1:
+            return None
+        models = conn.execute(read.run_model_inputs, {"run_id": run_id}).all()
+    return _with_model_inputs(
+        runs[0], [LoggedModelInput(model_id=model.destination_id) for model in models]
+    )
+
+
+def _with_model_inputs(run: Run, model_inputs: list[Any]) -> Run:
+    from mlflow.entities import Run, RunInputs
+
+    datasets = run.inputs.dataset_inputs if run.inputs is not None else []
+    inputs = RunInputs(dataset_inputs=datasets, model_inputs=model_inputs)
+    return Run(run.info, run.data, inputs, run.outputs)
+
+
+def _read_runs(conn: Any, run_ids: Sequence[str]) -> list[Run]:
+    """The runs of `run_ids` found, in that order, as MLflow's `search_runs` builds them (their
+    dataset inputs, no model inputs)."""
     from mlflow.entities import (
         Dataset,
         DatasetInput,
         InputTag,
-        LoggedModelInput,
         LoggedModelOutput,
         Param,
         Run,
@@ -328,66 +388,171 @@ def _read_run(engine: Any, run_id: str) -> Run | None:
     from mlflow.utils.mlflow_tags import _get_run_name_from_tags
 
     read = _statements()
-    bound = {"run_id": run_id}
-    with engine.connect() as conn:
-        row = _one(conn.execute(read.run, bound).all())
+    bound = {"run_ids": list(run_ids)}
+    found = {row.run_uuid: row for row in conn.execute(read.runs, bound)}
+    if not found:
+        return []
+    metrics = _by_run(conn.execute(read.run_metrics, bound))
+    params = _by_run(conn.execute(read.run_params, bound))
+    tags = _by_run(conn.execute(read.run_tags, bound))
+    datasets = _by_run(conn.execute(read.run_datasets, bound))
+    outputs = _by_run(conn.execute(read.run_model_outputs, bound), "source_id")
+    runs: list[Run] = []
+    for run_id in run_ids:
+        row = found.get(run_id)
         if row is None:
-            return None
-        metrics = conn.execute(read.run_metrics, bound).all()
-        params = conn.execute(read.run_params, bound).all()
-        tags = conn.execute(read.run_tags, bound).all()
-        datasets = conn.execute(read.run_datasets, bound).all()
-        models = conn.execute(read.run_models, bound).all()
-    run_tags = [RunTag(key=tag.key, value=tag.value) for tag in tags]
-    info = RunInfo(
-        run_id=row.run_uuid,
-        run_name=row.name,
-        experiment_id=str(row.experiment_id),
-        user_id=row.user_id,
-        status=row.status,
-        start_time=row.start_time,
-        end_time=row.end_time,
-        lifecycle_stage=row.lifecycle_stage,
-        artifact_uri=row.artifact_uri,
-    )
-    if not info.run_name and (run_name := _get_run_name_from_tags(run_tags)):  # type: ignore[no-untyped-call]
-        info._set_run_name(run_name)  # type: ignore[no-untyped-call]
-    data = RunData(
-        metrics=[_metric(metric) for metric in metrics],
-        params=[Param(key=param.key, value=param.value) for param in params],
-        tags=run_tags,
-    )
-    inputs: dict[str, DatasetInput] = {}
-    for found in datasets:
-        dataset_input = inputs.get(found.dataset_uuid)
-        if dataset_input is None:
-            dataset = Dataset(
-                name=found.name,
-                digest=found.digest,
-                source_type=found.dataset_source_type,
-                source=found.dataset_source,
-                schema=found.dataset_schema,
-                profile=found.dataset_profile,
+            continue
+        run_tags = [RunTag(key=tag.key, value=tag.value) for tag in tags.get(run_id, ())]
+        info = RunInfo(
+            run_id=row.run_uuid,
+            run_name=row.name,
+            experiment_id=str(row.experiment_id),
+            user_id=row.user_id,
+            status=row.status,
+            start_time=row.start_time,
+            end_time=row.end_time,
+            lifecycle_stage=row.lifecycle_stage,
+            artifact_uri=row.artifact_uri,
+        )
+        if not info.run_name and (run_name := _get_run_name_from_tags(run_tags)):  # type: ignore[no-untyped-call]
+            info._set_run_name(run_name)  # type: ignore[no-untyped-call]
+        data = RunData(
+            metrics=[_metric(metric) for metric in metrics.get(run_id, ())],
+            params=[Param(key=param.key, value=param.value) for param in params.get(run_id, ())],
+            tags=run_tags,
+        )
+        inputs: dict[str, DatasetInput] = {}
+        for dataset_row in datasets.get(run_id, ()):
+            dataset_input = inputs.get(dataset_row.dataset_uuid)
+            if dataset_input is None:
+                dataset = Dataset(
+                    name=dataset_row.name,
+                    digest=dataset_row.digest,
+                    source_type=dataset_row.dataset_source_type,
+                    source=dataset_row.dataset_source,
+                    schema=dataset_row.dataset_schema,
+                    profile=dataset_row.dataset_profile,
+                )
+                dataset_input = DatasetInput(dataset=dataset, tags=[])
+                inputs[dataset_row.dataset_uuid] = dataset_input
+            if dataset_row.tag_input is not None:
+                tag = InputTag(key=dataset_row.tag_name, value=dataset_row.tag_value)
+                dataset_input.tags.append(tag)
+        model_outputs = [
+            LoggedModelOutput(model_id=output.destination_id, step=output.step)
+            for output in outputs.get(run_id, ())
+        ]
+        runs.append(
+            Run(
+                info,
+                data,
+                RunInputs(dataset_inputs=list(inputs.values())),
+                RunOutputs(model_outputs),
             )
-            dataset_input = inputs[found.dataset_uuid] = DatasetInput(dataset=dataset, tags=[])
-        if found.tag_input is not None:
-            dataset_input.tags.append(InputTag(key=found.tag_name, value=found.tag_value))
-    model_inputs = [
-        LoggedModelInput(model_id=model.destination_id)
-        for model in models
-        if model.source_type == "RUN_INPUT"
-    ]
-    model_outputs = [
-        LoggedModelOutput(model_id=model.destination_id, step=model.step)
-        for model in models
-        if model.source_type == "RUN_OUTPUT"
-    ]
-    return Run(
-        info,
-        data,
-        RunInputs(dataset_inputs=list(inputs.values()), model_inputs=model_inputs),
-        RunOutputs(model_outputs),
+        )
+    return runs
+
+
+def _search_runs(
+    store: Any,
+    experiment_ids: list[str],
+    filter_string: str,
+    run_view_type: int,
+    max_results: int | None,
+    order_by: list[str] | None,
+) -> list[Run] | None:
+    """The runs MLflow's `search_runs` answers in one page, or None when there are more.
+
+    Which runs, and in which order, is MLflow's own statement (`_run_ids_statement`); the runs
+    are then read as `_read_runs` reads them."""
+    with store.ManagedSessionMaker() as session:
+        statement = _run_ids_statement(
+            store, session, experiment_ids, filter_string, run_view_type, max_results, order_by
+        )
+        run_ids = [row.run_uuid for row in session.execute(statement)]
+        if max_results is not None and len(run_ids) > max_results:
+            return None
+        return _read_runs(session.connection(), run_ids) if run_ids else []
+
+
+_RUN_IDS_STATEMENTS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_RUN_IDS_STATEMENTS_MAX: Final = 256
+_RUN_IDS_STATEMENTS_LOCK = threading.Lock()
+
+
+def _run_ids_statement(
+    store: Any,
+    session: Any,
+    experiment_ids: list[str],
+    filter_string: str,
+    run_view_type: int,
+    max_results: int | None,
+    order_by: list[str] | None,
+) -> Any:
+    """MLflow's `search_runs` statement, built by its store's own functions, selecting the ids.
+
+    Parsing the filter and the order (with sqlparse) cost more than running the search; a
+    gate's fingerprint and the review after it search alike, so the newest statements are kept,
+    by everything they are built from."""
+    key = (
+        store._get_dialect(),
+        filter_string,
+        tuple(order_by) if order_by is not None else None,
+        run_view_type,
+        tuple(experiment_ids),
+        max_results,
     )
+    with _RUN_IDS_STATEMENTS_LOCK:
+        kept = _RUN_IDS_STATEMENTS.get(key)
+        if kept is not None:
+            _RUN_IDS_STATEMENTS.move_to_end(key)
+            return kept
+    import sqlalchemy as sa
+    from mlflow.entities import LifecycleStage
+    from mlflow.store.tracking import sqlalchemy_store
+    from mlflow.store.tracking.dbmodels.models import SqlRun
+    from mlflow.utils.search_utils import SearchUtils
+
+    # MLflow's store module and search helpers are untyped.
+    mlflow_sql: Any = sqlalchemy_store
+    search: Any = SearchUtils
+
+    store._validate_max_results_param(max_results, allow_null=True)
+    stages = set(LifecycleStage.view_type_to_stages(run_view_type))
+    parsed = search.parse_search_filter(filter_string)
+    cases, ordering, sorting_joins = mlflow_sql._get_orderby_clauses(order_by, session)
+    # The columns it orders by are selected too, as DISTINCT needs on PostgreSQL.
+    statement = sa.select(SqlRun.run_uuid, SqlRun.start_time, *cases)
+    attributes, joined, dataset_joins = mlflow_sql._get_sqlalchemy_filter_clauses(
+        parsed, session, store._get_dialect()
+    )
+    for clause in joined:
+        statement = statement.join(clause)
+    for clause in dataset_joins:
+        statement = statement.join(clause, SqlRun.run_uuid == clause.c.destination_id)
+    for clause in sorting_joins:
+        statement = statement.outerjoin(clause)
+    ids = store._filter_experiment_ids(session, mlflow_sql._parse_experiment_ids(experiment_ids))
+    statement = (
+        statement.distinct()
+        .filter(SqlRun.experiment_id.in_(ids), SqlRun.lifecycle_stage.in_(stages), *attributes)
+        .order_by(*ordering)
+    )
+    if max_results is not None:
+        statement = statement.limit(max_results + 1)
+    with _RUN_IDS_STATEMENTS_LOCK:
+        _RUN_IDS_STATEMENTS[key] = statement
+        while len(_RUN_IDS_STATEMENTS) > _RUN_IDS_STATEMENTS_MAX:
+            _RUN_IDS_STATEMENTS.popitem(last=False)
+    return statement
+
+
+def _by_run(rows: Any, column: str = "run_uuid") -> dict[str, list[Any]]:
+    """`rows` grouped by their run's id, in their order."""
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(getattr(row, column), []).append(row)
+    return grouped
 
 
 def _read_logged_model(engine: Any, model_id: str) -> LoggedModel | None:

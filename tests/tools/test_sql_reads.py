@@ -21,6 +21,7 @@ from mlflow.entities import (
     Metric,
     Param,
     RunTag,
+    ViewType,
 )
 from mlflow.exceptions import MlflowException
 from support.postgres_schema import postgres_schema
@@ -31,10 +32,12 @@ from tools._sql_reads import (
     _read_logged_model,
     _read_run,
     _read_version,
+    _search_runs,
 )
 from tools.client import make_client
 
 MODEL = "lean-reads"
+EVAL_TARGET = "promogate.eval_target"
 QUOTED = "o'brien-churn"
 
 
@@ -99,6 +102,18 @@ def _build(uri: str, artifacts: str) -> World:
     tagged = client.create_run(experiment, tags={"mlflow.runName": "named-by-tag"})
     deleted = client.create_run(experiment, run_name="deleted")
     client.delete_run(deleted.info.run_id)
+    # Evaluation runs as `promogate eval run` links them, two started at the same moment.
+    other = client.create_experiment("lean-other", artifact_location=artifacts)
+    for target, start, where in (
+        ("lean-reads/1", 5_000, experiment),
+        ("lean-reads/1", 5_000, experiment),
+        ("lean-reads/2", 6_000, experiment),
+        ("Lean-Reads/1", 7_000, experiment),
+        ("lean-reads/1", 8_000, other),
+        (f"{QUOTED}/1", 9_000, experiment),
+    ):
+        linked = client.create_run(where, start_time=start, tags={EVAL_TARGET: target})
+        client.log_batch(linked.info.run_id, metrics=[Metric("pass_rate", 0.9, start, 0)])
 
     client.create_registered_model(MODEL)
     first = client.create_model_version(MODEL, f"{artifacts}/m1", run_id, tags={"stage": "qa"})
@@ -131,6 +146,8 @@ def _build(uri: str, artifacts: str) -> World:
     gone = client.create_logged_model(experiment, name="gone")
     client.delete_logged_model(gone.model_id)
     runs = {
+        "experiment": experiment,
+        "other": other,
         "full": run_id,
         "tagged": tagged.info.run_id,
         "deleted": deleted.info.run_id,
@@ -224,9 +241,86 @@ READS: list[Any] = [
 ]
 
 
+def _search(
+    filter_string: str = "",
+    view: int = ViewType.ACTIVE_ONLY,
+    max_results: int = 1000,
+    order_by: list[str] | None = None,
+    both: bool = False,
+) -> Read:
+    """A `search_runs` in the world's first experiment (both of its experiments with `both`),
+    answered with its page token."""
+
+    def read(client: MlflowClient, runs: dict[str, str]) -> Any:
+        experiments = [runs["experiment"], runs["other"]] if both else [runs["experiment"]]
+        found = client.search_runs(experiments, filter_string, view, max_results, order_by)
+        return _Page(list(found), found.token)
+
+    return read
+
+
+@dataclass(frozen=True)
+class _Page:
+    runs: list[Any]
+    token: str | None
+
+    def to_proto(self) -> Any:
+        return [run.to_proto() for run in self.runs], self.token
+
+
+TARGET = f"tags.`{EVAL_TARGET}`"
+READS += [
+    pytest.param(_search(), id="search-every-active-run"),
+    pytest.param(_search(view=ViewType.ALL), id="search-every-run"),
+    pytest.param(_search(view=ViewType.DELETED_ONLY), id="search-deleted-runs"),
+    pytest.param(_search(both=True), id="search-two-experiments"),
+    pytest.param(
+        lambda c, r: _search(
+            f"attributes.run_id IN ('{r['full']}', '{r['deleted']}', '{r['tagged']}')",
+            ViewType.ALL,
+            max_results=3,
+        )(c, r),
+        id="search-by-ids-deleted-too",
+    ),
+    pytest.param(
+        lambda c, r: _search(f"attributes.run_id IN ('{r['full']}', '{r['deleted']}')")(c, r),
+        id="search-by-ids-active",
+    ),
+    pytest.param(
+        _search(
+            f"{TARGET} = 'lean-reads/1'",
+            max_results=50,
+            order_by=["attributes.start_time DESC"],
+        ),
+        id="search-linked-runs",
+    ),
+    pytest.param(_search(f"{TARGET} = 'lean-reads/9'"), id="search-linked-none"),
+    pytest.param(_search(f'{TARGET} = "{QUOTED}/1"'), id="search-linked-quoted"),
+    pytest.param(_search(f"{TARGET} LIKE 'lean-reads/%'", both=True), id="search-like"),
+    pytest.param(_search(f"{TARGET} ILIKE 'lean-reads/%'"), id="search-ilike"),
+    pytest.param(_search(f"{TARGET} != 'lean-reads/1'"), id="search-not-equal"),
+    pytest.param(_search("params.max_depth = '6'"), id="search-param"),
+    pytest.param(_search("metrics.pass_rate > 0.5"), id="search-metric"),
+    pytest.param(_search("attributes.run_name = 'full-run'"), id="search-run-name"),
+    pytest.param(_search("datasets.name = 'train'"), id="search-dataset"),
+    pytest.param(_search(order_by=["metrics.loss ASC"]), id="search-order-by-metric"),
+    pytest.param(_search(order_by=["tags.team DESC", "start_time"]), id="search-order-by-tag"),
+    pytest.param(_search(f"{TARGET} LIKE 'lean-reads/%'", max_results=1), id="search-paged"),
+    pytest.param(_search("metrics.pass_rate >"), id="search-bad-filter"),
+    pytest.param(_search(order_by=["nothing.at all"]), id="search-bad-order"),
+    pytest.param(_search(max_results=60_000), id="search-too-many"),
+    pytest.param(
+        lambda c, r: c.search_runs(r["experiment"], f"{TARGET} = 'lean-reads/1'"),
+        id="search-one-experiment-as-a-string",
+    ),
+]
+
+
 @pytest.mark.parametrize("read", READS)
 def test_a_read_gives_what_mlflow_gives(world: World, read: Read) -> None:
     expected = _outcome(lambda: read(world.mlflow, world.runs))
+    assert _outcome(lambda: read(world.lean, world.runs)) == expected
+    # Again: a search's statement is kept from the first.
     assert _outcome(lambda: read(world.lean, world.runs)) == expected
 
 
@@ -278,6 +372,24 @@ def test_the_version_read_answers_only_a_live_version(
     engine = world.lean._engine("registry")
     assert engine is not None
     assert (_read_version(engine, MODEL, version) is not None) is answered
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "max_results", "answered"),
+    [
+        pytest.param(f"{TARGET} = 'lean-reads/1'", 50, True, id="linked-runs"),
+        pytest.param(f"{TARGET} = 'lean-reads/9'", 50, True, id="none-found"),
+        pytest.param(f"{TARGET} LIKE 'lean-reads/%'", 1, False, id="more-than-a-page"),
+    ],
+)
+def test_a_search_is_answered_without_mlflow_within_one_page(
+    world: World, filter_string: str, max_results: int, answered: bool
+) -> None:
+    store = world.lean._tracking_client.store
+    found = _search_runs(
+        store, [world.runs["experiment"]], filter_string, ViewType.ACTIVE_ONLY, max_results, None
+    )
+    assert (found is not None) is answered
 
 
 def test_the_version_read_leaves_a_prompt_to_mlflow(world: World) -> None:
