@@ -38,10 +38,12 @@ _TRACKING_STORE: Final = "mlflow.store.tracking.sqlalchemy_store"
 _REGISTRY_STORE: Final = "mlflow.store.model_registry.sqlalchemy_store"
 _DELETED_INTERNAL: Final = "Deleted_Internal"
 _LATEST_ALIAS: Final = "latest"
-# MLflow's own defaults for `search_runs` (`ViewType.ACTIVE_ONLY`, `SEARCH_MAX_RESULTS_DEFAULT`),
+# MLflow's own defaults for `search_runs` (`ViewType.ACTIVE_ONLY`, `SEARCH_MAX_RESULTS_DEFAULT`)
+# and `search_model_versions` (`SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT`),
 # written out so that defining the client does not import MLflow's entities.
 _ACTIVE_ONLY: Final = 1
 _SEARCH_MAX_RESULTS_DEFAULT: Final = 1000
+_SEARCH_VERSIONS_MAX_RESULTS_DEFAULT: Final = 10_000
 
 
 def _sql_engine(store: Any, module_name: str) -> Any | None:
@@ -142,6 +144,28 @@ class SqlReadClient(MlflowClient):
                 return found
         return super().get_model_version(name, version)
 
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = _SEARCH_VERSIONS_MAX_RESULTS_DEFAULT,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        engine = self._engine("registry")
+        if (
+            engine is not None
+            and page_token is None
+            and isinstance(max_results, int)
+            and 1 <= max_results <= _SEARCH_VERSIONS_MAX_RESULTS_DEFAULT
+        ):
+            store = self._get_registry_client().store  # type: ignore[no-untyped-call]
+            found = _search_versions(store, filter_string, max_results, order_by)
+            if found is not None:
+                from mlflow.store.entities.paged_list import PagedList
+
+                return PagedList(found, None)
+        return super().search_model_versions(filter_string, max_results, order_by, page_token)
+
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         engine = self._engine("registry")
         if engine is not None and alias.lower() != _LATEST_ALIAS:
@@ -180,6 +204,7 @@ class _Statements:
     version: Any
     version_tags: Any
     version_aliases: Any
+    versions_tags: Any
 
 
 @cache
@@ -308,23 +333,17 @@ def _statements() -> _Statements:
             mom.dataset_digest,
         ).where(mom.model_id == model_id),
         alias=sa.select(va.version).where(va.name == name, va.alias == sa.bindparam("alias")),
-        version=sa.select(
-            v.workspace,
-            v.name,
-            v.version,
-            v.creation_time,
-            v.last_updated_time,
-            v.description,
-            v.user_id,
-            v.current_stage,
-            v.source,
-            v.run_id,
-            v.status,
-            v.status_message,
-            v.run_link,
-        ).where(v.name == name, v.version == version, v.current_stage != _DELETED_INTERNAL),
+        version=sa.select(*_version_columns(v)).where(
+            v.name == name, v.version == version, v.current_stage != _DELETED_INTERNAL
+        ),
         version_tags=sa.select(vt.key, vt.value).where(
             vt.workspace == workspace, vt.name == name, vt.version == version
+        ),
+        # As MLflow's eager load of the tags of the versions a search found.
+        versions_tags=sa.select(vt.workspace, vt.name, vt.version, vt.key, vt.value).where(
+            sa.tuple_(vt.workspace, vt.name, vt.version).in_(
+                sa.bindparam("versions", expanding=True)
+            )
         ),
         version_aliases=sa.select(va.alias, va.version).where(
             va.workspace == workspace, va.name == name
@@ -475,9 +494,9 @@ def _search_runs(
         return _read_runs(session.connection(), run_ids) if run_ids else []
 
 
-_RUN_IDS_STATEMENTS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_RUN_IDS_STATEMENTS_MAX: Final = 256
-_RUN_IDS_STATEMENTS_LOCK = threading.Lock()
+_KEPT_STATEMENTS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_KEPT_STATEMENTS_MAX: Final = 256
+_KEPT_STATEMENTS_LOCK = threading.Lock()
 
 
 def _run_ids_statement(
@@ -495,6 +514,7 @@ def _run_ids_statement(
     gate's fingerprint and the review after it search alike, so the newest statements are kept,
     by everything they are built from."""
     key = (
+        "runs",
         store._get_dialect(),
         filter_string,
         tuple(order_by) if order_by is not None else None,
@@ -502,11 +522,9 @@ def _run_ids_statement(
         tuple(experiment_ids),
         max_results,
     )
-    with _RUN_IDS_STATEMENTS_LOCK:
-        kept = _RUN_IDS_STATEMENTS.get(key)
-        if kept is not None:
-            _RUN_IDS_STATEMENTS.move_to_end(key)
-            return kept
+    kept = _kept_statement(key)
+    if kept is not None:
+        return kept
     import sqlalchemy as sa
     from mlflow.entities import LifecycleStage
     from mlflow.store.tracking import sqlalchemy_store
@@ -540,11 +558,121 @@ def _run_ids_statement(
     )
     if max_results is not None:
         statement = statement.limit(max_results + 1)
-    with _RUN_IDS_STATEMENTS_LOCK:
-        _RUN_IDS_STATEMENTS[key] = statement
-        while len(_RUN_IDS_STATEMENTS) > _RUN_IDS_STATEMENTS_MAX:
-            _RUN_IDS_STATEMENTS.popitem(last=False)
+    return _keep_statement(key, statement)
+
+
+def _kept_statement(key: tuple[Any, ...]) -> Any | None:
+    with _KEPT_STATEMENTS_LOCK:
+        kept = _KEPT_STATEMENTS.get(key)
+        if kept is not None:
+            _KEPT_STATEMENTS.move_to_end(key)
+        return kept
+
+
+def _keep_statement(key: tuple[Any, ...], statement: Any) -> Any:
+    with _KEPT_STATEMENTS_LOCK:
+        _KEPT_STATEMENTS[key] = statement
+        while len(_KEPT_STATEMENTS) > _KEPT_STATEMENTS_MAX:
+            _KEPT_STATEMENTS.popitem(last=False)
     return statement
+
+
+def _search_versions(
+    store: Any, filter_string: str | None, max_results: int, order_by: list[str] | None
+) -> list[ModelVersion] | None:
+    """The versions MLflow's `search_model_versions` answers in one page, or None when there are
+    more: its own statement, selecting the versions' columns, then their tags."""
+    with store.ManagedSessionMaker() as session:
+        statement = _versions_statement(store, filter_string, max_results, order_by)
+        rows = session.execute(statement).all()
+        if len(rows) > max_results:
+            return None
+        if not rows:
+            return []
+        keys = [(row.workspace, row.name, row.version) for row in rows]
+        tags: dict[tuple[Any, ...], list[Any]] = {}
+        for tag in session.connection().execute(_statements().versions_tags, {"versions": keys}):
+            tags.setdefault((tag.workspace, tag.name, tag.version), []).append(tag)
+    return [
+        _version_entity(row, tags.get(key, []), []) for row, key in zip(rows, keys, strict=True)
+    ]
+
+
+def _versions_statement(
+    store: Any, filter_string: str | None, max_results: int, order_by: list[str] | None
+) -> Any:
+    """MLflow's `search_model_versions` statement, built by its store's own functions, selecting
+    the versions' columns; kept as `_run_ids_statement` keeps its statements."""
+    key = (
+        "versions",
+        store.engine.dialect.name,
+        filter_string,
+        tuple(order_by) if order_by is not None else None,
+        max_results,
+    )
+    kept = _kept_statement(key)
+    if kept is not None:
+        return kept
+    from mlflow.store.model_registry.dbmodels.models import SqlModelVersion
+    from mlflow.utils.search_utils import SearchModelVersionUtils
+
+    # MLflow's search helpers are untyped.
+    search: Any = SearchModelVersionUtils
+    parsed = search.parse_search_filter(filter_string)
+    query = store._get_search_model_versions_filter_clauses(parsed, store.engine.dialect.name)
+    ordering = store._parse_search_model_versions_order_by(
+        order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
+    )
+    v = SqlModelVersion.__table__.c
+    statement = (
+        query.with_only_columns(*_version_columns(v), maintain_column_froms=True)
+        .filter(v.current_stage != _DELETED_INTERNAL)
+        .order_by(*ordering)
+        .limit(max_results + 1)
+    )
+    return _keep_statement(key, statement)
+
+
+def _version_entity(row: Any, tags: Sequence[Any], aliases: list[str]) -> ModelVersion:
+    """A version row as MLflow's `SqlModelVersion.to_mlflow_entity` maps it."""
+    from mlflow.entities.model_registry import ModelVersion, ModelVersionTag
+
+    return ModelVersion(
+        row.name,
+        row.version,
+        row.creation_time,
+        row.last_updated_time,
+        row.description,
+        row.user_id,
+        row.current_stage,
+        row.source,
+        row.run_id,
+        row.status,
+        row.status_message,
+        [ModelVersionTag(tag.key, tag.value) for tag in tags],  # type: ignore[no-untyped-call]
+        row.run_link,
+        aliases,
+        workspace=row.workspace,
+    )
+
+
+def _version_columns(v: Any) -> tuple[Any, ...]:
+    """The columns of a version row that MLflow's `ModelVersion` is built from."""
+    return (
+        v.workspace,
+        v.name,
+        v.version,
+        v.creation_time,
+        v.last_updated_time,
+        v.description,
+        v.user_id,
+        v.current_stage,
+        v.source,
+        v.run_id,
+        v.status,
+        v.status_message,
+        v.run_link,
+    )
 
 
 def _by_run(rows: Any, column: str = "run_uuid") -> dict[str, list[Any]]:
@@ -609,7 +737,6 @@ def _alias_version(engine: Any, name: str, alias: str) -> int | None:
 def _read_version(engine: Any, name: str, version: int) -> ModelVersion | None:
     """The version as MLflow's `get_model_version` builds it, or None unless exactly one live
     row is found and it is no prompt's version."""
-    from mlflow.entities.model_registry import ModelVersion, ModelVersionTag
     from mlflow.prompt.registry_utils import has_prompt_tag
 
     read = _statements()
@@ -620,22 +747,8 @@ def _read_version(engine: Any, name: str, version: int) -> ModelVersion | None:
         of_model = {"workspace": row.workspace, "name": name}
         tags = conn.execute(read.version_tags, {**of_model, "version": version}).all()
         aliases = conn.execute(read.version_aliases, of_model).all()
-    found = ModelVersion(
-        row.name,
-        row.version,
-        row.creation_time,
-        row.last_updated_time,
-        row.description,
-        row.user_id,
-        row.current_stage,
-        row.source,
-        row.run_id,
-        row.status,
-        row.status_message,
-        [ModelVersionTag(tag.key, tag.value) for tag in tags],  # type: ignore[no-untyped-call]
-        row.run_link,
-        [alias.alias for alias in aliases if alias.version == row.version],
-        workspace=row.workspace,
+    found = _version_entity(
+        row, tags, [alias.alias for alias in aliases if alias.version == row.version]
     )
     if has_prompt_tag(found._tags):
         return None

@@ -33,6 +33,7 @@ from tools._sql_reads import (
     _read_run,
     _read_version,
     _search_runs,
+    _search_versions,
 )
 from tools.client import make_client
 
@@ -268,6 +269,18 @@ class _Page:
         return [run.to_proto() for run in self.runs], self.token
 
 
+def _versions(
+    filter_string: str | None = None, max_results: int = 10_000, order_by: list[str] | None = None
+) -> Read:
+    """A `search_model_versions`, answered with its page token."""
+
+    def read(client: MlflowClient, runs: dict[str, str]) -> Any:
+        found = client.search_model_versions(filter_string, max_results, order_by)
+        return _Page(list(found), found.token)
+
+    return read
+
+
 TARGET = f"tags.`{EVAL_TARGET}`"
 READS += [
     pytest.param(_search(), id="search-every-active-run"),
@@ -313,6 +326,26 @@ READS += [
         lambda c, r: c.search_runs(r["experiment"], f"{TARGET} = 'lean-reads/1'"),
         id="search-one-experiment-as-a-string",
     ),
+    pytest.param(_versions(), id="versions-all"),
+    pytest.param(_versions(f"name = '{MODEL}'"), id="versions-of-a-model"),
+    pytest.param(
+        _versions(
+            f"name = '{MODEL}' AND version_number < 3",
+            max_results=50,
+            order_by=["version_number DESC"],
+        ),
+        id="versions-before-a-version",
+    ),
+    pytest.param(_versions(f'name = "{QUOTED}"'), id="versions-quoted-name"),
+    pytest.param(lambda c, r: _versions(f"run_id = '{r['full']}'")(c, r), id="versions-of-a-run"),
+    pytest.param(_versions("tags.stage = 'qa'"), id="versions-by-tag"),
+    pytest.param(_versions("name = 'a-prompt'"), id="versions-of-a-prompt"),
+    pytest.param(_versions("name LIKE 'lean%'"), id="versions-like"),
+    pytest.param(_versions(f"name = '{MODEL}'", max_results=1), id="versions-paged"),
+    pytest.param(_versions(order_by=["name DESC", "version_number ASC"]), id="versions-order"),
+    pytest.param(_versions("name = "), id="versions-bad-filter"),
+    pytest.param(_versions(order_by=["colour DESC"]), id="versions-bad-order"),
+    pytest.param(_versions(max_results=0), id="versions-no-results-asked"),
 ]
 
 
@@ -389,6 +422,18 @@ def test_a_search_is_answered_without_mlflow_within_one_page(
     found = _search_runs(
         store, [world.runs["experiment"]], filter_string, ViewType.ACTIVE_ONLY, max_results, None
     )
+    assert (found is not None) is answered
+
+
+@pytest.mark.parametrize(
+    ("max_results", "answered"),
+    [pytest.param(50, True, id="one-page"), pytest.param(1, False, id="more-than-a-page")],
+)
+def test_a_version_search_is_answered_without_mlflow_within_one_page(
+    world: World, max_results: int, answered: bool
+) -> None:
+    store = world.lean._get_registry_client().store
+    found = _search_versions(store, f"name = '{MODEL}'", max_results, None)
     assert (found is not None) is answered
 
 
