@@ -1,17 +1,29 @@
-"""An MLflow client whose point reads of a SQL store skip MLflow's ORM.
+"""An MLflow client whose reads of a SQL store skip MLflow's ORM.
 
 MLflow's SQL store answers `get_run` with five ORM queries, and `get_model_version` with seven
-(the registered model and every relationship it loads, to find the version's aliases): a
+(the registered model and every relationship it loads, to find the version's aliases); its
+searches parse their filter and order with sqlparse and load every row into ORM objects: a
 worker's review spent more of its CPU building and loading those queries than on anything of its
-own. `SqlReadClient` answers the five point reads a review makes most (a run, a metric's
-history, a logged model, a version by number and by alias) with plain statements on MLflow's own
-tables and engine, built once and bound to each read's values, and builds the same entities
-MLflow's mappers build.
+own, and a reused gate reading the store directly spent most of its time there. `SqlReadClient`
+answers the reads a review and a fingerprint make:
+
+- the point reads (a run, a metric's history, a logged model, a version by number and by
+  alias) with plain statements on MLflow's own tables and engine, built once and bound to each
+  read's values;
+- the searches (`search_runs`, `search_model_versions`, `search_logged_models`) with the
+  statement MLflow's store builds, by its own functions (filters, order, prompts left out),
+  selecting only the found rows' ids or columns, then the same plain reads of what they found.
+  The newest statements are kept by everything they are built from: a fingerprint and the review
+  after it search alike;
+
+and builds the same entities, in the same order, as MLflow's mappers.
 
 It answers only the plain case. Anything else goes to MLflow's own method, so that every error
 and every special case stays MLflow's: a store that is not exactly MLflow's `SqlAlchemyStore` (a
 workspace-aware or other subclass scopes its queries), a row that is not found or found twice, an
-alias that is missing or ``latest``, a version that carries the prompt tag.
+alias that is missing or ``latest``, a version that carries the prompt tag, a search with a page
+token or with more results than one page, a logged-model search by dataset or in an order of its
+own.
 """
 
 from __future__ import annotations
@@ -39,11 +51,13 @@ _REGISTRY_STORE: Final = "mlflow.store.model_registry.sqlalchemy_store"
 _DELETED_INTERNAL: Final = "Deleted_Internal"
 _LATEST_ALIAS: Final = "latest"
 # MLflow's own defaults for `search_runs` (`ViewType.ACTIVE_ONLY`, `SEARCH_MAX_RESULTS_DEFAULT`)
-# and `search_model_versions` (`SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT`),
+# `search_model_versions` (`SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT`) and
+# `search_logged_models` (`SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT`),
 # written out so that defining the client does not import MLflow's entities.
 _ACTIVE_ONLY: Final = 1
 _SEARCH_MAX_RESULTS_DEFAULT: Final = 1000
 _SEARCH_VERSIONS_MAX_RESULTS_DEFAULT: Final = 10_000
+_SEARCH_MODELS_DEFAULT: Final = 100
 
 
 def _sql_engine(store: Any, module_name: str) -> Any | None:
@@ -132,6 +146,37 @@ class SqlReadClient(MlflowClient):
             if found is not None:
                 return found
         return super().get_logged_model(model_id)
+
+    def search_logged_models(
+        self,
+        experiment_ids: list[str],
+        filter_string: str | None = None,
+        datasets: list[dict[str, Any]] | None = None,
+        max_results: int | None = None,
+        order_by: list[dict[str, Any]] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]:
+        engine = self._engine("tracking")
+        if (
+            engine is not None
+            and not datasets
+            and order_by is None
+            and page_token is None
+            and isinstance(experiment_ids, list)
+            and all(isinstance(e, str) for e in experiment_ids)
+            and (max_results is None or max_results >= 1)
+        ):
+            store = self._tracking_client.store
+            found = _search_logged_models(
+                store, experiment_ids, filter_string, max_results or _SEARCH_MODELS_DEFAULT
+            )
+            if found is not None:
+                from mlflow.store.entities.paged_list import PagedList
+
+                return PagedList(found, None)
+        return super().search_logged_models(
+            experiment_ids, filter_string, datasets, max_results, order_by, page_token
+        )
 
     def get_model_version(self, name: str, version: str) -> ModelVersion:
         engine = self._engine("registry")
@@ -237,6 +282,7 @@ def _statements() -> _Statements:
     # `get_run` (one id) as for `search_runs`; so do these, which keeps its rows' order.
     run_ids: Any = sa.bindparam("run_ids", expanding=True)
     model_id: Any = sa.bindparam("model_id")
+    model_ids: Any = sa.bindparam("model_ids", expanding=True)
     name: Any = sa.bindparam("name")
     version: Any = sa.bindparam("version")
     workspace: Any = sa.bindparam("workspace")
@@ -307,23 +353,18 @@ def _statements() -> _Statements:
         history=sa.select(mt.key, mt.value, mt.timestamp, mt.step, mt.is_nan)
         .where(mt.run_uuid == run_id, mt.key == sa.bindparam("key"))
         .order_by(mt.timestamp, mt.step, mt.value),
-        logged_model=sa.select(
-            mo.model_id,
-            mo.experiment_id,
-            mo.name,
-            mo.artifact_location,
-            mo.creation_timestamp_ms,
-            mo.last_updated_timestamp_ms,
-            mo.status,
-            mo.model_type,
-            mo.source_run_id,
-            mo.status_message,
-        ).where(mo.model_id == model_id, mo.lifecycle_stage != LifecycleStage.DELETED),
-        logged_model_tags=sa.select(mot.tag_key, mot.tag_value).where(mot.model_id == model_id),
-        logged_model_params=sa.select(mop.param_key, mop.param_value).where(
-            mop.model_id == model_id
+        logged_model=sa.select(*_logged_model_columns(mo)).where(
+            mo.model_id == model_id, mo.lifecycle_stage != LifecycleStage.DELETED
+        ),
+        # A model's tags, params and metrics, read with ``IN`` as MLflow's search reads them.
+        logged_model_tags=sa.select(mot.model_id, mot.tag_key, mot.tag_value).where(
+            mot.model_id.in_(model_ids)
+        ),
+        logged_model_params=sa.select(mop.model_id, mop.param_key, mop.param_value).where(
+            mop.model_id.in_(model_ids)
         ),
         logged_model_metrics=sa.select(
+            mom.model_id,
             mom.metric_name,
             mom.metric_value,
             mom.metric_timestamp_ms,
@@ -331,7 +372,7 @@ def _statements() -> _Statements:
             mom.run_id,
             mom.dataset_name,
             mom.dataset_digest,
-        ).where(mom.model_id == model_id),
+        ).where(mom.model_id.in_(model_ids)),
         alias=sa.select(va.version).where(va.name == name, va.alias == sa.bindparam("alias")),
         version=sa.select(*_version_columns(v)).where(
             v.name == name, v.version == version, v.current_stage != _DELETED_INTERNAL
@@ -411,11 +452,11 @@ def _read_runs(conn: Any, run_ids: Sequence[str]) -> list[Run]:
     found = {row.run_uuid: row for row in conn.execute(read.runs, bound)}
     if not found:
         return []
-    metrics = _by_run(conn.execute(read.run_metrics, bound))
-    params = _by_run(conn.execute(read.run_params, bound))
-    tags = _by_run(conn.execute(read.run_tags, bound))
-    datasets = _by_run(conn.execute(read.run_datasets, bound))
-    outputs = _by_run(conn.execute(read.run_model_outputs, bound), "source_id")
+    metrics = _grouped(conn.execute(read.run_metrics, bound))
+    params = _grouped(conn.execute(read.run_params, bound))
+    tags = _grouped(conn.execute(read.run_tags, bound))
+    datasets = _grouped(conn.execute(read.run_datasets, bound))
+    outputs = _grouped(conn.execute(read.run_model_outputs, bound), "source_id")
     runs: list[Run] = []
     for run_id in run_ids:
         row = found.get(run_id)
@@ -675,8 +716,8 @@ def _version_columns(v: Any) -> tuple[Any, ...]:
     )
 
 
-def _by_run(rows: Any, column: str = "run_uuid") -> dict[str, list[Any]]:
-    """`rows` grouped by their run's id, in their order."""
+def _grouped(rows: Any, column: str = "run_uuid") -> dict[str, list[Any]]:
+    """`rows` grouped by their `column` (a run's or a model's id), in their order."""
     grouped: dict[str, list[Any]] = {}
     for row in rows:
         grouped.setdefault(getattr(row, column), []).append(row)
@@ -686,45 +727,105 @@ def _by_run(rows: Any, column: str = "run_uuid") -> dict[str, list[Any]]:
 def _read_logged_model(engine: Any, model_id: str) -> LoggedModel | None:
     """The logged model as MLflow's `get_logged_model` builds it, or None unless one live row
     has its id."""
+    with engine.connect() as conn:
+        row = _one(conn.execute(_statements().logged_model, {"model_id": model_id}).all())
+        if row is None:
+            return None
+        return _logged_models(conn, [row])[0]
+
+
+def _logged_models(conn: Any, rows: Sequence[Any]) -> list[LoggedModel]:
+    """The logged models of `rows` with their tags, params and metrics, as MLflow's
+    `SqlLoggedModel.to_mlflow_entity` maps them."""
     from mlflow.entities import LoggedModel, LoggedModelStatus, Metric
 
     read = _statements()
-    bound = {"model_id": model_id}
-    with engine.connect() as conn:
-        row = _one(conn.execute(read.logged_model, bound).all())
-        if row is None:
-            return None
-        tags = conn.execute(read.logged_model_tags, bound).all()
-        params = conn.execute(read.logged_model_params, bound).all()
-        metrics = conn.execute(read.logged_model_metrics, bound).all()
-    return LoggedModel(
-        model_id=row.model_id,
-        experiment_id=str(row.experiment_id),
-        name=row.name,
-        artifact_location=row.artifact_location,
-        creation_timestamp=row.creation_timestamp_ms,
-        last_updated_timestamp=row.last_updated_timestamp_ms,
-        status=LoggedModelStatus.from_int(row.status),
-        model_type=row.model_type,
-        source_run_id=row.source_run_id,
-        status_message=row.status_message,
-        tags={tag.tag_key: tag.tag_value for tag in tags} if tags else None,
-        params={param.param_key: param.param_value for param in params} if params else None,
-        metrics=[
-            Metric(
-                key=metric.metric_name,
-                value=metric.metric_value,
-                timestamp=metric.metric_timestamp_ms,
-                step=metric.metric_step,
-                run_id=metric.run_id,
-                dataset_name=metric.dataset_name,
-                dataset_digest=metric.dataset_digest,
+    bound = {"model_ids": [row.model_id for row in rows]}
+    tags = _grouped(conn.execute(read.logged_model_tags, bound), "model_id")
+    params = _grouped(conn.execute(read.logged_model_params, bound), "model_id")
+    metrics = _grouped(conn.execute(read.logged_model_metrics, bound), "model_id")
+    found: list[LoggedModel] = []
+    for row in rows:
+        its_tags = tags.get(row.model_id)
+        its_params = params.get(row.model_id)
+        its_metrics = metrics.get(row.model_id)
+        found.append(
+            LoggedModel(
                 model_id=row.model_id,
+                experiment_id=str(row.experiment_id),
+                name=row.name,
+                artifact_location=row.artifact_location,
+                creation_timestamp=row.creation_timestamp_ms,
+                last_updated_timestamp=row.last_updated_timestamp_ms,
+                status=LoggedModelStatus.from_int(row.status),
+                model_type=row.model_type,
+                source_run_id=row.source_run_id,
+                status_message=row.status_message,
+                tags={t.tag_key: t.tag_value for t in its_tags} if its_tags else None,
+                params={p.param_key: p.param_value for p in its_params} if its_params else None,
+                metrics=[
+                    Metric(
+                        key=metric.metric_name,
+                        value=metric.metric_value,
+                        timestamp=metric.metric_timestamp_ms,
+                        step=metric.metric_step,
+                        run_id=metric.run_id,
+                        dataset_name=metric.dataset_name,
+                        dataset_digest=metric.dataset_digest,
+                        model_id=row.model_id,
+                    )
+                    for metric in its_metrics
+                ]
+                if its_metrics
+                else None,
             )
-            for metric in metrics
-        ]
-        if metrics
-        else None,
+        )
+    return found
+
+
+def _search_logged_models(
+    store: Any, experiment_ids: list[str], filter_string: str | None, max_results: int
+) -> list[LoggedModel] | None:
+    """The logged models MLflow's `search_logged_models` answers in one page (no datasets, its
+    own order), or None when there are more: its own statement, selecting the models' columns,
+    then their tags, params and metrics."""
+    from mlflow.store.tracking.dbmodels.models import SqlLoggedModel
+
+    key = ("logged-models", store._get_dialect(), tuple(experiment_ids), filter_string, max_results)
+    with store.ManagedSessionMaker() as session:
+        statement = _kept_statement(key)
+        if statement is None:
+            query = store._get_query(session, SqlLoggedModel)
+            query = store._apply_filter_string_datasets_search_logged_models(
+                query, session, experiment_ids, filter_string, None
+            )
+            query = store._apply_order_by_search_logged_models(query, session, None)
+            columns = _logged_model_columns(SqlLoggedModel.__table__.c)
+            statement = _keep_statement(
+                key,
+                query.statement.with_only_columns(*columns, maintain_column_froms=True).limit(
+                    max_results + 1
+                ),
+            )
+        rows = session.execute(statement).all()
+        if len(rows) > max_results:
+            return None
+        return _logged_models(session.connection(), rows) if rows else []
+
+
+def _logged_model_columns(mo: Any) -> tuple[Any, ...]:
+    """The columns of a logged model's row that MLflow's `LoggedModel` is built from."""
+    return (
+        mo.model_id,
+        mo.experiment_id,
+        mo.name,
+        mo.artifact_location,
+        mo.creation_timestamp_ms,
+        mo.last_updated_timestamp_ms,
+        mo.status,
+        mo.model_type,
+        mo.source_run_id,
+        mo.status_message,
     )
 
 

@@ -32,6 +32,7 @@ from tools._sql_reads import (
     _read_logged_model,
     _read_run,
     _read_version,
+    _search_logged_models,
     _search_runs,
     _search_versions,
 )
@@ -281,6 +282,27 @@ def _versions(
     return read
 
 
+def _models(
+    filter_string: str | None = None,
+    max_results: int | None = None,
+    both: bool = False,
+    **more: Any,
+) -> Read:
+    """A `search_logged_models` in the world's first experiment (both with `both`)."""
+
+    def read(client: MlflowClient, runs: dict[str, str]) -> Any:
+        experiments = [runs["experiment"], runs["other"]] if both else [runs["experiment"]]
+        found = client.search_logged_models(
+            experiments,
+            filter_string.format(**runs) if filter_string else None,
+            max_results=max_results,
+            **more,
+        )
+        return _Page(list(found), found.token)
+
+    return read
+
+
 TARGET = f"tags.`{EVAL_TARGET}`"
 READS += [
     pytest.param(_search(), id="search-every-active-run"),
@@ -325,6 +347,24 @@ READS += [
     pytest.param(
         lambda c, r: c.search_runs(r["experiment"], f"{TARGET} = 'lean-reads/1'"),
         id="search-one-experiment-as-a-string",
+    ),
+    pytest.param(_models(), id="models-all"),
+    pytest.param(_models(both=True), id="models-two-experiments"),
+    pytest.param(_models("source_run_id = '{full}'"), id="models-of-a-run"),
+    pytest.param(
+        _models("attributes.model_id IN ('{model}', '{bare-model}', '{gone-model}')", 3),
+        id="models-by-ids",
+    ),
+    pytest.param(_models("name = 'model'"), id="models-by-name"),
+    pytest.param(_models("tags.flavor = 'sklearn'"), id="models-by-tag"),
+    pytest.param(_models("params.alpha = '0.1'"), id="models-by-param"),
+    pytest.param(_models("metrics.auc > 0.5"), id="models-by-metric"),
+    pytest.param(_models(max_results=1), id="models-paged"),
+    pytest.param(_models("name = "), id="models-bad-filter"),
+    pytest.param(_models(datasets=[{"dataset_name": "eval"}]), id="models-by-dataset-mlflows-own"),
+    pytest.param(
+        _models(order_by=[{"field_name": "name", "ascending": True}]),
+        id="models-ordered-mlflows-own",
     ),
     pytest.param(_versions(), id="versions-all"),
     pytest.param(_versions(f"name = '{MODEL}'"), id="versions-of-a-model"),
@@ -434,6 +474,18 @@ def test_a_version_search_is_answered_without_mlflow_within_one_page(
 ) -> None:
     store = world.lean._get_registry_client().store
     found = _search_versions(store, f"name = '{MODEL}'", max_results, None)
+    assert (found is not None) is answered
+
+
+@pytest.mark.parametrize(
+    ("max_results", "answered"),
+    [pytest.param(10, True, id="one-page"), pytest.param(1, False, id="more-than-a-page")],
+)
+def test_a_logged_model_search_is_answered_without_mlflow_within_one_page(
+    world: World, max_results: int, answered: bool
+) -> None:
+    store = world.lean._tracking_client.store
+    found = _search_logged_models(store, [world.runs["experiment"]], None, max_results)
     assert (found is not None) is answered
 
 
