@@ -504,3 +504,14 @@ def test_make_client_reads_a_sql_store_lean_and_a_server_mlflows_way(sqlite_worl
     remote = make_client("http://127.0.0.1:9")
     assert remote._engine("tracking") is None
     assert remote._engine("registry") is None
+
+
+def test_the_kept_statements_stay_bounded_and_the_newest_are_kept() -> None:
+    from tools import _sql_reads
+
+    for n in range(_sql_reads._KEPT_STATEMENTS_MAX + 40):
+        _sql_reads._keep_statement(("bounded-test", n), f"statement {n}")
+    assert len(_sql_reads._KEPT_STATEMENTS) <= _sql_reads._KEPT_STATEMENTS_MAX
+    newest = ("bounded-test", _sql_reads._KEPT_STATEMENTS_MAX + 39)
+    assert _sql_reads._kept_statement(newest) == f"statement {newest[1]}"
+    assert _sql_reads._kept_statement(("bounded-test", 0)) is None
