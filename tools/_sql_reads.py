@@ -8,8 +8,9 @@ own, and a reused gate reading the store directly spent most of its time there. 
 answers the reads a review and a fingerprint make:
 
 - the point reads (a run, a metric's history, a logged model, a version by number and by
-  alias) with plain statements on MLflow's own tables and engine, built once and bound to each
-  read's values;
+  alias) with plain statements on MLflow's own tables, built once and bound to each read's
+  values, run in the store's own managed sessions (its SQLite pragmas, its read replica, its
+  errors);
 - the searches (`search_runs`, `search_model_versions`, `search_logged_models`) with the
   statement MLflow's store builds, by its own functions (filters, order, prompts left out),
   selecting only the found rows' ids or columns, then the same plain reads of what they found.
@@ -32,7 +33,8 @@ import math
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -60,14 +62,23 @@ _SEARCH_VERSIONS_MAX_RESULTS_DEFAULT: Final = 10_000
 _SEARCH_MODELS_DEFAULT: Final = 100
 
 
-def _sql_engine(store: Any, module_name: str) -> Any | None:
-    """The engine of `store` when it is exactly MLflow's SQL store of `module_name` (a subclass
-    may scope its queries), else None."""
+def _sql_store(store: Any, module_name: str) -> Any | None:
+    """`store` when it is exactly MLflow's SQL store of `module_name` (a subclass may scope its
+    queries), else None."""
     # Not imported: then no store of this process is one (and an HTTP client stays lean).
     module = sys.modules.get(module_name)
     if module is None or type(store) is not module.SqlAlchemyStore:
         return None
-    return store.engine
+    return store
+
+
+@contextmanager
+def _connection(store: Any) -> Iterator[Any]:
+    """A connection in one of `store`'s own managed sessions: its SQLite pragmas (a busy timeout,
+    case-sensitive ``LIKE``), its read replica when it has one, and its translation of a
+    database's failures into MLflow's errors."""
+    with store.ManagedSessionMaker() as session:
+        yield session.connection()
 
 
 class SqlReadClient(MlflowClient):
@@ -82,26 +93,27 @@ class SqlReadClient(MlflowClient):
 
     def __init__(self, tracking_uri: str, registry_uri: str) -> None:
         super().__init__(tracking_uri=tracking_uri, registry_uri=registry_uri)
-        self._engines: dict[Literal["tracking", "registry"], Any] = {}
+        self._stores: dict[Literal["tracking", "registry"], Any] = {}
 
-    def _engine(self, kind: Literal["tracking", "registry"]) -> Any | None:
-        """The tracking or registry store's engine; None for a store read MLflow's way."""
-        if kind not in self._engines:
+    def _store(self, kind: Literal["tracking", "registry"]) -> Any | None:
+        """The tracking or registry store when it is MLflow's SQL store; None for a store read
+        MLflow's way."""
+        if kind not in self._stores:
             if kind == "tracking":
-                engine = _sql_engine(self._tracking_client.store, _TRACKING_STORE)
+                store = _sql_store(self._tracking_client.store, _TRACKING_STORE)
             else:
                 registry = self._get_registry_client()  # type: ignore[no-untyped-call]
-                engine = _sql_engine(registry.store, _REGISTRY_STORE)
-            self._engines[kind] = engine
-        return self._engines[kind]
+                store = _sql_store(registry.store, _REGISTRY_STORE)
+            self._stores[kind] = store
+        return self._stores[kind]
 
     def get_run(self, run_id: str) -> Run:
-        engine = self._engine("tracking")
-        if engine is not None:
+        store = self._store("tracking")
+        if store is not None:
             from mlflow.utils.validation import _validate_run_id
 
             _validate_run_id(run_id)  # type: ignore[no-untyped-call]
-            run = _read_run(engine, run_id)
+            run = _read_run(store, run_id)
             if run is not None:
                 return run
         return super().get_run(run_id)
@@ -115,9 +127,8 @@ class SqlReadClient(MlflowClient):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        engine = self._engine("tracking")
-        if engine is not None and page_token is None and isinstance(experiment_ids, list):
-            store = self._tracking_client.store
+        store = self._store("tracking")
+        if store is not None and page_token is None and isinstance(experiment_ids, list):
             found = _search_runs(
                 store, experiment_ids, filter_string, run_view_type, max_results, order_by
             )
@@ -130,19 +141,19 @@ class SqlReadClient(MlflowClient):
         )
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        engine = self._engine("tracking")
-        if engine is None:
+        store = self._store("tracking")
+        if store is None:
             return super().get_metric_history(run_id, key)
         # MLflow's store does not check that the run exists either: an unknown run has no points.
-        return _read_history(engine, run_id, key)
+        return _read_history(store, run_id, key)
 
     def get_logged_model(self, model_id: str) -> LoggedModel:
-        engine = self._engine("tracking")
-        if engine is not None:
+        store = self._store("tracking")
+        if store is not None:
             from mlflow.tracking.client import _validate_model_id_specified
 
             _validate_model_id_specified(model_id)
-            found = _read_logged_model(engine, model_id)
+            found = _read_logged_model(store, model_id)
             if found is not None:
                 return found
         return super().get_logged_model(model_id)
@@ -156,9 +167,9 @@ class SqlReadClient(MlflowClient):
         order_by: list[dict[str, Any]] | None = None,
         page_token: str | None = None,
     ) -> PagedList[LoggedModel]:
-        engine = self._engine("tracking")
+        store = self._store("tracking")
         if (
-            engine is not None
+            store is not None
             and not datasets
             and order_by is None
             and page_token is None
@@ -166,7 +177,6 @@ class SqlReadClient(MlflowClient):
             and all(isinstance(e, str) for e in experiment_ids)
             and (max_results is None or max_results >= 1)
         ):
-            store = self._tracking_client.store
             found = _search_logged_models(
                 store, experiment_ids, filter_string, max_results or _SEARCH_MODELS_DEFAULT
             )
@@ -179,12 +189,12 @@ class SqlReadClient(MlflowClient):
         )
 
     def get_model_version(self, name: str, version: str) -> ModelVersion:
-        engine = self._engine("registry")
-        if engine is not None:
+        store = self._store("registry")
+        if store is not None:
             from mlflow.utils.validation import _validate_model_name, _validate_model_version
 
             _validate_model_name(name)
-            found = _read_version(engine, name, _validate_model_version(version))  # type: ignore[no-untyped-call]
+            found = _read_version(store, name, _validate_model_version(version))  # type: ignore[no-untyped-call]
             if found is not None:
                 return found
         return super().get_model_version(name, version)
@@ -196,14 +206,13 @@ class SqlReadClient(MlflowClient):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[ModelVersion]:
-        engine = self._engine("registry")
+        store = self._store("registry")
         if (
-            engine is not None
+            store is not None
             and page_token is None
             and isinstance(max_results, int)
             and 1 <= max_results <= _SEARCH_VERSIONS_MAX_RESULTS_DEFAULT
         ):
-            store = self._get_registry_client().store  # type: ignore[no-untyped-call]
             found = _search_versions(store, filter_string, max_results, order_by)
             if found is not None:
                 from mlflow.store.entities.paged_list import PagedList
@@ -212,14 +221,13 @@ class SqlReadClient(MlflowClient):
         return super().search_model_versions(filter_string, max_results, order_by, page_token)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        engine = self._engine("registry")
-        if engine is not None and alias.lower() != _LATEST_ALIAS:
+        store = self._store("registry")
+        if store is not None and alias.lower() != _LATEST_ALIAS:
             from mlflow.utils.validation import _validate_model_alias_name, _validate_model_name
 
             _validate_model_name(name)
             _validate_model_alias_name(alias)  # type: ignore[no-untyped-call]
-            number = _alias_version(engine, name, alias)
-            found = _read_version(engine, name, number) if number is not None else None
+            found = _read_version(store, name, None, alias)
             if found is not None:
                 return found
         return super().get_model_version_by_alias(name, alias)
@@ -399,19 +407,19 @@ def _metric(row: Any) -> Metric:
     return Metric(key=row.key, value=value, timestamp=row.timestamp, step=row.step)
 
 
-def _read_history(engine: Any, run_id: str, key: str) -> list[Metric]:
+def _read_history(store: Any, run_id: str, key: str) -> list[Metric]:
     """Every point of `key` in the run, in the order MLflow's store pages them."""
-    with engine.connect() as conn:
+    with _connection(store) as conn:
         rows = conn.execute(_statements().history, {"run_id": run_id, "key": key})
         return [_metric(row) for row in rows]
 
 
-def _read_run(engine: Any, run_id: str) -> Run | None:
+def _read_run(store: Any, run_id: str) -> Run | None:
     """The run as MLflow's `get_run` builds it, or None unless exactly one row has its id."""
     from mlflow.entities import LoggedModelInput
 
     read = _statements()
-    with engine.connect() as conn:
+    with _connection(store) as conn:
         runs = _read_runs(conn, [run_id])
         if len(runs) != 1:
             return None
@@ -724,10 +732,10 @@ def _grouped(rows: Any, column: str = "run_uuid") -> dict[str, list[Any]]:
     return grouped
 
 
-def _read_logged_model(engine: Any, model_id: str) -> LoggedModel | None:
+def _read_logged_model(store: Any, model_id: str) -> LoggedModel | None:
     """The logged model as MLflow's `get_logged_model` builds it, or None unless one live row
     has its id."""
-    with engine.connect() as conn:
+    with _connection(store) as conn:
         row = _one(conn.execute(_statements().logged_model, {"model_id": model_id}).all())
         if row is None:
             return None
@@ -829,19 +837,20 @@ def _logged_model_columns(mo: Any) -> tuple[Any, ...]:
     )
 
 
-def _alias_version(engine: Any, name: str, alias: str) -> int | None:
-    with engine.connect() as conn:
-        row = _one(conn.execute(_statements().alias, {"name": name, "alias": alias}).all())
-    return int(row.version) if row is not None else None
-
-
-def _read_version(engine: Any, name: str, version: int) -> ModelVersion | None:
-    """The version as MLflow's `get_model_version` builds it, or None unless exactly one live
-    row is found and it is no prompt's version."""
+def _read_version(
+    store: Any, name: str, version: int | None, alias: str | None = None
+) -> ModelVersion | None:
+    """The version as MLflow's `get_model_version` builds it (the one `alias` names, when
+    given), or None unless exactly one live row is found and it is no prompt's version."""
     from mlflow.prompt.registry_utils import has_prompt_tag
 
     read = _statements()
-    with engine.connect() as conn:
+    with _connection(store) as conn:
+        if alias is not None:
+            held = _one(conn.execute(read.alias, {"name": name, "alias": alias}).all())
+            if held is None:
+                return None
+            version = int(held.version)
         row = _one(conn.execute(read.version, {"name": name, "version": version}).all())
         if row is None:
             return None

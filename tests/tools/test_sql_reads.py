@@ -426,9 +426,9 @@ def test_the_tracking_reads_are_answered_without_mlflow(
     world: World, name: str, read: Callable[[Any, dict[str, str]], Any]
 ) -> None:
     """The plain cases are the lean reader's own answers, not a fallback's."""
-    engine = world.lean._engine("tracking")
-    assert engine is not None, f"the {name} read fell back to MLflow's store"
-    assert read(engine, world.runs) is not None
+    store = world.lean._store("tracking")
+    assert store is not None, f"the {name} read fell back to MLflow's store"
+    assert read(store, world.runs) is not None
 
 
 @pytest.mark.parametrize(
@@ -442,9 +442,9 @@ def test_the_tracking_reads_are_answered_without_mlflow(
 def test_the_version_read_answers_only_a_live_version(
     world: World, version: int, answered: bool
 ) -> None:
-    engine = world.lean._engine("registry")
-    assert engine is not None
-    assert (_read_version(engine, MODEL, version) is not None) is answered
+    store = world.lean._store("registry")
+    assert store is not None
+    assert (_read_version(store, MODEL, version) is not None) is answered
 
 
 @pytest.mark.parametrize(
@@ -490,20 +490,20 @@ def test_a_logged_model_search_is_answered_without_mlflow_within_one_page(
 
 
 def test_the_version_read_leaves_a_prompt_to_mlflow(world: World) -> None:
-    engine = world.lean._engine("registry")
-    assert _read_version(engine, "a-prompt", 1) is None
+    store = world.lean._store("registry")
+    assert _read_version(store, "a-prompt", 1) is None
 
 
 def test_make_client_reads_a_sql_store_lean_and_a_server_mlflows_way(sqlite_world: World) -> None:
     uri = sqlite_world.mlflow.tracking_uri
     local = make_client(uri)
     assert isinstance(local, SqlReadClient)
-    assert local._engine("tracking") is not None
-    assert local._engine("registry") is not None
+    assert local._store("tracking") is not None
+    assert local._store("registry") is not None
     # Nothing is asked of a server until a read: the REST store is built, not called.
     remote = make_client("http://127.0.0.1:9")
-    assert remote._engine("tracking") is None
-    assert remote._engine("registry") is None
+    assert remote._store("tracking") is None
+    assert remote._store("registry") is None
 
 
 def test_the_kept_statements_stay_bounded_and_the_newest_are_kept() -> None:
@@ -515,3 +515,30 @@ def test_the_kept_statements_stay_bounded_and_the_newest_are_kept() -> None:
     newest = ("bounded-test", _sql_reads._KEPT_STATEMENTS_MAX + 39)
     assert _sql_reads._kept_statement(newest) == f"statement {newest[1]}"
     assert _sql_reads._kept_statement(("bounded-test", 0)) is None
+
+
+@pytest.mark.parametrize(
+    ("table", "read"),
+    [
+        pytest.param("latest_metrics", lambda c, r: c.get_run(r), id="run"),
+        pytest.param("metrics", lambda c, r: c.get_metric_history(r, "loss"), id="history"),
+        pytest.param("tags", lambda c, r: c.search_runs(["0"], "tags.team = 'risk'"), id="search"),
+    ],
+)
+def test_a_database_failure_is_mlflows_error(
+    tmp_path: Path, table: str, read: Callable[[MlflowClient, str], Any]
+) -> None:
+    import sqlite3
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    theirs = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run_id = theirs.create_run("0").info.run_id
+    ours = SqlReadClient(uri, uri)
+    assert ours._store("tracking") is not None
+    with sqlite3.connect(tmp_path / "mlflow.db") as conn:
+        conn.execute(f"DROP TABLE {table}")
+    with pytest.raises(MlflowException) as expected:
+        read(theirs, run_id)
+    with pytest.raises(MlflowException) as found:
+        read(ours, run_id)
+    assert found.value.error_code == expected.value.error_code
