@@ -52,10 +52,10 @@ _TRACKING_STORE: Final = "mlflow.store.tracking.sqlalchemy_store"
 _REGISTRY_STORE: Final = "mlflow.store.model_registry.sqlalchemy_store"
 _DELETED_INTERNAL: Final = "Deleted_Internal"
 _LATEST_ALIAS: Final = "latest"
-# MLflow's own defaults for `search_runs` (`ViewType.ACTIVE_ONLY`, `SEARCH_MAX_RESULTS_DEFAULT`)
-# `search_model_versions` (`SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT`) and
-# `search_logged_models` (`SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT`),
-# written out so that defining the client does not import MLflow's entities.
+# MLflow's own defaults for `search_runs` (`ViewType.ACTIVE_ONLY`, `SEARCH_MAX_RESULTS_DEFAULT`),
+# `search_model_versions` (`SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT`) and `search_logged_models`
+# (`SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT`), written out so that defining the client does not
+# import MLflow's entities and stores.
 _ACTIVE_ONLY: Final = 1
 _SEARCH_MAX_RESULTS_DEFAULT: Final = 1000
 _SEARCH_VERSIONS_MAX_RESULTS_DEFAULT: Final = 10_000
@@ -82,9 +82,10 @@ def _connection(store: Any) -> Iterator[Any]:
 
 
 class SqlReadClient(MlflowClient):
-    """`MlflowClient`, with `get_run`, `get_metric_history`, `get_logged_model`,
-    `get_model_version` and `get_model_version_by_alias` read without MLflow's ORM when the store
-    is MLflow's SQL store.
+    """`MlflowClient`, whose point reads (`get_run`, `get_metric_history`, `get_logged_model`,
+    `get_model_version`, `get_model_version_by_alias`) and searches (`search_runs`,
+    `search_model_versions`, `search_logged_models`) skip MLflow's ORM when the store is exactly
+    MLflow's SQL store; every other method, and every read out of the plain case, is MLflow's.
 
     Args:
         tracking_uri: MLflow tracking URI.

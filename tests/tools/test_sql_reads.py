@@ -447,46 +447,47 @@ def test_the_version_read_answers_only_a_live_version(
     assert (_read_version(store, MODEL, version) is not None) is answered
 
 
+Search = Callable[[World, int], Any]
+
+
+def _runs_search(filter_string: str) -> Search:
+    def search(world: World, max_results: int) -> Any:
+        store = world.lean._tracking_client.store
+        experiments = [world.runs["experiment"]]
+        return _search_runs(
+            store, experiments, filter_string, ViewType.ACTIVE_ONLY, max_results, None
+        )
+
+    return search
+
+
+def _versions_search(world: World, max_results: int) -> Any:
+    store = world.lean._get_registry_client().store
+    return _search_versions(store, f"name = '{MODEL}'", max_results, None)
+
+
+def _models_search(world: World, max_results: int) -> Any:
+    store = world.lean._tracking_client.store
+    return _search_logged_models(store, [world.runs["experiment"]], None, max_results)
+
+
 @pytest.mark.parametrize(
-    ("filter_string", "max_results", "answered"),
+    ("search", "max_results", "answered"),
     [
-        pytest.param(f"{TARGET} = 'lean-reads/1'", 50, True, id="linked-runs"),
-        pytest.param(f"{TARGET} = 'lean-reads/9'", 50, True, id="none-found"),
-        pytest.param(f"{TARGET} LIKE 'lean-reads/%'", 1, False, id="more-than-a-page"),
+        pytest.param(_runs_search(f"{TARGET} = 'lean-reads/1'"), 50, True, id="linked-runs"),
+        pytest.param(_runs_search(f"{TARGET} = 'lean-reads/9'"), 50, True, id="runs-none-found"),
+        pytest.param(_runs_search(f"{TARGET} LIKE 'lean-reads/%'"), 1, False, id="runs-paged"),
+        pytest.param(_versions_search, 50, True, id="versions"),
+        pytest.param(_versions_search, 1, False, id="versions-paged"),
+        pytest.param(_models_search, 10, True, id="logged-models"),
+        pytest.param(_models_search, 1, False, id="logged-models-paged"),
     ],
 )
 def test_a_search_is_answered_without_mlflow_within_one_page(
-    world: World, filter_string: str, max_results: int, answered: bool
+    world: World, search: Search, max_results: int, answered: bool
 ) -> None:
-    store = world.lean._tracking_client.store
-    found = _search_runs(
-        store, [world.runs["experiment"]], filter_string, ViewType.ACTIVE_ONLY, max_results, None
-    )
-    assert (found is not None) is answered
-
-
-@pytest.mark.parametrize(
-    ("max_results", "answered"),
-    [pytest.param(50, True, id="one-page"), pytest.param(1, False, id="more-than-a-page")],
-)
-def test_a_version_search_is_answered_without_mlflow_within_one_page(
-    world: World, max_results: int, answered: bool
-) -> None:
-    store = world.lean._get_registry_client().store
-    found = _search_versions(store, f"name = '{MODEL}'", max_results, None)
-    assert (found is not None) is answered
-
-
-@pytest.mark.parametrize(
-    ("max_results", "answered"),
-    [pytest.param(10, True, id="one-page"), pytest.param(1, False, id="more-than-a-page")],
-)
-def test_a_logged_model_search_is_answered_without_mlflow_within_one_page(
-    world: World, max_results: int, answered: bool
-) -> None:
-    store = world.lean._tracking_client.store
-    found = _search_logged_models(store, [world.runs["experiment"]], None, max_results)
-    assert (found is not None) is answered
+    """A search in one page is the lean reader's own answer; a longer one is left to MLflow."""
+    assert (search(world, max_results) is not None) is answered
 
 
 def test_the_version_read_leaves_a_prompt_to_mlflow(world: World) -> None:
