@@ -56,8 +56,8 @@ _AUTH_CODES = frozenset({"UNAUTHENTICATED", "CUSTOMER_UNAUTHORIZED", "PERMISSION
 
 
 def make_client(tracking_uri: str, registry_uri: str | None = None) -> MlflowClient:
-    """An MLflow client bound to explicit URIs, whose point reads of a SQL store skip MLflow's
-    ORM (`tools._sql_reads`).
+    """An MLflow client bound to explicit URIs, whose reads and searches of a SQL store skip
+    MLflow's ORM (`tools._sql_reads`).
 
     The registry URI defaults to the tracking URI here, rather than inside MLflow, because MLflow's
     own default consults environment variables and process-global state.
