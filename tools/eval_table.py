@@ -51,8 +51,22 @@ def _native(value: Any) -> Any:
     return value
 
 
+def _json_row(row: list[Any]) -> list[Any]:
+    """`_native` of each value of a row `json.loads` made: only a NaN changes (JSON's values
+    have no `item`), so the row is kept as it is when it holds none."""
+    for value in row:
+        if value.__class__ is float and value != value:
+            return [None if v.__class__ is float and v != v else v for v in row]
+    return row
+
+
 def _validated(
-    path: str, columns: list[Any], rows: list[Any], check_columns: bool = True
+    path: str,
+    columns: list[Any],
+    rows: list[Any],
+    check_columns: bool = True,
+    *,
+    from_json: bool = False,
 ) -> EvalTable:
     if not columns or not all(isinstance(c, str) for c in columns):
         raise MalformedArtifactError(path, "'columns' must be a non-empty list of strings", _FIX)
@@ -70,7 +84,8 @@ def _validated(
             raise MalformedArtifactError(
                 path, f"row {index} does not have {len(columns)} values: {row!r:.200}", _FIX
             )
-        clean.append([_native(v) for v in row])
+        # Most of a table's parse went to `_native` on every value of a JSON table.
+        clean.append(_json_row(row) if from_json else [_native(v) for v in row])
     return EvalTable(path=path, columns=list(columns), rows=clean)
 
 
@@ -86,7 +101,7 @@ def _parse_json(path: str, data: bytes, check_columns: bool = True) -> EvalTable
     columns, rows = parsed["columns"], parsed["data"]
     if not isinstance(columns, list) or not isinstance(rows, list):
         raise MalformedArtifactError(path, "'columns' and 'data' must be lists", _FIX)
-    return _validated(path, columns, rows, check_columns)
+    return _validated(path, columns, rows, check_columns, from_json=True)
 
 
 def _parse_frame(path: str, data: bytes, kind: str, check_columns: bool = True) -> EvalTable:

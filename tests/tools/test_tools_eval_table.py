@@ -124,6 +124,29 @@ def test_parse_eval_table_missing_values_become_none() -> None:
         assert table.rows == [[1, 0.9, "n"], [0, None, None]], path
 
 
+@pytest.mark.parametrize(
+    "cells",
+    [
+        pytest.param('[1, 0.25, "eu"]', id="plain"),
+        pytest.param('[NaN, 0, "x"]', id="nan-first"),
+        pytest.param("[1, NaN, NaN]", id="nan-twice"),
+        pytest.param("[Infinity, -Infinity, -0.0]", id="infinite"),
+        pytest.param("[true, false, null]", id="bool-null"),
+        pytest.param('[[1, NaN], {"a": NaN}, 12345678901234567890]', id="nested-and-big"),
+        pytest.param('["NaN", "", 1e308]', id="strings"),
+    ],
+)
+def test_json_cells_are_what_the_general_conversion_makes(cells: str) -> None:
+    from tools.eval_table import _native
+
+    data = f'{{"columns": ["label", "score", "region"], "data": [{cells}]}}'.encode()
+    table = parse_eval_table("eval/predictions.json", data, check_columns=False)
+    expected = [_native(v) for v in json.loads(cells)]
+    assert len(table.rows) == 1
+    assert [repr(v) for v in table.rows[0]] == [repr(v) for v in expected]
+    assert [type(v) for v in table.rows[0]] == [type(v) for v in expected]
+
+
 def test_a_column_is_gathered_once_and_every_caller_gets_its_own_list() -> None:
     from tools.evidence import EvalTable
 
