@@ -117,7 +117,7 @@ def serve(
 
     typer.echo(f"pages: http://{settings.host}:{settings.port}/", err=True)
     uvicorn.run(
-        create_app(settings, freeze_heap=True),
+        create_app(settings, freeze_heap=True, reader_process=True),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -208,6 +208,9 @@ def worker(
         secret=settings.notify_secret.get_secret_value() if settings.notify_secret else None,
         attempts=settings.notify_attempts,
     )
+    from api.services import start_importance_process, stop_importance_process
+
+    reader = start_importance_process(settings)
     warm_up(service, freeze_heap=True)
     import psycopg
     from procrastinate.exceptions import ConnectorException
@@ -236,6 +239,7 @@ def worker(
         service.drain()
         notifier.flush()
         notifier.close()
+        stop_importance_process(reader)
 
 
 @token_app.command("create")

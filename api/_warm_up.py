@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from agents.untrusted import compile_patterns
 from api._cli_gc import settle_heap
-from tools import import_model_readers
+from tools import import_model_readers, importance_process_in_use
 
 if TYPE_CHECKING:
     from review.gate import GateService
@@ -17,11 +17,19 @@ __all__ = ["warm_up"]
 logger = logging.getLogger("promogate.api")
 
 
+def _model_readers() -> None:
+    # A process that reads model files in a child of its own never parses one itself: the
+    # child imports the readers, and this process's import would only compete with it.
+    if importance_process_in_use() is None:
+        import_model_readers()
+
+
 def warm_up(gate: GateService, *, freeze_heap: bool = False) -> None:
     """Build the ledger's schema check and the MLflow client, import the model file readers
-    (`tools.model_importance.import_model_readers`) and compile the screening's patterns
-    (`agents.untrusted.compile_patterns`), now, not in the first review; then, with
-    `freeze_heap`, freeze what the process holds (`api._cli_gc.settle_heap`).
+    (`tools.model_importance.import_model_readers`, unless a reader process reads model files)
+    and compile the screening's patterns (`agents.untrusted.compile_patterns`), now, not in the
+    first review; then, with `freeze_heap`, freeze what the process holds
+    (`api._cli_gc.settle_heap`).
 
     A step that fails is only logged: the first request that needs the part fails again and
     reports it.
@@ -29,7 +37,7 @@ def warm_up(gate: GateService, *, freeze_heap: bool = False) -> None:
     for what, step in (
         ("ledger", gate.ledger.head),
         ("MLflow client", lambda: gate.client),
-        ("model file readers", import_model_readers),
+        ("model file readers", _model_readers),
         ("screening patterns", compile_patterns),
     ):
         try:

@@ -36,7 +36,12 @@ from api.mlflow_events_service import install_mlflow_events
 from api.pages import router as pages_router
 from api.routers import gate, health, mlflow_webhook, overrides, promote, reviews
 from api.routers import metrics as metrics_router
-from api.services import build_review_service, configure_mlflow_environment
+from api.services import (
+    build_review_service,
+    configure_mlflow_environment,
+    start_importance_process,
+    stop_importance_process,
+)
 from api.settings import Settings, load_settings
 from api.signing import SigningMiddleware, signer_from_settings
 from ledger.errors import (
@@ -201,7 +206,11 @@ def _remote_jobs(gate_service: GateService, settings: Settings) -> JobQueue | No
 
 
 def create_app(
-    settings: Settings, *, service: ReviewService | None = None, freeze_heap: bool = False
+    settings: Settings,
+    *,
+    service: ReviewService | None = None,
+    freeze_heap: bool = False,
+    reader_process: bool = False,
 ) -> FastAPI:
     """The promogate HTTP API for one configuration.
 
@@ -212,6 +221,9 @@ def create_app(
         freeze_heap: The app is served by a process of its own (`promogate serve`): once it has
             warmed up, and again after its first review, what the process holds is frozen out of
             the collector's full collections (`api._cli_gc`).
+        reader_process: Read model files in a process of their own while the app serves, when
+            the settings allow it (`api.services.start_importance_process`): for a server
+            process, which outlives the child's start-up.
     """
     install_log_redaction()
     configure_mlflow_environment(settings)
@@ -249,6 +261,8 @@ def create_app(
             "allowed" if settings.allow_anonymous else "refused",
         )
         state.start()
+        # Started before the warm-up, so that the child imports while this process does.
+        reader = start_importance_process(settings) if reader_process else None
         warming = state.warm_up(freeze_heap=freeze_heap)
         events.start()
         anchors.start()
@@ -262,6 +276,7 @@ def create_app(
             state.stop()
             gate_service.drain()
             warming.join(_WARM_UP_JOIN_S)
+            stop_importance_process(reader)
 
     app = FastAPI(
         title="promogate",
@@ -308,4 +323,4 @@ def create_app(
 def app_from_environment() -> FastAPI:
     """The app configured from ``PROMOGATE_*`` environment variables (for ``uvicorn --factory``,
     which serves it from a process of its own)."""
-    return create_app(load_settings(), freeze_heap=True)
+    return create_app(load_settings(), freeze_heap=True, reader_process=True)

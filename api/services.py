@@ -4,7 +4,8 @@ Settings are read once, here; `review.ReviewService` and everything below it tak
 arguments. MLflow's HTTP client reads its timeouts only from the environment, so the front doors
 call `configure_mlflow_environment` once at start-up, before making a client; it also chooses
 the on-disk cache of model-file importances and, for a one-shot local review, of screenings
-(`configure_disk_cache`).
+(`configure_disk_cache`). Long-running servers also start the process that reads model files
+(`start_importance_process`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from review.service import ReviewConfig, ReviewObserver, ReviewService
 
 if TYPE_CHECKING:
     from policies.loader import LoadedPolicy
+    from tools.importance_process import ImportanceProcess
 
 __all__ = [
     "build_review_service",
@@ -28,6 +30,8 @@ __all__ = [
     "configure_mlflow_environment",
     "make_investigator",
     "review_config",
+    "start_importance_process",
+    "stop_importance_process",
 ]
 
 
@@ -71,6 +75,38 @@ def configure_disk_cache(settings: Settings, *, screenings: bool = False) -> Non
     use_screening_disk_cache(
         DiskCache(directory / "screenings", max_bytes=bound) if screenings else None
     )
+
+
+def start_importance_process(settings: Settings) -> ImportanceProcess | None:
+    """Start the model-file reader process the settings ask for (`tools.importance_process`)
+    and read model files in it from now on; None when they ask for none.
+
+    For a long-running process only: the child imports skops and scikit-learn as it starts,
+    about 3 s of the other core, which a one-shot review would wait for.
+    """
+    if not settings.model_file_process:
+        return None
+    from tools.importance_process import ImportanceProcess
+    from tools.model_importance import use_importance_process
+
+    process = ImportanceProcess(
+        memory_bytes=settings.model_file_process_memory_mb * 1024 * 1024,
+        timeout_s=settings.model_file_process_timeout_s,
+    )
+    process.start()
+    use_importance_process(process)
+    return process
+
+
+def stop_importance_process(process: ImportanceProcess | None) -> None:
+    """Read model files in this process again, and stop `process` (if any)."""
+    if process is None:
+        return
+    from tools.model_importance import importance_process_in_use, use_importance_process
+
+    if importance_process_in_use() is process:
+        use_importance_process(None)
+    process.close()
 
 
 def make_investigator(settings: Settings) -> Investigator:

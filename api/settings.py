@@ -268,6 +268,26 @@ class Settings(BaseSettings):
         "(importances, screenings).",
     )
 
+    # The process that reads model files for `serve` and `worker` (tools/importance_process.py).
+    model_file_process: bool = Field(
+        default=True,
+        description="Have `promogate serve` and `promogate worker` read model files' feature "
+        "importances in a warm child process of their own: on another core while the review "
+        "reads the rest, with its memory capped (false: in the serving process).",
+    )
+    model_file_process_memory_mb: int = Field(
+        default=4096,
+        ge=256,
+        description="Address-space cap of the model-file reader process, in MiB; a file that "
+        "needs more is recorded as unreadable.",
+    )
+    model_file_process_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long the model-file reader process may take for one file before it "
+        "is stopped and the file recorded as unreadable.",
+    )
+
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (None values are ignored).

@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     from policies.plausibility_rules import matching_pattern as matching_pattern
     from policies.plausibility_rules import plausibility_findings as plausibility_findings
     from policies.plausibility_rules import plausibility_request as plausibility_request
+    from policies.plausibility_rules import plausibility_request_for as plausibility_request_for
     from policies.plausibility_settings import (
         DEFAULT_POST_OUTCOME_PATTERNS as DEFAULT_POST_OUTCOME_PATTERNS,
     )
@@ -115,6 +116,7 @@ _EXPORTS: dict[str, str] = {
     "PlausibilityRequest": "policies.plausibility_rules",
     "plausibility_findings": "policies.plausibility_rules",
     "plausibility_request": "policies.plausibility_rules",
+    "plausibility_request_for": "policies.plausibility_rules",
     "PlausibilityRules": "policies.plausibility_settings",
     "select_policies": "policies.selector",
     "scan_request_for": "policies.security_checks",
@@ -198,6 +200,7 @@ __all__ = [
     "metric_names_for",
     "plausibility_findings",
     "plausibility_request",
+    "plausibility_request_for",
     "policy_json_schema",
     "review_config_change",
     "run_policy_tests",

@@ -24,7 +24,7 @@ from policies.decision import Finding
 from policies.loader import LoadedPolicy
 from policies.plausibility_settings import UNEXPLAINED_MOVE, GainLimit, PlausibilityRules
 from policies.result import CheckResult, CheckStatus, PolicyVerdict
-from tools.evidence import EvidenceBundle
+from tools.evidence import EvidenceBundle, VersionEvidence
 
 __all__ = [
     "DEFAULT_PLAUSIBILITY_METRICS",
@@ -34,6 +34,7 @@ __all__ = [
     "matching_pattern",
     "plausibility_findings",
     "plausibility_request",
+    "plausibility_request_for",
 ]
 
 #: Scores in [0, 1] (higher is better) questioned by default when both versions log them: they do
@@ -114,11 +115,25 @@ def plausibility_request(
         policies: All loaded policies.
         bundle: The gathered evidence (for selecting the policies that apply).
     """
+    return plausibility_request_for(policies, bundle.candidate, bundle.target_alias)
+
+
+def plausibility_request_for(
+    policies: Sequence[LoadedPolicy], candidate: VersionEvidence, target_alias: str
+) -> PlausibilityRequest | None:
+    """`plausibility_request` for a candidate and target alias, before the rest of the evidence
+    is gathered (policies select by the version's name, number and tags, and the alias).
+
+    Args:
+        policies: All loaded policies.
+        candidate: The candidate version (its registry fields are enough).
+        target_alias: The alias the candidate is to be promoted to.
+    """
     from policies.selector import select_policies
 
     selected = [
         p.policy
-        for p in select_policies(policies, bundle.candidate, bundle.target_alias)
+        for p in select_policies(policies, candidate, target_alias)
         if p.policy.plausibility.enabled
     ]
     if not selected:

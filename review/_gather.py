@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from policies.evidence_mapping import applicable_mapping, metric_names_for
 from policies.loader import LoadedPolicy
-from review._plausibility_evidence import with_plausibility_evidence
+from review._plausibility_evidence import start_importance_reads, with_plausibility_evidence
 from review.artifact_security import with_artifact_scan
 from tools.collector import collect_bundle
 from tools.errors import BackendUnavailableError
@@ -46,16 +46,28 @@ def gather_evidence(
     target_alias: str = "champion",
     baseline_alias: str | None = "champion",
     timeout_s: float = 30.0,
+    read_ahead: bool = True,
 ) -> EvidenceBundle:
     """Resolve the candidate and baseline and gather their evidence (`policies` say which
     metric histories to read, and whether to scan the candidate's artifacts; nothing is
-    evaluated here).
+    evaluated here). With `read_ahead`, the model files' reads start first
+    (`start_importance_reads`); false when the caller started them.
 
     Raises:
         ToolError: The model, version or alias is unknown, or MLflow failed or timed out while
             the evidence was read (a policy that does not need the unreadable source would
             otherwise approve without it, so nothing is decided on such evidence).
     """
+    if read_ahead:
+        # Model files are parsed on another core while the rest is read (by a reader process).
+        start_importance_reads(
+            client,
+            model,
+            ref,
+            policies,
+            target_alias=target_alias,
+            baseline_alias=baseline_alias,
+        )
     bundle = collect_bundle(
         client,
         model,

@@ -4,30 +4,130 @@ and what both versions' logged models say about their inputs.
 Importances are read through `tools.model_importance`, which loads only skops files with the
 types every applying policy trusts and never unpickles; anything else is recorded as unavailable
 with the reason. The version history and the importances join the evidence (and its digest).
+
+When model files are read in a process of their own (`tools.importance_process`), the review
+starts both versions' reads before it gathers anything else (`start_importance_reads`), so the
+files are parsed on another core while the rest is read and compared; this step then finds the
+answers read or waits for the reads under way.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from policies.loader import LoadedPolicy
-from policies.plausibility_rules import PlausibilityRequest, plausibility_request
+from policies.plausibility_rules import (
+    PlausibilityRequest,
+    plausibility_request,
+    plausibility_request_for,
+)
 from tools.artifact_scan import artifact_source
+from tools.collector import resolve_versions
 from tools.evidence import EvidenceBundle, VersionEvidence
-from tools.model_importance import read_feature_importances
+from tools.model_importance import (
+    importance_process_in_use,
+    read_feature_importances,
+    start_reading_importances,
+)
 from tools.plausibility_models import FeatureImportances
 from tools.version_history import read_version_history
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["with_plausibility_evidence"]
+__all__ = ["start_importance_reads", "with_plausibility_evidence"]
 
 logger = logging.getLogger("promogate.review")
+
+# Threads that hand files to the reader process and wait for its answers.
+_ahead: ThreadPoolExecutor | None = None
+_ahead_lock = threading.Lock()
+# The versions (by number) whose files this process has read ahead, newest last, bounded: the
+# checks cost a gate that reuses a decision about 10 ms, so a version is read ahead once.
+_read_ahead: OrderedDict[tuple[str, int, str, str | None], None] = OrderedDict()
+_READ_AHEAD_VERSIONS: Final = 4096
+
+
+def start_importance_reads(
+    client: MlflowClient,
+    model: str,
+    ref: str | int,
+    policies: Sequence[LoadedPolicy],
+    *,
+    target_alias: str,
+    baseline_alias: str | None,
+) -> int:
+    """Start reading the candidate's and the baseline's importances, when model files are read
+    in a process of their own (`tools.importance_process`); returns how many reads started.
+
+    The files are read and hashed here, in the caller's thread (work the review would do later
+    anyway), and handed to the reader process from a thread that waits for its answers: the
+    files are parsed on another core while the caller goes on. Files whose importances are
+    kept start nothing. A version asked for by number is read ahead once per process (with the
+    same target and baseline aliases): a later gate of it reuses a decision, or its review
+    finds the importances kept, or reads them itself (a file replaced since, a policy that now
+    trusts other types), only without the head start.
+
+    The reads take the arguments `with_plausibility_evidence` will (the policies that apply to
+    the version as the registry describes it), so that step finds their answers kept, or waits
+    for them; a read started with other arguments (a tag changed in between) is only wasted.
+    Nothing here fails a review: what cannot be read is read again, and reported, by the review.
+
+    Args:
+        client: The gathering's MLflow client.
+        model: Registered model name.
+        ref: The candidate's version number or ``@alias``.
+        policies: Every loaded policy.
+        target_alias: The alias the promotion would move.
+        baseline_alias: The baseline's alias (or ``v<N>``), None for no baseline.
+    """
+    if importance_process_in_use() is None:
+        return 0
+    number = ref if isinstance(ref, int) else int(ref) if ref.isdigit() else None
+    global _ahead  # one pool per process, made on first use
+    with _ahead_lock:
+        if number is not None:
+            seen = (model, number, target_alias, baseline_alias)
+            if seen in _read_ahead:
+                _read_ahead.move_to_end(seen)
+                return 0
+            _read_ahead[seen] = None
+            if len(_read_ahead) > _READ_AHEAD_VERSIONS:
+                _read_ahead.popitem(last=False)
+        if _ahead is None:
+            _ahead = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promogate-importances")
+        pool = _ahead
+    started = 0
+    try:
+        resolved, resolved_baseline = resolve_versions(client, model, ref, baseline_alias)
+        if resolved_baseline is None:
+            return 0
+        candidate, baseline = (
+            VersionEvidence(**version.model_dump(exclude={"status"}))
+            for version in (resolved, resolved_baseline)
+        )
+        request = plausibility_request_for(policies, candidate, target_alias)
+        if request is None:
+            return 0
+        for version in (candidate, baseline):
+            source = artifact_source(version.source, version.model_id, version.run_id)
+            if source is not None and start_reading_importances(
+                client,
+                source,
+                allowed_formats=request.allowed_formats,
+                trusted_types=request.trusted_types,
+                run_in=pool,
+            ):
+                started += 1
+    except Exception:  # the review reads again and reports what fails
+        logger.debug("reading %s %s's importances ahead failed", model, ref, exc_info=True)
+    return started
 
 
 def _importances(

@@ -54,6 +54,7 @@ from review._fingerprint import (
 )
 from review._followups import Followups
 from review._gather import history_keys_for
+from review._plausibility_evidence import start_importance_reads
 from review._publish import set_version_tags
 from review._trust import (
     approver_shortfall,
@@ -252,17 +253,26 @@ class GateService:
         newest: Future[FingerprintMatch | None] | None = None
         active: Future[list[Override]] | None = None
 
-        def read_ledger() -> None:
+        def meanwhile(policies: list[LoadedPolicy]) -> None:
             nonlocal newest, active
-            if number is None or not 1 <= number <= _MAX_VERSION:
-                return
-            newest = self._ledger_reads.submit(
-                match_fingerprint, self.ledger, model, number, target, None, FINGERPRINT_FORMAT
-            )
-            # So are its active overrides, which a reused decision that does not approve needs;
-            # they are judged at the moment the gate was asked.
-            active = self._ledger_reads.submit(
-                self.ledger.active_overrides, model, number, target_alias=target, at=created_at
+            if number is not None and 1 <= number <= _MAX_VERSION:
+                newest = self._ledger_reads.submit(
+                    match_fingerprint, self.ledger, model, number, target, None, FINGERPRINT_FORMAT
+                )
+                # So are its active overrides, which a reused decision that does not approve
+                # needs; they are judged at the moment the gate was asked.
+                active = self._ledger_reads.submit(
+                    self.ledger.active_overrides, model, number, target_alias=target, at=created_at
+                )
+            # A fresh review's model files are parsed (in the reader process, when there is
+            # one) while the fingerprint is taken; a reused decision's are kept, and found so.
+            start_importance_reads(
+                reads,
+                model,
+                ref,
+                policies,
+                target_alias=target,
+                baseline_alias=self.config.baseline_alias,
             )
 
         # The fingerprint taken before the evidence is read reads through the gathering's
@@ -270,14 +280,16 @@ class GateService:
         # one by one) is not read again. Any change after it shows in the fingerprint taken
         # after the decision, which then is not recorded.
         reads = read_once(self.client)
-        taken = self._fingerprint(model, ref, target, meanwhile=read_ledger, reads=reads)
+        taken = self._fingerprint(model, ref, target, meanwhile=meanwhile, reads=reads)
         fingerprint = taken[0] if taken is not None else None
         if taken is not None:
             reused = self._reuse_by_fingerprint(*taken, target, newest=newest, active=active)
             if reused is not None:
                 return reused
         try:
-            evidence = self.reviews.gather(model, ref, target_alias=target, reads=reads)
+            evidence = self.reviews.gather(
+                model, ref, target_alias=target, reads=reads, read_ahead=False
+            )
         except (PolicyError, ToolError) as exc:
             decision = self.reviews.record_failure(
                 model,
@@ -376,20 +388,20 @@ class GateService:
         ref: str | int,
         target: str,
         *,
-        meanwhile: Callable[[], None] | None = None,
+        meanwhile: Callable[[list[LoadedPolicy]], None] | None = None,
         reads: MlflowClient | None = None,
     ) -> tuple[EvidenceFingerprint, list[LoadedPolicy]] | None:
         """The fingerprint, and the policies it was taken under (None: none can be taken).
 
-        `meanwhile` is called once the registry reads are on their way (not at all when the
-        fingerprint fails before them); `reads` is the client to read through (this service's
-        when None)."""
+        `meanwhile` is called with the policies once the registry reads are on their way (not
+        at all when the fingerprint fails before them); `reads` is the client to read through
+        (this service's when None)."""
         taken: list[LoadedPolicy] = []
 
         def policy_state() -> PolicyState:
-            if meanwhile is not None:
-                meanwhile()
             policies, files = self._policy_snapshots.current()
+            if meanwhile is not None:
+                meanwhile(policies)
             taken.extend(policies)
             return PolicyState(policies, files, history_keys_for(policies, model))
 

@@ -152,11 +152,13 @@ class ReviewService:
         target_alias: str | None = None,
         baseline_alias: str | None = None,
         reads: MlflowClient | None = None,
+        read_ahead: bool = True,
     ) -> EvaluatedEvidence:
         """The version's current evidence (resolve, gather) and the policies' verdict on it.
 
         `reads` is a `tools.read_once` client that already holds reads of this gathering (the
-        gate's fingerprint, taken just before); a new one when None.
+        gate's fingerprint, taken just before); a new one when None. `read_ahead` false: the
+        caller started the model files' reads already (`start_importance_reads`).
 
         Raises:
             PolicyError: The policies cannot be loaded.
@@ -172,6 +174,7 @@ class ReviewService:
             target_alias=target_alias or self.config.target_alias,
             baseline_alias=baseline_alias or self.config.baseline_alias,
             timeout_s=self.config.evidence_timeout_s,
+            read_ahead=read_ahead,
         )
         return evaluate_evidence(bundle, policies)
 

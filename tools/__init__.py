@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         collect_version as collect_version,
     )
     from tools.collector import evidence_tags as evidence_tags
+    from tools.collector import resolve_versions as resolve_versions
     from tools.databricks_probes import (
         skip_databricks_header_probes as skip_databricks_header_probes,
     )
@@ -124,11 +125,15 @@ if TYPE_CHECKING:
         merge_mappings as merge_mappings,
     )
     from tools.file_hashes import FileHashes as FileHashes
+    from tools.importance_process import ImportanceProcess as ImportanceProcess
     from tools.installed_versions import installed_version as installed_version
     from tools.model_importance import import_model_readers as import_model_readers
+    from tools.model_importance import importance_process_in_use as importance_process_in_use
     from tools.model_importance import load_skops_importances as load_skops_importances
     from tools.model_importance import read_feature_importances as read_feature_importances
+    from tools.model_importance import start_reading_importances as start_reading_importances
     from tools.model_importance import use_importance_disk_cache as use_importance_disk_cache
+    from tools.model_importance import use_importance_process as use_importance_process
     from tools.model_signature import SIGNATURE_FILE as SIGNATURE_FILE
     from tools.model_signature import SignerSpec as SignerSpec
     from tools.model_signature import sign_model_directory as sign_model_directory
@@ -284,6 +289,11 @@ _EXPORTS: dict[str, str] = {
     "import_model_readers": "tools.model_importance",
     "load_skops_importances": "tools.model_importance",
     "read_feature_importances": "tools.model_importance",
+    "ImportanceProcess": "tools.importance_process",
+    "importance_process_in_use": "tools.model_importance",
+    "resolve_versions": "tools.collector",
+    "start_reading_importances": "tools.model_importance",
+    "use_importance_process": "tools.model_importance",
     "FileHashes": "tools.file_hashes",
     "journal_in_wal": "tools.sqlite_journal",
     "every_page": "tools.client",
@@ -439,6 +449,7 @@ __all__ = [
     "EvidenceOrigin",
     "FeatureImportances",
     "FileHashes",
+    "ImportanceProcess",
     "InvalidVersionRefError",
     "ManifestTooLargeError",
     "MetricName",
@@ -481,6 +492,7 @@ __all__ = [
     "find_eval_table",
     "find_pickles",
     "import_model_readers",
+    "importance_process_in_use",
     "install_log_redaction",
     "installed_version",
     "is_config_artifact",
@@ -523,6 +535,7 @@ __all__ = [
     "registered_aliases",
     "registered_model_names",
     "resolve_version",
+    "resolve_versions",
     "scan_model_artifacts",
     "scan_pickles",
     "search_earlier_versions",
@@ -531,8 +544,10 @@ __all__ = [
     "segment_metrics_from_table",
     "sign_model_directory",
     "skip_databricks_header_probes",
+    "start_reading_importances",
     "table_metric_name",
     "use_importance_disk_cache",
+    "use_importance_process",
     "value_text",
     "verify_model_directory",
     "version_holding",

@@ -75,6 +75,7 @@ __all__ = [
     "collect_resolved",
     "collect_version",
     "evidence_tags",
+    "resolve_versions",
 ]
 
 logger = logging.getLogger("promogate.tools")
@@ -587,6 +588,30 @@ def collect_version(
     )
 
 
+def resolve_versions(
+    client: MlflowClient, model: str, ref: str | int, baseline_alias: str | None
+) -> tuple[ResolvedVersion, ResolvedVersion | None]:
+    """The candidate `ref` and its baseline, as `collect_bundle` finds them (no baseline when the
+    alias is None, held by no version or by the candidate itself).
+
+    Raises:
+        ToolError: As `collect_bundle`'s resolution.
+    """
+    candidate = resolve_version(client, model, ref)
+    baseline: ResolvedVersion | None = None
+    if baseline_alias is not None:
+        # `v<N>` pins the baseline to a version (MLflow reserves such names, so no alias has one).
+        pinned = re.fullmatch(r"v(\d+)", baseline_alias)
+        if pinned is not None:
+            if int(pinned[1]) != candidate.version:
+                baseline = resolve_version(client, model, int(pinned[1]))
+        else:
+            holder = version_holding(client, model, baseline_alias)
+            if holder is not None and int(holder.version) != candidate.version:
+                baseline = resolved_from(model, holder)
+    return candidate, baseline
+
+
 def collect_bundle(
     client: MlflowClient,
     model: str,
@@ -624,19 +649,7 @@ def collect_bundle(
         InvalidVersionRefError: `ref` is neither a version number nor ``@alias``.
         BackendUnavailableError: The registry cannot be reached.
     """
-    candidate = resolve_version(client, model, ref)
-    baseline: ResolvedVersion | None = None
-    if baseline_alias is not None:
-        # `v<N>` pins the baseline to a version (MLflow reserves such names, so no alias has one).
-        pinned = re.fullmatch(r"v(\d+)", baseline_alias)
-        if pinned is not None:
-            if int(pinned[1]) != candidate.version:
-                baseline = resolve_version(client, model, int(pinned[1]))
-        else:
-            holder = version_holding(client, model, baseline_alias)
-            if holder is not None and int(holder.version) != candidate.version:
-                baseline = resolved_from(model, holder)
-
+    candidate, baseline = resolve_versions(client, model, ref, baseline_alias)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promogate-version")
     try:
         options: dict[str, Any] = {

@@ -16,9 +16,10 @@ reach engineers through the CLI, the API and the PR bot verbatim::
     ├── BackendUnavailableError         MLflow unreachable, 5xx, timeout (retried when transient)
     ├── BackendRequestError             MLflow refused the request (4xx other than not-found)
     │   └── MissingStoreError(uri)      a sqlite:/// store whose file does not exist (never created)
-    └── ArtifactError(path)
-        ├── MalformedArtifactError(path)  an artifact that cannot be parsed
-        └── ArtifactTooLargeError(path)   an artifact over the size cap
+    ├── ArtifactError(path)
+    │   ├── MalformedArtifactError(path)  an artifact that cannot be parsed
+    │   └── ArtifactTooLargeError(path)   an artifact over the size cap
+    └── ReaderProcessError              the model-file reader process ended, failed or timed out
 
 Importing this module is cheap: it does not import mlflow.
 """
@@ -42,6 +43,7 @@ __all__ = [
     "MissingStoreError",
     "ModelNotFoundError",
     "NotFoundError",
+    "ReaderProcessError",
     "RunNotFoundError",
     "ToolError",
     "UnsearchableValueError",
@@ -243,3 +245,8 @@ class MissingStoreError(BackendRequestError):
             "pass the URI of your MLflow store with --tracking-uri or PROMOGATE_TRACKING_URI "
             "(or run from the directory that holds mlflow.db)",
         )
+
+
+class ReaderProcessError(ToolError):
+    """The process that reads model files (`tools.importance_process`) gave no answer: it ended,
+    ran out of memory, answered in a form it never uses, or did not answer in time."""

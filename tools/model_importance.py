@@ -31,8 +31,11 @@ import io
 import logging
 import os
 import stat
+import threading
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,9 +43,10 @@ from typing import TYPE_CHECKING, Any
 from tools._mlmodel import MLmodelParseError, parse_mlmodel
 from tools.artifacts import ArtifactOwner, LoggedModelRepository, download_artifact
 from tools.disk_cache import DiskCache, producer_fingerprint
-from tools.errors import ToolError
+from tools.errors import ReaderProcessError, ToolError
 from tools.evidence_cache import IMPORTANCE_CACHE_BYTES, ByteBoundedCache, content_key
 from tools.file_hashes import FileHashes
+from tools.importance_process import ImportanceProcess
 from tools.installed_versions import installed_version
 from tools.plausibility_models import FeatureImportances, ImportanceKind
 
@@ -55,10 +59,13 @@ __all__ = [
     "IMPORTANCE_MAX_BYTES",
     "import_model_readers",
     "importance_disk_cache",
+    "importance_process_in_use",
     "importances_from_estimator",
     "load_skops_importances",
     "read_feature_importances",
+    "start_reading_importances",
     "use_importance_disk_cache",
+    "use_importance_process",
 ]
 
 logger = logging.getLogger("promogate.tools")
@@ -83,6 +90,13 @@ _PRODUCER_SOURCES = (Path(__file__), Path(__file__).with_name("plausibility_mode
 
 # None: importances are kept in memory only (the default; front doors choose from settings).
 _disk_cache: DiskCache | None = None
+# None: files are read in this process (the default; long-running front doors start one).
+_process: ImportanceProcess | None = None
+
+# The reads under way, by their cache key: a second asker (a review whose reads were started
+# ahead of it, or two reviews of one version) waits for the first instead of reading again.
+_reading: dict[bytes, Future[FeatureImportances]] = {}
+_reading_lock = threading.Lock()
 
 
 def use_importance_disk_cache(cache: DiskCache | None) -> None:
@@ -102,6 +116,21 @@ def use_importance_disk_cache(cache: DiskCache | None) -> None:
 def importance_disk_cache() -> DiskCache | None:
     """The on-disk cache importances are kept in, if one is in use."""
     return _disk_cache
+
+
+def use_importance_process(process: ImportanceProcess | None) -> None:
+    """Read model files in `process` (`tools.importance_process`), or (None) in this process.
+
+    Args:
+        process: The reader process, or None to read here again.
+    """
+    global _process  # one per process, as the disk cache; set at start-up and at shutdown
+    _process = process
+
+
+def importance_process_in_use() -> ImportanceProcess | None:
+    """The process model files are read in, if one is in use."""
+    return _process
 
 
 def import_model_readers() -> None:
@@ -236,9 +265,73 @@ def _importances_of_file(
     found = _kept_importances(key)
     if found is not None:
         return found
-    found = _load_skops_importances(
-        data, trusted_types=trusted_types, source=source, model_file=model_file
+    return _read_once(
+        key,
+        lambda: _read_and_keep(
+            key, data, trusted_types=trusted_types, source=source, model_file=model_file
+        ),
     )
+
+
+def _read_once(key: bytes, read: Callable[[], FeatureImportances]) -> FeatureImportances:
+    """`read()`, or the answer of the same read already under way."""
+    with _reading_lock:
+        under_way = _reading.get(key)
+        if under_way is None:
+            mine: Future[FeatureImportances] = Future()
+            _reading[key] = mine
+    if under_way is not None:
+        return under_way.result()
+    return _finish(key, mine, read)
+
+
+def _claim(key: bytes) -> Future[FeatureImportances] | None:
+    """A future for the read under `key`, which the caller must `_finish`; None when one is
+    under way."""
+    with _reading_lock:
+        if key in _reading:
+            return None
+        mine: Future[FeatureImportances] = Future()
+        _reading[key] = mine
+        return mine
+
+
+def _finish(
+    key: bytes, mine: Future[FeatureImportances], read: Callable[[], FeatureImportances]
+) -> FeatureImportances:
+    """Run the claimed read, and give its answer (or failure) to those waiting for it."""
+    try:
+        found = read()
+    except BaseException as exc:
+        mine.set_exception(exc)
+        raise
+    finally:
+        with _reading_lock:
+            del _reading[key]
+    mine.set_result(found)
+    return found
+
+
+def _read_and_keep(
+    key: bytes, data: bytes, *, trusted_types: Sequence[str], source: str, model_file: str
+) -> FeatureImportances:
+    """Read the file here or in the reader process, and keep the answer; a reader process that
+    gave none makes the importances unavailable, and that is not kept (the next review reads
+    the file again)."""
+    process = _process
+    if process is None:
+        found = _load_skops_importances(
+            data, trusted_types=trusted_types, source=source, model_file=model_file
+        )
+    else:
+        try:
+            found = process.read(
+                data, trusted_types=trusted_types, source=source, model_file=model_file
+            )
+        except ReaderProcessError as exc:
+            logger.warning("the importances of %s were not read: %s", source, exc)
+            fields = {"serialization_format": "skops", "model_file": model_file}
+            return _unavailable(source, f"the model file could not be read: {exc}", **fields)
     disk = _disk_cache
     if disk is not None:
         _to_disk(disk, key, found)
@@ -397,6 +490,83 @@ def read_feature_importances(
         trusted_types: skops types the policy trusts beyond skops' defaults.
         max_bytes: Largest model file that is loaded.
     """
+    found = _prepared_read(
+        client,
+        source,
+        allowed_formats=allowed_formats,
+        trusted_types=trusted_types,
+        max_bytes=max_bytes,
+    )
+    if isinstance(found, _Unread):
+        found = _read_once(found.key, found.read)
+    logger.debug("importances of %s: %s", source, "read" if found.available else found.reason)
+    return found
+
+
+def start_reading_importances(
+    client: MlflowClient,
+    source: str,
+    *,
+    allowed_formats: Sequence[str],
+    trusted_types: Sequence[str],
+    run_in: Executor,
+    max_bytes: int = IMPORTANCE_MAX_BYTES,
+) -> bool:
+    """Start what `read_feature_importances` with the same arguments will ask for: the model
+    file is read and hashed in this thread, its importances read in `run_in` (a thread that
+    mostly waits for the reader process, `use_importance_process`). A later
+    `read_feature_importances` finds them kept, or waits for this read.
+
+    Never raises for what the model is (as `read_feature_importances`).
+
+    Args:
+        client: MLflow client.
+        source: `models:/m-...` or `runs:/<run_id>/<path>`.
+        allowed_formats: Serialization formats the policy allows.
+        trusted_types: skops types the policy trusts beyond skops' defaults.
+        run_in: Where the importances are read.
+        max_bytes: Largest model file that is loaded.
+
+    Returns:
+        Whether a read was started (False: the answer is known already, or a read of the same
+        file is under way).
+    """
+    found = _prepared_read(
+        client,
+        source,
+        allowed_formats=allowed_formats,
+        trusted_types=trusted_types,
+        max_bytes=max_bytes,
+    )
+    if not isinstance(found, _Unread):
+        return False
+    mine = _claim(found.key)
+    if mine is None:
+        return False
+    run_in.submit(_finish, found.key, mine, found.read)
+    return True
+
+
+@dataclass(frozen=True)
+class _Unread:
+    """A model file whose importances are neither kept nor being read: `read()` reads them
+    (and keeps them under `key`)."""
+
+    key: bytes
+    read: Callable[[], FeatureImportances]
+
+
+def _prepared_read(
+    client: MlflowClient,
+    source: str,
+    *,
+    allowed_formats: Sequence[str],
+    trusted_types: Sequence[str],
+    max_bytes: int,
+) -> FeatureImportances | _Unread:
+    """The importances when they are known without parsing the model file (kept, or
+    unavailable), else the read that parses it; the file is read and hashed here unless its
+    hash is kept."""
     owner = _owner(source)
     if owner is None:
         return _unavailable(source, f"{source!r} is not a logged model or runs:/ source")
@@ -441,35 +611,47 @@ def read_feature_importances(
             "the policy does not allow the skops format, so the model was not loaded",
             **fields,
         )
-    if not flavor.model_file:
+    model_file = flavor.model_file
+    if not model_file:
         return _unavailable(source, "MLmodel names no model file for the sklearn flavor", **fields)
     # A file on this machine whose `stat` did not change since it was hashed is not read again.
-    local = (
-        _local_file(repository, path(flavor.model_file), max_bytes)
-        if repository is not None
-        else None
-    )
-    known = _MODEL_FILE_HASHES.known(*local) if local is not None else None
-    if known is not None:
-        kept = _kept_importances(_importance_key(known, trusted_types, source, flavor.model_file))
-        if kept is not None:
-            return kept
-    try:
-        data = download_artifact(
-            client,
-            kind,
-            owner_id,
-            path(flavor.model_file),
-            max_bytes=max_bytes,
-            repository=repository,
+    local = _local_file(repository, path(model_file), max_bytes) if repository else None
+
+    def download() -> FeatureImportances | _Unread:
+        try:
+            data = download_artifact(
+                client,
+                kind,
+                owner_id,
+                path(model_file),
+                max_bytes=max_bytes,
+                repository=repository,
+            )
+        except ToolError as exc:
+            return _unavailable(source, f"the model file could not be read: {exc}", **fields)
+        digest = hashlib.sha256(data).hexdigest()
+        if local is not None:
+            _MODEL_FILE_HASHES.remember(*local, digest)
+        key = _importance_key(digest, trusted_types, source, model_file)
+        return _kept_importances(key) or _Unread(
+            key,
+            lambda: _read_and_keep(
+                key, data, trusted_types=trusted_types, source=source, model_file=model_file
+            ),
         )
-    except ToolError as exc:
-        return _unavailable(source, f"the model file could not be read: {exc}", **fields)
-    digest = hashlib.sha256(data).hexdigest()
-    if local is not None:
-        _MODEL_FILE_HASHES.remember(*local, digest)
-    result = _importances_of_file(
-        data, digest, trusted_types=trusted_types, source=source, model_file=flavor.model_file
-    )
-    logger.debug("importances of %s: %s", source, "read" if result.available else result.reason)
-    return result
+
+    known = _MODEL_FILE_HASHES.known(*local) if local is not None else None
+    if known is None:
+        return download()
+    key = _importance_key(known, trusted_types, source, model_file)
+
+    def read_downloaded() -> FeatureImportances:
+        # Run by whoever holds the read under `key`. Bytes that changed since they were hashed
+        # are read under their own digest's key, as any other file.
+        found = download()
+        if not isinstance(found, _Unread):
+            return found
+        return found.read() if found.key == key else _read_once(found.key, found.read)
+
+    # The bytes are read when they are parsed (a read under way of the same file needs none).
+    return _kept_importances(key) or _Unread(key, read_downloaded)

@@ -78,3 +78,51 @@ def test_the_disk_cache_holds_screenings_only_for_a_one_shot_process(
     for name in expected:
         cache = caches[name]
         assert cache is not None and cache.directory == tmp_path / "cache" / name
+
+
+@pytest.mark.parametrize(
+    ("reader_process", "setting", "expected"),
+    [
+        (True, "true", "a child while serving, then here; the child stopped"),
+        (True, "false", "reading here"),
+        (False, "true", "reading here"),
+    ],
+    ids=["server", "server-setting-off", "not-a-server"],
+)
+def test_a_server_reads_model_files_in_a_child_it_stops(
+    own_interpreter: Callable[[str], str],
+    tmp_path: Path,
+    reader_process: bool,
+    setting: str,
+    expected: str,
+) -> None:
+    out = own_interpreter(
+        f"""
+        import os
+        from fastapi.testclient import TestClient
+        from api.app import create_app
+        from api.settings import Settings
+        from tools.model_importance import importance_process_in_use
+
+        settings = Settings(
+            tracking_uri={f"sqlite:///{tmp_path / 'mlflow.db'}"!r},
+            ledger_url={f"sqlite:///{tmp_path / 'ledger.db'}"!r},
+            model_file_process={setting == "true"!r},
+            disk_cache=False,
+        )
+        with TestClient(create_app(settings, reader_process={reader_process!r})):
+            process = importance_process_in_use()
+            pid = process.pid if process is not None else None
+        if process is None:
+            print("reading here")
+        else:
+            try:
+                os.kill(pid, 0)
+                left = "left running"
+            except ProcessLookupError:
+                left = "stopped"
+            after = "here" if importance_process_in_use() is None else "still the child"
+            print(f"a child while serving, then {{after}}; the child {{left}}")
+        """
+    )
+    assert out.splitlines()[-1] == expected

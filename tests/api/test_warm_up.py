@@ -49,18 +49,31 @@ def test_a_ledger_down_at_start_is_logged_and_the_gate_still_refuses(
     assert response.json()["kind"] == "ledger_unavailable"
 
 
-def test_the_warm_up_imports_the_model_file_readers_and_compiles_the_screening() -> None:
+@pytest.mark.parametrize(
+    ("with_reader_process", "imported"),
+    [(False, True), (True, False)],
+    ids=["reads-here", "reader-process"],
+)
+def test_the_warm_up_imports_the_model_file_readers_and_compiles_the_screening(
+    with_reader_process: bool, imported: bool
+) -> None:
     """In a process of its own, so that nothing imported them before: without the warm-up, the
-    first review that reads a model file imports skops and scikit-learn inside a request."""
-    script = """
+    first review that reads a model file imports skops and scikit-learn inside a request. A
+    process whose model files are read by a reader process never parses one: it leaves the
+    import to the child."""
+    script = f"""
 import sys
 from types import SimpleNamespace
 from api._warm_up import warm_up
+from tools.importance_process import ImportanceProcess
+from tools.model_importance import use_importance_process
 readers = ("skops.io", "skops.io._audit", "sklearn")
 assert not any(name in sys.modules for name in readers), sorted(sys.modules)
+if {with_reader_process!r}:
+    use_importance_process(ImportanceProcess())  # never started: no read is asked of it
 warm_up(SimpleNamespace(ledger=SimpleNamespace(head=lambda: None), client=None))
-missing = [name for name in readers if name not in sys.modules]
-assert not missing, missing
+found = [name in sys.modules for name in readers]
+assert found == [{imported!r}] * len(readers), found
 from agents._untrusted_detectors import _intents, _pressure
 assert _intents.cache_info().currsize == _pressure.cache_info().currsize == 1
 """
