@@ -151,6 +151,18 @@ def reviewer_depth_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(scope="session")
+def importance_reader() -> Iterator[Any]:
+    """A real model-file reader process (`tools.importance_process`), started once per session:
+    its child imports skops and scikit-learn, about 3 s."""
+    from tools.importance_process import ImportanceProcess
+
+    process = ImportanceProcess(timeout_s=120.0)
+    process.start()
+    yield process
+    process.close()
+
+
+@pytest.fixture(scope="session")
 def plausibility_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Good-news scenarios (leakage, more data, seeds, a pickled model), built once per session."""
     from scenarios.plausibility_registry import build_plausibility_registry

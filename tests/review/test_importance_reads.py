@@ -49,12 +49,9 @@ def policies_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-@pytest.fixture(scope="module")
-def reader() -> Iterator[ImportanceProcess]:
-    process = ImportanceProcess(timeout_s=120.0)
-    process.start()
-    yield process
-    process.close()
+@pytest.fixture
+def reader(importance_reader: ImportanceProcess) -> ImportanceProcess:
+    return importance_reader
 
 
 @pytest.fixture(autouse=True)

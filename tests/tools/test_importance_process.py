@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,9 @@ from tools.model_importance import _load_skops_importances
 TREE = "sklearn.tree._tree.Tree"
 
 
-@pytest.fixture(scope="module")
-def reader() -> Iterator[ImportanceProcess]:
-    process = ImportanceProcess(timeout_s=120.0)
-    process.start()
-    yield process
-    process.close()
+@pytest.fixture
+def reader(importance_reader: ImportanceProcess) -> ImportanceProcess:
+    return importance_reader
 
 
 @pytest.fixture(scope="module")
