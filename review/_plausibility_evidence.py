@@ -5,10 +5,11 @@ Importances are read through `tools.model_importance`, which loads only skops fi
 types every applying policy trusts and never unpickles; anything else is recorded as unavailable
 with the reason. The version history and the importances join the evidence (and its digest).
 
-When model files are read in a process of their own (`tools.importance_process`), the review
-starts both versions' reads before it gathers anything else (`start_importance_reads`), so the
-files are parsed on another core while the rest is read and compared; this step then finds the
-answers read or waits for the reads under way.
+When model files are read in a process of their own (`tools.importance_process`), the gate
+starts both versions' reads while it takes the evidence fingerprint, and a review on its own
+before it gathers anything else (`start_importance_reads`), so the files are parsed on another
+core while the rest is read and compared; this step then finds the answers kept or waits for
+the reads under way.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """A warm child process that reads model files' feature importances for a serving process.
 
 Reading a skops file's importances is CPU the serving process holds the interpreter for: the
-schema's JSON and skops' audit of every node, 60-330 ms for a 5-8 MB forest on 2 cores. A
-long-running `promogate serve` or `worker` starts one `ImportanceProcess` (``python -m
-tools.importance_worker``) that has imported skops and scikit-learn once; the review starts the
-reads as soon as it knows the versions (`review._plausibility_evidence.start_importance_reads`),
-so the file is parsed on the other core while the review reads and compares the rest. The child
+schema's JSON and skops' audit of every node, 0.1-0.25 s for the demo's 5-8 MB forests on 2
+cores. A long-running `promogate serve` or `worker` starts one `ImportanceProcess` (``python -m
+tools.importance_worker``) that has imported skops and scikit-learn once; a gate starts the
+reads once it knows the policies (`review._plausibility_evidence.start_importance_reads`), so
+the file is parsed on the other core while the gate reads and compares the rest. The child
 also bounds what a file can cost: its address space is capped, and a file it does not answer for
 in time is abandoned with the child, which the next read replaces.
 
