@@ -1,8 +1,9 @@
 """The model-file reader process answers as the serving process would, and a child that fails in
 any way makes the read fail with the reason, not hang or pass.
 
-One real reader process serves the module (it imports skops and scikit-learn once, about 3 s);
-the failure cases run stand-in children (small Python programs) at the same pipe seam.
+One real reader process serves the session (`importance_reader` in tests/conftest.py: it imports
+skops and scikit-learn once, about 3 s); the failure cases run stand-in children (small Python
+programs) at the same pipe seam.
 """
 
 from __future__ import annotations
