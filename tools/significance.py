@@ -67,6 +67,8 @@ _ROW_COUNTS_MIN = 1024
 # twice that: 32 bits hold them up to this many examples (no evaluation table comes near it;
 # past it, 64 bits).
 _COUNTS_MAX = 2**30
+# A count metric's count of drawn examples never exceeds their number: 16 bits hold it up to here.
+_COUNTS16_MAX = 2**16 - 1
 
 
 class BootstrapResult(BaseModel):
@@ -264,10 +266,12 @@ class _Prepared:
 def _drawn(flags: npt.NDArray[np.uint8], draws: IntArray) -> FloatArray:
     """How many drawn examples are flagged, per resample (`draws` is resamples x n), as float64.
 
-    The flags are bytes and the count is taken in 64 bits: an eighth of the memory of float64
-    flags to gather, and the same whole numbers.
+    The flags are bytes: an eighth of the memory of float64 flags to gather. A count never
+    exceeds n, so below 65,536 examples it is taken in 16 bits (four times as fast as in 64),
+    else in 64: the same whole numbers either way.
     """
-    counts: FloatArray = np.add.reduce(flags[draws], axis=1, dtype=np.int64).astype(np.float64)
+    counts_type = np.uint16 if draws.shape[1] <= _COUNTS16_MAX else np.int64
+    counts: FloatArray = np.add.reduce(flags[draws], axis=1, dtype=counts_type).astype(np.float64)
     return counts
 
 
@@ -418,14 +422,18 @@ def _paired_bootstrap(
 
     rng = np.random.default_rng(seed)
     block = max(1, _BLOCK_CELLS // n)
+    # ROC AUC's weights are evaluated a few resamples at a time, to stay in the CPU's cache; the
+    # count metrics gather a whole block at once: the same sums in a few calls instead of
+    # hundreds (each call lets another thread take the interpreter, for up to 5 ms).
+    step = _EVAL_RESAMPLES if metric == "roc_auc" else block
     deltas: list[FloatArray] = []
     done = 0
     while done < n_resamples:
         size = min(block, n_resamples - done)
         # draws[b]: the examples drawn in resample b.
         draws = rng.integers(0, n, size=(size, n))
-        for start in range(0, size, _EVAL_RESAMPLES):
-            part = draws[start : start + _EVAL_RESAMPLES]
+        for start in range(0, size, step):
+            part = draws[start : start + step]
             weights = _weights(part, n) if metric == "roc_auc" else None
             delta = prep_b.evaluate_draws(part, weights) - prep_a.evaluate_draws(part, weights)
             deltas.append(delta)

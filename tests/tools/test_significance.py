@@ -224,17 +224,71 @@ def test_resample_weights_are_the_counts_of_one_bincount_per_block(n: int, resam
     assert np.array_equal(weights, whole_block)
 
 
+def _uncached(metric: str, y: Any, a: Any, b: Any, *, n_resamples: int, seed: int) -> Any:
+    """The bootstrap computed now, never answered from `BOOTSTRAP_CACHE`."""
+    return significance._paired_bootstrap(
+        metric,  # type: ignore[arg-type]
+        list(y),
+        list(a),
+        list(b),
+        n_resamples=n_resamples,
+        seed=seed,
+        confidence=0.95,
+        pos_label=1,
+    )
+
+
 @pytest.mark.parametrize("n", [800, 1500], ids=["one-bincount", "row-counts"])
 def test_counts_past_32_bits_are_held_in_64_with_the_same_result(
     monkeypatch: pytest.MonkeyPatch, n: int
 ) -> None:
     y, a, b = _models(n=n)
-    held_in_32 = paired_bootstrap("roc_auc", list(y), list(a), list(b), n_resamples=200, seed=3)
+    held_in_32 = _uncached("roc_auc", y, a, b, n_resamples=200, seed=3)
     draws = np.random.default_rng(3).integers(0, n, size=(4, n))
     monkeypatch.setattr(significance, "_COUNTS_MAX", n - 1)
     assert _weights(draws, n).dtype == np.int64
-    held_in_64 = paired_bootstrap("roc_auc", list(y), list(a), list(b), n_resamples=200, seed=3)
+    held_in_64 = _uncached("roc_auc", y, a, b, n_resamples=200, seed=3)
     assert held_in_64 == held_in_32
+
+
+@pytest.mark.parametrize(
+    ("metric", "n", "resamples"),
+    [
+        ("recall", 400, 500),
+        ("precision", 1500, 2000),
+        ("f1", 1500, 2000),
+        ("accuracy", 3000, 700),
+    ],
+    ids=["recall-one-block", "precision-several-blocks", "f1-several-blocks", "accuracy"],
+)
+def test_count_metrics_counted_in_16_bits_give_what_64_bits_give(
+    monkeypatch: pytest.MonkeyPatch, metric: str, n: int, resamples: int
+) -> None:
+    y, a, b = _models(n=n, shift=0.05)
+    a, b = (a > 0.5).astype(np.float64), (b > 0.45).astype(np.float64)
+    in_16 = _uncached(metric, y, a, b, n_resamples=resamples, seed=5)
+    monkeypatch.setattr(significance, "_COUNTS16_MAX", n - 1)
+    in_64 = _uncached(metric, y, a, b, n_resamples=resamples, seed=5)
+    assert in_64 == in_16
+
+
+def test_a_count_metric_gives_what_each_resample_scored_alone_gives() -> None:
+    # Past 65,535 examples counts are taken in 64 bits; 70,000 examples make a block of 28
+    # resamples, so 60 resamples cross two blocks, the last one partial.
+    n, resamples, seed = 70_000, 60, 11
+    y, a, b = _models(n=n, shift=0.05)
+    a, b = (a > 0.5).astype(np.float64), (b > 0.45).astype(np.float64)
+    found = _uncached("recall", y, a, b, n_resamples=resamples, seed=seed)
+    rng = np.random.default_rng(seed)
+    block = significance._BLOCK_CELLS // n
+    deltas: list[float] = []
+    while len(deltas) < resamples:
+        for drawn in rng.integers(0, n, size=(min(block, resamples - len(deltas)), n)):
+            scored = [float(recall_score(y[drawn], m[drawn])) for m in (a, b)]
+            deltas.append(scored[1] - scored[0])
+    low, high = np.quantile(np.asarray(deltas), [0.025, 0.975])
+    assert (found.ci_low, found.ci_high) == pytest.approx((low, high), abs=1e-12)
+    assert found.p_value == (1 + sum(d >= 0 for d in deltas)) / (1 + resamples)
 
 
 @pytest.mark.parametrize(
