@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from policies.evaluator import (
         is_overridable as is_overridable,
     )
+    from policies.evaluator import (
+        run_significance_tests as run_significance_tests,
+    )
     from policies.evidence_mapping import (
         applicable_mapping as applicable_mapping,
     )
@@ -144,6 +147,7 @@ _EXPORTS: dict[str, str] = {
     "PolicyVerdict": "policies.result",
     "QuestionAnswer": "policies.decision",
     "run_policy_tests": "policies.testing",
+    "run_significance_tests": "policies.evaluator",
     "Severity": "policies.decision",
     "Verdict": "policies.result",
     "PipelineRules": "policies._pipeline_schema",
@@ -204,6 +208,7 @@ __all__ = [
     "policy_json_schema",
     "review_config_change",
     "run_policy_tests",
+    "run_significance_tests",
     "scan_request_for",
     "select_policies",
 ]

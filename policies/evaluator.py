@@ -40,6 +40,7 @@ __all__ = [
     "evaluate_policies",
     "evaluate_policy",
     "is_overridable",
+    "run_significance_tests",
 ]
 
 logger = logging.getLogger("promogate.policies")
@@ -92,6 +93,14 @@ class _PolicyRun(
             for c in checks
         ]
 
+    def significance_tests(self) -> None:
+        """Only the rule families that may run a paired bootstrap (metrics, segments), in the
+        policy's order; their checks are dropped."""
+        for rule in self.policy.metrics:
+            self._metric_checks(rule)
+        for segment_rule in self.policy.segments:
+            self._segment_checks(segment_rule)
+
 
 def _policy_verdict(policy: Policy, checks: Sequence[CheckResult]) -> Verdict:
     if policy.mode == "audit":
@@ -113,6 +122,25 @@ def evaluate_policy(loaded: LoadedPolicy, evidence: EvidenceBundle | Comparison)
         evidence: The review's comparison, or the candidate's and baseline's evidence.
     """
     return _evaluate(loaded, _BundleView(Comparison.of(evidence)))
+
+
+def run_significance_tests(policies: Sequence[LoadedPolicy], bundle: EvidenceBundle) -> None:
+    """Run the paired bootstraps that the metric and segment rules of the policies matching the
+    candidate ask for on `bundle`, and drop the checks: only the bootstraps' results are kept,
+    by their inputs (`tools.significance.BOOTSTRAP_CACHE`), so the evaluation that follows on
+    the same tables finds them and decides exactly as it would have.
+
+    For a caller with a core to spare before it can evaluate: the gate, while the reader process
+    still parses the model files the plausibility questions need (the bundle is then complete
+    but for the importances and the artifact scan, which these rules do not read).
+
+    Args:
+        policies: Every loaded policy; selection happens here, as in `evaluate_policies`.
+        bundle: The candidate's and the baseline's evidence gathered so far.
+    """
+    view = _BundleView(Comparison(bundle))
+    for loaded in select_policies(policies, bundle.candidate, bundle.target_alias):
+        _PolicyRun(loaded, view).significance_tests()
 
 
 def _evaluate(loaded: LoadedPolicy, view: _BundleView) -> PolicyOutcome:

@@ -3,7 +3,7 @@ read from MLflow. Nothing is evaluated here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
@@ -47,11 +47,14 @@ def gather_evidence(
     baseline_alias: str | None = "champion",
     timeout_s: float = 30.0,
     read_ahead: bool = True,
+    while_parsing: Callable[[EvidenceBundle], object] | None = None,
 ) -> EvidenceBundle:
     """Resolve the candidate and baseline and gather their evidence (`policies` say which
     metric histories to read, and whether to scan the candidate's artifacts; nothing is
     evaluated here). With `read_ahead`, the model files' reads start first
-    (`start_importance_reads`); false when the caller started them.
+    (`start_importance_reads`); false when the caller started them. `while_parsing` is work on
+    the evidence gathered so far for the time the model files are still being parsed
+    (`with_plausibility_evidence`).
 
     Raises:
         ToolError: The model, version or alias is unknown, or MLflow failed or timed out while
@@ -86,17 +89,21 @@ def gather_evidence(
             "MLflow failed while the evidence was read, so nothing is decided on it: "
             f"{failed[0].source}: {failed[0].message}{more}"
         )
-    return complete_evidence(client, bundle, policies)
+    return complete_evidence(client, bundle, policies, while_parsing=while_parsing)
 
 
 def complete_evidence(
-    client: MlflowClient, bundle: EvidenceBundle, policies: Sequence[LoadedPolicy]
+    client: MlflowClient,
+    bundle: EvidenceBundle,
+    policies: Sequence[LoadedPolicy],
+    *,
+    while_parsing: Callable[[EvidenceBundle], object] | None = None,
 ) -> EvidenceBundle:
     """Add what the policies ask for beyond the versions' own evidence: the model's version
     history and feature importances (plausibility), and the artifact scan (security).
 
     Every path that computes an evidence digest goes through here, so the same evidence always
-    has the same digest.
+    has the same digest; `while_parsing` changes when work is done, never the evidence.
     """
-    bundle = with_plausibility_evidence(client, bundle, policies)
+    bundle = with_plausibility_evidence(client, bundle, policies, while_parsing=while_parsing)
     return with_artifact_scan(client, bundle, policies)

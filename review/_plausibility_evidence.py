@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Final
 
@@ -33,6 +33,7 @@ from tools.collector import resolve_versions
 from tools.evidence import EvidenceBundle, VersionEvidence
 from tools.model_importance import (
     importance_process_in_use,
+    importance_reads_under_way,
     read_feature_importances,
     start_reading_importances,
 )
@@ -149,8 +150,21 @@ def _importances(
     )
 
 
+def _meanwhile(work: Callable[[EvidenceBundle], object], bundle: EvidenceBundle) -> None:
+    started = time.perf_counter()
+    try:
+        work(bundle)
+    except Exception:  # not a pass: the review that follows does the same work and reports it
+        logger.warning("work while the model files were parsed failed", exc_info=True)
+    logger.debug("worked %.3f s while the model files were parsed", time.perf_counter() - started)
+
+
 def with_plausibility_evidence(
-    client: MlflowClient, bundle: EvidenceBundle, policies: Sequence[LoadedPolicy]
+    client: MlflowClient,
+    bundle: EvidenceBundle,
+    policies: Sequence[LoadedPolicy],
+    *,
+    while_parsing: Callable[[EvidenceBundle], object] | None = None,
 ) -> EvidenceBundle:
     """The bundle with the version history and both versions' feature importances, when a
     matching policy asks the plausibility questions (all do unless they disable them).
@@ -159,6 +173,10 @@ def with_plausibility_evidence(
         client: MLflow client.
         bundle: The gathered evidence.
         policies: Every loaded policy (the ones matching the candidate decide).
+        while_parsing: Work on `bundle` for this thread while model files are still being
+            parsed (by the reader process) before the importances can be read; its result is
+            dropped, and a failure is logged, not raised (the review that follows does the same
+            work and reports it).
 
     Raises:
         ToolError: The registry could not list the model's versions.
@@ -183,6 +201,8 @@ def with_plausibility_evidence(
             max_versions=request.history_versions,
             experiment_ids=sorted(experiments),
         )
+        if while_parsing is not None and importance_reads_under_way():
+            _meanwhile(while_parsing, bundle)
         candidate_importances = _importances(client, candidate, request)
         baseline_importances = _importances(client, bundle.baseline, request)
         history = history_read.result()

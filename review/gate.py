@@ -287,8 +287,15 @@ class GateService:
             if reused is not None:
                 return reused
         try:
+            # A caller waits on this answer: while the reader process parses the model files,
+            # this thread runs the bootstraps the policies will ask for.
             evidence = self.reviews.gather(
-                model, ref, target_alias=target, reads=reads, read_ahead=False
+                model,
+                ref,
+                target_alias=target,
+                reads=reads,
+                read_ahead=False,
+                significance_ahead=True,
             )
         except (PolicyError, ToolError) as exc:
             decision = self.reviews.record_failure(

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from ledger.records import LedgerRecord
 from ledger.store import Ledger
 from policies.decision import Decision
 from policies.errors import PolicyDirectoryError, PolicyError
+from policies.evaluator import run_significance_tests
 from policies.loader import LoadedPolicy, load_policy_dir
 from review._decide import ReviewOutcome, decide, error_decision, version_hint
 from review._evaluate import EvaluatedEvidence, evaluate_evidence
@@ -153,12 +155,16 @@ class ReviewService:
         baseline_alias: str | None = None,
         reads: MlflowClient | None = None,
         read_ahead: bool = True,
+        significance_ahead: bool = False,
     ) -> EvaluatedEvidence:
         """The version's current evidence (resolve, gather) and the policies' verdict on it.
 
         `reads` is a `tools.read_once` client that already holds reads of this gathering (the
         gate's fingerprint, taken just before); a new one when None. `read_ahead` false: the
         caller started the model files' reads already (`start_importance_reads`).
+        `significance_ahead`: while the reader process still parses the model files, run the
+        paired bootstraps the policies will ask for (`run_significance_tests`), for a caller
+        that waits for the answer (the gate); the verdict is the same either way.
 
         Raises:
             PolicyError: The policies cannot be loaded.
@@ -175,6 +181,9 @@ class ReviewService:
             baseline_alias=baseline_alias or self.config.baseline_alias,
             timeout_s=self.config.evidence_timeout_s,
             read_ahead=read_ahead,
+            while_parsing=(
+                partial(run_significance_tests, policies) if significance_ahead else None
+            ),
         )
         return evaluate_evidence(bundle, policies)
 

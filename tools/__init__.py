@@ -129,6 +129,7 @@ if TYPE_CHECKING:
     from tools.installed_versions import installed_version as installed_version
     from tools.model_importance import import_model_readers as import_model_readers
     from tools.model_importance import importance_process_in_use as importance_process_in_use
+    from tools.model_importance import importance_reads_under_way as importance_reads_under_way
     from tools.model_importance import load_skops_importances as load_skops_importances
     from tools.model_importance import read_feature_importances as read_feature_importances
     from tools.model_importance import start_reading_importances as start_reading_importances
@@ -291,6 +292,7 @@ _EXPORTS: dict[str, str] = {
     "read_feature_importances": "tools.model_importance",
     "ImportanceProcess": "tools.importance_process",
     "importance_process_in_use": "tools.model_importance",
+    "importance_reads_under_way": "tools.model_importance",
     "resolve_versions": "tools.collector",
     "start_reading_importances": "tools.model_importance",
     "use_importance_process": "tools.model_importance",
@@ -493,6 +495,7 @@ __all__ = [
     "find_pickles",
     "import_model_readers",
     "importance_process_in_use",
+    "importance_reads_under_way",
     "install_log_redaction",
     "installed_version",
     "is_config_artifact",

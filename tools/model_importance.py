@@ -60,6 +60,7 @@ __all__ = [
     "import_model_readers",
     "importance_disk_cache",
     "importance_process_in_use",
+    "importance_reads_under_way",
     "importances_from_estimator",
     "load_skops_importances",
     "read_feature_importances",
@@ -131,6 +132,13 @@ def use_importance_process(process: ImportanceProcess | None) -> None:
 def importance_process_in_use() -> ImportanceProcess | None:
     """The process model files are read in, if one is in use."""
     return _process
+
+
+def importance_reads_under_way() -> bool:
+    """Whether a model file's importances are being read now (in this process's threads, or
+    in the reader process for them): a caller about to wait for them has time for other work."""
+    with _reading_lock:
+        return bool(_reading)
 
 
 def import_model_readers() -> None:

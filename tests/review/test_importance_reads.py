@@ -1,6 +1,7 @@
 """Model files read in a process of their own, started ahead of the review: the decision is the
-one a review reading them itself makes, each file is parsed once, and a reader that fails leaves
-the importances unavailable with the reason, never kept.
+one a review reading them itself makes, each file is parsed once, a reader that fails leaves the
+importances unavailable with the reason, never kept, and the work done while the files are
+parsed (the gate's significance tests) changes no evidence.
 
 The registry is the plausibility scenarios' (real gradient-boosting models saved by MLflow with
 skops); the reader is a real `tools.importance_process` child.
@@ -187,3 +188,76 @@ def test_a_failed_reader_leaves_importances_unavailable_and_unkept(
     for version in (read.candidate, read.baseline):
         assert version is not None and version.feature_importances is not None
         assert version.feature_importances.available
+
+
+@pytest.mark.parametrize(
+    ("under_way", "fails", "runs"),
+    [(True, False, 1), (False, False, 0), (True, True, 1)],
+    ids=["while-a-read-is-under-way", "nothing-under-way", "work-that-fails"],
+)
+def test_work_while_files_are_parsed_runs_only_then_and_changes_no_evidence(
+    plausibility_registry: Any,
+    policies_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    under_way: bool,
+    fails: bool,
+    runs: int,
+) -> None:
+    policies = load_policy_dir(policies_dir)
+    client = make_client(plausibility_registry.tracking_uri)
+    plain = gather_evidence(client, LEAK, 4, policies=policies)
+    model_importance.IMPORTANCE_CACHE.clear()
+    seen: list[Any] = []
+
+    def meanwhile(bundle: Any) -> None:
+        seen.append(bundle)
+        if fails:
+            raise RuntimeError("the work failed")
+
+    monkeypatch.setattr(_plausibility_evidence, "importance_reads_under_way", lambda: under_way)
+    with caplog.at_level("WARNING", logger="promogate.review"):
+        gathered = gather_evidence(client, LEAK, 4, policies=policies, while_parsing=meanwhile)
+    assert len(seen) == runs
+    # The work sees the evidence before the importances join it.
+    assert all(bundle.candidate.feature_importances is None for bundle in seen)
+    assert gathered.digest == plain.digest
+    assert ("work while the model files were parsed failed" in caplog.text) is fails
+
+
+@pytest.mark.parametrize("caller", ["gate", "review"])
+def test_the_gate_runs_the_significance_tests_while_files_are_parsed(
+    plausibility_registry: Any,
+    policies_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caller: str,
+) -> None:
+    """A gate's caller waits for the answer; a review's (a worker's job) does not, and its
+    cores are busy with other reviews."""
+    import review.service
+
+    ran: list[Any] = []
+    run_tests = review.service.run_significance_tests
+
+    def counted(policies: Any, bundle: Any) -> None:
+        ran.append(bundle.candidate.ref)
+        run_tests(policies, bundle)
+
+    monkeypatch.setattr(review.service, "run_significance_tests", counted)
+    monkeypatch.setattr(_plausibility_evidence, "importance_reads_under_way", lambda: True)
+    config = ReviewConfig(
+        tracking_uri=plausibility_registry.tracking_uri, policies_dir=policies_dir
+    )
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    service = ReviewService(config, ledger=ledger, investigator=OfflineInvestigator())
+    try:
+        if caller == "gate":
+            gate = GateService(service)
+            gate.gate(LEAK, 4)
+            gate.drain()
+        else:
+            service.review(LEAK, 4)
+    finally:
+        ledger.close()
+    assert ran == ([f"{LEAK}/4"] if caller == "gate" else [])

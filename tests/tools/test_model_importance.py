@@ -335,3 +335,29 @@ def test_a_local_model_file_is_read_again_only_when_it_changed(
             assert second != first
     finally:
         path.write_bytes(original)
+
+
+def test_a_read_is_under_way_from_its_start_until_its_answer(
+    local_models: tuple[Any, dict[str, str]],
+) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import tools.model_importance as importance
+
+    client, sources = local_models
+    importance.IMPORTANCE_CACHE.clear()
+    release = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(release.wait, 30.0)  # the read queues behind this
+        assert not importance.importance_reads_under_way()
+        started = importance.start_reading_importances(
+            client, sources["leaky"], allowed_formats=["skops"], trusted_types=[TREE], run_in=pool
+        )
+        assert started and importance.importance_reads_under_way()
+        release.set()
+    assert not importance.importance_reads_under_way()
+    found = read_feature_importances(
+        client, sources["leaky"], allowed_formats=["skops"], trusted_types=[TREE]
+    )
+    assert found.available and LEAKED in found.shares
