@@ -13,7 +13,8 @@ over the drawn examples. Every per-resample quantity is a sum of integers, which
 exactly, so the way the work is split up never changes a result, and neither does the type the
 integers are held in on the way: ROC AUC's weights and running sums are 32-bit integers and the
 count metrics' indicators bytes, the same numbers in a half and an eighth of float64's memory
-(3% to 22% less time, by metric and table size), summed in float64 and 64-bit integers.
+(3% to 22% less time, by metric and table size), summed in float64 and in 16-bit integers (below
+65,536 examples) or 64-bit ones.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ CountArray = npt.NDArray[np.signedinteger[Any]]
 # Resamples are drawn in blocks of about this many cells. The block size fixes how the random
 # stream is consumed, so changing it changes every result for a given seed.
 _BLOCK_CELLS = 2_000_000
-# Resamples evaluated together: a weight matrix of n x 32 stays in the CPU cache, which makes ROC
-# AUC about twice as fast as evaluating a whole drawn block at once.
+# Resamples evaluated together for ROC AUC: a weight matrix of n x 32 stays in the CPU cache, which
+# makes it about twice as fast as evaluating a whole drawn block at once.
 _EVAL_RESAMPLES = 32
 # From this many examples up, ROC AUC's resample weights are counted one resample at a time.
 _ROW_COUNTS_MIN = 1024
