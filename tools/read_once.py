@@ -12,7 +12,10 @@ the two agree. The fingerprint taken before reads through the gathering's client
 one by one (the version, runs, logged models, histories) is not read again by the tools.
 
 Only metadata reads are kept (runs, versions, logged models, searches, histories, listings);
-failures are not kept. What is kept is a copy taken before anyone sees the answer (its pickle),
+failures are not kept. A read asked for while the same read is under way in another thread waits
+for its answer instead of reading again (the gate's fingerprint and the model files' read-ahead
+ask for the same version and logged model at the same moment); if that read fails, the waiter
+reads for itself. What is kept is a copy taken before anyone sees the answer (its pickle),
 and every repeat gets a copy of that, so a caller that changes what it got cannot change what
 the next caller gets. Calls whose arguments cannot be used as a key, and every other method, go
 straight to the client. A version read by alias also answers the read of that version by number
@@ -58,6 +61,8 @@ READS_KEPT: Final = frozenset(
     }
 )
 """The `MlflowClient` methods whose answers are kept for the span of one gathering."""
+_WAIT_S: Final = 120.0
+"""How long a read waits for the same read under way in another thread before reading itself."""
 
 
 def _frozen(value: Any) -> Hashable:
@@ -96,6 +101,8 @@ class ReadOnceClient:
     def __init__(self, client: MlflowClient) -> None:
         self._client = client
         self._kept: dict[Hashable, _Kept] = {}
+        # Reads under way, by key: set once the read's answer is kept, or it failed.
+        self._reading: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
         self.calls = 0
         """Reads that went to MLflow (for tests and benchmarks)."""
@@ -114,22 +121,36 @@ class ReadOnceClient:
                 key = _key(name, args, kwargs)
             except TypeError:
                 return read(*args, **kwargs)
-            with self._lock:
-                kept_copy = self._kept.get(key)
-                if kept_copy is not None:
-                    self.repeats += 1
+            while True:
+                with self._lock:
+                    kept_copy = self._kept.get(key)
+                    if kept_copy is not None:
+                        self.repeats += 1
+                        break
+                    under_way = self._reading.get(key)
+                    if under_way is None:
+                        mine = self._reading[key] = threading.Event()
+                        break
+                # A read that never ends is bounded by MLflow's own timeout; past this, read too.
+                if not under_way.wait(_WAIT_S):
+                    return read(*args, **kwargs)
             if kept_copy is not None:
                 return _Kept.copy_of(kept_copy)
-            value = read(*args, **kwargs)
-            # The copy is taken before the first caller gets the answer itself: nobody else
-            # holds it, so it needs no copy of its own.
-            kept_copy = _Kept.of(value)
-            also = _by_number(name, args, kwargs, value)
-            with self._lock:
-                self.calls += 1
-                self._kept.setdefault(key, kept_copy)
-                if also is not None:
-                    self._kept.setdefault(also, kept_copy)
+            try:
+                value = read(*args, **kwargs)
+                # The copy is taken before the first caller gets the answer itself: nobody else
+                # holds it, so it needs no copy of its own.
+                kept_copy = _Kept.of(value)
+                also = _by_number(name, args, kwargs, value)
+                with self._lock:
+                    self.calls += 1
+                    self._kept.setdefault(key, kept_copy)
+                    if also is not None:
+                        self._kept.setdefault(also, kept_copy)
+            finally:
+                with self._lock:
+                    del self._reading[key]
+                mine.set()
             return value
 
         return kept

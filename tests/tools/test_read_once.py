@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -227,3 +228,56 @@ def test_a_client_that_is_not_read_once_keeps_nothing(mlflow_store: Any, client:
     keep_answer(client, "get_run", (run_id,), "not a run")
     assert kept_answer(client, "get_run", (run_id,)) is None
     assert client.get_run(run_id).info.run_id == run_id
+
+
+class _HeldClient:
+    """The store's client, whose `get_run` waits until released (and fails first, if told)."""
+
+    def __init__(self, client: Any, *, first_fails: bool) -> None:
+        import threading
+
+        self._client = client
+        self.first_fails = first_fails
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.reads = 0
+
+    def get_run(self, run_id: str) -> Any:
+        self.reads += 1
+        self.started.set()
+        assert self.release.wait(30)
+        if self.first_fails and self.reads == 1:
+            raise ConnectionError("the first read failed")
+        return self._client.get_run(run_id)
+
+
+@pytest.mark.parametrize(
+    ("first_fails", "reads"),
+    [(False, 1), (True, 2)],
+    ids=["shared-answer", "first-read-failed"],
+)
+def test_a_read_under_way_is_waited_for_not_repeated(
+    mlflow_store: Any, client: Any, first_fails: bool, reads: int
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    run_id = mlflow_store.versions[1].run_id
+    held = _HeldClient(client, first_fails=first_fails)
+    kept: Any = ReadOnceClient(held)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(kept.get_run, run_id)
+        assert held.started.wait(30)
+        second = pool.submit(kept.get_run, run_id)
+        # Time for the second caller to ask while the first read is held (without the sharing,
+        # it would reach the client now and count a second read).
+        time.sleep(0.2)
+        held.release.set()
+        if first_fails:
+            with pytest.raises(ConnectionError):
+                first.result(30)
+        else:
+            assert first.result(30).to_dictionary() == client.get_run(run_id).to_dictionary()
+        answer = second.result(30)
+    assert answer.to_dictionary() == client.get_run(run_id).to_dictionary()
+    assert held.reads == reads
+    assert (kept.calls, kept.repeats) == (1, 0 if first_fails else 1)
