@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import shutil
@@ -215,6 +216,19 @@ def test_gate_reuses_on_an_unchanged_fingerprint_and_reviews_a_changed_version(
     assert changed["decision_id"] != first["decision_id"]
     assert changed["evidence_digest"] != first["evidence_digest"]
     assert _gate(api, 2).json()["decision_id"] == changed["decision_id"]
+
+
+def test_a_fresh_gate_keeps_its_connections_to_mlflow(
+    api: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gate reads both versions' evidence many reads at a time: past MLflow's default pool of
+    10 connections, each extra read opened a connection, dropped it after, and logged a warning."""
+    caplog.set_level(logging.WARNING, logger="urllib3.connectionpool")
+    for version in (2, 3):
+        assert _gate(api, version).json()["reused"] is False
+    api.settle()
+    dropped = [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()]
+    assert dropped == []
 
 
 def test_gate_reads_in_full_when_artifacts_are_served_by_mlflow(
