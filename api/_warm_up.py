@@ -19,17 +19,22 @@ logger = logging.getLogger("promogate.api")
 
 def _model_readers() -> None:
     # A process that reads model files in a child of its own never parses one itself: the
-    # child imports the readers, and this process's import would only compete with it.
-    if importance_process_in_use() is None:
+    # child imports the readers, and this process's import would only compete with it. The
+    # warm-up ends when the child is ready, which readiness waits for: a first gate sent while it
+    # imports (about 3 s on 2 cores) would wait for it.
+    process = importance_process_in_use()
+    if process is None:
         import_model_readers()
+    else:
+        process.wait_until_ready()
 
 
 def warm_up(gate: GateService, *, freeze_heap: bool = False) -> None:
     """Build the ledger's schema check and the MLflow client, import the model file readers
-    (`tools.model_importance.import_model_readers`, unless a reader process reads model files)
-    and compile the screening's patterns (`agents.untrusted.compile_patterns`), now, not in the
-    first review; then, with `freeze_heap`, freeze what the process holds
-    (`api._cli_gc.settle_heap`).
+    (`tools.model_importance.import_model_readers`; where a reader process reads model files,
+    wait until it has imported them) and compile the screening's patterns
+    (`agents.untrusted.compile_patterns`), now, not in the first review; then, with
+    `freeze_heap`, freeze what the process holds (`api._cli_gc.settle_heap`).
 
     A step that fails is only logged: the first request that needs the part fails again and
     reports it.

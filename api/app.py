@@ -263,7 +263,7 @@ def create_app(
         state.start()
         # Started before the warm-up, so that the child imports while this process does.
         reader = start_importance_process(settings) if reader_process else None
-        warming = state.warm_up(freeze_heap=freeze_heap)
+        state.warm_up(freeze_heap=freeze_heap)
         events.start()
         anchors.start()
         watch_loop.start()
@@ -275,7 +275,7 @@ def create_app(
             events.stop()
             state.stop()
             gate_service.drain()
-            warming.join(_WARM_UP_JOIN_S)
+            state.wait_until_warm(_WARM_UP_JOIN_S)
             stop_importance_process(reader)
 
     app = FastAPI(

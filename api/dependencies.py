@@ -68,6 +68,7 @@ class AppState:
     executor: ThreadPoolExecutor = field(init=False)
     decisions: DecisionCache = field(init=False)
     _running: bool = field(default=False, init=False)
+    _warming: threading.Thread | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.decisions = DecisionCache(self.settings.decision_cache_entries)
@@ -103,7 +104,8 @@ class AppState:
         client builds its store on first use, and the first model file read imports skops and
         scikit-learn: together about two seconds, which the first gate after a start used to
         pay. A step that fails is only logged: it fails again in the
-        first request that needs it, which reports it. With `freeze_heap` (a server process of
+        first request that needs it, which reports it. Until it ends, the app is not ready
+        (`warming_up`, which `GET /readyz` reports). With `freeze_heap` (a server process of
         its own), what the process holds then is frozen out of the collector's full collections
         (`api._cli_gc.settle_heap`). Join the thread before shutting down.
         """
@@ -115,7 +117,19 @@ class AppState:
             daemon=True,
         )
         thread.start()
+        self._warming = thread
         return thread
+
+    @property
+    def warming_up(self) -> bool:
+        """Whether the warm-up (`warm_up`) is still running: readiness waits for it."""
+        return self._warming is not None and self._warming.is_alive()
+
+    def wait_until_warm(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` for the warm-up to end; whether it has (or never started)."""
+        if self._warming is not None:
+            self._warming.join(timeout_s)
+        return not self.warming_up
 
     def stop(self) -> None:
         """Stop taking work; running reviews finish in the background and record their decision."""

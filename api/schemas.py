@@ -170,7 +170,8 @@ class CheckReadiness(BaseModel):
 
 
 class Readiness(BaseModel):
-    """Readiness: MLflow and the ledger database are reachable."""
+    """Readiness: MLflow, the ledger database and the job queue are reachable, and the process
+    has warmed up."""
 
     ready: bool
     checks: dict[str, CheckReadiness] | None = Field(

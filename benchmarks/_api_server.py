@@ -81,7 +81,9 @@ class ApiServer(ServerProcess):
     """
 
     name = "promogate serve"
-    health_path = "/healthz"
+    # Ready, not merely up: a load balancer sends nothing before, and a first request sent
+    # while the server warms up would time its warm-up.
+    health_path = "/readyz"
 
     def __init__(
         self,

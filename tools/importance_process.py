@@ -109,6 +109,33 @@ class ImportanceProcess:
             if not self._closed:
                 self._running()
 
+    def wait_until_ready(self) -> None:
+        """Start the child unless one runs, and wait until it has imported its libraries (up to
+        `start_timeout_s` from its start): a server's warm-up, so that its first read does not.
+
+        Raises:
+            ReaderProcessError: The process was closed, or the child did not come up (it was
+                stopped; the next read starts another).
+        """
+        with self._lock:
+            if self._closed:
+                raise ReaderProcessError("the model-file reader process was closed")
+            child = self._running()
+            try:
+                self._await_ready(child)
+            except TimeoutError:
+                self._stop(child)
+                raise ReaderProcessError(
+                    f"the model-file reader process was not ready within "
+                    f"{self.start_timeout_s:g} s of its start; it was stopped"
+                ) from None
+            except (EOFError, OSError, ValueError) as exc:
+                code = self._stop(child)
+                raise ReaderProcessError(
+                    f"the model-file reader process did not come up (exit code {code!r}): "
+                    f"{str(exc)[:300]}"
+                ) from None
+
     def read(
         self, data: bytes, *, trusted_types: Sequence[str], source: str, model_file: str
     ) -> FeatureImportances:
@@ -139,11 +166,7 @@ class ImportanceProcess:
             try:
                 if not self._ready:
                     limit = self.start_timeout_s
-                    with _Watchdog(child, self._started_at + limit):
-                        line = self._line(child)
-                    if json.loads(line) != _READY:
-                        raise ValueError(f"its first line is not ready: {line[:200]!r}")
-                    self._ready = True
+                    self._await_ready(child)
                     limit = self.timeout_s
                 with _Watchdog(child, time.monotonic() + limit):
                     self._send(child, header + b"\n")
@@ -187,6 +210,21 @@ class ImportanceProcess:
             child = self._child
             if child is not None:
                 self._stop(child)
+
+    def _await_ready(self, child: subprocess.Popen[bytes]) -> None:
+        """Read the child's ready line unless it was read (the caller holds the lock).
+
+        Raises:
+            TimeoutError: Not within `start_timeout_s` of the child's start.
+            EOFError, OSError, ValueError: The child ended or said something else first.
+        """
+        if self._ready:
+            return
+        with _Watchdog(child, self._started_at + self.start_timeout_s):
+            line = self._line(child)
+        if json.loads(line) != _READY:
+            raise ValueError(f"its first line is not ready: {line[:200]!r}")
+        self._ready = True
 
     def _running(self) -> subprocess.Popen[bytes]:
         """The running child, started when there is none (the caller holds the lock)."""

@@ -70,6 +70,16 @@ def _ledger_ready(state: AppState) -> CheckReadiness:
     return CheckReadiness(ok=True, detail=f"ledger database {state.ledger.url!r} answers")
 
 
+def _warmed_up(state: AppState) -> CheckReadiness:
+    if state.warming_up:
+        return CheckReadiness(
+            ok=False,
+            detail="warming up: the ledger, the MLflow client and the model-file readers are "
+            "being prepared for the first review",
+        )
+    return CheckReadiness(ok=True, detail="warmed up")
+
+
 def _jobs_ready(state: AppState) -> CheckReadiness:
     try:
         state.jobs.check()
@@ -82,10 +92,17 @@ def _jobs_ready(state: AppState) -> CheckReadiness:
     "/readyz",
     response_model=Readiness,
     summary="Readiness",
-    responses={503: {"model": Readiness, "description": "MLflow or the ledger is unreachable."}},
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "MLflow, the ledger or the job queue is unreachable, or the process "
+            "is still warming up.",
+        }
+    },
 )
 def readyz(state: State, request: Request, response: Response) -> Readiness:
-    """Ready when MLflow, the ledger database and the job queue all answer; 503 otherwise.
+    """Ready when MLflow, the ledger database and the job queue all answer and the process has
+    warmed up (a gate sent before would wait for the warm-up); 503 otherwise.
 
     Each dependency's detail is given only to a caller with a valid bearer token.
     """
@@ -93,6 +110,7 @@ def readyz(state: State, request: Request, response: Response) -> Readiness:
     with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="promogate-probe") as pool:
         futures = {name: pool.submit(probe, state) for name, probe in probes.items()}
         checks = {name: future.result() for name, future in futures.items()}
+    checks["warm_up"] = _warmed_up(state)
     checks = {name: CheckReadiness(ok=c.ok, detail=redact(c.detail)) for name, c in checks.items()}
     ready = all(c.ok for c in checks.values())
     if not ready:

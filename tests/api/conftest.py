@@ -32,6 +32,8 @@ from ledger.tokens import ROLES, Role
 
 MODEL = "gate-model"
 POLICY_NAME = "gate-test"
+#: How long a test app may take to warm up (it imports the model-file readers once a process).
+_WARM_UP_S = 120.0
 # v1 champion; v2 as good (approve); v3 much worse AUC (overridable fail); v4 too slow (a check
 # the policy marks never-overridable). A second policy covers promotions to @canary and forbids
 # agent approval, so a clean candidate escalates there.
@@ -254,6 +256,10 @@ class _Apps:
         service = build_review_service(settings, ledger=store)
         client = TestClient(create_app(settings, service=service), raise_server_exceptions=False)
         client.__enter__()
+        # As an orchestrator waits for readiness: a test's first request finds the app warm,
+        # and /readyz reports on its dependencies alone.
+        app: Any = client.app
+        assert app.state.promogate.wait_until_warm(_WARM_UP_S), "the app did not warm up"
         self.clients.append(client)
         self.ledgers.append(store)
         return ApiHarness(client=client, settings=settings, ledger=store, tokens=tokens)

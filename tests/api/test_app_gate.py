@@ -193,7 +193,7 @@ def test_health_and_readiness(api: Any) -> None:
     assert ready.status_code == 200
     body = ready.json()
     assert body["ready"] is True
-    assert set(body["checks"]) == {"mlflow", "ledger", "jobs"}
+    assert set(body["checks"]) == {"mlflow", "ledger", "jobs", "warm_up"}
     assert all(check["ok"] for check in body["checks"].values())
 
 

@@ -209,3 +209,44 @@ def test_start_returns_before_the_child_is_ready(tmp_path: Path) -> None:
         assert process.pid is not None
     finally:
         process.close()
+
+
+def test_waiting_until_ready_returns_once_the_child_has_imported(tmp_path: Path) -> None:
+    # The child marks the moment it is ready; the wait must not return before it.
+    marker = tmp_path / "imported"
+    body = f"time.sleep(0.5)\nopen({str(marker)!r}, 'w').close()\n" + _READY + _DRAIN
+    process = ImportanceProcess(command=_stand_in(tmp_path, body))
+    try:
+        process.wait_until_ready()
+        assert marker.exists()
+        pid = process.pid
+        process.wait_until_ready()  # once ready, a second wait starts nothing
+        assert process.pid == pid is not None
+    finally:
+        process.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param("sys.exit(7)\n", r"did not come up \(exit code 7\)", id="exits-at-start"),
+        pytest.param("time.sleep(60)\n", r"not ready within 0\.5 s", id="never-ready"),
+        pytest.param(
+            'print(json.dumps({"ready": False}), flush=True)\ntime.sleep(60)\n',
+            "its first line is not ready",
+            id="not-ready",
+        ),
+    ],
+)
+def test_a_child_that_does_not_come_up_fails_the_wait_with_the_reason(
+    tmp_path: Path, body: str, reason: str
+) -> None:
+    process = ImportanceProcess(command=_stand_in(tmp_path, body), start_timeout_s=0.5)
+    try:
+        with pytest.raises(ReaderProcessError, match=reason):
+            process.wait_until_ready()
+        assert process.pid is None  # stopped; the next read starts another
+    finally:
+        process.close()
+    with pytest.raises(ReaderProcessError, match="was closed"):
+        process.wait_until_ready()
