@@ -20,6 +20,7 @@ status codes.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -227,6 +228,7 @@ class GateService:
         *,
         target_alias: str | None = None,
         requested_by: str | None = None,
+        answered: threading.Event | None = None,
     ) -> GateResponse:
         """Allow or deny promoting `model` at `ref` to the target alias.
 
@@ -239,6 +241,9 @@ class GateService:
             ref: Version number or ``@alias``.
             target_alias: The alias the deploy would move; the configured default if None.
             requested_by: Who asks (recorded with a review this call triggers).
+            answered: Set by the caller once the answer has left (an HTTP response sent): what
+                follows the answer (tags, fingerprint) starts then, not while it is sent. None:
+                at once.
         """
         started = time.perf_counter()
         created_at = self.clock()
@@ -333,7 +338,7 @@ class GateService:
             refusal = distrust(self.ledger, existing, evidence.verdict)
             if refusal is not None:
                 return self._untrusted_answer(existing, refusal)
-            self._follow(existing, None, fingerprint, ref, target)
+            self._follow(existing, None, fingerprint, ref, target, answered)
             return self._answer(existing, reused=True)
         outcome = self.reviews.review(
             model,
@@ -343,7 +348,7 @@ class GateService:
             requested_by=requested_by,
             publish=False,
         )
-        self._follow(outcome.decision, outcome.record_hash, fingerprint, ref, target)
+        self._follow(outcome.decision, outcome.record_hash, fingerprint, ref, target, answered)
         return self._answer(outcome.decision, reused=False)
 
     def _follow(
@@ -353,22 +358,25 @@ class GateService:
         fingerprint: EvidenceFingerprint | None,
         ref: str | int,
         target: str,
+        answered: threading.Event | None,
     ) -> None:
-        """After the answer: publish a new decision's tags and record the fingerprint it was
-        made under; the two run side by side (neither reads what the other writes: the
-        fingerprint leaves ``promogate.*`` tags out)."""
+        """After the answer (once `answered` is set, when given): publish a new decision's tags
+        and record the fingerprint it was made under; the two run side by side (neither reads
+        what the other writes: the fingerprint leaves ``promogate.*`` tags out)."""
         key = (decision.model, decision.version)
         if record_hash is not None and self.config.publish_tags:
             self._followups.submit(
                 *key,
                 f"publishing the tags of decision {decision.id}",
                 partial(self.reviews.publish, decision, record_hash, read_as_model=True),
+                after=answered,
             )
         if fingerprint is not None:
             self._followups.submit(
                 *key,
                 f"recording the fingerprint of decision {decision.id}",
                 partial(self._remember, fingerprint, decision, ref, target),
+                after=answered,
             )
 
     # -- reuse by fingerprint ---------------------------------------------------------------------

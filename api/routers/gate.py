@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 
 from fastapi import APIRouter, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api.dependencies import Deployer, IdempotencyKey, State
@@ -62,6 +64,12 @@ async def gate(
     """
     target = body.target_alias or state.settings.target_alias
     deadline_s = state.settings.request_deadline_s
+    # What follows a decision (its tags, its fingerprint) waits until the answer has been sent,
+    # so that its threads do not hold the interpreter while the answer is encoded and written.
+    answered = threading.Event()
+
+    async def release() -> None:
+        answered.set()
 
     def review() -> Future[GateResponse]:
         return state.executor.submit(
@@ -70,6 +78,7 @@ async def gate(
             body.version,
             target_alias=target,
             requested_by=None if caller.anonymous else caller.name,
+            answered=answered,
         )
 
     def respond(answer: GateResponse | None, started: float) -> Response:
@@ -88,7 +97,11 @@ async def gate(
             caller.name,
             "allow" if answer.allowed else "deny",
         )
-        return Response(content=answer.model_dump_json(), media_type="application/json")
+        return Response(
+            content=answer.model_dump_json(),
+            media_type="application/json",
+            background=BackgroundTask(release),
+        )
 
     if idempotency_key is None:
         # The common call is awaited on the event loop: no worker thread sits blocked on the
@@ -110,6 +123,8 @@ async def gate(
             found: GateResponse | None = review().result(timeout=deadline_s)
         except FutureTimeoutError:
             found = None
+        # The answer is stored for the key before it is sent: its follow-ups need not wait.
+        answered.set()
         return respond(found, started)
 
     return await run_in_threadpool(

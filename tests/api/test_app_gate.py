@@ -231,6 +231,19 @@ def test_a_fresh_gate_keeps_its_connections_to_mlflow(
     assert dropped == []
 
 
+def test_what_follows_a_gate_answer_starts_once_the_answer_is_sent(
+    api: Any, gate_registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The decision's tags and fingerprint wait for the answer to leave; the route says when.
+    Held far longer than the wait below, they are written only if the route released them."""
+    monkeypatch.setattr("review._followups.HOLD_S", 60.0)
+    answer = _gate(api, 2).json()
+    assert answer["reused"] is False
+    api.client.app.state.promogate.gate.drain(15.0)  # type: ignore[attr-defined]
+    tags = MlflowClient(gate_registry.tracking_uri).get_model_version(MODEL, "2").tags
+    assert tags["promogate.decision_id"] == answer["decision_id"]
+
+
 def test_gate_reads_in_full_when_artifacts_are_served_by_mlflow(
     make_api: Any, gate_registry: Any, mlflow_server: Any, tmp_path: Path
 ) -> None:

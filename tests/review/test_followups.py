@@ -85,3 +85,30 @@ def test_a_wait_gives_up_after_its_bound_and_says_so(caplog: pytest.LogCaptureFi
     release.set()
     followups.drain(10.0)
     assert done == ["churn/3"]
+
+
+def test_a_held_followup_starts_once_its_answer_has_left_and_is_waited_for_meanwhile() -> None:
+    followups = Followups(wait_s=10.0)
+    answered = threading.Event()
+    started = threading.Event()
+    followups.submit("churn", 3, "tags", started.set, after=answered)
+    assert not started.wait(0.3)
+    # A later call on the same version sees the held work and waits for it.
+    waiter = threading.Thread(target=followups.wait, args=("churn", 3))
+    waiter.start()
+    waiter.join(0.1)
+    assert waiter.is_alive()
+    answered.set()
+    waiter.join(10.0)
+    assert not waiter.is_alive()
+    assert started.is_set()
+
+
+def test_a_held_followup_whose_answer_never_leaves_starts_after_the_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("review._followups.HOLD_S", 0.2)
+    followups = Followups()
+    started = threading.Event()
+    followups.submit("churn", 3, "tags", started.set, after=threading.Event())
+    assert started.wait(10.0)
