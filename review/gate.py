@@ -100,6 +100,8 @@ _BLOCKING_STATUSES = frozenset({"fail", "error"})
 # Metadata reads only: a fingerprint that takes longer is not worth waiting for.
 _FINGERPRINT_TIMEOUT_S = 10.0
 _LEDGER_READERS = 4
+# Threads that start a fresh review's model-file reads while the fingerprint is taken.
+_READERS_AHEAD = 2
 _MAX_VERSION = 2**31 - 1  # version numbers are 32-bit in MLflow and in the ledger's columns
 _OVERRIDABLE_STATUSES = frozenset({"fail", "error", "warn"})
 
@@ -200,6 +202,9 @@ class GateService:
         self._ledger_reads = ThreadPoolExecutor(
             max_workers=_LEDGER_READERS, thread_name_prefix="promogate-gate-ledger"
         )
+        self._reads_ahead = ThreadPoolExecutor(
+            max_workers=_READERS_AHEAD, thread_name_prefix="promogate-gate-ahead"
+        )
         self._followups = Followups()
 
     def drain(self, timeout_s: float = 60.0) -> None:
@@ -271,7 +276,11 @@ class GateService:
                 )
             # A fresh review's model files are parsed (in the reader process, when there is
             # one) while the fingerprint is taken; a reused decision's are kept, and found so.
-            start_importance_reads(
+            # Started aside: finding the files waits for the versions' reads, and reading and
+            # hashing them takes a while, which the fingerprint's next round of reads need not
+            # wait for (a read not yet started when the review wants it is read there).
+            self._reads_ahead.submit(
+                start_importance_reads,
                 reads,
                 model,
                 ref,

@@ -261,3 +261,40 @@ def test_the_gate_runs_the_significance_tests_while_files_are_parsed(
     finally:
         ledger.close()
     assert ran == ([f"{LEAK}/4"] if caller == "gate" else [])
+
+
+def test_the_gate_does_not_wait_for_the_reads_it_starts_ahead(
+    plausibility_registry: Any,
+    policies_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Finding and hashing the model files waits for the versions' reads and takes a while: the
+    fingerprint's next reads, and the review, go on meanwhile (the review reads what was not
+    started for it)."""
+    import threading
+
+    import review.gate
+
+    entered, released = threading.Event(), threading.Event()
+    finished: list[bool] = []
+
+    def held(*args: Any, **kwargs: Any) -> int:
+        entered.set()
+        finished.append(released.wait(60.0))
+        return 0
+
+    monkeypatch.setattr(review.gate, "start_importance_reads", held)
+    config = ReviewConfig(
+        tracking_uri=plausibility_registry.tracking_uri, policies_dir=policies_dir
+    )
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    gate = GateService(ReviewService(config, ledger=ledger, investigator=OfflineInvestigator()))
+    try:
+        answer = gate.gate(LEAK, 4)
+        assert entered.is_set() and finished == []  # answered while the read-ahead is held
+        assert (answer.verdict, answer.reused, answer.error) == ("escalate", False, None)
+    finally:
+        released.set()
+        gate.drain()
+        ledger.close()
