@@ -263,38 +263,53 @@ def test_the_gate_runs_the_significance_tests_while_files_are_parsed(
     assert ran == ([f"{LEAK}/4"] if caller == "gate" else [])
 
 
-def test_the_gate_does_not_wait_for_the_reads_it_starts_ahead(
+def test_the_fingerprint_does_not_wait_for_the_reads_the_gate_starts_ahead(
     plausibility_registry: Any,
     policies_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     """Finding and hashing the model files waits for the versions' reads and takes a while: the
-    fingerprint's next reads, and the review, go on meanwhile (the review reads what was not
-    started for it)."""
+    fingerprint's next round of reads goes on meanwhile; the review waits for the start, so that
+    it finds the files handed over. Here the start is held until the fingerprint is taken: were
+    it taken inside the fingerprint, neither would end (until the hold's bound)."""
     import threading
 
     import review.gate
 
-    entered, released = threading.Event(), threading.Event()
-    finished: list[bool] = []
+    fingerprinted = threading.Event()
+    order: list[str] = []
+    take = review.gate.evidence_fingerprint
+
+    def taken(*args: Any, **kwargs: Any) -> Any:
+        found = take(*args, **kwargs)
+        order.append("fingerprint taken")
+        fingerprinted.set()
+        return found
 
     def held(*args: Any, **kwargs: Any) -> int:
-        entered.set()
-        finished.append(released.wait(60.0))
+        order.append("read-ahead started" if fingerprinted.wait(60.0) else "read-ahead gave up")
         return 0
 
+    def gather(*args: Any, **kwargs: Any) -> Any:
+        order.append("evidence gathered")
+        return gathered(*args, **kwargs)
+
+    monkeypatch.setattr(review.gate, "evidence_fingerprint", taken)
     monkeypatch.setattr(review.gate, "start_importance_reads", held)
     config = ReviewConfig(
         tracking_uri=plausibility_registry.tracking_uri, policies_dir=policies_dir
     )
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    gate = GateService(ReviewService(config, ledger=ledger, investigator=OfflineInvestigator()))
+    service = ReviewService(config, ledger=ledger, investigator=OfflineInvestigator())
+    gathered = service.gather
+    monkeypatch.setattr(service, "gather", gather)
+    gate = GateService(service)
     try:
         answer = gate.gate(LEAK, 4)
-        assert entered.is_set() and finished == []  # answered while the read-ahead is held
-        assert (answer.verdict, answer.reused, answer.error) == ("escalate", False, None)
-    finally:
-        released.set()
         gate.drain()
+    finally:
+        fingerprinted.set()
         ledger.close()
+    assert order[:3] == ["fingerprint taken", "read-ahead started", "evidence gathered"]
+    assert (answer.verdict, answer.reused, answer.error) == ("escalate", False, None)
