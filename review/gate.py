@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -101,10 +100,6 @@ _BLOCKING_STATUSES = frozenset({"fail", "error"})
 # Metadata reads only: a fingerprint that takes longer is not worth waiting for.
 _FINGERPRINT_TIMEOUT_S = 10.0
 _LEDGER_READERS = 4
-# Threads that start a fresh review's model-file reads while the fingerprint is taken.
-_READERS_AHEAD = 2
-# How long a review waits for those reads to start; past it, it reads what it needs itself.
-_AHEAD_WAIT_S = 30.0
 _MAX_VERSION = 2**31 - 1  # version numbers are 32-bit in MLflow and in the ledger's columns
 _OVERRIDABLE_STATUSES = frozenset({"fail", "error", "warn"})
 
@@ -205,9 +200,6 @@ class GateService:
         self._ledger_reads = ThreadPoolExecutor(
             max_workers=_LEDGER_READERS, thread_name_prefix="promogate-gate-ledger"
         )
-        self._reads_ahead = ThreadPoolExecutor(
-            max_workers=_READERS_AHEAD, thread_name_prefix="promogate-gate-ahead"
-        )
         self._followups = Followups()
 
     def drain(self, timeout_s: float = 60.0) -> None:
@@ -265,10 +257,9 @@ class GateService:
         self._followups.wait(model, number)
         newest: Future[FingerprintMatch | None] | None = None
         active: Future[list[Override]] | None = None
-        ahead: Future[int] | None = None
 
         def meanwhile(policies: list[LoadedPolicy]) -> None:
-            nonlocal newest, active, ahead
+            nonlocal newest, active
             if number is not None and 1 <= number <= _MAX_VERSION:
                 newest = self._ledger_reads.submit(
                     match_fingerprint, self.ledger, model, number, target, None, FINGERPRINT_FORMAT
@@ -280,12 +271,7 @@ class GateService:
                 )
             # A fresh review's model files are parsed (in the reader process, when there is
             # one) while the fingerprint is taken; a reused decision's are kept, and found so.
-            # Started aside: finding the files waits for the versions' reads, and reading and
-            # hashing them takes a while, which the fingerprint's next round of reads need not
-            # wait for. The review waits for the start (below): a file it asked for first would
-            # be read by it, and its bootstraps would not run while the file is parsed.
-            ahead = self._reads_ahead.submit(
-                start_importance_reads,
+            start_importance_reads(
                 reads,
                 model,
                 ref,
@@ -305,9 +291,6 @@ class GateService:
             reused = self._reuse_by_fingerprint(*taken, target, newest=newest, active=active)
             if reused is not None:
                 return reused
-        if ahead is not None:
-            # Never raises (it logs what fails); bounded by the gathering's own MLflow timeout.
-            wait_futures([ahead], timeout=_AHEAD_WAIT_S)
         try:
             # A caller waits on this answer: while the reader process parses the model files,
             # this thread runs the bootstraps the policies will ask for.
