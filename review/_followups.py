@@ -11,7 +11,7 @@ asked by alias), and `Followups.drain` waits for all of them (a one-shot command
 the API when it stops).
 
 A follow-up can be held until its answer has left (`after`): started as soon as the decision is
-made, its threads would take the interpreter from the thread sending the answer, 10-40 ms of a
+made, its threads would take the interpreter from the thread sending the answer, up to 40 ms of a
 fresh gate answered over HTTP.
 """
 
