@@ -97,7 +97,7 @@ class AppState:
         )
         self._running = True
 
-    def warm_up(self, *, freeze_heap: bool = False) -> threading.Thread:
+    def warm_up(self, *, freeze_heap: bool = False) -> None:
         """Start doing what the first review would otherwise wait for, in a thread of its own.
 
         The ledger's first read checks its schema (importing the migrations), the MLflow
@@ -107,7 +107,7 @@ class AppState:
         first request that needs it, which reports it. Until it ends, the app is not ready
         (`warming_up`, which `GET /readyz` reports). With `freeze_heap` (a server process of
         its own), what the process holds then is frozen out of the collector's full collections
-        (`api._cli_gc.settle_heap`). Join the thread before shutting down.
+        (`api._cli_gc.settle_heap`). Wait for it (`wait_until_warm`) before shutting down.
         """
         thread = threading.Thread(
             target=warm_up,
@@ -118,7 +118,6 @@ class AppState:
         )
         thread.start()
         self._warming = thread
-        return thread
 
     @property
     def warming_up(self) -> bool:
