@@ -67,6 +67,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from policies.loader import LoadedPolicy
 from review._decide import package_versions
+from tools import run_logged_models
 from tools._genai_eval import evaluation_traces, is_genai_evaluation
 from tools._safety import EVAL_TARGET_TAG, eval_target, linked_runs_among, linked_runs_search
 from tools.client import call_mlflow
@@ -503,14 +504,17 @@ class _Plan:
         items: Sequence[str],
         single: Callable[[str], None],
         batch: Callable[[tuple[str, ...], tuple[str, ...]], None],
+        guessed: Sequence[str] = (),
     ) -> None:
-        """Start one batch read of `items` not read yet, if their experiments are known; else
-        start each on its own."""
+        """Start one batch read of `items` not read yet, if their experiments are known (those
+        not known are searched for in the `guessed` experiments, when given); else start each
+        on its own."""
         pending = sorted({i for i in items if not self._covered(kind, i)})
         experiments = [_MEMO.get(("experiment", kind, i)) for i in pending]
-        if len(pending) >= 2 and all(e is not None for e in experiments):
+        known = {str(e) for e in experiments if e is not None}
+        if len(pending) >= 2 and (None not in experiments or guessed):
             key = (f"{kind}s", *pending)
-            batch(key, tuple(sorted({str(e) for e in experiments})))
+            batch(key, tuple(sorted(known | set(guessed))))
             self.batches.append((kind, frozenset(pending), key))
             return
         for item in pending:
@@ -521,9 +525,13 @@ class _Plan:
         pairs: Sequence[tuple[str | None, str | None]],
         *,
         without_histories: Collection[str] = (),
+        guessed_experiments: Sequence[str] = (),
     ) -> None:
         """Start the reads of what the versions point at (run id, logged model id) pairs, and
-        of their runs' remembered metric histories (but those of `without_histories`)."""
+        of their runs' remembered metric histories (but those of `without_histories`); runs
+        and logged models whose experiment is not known are searched for in
+        `guessed_experiments` with the others, when given (what a search does not return is
+        read on its own after it)."""
         client, reads = self.client, self.reads
         model_ids = [m for _, m in pairs if m is not None]
         # Runs that logged metrics on these models last time are read in the same batch.
@@ -535,12 +543,14 @@ class _Plan:
             run_ids,
             lambda r: reads.start(("run", r), _run_read, client, r),
             lambda key, exps: reads.start(key, _runs_read, client, exps, key[1:]),
+            guessed_experiments,
         )
         self._start_batch(
             "logged_model",
             model_ids,
             lambda m: reads.start(("logged_model", m), _logged_model_read, client, m),
             lambda key, exps: reads.start(key, _logged_models_read, client, exps, key[1:]),
+            guessed_experiments,
         )
         known: dict[str, list[str]] = {}
         for run_id in (r for r in run_ids if r not in without_histories):
@@ -570,7 +580,7 @@ class _Plan:
         pending = sorted({r for r in run_ids if not self._covered(kind, r)})
         if self.bulk is not None and len(pending) >= 2:
             batch = ("history_bulk", key, *pending)
-            reads.start(batch, _history_bulk_read, self.bulk, tuple(pending), key)
+            reads.start(batch, _history_bulk_read, client, self.bulk, tuple(pending), key)
             self.batches.append((kind, frozenset(pending), batch))
             return
         for run_id in pending:
@@ -762,27 +772,52 @@ class _Plan:
         """Start, on a guess from what earlier fingerprints found of the other versions' runs,
         the reads that otherwise wait for a new candidate's run: its metric histories (the keys
         the other runs have), the search for evaluation runs and, when `history_of` is the
-        candidate's number, its version history (both in the experiments known so far, which
+        candidate's number, its version history (all in the experiments known so far, which
         are the candidate's too when it was logged where the baseline was).
 
-        Reads started here are only ever used under the key of what they read, so a wrong
-        guess costs a read and changes nothing covered.
+        The versions' runs and logged models, the earlier versions' (waited for here: their
+        search is under way since the first round) and both runs' histories are then started
+        together, each kind in one batch: a new candidate's reads wait for its version anyway,
+        and against a server that answers one request at a time each read saved is worth more
+        than a read started sooner. Reads started here are only ever used under the key of what
+        they read, so a wrong guess costs a read and changes nothing covered.
         """
         run_ids = [r for r, _ in pointed.values() if r is not None]
         remembered = [_MEMO.get(("histories", r)) for r in run_ids]
         guessed_keys = sorted({k for keys in remembered if keys for k in keys})
-        for run_id, keys in zip(run_ids, remembered, strict=True):
-            if keys is None:
-                for key in guessed_keys:
-                    self.start_histories(key, [run_id])
         known = [_MEMO.get(("experiment", "run", r)) for r in run_ids]
         experiments = tuple(sorted({str(e) for e in known if e is not None}))
         if not experiments:
             return
         key = ("evaluations", model, *experiments)
         self.reads.start(key, _evaluations_read, self.client, experiments, model)
+        # Not covered, but what the review reads next of both runs, and would wait for: the
+        # logged models each run logged, in its experiment (known, or the one guessed). The
+        # read-once client keeps the answers; nothing here waits for them.
+        for run_id, experiment in zip(run_ids, known, strict=True):
+            where = experiment
+            if where is None and len(experiments) == 1:
+                where = experiments[0]
+            if where is not None and _SAFE_ID.fullmatch(run_id):
+                self.reads.start(
+                    ("run_models", run_id), run_logged_models, self.client, run_id, where
+                )
+        earlier = self.earlier_versions(model, history_of) if history_of is not None else []
+        earlier_pairs = [_entity_ids(mv) for mv in earlier]
+        earlier_runs = {r for r, _ in earlier_pairs if r is not None}
+        self.start(
+            [*pointed.values(), *earlier_pairs],
+            without_histories={*run_ids, *earlier_runs},
+            guessed_experiments=experiments,
+        )
+        histories: dict[str, list[str]] = {}
+        for run_id, keys in zip(run_ids, remembered, strict=True):
+            for history in keys if keys is not None else guessed_keys:
+                histories.setdefault(history, []).append(run_id)
+        for history, runs in histories.items():
+            self.start_histories(history, runs)
         if history_of is not None:
-            self.start_history(self.earlier_versions(model, history_of), experiments)
+            self.start_history(earlier, experiments)
 
     def collect_history(
         self, earlier: Sequence[Any], experiments: Sequence[str], parts: dict[str, Any]
@@ -937,9 +972,13 @@ def _bulk_history_creds(client: MlflowClient) -> Any:
     return creds
 
 
-def _history_bulk_read(creds: Any, run_ids: Sequence[str], key: str) -> dict[str, _Digested]:
+def _history_bulk_read(
+    client: MlflowClient, creds: Any, run_ids: Sequence[str], key: str
+) -> dict[str, _Digested]:
     """`key`'s history in each of `run_ids`, from the MLflow server's bulk history endpoint, as
-    `_history_read` digests it.
+    `_history_read` digests it. Each run's points are kept as the answer to its
+    `get_metric_history` (`tools.read_once.keep_answer`), which the review reads next: the
+    endpoint answers each point's step, timestamp and value, all a review reads of a history.
 
     Raises:
         FingerprintUnavailableError: The answer may be cut (as many points as the endpoint
@@ -964,6 +1003,11 @@ def _history_bulk_read(creds: Any, run_ids: Sequence[str], key: str) -> dict[str
         if run_id not in found or point.get("key") != key:
             raise FingerprintUnavailableError(f"the bulk history of {key!r} names {run_id!r}")
         found[run_id].append((int(point["step"]), int(point["timestamp"]), float(point["value"])))
+    from mlflow.entities import Metric
+
+    for run_id, points in found.items():
+        history = [Metric(key, value, timestamp, step) for step, timestamp, value in sorted(points)]
+        keep_answer(client, "get_metric_history", (run_id, key), history)
     return {r: _Digested(_digest(sorted(p))) for r, p in found.items()}
 
 
@@ -983,7 +1027,9 @@ def evidence_fingerprint(
     metric histories, artifact directories) is read as soon as it is known. A version's run and
     logged model never change in MLflow, and an alias seldom moves, so the reads of what the
     last fingerprint found start together with the versions' reads: one round of concurrent
-    calls when nothing moved. A guess is only ever a read started early: the parts are taken
+    calls when nothing moved. For a candidate no fingerprint has seen, the baseline's reads wait
+    for the candidate's version and join its reads in batches instead (`_Plan.start_guesses`):
+    two rounds of fewer calls. A guess is only ever a read started early: the parts are taken
     from the reads of what the versions point at now, and a wrong guess is read again.
 
     Args:
@@ -1049,13 +1095,15 @@ def evidence_fingerprint(
             reads.start(key, search_earlier_versions, client, model, guess)
         guessed_ids = [_MEMO.get(("points_at", model, str(g))) for g in (guess, baseline_guess)]
         earlier_ids = _MEMO.get(("earlier", model, str(guess))) or []
-        # An earlier version's run is read for its metrics only, unless it is the baseline's.
-        role_runs = {ids[0] for ids in guessed_ids if ids is not None}
-        plan.start(
-            [ids for ids in [*guessed_ids, *earlier_ids] if ids is not None],
-            without_histories={r for r, _ in earlier_ids if r is not None} - role_runs,
-        )
         searched = _MEMO.get(("evaluations", model, str(guess), str(baseline_guess)))
+        if guessed_ids[0] is not None or searched is not None:
+            # An earlier version's run is read for its metrics only, unless it is the
+            # baseline's. (A new candidate's baseline is read with it, in `start_guesses`.)
+            role_runs = {ids[0] for ids in guessed_ids if ids is not None}
+            plan.start(
+                [ids for ids in [*guessed_ids, *earlier_ids] if ids is not None],
+                without_histories={r for r, _ in earlier_ids if r is not None} - role_runs,
+            )
         if searched:
             key = ("evaluations", model, *searched)
             reads.start(key, _evaluations_read, client, searched, model)
@@ -1097,12 +1145,12 @@ def evidence_fingerprint(
         pointed = {role: _entity_ids(mv) for role, mv in roles.items()}
         for role, mv in roles.items():
             parts[f"{role}.version"] = _version_part(mv)
-        plan.start(list(pointed.values()))
         if searched is None:
             # A candidate no fingerprint has seen: what the later steps read is guessed from
             # what is known of the baseline, so those reads join this round instead of waiting
             # for the candidate's run (a wrong guess is read again).
             plan.start_guesses(model, pointed, number if baseline is not None else None)
+        plan.start(list(pointed.values()))
         runs: dict[str, Any] = {}
         for role, (run_id, model_id) in pointed.items():
             run = plan.collect(role, run_id, model_id, parts)

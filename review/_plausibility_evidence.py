@@ -54,6 +54,11 @@ _ahead_lock = threading.Lock()
 # checks cost a gate that reuses a decision about 10 ms, so a version is read ahead once.
 _read_ahead: OrderedDict[tuple[str, int, str, str | None], None] = OrderedDict()
 _READ_AHEAD_VERSIONS: Final = 4096
+# So are the model files (by source, and the formats and types the policies let be read): a
+# champion is every candidate's baseline, and reading its file ahead again would cost a read of
+# its logged model on its own (which the fingerprint reads in a batch anyway) only to find its
+# importances kept.
+_sources_ahead: OrderedDict[tuple[str, tuple[str, ...], tuple[str, ...]], None] = OrderedDict()
 
 
 def start_importance_reads(
@@ -72,7 +77,8 @@ def start_importance_reads(
     anyway), and handed to the reader process from a thread that waits for its answers: the
     files are parsed on another core while the caller goes on. Files whose importances are
     kept start nothing. A version asked for by number is read ahead once per process (with the
-    same target and baseline aliases): a later gate of it reuses a decision, or its review
+    same target and baseline aliases), and so is a model file (a champion, every candidate's
+    baseline, is read ahead with the first): a later gate of it reuses a decision, or its review
     finds the importances kept, or reads them itself (a file replaced since, a policy that now
     trusts other types), only without the head start.
 
@@ -119,7 +125,11 @@ def start_importance_reads(
             return 0
         for version in (candidate, baseline):
             source = artifact_source(version.source, version.model_id, version.run_id)
-            if source is not None and start_reading_importances(
+            if source is None or not _first_time(
+                (source, tuple(request.allowed_formats), tuple(request.trusted_types))
+            ):
+                continue
+            if start_reading_importances(
                 client,
                 source,
                 allowed_formats=request.allowed_formats,
@@ -130,6 +140,18 @@ def start_importance_reads(
     except Exception:  # the review reads again and reports what fails
         logger.debug("reading %s %s's importances ahead failed", model, ref, exc_info=True)
     return started
+
+
+def _first_time(source: tuple[str, tuple[str, ...], tuple[str, ...]]) -> bool:
+    """Whether `source` is read ahead for the first time in this process (and note it)."""
+    with _ahead_lock:
+        if source in _sources_ahead:
+            _sources_ahead.move_to_end(source)
+            return False
+        _sources_ahead[source] = None
+        if len(_sources_ahead) > _READ_AHEAD_VERSIONS:
+            _sources_ahead.popitem(last=False)
+        return True
 
 
 def _importances(

@@ -133,6 +133,7 @@ FACES: dict[str, list[str]] = {
         "registered_model_names",
         "resolve_version",
         "resolve_versions",
+        "run_logged_models",
         "scan_model_artifacts",
         "scan_pickles",
         "search_earlier_versions",

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from tools.artifacts import (
         read_text_artifact as read_text_artifact,
     )
+    from tools.artifacts import run_logged_models as run_logged_models
     from tools.client import (
         call_mlflow as call_mlflow,
     )
@@ -414,6 +415,7 @@ _EXPORTS: dict[str, str] = {
     "numeric_array": "tools.significance",
     "download_artifact": "tools.artifacts",
     "list_run_artifacts": "tools.artifacts",
+    "run_logged_models": "tools.artifacts",
     "metric_value": "tools.significance",
     "parse_eval_table": "tools.eval_table",
     "read_dataset_inputs": "tools.datasets",
@@ -539,6 +541,7 @@ __all__ = [
     "registered_model_names",
     "resolve_version",
     "resolve_versions",
+    "run_logged_models",
     "scan_model_artifacts",
     "scan_pickles",
     "search_earlier_versions",

@@ -58,6 +58,7 @@ __all__ = [
     "read_logged_model_text_artifacts",
     "read_run_text_artifacts",
     "read_text_artifact",
+    "run_logged_models",
     "walk_run_artifacts",
 ]
 
@@ -148,6 +149,30 @@ def _list_once(
     )
 
 
+def run_logged_models(client: MlflowClient, run_id: str, experiment_id: str) -> dict[str, Any]:
+    """The logged models `run_id` logged in `experiment_id`, by name (the first of each name in
+    the search's order), searched by source run as `RunArtifactRepository` searches them.
+
+    Args:
+        client: MLflow client.
+        run_id: The run id (no quote in it: `RunArtifactRepository.for_run` checks).
+        experiment_id: The run's experiment.
+
+    Raises:
+        ToolError: The search failed.
+    """
+    found: dict[str, Any] = {}
+    for model in every_page(
+        client.search_logged_models,
+        f"search_logged_models(source_run_id={run_id!r})",
+        page_size=None,
+        experiment_ids=[experiment_id],
+        filter_string=f"source_run_id = '{run_id}'",
+    ):
+        found.setdefault(str(model.name), model)
+    return found
+
+
 class RunArtifactRepository:
     """One run's artifacts, listed and downloaded as `MlflowClient` does, with fewer reads.
 
@@ -216,17 +241,8 @@ class RunArtifactRepository:
         with self._lock:
             if self._by_name is not None:
                 return self._by_name
-            found: dict[str, Any] = {}
-            for model in every_page(
-                self.client.search_logged_models,
-                f"search_logged_models(source_run_id={self.run_id!r})",
-                page_size=None,
-                experiment_ids=[self.experiment_id],
-                filter_string=f"source_run_id = '{self.run_id}'",
-            ):
-                found.setdefault(str(model.name), model)
-            self._by_name = found
-            return found
+            self._by_name = run_logged_models(self.client, self.run_id, self.experiment_id)
+            return self._by_name
 
     def list_dir(self, path: str | None) -> list[Any]:
         """One directory, as `MlflowClient.list_artifacts(run_id, path)` lists it."""

@@ -25,8 +25,11 @@ and the baseline is read by alias first and by number after.
 A caller that read something in a batch can keep the parts as the answers to the single reads
 they stand for (`keep_answer`): the runs of a `search_runs` by id as their `get_run`, the logged
 models of a `search_logged_models` as their `get_logged_model`, one version's evaluation runs
-picked from a search of all the model's. MLflow's search answers hold what its single reads
-hold, but for a run's logged-model inputs, which a search leaves out and nothing here reads. A
+picked from a search of all the model's, each run's points of a bulk history read as its
+`get_metric_history`. MLflow's search answers hold what its single reads hold, but for a run's
+logged-model inputs, which a search leaves out and nothing here reads; its bulk history answers
+each point's step, timestamp and value, not the logged model or dataset a point was logged
+against, which nothing here reads either. A
 kept answer is never replaced: the first answer to a read is the one every later caller gets.
 `kept_answer` asks for a kept answer without reading.
 """

@@ -994,6 +994,58 @@ def test_a_fresh_gate_reads_nothing_its_remembered_fingerprint_read_in_batches(
     assert sum(p.endswith("/runs/search") for p in paths) == 4, paths
 
 
+@pytest.mark.parametrize(
+    ("experiment", "with_loss"),
+    [("fp", True), ("fp-elsewhere", False)],
+    ids=["logged-where-the-champion-was", "logged-elsewhere-without-its-loss-history"],
+)
+def test_a_new_candidate_is_read_with_its_champion_in_batches_and_once(
+    gate: GateService,
+    served: MlflowServer,
+    registry: Registry,
+    tmp_path: Path,
+    experiment: str,
+    with_loss: bool,
+) -> None:
+    """A version no fingerprint has seen, beside a remembered champion: both versions' runs,
+    logged models and loss histories are read in one search, one search and one bulk read, with
+    the logged models each run logged, and the review reads none of them again; it gathers what
+    a review without a fingerprint gathers. A candidate logged in an experiment of its own is
+    missing from the searches made in the champion's and is read on its own, once."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    number = _log_version(registry, experiment, with_loss=with_loss)
+    try:
+        with HttpRelay(served.port, with_queries=True) as relay:
+            relayed = _gate_on(relay.url, gate, ledger)
+            assert relayed.fingerprint(MODEL, CANDIDATE) is not None  # the champion is known
+            expected = relayed.reviews.gather(MODEL, number).bundle.digest
+            relay.take_requests()
+            answer = relayed.gate(MODEL, number)
+            relayed.drain()
+            assert not answer.reused and answer.error is None, answer
+            assert answer.evidence_digest == expected
+            paths = [path for _, path in relay.take_requests()]
+    finally:
+        ledger.close()
+        registry.client().delete_model_version(MODEL, str(number))
+    singles = [p for p in paths if "/runs/get?" in p or "/logged-models/m-" in p]
+    assert len(singles) == len(set(singles)), paths
+    histories = [p for p in paths if "/metrics/get-history?" in p]
+    assert len(histories) == len(set(histories)), paths
+    # Before the answer: one search of runs, one of evaluation runs, and one of logged models
+    # with one per run by source run; after it, the fingerprint of a version now remembered.
+    searches = sum(p.endswith("/logged-models/search") for p in paths)
+    if experiment == "fp":
+        assert not singles and not histories, paths
+        assert sum(p.endswith("/runs/search") for p in paths) == 4, paths
+        assert searches == 4, paths
+    else:
+        # The candidate's run, logged model and logged models by source run, read on their own
+        # (and after the answer the champion's loss history alone: the candidate has none).
+        assert len(singles) == 2 and len(histories) <= 1, paths
+        assert searches == 5, paths
+
+
 def test_a_server_that_refuses_the_bulk_history_is_read_run_by_run(
     gate: GateService, served: MlflowServer, tmp_path: Path
 ) -> None:

@@ -61,6 +61,7 @@ def nothing_kept(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(model_importance, "_MODEL_FILE_HASHES", FileHashes())
     monkeypatch.setattr(model_importance, "_disk_cache", None)
     monkeypatch.setattr(_plausibility_evidence, "_read_ahead", OrderedDict())
+    monkeypatch.setattr(_plausibility_evidence, "_sources_ahead", OrderedDict())
     model_importance.IMPORTANCE_CACHE.clear()
     yield
     model_importance.use_importance_process(None)
@@ -163,6 +164,25 @@ def test_reads_start_ahead_only_with_a_reader_and_only_for_files_not_kept(
     # An unknown version starts nothing and raises nothing: the review reports it.
     assert start_importance_reads(client, LEAK, 99, policies, **options) == 0
     assert start_importance_reads(client, "no-such-model", 1, policies, **options) == 0
+
+
+def test_a_champion_file_is_read_ahead_with_its_first_candidate_only(
+    plausibility_registry: Any, policies_dir: Path, reader: ImportanceProcess
+) -> None:
+    policies = load_policy_dir(policies_dir)
+    client = make_client(plausibility_registry.tracking_uri)
+    options: dict[str, Any] = {"target_alias": "champion", "baseline_alias": "champion"}
+    model_importance.use_importance_process(reader)
+    before = reader.answered
+    assert start_importance_reads(client, SEEDS, 2, policies, **options) == 2
+    # The next candidate's baseline is the same champion: only the candidate's file starts.
+    assert start_importance_reads(client, SEEDS, 3, policies, **options) == 1
+    for version in (2, 3):
+        gathered = gather_evidence(client, SEEDS, version, policies=policies)
+        for evidence in (gathered.candidate, gathered.baseline):
+            assert evidence is not None and evidence.feature_importances is not None
+            assert evidence.feature_importances.available
+    assert reader.answered == before + 3
 
 
 def test_a_failed_reader_leaves_importances_unavailable_and_unkept(
