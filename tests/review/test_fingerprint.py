@@ -969,6 +969,24 @@ def test_a_fresh_gate_reads_what_its_first_fingerprint_read_once(
     assert len(by_id) == len(set(by_id)), paths
 
 
+def _fresh_gate_requests(
+    gate: GateService, served: MlflowServer, ledger: Ledger, number: int
+) -> list[str]:
+    """The requests (with their queries) of a fresh gate of `number` through a relay, once the
+    candidate of the module is fingerprinted (so the champion is remembered); the gate must
+    answer what a review without a fingerprint gathers."""
+    with HttpRelay(served.port, with_queries=True) as relay:
+        relayed = _gate_on(relay.url, gate, ledger)
+        assert relayed.fingerprint(MODEL, CANDIDATE) is not None
+        expected = relayed.reviews.gather(MODEL, number).bundle.digest
+        relay.take_requests()
+        answer = relayed.gate(MODEL, number)
+        relayed.drain()
+        assert not answer.reused and answer.error is None, answer
+        assert answer.evidence_digest == expected
+        return [path for _, path in relay.take_requests()]
+
+
 def test_a_fresh_gate_reads_nothing_its_remembered_fingerprint_read_in_batches(
     gate: GateService, served: MlflowServer, tmp_path: Path
 ) -> None:
@@ -977,17 +995,10 @@ def test_a_fresh_gate_reads_nothing_its_remembered_fingerprint_read_in_batches(
     searches instead of reading them again, and gathers what a review without a fingerprint
     gathers."""
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    with HttpRelay(served.port, with_queries=True) as relay:
-        relayed = _gate_on(relay.url, gate, ledger)
-        expected = relayed.reviews.gather(MODEL, CANDIDATE).bundle.digest
-        relayed.fingerprint(MODEL, CANDIDATE)
-        relay.take_requests()
-        answer = relayed.gate(MODEL, CANDIDATE)
-        relayed.drain()
-        assert not answer.reused and answer.error is None, answer
-        assert answer.evidence_digest == expected
-        paths = [path for _, path in relay.take_requests()]
-    ledger.close()
+    try:
+        paths = _fresh_gate_requests(gate, served, ledger, CANDIDATE)
+    finally:
+        ledger.close()
     assert not [p for p in paths if "/runs/get?" in p or "/logged-models/m-" in p], paths
     # Two searches of runs by the fingerprint taken before the answer (the runs; the evaluation
     # runs) and two by the one taken after it: none by the review.
@@ -1015,16 +1026,7 @@ def test_a_new_candidate_is_read_with_its_champion_in_batches_and_once(
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
     number = _log_version(registry, experiment, with_loss=with_loss)
     try:
-        with HttpRelay(served.port, with_queries=True) as relay:
-            relayed = _gate_on(relay.url, gate, ledger)
-            assert relayed.fingerprint(MODEL, CANDIDATE) is not None  # the champion is known
-            expected = relayed.reviews.gather(MODEL, number).bundle.digest
-            relay.take_requests()
-            answer = relayed.gate(MODEL, number)
-            relayed.drain()
-            assert not answer.reused and answer.error is None, answer
-            assert answer.evidence_digest == expected
-            paths = [path for _, path in relay.take_requests()]
+        paths = _fresh_gate_requests(gate, served, ledger, number)
     finally:
         ledger.close()
         registry.client().delete_model_version(MODEL, str(number))
