@@ -785,6 +785,12 @@ class _Plan:
         run_ids = [r for r, _ in pointed.values() if r is not None]
         remembered = [_MEMO.get(("histories", r)) for r in run_ids]
         guessed_keys = sorted({k for keys in remembered if keys for k in keys})
+        histories: dict[str, list[str]] = {}
+        for run_id, keys in zip(run_ids, remembered, strict=True):
+            for history in keys if keys is not None else guessed_keys:
+                histories.setdefault(history, []).append(run_id)
+        for history, runs in histories.items():
+            self.start_histories(history, runs)
         known = [_MEMO.get(("experiment", "run", r)) for r in run_ids]
         experiments = tuple(sorted({str(e) for e in known if e is not None}))
         if not experiments:
@@ -810,12 +816,6 @@ class _Plan:
             without_histories={*run_ids, *earlier_runs},
             guessed_experiments=experiments,
         )
-        histories: dict[str, list[str]] = {}
-        for run_id, keys in zip(run_ids, remembered, strict=True):
-            for history in keys if keys is not None else guessed_keys:
-                histories.setdefault(history, []).append(run_id)
-        for history, runs in histories.items():
-            self.start_histories(history, runs)
         if history_of is not None:
             self.start_history(earlier, experiments)
 
