@@ -29,9 +29,8 @@ picked from a search of all the model's, each run's points of a bulk history rea
 `get_metric_history`. MLflow's search answers hold what its single reads hold, but for a run's
 logged-model inputs, which a search leaves out and nothing here reads; its bulk history answers
 each point's step, timestamp and value, not the logged model or dataset a point was logged
-against, which nothing here reads either. A
-kept answer is never replaced: the first answer to a read is the one every later caller gets.
-`kept_answer` asks for a kept answer without reading.
+against, which nothing here reads either. A kept answer is never replaced: the first answer to
+a read is the one every later caller gets. `kept_answer` asks for a kept answer without reading.
 """
 
 from __future__ import annotations
