@@ -33,6 +33,7 @@ from tools.errors import (
     ToolError,
 )
 from tools.evidence import ArtifactFile
+from tools.local_artifact_root import LocalArtifactRoot
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -202,6 +203,7 @@ class RunArtifactRepository:
         self.artifact_uri = artifact_uri
         self._lock = threading.Lock()
         self._repo: Any = None
+        self._root: LocalArtifactRoot | None = None
         self._by_name: dict[str, Any] | None = None
 
     def _run_repository(self) -> Any:
@@ -214,6 +216,7 @@ class RunArtifactRepository:
                 self._repo = get_artifact_repository(
                     self.artifact_uri, tracking_uri=self.client.tracking_uri
                 )
+                self._root = LocalArtifactRoot.of(self._repo)
             return self._repo
 
     @classmethod
@@ -250,10 +253,10 @@ class RunArtifactRepository:
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         run_id = self.run_id
-        repo = self._run_repository()
+        lister = _lister(self._run_repository(), self._root)
         listed = list(
             call_mlflow(
-                lambda: repo.list_artifacts(path),
+                lambda: lister(path),
                 f"list_artifacts({run_id!r}, {path!r})",
                 not_found=_not_found("run", run_id),
             )
@@ -267,8 +270,9 @@ class RunArtifactRepository:
         model_repo: Any = get_artifact_repository(
             str(model.artifact_location), tracking_uri=self.client.tracking_uri
         )
+        model_lister = _lister(model_repo, LocalArtifactRoot.of(model_repo))
         inner = call_mlflow(
-            lambda: model_repo.list_artifacts(rest),
+            lambda: model_lister(rest),
             f"list_logged_model_artifacts({model.model_id!r}, {rest!r})",
             not_found=_not_found("logged_model", str(model.model_id)),
         )
@@ -284,7 +288,8 @@ class RunArtifactRepository:
         """
         if path.partition("/")[0] in self.logged_models():
             return None  # only MLflow's route merges a logged model's files into the run's
-        return _local_path(self._run_repository(), "run", self.run_id, path)
+        self._run_repository()
+        return _local_path(self._root, "run", self.run_id, path)
 
     def download(self, path: str, dst: str) -> Path:
         """One file into `dst`, as `MlflowClient.download_artifacts(run_id, path, dst)` does."""
@@ -396,21 +401,25 @@ def list_logged_model_artifacts(
     return _walk(client, "logged_model", model_id, path, max_entries)[0]
 
 
-def _local_path(repo: object, owner: ArtifactOwner, owner_id: str, path: str) -> Path | None:
+def _lister(repo: Any, root: LocalArtifactRoot | None) -> Callable[[str | None], list[Any]]:
+    """How a repository's directories are listed: through its local root when it has one."""
+    return root.list_dir if root is not None else repo.list_artifacts
+
+
+def _local_path(
+    root: LocalArtifactRoot | None, owner: ArtifactOwner, owner_id: str, path: str
+) -> Path | None:
     """The file's own path in a repository on this machine's disk (None for other stores).
 
-    MLflow's local repository returns it without copying, after the checks its downloads make
-    (no path traversal, no symlink leading out of the artifact root); a copy into a temporary
-    directory only to read it once cost more than reading it.
+    Returned without copying, after the checks MLflow's local repository makes (no path
+    traversal, no symlink leading out of the artifact root); a copy into a temporary directory
+    only to read it once cost more than reading it.
 
     Raises:
         ArtifactNotFoundError: No such file.
     """
-    from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
-
-    if not isinstance(repo, LocalArtifactRepository):
+    if root is None:
         return None
-    local: Any = repo
     what = (
         f"download_artifacts({owner_id!r}, {path!r})"
         if owner == "run"
@@ -418,7 +427,7 @@ def _local_path(repo: object, owner: ArtifactOwner, owner_id: str, path: str) ->
     )
     return Path(
         call_mlflow(
-            lambda: local.download_artifacts(path),
+            lambda: root.file(path),
             what,
             not_found=lambda: ArtifactNotFoundError(owner, owner_id, path),
         )
@@ -476,6 +485,7 @@ class LoggedModelRepository:
         self._lock = threading.Lock()
         self._entity: Any = None
         self._repo: Any = None
+        self._root: LocalArtifactRoot | None = None
 
     def logged_model(self) -> Any:
         """The `mlflow.entities.LoggedModel` (read on the first call).
@@ -505,6 +515,7 @@ class LoggedModelRepository:
                 self._repo = get_artifact_repository(
                     location, tracking_uri=self.client.tracking_uri
                 )
+                self._root = LocalArtifactRoot.of(self._repo)
             return self._repo
 
     def list_dir(self, path: str | None) -> list[Any]:
@@ -512,10 +523,10 @@ class LoggedModelRepository:
         own repository: MLflow's `list_logged_model_artifacts` reads the logged model again to
         find it."""
         model_id = self.model_id
-        repo = self._repository()
+        lister = _lister(self._repository(), self._root)
         return list(
             call_mlflow(
-                lambda: repo.list_artifacts(path),
+                lambda: lister(path),
                 f"list_logged_model_artifacts({model_id!r}, {path!r})",
                 not_found=_not_found("logged_model", model_id),
             )
@@ -528,7 +539,8 @@ class LoggedModelRepository:
         Raises:
             ArtifactNotFoundError: No such file.
         """
-        return _local_path(self._repository(), "logged_model", self.model_id, path)
+        self._repository()
+        return _local_path(self._root, "logged_model", self.model_id, path)
 
     def download(self, path: str, dst: str) -> Path:
         """One file of the logged model into `dst`."""
