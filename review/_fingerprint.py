@@ -67,7 +67,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from policies.loader import LoadedPolicy
 from review._decide import package_versions
-from tools import run_logged_models
+from tools import answering, run_logged_models, run_logged_models_read
 from tools._genai_eval import evaluation_traces, is_genai_evaluation
 from tools._safety import EVAL_TARGET_TAG, eval_target, linked_runs_among, linked_runs_search
 from tools.client import call_mlflow
@@ -798,16 +798,18 @@ class _Plan:
         key = ("evaluations", model, *experiments)
         self.reads.start(key, _evaluations_read, self.client, experiments, model)
         # Not covered, but what the review reads next of both runs, and would wait for: the
-        # logged models each run logged, in its experiment (known, or the one guessed). The
-        # read-once client keeps the answers; nothing here waits for them.
+        # logged models each run logged, in its experiment (known, or the one guessed), in one
+        # search. The read-once client keeps the answers; nothing here waits for them.
+        searched: list[tuple[str, str]] = []
         for run_id, experiment in zip(run_ids, known, strict=True):
             where = experiment
             if where is None and len(experiments) == 1:
                 where = experiments[0]
             if where is not None and _SAFE_ID.fullmatch(run_id):
-                self.reads.start(
-                    ("run_models", run_id), run_logged_models, self.client, run_id, where
-                )
+                searched.append((run_id, str(where)))
+        if searched:
+            key = ("run_models", *(run_id for run_id, _ in searched))
+            self.reads.start(key, _run_models_read, self.client, tuple(searched))
         earlier = self.earlier_versions(model, history_of) if history_of is not None else []
         earlier_pairs = [_entity_ids(mv) for mv in earlier]
         earlier_runs = {r for r, _ in earlier_pairs if r is not None}
@@ -915,6 +917,42 @@ def _logged_models_read(
     for model_id, logged in models.items():
         keep_answer(client, "get_logged_model", (model_id,), logged)
     return models
+
+
+def _run_models_read(client: MlflowClient, searched: Sequence[tuple[str, str]]) -> None:
+    """The logged models each run of `searched` (run id, experiment) logged, as
+    `tools.run_logged_models` reads them, for the review that reads them next; several runs'
+    in one search by source run, which answers each run's own search.
+
+    While it runs, the runs' own searches wait for it (`tools.read_once.answering`). An answer
+    cut into pages answers none of them: each run is then searched on its own.
+    """
+    from mlflow.store.entities.paged_list import PagedList
+
+    if len(searched) == 1:
+        run_logged_models(client, *searched[0])
+        return
+    reads = [run_logged_models_read(run_id, experiment) for run_id, experiment in searched]
+    run_ids = [run_id for run_id, _ in searched]
+    with answering(client, reads):
+        found = call_mlflow(
+            lambda: client.search_logged_models(
+                experiment_ids=sorted({experiment for _, experiment in searched}),
+                filter_string=f"source_run_id IN ({_quoted(run_ids)})",
+            ),
+            f"search_logged_models(source_run_id IN {run_ids!r})",
+        )
+        if found.token:
+            return
+        for (run_id, experiment), (name, args, kwargs) in zip(searched, reads, strict=True):
+            # MLflow orders a search by creation time, then id: each run's own search answers
+            # its models in the order they have here.
+            own = [
+                m
+                for m in found
+                if str(m.source_run_id) == run_id and str(m.experiment_id) == experiment
+            ]
+            keep_answer(client, name, args, PagedList(own, None), kwargs)
 
 
 def _full(found: Any, what: str) -> list[Any]:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         read_text_artifact as read_text_artifact,
     )
     from tools.artifacts import run_logged_models as run_logged_models
+    from tools.artifacts import run_logged_models_read as run_logged_models_read
     from tools.client import (
         call_mlflow as call_mlflow,
     )
@@ -200,6 +201,7 @@ if TYPE_CHECKING:
     from tools.quick_acks import (
         acknowledge_responses_at_once as acknowledge_responses_at_once,
     )
+    from tools.read_once import answering as answering
     from tools.read_once import keep_answer as keep_answer
     from tools.redaction import install_log_redaction as install_log_redaction
     from tools.redaction import redact as redact
@@ -343,6 +345,7 @@ _EXPORTS: dict[str, str] = {
     "linked_runs_among": "tools._safety",
     "linked_runs_search": "tools._safety",
     "keep_answer": "tools.read_once",
+    "answering": "tools.read_once",
     "HISTORY_MAX_VERSIONS": "tools.version_history",
     "GENAI_TABLE_PATH": "tools._genai_eval",
     "EvidenceMapping": "tools.evidence_mapping",
@@ -416,6 +419,7 @@ _EXPORTS: dict[str, str] = {
     "download_artifact": "tools.artifacts",
     "list_run_artifacts": "tools.artifacts",
     "run_logged_models": "tools.artifacts",
+    "run_logged_models_read": "tools.artifacts",
     "metric_value": "tools.significance",
     "parse_eval_table": "tools.eval_table",
     "read_dataset_inputs": "tools.datasets",
@@ -475,6 +479,7 @@ __all__ = [
     "VersionHistory",
     "VersionNotFoundError",
     "acknowledge_responses_at_once",
+    "answering",
     "artifact_source",
     "binary_mask",
     "build_manifest",
@@ -542,6 +547,7 @@ __all__ = [
     "resolve_version",
     "resolve_versions",
     "run_logged_models",
+    "run_logged_models_read",
     "scan_model_artifacts",
     "scan_pickles",
     "search_earlier_versions",

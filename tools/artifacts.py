@@ -60,6 +60,7 @@ __all__ = [
     "read_run_text_artifacts",
     "read_text_artifact",
     "run_logged_models",
+    "run_logged_models_read",
     "walk_run_artifacts",
 ]
 
@@ -167,11 +168,32 @@ def run_logged_models(client: MlflowClient, run_id: str, experiment_id: str) -> 
         client.search_logged_models,
         f"search_logged_models(source_run_id={run_id!r})",
         page_size=None,
-        experiment_ids=[experiment_id],
-        filter_string=f"source_run_id = '{run_id}'",
+        **_run_models_search(run_id, experiment_id),
     ):
         found.setdefault(str(model.name), model)
     return found
+
+
+def _run_models_search(run_id: str, experiment_id: str) -> dict[str, Any]:
+    return {"experiment_ids": [experiment_id], "filter_string": f"source_run_id = '{run_id}'"}
+
+
+def run_logged_models_read(
+    run_id: str, experiment_id: str
+) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """The MLflow read `run_logged_models` makes when one page holds the answer: the client's
+    method, its positional and its keyword arguments (what a read-once client keeps an answer
+    under).
+
+    Args:
+        run_id: The run id.
+        experiment_id: The run's experiment.
+    """
+    return (
+        "search_logged_models",
+        (),
+        {**_run_models_search(run_id, experiment_id), "page_token": None},
+    )
 
 
 class RunArtifactRepository:

@@ -31,20 +31,32 @@ logged-model inputs, which a search leaves out and nothing here reads; its bulk 
 each point's step, timestamp and value, not the logged model or dataset a point was logged
 against, which nothing here reads either. A kept answer is never replaced: the first answer to
 a read is the one every later caller gets. `kept_answer` asks for a kept answer without reading.
+A batch whose parts are reads another thread is about to make declares them (`answering`): while
+it runs, those reads wait for it as for the same read under way, and read for themselves only
+if it left them unanswered.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import pickle
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, cast
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["READS_KEPT", "ReadOnceClient", "keep_answer", "kept_answer", "read_once"]
+__all__ = [
+    "READS_KEPT",
+    "Read",
+    "ReadOnceClient",
+    "answering",
+    "keep_answer",
+    "kept_answer",
+    "read_once",
+]
 
 READS_KEPT: Final = frozenset(
     {
@@ -63,6 +75,8 @@ READS_KEPT: Final = frozenset(
     }
 )
 """The `MlflowClient` methods whose answers are kept for the span of one gathering."""
+Read = tuple[str, tuple[Any, ...], Mapping[str, Any]]
+"""One read: the client's method, its positional and its keyword arguments."""
 _WAIT_S: Final = 120.0
 """How long a read waits for the same read under way in another thread before reading itself."""
 
@@ -171,6 +185,34 @@ class ReadOnceClient:
         with self._lock:
             self._kept.setdefault(key, kept_copy)
 
+    @contextlib.contextmanager
+    def answering(self, reads: Sequence[Read]) -> Iterator[None]:
+        """While the block runs, each of `reads` not kept or under way already waits for it, as
+        for the same read under way in another thread; the block keeps their answers (`keep`).
+        One the block leaves without an answer then reads for itself.
+
+        Raises:
+            ValueError: A read is not one this client keeps.
+            TypeError: A read's arguments cannot be a key.
+        """
+        for name, _, _ in reads:
+            if name not in READS_KEPT:
+                raise ValueError(f"{name!r} is not a read that is kept")
+        keys = [_key(name, args, kwargs) for name, args, kwargs in reads]
+        mine: dict[Hashable, threading.Event] = {}
+        with self._lock:
+            for key in keys:
+                if key not in self._kept and key not in self._reading and key not in mine:
+                    mine[key] = self._reading[key] = threading.Event()
+        try:
+            yield
+        finally:
+            with self._lock:
+                for key in mine:
+                    del self._reading[key]
+            for event in mine.values():
+                event.set()
+
     def peek(self, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any | None:
         """A copy of the answer kept for `name(*args, **kwargs)`, or None; never reads."""
         try:
@@ -234,6 +276,21 @@ def keep_answer(
     """
     if isinstance(client, ReadOnceClient):
         client.keep(name, args, kwargs or {}, value)
+
+
+def answering(
+    client: MlflowClient, reads: Sequence[Read]
+) -> contextlib.AbstractContextManager[None]:
+    """While the block runs, `reads` through a read-once `client` wait for the answers it keeps
+    (`ReadOnceClient.answering`); with any other client the block changes nothing.
+
+    Args:
+        client: The client the reads go through.
+        reads: The reads the block answers.
+    """
+    if isinstance(client, ReadOnceClient):
+        return client.answering(reads)
+    return contextlib.nullcontext()
 
 
 def kept_answer(

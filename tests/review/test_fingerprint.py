@@ -1034,18 +1034,19 @@ def test_a_new_candidate_is_read_with_its_champion_in_batches_and_once(
     assert len(singles) == len(set(singles)), paths
     histories = [p for p in paths if "/metrics/get-history?" in p]
     assert len(histories) == len(set(histories)), paths
-    # Before the answer: one search of runs, one of evaluation runs, and one of logged models
-    # with one per run by source run; after it, the fingerprint of a version now remembered.
+    # Before the answer: one search of runs, one of evaluation runs, one of logged models and one
+    # of both runs' logged models by source run; after it, the fingerprint of a version now
+    # remembered.
     searches = sum(p.endswith("/logged-models/search") for p in paths)
     if experiment == "fp":
         assert not singles and not histories, paths
         assert sum(p.endswith("/runs/search") for p in paths) == 4, paths
-        assert searches == 4, paths
+        assert searches == 3, paths
     else:
         # The candidate's run, logged model and logged models by source run, read on their own
         # (and after the answer the champion's loss history alone: the candidate has none).
         assert len(singles) == 2 and len(histories) <= 1, paths
-        assert searches == 5, paths
+        assert searches == 4, paths
 
 
 def test_a_server_that_refuses_the_bulk_history_is_read_run_by_run(
@@ -1161,3 +1162,37 @@ def test_a_model_with_more_versions_than_a_search_answers_is_fingerprinted(
     taken = gate.fingerprint(model, 1001)
     assert taken is not None and taken.baseline_version == 1000
     assert _cold_fingerprint(gate, monkeypatch, 1001, model) == taken
+
+
+def test_runs_logged_models_are_searched_once_and_answer_each_runs_own_search(
+    registry: Registry, served: MlflowServer
+) -> None:
+    """Several runs' logged models by source run, in one search through the server: each run's
+    own search (in its experiment, or in one where it logged nothing) is then answered as MLflow
+    answers it, without reading."""
+    from mlflow import MlflowClient
+
+    from review._fingerprint import _run_models_read
+    from tools import run_logged_models
+    from tools.read_once import ReadOnceClient
+
+    store = registry.client()
+    found = store.get_experiment_by_name("fp-models")
+    other = found.experiment_id if found is not None else store.create_experiment("fp-models")
+    run_id = store.create_run(other).info.run_id
+    for name in ("model", "other", "model"):
+        store.create_logged_model(other, name=name, source_run_id=run_id)
+    fp = store.get_experiment_by_name("fp").experiment_id
+    searched = ((registry.run_ids[1], fp), (registry.run_ids[2], fp), (run_id, other), (run_id, fp))
+    plain = MlflowClient(tracking_uri=served.url)
+    kept: Any = ReadOnceClient(plain)
+    _run_models_read(kept, searched)
+    assert kept.calls == 1
+    for run, experiment in searched:
+        answer = run_logged_models(kept, run, experiment)
+        expected = run_logged_models(plain, run, experiment)
+        assert {n: m.model_id for n, m in answer.items()} == {
+            n: m.model_id for n, m in expected.items()
+        }, (run, experiment)
+    assert kept.calls == 1
+    assert sorted(run_logged_models(kept, run_id, other)) == ["model", "other"]

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from tools.collector import collect_version
-from tools.read_once import READS_KEPT, ReadOnceClient, keep_answer, kept_answer, read_once
+from tools.read_once import (
+    READS_KEPT,
+    ReadOnceClient,
+    answering,
+    keep_answer,
+    kept_answer,
+    read_once,
+)
 
 MODEL = "credit-risk"
 
@@ -281,3 +288,60 @@ def test_a_read_under_way_is_waited_for_not_repeated(
     assert answer.to_dictionary() == client.get_run(run_id).to_dictionary()
     assert held.reads == reads
     assert (kept.calls, kept.repeats) == (1, 0 if first_fails else 1)
+
+
+@pytest.mark.parametrize(
+    ("answered", "reads"),
+    [(True, 0), (False, 1)],
+    ids=["answered-by-the-block", "left-unanswered"],
+)
+def test_a_read_a_block_answers_waits_for_the_block(
+    mlflow_store: Any, client: Any, answered: bool, reads: int
+) -> None:
+    """A read declared by a block (`answering`) that another thread asks for while the block
+    runs waits for it: it gets the answer the block keeps, or reads for itself after a block
+    that kept none."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    run_id = mlflow_store.versions[1].run_id
+    held = _HeldClient(client, first_fails=False)
+    held.release.set()
+    kept: Any = ReadOnceClient(held)  # type: ignore[arg-type]
+    inside, leave = threading.Event(), threading.Event()
+
+    def block() -> None:
+        with answering(kept, [("get_run", (run_id,), {})]):
+            inside.set()
+            assert leave.wait(30)
+            if answered:
+                keep_answer(kept, "get_run", (run_id,), client.get_run(run_id))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        batch = pool.submit(block)
+        assert inside.wait(30)
+        waiting = pool.submit(kept.get_run, run_id)
+        # Time for the read to reach the client, were it not waiting for the block.
+        time.sleep(0.2)
+        assert held.reads == 0 and not waiting.done()
+        leave.set()
+        batch.result(30)
+        answer = waiting.result(30)
+    assert answer.to_dictionary() == client.get_run(run_id).to_dictionary()
+    assert (held.reads, kept.calls) == (reads, reads)
+
+
+def test_a_block_changes_nothing_on_a_plain_client_and_takes_only_kept_reads(
+    mlflow_store: Any, client: Any
+) -> None:
+    run_id = mlflow_store.versions[1].run_id
+    with answering(client, [("get_run", (run_id,), {})]):
+        assert client.get_run(run_id).info.run_id == run_id
+    kept: Any = ReadOnceClient(client)
+    with pytest.raises(ValueError, match="'set_tag'"), answering(kept, [("set_tag", (), {})]):
+        pass
+    # A read kept already, or under way, is not declared again: it answers at once.
+    kept.get_run(run_id)
+    with answering(kept, [("get_run", (run_id,), {}), ("get_run", (run_id,), {})]):
+        assert kept.get_run(run_id).info.run_id == run_id
+    assert (kept.calls, kept.repeats) == (1, 1)
