@@ -272,6 +272,38 @@ def test_count_metrics_counted_in_16_bits_give_what_64_bits_give(
     assert in_64 == in_16
 
 
+@pytest.mark.parametrize(
+    ("metric", "n", "resamples"),
+    [
+        ("recall", 400, 500),
+        ("precision", 1120, 2000),
+        ("f1", 2047, 300),
+        ("f1", 2048, 300),
+        ("accuracy", 1500, 300),
+        ("f1", 70_000, 30),
+    ],
+    ids=["recall", "precision-segment", "f1-11-bit-fields", "f1-12-bit", "accuracy", "f1-wide"],
+)
+def test_flags_counted_in_one_gather_give_what_one_gather_each_gives(
+    monkeypatch: pytest.MonkeyPatch, metric: str, n: int, resamples: int
+) -> None:
+    y, a, b = _models(n=n, shift=0.05)
+    a, b = (a > 0.5).astype(np.float64), (b > 0.45).astype(np.float64)
+    packed = _uncached(metric, y, a, b, n_resamples=resamples, seed=9)
+    monkeypatch.setattr(significance, "_PACKED_MIN", 64)
+    one_each = _uncached(metric, y, a, b, n_resamples=resamples, seed=9)
+    assert packed == one_each
+
+
+def test_packed_counts_fill_every_field_to_its_top() -> None:
+    """A flag set on every example counts n in each resample, the largest a field holds."""
+    for n in (1, 2, 3, 2047, 2048, 65_535):
+        flags = [np.ones(n, dtype=np.uint8), np.zeros(n, dtype=np.uint8)] * 3
+        draws = np.random.default_rng(n).integers(0, n, size=(3, n))
+        counts = significance._FlagCounts(flags, n).counts(draws)
+        assert [c.tolist() for c in counts] == [[float(n)] * 3, [0.0] * 3] * 3, n
+
+
 def test_a_count_metric_gives_what_each_resample_scored_alone_gives() -> None:
     # Past 65,535 examples counts are taken in 64 bits; 70,000 examples make a block of 28
     # resamples, so 60 resamples cross two blocks, the last one partial.
