@@ -252,47 +252,45 @@ def test_counts_past_32_bits_are_held_in_64_with_the_same_result(
 
 
 @pytest.mark.parametrize(
-    ("metric", "n", "resamples"),
+    ("metric", "n", "resamples", "counting"),
     [
-        ("recall", 400, 500),
-        ("precision", 1500, 2000),
-        ("f1", 1500, 2000),
-        ("accuracy", 3000, 700),
+        ("recall", 400, 500, "summed-in-16-bits"),
+        ("precision", 1500, 2000, "summed-in-16-bits"),
+        ("f1", 1500, 2000, "summed-in-16-bits"),
+        ("accuracy", 3000, 700, "summed-in-16-bits"),
+        ("recall", 400, 500, "packed"),
+        ("precision", 1120, 2000, "packed"),
+        ("f1", 2047, 300, "packed"),
+        ("f1", 2048, 300, "packed"),
+        ("accuracy", 1500, 300, "packed"),
+        ("f1", 70_000, 30, "packed"),
     ],
-    ids=["recall-one-block", "precision-several-blocks", "f1-several-blocks", "accuracy"],
+    ids=[
+        "16-bits-recall-one-block",
+        "16-bits-precision-several-blocks",
+        "16-bits-f1-several-blocks",
+        "16-bits-accuracy",
+        "packed-recall",
+        "packed-precision-segment",
+        "packed-f1-11-bit-fields",
+        "packed-f1-12-bit-fields",
+        "packed-accuracy",
+        "packed-f1-wide",
+    ],
 )
-def test_count_metrics_counted_in_16_bits_give_what_64_bits_give(
-    monkeypatch: pytest.MonkeyPatch, metric: str, n: int, resamples: int
+def test_a_count_metric_is_the_same_however_its_flags_are_counted(
+    monkeypatch: pytest.MonkeyPatch, metric: str, n: int, resamples: int, counting: str
 ) -> None:
+    """Both models' flags packed into 64-bit words and gathered once, or each gathered a byte at a
+    time and summed in 16 bits, give what each gathered and summed in 64 bits gives."""
     y, a, b = _models(n=n, shift=0.05)
     a, b = (a > 0.5).astype(np.float64), (b > 0.45).astype(np.float64)
-    in_16 = _uncached(metric, y, a, b, n_resamples=resamples, seed=5)
-    monkeypatch.setattr(significance, "_COUNTS16_MAX", n - 1)
-    in_64 = _uncached(metric, y, a, b, n_resamples=resamples, seed=5)
-    assert in_64 == in_16
-
-
-@pytest.mark.parametrize(
-    ("metric", "n", "resamples"),
-    [
-        ("recall", 400, 500),
-        ("precision", 1120, 2000),
-        ("f1", 2047, 300),
-        ("f1", 2048, 300),
-        ("accuracy", 1500, 300),
-        ("f1", 70_000, 30),
-    ],
-    ids=["recall", "precision-segment", "f1-11-bit-fields", "f1-12-bit", "accuracy", "f1-wide"],
-)
-def test_flags_counted_in_one_gather_give_what_one_gather_each_gives(
-    monkeypatch: pytest.MonkeyPatch, metric: str, n: int, resamples: int
-) -> None:
-    y, a, b = _models(n=n, shift=0.05)
-    a, b = (a > 0.5).astype(np.float64), (b > 0.45).astype(np.float64)
-    packed = _uncached(metric, y, a, b, n_resamples=resamples, seed=9)
+    if counting == "summed-in-16-bits":
+        monkeypatch.setattr(significance, "_PACKED_MIN", 64)
+    found = _uncached(metric, y, a, b, n_resamples=resamples, seed=5)
     monkeypatch.setattr(significance, "_PACKED_MIN", 64)
-    one_each = _uncached(metric, y, a, b, n_resamples=resamples, seed=9)
-    assert packed == one_each
+    monkeypatch.setattr(significance, "_COUNTS16_MAX", n - 1)
+    assert _uncached(metric, y, a, b, n_resamples=resamples, seed=5) == found
 
 
 def test_packed_counts_fill_every_field_to_its_top() -> None:
