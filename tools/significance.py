@@ -24,7 +24,7 @@ import math
 import pickle
 from collections.abc import Sequence
 from statistics import NormalDist
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -217,10 +217,10 @@ class _Prepared:
             return [self.tp, self.fp]
         return [self.tp, self.fp, self.fn]
 
-    def from_counts(self, counts: Sequence[FloatArray], drawn: int) -> FloatArray:
-        """A count metric per resample, from how many of each resample's `drawn` examples each of
-        `flags()` flags (`counts`, in that order); NaN where undefined. The same sums as
-        `evaluate` with each resample's weights."""
+    def from_counts(self, counts: Sequence[FloatArray], drawn: int | FloatArray) -> FloatArray:
+        """A count metric per resample, from how many of each resample's examples each of
+        `flags()` flags (`counts`, in that order) and how many were drawn (`drawn`, which only
+        accuracy reads); NaN where undefined."""
         with np.errstate(divide="ignore", invalid="ignore"):
             if self.metric == "accuracy":
                 accuracy: FloatArray = counts[0] / drawn
@@ -239,39 +239,28 @@ class _Prepared:
 
         The count metrics take float64 weights; ROC AUC takes either, and holds its running sums
         in the weights' own type."""
+        if self.metric != "roc_auc":
+            # A flag's weighted sum is how many of a resample's draws it flags.
+            drawn = weights.sum(axis=0) if self.metric == "accuracy" else 0
+            counts = [cast("FloatArray", flag @ weights) for flag in self.flags()]
+            return self.from_counts(counts, drawn)
+        # Weighted Mann-Whitney: one cumulative sum over the sorted negatives gives every
+        # positive's weight of negatives below it, for all resamples at once.
+        rows = len(self.negatives) + 1
+        neg_cum: npt.NDArray[Any] = np.empty((rows, weights.shape[1]), dtype=weights.dtype)
+        neg_cum[0] = 0
+        # Gathered straight into place: no copy of the negatives' rows in between.
+        np.take(weights, self.negatives, axis=0, out=neg_cum[1:])
+        # In-place accumulate along rows is an order of magnitude faster than np.cumsum.
+        np.add.accumulate(neg_cum[1:], axis=0, out=neg_cum[1:])
+        pos_w = weights[self.positives].astype(np.float64)
+        pairs = neg_cum[self.neg_below]
+        pairs += neg_cum[self.neg_through]
+        numerator = np.einsum("pb,pb->b", pos_w, pairs.astype(np.float64)) * 0.5
+        denominator = pos_w.sum(axis=0) * neg_cum[-1]
         with np.errstate(divide="ignore", invalid="ignore"):
-            if self.metric == "accuracy":
-                result: FloatArray = (self.correct @ weights) / weights.sum(axis=0)
-                return result
-            if self.metric == "roc_auc":
-                # Weighted Mann-Whitney: one cumulative sum over the sorted negatives gives every
-                # positive's weight of negatives below it, for all resamples at once.
-                rows = len(self.negatives) + 1
-                neg_cum: npt.NDArray[Any] = np.empty((rows, weights.shape[1]), dtype=weights.dtype)
-                neg_cum[0] = 0
-                # Gathered straight into place: no copy of the negatives' rows in between.
-                np.take(weights, self.negatives, axis=0, out=neg_cum[1:])
-                # In-place accumulate along rows is an order of magnitude faster than np.cumsum.
-                np.add.accumulate(neg_cum[1:], axis=0, out=neg_cum[1:])
-                pos_w = weights[self.positives].astype(np.float64)
-                pairs = neg_cum[self.neg_below]
-                pairs += neg_cum[self.neg_through]
-                numerator = np.einsum("pb,pb->b", pos_w, pairs.astype(np.float64)) * 0.5
-                denominator = pos_w.sum(axis=0) * neg_cum[-1]
-                auc: FloatArray = np.where(denominator > 0, numerator / denominator, np.nan)
-                return auc
-            tp = self.tp @ weights
-            fp = self.fp @ weights
-            fn = self.fn @ weights
-            if self.metric == "recall":
-                denom = tp + fn
-            elif self.metric == "precision":
-                denom = tp + fp
-            else:
-                denom = 2 * tp + fp + fn
-                tp = 2 * tp
-            out: FloatArray = np.where(denom > 0, tp / denom, np.nan)
-            return out
+            auc: FloatArray = np.where(denominator > 0, numerator / denominator, np.nan)
+        return auc
 
 
 class _FlagCounts:
