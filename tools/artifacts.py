@@ -241,6 +241,12 @@ class RunArtifactRepository:
                 self._root = LocalArtifactRoot.of(self._repo)
             return self._repo
 
+    def _local_root(self) -> LocalArtifactRoot | None:
+        """The run's artifact directory on this disk, checked as MLflow checks it; None for
+        any other store."""
+        self._run_repository()
+        return self._root
+
     @classmethod
     def for_run(
         cls,
@@ -275,7 +281,7 @@ class RunArtifactRepository:
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         run_id = self.run_id
-        lister = _lister(self._run_repository(), self._root)
+        lister = _lister(self._run_repository(), self._local_root())
         listed = list(
             call_mlflow(
                 lambda: lister(path),
@@ -310,8 +316,7 @@ class RunArtifactRepository:
         """
         if path.partition("/")[0] in self.logged_models():
             return None  # only MLflow's route merges a logged model's files into the run's
-        self._run_repository()
-        return _local_path(self._root, "run", self.run_id, path)
+        return _local_path(self._local_root(), "run", self.run_id, path)
 
     def download(self, path: str, dst: str) -> Path:
         """One file into `dst`, as `MlflowClient.download_artifacts(run_id, path, dst)` does."""
@@ -540,12 +545,18 @@ class LoggedModelRepository:
                 self._root = LocalArtifactRoot.of(self._repo)
             return self._repo
 
+    def _local_root(self) -> LocalArtifactRoot | None:
+        """The logged model's artifact directory on this disk, checked as MLflow checks it;
+        None for any other store."""
+        self._repository()
+        return self._root
+
     def list_dir(self, path: str | None) -> list[Any]:
         """The entries directly under `path` (the root when None), listed in the logged model's
         own repository: MLflow's `list_logged_model_artifacts` reads the logged model again to
         find it."""
         model_id = self.model_id
-        lister = _lister(self._repository(), self._root)
+        lister = _lister(self._repository(), self._local_root())
         return list(
             call_mlflow(
                 lambda: lister(path),
@@ -561,8 +572,7 @@ class LoggedModelRepository:
         Raises:
             ArtifactNotFoundError: No such file.
         """
-        self._repository()
-        return _local_path(self._root, "logged_model", self.model_id, path)
+        return _local_path(self._local_root(), "logged_model", self.model_id, path)
 
     def download(self, path: str, dst: str) -> Path:
         """One file of the logged model into `dst`."""
