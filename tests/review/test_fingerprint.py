@@ -301,6 +301,42 @@ def _add_dataset_input(reg: Registry, _: GateService) -> None:
     )
 
 
+def _add_param(reg: Registry, _: GateService) -> None:
+    # A finished run takes new parameters (never new values for the ones it has).
+    reg.client().log_param(reg.run_ids[CANDIDATE], f"extra_{time.time_ns()}", "1")
+
+
+def _add_file_beside_config(reg: Registry, _: GateService) -> None:
+    text = "stage: extra\n"
+    reg.client().log_text(reg.run_ids[CANDIDATE], text, f"pipeline/extra-{time.time_ns()}.yaml")
+
+
+def _add_file_to_model(reg: Registry, _: GateService) -> None:
+    (reg.model_dirs[CANDIDATE] / f"notes-{time.time_ns()}.txt").write_text("added after review")
+
+
+def _champion(reg: Registry) -> int:
+    return int(reg.client().get_registered_model(MODEL).aliases["champion"])
+
+
+def _edit_champion_run_tag(reg: Registry, _: GateService) -> None:
+    reg.client().set_tag(reg.run_ids[_champion(reg)], "owner", f"o{time.time_ns()}")
+
+
+def _add_file_to_champion_model(reg: Registry, _: GateService) -> None:
+    (reg.model_dirs[_champion(reg)] / f"notes-{time.time_ns()}.txt").write_text("added")
+
+
+def _tag_logged_model(reg: Registry, _: GateService) -> None:
+    client = reg.client()
+    run_id = reg.run_ids[CANDIDATE]
+    experiment = client.get_run(run_id).info.experiment_id
+    (logged,) = client.search_logged_models(
+        experiment_ids=[experiment], filter_string=f"source_run_id = '{run_id}'"
+    )
+    client.set_logged_model_tags(logged.model_id, {"stage": f"s{time.time_ns()}"})
+
+
 CHANGES: list[tuple[str, Change]] = [
     ("metric-logged-after-review", _log_metric_later_step),
     ("new-metric-key", _log_new_metric),
@@ -315,6 +351,12 @@ CHANGES: list[tuple[str, Change]] = [
     ("champion-metric-logged", _champion_metric),
     ("policy-revised", _revise_policy),
     ("dataset-input-added", _add_dataset_input),
+    ("param-added", _add_param),
+    ("file-added-beside-config", _add_file_beside_config),
+    ("file-added-to-model", _add_file_to_model),
+    ("champion-run-tag-edited", _edit_champion_run_tag),
+    ("file-added-to-champion-model", _add_file_to_champion_model),
+    ("logged-model-tag-set", _tag_logged_model),
 ]
 
 
