@@ -244,16 +244,18 @@ def _alias_on_candidate(reg: Registry, _: GateService) -> None:
     reg.client().set_registered_model_alias(MODEL, f"staging{time.time_ns()}", str(CANDIDATE))
 
 
+def _champion(reg: Registry) -> int:
+    return int(reg.client().get_registered_model(MODEL).aliases["champion"])
+
+
 def _move_champion(reg: Registry, _: GateService) -> None:
-    client = reg.client()
-    holder = client.get_registered_model(MODEL).aliases["champion"]
-    client.set_registered_model_alias(MODEL, "champion", "3" if str(holder) == "1" else "1")
+    moved_to = "3" if _champion(reg) == 1 else "1"
+    reg.client().set_registered_model_alias(MODEL, "champion", moved_to)
 
 
 def _champion_metric(reg: Registry, _: GateService) -> None:
-    client = reg.client()
-    holder = int(client.get_registered_model(MODEL).aliases["champion"])
-    client.log_metric(reg.run_ids[holder], "roc_auc_extra", float(time.time_ns() % 1000))
+    holder = _champion(reg)
+    reg.client().log_metric(reg.run_ids[holder], "roc_auc_extra", float(time.time_ns() % 1000))
 
 
 def _revise_policy(_: Registry, gate: GateService) -> None:
@@ -313,10 +315,6 @@ def _add_file_beside_config(reg: Registry, _: GateService) -> None:
 
 def _add_file_to_model(reg: Registry, _: GateService) -> None:
     (reg.model_dirs[CANDIDATE] / f"notes-{time.time_ns()}.txt").write_text("added after review")
-
-
-def _champion(reg: Registry) -> int:
-    return int(reg.client().get_registered_model(MODEL).aliases["champion"])
 
 
 def _edit_champion_run_tag(reg: Registry, _: GateService) -> None:
