@@ -57,7 +57,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -78,6 +78,7 @@ from tools.read_once import keep_answer
 from tools.registry import logged_model_id_from_source, parse_version_ref, version_holding
 from tools.runs import LOSS_LIKE_KEYS
 from tools.search_filter import filter_literal
+from tools.shared_pool import shared_pool
 from tools.version_history import search_earlier_versions
 
 if TYPE_CHECKING:
@@ -333,27 +334,6 @@ def _directory_stat(uri: str | None, what: str) -> list[tuple[Any, ...]]:
     return entries
 
 
-_POOL_LOCK = threading.Lock()
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _shared_executor() -> ThreadPoolExecutor:
-    """One executor per process: starting threads for every gate call cost more than the reads.
-
-    Keyed by process id, since threads do not survive a fork (``promogate serve --workers``).
-    """
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None or _POOL[0] != os.getpid():
-            _POOL = (
-                os.getpid(),
-                ThreadPoolExecutor(
-                    max_workers=_MAX_WORKERS, thread_name_prefix="promogate-fingerprint"
-                ),
-            )
-        return _POOL[1]
-
-
 class _Reads:
     """The reads of one fingerprint, each started at most once, run concurrently on the shared
     executor; a read whose result is needed and fails makes the whole fingerprint unavailable.
@@ -363,7 +343,8 @@ class _Reads:
     """
 
     def __init__(self, timeout_s: float) -> None:
-        self.executor = _shared_executor()
+        # One pool per process: starting threads for every gate call cost more than the reads.
+        self.executor = shared_pool("fingerprint", _MAX_WORKERS)
         self.deadline = time.monotonic() + timeout_s
         self.futures: dict[tuple[str, ...], Future[Any]] = {}
 

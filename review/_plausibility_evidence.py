@@ -19,7 +19,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Final
 
 from policies.loader import LoadedPolicy
@@ -38,6 +37,7 @@ from tools.model_importance import (
     start_reading_importances,
 )
 from tools.plausibility_models import FeatureImportances
+from tools.shared_pool import shared_pool
 from tools.version_history import read_version_history
 
 if TYPE_CHECKING:
@@ -47,9 +47,9 @@ __all__ = ["start_importance_reads", "with_plausibility_evidence"]
 
 logger = logging.getLogger("promogate.review")
 
-# Threads that hand files to the reader process and wait for its answers.
-_ahead: ThreadPoolExecutor | None = None
 _ahead_lock = threading.Lock()
+# Version histories read while this thread waits on model files: one read per review.
+_HISTORY_READS: Final = 16
 # The versions (by number) whose files this process has read ahead, newest last, bounded: the
 # checks cost a gate that reuses a decision about 10 ms, so a version is read ahead once.
 _read_ahead: OrderedDict[tuple[str, int, str, str | None], None] = OrderedDict()
@@ -98,7 +98,6 @@ def start_importance_reads(
     if importance_process_in_use() is None:
         return 0
     number = ref if isinstance(ref, int) else int(ref) if ref.isdigit() else None
-    global _ahead  # one pool per process, made on first use
     with _ahead_lock:
         if number is not None:
             seen = (model, number, target_alias, baseline_alias)
@@ -108,9 +107,7 @@ def start_importance_reads(
             _read_ahead[seen] = None
             if len(_read_ahead) > _READ_AHEAD_VERSIONS:
                 _read_ahead.popitem(last=False)
-        if _ahead is None:
-            _ahead = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promogate-importances")
-        pool = _ahead
+    pool = shared_pool("importances", 2)
     started = 0
     try:
         resolved, resolved_baseline = resolve_versions(client, model, ref, baseline_alias)
@@ -213,21 +210,20 @@ def with_plausibility_evidence(
     experiments = {v.run.experiment_id for v in (candidate, bundle.baseline) if v.run is not None}
     # The history is MLflow's work and the importances this process's (parsing model files):
     # read side by side, the history costs the review no time of its own.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="promogate-history") as pool:
-        history_read = pool.submit(
-            read_version_history,
-            client,
-            candidate.model,
-            candidate.version,
-            sorted(set(metrics)),
-            max_versions=request.history_versions,
-            experiment_ids=sorted(experiments),
-        )
-        if while_parsing is not None and importance_reads_under_way():
-            _meanwhile(while_parsing, bundle)
-        candidate_importances = _importances(client, candidate, request)
-        baseline_importances = _importances(client, bundle.baseline, request)
-        history = history_read.result()
+    history_read = shared_pool("history", _HISTORY_READS).submit(
+        read_version_history,
+        client,
+        candidate.model,
+        candidate.version,
+        sorted(set(metrics)),
+        max_versions=request.history_versions,
+        experiment_ids=sorted(experiments),
+    )
+    if while_parsing is not None and importance_reads_under_way():
+        _meanwhile(while_parsing, bundle)
+    candidate_importances = _importances(client, candidate, request)
+    baseline_importances = _importances(client, bundle.baseline, request)
+    history = history_read.result()
     updated_candidate = candidate.model_copy(update={"feature_importances": candidate_importances})
     updated_baseline = bundle.baseline.model_copy(
         update={"feature_importances": baseline_importances}

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -64,6 +66,7 @@ from tools.evidence import (
 from tools.evidence_mapping import EvidenceMapping
 from tools.registry import ResolvedVersion, resolve_version, resolved_from, version_holding
 from tools.runs import LOSS_LIKE_KEYS, fetch_run, read_metric_history, run_evidence_from
+from tools.shared_pool import shared_pool
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -90,6 +93,10 @@ DECISION_TAG_PREFIX = "promogate."
 _MAX_WORKERS = 8
 _LOCAL_STORE_WORKERS = 2
 _LOCAL_STORE_SCHEMES = frozenset({"sqlite", "file", ""})
+# The process's pools (`tools.shared_pool`): the reads of every collection, each collection
+# holding at most its width of them at once (`_Reader`), and the collections of the versions.
+_READ_POOL_WORKERS = 64
+_VERSION_POOL_WORKERS = 32
 
 
 def _read_width(client: MlflowClient) -> int:
@@ -240,16 +247,61 @@ def _mapped_configs(
 
 
 class _Reader:
-    """Submits reads to a shared pool and collects their gaps under one deadline."""
+    """Runs one collection's reads on the process's read pool, at most `width` at once, and
+    collects their gaps under one deadline.
 
-    def __init__(self, pool: ThreadPoolExecutor, deadline: float, timeout_s: float) -> None:
-        self.pool = pool
+    A read beyond the width waits in this reader's queue and runs, in submission order, in the
+    thread of a read that finished. A read that waits on another read of this collection must
+    be submitted after it (as the artifact listing's readers are): then the one it waits on has
+    a slot or has run.
+    """
+
+    def __init__(self, width: int, deadline: float, timeout_s: float) -> None:
+        self.pool = shared_pool("evidence", _READ_POOL_WORKERS)
         self.deadline = deadline
         self.timeout_s = timeout_s
         self.gaps: list[EvidenceGap] = []
+        self._free = width
+        self._queued: deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._submitted: list[Future[Any]] = []
+        self._lock = threading.Lock()
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        return self.pool.submit(fn, *args)
+        future: Future[T] = Future()
+        with self._lock:
+            self._submitted.append(future)
+            start = self._free > 0
+            if start:
+                self._free -= 1
+            else:
+                self._queued.append((future, fn, args))
+        if start:
+            self.pool.submit(self._run, future, fn, args)
+        return future
+
+    def _run(self, future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        while True:
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = fn(*args)
+                except BaseException as exc:  # noqa: BLE001 - handed to whoever waits, as a pool does
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+            with self._lock:
+                if not self._queued:
+                    self._free += 1
+                    return
+                future, fn, args = self._queued.popleft()
+
+    def close(self) -> None:
+        """Cancel the reads that have not started: reads that overran the deadline keep running
+        in their threads, and nobody waits for them."""
+        with self._lock:
+            self._queued.clear()
+            submitted, self._submitted = self._submitted, []
+        for future in submitted:
+            future.cancel()
 
     def result(self, future: Future[T], source: EvidenceSource, what: str) -> T | None:
         # The cast only steers mypy's inference, which otherwise widens T to T | None here.
@@ -289,10 +341,7 @@ def collect_resolved(
     """
     started = time.monotonic()
     ref = f"{resolved.model!r} version {resolved.version}"
-    pool = ThreadPoolExecutor(
-        max_workers=_read_width(client), thread_name_prefix="promogate-evidence"
-    )
-    reader = _Reader(pool, started + timeout_s, timeout_s)
+    reader = _Reader(_read_width(client), started + timeout_s, timeout_s)
     run: RunEvidence | None = None
     datasets: list[DatasetInput] = []
     histories: dict[str, list[MetricPoint]] = {}
@@ -510,8 +559,7 @@ def collect_resolved(
             )
             origins.extend(segment_origins + alias_origins)
     finally:
-        # Reads that overran the deadline keep running in their threads; nobody waits for them.
-        pool.shutdown(wait=False, cancel_futures=True)
+        reader.close()
 
     gaps = sorted(reader.gaps, key=lambda g: (g.source, g.message))
     logger.info(
@@ -650,33 +698,33 @@ def collect_bundle(
         BackendUnavailableError: The registry cannot be reached.
     """
     candidate, baseline = resolve_versions(client, model, ref, baseline_alias)
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promogate-version")
+    pool = shared_pool("version", _VERSION_POOL_WORKERS)
+    options: dict[str, Any] = {
+        "history_keys": history_keys,
+        "timeout_s": timeout_s,
+        "mapping": mapping,
+        "metric_names": metric_names,
+    }
+    candidate_future = pool.submit(collect_resolved, client, candidate, **options)
+    baseline_future = (
+        pool.submit(collect_resolved, client, baseline, **options) if baseline is not None else None
+    )
+    # collect_resolved returns at its own deadline; the margin only guards against a bug.
+    limit = timeout_s + 30.0
     try:
-        options: dict[str, Any] = {
-            "history_keys": history_keys,
-            "timeout_s": timeout_s,
-            "mapping": mapping,
-            "metric_names": metric_names,
-        }
-        candidate_future = pool.submit(collect_resolved, client, candidate, **options)
-        baseline_future = (
-            pool.submit(collect_resolved, client, baseline, **options)
-            if baseline is not None
-            else None
+        candidate_evidence = candidate_future.result(timeout=limit)
+        baseline_evidence = (
+            baseline_future.result(timeout=limit) if baseline_future is not None else None
         )
-        # collect_resolved returns at its own deadline; the margin only guards against a bug.
-        limit = timeout_s + 30.0
-        try:
-            candidate_evidence = candidate_future.result(timeout=limit)
-            baseline_evidence = (
-                baseline_future.result(timeout=limit) if baseline_future is not None else None
-            )
-        except TimeoutError as exc:
-            raise BackendUnavailableError(
-                f"collecting evidence for {model!r} {ref!r} did not finish in {limit:g} s"
-            ) from exc
+    except TimeoutError as exc:
+        raise BackendUnavailableError(
+            f"collecting evidence for {model!r} {ref!r} did not finish in {limit:g} s"
+        ) from exc
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # A collection still queued is not started (one running finishes on its own).
+        for future in (candidate_future, baseline_future):
+            if future is not None:
+                future.cancel()
     return EvidenceBundle(
         candidate=candidate_evidence,
         baseline=baseline_evidence,

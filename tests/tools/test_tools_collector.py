@@ -309,10 +309,12 @@ def test_reads_at_once_follow_where_the_store_is(uri: str, width: int) -> None:
     assert _read_width(_At(uri)) == width  # type: ignore[arg-type]
 
 
-def test_a_local_store_is_read_on_two_threads_at_most(mlflow_store: Any, client: Any) -> None:
+def test_a_local_store_is_read_two_reads_at_a_time_at_most(mlflow_store: Any, client: Any) -> None:
     import threading
 
-    seen: set[str] = set()
+    lock = threading.Lock()
+    running = 0
+    most = 0
 
     class Watched:
         def __getattr__(self, name: str) -> Any:
@@ -321,11 +323,103 @@ def test_a_local_store_is_read_on_two_threads_at_most(mlflow_store: Any, client:
                 return attribute
 
             def call(*args: Any, **kwargs: Any) -> Any:
-                seen.add(threading.current_thread().name)
-                return attribute(*args, **kwargs)
+                nonlocal running, most
+                if not threading.current_thread().name.startswith("promogate-evidence"):
+                    return attribute(*args, **kwargs)
+                with lock:
+                    running += 1
+                    most = max(most, running)
+                try:
+                    time.sleep(0.01)  # so that reads allowed at once do overlap
+                    return attribute(*args, **kwargs)
+                finally:
+                    with lock:
+                        running -= 1
 
             return call
 
     collect_version(Watched(), MODEL, 1)  # type: ignore[arg-type]
-    evidence_threads = {name for name in seen if name.startswith("promogate-evidence")}
-    assert 1 <= len(evidence_threads) <= 2, seen
+    assert 1 <= most <= 2
+
+
+def _reader(width: int) -> Any:
+    from tools.collector import _Reader
+
+    return _Reader(width, time.monotonic() + 30.0, 30.0)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3], ids=["one", "two", "three"])
+def test_a_collection_runs_its_width_of_reads_at_once(width: int) -> None:
+    import threading
+
+    reader = _reader(width)
+    lock = threading.Lock()
+    running = 0
+    most = 0
+    release = threading.Event()
+
+    def read(value: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        release.wait(5.0)
+        with lock:
+            running -= 1
+        return value
+
+    futures = [reader.submit(read, i) for i in range(7)]
+    waited = time.monotonic() + 5.0
+    while running < width and time.monotonic() < waited:
+        time.sleep(0.005)
+    time.sleep(0.05)  # a read beyond the width would start now
+    release.set()
+    assert [f.result(timeout=5.0) for f in futures] == list(range(7))
+    assert most == width
+    reader.close()
+
+
+def test_queued_reads_run_in_order_and_may_wait_on_earlier_ones() -> None:
+    reader = _reader(1)
+    order: list[str] = []
+    listing = reader.submit(lambda: order.append("listing") or ["a.json"])
+    # Each waits on the listing, as the artifact readers do; with one slot they run after it.
+    texts = reader.submit(lambda: order.append("texts") or listing.result(timeout=5.0))
+    table = reader.submit(lambda: order.append("table") or listing.result(timeout=5.0)[0])
+    assert texts.result(timeout=5.0) == ["a.json"]
+    assert table.result(timeout=5.0) == "a.json"
+    assert order == ["listing", "texts", "table"]
+
+
+def test_a_failing_read_fails_its_future_and_frees_its_slot() -> None:
+    reader = _reader(1)
+    failing = reader.submit(lambda: 1 / 0)
+    after = reader.submit(lambda: "next")
+    with pytest.raises(ZeroDivisionError):
+        failing.result(timeout=5.0)
+    assert after.result(timeout=5.0) == "next"
+
+
+def test_closing_cancels_the_reads_not_started() -> None:
+    import threading
+
+    reader = _reader(1)
+    started = threading.Event()
+    release = threading.Event()
+    ran: list[str] = []
+
+    def slow() -> str:
+        started.set()
+        release.wait(5.0)
+        return "slow"
+
+    first = reader.submit(slow)
+    queued = reader.submit(lambda: ran.append("queued"))
+    assert started.wait(5.0)
+    reader.close()
+    release.set()
+    # The read that was running finishes on its own; the queued one never runs.
+    assert first.result(timeout=5.0) == "slow"
+    assert queued.cancelled()
+    time.sleep(0.05)
+    assert ran == []
