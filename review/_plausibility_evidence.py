@@ -107,6 +107,7 @@ def start_importance_reads(
             _read_ahead[seen] = None
             if len(_read_ahead) > _READ_AHEAD_VERSIONS:
                 _read_ahead.popitem(last=False)
+    # Threads that hand files to the reader process and wait for its answers.
     pool = shared_pool("importances", 2)
     started = 0
     try:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from typing import TYPE_CHECKING, Any
 
 from policies.decision import Decision
+from tools.shared_pool import shared_pool
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -17,6 +18,8 @@ __all__ = ["decision_tags", "publish_decision_tags", "set_version_tags"]
 # Only a registry read directly from a database is this store; when nothing imported its module,
 # the registry is not one, and checking does not import it.
 _SQL_REGISTRY_MODULE = "mlflow.store.model_registry.sqlalchemy_store"
+# Tag writes at once, over every decision this process publishes (a decision has seven tags).
+_TAG_WRITES = 16
 
 
 def decision_tags(decision: Decision, record_hash: str | None = None) -> dict[str, str]:
@@ -112,8 +115,10 @@ def set_version_tags(
         for key, value in items:
             set_tag(model, version, key, value)
         return
-    with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="promogate-tags") as pool:
-        futures = [pool.submit(set_tag, model, version, key, value) for key, value in items]
+    pool = shared_pool("tags", _TAG_WRITES)
+    futures = [pool.submit(set_tag, model, version, key, value) for key, value in items]
+    # Every write ends before the first failure is raised, as when each decision had a pool.
+    wait(futures)
     for future in futures:
         future.result()
 
