@@ -21,6 +21,15 @@ _POOLS: dict[tuple[int, str], ThreadPoolExecutor] = {}
 _LOCK = threading.Lock()
 
 
+def _unlock_after_fork() -> None:
+    # A thread of the parent may have held the lock when it forked; the child has no such thread.
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_unlock_after_fork)
+
+
 def shared_pool(name: str, max_workers: int) -> ThreadPoolExecutor:
     """This process's pool called `name`, made on first use with `max_workers` threads at most.
 

@@ -35,3 +35,19 @@ def test_a_forked_process_gets_pools_of_its_own(monkeypatch: pytest.MonkeyPatch)
     child = shared_pool("test-fork", 1)
     assert child is not parent
     assert child.submit(lambda: 2 + 2).result() == 4
+
+
+def test_a_forked_child_makes_its_pools_even_if_the_parent_held_the_lock() -> None:
+    import os
+
+    held = shared_pool_module._LOCK
+    with held:
+        child = os.fork()
+        if child == 0:  # the child: a pool of its own, without waiting on the parent's lock
+            ok = False
+            try:
+                ok = shared_pool("test-forked", 1).submit(lambda: 6 * 7).result(timeout=5.0) == 42
+            finally:
+                os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
