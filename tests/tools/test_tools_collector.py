@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -309,12 +311,32 @@ def test_reads_at_once_follow_where_the_store_is(uri: str, width: int) -> None:
     assert _read_width(_At(uri)) == width  # type: ignore[arg-type]
 
 
+class _AtOnce:
+    """Counts the calls running at once, and the most there were."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    @contextmanager
+    def one(self) -> Iterator[None]:
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
 def test_a_local_store_is_read_two_reads_at_a_time_at_most(mlflow_store: Any, client: Any) -> None:
     import threading
 
-    lock = threading.Lock()
-    running = 0
-    most = 0
+    at_once = _AtOnce()
 
     class Watched:
         def __getattr__(self, name: str) -> Any:
@@ -323,23 +345,16 @@ def test_a_local_store_is_read_two_reads_at_a_time_at_most(mlflow_store: Any, cl
                 return attribute
 
             def call(*args: Any, **kwargs: Any) -> Any:
-                nonlocal running, most
                 if not threading.current_thread().name.startswith("promogate-evidence"):
                     return attribute(*args, **kwargs)
-                with lock:
-                    running += 1
-                    most = max(most, running)
-                try:
+                with at_once.one():
                     time.sleep(0.01)  # so that reads allowed at once do overlap
                     return attribute(*args, **kwargs)
-                finally:
-                    with lock:
-                        running -= 1
 
             return call
 
     collect_version(Watched(), MODEL, 1)  # type: ignore[arg-type]
-    assert 1 <= most <= 2
+    assert 1 <= at_once.most <= 2
 
 
 def _reader(width: int) -> Any:
@@ -353,29 +368,22 @@ def test_a_collection_runs_its_width_of_reads_at_once(width: int) -> None:
     import threading
 
     reader = _reader(width)
-    lock = threading.Lock()
-    running = 0
-    most = 0
+    at_once = _AtOnce()
     release = threading.Event()
 
     def read(value: int) -> int:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-        release.wait(5.0)
-        with lock:
-            running -= 1
+        with at_once.one():
+            release.wait(5.0)
         return value
 
     futures = [reader.submit(read, i) for i in range(7)]
     waited = time.monotonic() + 5.0
-    while running < width and time.monotonic() < waited:
+    while at_once.running < width and time.monotonic() < waited:
         time.sleep(0.005)
     time.sleep(0.05)  # a read beyond the width would start now
     release.set()
     assert [f.result(timeout=5.0) for f in futures] == list(range(7))
-    assert most == width
+    assert at_once.most == width
     reader.close()
 
 
