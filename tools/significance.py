@@ -56,8 +56,9 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 CountArray = npt.NDArray[np.signedinteger[Any]]
 
-# Resamples are drawn in blocks of about this many cells. The block size fixes how the random
-# stream is consumed, so changing it changes every result for a given seed.
+# Resamples are drawn in blocks of about this many cells, which bounds the draws' memory. The
+# generator draws every bounded 64-bit integer from its stream in turn, so blocks of any size draw
+# the same examples, and the block size changes no result.
 _BLOCK_CELLS = 2_000_000
 # Resamples evaluated together for ROC AUC: a weight matrix of n x 32 stays in the CPU cache, which
 # makes it about twice as fast as evaluating a whole drawn block at once.

@@ -238,6 +238,30 @@ def _uncached(metric: str, y: Any, a: Any, b: Any, *, n_resamples: int, seed: in
     )
 
 
+@pytest.mark.parametrize(
+    ("metric", "n", "cells"),
+    [
+        ("recall", 1149, 7 * 1149),
+        ("accuracy", 1500, 1499),
+        ("roc_auc", 1120, 33 * 1120 + 5),
+        ("roc_auc", 300, 7 * 300),
+    ],
+    ids=["packed-odd-blocks", "one-resample-blocks", "roc-auc-past-an-evaluation-group", "roc-auc"],
+)
+def test_the_block_size_changes_no_result(
+    monkeypatch: pytest.MonkeyPatch, metric: str, n: int, cells: int
+) -> None:
+    """Resamples drawn in small blocks, of an odd number of draws or of one resample each, are
+    the ones drawn in one block: the block bounds memory, not what is drawn."""
+    y, a, b = _models(n=n, shift=0.05)
+    if metric != "roc_auc":
+        a, b = (a > 0.5).astype(np.float64), (b > 0.45).astype(np.float64)
+    whole = _uncached(metric, y, a, b, n_resamples=300, seed=9)
+    assert significance._BLOCK_CELLS // n >= 300
+    monkeypatch.setattr(significance, "_BLOCK_CELLS", cells)
+    assert _uncached(metric, y, a, b, n_resamples=300, seed=9) == whole
+
+
 @pytest.mark.parametrize("n", [800, 1500], ids=["one-bincount", "row-counts"])
 def test_counts_past_32_bits_are_held_in_64_with_the_same_result(
     monkeypatch: pytest.MonkeyPatch, n: int
