@@ -497,6 +497,9 @@ def _paired_bootstrap(
                 delta = prep_b.from_counts(counts[own:], n) - prep_a.from_counts(counts[:own], n)
             deltas.append(delta)
         done += size
+        # Freed before the next block is drawn: two blocks at once would grow the heap past
+        # what the allocator keeps, and every later bootstrap would fault its pages in again.
+        del draws, part
     all_deltas = np.concatenate(deltas)
     valid = all_deltas[~np.isnan(all_deltas)]
     if valid.size == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import numpy as np
@@ -260,6 +261,22 @@ def test_the_block_size_changes_no_result(
     assert significance._BLOCK_CELLS // n >= 300
     monkeypatch.setattr(significance, "_BLOCK_CELLS", cells)
     assert _uncached(metric, y, a, b, n_resamples=300, seed=9) == whole
+
+
+def test_one_block_of_draws_is_held_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block's draws are freed before the next is drawn: two at once would grow the heap past
+    what the allocator keeps, and every later bootstrap would fault its pages in again."""
+    n, per_block = 1000, 1000
+    y, a, b = _models(n=n, shift=0.05)
+    monkeypatch.setattr(significance, "_BLOCK_CELLS", n * per_block)
+    block_bytes = n * per_block * np.dtype(np.int64).itemsize
+    tracemalloc.start()
+    try:
+        _uncached("roc_auc", y, a, b, n_resamples=2 * per_block + 1, seed=4)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert block_bytes < peak < 1.5 * block_bytes
 
 
 @pytest.mark.parametrize("n", [800, 1500], ids=["one-bincount", "row-counts"])
