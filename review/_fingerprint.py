@@ -980,6 +980,9 @@ def _traces_read(client: MlflowClient, experiment_id: str, run_id: str) -> _Dige
 def _bulk_history_creds(client: MlflowClient) -> Any:
     """The credentials of the MLflow server behind `client`, or None when histories are not read
     in bulk (a local store, a client without MLflow's REST store, or a server that refused)."""
+    if str(client.tracking_uri).startswith("sqlite:"):
+        # No server behind a file; and asking for the store would build MLflow's client.
+        return None
     store = getattr(getattr(client, "_tracking_client", None), "store", None)
     get_creds = getattr(store, "get_host_creds", None)
     if get_creds is None:

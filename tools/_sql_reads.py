@@ -19,6 +19,12 @@ answers the reads a review and a fingerprint make:
 
 and builds the same entities, in the same order, as MLflow's mappers.
 
+On a SQLite store that `tools._sqlite_store.SqliteStore` reads (MLflow's own plain store, at
+the schema `tools._mlflow_tables` describes), the point reads and the searches a review makes
+(runs by id and by tag, the versions of a model, the logged models of a run) are built on those
+tables without MLflow's store at all, so that MLflow's client and store are built only when
+something else is asked: a local review never builds them.
+
 It answers only the plain case. Anything else goes to MLflow's own method, so that every error
 and every special case stays MLflow's: a store that is not exactly MLflow's `SqlAlchemyStore` (a
 workspace-aware or other subclass scopes its queries), a row that is not found or found twice, an
@@ -30,6 +36,7 @@ own.
 from __future__ import annotations
 
 import math
+import re
 import sys
 import threading
 from collections import OrderedDict
@@ -40,6 +47,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from mlflow import MlflowClient
+
+from tools._sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
     from mlflow.entities import LoggedModel, Metric, Run
@@ -60,6 +69,14 @@ _ACTIVE_ONLY: Final = 1
 _SEARCH_MAX_RESULTS_DEFAULT: Final = 1000
 _SEARCH_VERSIONS_MAX_RESULTS_DEFAULT: Final = 10_000
 _SEARCH_MODELS_DEFAULT: Final = 100
+# MLflow's `SEARCH_MAX_RESULTS_THRESHOLD`, and what its SQLite comparisons allow on a version's
+# string and number attributes, and its single-tenant workspace (`DEFAULT_WORKSPACE_NAME`).
+_SEARCH_MAX_RESULTS_THRESHOLD: Final = 50_000
+_STRING_COMPARATORS: Final = frozenset({"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"})
+_NUMBER_COMPARATORS: Final = frozenset({"=", "!=", "<", "<=", ">", ">="})
+_DEFAULT_WORKSPACE: Final = "default"
+# The one logged-model search a review makes; a run id holds no quote.
+_SOURCE_RUN_FILTER: Final = re.compile(r"source_run_id = '([0-9A-Za-z_-]+)'")
 
 
 def _sql_store(store: Any, module_name: str) -> Any | None:
@@ -73,11 +90,16 @@ def _sql_store(store: Any, module_name: str) -> Any | None:
 
 
 @contextmanager
-def _connection(store: Any) -> Iterator[Any]:
-    """A connection in one of `store`'s own managed sessions: its SQLite pragmas (a busy timeout,
-    case-sensitive ``LIKE``), its read replica when it has one, and its translation of a
-    database's failures into MLflow's errors."""
-    with store.ManagedSessionMaker() as session:
+def _connection(source: Any) -> Iterator[Any]:
+    """A connection to read `source`: a `SqliteStore`'s own, or one in one of MLflow's store's
+    managed sessions (its SQLite pragmas, a busy timeout and case-sensitive ``LIKE``, its read
+    replica when it has one, and its translation of a database's failures into MLflow's
+    errors)."""
+    if isinstance(source, SqliteStore):
+        with source.connect() as conn:
+            yield conn
+        return
+    with source.ManagedSessionMaker() as session:
         yield session.connection()
 
 
@@ -87,14 +109,47 @@ class SqlReadClient(MlflowClient):
     `search_model_versions`, `search_logged_models`) skip MLflow's ORM when the store is exactly
     MLflow's SQL store; every other method, and every read out of the plain case, is MLflow's.
 
+    On a SQLite store that `SqliteStore.open` reads, MLflow's own client and store are built
+    only when a method needs them: the reads of a review, and the searches it makes, never do.
+
     Args:
         tracking_uri: MLflow tracking URI.
         registry_uri: Model registry URI.
     """
 
     def __init__(self, tracking_uri: str, registry_uri: str) -> None:
-        super().__init__(tracking_uri=tracking_uri, registry_uri=registry_uri)
+        self._uris: dict[Literal["tracking", "registry"], str] = {
+            "tracking": tracking_uri,
+            "registry": registry_uri,
+        }
         self._stores: dict[Literal["tracking", "registry"], Any] = {}
+        self._mlflow_lock = threading.RLock()
+        self._sqlite: dict[Literal["tracking", "registry"], SqliteStore | None] = {
+            kind: SqliteStore.open(uri) for kind, uri in self._uris.items()
+        }
+        if self._sqlite["tracking"] is None:
+            # MLflow's client builds its tracking store at once, and says then what is wrong.
+            self._start_mlflow()
+
+    def _start_mlflow(self) -> None:
+        with self._mlflow_lock:
+            if "_mlflow_started" not in self.__dict__:
+                super().__init__(
+                    tracking_uri=self._uris["tracking"], registry_uri=self._uris["registry"]
+                )
+                self._mlflow_started = True
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for an attribute not set: MLflow's own client state, built on first need.
+        known = self.__dict__
+        if name.startswith("__") or "_uris" not in known or "_mlflow_started" in known:
+            raise AttributeError(name)
+        self._start_mlflow()
+        return object.__getattribute__(self, name)
+
+    @property
+    def tracking_uri(self) -> str:
+        return self._uris["tracking"]
 
     def _store(self, kind: Literal["tracking", "registry"]) -> Any | None:
         """The tracking or registry store when it is MLflow's SQL store; None for a store read
@@ -108,8 +163,12 @@ class SqlReadClient(MlflowClient):
             self._stores[kind] = store
         return self._stores[kind]
 
+    def _source(self, kind: Literal["tracking", "registry"]) -> Any | None:
+        """What a point read reads: the SQLite store, else MLflow's SQL store, else None."""
+        return self._sqlite[kind] or self._store(kind)
+
     def get_run(self, run_id: str) -> Run:
-        store = self._store("tracking")
+        store = self._source("tracking")
         if store is not None:
             from mlflow.utils.validation import _validate_run_id
 
@@ -128,10 +187,9 @@ class SqlReadClient(MlflowClient):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
-        store = self._store("tracking")
-        if store is not None and page_token is None and isinstance(experiment_ids, list):
-            found = _search_runs(
-                store, experiment_ids, filter_string, run_view_type, max_results, order_by
+        if page_token is None and isinstance(experiment_ids, list):
+            found = self._searched_runs(
+                experiment_ids, filter_string, run_view_type, max_results, order_by
             )
             if found is not None:
                 from mlflow.store.entities.paged_list import PagedList
@@ -141,15 +199,40 @@ class SqlReadClient(MlflowClient):
             experiment_ids, filter_string, run_view_type, max_results, order_by, page_token
         )
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def _searched_runs(
+        self,
+        experiment_ids: list[str],
+        filter_string: str,
+        run_view_type: int,
+        max_results: int | None,
+        order_by: list[str] | None,
+    ) -> list[Run] | None:
+        """The runs of one page, read without MLflow's ORM (and on SQLite, without its store);
+        None when MLflow answers."""
+        sqlite = self._sqlite["tracking"]
+        if sqlite is not None:
+            statement = _sqlite_run_ids_statement(
+                experiment_ids, filter_string, run_view_type, max_results, order_by
+            )
+            if statement is not None:
+                with _connection(sqlite) as conn:
+                    return _runs_found(conn, statement, max_results)
         store = self._store("tracking")
+        if store is None:
+            return None
+        return _search_runs(
+            store, experiment_ids, filter_string, run_view_type, max_results, order_by
+        )
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        store = self._source("tracking")
         if store is None:
             return super().get_metric_history(run_id, key)
         # MLflow's store does not check that the run exists either: an unknown run has no points.
         return _read_history(store, run_id, key)
 
     def get_logged_model(self, model_id: str) -> LoggedModel:
-        store = self._store("tracking")
+        store = self._source("tracking")
         if store is not None:
             from mlflow.tracking.client import _validate_model_id_specified
 
@@ -168,18 +251,16 @@ class SqlReadClient(MlflowClient):
         order_by: list[dict[str, Any]] | None = None,
         page_token: str | None = None,
     ) -> PagedList[LoggedModel]:
-        store = self._store("tracking")
         if (
-            store is not None
-            and not datasets
+            not datasets
             and order_by is None
             and page_token is None
             and isinstance(experiment_ids, list)
             and all(isinstance(e, str) for e in experiment_ids)
             and (max_results is None or max_results >= 1)
         ):
-            found = _search_logged_models(
-                store, experiment_ids, filter_string, max_results or _SEARCH_MODELS_DEFAULT
+            found = self._searched_models(
+                experiment_ids, filter_string, max_results or _SEARCH_MODELS_DEFAULT
             )
             if found is not None:
                 from mlflow.store.entities.paged_list import PagedList
@@ -189,8 +270,23 @@ class SqlReadClient(MlflowClient):
             experiment_ids, filter_string, datasets, max_results, order_by, page_token
         )
 
+    def _searched_models(
+        self, experiment_ids: list[str], filter_string: str | None, max_results: int
+    ) -> list[LoggedModel] | None:
+        """The logged models of one page, read as `_searched_runs` reads runs."""
+        sqlite = self._sqlite["tracking"]
+        if sqlite is not None:
+            statement = _sqlite_models_statement(experiment_ids, filter_string, max_results)
+            if statement is not None:
+                with _connection(sqlite) as conn:
+                    return _models_found(conn, statement, max_results)
+        store = self._store("tracking")
+        if store is None:
+            return None
+        return _search_logged_models(store, experiment_ids, filter_string, max_results)
+
     def get_model_version(self, name: str, version: str) -> ModelVersion:
-        store = self._store("registry")
+        store = self._source("registry")
         if store is not None:
             from mlflow.utils.validation import _validate_model_name, _validate_model_version
 
@@ -207,22 +303,35 @@ class SqlReadClient(MlflowClient):
         order_by: list[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[ModelVersion]:
-        store = self._store("registry")
         if (
-            store is not None
-            and page_token is None
+            page_token is None
             and isinstance(max_results, int)
             and 1 <= max_results <= _SEARCH_VERSIONS_MAX_RESULTS_DEFAULT
         ):
-            found = _search_versions(store, filter_string, max_results, order_by)
+            found = self._searched_versions(filter_string, max_results, order_by)
             if found is not None:
                 from mlflow.store.entities.paged_list import PagedList
 
                 return PagedList(found, None)
         return super().search_model_versions(filter_string, max_results, order_by, page_token)
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+    def _searched_versions(
+        self, filter_string: str | None, max_results: int, order_by: list[str] | None
+    ) -> list[ModelVersion] | None:
+        """The versions of one page, read as `_searched_runs` reads runs."""
+        sqlite = self._sqlite["registry"]
+        if sqlite is not None:
+            statement = _sqlite_versions_statement(filter_string, max_results, order_by)
+            if statement is not None:
+                with _connection(sqlite) as conn:
+                    return _versions_found(conn, statement, max_results)
         store = self._store("registry")
+        if store is None:
+            return None
+        return _search_versions(store, filter_string, max_results, order_by)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        store = self._source("registry")
         if store is not None and alias.lower() != _LATEST_ALIAS:
             from mlflow.utils.validation import _validate_model_alias_name, _validate_model_name
 
@@ -266,25 +375,8 @@ def _statements() -> _Statements:
     """Built on first use: each statement's cache key is then computed once, not per read."""
     import sqlalchemy as sa
     from mlflow.entities import LifecycleStage
-    from mlflow.store.model_registry.dbmodels.models import (
-        SqlModelVersion,
-        SqlModelVersionTag,
-        SqlRegisteredModelAlias,
-    )
-    from mlflow.store.tracking.dbmodels.models import (
-        SqlDataset,
-        SqlInput,
-        SqlInputTag,
-        SqlLatestMetric,
-        SqlLoggedModel,
-        SqlLoggedModelMetric,
-        SqlLoggedModelParam,
-        SqlLoggedModelTag,
-        SqlMetric,
-        SqlParam,
-        SqlRun,
-        SqlTag,
-    )
+
+    from tools import _mlflow_tables as table
 
     run_id: Any = sa.bindparam("run_id")
     # MLflow reads a run's metrics, params, tags, datasets and outputs with ``IN``, for
@@ -296,24 +388,24 @@ def _statements() -> _Statements:
     version: Any = sa.bindparam("version")
     workspace: Any = sa.bindparam("workspace")
     r, lm, mt, pm, tg = (
-        SqlRun.__table__.c,
-        SqlLatestMetric.__table__.c,
-        SqlMetric.__table__.c,
-        SqlParam.__table__.c,
-        SqlTag.__table__.c,
+        table.runs.c,
+        table.latest_metrics.c,
+        table.metrics.c,
+        table.params.c,
+        table.tags.c,
     )
-    inputs, datasets, input_tags = SqlInput.__table__, SqlDataset.__table__, SqlInputTag.__table__
+    inputs, datasets, input_tags = table.inputs, table.datasets, table.input_tags
     i, d, it = inputs.c, datasets.c, input_tags.c
     mo, mot, mop, mom = (
-        SqlLoggedModel.__table__.c,
-        SqlLoggedModelTag.__table__.c,
-        SqlLoggedModelParam.__table__.c,
-        SqlLoggedModelMetric.__table__.c,
+        table.logged_models.c,
+        table.logged_model_tags.c,
+        table.logged_model_params.c,
+        table.logged_model_metrics.c,
     )
     v, vt, va = (
-        SqlModelVersion.__table__.c,
-        SqlModelVersionTag.__table__.c,
-        SqlRegisteredModelAlias.__table__.c,
+        table.model_versions.c,
+        table.model_version_tags.c,
+        table.registered_model_aliases.c,
     )
     return _Statements(
         runs=sa.select(
@@ -538,10 +630,16 @@ def _search_runs(
         statement = _run_ids_statement(
             store, session, experiment_ids, filter_string, run_view_type, max_results, order_by
         )
-        run_ids = [row.run_uuid for row in session.execute(statement)]
-        if max_results is not None and len(run_ids) > max_results:
-            return None
-        return _read_runs(session.connection(), run_ids) if run_ids else []
+        return _runs_found(session.connection(), statement, max_results)
+
+
+def _runs_found(conn: Any, statement: Any, max_results: int | None) -> list[Run] | None:
+    """The runs a statement selecting their ids finds, read as `_read_runs` reads them; None
+    when there are more than `max_results`."""
+    run_ids = [row.run_uuid for row in conn.execute(statement)]
+    if max_results is not None and len(run_ids) > max_results:
+        return None
+    return _read_runs(conn, run_ids) if run_ids else []
 
 
 _KEPT_STATEMENTS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
@@ -627,6 +725,210 @@ def _keep_statement(key: tuple[Any, ...], statement: Any) -> Any:
     return statement
 
 
+def _sqlite_run_ids_statement(
+    experiment_ids: list[str],
+    filter_string: str,
+    run_view_type: int,
+    max_results: int | None,
+    order_by: list[str] | None,
+) -> Any | None:
+    """MLflow's `search_runs` statement on SQLite for the searches a review makes, built as its
+    store builds it (`_run_ids_statement`) without the store: by run id (``=``, ``IN``) and by
+    tag (``=``, ``!=``, ``LIKE``, ``ILIKE``), in MLflow's own order or by start time. None for
+    any other search, or one MLflow refuses: its store builds that one, or says what is wrong."""
+    if max_results is None or not 1 <= max_results <= _SEARCH_MAX_RESULTS_THRESHOLD:
+        return None
+    key = (
+        "sqlite-runs",
+        filter_string,
+        tuple(order_by) if order_by is not None else None,
+        run_view_type,
+        tuple(experiment_ids),
+        max_results,
+    )
+    kept = _kept_statement(key)
+    if kept is not None:
+        return kept
+    import sqlalchemy as sa
+    from mlflow.entities import LifecycleStage
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.search_utils import SearchUtils
+    from mlflow.utils.validation import _parse_experiment_ids
+
+    from tools import _mlflow_tables as table
+
+    search: Any = SearchUtils
+    try:
+        parsed = search.parse_search_filter(filter_string)
+        ordered = [search.parse_order_by_for_search_runs(clause) for clause in order_by or []]
+        stages = set(LifecycleStage.view_type_to_stages(run_view_type))
+        ids = _parse_experiment_ids(experiment_ids)  # type: ignore[arg-type]
+    except MlflowException:
+        return None
+    r = table.runs.c
+    columns: list[Any] = [r.run_uuid, r.start_time]
+    ordering: list[Any] = []
+    if ordered:
+        if len(ordered) > 1:
+            return None
+        key_type, order_key, ascending = ordered[0]
+        if key_type != "attribute" or search.translate_key_alias(order_key) != "start_time":
+            return None
+        # As MLflow's: the runs without a start time last, by a CASE it selects.
+        missing = sa.case((r.start_time.is_(None), 1), else_=0).label("clause_1")
+        columns.append(missing)
+        ordering = [missing, r.start_time if ascending else r.start_time.desc()]
+    else:
+        ordering = [r.start_time.desc()]
+    statement = sa.select(*columns)
+    attributes: list[Any] = []
+    for term in parsed:
+        comparator = str(term["comparator"]).upper()
+        name = search.translate_key_alias(term["key"])
+        compare = search.get_sql_comparison_func(comparator, "sqlite")
+        if term["type"] == "attribute" and name == "run_id" and comparator in ("=", "IN"):
+            attributes.append(compare(r.run_uuid, term["value"]))
+        elif term["type"] == "tag" and comparator in ("=", "!=", "LIKE", "ILIKE"):
+            t = table.tags.c
+            equal = search.get_sql_comparison_func("=", "sqlite")
+            tagged = (
+                sa.select(table.tags)
+                .where(equal(t.key, name), compare(t.value, term["value"]))
+                .subquery()
+            )
+            statement = statement.join(tagged, tagged.c.run_uuid == r.run_uuid)
+        else:
+            return None
+    statement = (
+        statement.distinct()
+        .where(r.experiment_id.in_(ids), r.lifecycle_stage.in_(stages), *attributes)
+        .order_by(*ordering, r.run_uuid)
+        .limit(max_results + 1)
+    )
+    return _keep_statement(key, statement)
+
+
+def _sqlite_versions_statement(
+    filter_string: str | None, max_results: int, order_by: list[str] | None
+) -> Any | None:
+    """MLflow's `search_model_versions` statement on SQLite for the searches a review makes,
+    built as its store builds it (`_versions_statement`) without the store: by name and run id
+    (MLflow's string comparisons) and by version number (its numeric ones), prompts left out, in
+    MLflow's order or by name, number and times. None for any other search, or one MLflow
+    refuses."""
+    key = (
+        "sqlite-versions",
+        filter_string,
+        tuple(order_by) if order_by is not None else None,
+        max_results,
+    )
+    kept = _kept_statement(key)
+    if kept is not None:
+        return kept
+    import sqlalchemy as sa
+    from mlflow.exceptions import MlflowException
+    from mlflow.prompt.constants import IS_PROMPT_TAG_KEY
+    from mlflow.utils.search_utils import SearchModelVersionUtils, SearchUtils
+
+    from tools import _mlflow_tables as table
+
+    search: Any = SearchModelVersionUtils
+    try:
+        parsed = search.parse_search_filter(filter_string)
+        ordered = [
+            search.parse_order_by_for_search_model_versions(clause)
+            for clause in order_by
+            or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
+        ]
+    except MlflowException:
+        return None
+    v, vt = table.model_versions.c, table.model_version_tags.c
+    fields = {
+        "name": v.name,
+        "version_number": v.version,
+        "creation_timestamp": v.creation_time,
+        "last_updated_timestamp": v.last_updated_time,
+    }
+    filters: list[Any] = [v.workspace == _DEFAULT_WORKSPACE]
+    for term in parsed:
+        comparator, value = term["comparator"], term["value"]
+        compare: Any = SearchUtils.get_sql_comparison_func(comparator, "sqlite")  # type: ignore[no-untyped-call]
+        if term["type"] != "attribute":
+            return None
+        if term["key"] in ("name", "run_id") and comparator in _STRING_COMPARATORS:
+            filters.append(compare(v.name if term["key"] == "name" else v.run_id, value))
+        elif (
+            term["key"] == "version_number"
+            and comparator in _NUMBER_COMPARATORS
+            and type(value) is int
+        ):
+            filters.append(compare(v.version, value))
+        else:
+            return None
+    clauses: list[Any] = []
+    observed: set[str] = set()
+    for _, order_key, ascending in ordered:
+        field = fields.get(order_key)
+        if field is None or field.key in observed:
+            return None
+        observed.add(field.key)
+        clauses.append(field.asc() if ascending else field.desc())
+    clauses += [] if "name" in observed else [v.name.asc()]
+    clauses += [] if "version" in observed else [v.version.desc()]
+    # MLflow's anti-join: no version of a model whose versions carry the prompt tag.
+    prompts = (
+        sa.select(vt.workspace, vt.name)
+        .where(vt.key == IS_PROMPT_TAG_KEY, vt.value == "true", vt.workspace == _DEFAULT_WORKSPACE)
+        .group_by(vt.workspace, vt.name)
+        .subquery()
+    )
+    statement = (
+        sa.select(*_version_columns(v))
+        .select_from(
+            table.model_versions.outerjoin(
+                prompts, sa.and_(v.workspace == prompts.c.workspace, v.name == prompts.c.name)
+            )
+        )
+        .where(*filters, prompts.c.name.is_(None), v.current_stage != _DELETED_INTERNAL)
+        .order_by(*clauses)
+        .limit(max_results + 1)
+    )
+    return _keep_statement(key, statement)
+
+
+def _sqlite_models_statement(
+    experiment_ids: list[str], filter_string: str | None, max_results: int
+) -> Any | None:
+    """MLflow's `search_logged_models` statement on SQLite for the search a review makes (the
+    models one run logged, `source_run_id = '<run id>'`, in MLflow's own order), built as its
+    store builds it (`_search_logged_models`) without the store. None for any other search:
+    MLflow's own filter parser imports its ORM models."""
+    found = _SOURCE_RUN_FILTER.fullmatch(filter_string or "")
+    if found is None or not all(e.isdigit() for e in experiment_ids) or not experiment_ids:
+        return None
+    key = ("sqlite-models", tuple(experiment_ids), filter_string, max_results)
+    kept = _kept_statement(key)
+    if kept is not None:
+        return kept
+    import sqlalchemy as sa
+    from mlflow.entities import LifecycleStage
+
+    from tools import _mlflow_tables as table
+
+    mo = table.logged_models.c
+    statement = (
+        sa.select(*_logged_model_columns(mo))
+        .where(
+            mo.lifecycle_stage != LifecycleStage.DELETED,
+            mo.experiment_id.in_([int(e) for e in experiment_ids]),
+            mo.source_run_id == found.group(1),
+        )
+        .order_by(mo.creation_timestamp_ms.desc(), mo.model_id.asc())
+        .limit(max_results + 1)
+    )
+    return _keep_statement(key, statement)
+
+
 def _search_versions(
     store: Any, filter_string: str | None, max_results: int, order_by: list[str] | None
 ) -> list[ModelVersion] | None:
@@ -634,15 +936,21 @@ def _search_versions(
     more: its own statement, selecting the versions' columns, then their tags."""
     with store.ManagedSessionMaker() as session:
         statement = _versions_statement(store, filter_string, max_results, order_by)
-        rows = session.execute(statement).all()
-        if len(rows) > max_results:
-            return None
-        if not rows:
-            return []
-        keys = [(row.workspace, row.name, row.version) for row in rows]
-        tags: dict[tuple[Any, ...], list[Any]] = {}
-        for tag in session.connection().execute(_statements().versions_tags, {"versions": keys}):
-            tags.setdefault((tag.workspace, tag.name, tag.version), []).append(tag)
+        return _versions_found(session.connection(), statement, max_results)
+
+
+def _versions_found(conn: Any, statement: Any, max_results: int) -> list[ModelVersion] | None:
+    """The versions a statement selecting their columns finds, with their tags; None when there
+    are more than `max_results`."""
+    rows = conn.execute(statement).all()
+    if len(rows) > max_results:
+        return None
+    if not rows:
+        return []
+    keys = [(row.workspace, row.name, row.version) for row in rows]
+    tags: dict[tuple[Any, ...], list[Any]] = {}
+    for tag in conn.execute(_statements().versions_tags, {"versions": keys}):
+        tags.setdefault((tag.workspace, tag.name, tag.version), []).append(tag)
     return [
         _version_entity(row, tags.get(key, []), []) for row, key in zip(rows, keys, strict=True)
     ]
@@ -816,10 +1124,16 @@ def _search_logged_models(
                     max_results + 1
                 ),
             )
-        rows = session.execute(statement).all()
-        if len(rows) > max_results:
-            return None
-        return _logged_models(session.connection(), rows) if rows else []
+        return _models_found(session.connection(), statement, max_results)
+
+
+def _models_found(conn: Any, statement: Any, max_results: int) -> list[LoggedModel] | None:
+    """The logged models a statement selecting their columns finds, with their tags, params and
+    metrics; None when there are more than `max_results`."""
+    rows = conn.execute(statement).all()
+    if len(rows) > max_results:
+        return None
+    return _logged_models(conn, rows) if rows else []
 
 
 def _logged_model_columns(mo: Any) -> tuple[Any, ...]:

@@ -376,6 +376,15 @@ READS += [
         ),
         id="versions-before-a-version",
     ),
+    pytest.param(
+        _versions(f"name = '{MODEL}'", max_results=1, order_by=["version_number DESC"]),
+        id="versions-latest",
+    ),
+    pytest.param(_versions(f"name != '{MODEL}'"), id="versions-of-other-models"),
+    pytest.param(
+        _versions(f"name = '{MODEL}' AND version_number >= 2", order_by=["creation_timestamp"]),
+        id="versions-from-a-number-by-creation",
+    ),
     pytest.param(_versions(f'name = "{QUOTED}"'), id="versions-quoted-name"),
     pytest.param(lambda c, r: _versions(f"run_id = '{r['full']}'")(c, r), id="versions-of-a-run"),
     pytest.param(_versions("tags.stage = 'qa'"), id="versions-by-tag"),
@@ -395,6 +404,64 @@ def test_a_read_gives_what_mlflow_gives(world: World, read: Read) -> None:
     assert _outcome(lambda: read(world.lean, world.runs)) == expected
     # Again: a search's statement is kept from the first.
     assert _outcome(lambda: read(world.lean, world.runs)) == expected
+
+
+# The reads a review makes, as it makes them (`tools.registry`, `tools.runs`, `tools._safety`,
+# `tools.version_history`, `tools.artifacts`).
+REVIEW_READS = [
+    pytest.param(lambda c, r: c.get_run(r["full"]), id="run"),
+    pytest.param(lambda c, r: c.get_metric_history(r["full"], "loss"), id="history"),
+    pytest.param(lambda c, r: c.get_logged_model(r["model"]), id="logged-model"),
+    pytest.param(lambda c, r: c.get_model_version(MODEL, "1"), id="version"),
+    pytest.param(lambda c, r: c.get_model_version_by_alias(MODEL, "champion"), id="alias"),
+    pytest.param(
+        _search(f"{TARGET} = 'lean-reads/1'", max_results=50, order_by=["start_time DESC"]),
+        id="linked-runs",
+    ),
+    pytest.param(
+        lambda c, r: _search(
+            f"attributes.run_id IN ('{r['full']}', '{r['deleted']}')", ViewType.ALL, 2
+        )(c, r),
+        id="runs-by-ids",
+    ),
+    pytest.param(_models("source_run_id = '{full}'"), id="models-of-a-run"),
+    pytest.param(
+        _versions(f"name = '{MODEL}' AND version_number < 3", 5, ["version_number DESC"]),
+        id="versions-before",
+    ),
+]
+
+
+@pytest.mark.parametrize("read", REVIEW_READS)
+def test_a_review_read_of_a_sqlite_store_builds_no_mlflow_client(
+    sqlite_world: World, read: Read
+) -> None:
+    """MLflow's client, with the store it builds, is left unbuilt: what a local review spent
+    most of its own time on."""
+    uri = sqlite_world.mlflow.tracking_uri
+    client = SqlReadClient(uri, uri)
+    assert _outcome(lambda: read(client, sqlite_world.runs)) == _outcome(
+        lambda: read(sqlite_world.mlflow, sqlite_world.runs)
+    )
+    assert "_mlflow_started" not in vars(client)
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(_search("params.max_depth = '6'"), id="search-by-param"),
+        pytest.param(lambda c, r: c.get_run("0" * 32), id="unknown-run"),
+        pytest.param(lambda c, r: c.get_experiment(r["experiment"]), id="another-method"),
+    ],
+)
+def test_anything_else_builds_mlflows_client_on_first_need(sqlite_world: World, read: Read) -> None:
+    uri = sqlite_world.mlflow.tracking_uri
+    client = SqlReadClient(uri, uri)
+    assert _outcome(lambda: read(client, sqlite_world.runs)) == _outcome(
+        lambda: read(sqlite_world.mlflow, sqlite_world.runs)
+    )
+    assert "_mlflow_started" in vars(client)
+    assert client.tracking_uri == sqlite_world.mlflow.tracking_uri
 
 
 def test_the_full_run_is_mapped_field_by_field(world: World) -> None:

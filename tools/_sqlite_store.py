@@ -1,0 +1,136 @@
+"""An MLflow SQLite store read without building MLflow's own store.
+
+Building MLflow's `SqlAlchemyStore` imports its store module, its ORM models and alembic, and
+checks the schema with alembic's migration scripts: most of what a local `promogate review` spent
+before its first read. `SqliteStore.open` gives a store to read with plain statements instead,
+and only where MLflow's own store would read the same database the same way: a ``sqlite:``
+URI that MLflow's own store builder serves (no plugin store for the scheme, workspaces off, no
+engine options from MLflow's environment variables), and a database at exactly the schema
+revision `tools._mlflow_tables` describes. Anything else is MLflow's own store, which creates,
+migrates, refuses or scopes as it always does.
+
+A connection is MLflow's session in miniature: the same SQLite pragmas, and a database's failure
+raised as the same `MlflowException` with the same error code.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+from urllib.parse import urlparse
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+
+from tools._mlflow_tables import SCHEMA_REVISION
+
+__all__ = ["SqliteStore"]
+
+# MLflow's engine options for its SQL stores (pool size, pool class, echo and the rest): when any
+# is set, MLflow's engine is not the one built here.
+_ENGINE_OPTIONS_PREFIX: Final = "MLFLOW_SQLALCHEMYSTORE_"
+# What MLflow's managed session runs first on SQLite, for every session.
+_PRAGMAS: Final = (
+    "PRAGMA foreign_keys = ON;",
+    "PRAGMA busy_timeout = 20000;",
+    "PRAGMA case_sensitive_like = true;",
+)
+
+
+class SqliteStore:
+    """A read-only view of an MLflow SQLite database at the schema MLflow's pinned release uses.
+
+    Args:
+        uri: The database's ``sqlite:`` URI.
+        engine: The engine reading it.
+    """
+
+    def __init__(self, uri: str, engine: sa.Engine) -> None:
+        self.uri = uri
+        self.engine = engine
+
+    @classmethod
+    def open(cls, uri: str) -> SqliteStore | None:
+        """The store for `uri`, shared by every client of the process; None when MLflow's own
+        store reads it differently, or it cannot be read (MLflow's store then says why)."""
+        with _OPENED_LOCK:
+            if uri in _OPENED:
+                _OPENED.move_to_end(uri)
+                return _OPENED[uri]
+            store = _open(uri) if _mlflow_builds_a_plain_sqlite_store(uri) else None
+            _OPENED[uri] = store
+            # As many as MLflow keeps stores; a store let go closes its idle connections.
+            while len(_OPENED) > _OPENED_MAX:
+                _, dropped = _OPENED.popitem(last=False)
+                if dropped is not None:
+                    dropped.engine.dispose()
+            return store
+
+    @contextmanager
+    def connect(self) -> Iterator[sa.Connection]:
+        """A connection, as one of MLflow's managed read sessions: its pragmas, its errors."""
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import (
+            BAD_REQUEST,
+            INTERNAL_ERROR,
+            TEMPORARILY_UNAVAILABLE,
+        )
+
+        try:
+            with self.engine.connect() as conn:
+                for pragma in _PRAGMAS:
+                    conn.exec_driver_sql(pragma)
+                yield conn
+        except MlflowException:
+            raise
+        except sqlalchemy.exc.OperationalError as exc:
+            raise MlflowException(message=str(exc), error_code=TEMPORARILY_UNAVAILABLE) from exc
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise MlflowException(message=str(exc), error_code=BAD_REQUEST) from exc
+        except (ValueError, TypeError, LookupError, ArithmeticError) as exc:
+            # MLflow's session turns any other failure into its internal error too.
+            raise MlflowException(message=str(exc), error_code=INTERNAL_ERROR) from exc
+
+
+_OPENED: OrderedDict[str, SqliteStore | None] = OrderedDict()
+_OPENED_MAX: Final = 100
+_OPENED_LOCK = threading.Lock()
+
+
+def _mlflow_builds_a_plain_sqlite_store(uri: str) -> bool:
+    """Whether MLflow would read `uri` with its own plain `SqlAlchemyStore`, for tracking and for
+    the registry, on an engine with no options."""
+    from mlflow.environment_variables import MLFLOW_ENABLE_WORKSPACES
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    if urlparse(uri).scheme != "sqlite" or MLFLOW_ENABLE_WORKSPACES.get():  # type: ignore[no-untyped-call]
+        return False
+    if any(name.startswith(_ENGINE_OPTIONS_PREFIX) for name in os.environ):
+        return False
+    # A plugin may register its own store for the scheme.
+    builders: Any = (
+        tracking_utils._tracking_store_registry._registry.get("sqlite"),
+        registry_utils._get_store_registry()._registry.get("sqlite"),  # type: ignore[no-untyped-call]
+    )
+    plain: Any = (tracking_utils._get_sqlalchemy_store, registry_utils._get_sqlalchemy_store)
+    return bool(builders == plain)
+
+
+def _open(uri: str) -> SqliteStore | None:
+    engine = sa.create_engine(uri, pool_pre_ping=True)
+    try:
+        with engine.connect() as conn:
+            revisions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except sqlalchemy.exc.SQLAlchemyError:
+        # No MLflow database yet, or not one at all: MLflow's store creates or refuses it.
+        engine.dispose()
+        return None
+    if [row[0] for row in revisions] != [SCHEMA_REVISION]:
+        engine.dispose()
+        return None
+    return SqliteStore(uri, engine)
