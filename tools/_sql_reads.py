@@ -75,6 +75,8 @@ _SEARCH_MAX_RESULTS_THRESHOLD: Final = 50_000
 _STRING_COMPARATORS: Final = frozenset({"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"})
 _NUMBER_COMPARATORS: Final = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _DEFAULT_WORKSPACE: Final = "default"
+# MLflow's order of `search_model_versions` when none is asked.
+_VERSIONS_ORDER: Final = ("last_updated_timestamp DESC", "name ASC", "version_number DESC")
 # The one logged-model search a review makes; a run id holds no quote.
 _SOURCE_RUN_FILTER: Final = re.compile(r"source_run_id = '([0-9A-Za-z_-]+)'")
 
@@ -661,14 +663,8 @@ def _run_ids_statement(
     Parsing the filter and the order (with sqlparse) cost more than running the search; a
     gate's fingerprint and the review after it search alike, so the newest statements are kept,
     by everything they are built from."""
-    key = (
-        "runs",
-        store._get_dialect(),
-        filter_string,
-        tuple(order_by) if order_by is not None else None,
-        run_view_type,
-        tuple(experiment_ids),
-        max_results,
+    key = _runs_key(
+        store._get_dialect(), experiment_ids, filter_string, run_view_type, max_results, order_by
     )
     kept = _kept_statement(key)
     if kept is not None:
@@ -709,6 +705,35 @@ def _run_ids_statement(
     return _keep_statement(key, statement)
 
 
+def _runs_key(
+    dialect: str,
+    experiment_ids: list[str],
+    filter_string: str,
+    run_view_type: int,
+    max_results: int | None,
+    order_by: list[str] | None,
+) -> tuple[Any, ...]:
+    """What a kept `search_runs` statement is kept by: everything it is built from."""
+    ordered = tuple(order_by) if order_by is not None else None
+    return (
+        "runs",
+        dialect,
+        filter_string,
+        ordered,
+        run_view_type,
+        tuple(experiment_ids),
+        max_results,
+    )
+
+
+def _versions_key(
+    dialect: str, filter_string: str | None, max_results: int, order_by: list[str] | None
+) -> tuple[Any, ...]:
+    """What a kept `search_model_versions` statement is kept by."""
+    ordered = tuple(order_by) if order_by is not None else None
+    return ("versions", dialect, filter_string, ordered, max_results)
+
+
 def _kept_statement(key: tuple[Any, ...]) -> Any | None:
     with _KEPT_STATEMENTS_LOCK:
         kept = _KEPT_STATEMENTS.get(key)
@@ -738,13 +763,9 @@ def _sqlite_run_ids_statement(
     any other search, or one MLflow refuses: its store builds that one, or says what is wrong."""
     if max_results is None or not 1 <= max_results <= _SEARCH_MAX_RESULTS_THRESHOLD:
         return None
-    key = (
-        "sqlite-runs",
-        filter_string,
-        tuple(order_by) if order_by is not None else None,
-        run_view_type,
-        tuple(experiment_ids),
-        max_results,
+    # Kept apart from the statements MLflow's store builds for SQLite (on its ORM's tables).
+    key = _runs_key(
+        "sqlite-tables", experiment_ids, filter_string, run_view_type, max_results, order_by
     )
     kept = _kept_statement(key)
     if kept is not None:
@@ -816,12 +837,7 @@ def _sqlite_versions_statement(
     (MLflow's string comparisons) and by version number (its numeric ones), prompts left out, in
     MLflow's order or by name, number and times. None for any other search, or one MLflow
     refuses."""
-    key = (
-        "sqlite-versions",
-        filter_string,
-        tuple(order_by) if order_by is not None else None,
-        max_results,
-    )
+    key = _versions_key("sqlite-tables", filter_string, max_results, order_by)
     kept = _kept_statement(key)
     if kept is not None:
         return kept
@@ -837,8 +853,7 @@ def _sqlite_versions_statement(
         parsed = search.parse_search_filter(filter_string)
         ordered = [
             search.parse_order_by_for_search_model_versions(clause)
-            for clause in order_by
-            or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
+            for clause in order_by or _VERSIONS_ORDER
         ]
     except MlflowException:
         return None
@@ -961,13 +976,7 @@ def _versions_statement(
 ) -> Any:
     """MLflow's `search_model_versions` statement, built by its store's own functions, selecting
     the versions' columns; kept as `_run_ids_statement` keeps its statements."""
-    key = (
-        "versions",
-        store.engine.dialect.name,
-        filter_string,
-        tuple(order_by) if order_by is not None else None,
-        max_results,
-    )
+    key = _versions_key(store.engine.dialect.name, filter_string, max_results, order_by)
     kept = _kept_statement(key)
     if kept is not None:
         return kept
@@ -978,9 +987,7 @@ def _versions_statement(
     search: Any = SearchModelVersionUtils
     parsed = search.parse_search_filter(filter_string)
     query = store._get_search_model_versions_filter_clauses(parsed, store.engine.dialect.name)
-    ordering = store._parse_search_model_versions_order_by(
-        order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
-    )
+    ordering = store._parse_search_model_versions_order_by(order_by or _VERSIONS_ORDER)
     v = SqlModelVersion.__table__.c
     statement = (
         query.with_only_columns(*_version_columns(v), maintain_column_froms=True)

@@ -574,6 +574,45 @@ def test_make_client_reads_a_sql_store_lean_and_a_server_mlflows_way(sqlite_worl
     assert remote._store("registry") is None
 
 
+def _mlflow_constant(name: str) -> Any:
+    from mlflow.store import model_registry, tracking
+    from mlflow.utils import workspace_utils
+    from mlflow.utils.search_utils import SearchModelVersionUtils as versions
+
+    return {
+        "ACTIVE_ONLY": ViewType.ACTIVE_ONLY,
+        "SEARCH_MAX_RESULTS_DEFAULT": tracking.SEARCH_MAX_RESULTS_DEFAULT,
+        "SEARCH_MAX_RESULTS_THRESHOLD": tracking.SEARCH_MAX_RESULTS_THRESHOLD,
+        "SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT": tracking.SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT,
+        "SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT": (
+            model_registry.SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
+        ),
+        "VALID_STRING_ATTRIBUTE_COMPARATORS": versions.VALID_STRING_ATTRIBUTE_COMPARATORS,
+        "VALID_NUMERIC_ATTRIBUTE_COMPARATORS": versions.VALID_NUMERIC_ATTRIBUTE_COMPARATORS,
+        "DEFAULT_WORKSPACE_NAME": workspace_utils.DEFAULT_WORKSPACE_NAME,
+    }[name]
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        ("_ACTIVE_ONLY", "ACTIVE_ONLY"),
+        ("_SEARCH_MAX_RESULTS_DEFAULT", "SEARCH_MAX_RESULTS_DEFAULT"),
+        ("_SEARCH_MAX_RESULTS_THRESHOLD", "SEARCH_MAX_RESULTS_THRESHOLD"),
+        ("_SEARCH_MODELS_DEFAULT", "SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT"),
+        ("_SEARCH_VERSIONS_MAX_RESULTS_DEFAULT", "SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT"),
+        ("_STRING_COMPARATORS", "VALID_STRING_ATTRIBUTE_COMPARATORS"),
+        ("_NUMBER_COMPARATORS", "VALID_NUMERIC_ATTRIBUTE_COMPARATORS"),
+        ("_DEFAULT_WORKSPACE", "DEFAULT_WORKSPACE_NAME"),
+    ],
+    ids=lambda name: name,
+)
+def test_a_value_written_out_is_mlflows_own(ours: str, theirs: str) -> None:
+    from tools import _sql_reads
+
+    assert getattr(_sql_reads, ours) == _mlflow_constant(theirs)
+
+
 def test_the_kept_statements_stay_bounded_and_the_newest_are_kept() -> None:
     from tools import _sql_reads
 
