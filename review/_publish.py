@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 __all__ = ["decision_tags", "publish_decision_tags", "set_version_tags"]
 
-# Only a registry read directly from a database is this store; when nothing imported its module,
-# the registry is not one, and checking does not import it.
+# Only a registry read directly from a database is this store; when building the registry's store
+# did not import its module, the registry is not one, and checking does not import it.
 _SQL_REGISTRY_MODULE = "mlflow.store.model_registry.sqlalchemy_store"
 # Tag writes at once, over every decision this process publishes (a decision has seven tags).
 _TAG_WRITES = 16
@@ -90,9 +90,18 @@ def set_version_tags(
     `get_model_version_by_alias`, as a review does), and those refuse a prompt's version: every
     prompt version carries the prompt tag itself. The check is then not repeated (its read of the
     registered model was a twentieth of a worker's review).
+
+    On a SQLite store the client reads without MLflow's store (`tools._sqlite_store`), with
+    `read_as_model`, the tags are written there in the same one transaction, so that a local
+    review never builds MLflow's store only to tag its version.
     """
     items = list(tags.items())
     if not items:
+        return
+    sqlite_store: Any = getattr(client, "sqlite_store", None)
+    sqlite = sqlite_store("registry") if sqlite_store is not None else None
+    # Without MLflow's store: its import and build would be most of a local review's time.
+    if sqlite is not None and read_as_model and sqlite.set_version_tags(model, version, items):
         return
     registry_client: Any = getattr(client, "_get_registry_client", None)
     if registry_client is None:
@@ -125,10 +134,11 @@ def set_version_tags(
 
 def _sql_store(registry: Any) -> Any | None:
     """The registry client's store when it is MLflow's SQL store, else None."""
+    # Built first: building a SQL store is what imports its module.
+    store = registry.store
     module = sys.modules.get(_SQL_REGISTRY_MODULE)
     if module is None:
         return None
-    store = registry.store
     return store if isinstance(store, module.SqlAlchemyStore) else None
 
 

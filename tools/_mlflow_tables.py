@@ -14,6 +14,7 @@ from typing import Final
 import sqlalchemy as sa
 
 __all__ = [
+    "DELETED_VERSION_STAGE",
     "SCHEMA_REVISION",
     "datasets",
     "input_tags",
@@ -34,6 +35,8 @@ __all__ = [
 
 # MLflow's newest migration, the head its pinned release creates and checks for.
 SCHEMA_REVISION: Final = "dc11669786a5"
+# The stage MLflow gives a deleted model version (`STAGE_DELETED_INTERNAL`): its row stays.
+DELETED_VERSION_STAGE: Final = "Deleted_Internal"
 
 _metadata = sa.MetaData()
 

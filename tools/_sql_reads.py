@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from mlflow import MlflowClient
 
+from tools._mlflow_tables import DELETED_VERSION_STAGE
 from tools._sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
@@ -59,7 +60,6 @@ __all__ = ["SqlReadClient"]
 
 _TRACKING_STORE: Final = "mlflow.store.tracking.sqlalchemy_store"
 _REGISTRY_STORE: Final = "mlflow.store.model_registry.sqlalchemy_store"
-_DELETED_INTERNAL: Final = "Deleted_Internal"
 _LATEST_ALIAS: Final = "latest"
 # MLflow's own defaults for `search_runs` (`ViewType.ACTIVE_ONLY`, `SEARCH_MAX_RESULTS_DEFAULT`),
 # `search_model_versions` (`SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT`) and `search_logged_models`
@@ -164,6 +164,14 @@ class SqlReadClient(MlflowClient):
                 store = _sql_store(registry.store, _REGISTRY_STORE)
             self._stores[kind] = store
         return self._stores[kind]
+
+    def sqlite_store(self, kind: Literal["tracking", "registry"]) -> SqliteStore | None:
+        """The SQLite store this client reads `kind` from without MLflow's store, if any.
+
+        Args:
+            kind: ``"tracking"`` or ``"registry"``.
+        """
+        return self._sqlite[kind]
 
     def _source(self, kind: Literal["tracking", "registry"]) -> Any | None:
         """What a point read reads: the SQLite store, else MLflow's SQL store, else None."""
@@ -478,7 +486,7 @@ def _statements() -> _Statements:
         ).where(mom.model_id.in_(model_ids)),
         alias=sa.select(va.version).where(va.name == name, va.alias == sa.bindparam("alias")),
         version=sa.select(*_version_columns(v)).where(
-            v.name == name, v.version == version, v.current_stage != _DELETED_INTERNAL
+            v.name == name, v.version == version, v.current_stage != DELETED_VERSION_STAGE
         ),
         version_tags=sa.select(vt.key, vt.value).where(
             vt.workspace == workspace, vt.name == name, vt.version == version
@@ -904,7 +912,7 @@ def _sqlite_versions_statement(
                 prompts, sa.and_(v.workspace == prompts.c.workspace, v.name == prompts.c.name)
             )
         )
-        .where(*filters, prompts.c.name.is_(None), v.current_stage != _DELETED_INTERNAL)
+        .where(*filters, prompts.c.name.is_(None), v.current_stage != DELETED_VERSION_STAGE)
         .order_by(*clauses)
         .limit(max_results + 1)
     )
@@ -991,7 +999,7 @@ def _versions_statement(
     v = SqlModelVersion.__table__.c
     statement = (
         query.with_only_columns(*_version_columns(v), maintain_column_froms=True)
-        .filter(v.current_stage != _DELETED_INTERNAL)
+        .filter(v.current_stage != DELETED_VERSION_STAGE)
         .order_by(*ordering)
         .limit(max_results + 1)
     )

@@ -1,4 +1,4 @@
-"""An MLflow SQLite store read without building MLflow's own store.
+"""An MLflow SQLite store read (and its versions tagged) without building MLflow's own store.
 
 Building MLflow's `SqlAlchemyStore` imports its store module, its ORM models and alembic, and
 checks the schema with alembic's migration scripts: most of what a local `promogate review` spent
@@ -10,7 +10,8 @@ revision `tools._mlflow_tables` describes. Anything else is MLflow's own store, 
 migrates, refuses or scopes as it always does.
 
 A connection is MLflow's session in miniature: the same SQLite pragmas, and a database's failure
-raised as the same `MlflowException` with the same error code.
+raised as the same `MlflowException` with the same error code. The one write, a decision's tags on
+its version, is made as MLflow's store makes it, in one transaction.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _PRAGMAS: Final = (
 
 
 class SqliteStore:
-    """A read-only view of an MLflow SQLite database at the schema MLflow's pinned release uses.
+    """An MLflow SQLite database at the schema MLflow's pinned release uses.
 
     Args:
         uri: The database's ``sqlite:`` URI.
@@ -73,27 +74,92 @@ class SqliteStore:
     @contextmanager
     def connect(self) -> Iterator[sa.Connection]:
         """A connection, as one of MLflow's managed read sessions: its pragmas, its errors."""
-        from mlflow.exceptions import MlflowException
-        from mlflow.protos.databricks_pb2 import (
-            BAD_REQUEST,
-            INTERNAL_ERROR,
-            TEMPORARILY_UNAVAILABLE,
-        )
+        with _as_mlflows_errors(), self.engine.connect() as conn:
+            for pragma in _PRAGMAS:
+                conn.exec_driver_sql(pragma)
+            yield conn
 
-        try:
-            with self.engine.connect() as conn:
-                for pragma in _PRAGMAS:
-                    conn.exec_driver_sql(pragma)
-                yield conn
-        except MlflowException:
-            raise
-        except sqlalchemy.exc.OperationalError as exc:
-            raise MlflowException(message=str(exc), error_code=TEMPORARILY_UNAVAILABLE) from exc
-        except sqlalchemy.exc.SQLAlchemyError as exc:
-            raise MlflowException(message=str(exc), error_code=BAD_REQUEST) from exc
-        except (ValueError, TypeError, LookupError, ArithmeticError) as exc:
-            # MLflow's session turns any other failure into its internal error too.
-            raise MlflowException(message=str(exc), error_code=INTERNAL_ERROR) from exc
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A connection in a transaction committed at the end, rolled back on a failure, as one
+        of MLflow's managed write sessions."""
+        with _as_mlflows_errors(), self.engine.begin() as conn:
+            # Before any write: SQLite ignores these pragmas inside a transaction.
+            for pragma in _PRAGMAS:
+                conn.exec_driver_sql(pragma)
+            yield conn
+
+    def set_version_tags(self, name: str, version: str, tags: list[tuple[str, str]]) -> bool:
+        """Set `tags` on a model version in one transaction, as MLflow's store sets each one
+        (`set_model_version_tag`: the same checks, the version looked up the same way, a tag
+        that exists overwritten); False, with nothing written, unless exactly one live version
+        has that number, so that MLflow's store says what is wrong.
+
+        Args:
+            name: Registered model name.
+            version: Version number.
+            tags: The tags' keys and values.
+
+        Raises:
+            MlflowException: MLflow refuses the name, the number or a tag, or the write fails.
+        """
+        from mlflow.utils.validation import (
+            _validate_model_name,
+            _validate_model_version,
+            _validate_model_version_tag,
+        )
+        from sqlalchemy.dialects.sqlite import insert
+
+        from tools import _mlflow_tables as table
+
+        _validate_model_name(name)
+        number = _validate_model_version(version)  # type: ignore[no-untyped-call]
+        for key, value in tags:
+            _validate_model_version_tag(key, value)  # type: ignore[no-untyped-call]
+        v, vt = table.model_versions.c, table.model_version_tags
+        with self.transaction() as conn:
+            found = conn.execute(
+                sa.select(v.workspace, v.version).where(
+                    v.name == name,
+                    v.version == number,
+                    v.current_stage != table.DELETED_VERSION_STAGE,
+                )
+            ).all()
+            if len(found) != 1:
+                return False
+            workspace = found[0].workspace
+            written = insert(vt).values(
+                [
+                    {"workspace": workspace, "name": name, "version": number, "key": k, "value": x}
+                    for k, x in tags
+                ]
+            )
+            conn.execute(
+                written.on_conflict_do_update(
+                    index_elements=[vt.c.workspace, vt.c.name, vt.c.version, vt.c.key],
+                    set_={"value": written.excluded.value},
+                )
+            )
+        return True
+
+
+@contextmanager
+def _as_mlflows_errors() -> Iterator[None]:
+    """A database's failure raised as MLflow's managed session raises it."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import BAD_REQUEST, INTERNAL_ERROR, TEMPORARILY_UNAVAILABLE
+
+    try:
+        yield
+    except MlflowException:
+        raise
+    except sqlalchemy.exc.OperationalError as exc:
+        raise MlflowException(message=str(exc), error_code=TEMPORARILY_UNAVAILABLE) from exc
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise MlflowException(message=str(exc), error_code=BAD_REQUEST) from exc
+    except (ValueError, TypeError, LookupError, ArithmeticError) as exc:
+        # MLflow's session turns any other failure into its internal error too.
+        raise MlflowException(message=str(exc), error_code=INTERNAL_ERROR) from exc
 
 
 _OPENED: OrderedDict[str, SqliteStore | None] = OrderedDict()

@@ -19,6 +19,7 @@ from policies.decision import Decision
 from review import ReviewConfig, ReviewService
 from review._decide import error_decision
 from review._publish import decision_tags, publish_decision_tags, set_version_tags
+from tools._sql_reads import SqlReadClient
 
 
 class _CountingClient(MlflowClient):
@@ -233,3 +234,67 @@ def test_a_review_publishes_without_reading_the_registered_model(
     tags = client.get_model_version(model, str(version)).tags
     expected = decision_tags(published.decision, published.record_hash)
     assert {key: tags.get(key) for key in expected} == expected
+
+
+@pytest.fixture(scope="module")
+def sqlite_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[MlflowClient, SqlReadClient]:
+    """MLflow's client and a lean one on the same SQLite store, with two versions to tag."""
+    root: Path = tmp_path_factory.mktemp("publish-sqlite")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    theirs = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    theirs.create_registered_model("lean")
+    for _ in range(3):
+        theirs.create_model_version("lean", (root / "model").as_uri())
+    theirs.delete_model_version("lean", "3")
+    return theirs, SqlReadClient(uri, uri)
+
+
+def test_a_sqlite_store_is_tagged_as_mlflow_tags_it_without_building_its_client(
+    sqlite_pair: tuple[MlflowClient, SqlReadClient],
+) -> None:
+    theirs, ours = sqlite_pair
+    tags = {"promogate.verdict": "approve", "promogate.empty": "", "promogate.same": "x"}
+    for key, value in tags.items():
+        theirs.set_model_version_tag("lean", "1", key, value)
+    theirs.set_model_version_tag("lean", "2", "promogate.verdict", "stale")
+    theirs.set_model_version_tag("lean", "2", "team", "risk")
+    set_version_tags(ours, "lean", "2", tags, read_as_model=True)
+    assert "_mlflow_started" not in vars(ours)
+    first, second = (theirs.get_model_version("lean", n) for n in ("1", "2"))
+    assert second.tags == {**first.tags, "team": "risk"}
+    assert (
+        second.last_updated_timestamp
+        == theirs.get_model_version("lean", "2").last_updated_timestamp
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "tags", "match"),
+    [
+        pytest.param("3", {"promogate.deleted": "x"}, "version=3", id="deleted-version"),
+        pytest.param("99", {"promogate.unknown": "x"}, "version=99", id="unknown-version"),
+        pytest.param(
+            "1",
+            {"promogate.first": "x", "promogate.bad\nkey": "x", "promogate.last": "x"},
+            "Invalid",
+            id="refused-tag",
+        ),
+        pytest.param("one", {"promogate.first": "x"}, "one", id="not-a-number"),
+    ],
+)
+def test_a_sqlite_store_refuses_what_mlflow_refuses_and_tags_nothing(
+    sqlite_pair: tuple[MlflowClient, SqlReadClient], version: str, tags: dict[str, str], match: str
+) -> None:
+    from mlflow.exceptions import MlflowException
+
+    theirs, _ = sqlite_pair
+    ours = SqlReadClient(theirs.tracking_uri, theirs.tracking_uri)
+    before = {n: theirs.get_model_version("lean", n).tags for n in ("1", "2")}
+    with pytest.raises(MlflowException, match=match) as raised:
+        set_version_tags(ours, "lean", version, tags, read_as_model=True)
+    assert {n: theirs.get_model_version("lean", n).tags for n in ("1", "2")} == before
+    # MLflow's own client sets one tag per call: the first it refuses gives its error.
+    with pytest.raises(MlflowException) as expected:
+        for key, value in tags.items():
+            theirs.set_model_version_tag("lean", version, key, value)
+    assert raised.value.error_code == expected.value.error_code

@@ -51,3 +51,9 @@ def test_a_table_is_mlflows_own(model: Any, ours: sa.Table) -> None:
 
 def test_the_schema_revision_is_the_head_of_mlflows_migrations() -> None:
     assert _get_latest_schema_revision() == table.SCHEMA_REVISION
+
+
+def test_the_deleted_stage_is_mlflows_own() -> None:
+    from mlflow.entities.model_registry.model_version_stages import STAGE_DELETED_INTERNAL
+
+    assert STAGE_DELETED_INTERNAL == table.DELETED_VERSION_STAGE
