@@ -11,7 +11,8 @@ one untimed run of each so bytecode is cached::
 on-disk cache (a repeated review of the same versions: the model files' hashes and importances,
 the screening of the evidence's text); `--cache cold` gives each review an empty cache directory,
 so it loads both versions' model files and screens the evidence as a first review does. The
-cache lives in a temporary directory, never the user's.
+cache lives in a temporary directory, never the user's. `--publish-tags` has every review write
+its decision's tags on the version, as a review from the command line does by default.
 
 The goal is review <= import mlflow + 0.6 s: what promogate adds on top of MLflow's own import
 (its imports, the MLflow store, the review and the ledger) within 0.6 s. A third command times
@@ -74,10 +75,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--checkout", type=Path, action="append", default=[])
     parser.add_argument("--cache", choices=("warm", "cold"), default="warm")
+    parser.add_argument("--publish-tags", action="store_true")
     args = parser.parse_args(argv)
     registry = prepare_registry(args.workdir, reuse=args.reuse)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_PUBLISH_TAGS": "false"}
+    publish = "true" if args.publish_tags else "false"
+    env |= {"MLFLOW_DISABLE_TELEMETRY": "true", "PROMOGATE_PUBLISH_TAGS": publish}
     ledger_dir = Path(tempfile.mkdtemp(prefix="promogate-cli-"))
     warm_dir = ledger_dir / "cache"
     review_args = [
@@ -138,7 +141,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"| `{label}` | {len(values)} | {median:.2f} | {min(values):.2f} | "
             f"{median - base:+.2f} | {used:.2f} | {used - base_cpu:+.2f} |"
         )
-    print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f}; cache {args.cache}")
+    print(
+        f"load average during the runs: {min(loads):.1f}-{max(loads):.1f}; cache {args.cache}; "
+        f"tags {'published' if args.publish_tags else 'not published'}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
     ArgumentError,
@@ -247,11 +247,22 @@ class Database:
     # -- schema -----------------------------------------------------------------------------------
 
     def current_revision(self) -> str | None:
-        """The Alembic revision the database is at; None when the ledger was never migrated."""
-        from alembic.runtime.migration import MigrationContext
+        """The Alembic revision the database is at; None when the ledger was never migrated.
 
+        Read with one query of the version table: Alembic's own reader, whose import took a fifth
+        of a second of every local review, is asked only when the table holds no row or several.
+        """
         try:
             with self._read_engine.connect() as connection:
+                if not inspect(connection).has_table(ALEMBIC_VERSION_TABLE):
+                    return None
+                rows = connection.execute(
+                    text(f"SELECT version_num FROM {ALEMBIC_VERSION_TABLE}")
+                ).all()
+                if len(rows) == 1:
+                    return str(rows[0][0])
+                from alembic.runtime.migration import MigrationContext
+
                 context = MigrationContext.configure(
                     connection, opts={"version_table": ALEMBIC_VERSION_TABLE}
                 )

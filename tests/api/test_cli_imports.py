@@ -199,6 +199,9 @@ def test_a_repeated_local_review_loads_no_model_when_its_importances_are_on_disk
         decision = json.loads(result.stdout)
         decisions.append({k: v for k, v in decision.items() if k not in _VARYING})
     (first, _), (second, _) = runs
+    # The first review made the ledger; the second reads its schema revision without Alembic.
+    assert "alembic" in first
+    assert "alembic" not in second
     # The first review loads both versions' model files (nothing is cached yet).
     assert set(MODEL_LOADING) <= first
     assert (set(MODEL_LOADING) <= second) is second_run_loads_models

@@ -126,3 +126,47 @@ def test_ledgers_migrating_at_once_in_one_process_take_turns(tmp_path: Path, at_
     for ledger in ledgers:
         assert ledger.database.current_revision() == SCHEMA_REVISION
         ledger.close()
+
+
+def _alembics_revision(ledger: Ledger) -> Any:
+    """What Alembic's own reader says of the ledger's revision: the value, or its error."""
+    try:
+        with ledger.database.engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"version_table": ALEMBIC_VERSION_TABLE}
+            )
+            return context.get_current_revision()
+    except Exception as exc:  # noqa: BLE001 - the error itself is the answer compared
+        return type(exc)
+
+
+def _ours(ledger: Ledger) -> Any:
+    try:
+        return ledger.database.current_revision()
+    except Exception as exc:  # noqa: BLE001 - the error itself is the answer compared
+        return type(exc)
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        pytest.param((), id="migrated"),
+        pytest.param((f"DELETE FROM {ALEMBIC_VERSION_TABLE}",), id="no-row"),
+        pytest.param(
+            (f"INSERT INTO {ALEMBIC_VERSION_TABLE} (version_num) VALUES ('9999')",),
+            id="two-rows",
+        ),
+        pytest.param((f"DROP TABLE {ALEMBIC_VERSION_TABLE}",), id="no-version-table"),
+    ],
+)
+def test_the_revision_read_is_alembics_own(ledger_url: str, statements: tuple[str, ...]) -> None:
+    ledger = Ledger(ledger_url, auto_migrate=False)
+    try:
+        assert _ours(ledger) is None and _alembics_revision(ledger) is None
+        ledger.migrate()
+        with ledger.database.engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sqlalchemy.text(statement))
+        assert _ours(ledger) == _alembics_revision(ledger)
+    finally:
+        ledger.close()
