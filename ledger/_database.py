@@ -249,7 +249,7 @@ class Database:
     def current_revision(self) -> str | None:
         """The Alembic revision the database is at; None when the ledger was never migrated.
 
-        Read with one query of the version table: Alembic's own reader, whose import took a fifth
+        Read with one query of the version table: Alembic's own reader, whose import took a tenth
         of a second of every local review, is asked only when the table holds no row or several.
         """
         try:

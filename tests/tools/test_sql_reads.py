@@ -415,7 +415,9 @@ REVIEW_READS = [
     pytest.param(lambda c, r: c.get_model_version(MODEL, "1"), id="version"),
     pytest.param(lambda c, r: c.get_model_version_by_alias(MODEL, "champion"), id="alias"),
     pytest.param(
-        _search(f"{TARGET} = 'lean-reads/1'", max_results=50, order_by=["start_time DESC"]),
+        _search(
+            f"{TARGET} = 'lean-reads/1'", max_results=50, order_by=["attributes.start_time DESC"]
+        ),
         id="linked-runs",
     ),
     pytest.param(
