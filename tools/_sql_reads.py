@@ -386,7 +386,7 @@ def _statements() -> _Statements:
     import sqlalchemy as sa
     from mlflow.entities import LifecycleStage
 
-    from tools import _mlflow_tables as table
+    import tools._mlflow_tables as table
 
     run_id: Any = sa.bindparam("run_id")
     # MLflow reads a run's metrics, params, tags, datasets and outputs with ``IN``, for
@@ -784,7 +784,7 @@ def _sqlite_run_ids_statement(
     from mlflow.utils.search_utils import SearchUtils
     from mlflow.utils.validation import _parse_experiment_ids
 
-    from tools import _mlflow_tables as table
+    import tools._mlflow_tables as table
 
     search: Any = SearchUtils
     try:
@@ -854,7 +854,7 @@ def _sqlite_versions_statement(
     from mlflow.prompt.constants import IS_PROMPT_TAG_KEY
     from mlflow.utils.search_utils import SearchModelVersionUtils, SearchUtils
 
-    from tools import _mlflow_tables as table
+    import tools._mlflow_tables as table
 
     search: Any = SearchModelVersionUtils
     try:
@@ -936,7 +936,7 @@ def _sqlite_models_statement(
     import sqlalchemy as sa
     from mlflow.entities import LifecycleStage
 
-    from tools import _mlflow_tables as table
+    import tools._mlflow_tables as table
 
     mo = table.logged_models.c
     statement = (

@@ -110,7 +110,7 @@ class SqliteStore:
         )
         from sqlalchemy.dialects.sqlite import insert
 
-        from tools import _mlflow_tables as table
+        import tools._mlflow_tables as table
 
         _validate_model_name(name)
         number = _validate_model_version(version)  # type: ignore[no-untyped-call]
