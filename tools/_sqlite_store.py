@@ -34,7 +34,8 @@ __all__ = ["SqliteStore"]
 # MLflow's engine options for its SQL stores (pool size, pool class, echo and the rest): when any
 # is set, MLflow's engine is not the one built here.
 _ENGINE_OPTIONS_PREFIX: Final = "MLFLOW_SQLALCHEMYSTORE_"
-# What MLflow's managed session runs first on SQLite, for every session.
+# What MLflow's managed session runs first on SQLite, for every session; each holds for the life of
+# a connection, so they are run once, when the pool opens it.
 _PRAGMAS: Final = (
     "PRAGMA foreign_keys = ON;",
     "PRAGMA busy_timeout = 20000;",
@@ -75,8 +76,6 @@ class SqliteStore:
     def connect(self) -> Iterator[sa.Connection]:
         """A connection, as one of MLflow's managed read sessions: its pragmas, its errors."""
         with _as_mlflows_errors(), self.engine.connect() as conn:
-            for pragma in _PRAGMAS:
-                conn.exec_driver_sql(pragma)
             yield conn
 
     @contextmanager
@@ -84,9 +83,6 @@ class SqliteStore:
         """A connection in a transaction committed at the end, rolled back on a failure, as one
         of MLflow's managed write sessions."""
         with _as_mlflows_errors(), self.engine.begin() as conn:
-            # Before any write: SQLite ignores these pragmas inside a transaction.
-            for pragma in _PRAGMAS:
-                conn.exec_driver_sql(pragma)
             yield conn
 
     def set_version_tags(self, name: str, version: str, tags: list[tuple[str, str]]) -> bool:
@@ -189,6 +185,7 @@ def _mlflow_builds_a_plain_sqlite_store(uri: str) -> bool:
 
 def _open(uri: str) -> SqliteStore | None:
     engine = sa.create_engine(uri, pool_pre_ping=True)
+    sa.event.listen(engine, "connect", _set_pragmas)
     try:
         with engine.connect() as conn:
             revisions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
@@ -200,3 +197,13 @@ def _open(uri: str) -> SqliteStore | None:
         engine.dispose()
         return None
     return SqliteStore(uri, engine)
+
+
+def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Outside any transaction, where SQLite applies them all (`foreign_keys` is ignored inside one).
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
