@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import httpx
 from fastapi import Depends, Header, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -69,6 +70,8 @@ class AppState:
     decisions: DecisionCache = field(init=False)
     _running: bool = field(default=False, init=False)
     _warming: threading.Thread | None = field(default=None, init=False)
+    _probe_http: httpx.Client | None = field(default=None, init=False)
+    _probe_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.decisions = DecisionCache(self.settings.decision_cache_entries)
@@ -130,8 +133,21 @@ class AppState:
             self._warming.join(timeout_s)
         return not self.warming_up
 
+    def probe_http(self) -> httpx.Client:
+        """The HTTP client readiness probes ask MLflow's server through: one per app, its
+        connections kept alive, since building a client (its TLS context, whatever the URL's
+        scheme) costs more than the probe itself."""
+        with self._probe_lock:
+            if self._probe_http is None:
+                self._probe_http = httpx.Client()
+            return self._probe_http
+
     def stop(self) -> None:
         """Stop taking work; running reviews finish in the background and record their decision."""
+        with self._probe_lock:
+            if self._probe_http is not None:
+                self._probe_http.close()
+                self._probe_http = None
         if not self._running:
             return
         self._running = False

@@ -43,7 +43,7 @@ def _mlflow_ready(state: AppState) -> CheckReadiness:
         try:
             # An MLflow slower than the reviews' own HTTP timeout is not ready for them either.
             timeout = min(_PROBE_TIMEOUT_S, state.settings.mlflow_http_timeout_s)
-            response = httpx.get(url, timeout=timeout)
+            response = state.probe_http().get(url, timeout=timeout)
         except httpx.HTTPError as exc:
             return CheckReadiness(ok=False, detail=f"MLflow at {uri!r} is unreachable: {exc!r}")
         if response.status_code != 200:

@@ -61,6 +61,34 @@ def test_a_faulty_mlflow_denies_with_the_reason(
     assert again["reused"] is True
 
 
+def test_readiness_probes_share_a_kept_alive_connection_and_see_mlflow_go_and_come_back(
+    make_api: Any, mlflow_proxy: FaultProxy
+) -> None:
+    api = make_api(tracking_uri=mlflow_proxy.url, mlflow_http_timeout_s=1.0)
+
+    def mlflow_check() -> Any:
+        ready = api.client.get("/readyz", headers=api.headers("viewer"))
+        return ready.status_code, ready.json()["checks"]["mlflow"]["ok"]
+
+    opened = mlflow_proxy.connections
+    assert [mlflow_check() for _ in range(3)] == [(200, True)] * 3
+    # One connection for three probes: each probe used to build a client (and its TLS
+    # context) of its own and open a connection with it.
+    assert mlflow_proxy.connections - opened == 1
+    mlflow_proxy.set("http_503")  # also cuts the kept-alive connection
+    assert mlflow_check() == (503, False)
+    mlflow_proxy.set("pass")
+    assert mlflow_check() == (200, True)
+    # A stopped app closes its probe client; a probe after a restart opens a new one.
+    state = api.client.app.state.promogate  # type: ignore[attr-defined]
+    client = state.probe_http()
+    state.stop()
+    assert client.is_closed
+    state.start()
+    assert state.probe_http() is not client
+    assert mlflow_check() == (200, True)
+
+
 def test_a_gate_that_outlasts_its_deadline_denies(make_api: Any, mlflow_proxy: FaultProxy) -> None:
     api = make_api(tracking_uri=mlflow_proxy.url, request_deadline_s=1.0)
     mlflow_proxy.set("slow", 3.0)
