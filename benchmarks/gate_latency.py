@@ -18,7 +18,9 @@ For every candidate of the demo registry (`credit-risk` v2-v6, champion v1), on 
   `mlflow.validate_evaluation_results` with the policy's `roc_auc >= 0.75` threshold;
 - **decision reads**: `GET /v1/reviews/{id}` of the decisions just made, on the same API,
   from 32 kept-alive connections for `--read-seconds` (a bare asyncio client, see
-  `benchmarks.api_throughput.drive_raw_reads`).
+  `benchmarks.api_throughput.drive_raw_reads`);
+- **readiness probe**: with the decision reads, `GET /readyz` one call after another beside
+  `GET /health` of the MLflow server it asks (its one MLflow request), medians of 50.
 
     uv run python -m benchmarks.gate_latency [--rounds 5] [--workdir DIR] [--mlflow-workers 1]
         [--api-workers 1] [--more-versions N] [--native-quick-acks] [--gate-reads store]
@@ -150,6 +152,7 @@ def _gate(client: httpx.Client, url: str, token: str, version: int) -> tuple[flo
 
 
 _READ_CONNECTIONS: Final = 32
+_PROBE_CALLS: Final = 50
 #: Untimed pause after a re-review: a fresh gate writes its tags and fingerprint after its
 #: answer, and the native check that follows should not share MLflow's server with them.
 _SETTLE_S: Final = 0.5
@@ -169,6 +172,17 @@ def _register_more_versions(registry: DemoRegistry, count: int, sources: Path) -
     client = MlflowClient(tracking_uri=registry.tracking_uri, registry_uri=registry.tracking_uri)
     for i in range(count):
         client.create_model_version(registry.model_name, str(sources / str(i)))
+
+
+def _median_get_ms(client: httpx.Client, url: str) -> float:
+    """The median time of `_PROBE_CALLS` GETs of `url`, one after another, after one untimed."""
+    client.get(url).raise_for_status()
+    times: list[float] = []
+    for _ in range(_PROBE_CALLS):
+        started = time.perf_counter()
+        client.get(url).raise_for_status()
+        times.append((time.perf_counter() - started) * 1000.0)
+    return statistics.median(times)
 
 
 def measure_gate_latency(
@@ -294,6 +308,11 @@ def measure_gate_latency(
                 setup["reads_per_s"] = len(latencies) / seconds
                 setup["read_errors"] = float(errors)
                 setup["read_p50_ms"] = statistics.median(latencies) if latencies else 0.0
+                with httpx.Client() as client:
+                    setup["probe_ms"] = _median_get_ms(client, f"{api.url}/readyz")
+                    setup["mlflow_health_ms"] = _median_get_ms(
+                        client, f"{mlflow_server.url}/health"
+                    )
         finally:
             api.stop()
     return rows, setup
@@ -321,7 +340,8 @@ def _table(rows: Sequence[LatencyRow], setup: dict[str, float], rounds: int) -> 
         f"{fresh / native:.1f}x | {reused / native:.1f}x | {rereview / native:.1f}x |"
     )
     lines.append("")
-    reads = {k: setup.pop(k) for k in ("reads_per_s", "read_errors", "read_p50_ms") if k in setup}
+    read_keys = ("reads_per_s", "read_errors", "read_p50_ms", "probe_ms", "mlflow_health_ms")
+    reads = {k: setup.pop(k) for k in read_keys if k in setup}
     lines.append(
         f"Medians of {rounds} calls per version (fresh: one call; native: {2 * rounds}). Set-up: "
         + ", ".join(f"{k} {v:.1f}" for k, v in setup.items())
@@ -333,6 +353,12 @@ def _table(rows: Sequence[LatencyRow], setup: dict[str, float], rounds: int) -> 
             f"{setup.get('api_workers', 1.0):.0f}`, {_READ_CONNECTIONS} "
             f"connections): {reads['reads_per_s']:.0f}/s, p50 {reads['read_p50_ms']:.1f} ms, "
             f"{reads['read_errors']:.0f} errors"
+        )
+        probe, health = reads["probe_ms"], reads["mlflow_health_ms"]
+        lines.append("")
+        lines.append(
+            f"Readiness probe (`GET /readyz`, medians of {_PROBE_CALLS}): {probe:.1f} ms; the "
+            f"MLflow server's `GET /health` it asks: {health:.1f} ms ({probe / health:.1f}x)"
         )
     return "\n".join(lines)
 
