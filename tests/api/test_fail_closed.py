@@ -72,8 +72,8 @@ def test_readiness_probes_share_a_kept_alive_connection_and_see_mlflow_go_and_co
 
     opened = mlflow_proxy.connections
     assert [mlflow_check() for _ in range(3)] == [(200, True)] * 3
-    # One connection for three probes: each probe used to build a client (and its TLS
-    # context) of its own and open a connection with it.
+    # One connection for three probes: a client (and its TLS context) built per probe would
+    # open one each.
     assert mlflow_proxy.connections - opened == 1
     mlflow_proxy.set("http_503")  # also cuts the kept-alive connection
     assert mlflow_check() == (503, False)
