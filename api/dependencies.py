@@ -138,7 +138,7 @@ class AppState:
         connections kept alive, since building a client (its TLS context, whatever the URL's
         scheme) costs more than the probe itself."""
         with self._probe_lock:
-            if self._probe_http is None:
+            if self._probe_http is None or self._probe_http.is_closed:
                 self._probe_http = httpx.Client()
             return self._probe_http
 

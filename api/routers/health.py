@@ -40,12 +40,18 @@ def _mlflow_ready(state: AppState) -> CheckReadiness:
     uri = state.settings.tracking_uri
     if uri.startswith(("http://", "https://")):
         url = f"{uri.rstrip('/')}/health"
+        client = state.probe_http()
         try:
             # An MLflow slower than the reviews' own HTTP timeout is not ready for them either.
             timeout = min(_PROBE_TIMEOUT_S, state.settings.mlflow_http_timeout_s)
-            response = state.probe_http().get(url, timeout=timeout)
+            response = client.get(url, timeout=timeout)
         except httpx.HTTPError as exc:
             return CheckReadiness(ok=False, detail=f"MLflow at {uri!r} is unreachable: {exc!r}")
+        except RuntimeError:
+            # httpx refuses a client closed under the probe: the app stopped meanwhile.
+            if not client.is_closed:
+                raise
+            return CheckReadiness(ok=False, detail="the process is stopping")
         if response.status_code != 200:
             return CheckReadiness(
                 ok=False, detail=f"MLflow at {uri!r} answered {response.status_code} on /health"

@@ -9,10 +9,13 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 
+from api.routers.health import _mlflow_ready
 from benchmarks._mlflow_server import FaultProxy, free_port
 from ledger.store import Ledger
 
@@ -87,6 +90,25 @@ def test_readiness_probes_share_a_kept_alive_connection_and_see_mlflow_go_and_co
     state.start()
     assert state.probe_http() is not client
     assert mlflow_check() == (200, True)
+    # A probe client closed behind the app's back is replaced, not used closed.
+    closed = state.probe_http()
+    closed.close()
+    assert mlflow_check() == (200, True)
+    assert state.probe_http() is not closed
+
+
+def test_a_probe_whose_client_the_stopping_app_closes_says_not_ready(
+    mlflow_proxy: FaultProxy,
+) -> None:
+    # The app's stop closes the probe client between the probe taking it and sending with it.
+    closed = httpx.Client()
+    closed.close()
+    state = SimpleNamespace(
+        settings=SimpleNamespace(tracking_uri=mlflow_proxy.url, mlflow_http_timeout_s=1.0),
+        probe_http=lambda: closed,
+    )
+    check = _mlflow_ready(state)  # type: ignore[arg-type]
+    assert (check.ok, check.detail) == (False, "the process is stopping")
 
 
 def test_a_gate_that_outlasts_its_deadline_denies(make_api: Any, mlflow_proxy: FaultProxy) -> None:
