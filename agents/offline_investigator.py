@@ -297,10 +297,13 @@ class OfflineInvestigator:
         regressions = [c for c in problems if c.kind in ("metric", "segment")]
         if regressions or any(c.kind == "comparability" for c in problems):
             questions.append(_same_dataset_question(ctx))
+        asked: set[str] = set()
         for check in problems:
             if check.kind == "metric" and check.delta is not None:
                 answer = _significance_question(ctx, check)
-                if answer is not None:
+                # One metric's `min` and `max_drop` failing together ask the same question.
+                if answer is not None and answer.question not in asked:
+                    asked.add(answer.question)
                     questions.append(answer)
             elif check.kind == "eval":
                 questions.append(_safety_question(ctx, check))

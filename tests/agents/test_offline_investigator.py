@@ -5,11 +5,14 @@ and it cites evidence the way the tools do. It once recorded tools no agent has 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from agents._agent_tools import review_tools
 from agents.offline_investigator import OfflineInvestigator
 from comparison import Comparison
+from policies.evaluator import evaluate_policies
+from policies.loader import load_policy_text
 
 
 def test_the_plan_records_only_tools_the_llm_has(kit: Any) -> None:
@@ -34,3 +37,16 @@ def test_the_plan_cites_the_references_the_tools_return(kit: Any) -> None:
         ]
     (datasets,) = [q for q in investigation.questions if q.tools == ["compare_datasets"]]
     assert all(ref.startswith("run:") and ref.endswith("/inputs") for ref in datasets.evidence)
+
+
+def test_a_metric_failing_two_rules_is_questioned_once(kit: Any) -> None:
+    path = Path(__file__).resolve().parents[2] / "policies" / "examples" / "credit-risk.yaml"
+    strict = path.read_text().replace("{name: roc_auc, min: 0.75,", "{name: roc_auc, min: 0.99,")
+    policies = load_policy_text(strict, path.name)
+    bundle = kit.regression()
+    verdict = evaluate_policies(policies, bundle)
+    failed = {c.id for c in verdict.checks if c.status == "fail"}
+    assert {"metrics.roc_auc.min", "metrics.roc_auc.max_drop"} <= failed
+    investigation = OfflineInvestigator().investigate(bundle, verdict)
+    asked = [q.question for q in investigation.questions]
+    assert asked.count("Is the change in roc_auc significant, or could it be noise?") == 1
