@@ -36,6 +36,12 @@ EXIT_ERROR = 3
 
 # Metrics a starter policy guards when the version logged them (higher is better).
 _GUARDED_METRICS = ("roc_auc", "recall", "precision", "f1", "accuracy", "pr_auc")
+# What mlflow.models.evaluate logs for a regressor, and whether lower is better.
+_GUARDED_REGRESSION_METRICS = (
+    ("r2_score", False),
+    ("root_mean_squared_error", True),
+    ("mean_absolute_error", True),
+)
 _MAX_SEGMENT_VALUES = 20
 
 
@@ -62,13 +68,10 @@ def _item(
     kind: str, found: list[str], evidence: VersionEvidence, sources: Sequence[str], fix: str
 ) -> EvidenceItem:
     origins = _origins(evidence, kind)
+    hows = {o.how for o in evidence.origins if o.kind == kind}
     how = None
     if found:
-        how = (
-            "mapping"
-            if any("(mapping" in o for o in origins)
-            else ("discovery" if origins else "convention")
-        )
+        how = next((h for h in ("mapping", "discovery") if h in hows), "convention")
     return EvidenceItem(
         kind=kind,
         found=bool(found),
@@ -148,7 +151,10 @@ def describe_evidence(evidence: VersionEvidence) -> list[EvidenceItem]:
     ]
     for context in ("evaluation", "training"):
         found = [f"{d.name} (digest {d.digest})" for d in evidence.datasets_in(context)]
-        untagged = [d.name for d in evidence.datasets if not d.context]
+        # What the mapping can name: inputs without a context tag or with one of their own.
+        untagged = [
+            d.name for d in evidence.datasets if d.context not in ("training", "evaluation")
+        ]
         fix = f"mlflow.log_input(dataset, context={context!r})"
         if untagged:
             fix = (
@@ -280,10 +286,19 @@ def _floor(value: float, margin: float) -> float:
     return math.floor((value - margin) * 100) / 100
 
 
+def _ceil(value: float, digits: int = 3) -> float:
+    """`value` rounded up to `digits` significant digits (a ceiling for an error in any units)."""
+    if not value > 0:
+        return 0.0
+    scale = 10.0 ** (digits - 1 - math.floor(math.log10(value)))
+    return float(f"{math.ceil(value * scale) / scale:.{digits}g}")
+
+
 def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str:
     """A commented starter policy from what `evidence` logged, that validates and reviews.
 
-    Thresholds sit just under the version's own values (it passes them); the evidence mapping
+    Thresholds leave the version's own values a little room (it passes them): a regressor's
+    errors (``root_mean_squared_error``...) are bounded from above; the evidence mapping
     pins down what discovery found, so later runs are read the same way.
     """
     from tools import GENAI_DATASET_SOURCE, GENAI_TABLE_PATH
@@ -294,7 +309,7 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
     metrics = _with_aliases(logged)
     lines = [
         f"# Starter policy for {model!r}, written from what version {evidence.version} logged.",
-        "# Thresholds sit just under that version's values; tighten them to your own bar.",
+        "# Thresholds leave that version's values a little room; tighten them to your own bar.",
         "apiVersion: promogate/v1",
         "kind: PromotionPolicy",
         f"metadata: {{name: {policy_name}, revision: 1}}",
@@ -328,6 +343,16 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
                 f"  - {{name: {metric}, min: {_floor(value, 0.05)}, max_drop: 0.02}}"
                 f"  # logged {value:.4f} as {metric}/mean by mlflow.genai.evaluate"
             )
+    elif regression := [(m, lower) for m, lower in _GUARDED_REGRESSION_METRICS if m in logged]:
+        lines.append("metrics:")
+        for metric, lower in regression:
+            value = logged[metric]
+            bound = (
+                f"max: {_ceil(value * 1.1)}, max_relative_drop: 0.05, lower_is_better: true"
+                if lower
+                else f"min: {_floor(value, 0.05)}, max_drop: 0.02"
+            )
+            lines.append(f"  - {{name: {metric}, {bound}}}  # logged {value:.4g}")
     else:
         lines.append(
             f"# No common quality metric found among: {', '.join(list(metrics)[:10]) or 'none'}"
@@ -391,6 +416,7 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
             o.source.split("'")[1]
             for o in evidence.origins
             if o.kind == f"{kind}_dataset"
+            and o.how != "convention"
             and "'" in o.source
             and o.source.split("'")[1] in logged_names
         ]

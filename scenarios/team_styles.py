@@ -13,11 +13,16 @@ registered model has v1 (``@champion``) and v2, both real scikit-learn models:
   ``snap-a``/``snap-b`` without context tags. Nothing here is discoverable without a mapping;
   v2's recall in the south segment is much lower than v1's.
 - ``two-tables``: two per-example tables (``reports/a.csv``, ``reports/b.csv``).
+- ``autologged``: a regressor fitted under ``mlflow.sklearn.autolog()``, which logs the data it
+  was fit on as an input tagged ``train`` (and what the model predicts on as ``eval``), scored with
+  ``mlflow.models.evaluate(model_type="regressor")`` (``r2_score``, ``root_mean_squared_error``,
+  ...). v2 is a little better than v1.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,7 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
 __all__ = [
+    "AUTOLOGGED",
     "CUSTOM",
     "EVALUATED",
     "SYNONYMS",
@@ -38,6 +44,7 @@ EVALUATED = "evaluated"
 SYNONYMS = "synonyms"
 CUSTOM = "custom"
 TWO_TABLES = "two-tables"
+AUTOLOGGED = "autologged"
 
 
 @dataclass
@@ -179,7 +186,43 @@ def _log_team_registry(root: Path) -> TeamRegistry:
                         mlflow.log_artifact(str(path), artifact_path="reports")
                     mlflow.log_metric("recall", _recall(holdout["target"].to_numpy(), preds))
             register(name, info, "champion" if version == 1 else None)
+    _log_autologged(experiment, registry, register)
     return registry
+
+
+def _log_autologged(
+    experiment: str, registry: TeamRegistry, register: Callable[[str, Any, str | None], None]
+) -> None:
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.normal(size=(900, 4)), columns=["x0", "x1", "x2", "x3"])
+    frame["price"] = 3 * frame["x0"] - 2 * frame["x1"] + frame["x2"] + rng.normal(size=900)
+    train, holdout = frame.iloc[:600], frame.iloc[600:]
+    features = ["x0", "x1", "x2", "x3"]
+    registry.models.append(AUTOLOGGED)
+    mlflow.sklearn.autolog(log_models=False, silent=True)
+    try:
+        for version, alpha in ((1, 300.0), (2, 1.0)):
+            with mlflow.start_run(experiment_id=experiment):
+                model = Ridge(alpha=alpha).fit(train[features], train["price"])
+                # The input example makes MLflow predict on it, which autologging logs (`eval`).
+                info = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    input_example=holdout[features].head(2),
+                    pip_requirements=["scikit-learn"],
+                )
+                data = from_pandas(holdout, targets="price", name="holdout")
+                mlflow.models.evaluate(  # type: ignore[no-untyped-call]
+                    info.model_uri, data, model_type="regressor", evaluators=["default"]
+                )
+                registry.eval_digest.setdefault(AUTOLOGGED, data.digest)
+            register(AUTOLOGGED, info, "champion" if version == 1 else None)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
 
 
 def _scratch(root: Path, name: str, version: int) -> Path:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from tools.artifacts import (
     ArtifactEntry,
@@ -119,6 +119,11 @@ BUILTIN_METRIC_ALIASES: tuple[tuple[str, ...], ...] = (
     ("roc_auc", "auc", "roc_auc_score"),
     ("log_loss", "logloss"),
     ("pr_auc", "precision_recall_auc", "average_precision"),
+    ("r2", "r2_score"),
+    ("rmse", "root_mean_squared_error"),
+    ("mae", "mean_absolute_error"),
+    ("mse", "mean_squared_error"),
+    ("mape", "mean_absolute_percentage_error"),
 )
 
 # Spellings with unambiguous separators are tried without a mapping; `{metric}_{column}_{value}`
@@ -533,6 +538,20 @@ _EVALUATION_WORDS = frozenset(
 )
 
 
+# Context tags spelled otherwise than `training`/`evaluation` that can mean nothing else. MLflow's
+# autologging (scikit-learn, XGBoost, LightGBM, Keras, Spark) tags the data a model was fit on
+# `train`. Its `eval` is not among them: there it marks data watched while fitting (XGBoost's
+# `evals` and LightGBM's `valid_sets` commonly hold the training set itself), so reading it as the
+# evaluation set would report that overlap and compare validation splits as if they were test sets.
+_CONTEXT_TAG_SYNONYMS: Final[dict[str, tuple[str, str]]] = {
+    "train": ("training", "what MLflow's autologging tags the data a model was fit on"),
+    "test": ("evaluation", "held-out test data"),
+    "testing": ("evaluation", "held-out test data"),
+    "holdout": ("evaluation", "held-out data"),
+}
+_CONTEXTS: Final = frozenset({"training", "evaluation"})
+
+
 def _name_context(name: str) -> str | None:
     words = set(re.split(r"[^a-z0-9]+", name.lower()))
     is_train, is_eval = bool(words & _TRAINING_WORDS), bool(words & _EVALUATION_WORDS)
@@ -552,8 +571,10 @@ def assign_dataset_contexts(
 
     In order: the mapping's name globs; the digest the logged model's metrics were computed on
     (what ``mlflow.models.evaluate`` leaves); in an ``mlflow.genai.evaluate`` run, its only
-    untagged input (what it logs); a name that says train or eval/test/holdout. Inputs that
-    carry a context tag keep it.
+    untagged input (what it logs); a name that says train or eval/test/holdout. Inputs tagged
+    ``training`` or ``evaluation`` keep it; a tag that can mean only one of them (``train``, as
+    MLflow's autologging writes, ``test``, ``holdout``) is read as that one; any other tag
+    (autologging's ``eval``, ``validation``) keeps it unless the mapping's globs name the input.
 
     A genai evaluation given precomputed outputs logs them inside its dataset, so that digest
     changes with each version's answers: the examples (their inputs and expectations, from the
@@ -569,8 +590,20 @@ def assign_dataset_contexts(
     result: list[DatasetInput] = []
     origins: list[EvidenceOrigin] = []
     for ds in datasets:
-        if ds.context:
+        if ds.context in _CONTEXTS:
             result.append(ds)
+            continue
+        synonym = _CONTEXT_TAG_SYNONYMS.get((ds.context or "").strip().lower())
+        if synonym is not None:
+            result.append(ds.model_copy(update={"context": synonym[0]}))
+            origins.append(
+                EvidenceOrigin(
+                    kind="training_dataset" if synonym[0] == "training" else "evaluation_dataset",
+                    source=f"dataset {ds.name!r} (digest {ds.digest})",
+                    how="convention",
+                    detail=f"tagged {ds.context!r} ({synonym[1]}), read as {synonym[0]!r}",
+                )
+            )
             continue
         context: str | None = None
         how: Literal["mapping", "discovery"] = "discovery"
@@ -584,6 +617,10 @@ def assign_dataset_contexts(
                 if hit is not None:
                     context, how, detail = ctx, "mapping", f"name matches {hit!r}"
                     break
+        if context is None and ds.context:
+            # A tag of its own (autologging's `eval`, `validation`): only the mapping overrides it.
+            result.append(ds)
+            continue
         if context is None and ds.digest in metric_digests:
             context = "evaluation"
             detail = "the logged model's metrics were computed on this digest"
@@ -619,7 +656,8 @@ def assign_dataset_contexts(
                 kind="training_dataset" if context == "training" else "evaluation_dataset",
                 source=f"dataset {ds.name!r} (digest {ds.digest})",
                 how=how,
-                detail=f"logged without a context tag; {detail}",
+                detail=(f"tagged {ds.context!r}" if ds.context else "logged without a context tag")
+                + f"; {detail}",
             )
         )
     return sorted(result, key=lambda d: (d.context or "", d.name, d.digest)), origins

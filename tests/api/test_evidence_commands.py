@@ -8,12 +8,16 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from support.team_registry import CUSTOM, SYNONYMS, TeamRegistry, review_once
+from support.team_registry import AUTOLOGGED, CUSTOM, SYNONYMS, TeamRegistry, review_once
 
 from api._cli_usage import run_app
 from api.cli import _mount_optional_apps, app
+
+if TYPE_CHECKING:
+    from policies.decision import Decision
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -56,32 +60,65 @@ def test_evidence_says_why_not_and_the_mapping_line(
     assert "settings/train_config.yaml" in items["pipeline_config"]["why_not"][0]
 
 
-def test_policy_init_writes_a_policy_that_validates_and_reviews(
-    team_registry: TeamRegistry, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-
+def _init_review_validate(
+    capsys: pytest.CaptureFixture[str], registry: TeamRegistry, model: str, folder: Path
+) -> tuple[str, Decision]:
+    """`policy init` for v2, the review of v2 under that policy, and `policy validate --against`."""
     from policies.loader import load_policy_dir
 
-    target = tmp_path / "policies" / "synonyms.yaml"
+    target = folder / "policies" / f"{model}.yaml"
     target.parent.mkdir()
     code, _, err = _run(
         capsys,
-        "policy", "init", SYNONYMS, "latest", "-o", str(target),
-        "--tracking-uri", team_registry.tracking_uri,
+        "policy", "init", model, "latest", "-o", str(target),
+        "--tracking-uri", registry.tracking_uri,
     )  # fmt: skip
     assert code == 0, err
-    text = target.read_text()
+    decision = review_once(registry.tracking_uri, model, 2, load_policy_dir(target.parent))
+    code, _, err = _run(
+        capsys, "policy", "validate", str(target.parent), "--against", model, "2",
+        "--tracking-uri", registry.tracking_uri,
+    )  # fmt: skip
+    assert code == 0, err
+    return target.read_text(), decision
+
+
+def test_policy_init_writes_a_policy_that_validates_and_reviews(
+    team_registry: TeamRegistry, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text, decision = _init_review_validate(capsys, team_registry, SYNONYMS, tmp_path)
     assert "# Starter policy for 'synonyms'" in text
     assert "name: recall" in text and "segments: {by: region" in text
     assert 'paths: ["reports/scored.csv"]' in text and "label: y_true" in text
-    policies = load_policy_dir(target.parent)
-    decision = review_once(team_registry.tracking_uri, SYNONYMS, 2, policies)
     assert decision.verdict == "approve", decision.reasons
-    code, _, err = _run(
-        capsys, "policy", "validate", str(target.parent), "--against", SYNONYMS, "2",
-        "--tracking-uri", team_registry.tracking_uri,
-    )  # fmt: skip
+
+
+def test_policy_init_guards_a_regressors_errors_and_its_autologged_training_data(
+    team_registry: TeamRegistry, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _run(
+        capsys, "evidence", AUTOLOGGED, "2", "--tracking-uri", team_registry.tracking_uri
+    )
     assert code == 0, err
+    assert "- training_dataset: found by convention" in out
+    assert "tagged 'train'" in out
+    text, decision = _init_review_validate(capsys, team_registry, AUTOLOGGED, tmp_path)
+    assert "No common quality metric" not in text
+    assert "{name: r2_score, min: 0.87, max_drop: 0.02}" in text
+    assert (
+        "{name: root_mean_squared_error, max: 1.14, max_relative_drop: 0.05, lower_is_better: true}"
+        in text
+    )
+    assert "train_eval_overlap: forbid" in text
+    assert "require: [evaluation_dataset, training_dataset]" in text
+    # Autologging names its data `dataset`: the tag finds it, a name glob would not be safe.
+    assert "training: [" not in text
+    assert decision.verdict == "approve", decision.reasons
+    assert {c.id for c in decision.checks if c.kind == "metric"} >= {
+        "metrics.r2_score.min",
+        "metrics.root_mean_squared_error.max",
+        "metrics.mean_absolute_error.max_relative_drop",
+    }
 
 
 LINTED = textwrap.dedent(
@@ -152,3 +189,16 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
 
     code, out, _ = _run(capsys, "--version")
     assert code == 0 and out.strip() == f"promogate {package_version()}"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(27.456, 27.5), (1.1363, 1.14), (0.0013201, 0.00133), (12_345.0, 12_400.0), (0.0, 0.0)],
+    ids=["tens", "ones", "small", "thousands", "zero"],
+)
+def test_a_starter_error_ceiling_keeps_three_significant_digits(
+    value: float, expected: float
+) -> None:
+    from api._evidence_commands import _ceil
+
+    assert _ceil(value) == expected

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from support.team_registry import (
+    AUTOLOGGED,
     CUSTOM,
     EVALUATED,
     SYNONYMS,
@@ -202,3 +203,43 @@ def test_two_candidate_tables_are_an_error_naming_both(registry: TeamRegistry) -
     assert table.status == "error"
     assert "reports/a.csv" in table.message and "reports/b.csv" in table.message
     assert "paths:" in table.message
+
+
+AUTOLOGGED_POLICY = """\
+    metrics:
+      - {name: r2, min: 0.8, max_drop: 0.02}
+      - {name: rmse, max: 1.5, max_relative_drop: 0.05, lower_is_better: true}
+    comparability: {same_eval_dataset: required, train_eval_overlap: forbid}
+    evidence:
+      require: [evaluation_dataset, training_dataset]
+    """
+
+
+def test_an_autologged_regressor_is_read_natively(registry: TeamRegistry) -> None:
+    """What `mlflow.sklearn.autolog()` and `evaluate(model_type="regressor")` log, unmapped: the
+    data tagged `train` is the training set, so the overlap check runs and the candidate passes."""
+    decision = _review(registry, AUTOLOGGED, _policy(AUTOLOGGED, AUTOLOGGED_POLICY))
+    assert decision.verdict == "approve", decision.reasons
+    checks = _checks(decision)
+    assert checks["evidence.training_dataset"].status == "pass"
+    assert checks["comparability.train_eval_overlap"].status == "pass"
+    assert checks["comparability.same_eval_dataset"].status == "pass"
+    assert checks["metrics.rmse.max_relative_drop"].status == "pass"
+    origins = decision.evidence_origins[f"{AUTOLOGGED}/2"]
+    (train,) = [o for o in origins if o.kind == "training_dataset"]
+    assert train.how == "convention" and "tagged 'train'" in train.detail
+    (evaluation,) = [o for o in origins if o.kind == "evaluation_dataset"]
+    assert registry.eval_digest[AUTOLOGGED] in evaluation.source
+    aliases = {o.source: o.detail for o in origins if o.kind == "metric_alias"}
+    assert aliases == {
+        "metric 'r2_score'": "read as 'r2'",
+        "metric 'root_mean_squared_error'": "read as 'rmse'",
+    }
+
+
+def test_an_autologged_regressor_worse_than_its_bar_blocks(registry: TeamRegistry) -> None:
+    policy = AUTOLOGGED_POLICY.replace("max: 1.5,", "max: 0.5,")
+    decision = _review(registry, AUTOLOGGED, _policy(AUTOLOGGED, policy))
+    assert decision.verdict == "block"
+    failed = [c.id for c in decision.checks if c.status in ("fail", "error")]
+    assert failed == ["metrics.rmse.max"], decision.reasons

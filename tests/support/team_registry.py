@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from scenarios.team_styles import (
+    AUTOLOGGED,
     CUSTOM,
     EVALUATED,
     SYNONYMS,
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from policies.decision import Decision
 
 __all__ = [
+    "AUTOLOGGED",
     "CUSTOM",
     "EVALUATED",
     "SYNONYMS",

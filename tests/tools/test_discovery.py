@@ -124,8 +124,38 @@ def _ds(name: str, digest: str, context: str | None = None) -> DatasetInput:
             {"snap-a": "training", "snap-b": "evaluation"},
         ),
         ([_ds("train", "d1", "evaluation")], None, {"train": "evaluation"}),
+        # What MLflow's autologging tags: `train` is the fit data; `eval` (XGBoost's `evals`,
+        # which often hold the training set itself) is not taken for the evaluation set.
+        (
+            [_ds("dataset", "d1", "train"), _ds("train", "d1", "eval"), _ds("x", "lm")],
+            None,
+            {"dataset": "training", "train": "eval", "x": "evaluation"},
+        ),
+        (
+            [_ds("scored", "d3", "Test"), _ds("rest", "d4", "holdout")],
+            None,
+            {"scored": "evaluation", "rest": "evaluation"},
+        ),
+        # The digest the logged model names does not override a tag of its own.
+        ([_ds("valid", "lm", "validation")], None, {"valid": "validation"}),
+        (
+            [_ds("valid", "d5", "eval"), _ds("fit", "d6", "training")],
+            EvidenceMapping(datasets=DatasetPatterns(evaluation=["valid", "fit"])),
+            {"valid": "evaluation", "fit": "training"},
+        ),
     ],
-    ids=["name-eval", "name-train", "logged-model-digest", "unknown", "mapping", "tag-wins"],
+    ids=[
+        "name-eval",
+        "name-train",
+        "logged-model-digest",
+        "unknown",
+        "mapping",
+        "tag-wins",
+        "autolog-tags",
+        "test-tags",
+        "own-tag-kept",
+        "mapping-names-own-tag-only",
+    ],
 )
 def test_dataset_contexts(
     datasets: list[DatasetInput], mapping: EvidenceMapping | None, expected: dict[str, str]
@@ -133,8 +163,20 @@ def test_dataset_contexts(
     logged = LoggedModelEvidence(
         model_id="m-1", metrics=[LoggedModelMetric(key="auc", value=0.8, dataset_digest="lm")]
     )
-    out, _ = assign_dataset_contexts(datasets, logged, mapping)
+    out, origins = assign_dataset_contexts(datasets, logged, mapping)
     assert {d.name: d.context for d in out} == expected
+    # Every input read otherwise than its own tag says is recorded as such, and no other.
+    before = {d.name: d.context for d in datasets}
+    moved = sorted(d.name for d in out if d.context != before[d.name])
+    assert sorted(o.source.split("'")[1] for o in origins) == moved
+
+
+def test_an_autologged_train_tag_is_recorded_as_a_convention() -> None:
+    out, origins = assign_dataset_contexts([_ds("dataset", "d1", "train")], None, None)
+    assert out[0].context == "training"
+    (origin,) = origins
+    assert (origin.kind, origin.how) == ("training_dataset", "convention")
+    assert "tagged 'train'" in origin.detail and "autologging" in origin.detail
 
 
 def test_metric_aliases_fill_only_the_names_policies_use() -> None:
