@@ -301,7 +301,7 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
     errors (``root_mean_squared_error``...) are bounded from above; the evidence mapping
     pins down what discovery found, so later runs are read the same way.
     """
-    from tools import GENAI_DATASET_SOURCE, GENAI_TABLE_PATH
+    from tools import GENAI_DATASET_SOURCE, GENAI_TABLE_PATH, METRIC_DATASET_SOURCE
 
     model = evidence.model
     policy_name = name or "".join(c if c.isalnum() or c in "._-" else "-" for c in model)
@@ -410,7 +410,12 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
     configs = [o.source for o in evidence.origins if o.kind == "pipeline_config"]
     if configs:
         lines.append(f"  configs: [{', '.join(json.dumps(c) for c in configs)}]")
-    logged_names = {d.name for d in evidence.datasets if d.source_type != GENAI_DATASET_SOURCE}
+    # Names a mapping can pin: the source run's own inputs, not those known another way.
+    logged_names = {
+        d.name
+        for d in evidence.datasets
+        if d.source_type not in (GENAI_DATASET_SOURCE, METRIC_DATASET_SOURCE)
+    }
     named = {
         kind: [
             o.source.split("'")[1]

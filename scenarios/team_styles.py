@@ -17,6 +17,9 @@ registered model has v1 (``@champion``) and v2, both real scikit-learn models:
   was fit on as an input tagged ``train`` (and what the model predicts on as ``eval``), scored with
   ``mlflow.models.evaluate(model_type="regressor")`` (``r2_score``, ``root_mean_squared_error``,
   ...). v2 is a little better than v1.
+- ``evaluated-apart``: ``mlflow.models.evaluate`` in a run of its own (the evaluation set is an
+  input of that run only; the logged model's metrics name it by digest), the training set logged
+  with ``context="training"``. v2 is clean; v3 was evaluated on its own training set.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "AUTOLOGGED",
     "CUSTOM",
     "EVALUATED",
+    "EVALUATED_APART",
     "SYNONYMS",
     "TWO_TABLES",
     "TeamRegistry",
@@ -45,6 +49,7 @@ SYNONYMS = "synonyms"
 CUSTOM = "custom"
 TWO_TABLES = "two-tables"
 AUTOLOGGED = "autologged"
+EVALUATED_APART = "evaluated-apart"
 
 
 @dataclass
@@ -187,7 +192,36 @@ def _log_team_registry(root: Path) -> TeamRegistry:
                     mlflow.log_metric("recall", _recall(holdout["target"].to_numpy(), preds))
             register(name, info, "champion" if version == 1 else None)
     _log_autologged(experiment, registry, register)
+    _log_evaluated_apart(experiment, registry, register, train, holdout)
     return registry
+
+
+def _log_evaluated_apart(
+    experiment: str,
+    registry: TeamRegistry,
+    register: Callable[[str, Any, str | None], None],
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+) -> None:
+    import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
+    from sklearn.linear_model import LogisticRegression
+
+    features = ["f0", "f1", "f2"]
+    registry.models.append(EVALUATED_APART)
+    for version, c, scored in ((1, 1.0, holdout), (2, 0.5, holdout), (3, 0.7, train)):
+        with mlflow.start_run(experiment_id=experiment, run_name="train"):
+            model = LogisticRegression(C=c).fit(train[features], train["target"])
+            mlflow.log_input(from_pandas(train, targets="target", name="train"), context="training")
+            info = mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
+        with mlflow.start_run(experiment_id=experiment, run_name="evaluate"):
+            data = from_pandas(scored, targets="target", name="scored")
+            mlflow.models.evaluate(  # type: ignore[no-untyped-call]
+                info.model_uri, data, model_type="classifier", evaluators=["default"]
+            )
+        if version == 1:
+            registry.eval_digest[EVALUATED_APART] = data.digest
+        register(EVALUATED_APART, info, "champion" if version == 1 else None)
 
 
 def _log_autologged(

@@ -43,6 +43,7 @@ FACES: dict[str, list[str]] = {
         "ImportanceProcess",
         "InvalidVersionRefError",
         "LOSS_LIKE_KEYS",
+        "METRIC_DATASET_SOURCE",
         "METRIC_NAMES",
         "ManifestTooLargeError",
         "MetricName",

@@ -59,6 +59,9 @@ if TYPE_CHECKING:
         BUILTIN_METRIC_ALIASES as BUILTIN_METRIC_ALIASES,
     )
     from tools.discovery import (
+        METRIC_DATASET_SOURCE as METRIC_DATASET_SOURCE,
+    )
+    from tools.discovery import (
         find_eval_table as find_eval_table,
     )
     from tools.disk_cache import DiskCache as DiskCache
@@ -337,6 +340,7 @@ _EXPORTS: dict[str, str] = {
     "ArtifactScan": "tools.artifact_scan",
     "AliasNotFoundError": "tools.errors",
     "BUILTIN_METRIC_ALIASES": "tools.discovery",
+    "METRIC_DATASET_SOURCE": "tools.discovery",
     "GENAI_DATASET_SOURCE": "tools._genai_eval",
     "evaluation_traces": "tools._genai_eval",
     "is_genai_evaluation": "tools._genai_eval",
@@ -433,6 +437,7 @@ __all__ = [
     "GENAI_TABLE_PATH",
     "HISTORY_MAX_VERSIONS",
     "LOSS_LIKE_KEYS",
+    "METRIC_DATASET_SOURCE",
     "METRIC_NAMES",
     "POSITIVE_CLASS_PATTERNS",
     "SCANNERS",

@@ -44,6 +44,7 @@ from tools.discovery import (
     FoundTable,
     apply_metric_aliases,
     assign_dataset_contexts,
+    evaluation_named_by_metrics,
     find_configs,
     find_eval_table,
     normalize_segment_keys,
@@ -552,6 +553,12 @@ def collect_resolved(
             datasets, logged_model, mapping, genai=genai
         )
         origins.extend(dataset_origins)
+        if run is not None and genai is None and logged_model is not None:
+            named, named_origins = evaluation_named_by_metrics(datasets, logged_model)
+            datasets = sorted(
+                [*datasets, *named], key=lambda d: (d.context or "", d.name, d.digest)
+            )
+            origins.extend(named_origins)
         if run is not None:
             metrics, segment_origins = normalize_segment_keys(run.metrics, mapping)
             run, alias_origins = apply_metric_aliases(

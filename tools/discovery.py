@@ -46,6 +46,7 @@ __all__ = [
     "BUILTIN_METRIC_ALIASES",
     "COLUMN_SYNONYMS",
     "DISCOVERED_SEGMENT_KEYS",
+    "METRIC_DATASET_SOURCE",
     "TABLE_CACHE",
     "AmbiguousEvidenceError",
     "FoundTable",
@@ -53,6 +54,7 @@ __all__ = [
     "artifact_glob",
     "assign_dataset_contexts",
     "column_roles",
+    "evaluation_named_by_metrics",
     "find_configs",
     "find_eval_table",
     "normalize_segment_keys",
@@ -550,6 +552,8 @@ _CONTEXT_TAG_SYNONYMS: Final[dict[str, tuple[str, str]]] = {
     "holdout": ("evaluation", "held-out data"),
 }
 _CONTEXTS: Final = frozenset({"training", "evaluation"})
+METRIC_DATASET_SOURCE: Final = "logged model metrics"
+"""The source type of an evaluation set known only from the logged model's metrics."""
 
 
 def _name_context(name: str) -> str | None:
@@ -661,6 +665,47 @@ def assign_dataset_contexts(
             )
         )
     return sorted(result, key=lambda d: (d.context or "", d.name, d.digest)), origins
+
+
+def evaluation_named_by_metrics(
+    datasets: Sequence[DatasetInput], logged_model: LoggedModelEvidence
+) -> tuple[list[DatasetInput], list[EvidenceOrigin]]:
+    """The data the logged model's metrics name, as evaluation inputs, when the source run's
+    `datasets` (their contexts assigned) hold none: ``mlflow.models.evaluate`` run apart from
+    training (``model_id=...``, or the model URI in a run of its own) logs its dataset on that
+    run, and the metrics name it by digest. Only for a source run that was read: a deleted run's
+    inputs are gone, not absent.
+
+    A digest the source run logged itself is left as it was logged: autologging links its
+    training metrics (``training_accuracy_score``, XGBoost's early-stopping results) to the data
+    the model was fit on, which is no evaluation set.
+    """
+    if any(d.context == "evaluation" for d in datasets):
+        return [], []
+    logged = {d.digest for d in datasets}
+    named: dict[str, str] = {}
+    for m in logged_model.metrics:
+        # A metric logged without the dataset's name does not hide another's.
+        if (
+            m.dataset_digest
+            and m.dataset_digest not in logged
+            and (m.dataset_name or m.dataset_digest not in named)
+        ):
+            named[m.dataset_digest] = m.dataset_name or m.dataset_digest
+    inputs = [
+        DatasetInput(name=n, digest=d, context="evaluation", source_type=METRIC_DATASET_SOURCE)
+        for d, n in sorted(named.items())
+    ]
+    return inputs, [
+        EvidenceOrigin(
+            kind="evaluation_dataset",
+            source=f"dataset {d.name!r} (digest {d.digest})",
+            how="discovery",
+            detail="no evaluation input on the source run; the logged model "
+            f"{logged_model.model_id}'s metrics were computed on it (an evaluation run of its own)",
+        )
+        for d in inputs
+    ]
 
 
 # --------------------------------------------------------------------------------------------

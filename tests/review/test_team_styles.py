@@ -13,6 +13,7 @@ from support.team_registry import (
     AUTOLOGGED,
     CUSTOM,
     EVALUATED,
+    EVALUATED_APART,
     SYNONYMS,
     TWO_TABLES,
     TeamRegistry,
@@ -243,3 +244,33 @@ def test_an_autologged_regressor_worse_than_its_bar_blocks(registry: TeamRegistr
     assert decision.verdict == "block"
     failed = [c.id for c in decision.checks if c.status in ("fail", "error")]
     assert failed == ["metrics.rmse.max"], decision.reasons
+
+
+def test_an_evaluation_run_of_its_own_is_the_evaluation_set(registry: TeamRegistry) -> None:
+    """`mlflow.models.evaluate` in a run apart from training: its dataset is no input of the
+    source run, but the logged model's metrics name it; v2 is clean and approves."""
+    policy = _policy(
+        EVALUATED_APART,
+        POLICIES[EVALUATED],
+        MAPPINGS[EVALUATED].replace('          datasets: {evaluation: ["holdout"]}\n', ""),
+    )
+    decision = _review(registry, EVALUATED_APART, policy)
+    assert decision.verdict == "approve", decision.reasons
+    checks = _checks(decision)
+    assert checks["evidence.evaluation_dataset"].status == "pass"
+    assert checks["comparability.train_eval_overlap"].status == "pass"
+    (evaluation,) = [
+        o
+        for o in decision.evidence_origins[f"{EVALUATED_APART}/2"]
+        if o.kind == "evaluation_dataset"
+    ]
+    assert registry.eval_digest[EVALUATED_APART] in evaluation.source
+    assert "no evaluation input on the source run" in evaluation.detail
+    # Scored on its own training data in that run: never approved.
+    decision = review_once(
+        registry.tracking_uri, EVALUATED_APART, 3, load_policy_text(policy, "p.yaml")
+    )
+    assert decision.verdict == "block"
+    checks = _checks(decision)
+    assert checks["comparability.same_eval_dataset"].status == "fail"
+    assert checks["comparability.train_eval_overlap"].status != "pass"

@@ -9,6 +9,7 @@ from tools.discovery import (
     artifact_glob,
     assign_dataset_contexts,
     column_roles,
+    evaluation_named_by_metrics,
     normalize_segment_keys,
     rename_columns,
 )
@@ -169,6 +170,38 @@ def test_dataset_contexts(
     before = {d.name: d.context for d in datasets}
     moved = sorted(d.name for d in out if d.context != before[d.name])
     assert sorted(o.source.split("'")[1] for o in origins) == moved
+
+
+@pytest.mark.parametrize(
+    ("datasets", "expected"),
+    [
+        # No evaluation input: `mlflow.models.evaluate` ran in a run of its own.
+        ([_ds("train", "d1", "training")], {"holdout": "lm"}),
+        ([], {"holdout": "lm"}),
+        ([_ds("scored", "d2", "evaluation")], {}),
+        # Autologging links its training metrics to the fit data: that stays training data.
+        ([_ds("dataset", "lm", "training")], {}),
+    ],
+    ids=["training-only", "no-inputs", "has-evaluation", "training-metrics-digest"],
+)
+def test_the_logged_models_metrics_name_an_evaluation_set_run_apart(
+    datasets: list[DatasetInput], expected: dict[str, str]
+) -> None:
+    logged = LoggedModelEvidence(
+        model_id="m-1",
+        metrics=[
+            LoggedModelMetric(
+                key="roc_auc", value=0.8, dataset_digest="lm", dataset_name="holdout"
+            ),
+            LoggedModelMetric(key="recall_score", value=0.7, dataset_digest="lm"),
+            LoggedModelMetric(key="accuracy_score", value=0.7),
+        ],
+    )
+    added, origins = evaluation_named_by_metrics(datasets, logged)
+    assert {d.name: d.digest for d in added} == expected
+    assert all(d.context == "evaluation" for d in added)
+    assert [o.kind for o in origins] == ["evaluation_dataset"] * len(expected)
+    assert all("m-1" in o.detail for o in origins)
 
 
 def test_an_autologged_train_tag_is_recorded_as_a_convention() -> None:
