@@ -151,10 +151,7 @@ def describe_evidence(evidence: VersionEvidence) -> list[EvidenceItem]:
     ]
     for context in ("evaluation", "training"):
         found = [f"{d.name} (digest {d.digest})" for d in evidence.datasets_in(context)]
-        # What the mapping can name: inputs without a context tag or with one of their own.
-        untagged = [
-            d.name for d in evidence.datasets if d.context not in ("training", "evaluation")
-        ]
+        untagged = [d.name for d in evidence.datasets if not d.context]
         fix = f"mlflow.log_input(dataset, context={context!r})"
         if untagged:
             fix = (

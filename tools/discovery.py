@@ -551,7 +551,6 @@ _CONTEXT_TAG_SYNONYMS: Final[dict[str, tuple[str, str]]] = {
     "testing": ("evaluation", "held-out test data"),
     "holdout": ("evaluation", "held-out data"),
 }
-_CONTEXTS: Final = frozenset({"training", "evaluation"})
 METRIC_DATASET_SOURCE: Final = "logged model metrics"
 """The source type of an evaluation set known only from the logged model's metrics."""
 
@@ -578,7 +577,7 @@ def assign_dataset_contexts(
     untagged input (what it logs); a name that says train or eval/test/holdout. Inputs tagged
     ``training`` or ``evaluation`` keep it; a tag that can mean only one of them (``train``, as
     MLflow's autologging writes, ``test``, ``holdout``) is read as that one; any other tag
-    (autologging's ``eval``, ``validation``) keeps it unless the mapping's globs name the input.
+    (autologging's ``eval``, ``validation``) is kept.
 
     A genai evaluation given precomputed outputs logs them inside its dataset, so that digest
     changes with each version's answers: the examples (their inputs and expectations, from the
@@ -594,10 +593,12 @@ def assign_dataset_contexts(
     result: list[DatasetInput] = []
     origins: list[EvidenceOrigin] = []
     for ds in datasets:
-        if ds.context in _CONTEXTS:
+        synonym = _CONTEXT_TAG_SYNONYMS.get((ds.context or "").strip().lower())
+        if ds.context and synonym is None:
+            # Its own tag stands, also against the mapping's globs: autologging names its data
+            # `dataset`, as `mlflow.models.evaluate` names a DataFrame it is given.
             result.append(ds)
             continue
-        synonym = _CONTEXT_TAG_SYNONYMS.get((ds.context or "").strip().lower())
         if synonym is not None:
             result.append(ds.model_copy(update={"context": synonym[0]}))
             origins.append(
@@ -621,10 +622,6 @@ def assign_dataset_contexts(
                 if hit is not None:
                     context, how, detail = ctx, "mapping", f"name matches {hit!r}"
                     break
-        if context is None and ds.context:
-            # A tag of its own (autologging's `eval`, `validation`): only the mapping overrides it.
-            result.append(ds)
-            continue
         if context is None and ds.digest in metric_digests:
             context = "evaluation"
             detail = "the logged model's metrics were computed on this digest"
@@ -660,8 +657,7 @@ def assign_dataset_contexts(
                 kind="training_dataset" if context == "training" else "evaluation_dataset",
                 source=f"dataset {ds.name!r} (digest {ds.digest})",
                 how=how,
-                detail=(f"tagged {ds.context!r}" if ds.context else "logged without a context tag")
-                + f"; {detail}",
+                detail=f"logged without a context tag; {detail}",
             )
         )
     return sorted(result, key=lambda d: (d.context or "", d.name, d.digest)), origins

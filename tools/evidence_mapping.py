@@ -99,8 +99,7 @@ class EvidenceMapping(_Spec):
     datasets: DatasetPatterns | None = Field(
         default=None,
         description="Name globs of the training and evaluation dataset inputs, for inputs "
-        "logged without an mlflow.data.context tag or with one other than training or "
-        "evaluation (autologging's eval).",
+        "logged without an mlflow.data.context tag.",
     )
     segment_keys: list[str] = Field(
         default_factory=list,

@@ -140,9 +140,9 @@ def _ds(name: str, digest: str, context: str | None = None) -> DatasetInput:
         # The digest the logged model names does not override a tag of its own.
         ([_ds("valid", "lm", "validation")], None, {"valid": "validation"}),
         (
-            [_ds("valid", "d5", "eval"), _ds("fit", "d6", "training")],
-            EvidenceMapping(datasets=DatasetPatterns(evaluation=["valid", "fit"])),
-            {"valid": "evaluation", "fit": "training"},
+            [_ds("valid-a", "d5", "eval"), _ds("fit", "d6", "training"), _ds("valid-b", "d7")],
+            EvidenceMapping(datasets=DatasetPatterns(evaluation=["valid-*", "fit"])),
+            {"valid-a": "eval", "fit": "training", "valid-b": "evaluation"},
         ),
     ],
     ids=[
@@ -155,7 +155,7 @@ def _ds(name: str, digest: str, context: str | None = None) -> DatasetInput:
         "autolog-tags",
         "test-tags",
         "own-tag-kept",
-        "mapping-names-own-tag-only",
+        "mapping-names-untagged-only",
     ],
 )
 def test_dataset_contexts(
