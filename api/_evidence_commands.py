@@ -317,16 +317,19 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
         "baseline: {alias: champion, on_missing: warn}",
     ]
     guarded = [m for m in _GUARDED_METRICS if m in metrics]
+
+    def logged_as(metric: str) -> str:
+        return next(
+            (k for k in logged if k == metric or _with_aliases({k: 0.0}).get(metric) == 0.0),
+            metric,
+        )
+
     if guarded:
         lines.append("metrics:")
         for metric in guarded:
-            source = next(
-                (k for k in logged if k == metric or _with_aliases({k: 0.0}).get(metric) == 0.0),
-                metric,
-            )
             lines.append(
                 f"  - {{name: {metric}, min: {_floor(metrics[metric], 0.05)}, max_drop: 0.02}}"
-                f"  # logged {metrics[metric]:.4f} as {source}"
+                f"  # logged {metrics[metric]:.4f} as {logged_as(metric)}"
             )
     elif scorer_means := {
         k.removesuffix("/mean"): v
@@ -340,16 +343,18 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
                 f"  - {{name: {metric}, min: {_floor(value, 0.05)}, max_drop: 0.02}}"
                 f"  # logged {value:.4f} as {metric}/mean by mlflow.genai.evaluate"
             )
-    elif regression := [(m, lower) for m, lower in _GUARDED_REGRESSION_METRICS if m in logged]:
+    elif regression := [(m, lower) for m, lower in _GUARDED_REGRESSION_METRICS if m in metrics]:
         lines.append("metrics:")
         for metric, lower in regression:
-            value = logged[metric]
+            value = metrics[metric]
             bound = (
                 f"max: {_ceil(value * 1.1)}, max_relative_drop: 0.05, lower_is_better: true"
                 if lower
                 else f"min: {_floor(value, 0.05)}, max_drop: 0.02"
             )
-            lines.append(f"  - {{name: {metric}, {bound}}}  # logged {value:.4g}")
+            lines.append(
+                f"  - {{name: {metric}, {bound}}}  # logged {value:.4g} as {logged_as(metric)}"
+            )
     else:
         lines.append(
             f"# No common quality metric found among: {', '.join(list(metrics)[:10]) or 'none'}"

@@ -202,3 +202,19 @@ def test_a_starter_error_ceiling_keeps_three_significant_digits(
     from api._evidence_commands import _ceil
 
     assert _ceil(value) == expected
+
+
+def test_a_starter_policy_reads_a_regressors_own_spellings() -> None:
+    from api._evidence_commands import starter_policy
+    from tools.evidence import RunEvidence, VersionEvidence
+
+    run = RunEvidence(
+        run_id="r", experiment_id="0", status="FINISHED", metrics={"rmse": 1.2, "r2": 0.9}
+    )
+    text = starter_policy(VersionEvidence(model="m", version=2, run_id="r", run=run))
+    assert "{name: r2_score, min: 0.85, max_drop: 0.02}  # logged 0.9 as r2" in text
+    assert (
+        "{name: root_mean_squared_error, max: 1.32, max_relative_drop: 0.05, "
+        "lower_is_better: true}  # logged 1.2 as rmse" in text
+    )
+    assert "mean_absolute_error" not in text
