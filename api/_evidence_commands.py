@@ -43,6 +43,7 @@ _GUARDED_REGRESSION_METRICS = (
     ("mean_absolute_error", True),
 )
 _MAX_SEGMENT_VALUES = 20
+_DATASET_CONTEXTS = ("training", "evaluation")
 
 
 class EvidenceItem(BaseModel):
@@ -149,7 +150,7 @@ def describe_evidence(evidence: VersionEvidence) -> list[EvidenceItem]:
             " in the policy, or mlflow.log_table(df, artifact_file='eval/predictions.json')",
         )
     ]
-    for context in ("evaluation", "training"):
+    for context in reversed(_DATASET_CONTEXTS):
         found = [f"{d.name} (digest {d.digest})" for d in evidence.datasets_in(context)]
         untagged = [d.name for d in evidence.datasets if not d.context]
         fix = f"mlflow.log_input(dataset, context={context!r})"
@@ -157,7 +158,18 @@ def describe_evidence(evidence: VersionEvidence) -> list[EvidenceItem]:
             fix = (
                 f"evidence: {{datasets: {{{context}: [{untagged[0]!r}]}}}} in the policy, or {fix}"
             )
-        items.append(_item(f"{context}_dataset", found, evidence, ("datasets",), fix))
+        item = _item(f"{context}_dataset", found, evidence, ("datasets",), fix)
+        if not found and (
+            own := [d for d in evidence.datasets if d.context not in (None, *_DATASET_CONTEXTS)]
+        ):
+            # Say why an input the team thinks of as evaluation data is not taken for it.
+            note = (
+                "inputs tagged otherwise are not read as either: "
+                + ", ".join(f"{d.name!r} tagged {d.context!r}" for d in own)
+                + " (autologging tags the data watched while fitting 'eval')"
+            )
+            item = item.model_copy(update={"why_not": [*item.why_not, note]})
+        items.append(item)
     configs = [a.path for a in evidence.artifacts if a.owner == "run" and is_config_artifact(a)]
     items.append(
         _item(

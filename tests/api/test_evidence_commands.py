@@ -218,3 +218,22 @@ def test_a_starter_policy_reads_a_regressors_own_spellings() -> None:
         "lower_is_better: true}  # logged 1.2 as rmse" in text
     )
     assert "mean_absolute_error" not in text
+
+
+def test_evidence_says_why_autologgings_eval_data_is_not_the_evaluation_set() -> None:
+    from api._evidence_commands import describe_evidence
+    from tools.evidence import DatasetInput, VersionEvidence
+
+    datasets = [
+        DatasetInput(name="dataset", digest="d1", context="training"),
+        DatasetInput(name="valid", digest="d2", context="eval"),
+    ]
+    items = {
+        i.kind: i
+        for i in describe_evidence(VersionEvidence(model="m", version=2, datasets=datasets))
+    }
+    evaluation = items["evaluation_dataset"]
+    assert not evaluation.found
+    assert any("'valid' tagged 'eval'" in why for why in evaluation.why_not)
+    assert evaluation.fix == "mlflow.log_input(dataset, context='evaluation')"
+    assert items["training_dataset"].found and not items["training_dataset"].why_not
