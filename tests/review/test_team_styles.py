@@ -252,7 +252,8 @@ def test_an_evaluation_run_of_its_own_is_the_evaluation_set(registry: TeamRegist
     policy = _policy(
         EVALUATED_APART,
         POLICIES[EVALUATED],
-        MAPPINGS[EVALUATED].replace('          datasets: {evaluation: ["holdout"]}\n', ""),
+        "evidence:\n  require: [evaluation_dataset, training_dataset]\n"
+        "  metric_aliases: {recall: [recall_score]}\n",
     )
     decision = _review(registry, EVALUATED_APART, policy)
     assert decision.verdict == "approve", decision.reasons
