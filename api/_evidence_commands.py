@@ -150,6 +150,8 @@ def describe_evidence(evidence: VersionEvidence) -> list[EvidenceItem]:
             " in the policy, or mlflow.log_table(df, artifact_file='eval/predictions.json')",
         )
     ]
+    # Inputs whose context tag is neither (autologging's `eval`): a missing set says so.
+    own = [d for d in evidence.datasets if d.context not in (None, *_DATASET_CONTEXTS)]
     for context in reversed(_DATASET_CONTEXTS):
         found = [f"{d.name} (digest {d.digest})" for d in evidence.datasets_in(context)]
         untagged = [d.name for d in evidence.datasets if not d.context]
@@ -159,10 +161,7 @@ def describe_evidence(evidence: VersionEvidence) -> list[EvidenceItem]:
                 f"evidence: {{datasets: {{{context}: [{untagged[0]!r}]}}}} in the policy, or {fix}"
             )
         item = _item(f"{context}_dataset", found, evidence, ("datasets",), fix)
-        if not found and (
-            own := [d for d in evidence.datasets if d.context not in (None, *_DATASET_CONTEXTS)]
-        ):
-            # Say why an input the team thinks of as evaluation data is not taken for it.
+        if not found and own:
             note = (
                 "inputs tagged otherwise are not read as either: "
                 + ", ".join(f"{d.name!r} tagged {d.context!r}" for d in own)

@@ -39,7 +39,7 @@ from tools.artifacts import (
     read_text_artifact,
     walk_run_artifacts,
 )
-from tools.datasets import dataset_inputs_from
+from tools.datasets import dataset_inputs_from, in_dataset_order
 from tools.discovery import (
     FoundTable,
     apply_metric_aliases,
@@ -555,9 +555,7 @@ def collect_resolved(
         origins.extend(dataset_origins)
         if run is not None and genai is None and logged_model is not None:
             named, named_origins = evaluation_named_by_metrics(datasets, logged_model)
-            datasets = sorted(
-                [*datasets, *named], key=lambda d: (d.context or "", d.name, d.digest)
-            )
+            datasets = in_dataset_order([*datasets, *named])
             origins.extend(named_origins)
         if run is not None:
             metrics, segment_origins = normalize_segment_keys(run.metrics, mapping)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from tools.evidence import DatasetInput
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
-__all__ = ["CONTEXT_TAG", "dataset_inputs_from", "read_dataset_inputs"]
+__all__ = ["CONTEXT_TAG", "dataset_inputs_from", "in_dataset_order", "read_dataset_inputs"]
 
 logger = logging.getLogger("promogate.tools")
 
@@ -32,6 +33,11 @@ def _num_rows(profile: str | None) -> int | None:
     if isinstance(rows, int) and not isinstance(rows, bool):
         return rows
     return None
+
+
+def in_dataset_order(datasets: Iterable[DatasetInput]) -> list[DatasetInput]:
+    """`datasets` by context, name and digest: the order evidence keeps them in."""
+    return sorted(datasets, key=lambda d: (d.context or "", d.name, d.digest))
 
 
 def dataset_inputs_from(run: Run) -> list[DatasetInput]:
@@ -55,7 +61,7 @@ def dataset_inputs_from(run: Run) -> list[DatasetInput]:
                 num_rows=_num_rows(ds.profile),
             )
         )
-    return sorted(found, key=lambda d: (d.context or "", d.name, d.digest))
+    return in_dataset_order(found)
 
 
 def read_dataset_inputs(client: MlflowClient, run_id: str) -> list[DatasetInput]:

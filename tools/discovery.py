@@ -23,6 +23,7 @@ from tools.artifacts import (
     download_artifact,
     list_run_artifacts,
 )
+from tools.datasets import in_dataset_order
 from tools.errors import ArtifactError, MalformedArtifactError, ToolError
 from tools.eval_table import EVAL_TABLE_MAX_BYTES, EVAL_TABLE_PATHS, parse_eval_table
 from tools.evidence import (
@@ -660,7 +661,7 @@ def assign_dataset_contexts(
                 detail=f"logged without a context tag; {detail}",
             )
         )
-    return sorted(result, key=lambda d: (d.context or "", d.name, d.digest)), origins
+    return in_dataset_order(result), origins
 
 
 def evaluation_named_by_metrics(
