@@ -203,7 +203,7 @@ def native_thresholds(
     for loaded in policies:
         name = loaded.policy.name
         for rule in loaded.policy.metrics:
-            greater = not rule.lower_is_better
+            greater = not rule.prefers_lower
             bounds: list[tuple[float, str]] = []
             bound = rule.min if greater else rule.max
             if bound is not None:

@@ -39,13 +39,15 @@ from tools.pipeline_diff import PipelineDiff, diff_pipeline_configs
 from tools.plausibility_models import FeatureImportances, VersionHistory
 from tools.segments import (
     SegmentMetric,
+    TableMetric,
     TablePairing,
+    classification_metric,
     metric_inputs,
     pair_rows,
     segment_metrics_from_keys,
     segment_metrics_from_table,
 )
-from tools.significance import BootstrapResult, MetricName, paired_bootstrap
+from tools.significance import BootstrapResult, paired_bootstrap
 
 __all__ = ["BOOTSTRAP_RESAMPLES", "BOOTSTRAP_SEED", "Comparison", "Side"]
 
@@ -114,7 +116,7 @@ class Comparison:
 
     def bootstrap(
         self,
-        metric: MetricName,
+        metric: TableMetric,
         *,
         segment: tuple[str, str] | None = None,
         n_resamples: int = BOOTSTRAP_RESAMPLES,
@@ -123,7 +125,8 @@ class Comparison:
         """Paired bootstrap of the candidate against the baseline on the shared examples.
 
         Args:
-            metric: A metric computable per example (accuracy, recall, precision, f1, roc_auc).
+            metric: A metric computable per example (accuracy, recall, precision, f1, roc_auc;
+                a regressor's is unavailable: paired tests cover classification metrics).
             segment: Only the rows of one segment: (column, value).
             n_resamples: Bootstrap resamples.
             seed: Seed of the resampling.
@@ -132,8 +135,14 @@ class Comparison:
         return self._once(key, lambda: self._bootstrap(metric, segment, n_resamples, seed))
 
     def _bootstrap(
-        self, metric: MetricName, segment: tuple[str, str] | None, n_resamples: int, seed: int
+        self, metric: TableMetric, segment: tuple[str, str] | None, n_resamples: int, seed: int
     ) -> BootstrapResult | Unavailable:
+        classification = classification_metric(metric)
+        if classification is None:
+            return Unavailable(
+                reason=f"{metric} is a regressor's metric; paired tests cover classification "
+                "metrics"
+            )
         paired = self.paired_tables()
         if isinstance(paired, Unavailable):
             return paired
@@ -154,7 +163,7 @@ class Comparison:
             pairs = [(i, j) for i, j in pairs if str(seg_a[i]) == value == str(seg_b[j])]
         try:
             return paired_bootstrap(
-                metric,
+                classification,
                 [labels[i] for i, _ in pairs],
                 [values_a[i] for i, _ in pairs],
                 [values_b[j] for _, j in pairs],
@@ -167,7 +176,7 @@ class Comparison:
     # -- segments ----------------------------------------------------------------------------
 
     def table_segment_metrics(
-        self, which: Side, column: str, metric: MetricName, *, paired_rows: bool
+        self, which: Side, column: str, metric: TableMetric, *, paired_rows: bool
     ) -> dict[str, SegmentMetric] | Unavailable:
         """Per-segment values of `metric` computed from one version's evaluation table.
 
@@ -181,7 +190,7 @@ class Comparison:
         return self._once(key, lambda: self._table_segments(which, column, metric, paired_rows))
 
     def _table_segments(
-        self, which: Side, column: str, metric: MetricName, paired_rows: bool
+        self, which: Side, column: str, metric: TableMetric, paired_rows: bool
     ) -> dict[str, SegmentMetric] | Unavailable:
         version = self.side(which)
         if version is None:

@@ -154,7 +154,7 @@ class MetricChecks(RunBase):
                 evidence=[ref],
             )
         delta = value - b_value
-        drop = delta if rule.lower_is_better else -delta  # positive means worse
+        drop = delta if rule.prefers_lower else -delta  # positive means worse
         if kind == "max_drop":
             measured = drop
         elif b_value != 0:
@@ -178,7 +178,7 @@ class MetricChecks(RunBase):
             "details": {
                 "drop": drop,
                 "relative_drop": measured if kind == "max_relative_drop" else None,
-                "lower_is_better": rule.lower_is_better,
+                "lower_is_better": rule.prefers_lower,
             },
         }
         if measured <= threshold + _EPS:
@@ -194,7 +194,7 @@ class MetricChecks(RunBase):
                     f"{name!r} cannot be computed from a per-example table "
                     f"(supported: {', '.join(METRIC_NAMES)})"
                 )
-            elif rule.lower_is_better:
+            elif rule.prefers_lower:
                 test = f"{name!r} is lower-is-better; paired tests cover classification metrics"
             else:
                 test = self.view.bootstrap(table_metric)

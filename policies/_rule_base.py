@@ -23,11 +23,11 @@ from policies.result import (
 from policies.schema import Policy
 from tools.evidence import VersionEvidence
 from tools.segments import (
+    TableMetric,
     TablePairing,
 )
 from tools.significance import (
     BootstrapResult,
-    MetricName,
 )
 
 __all__ = ["RunBase"]
@@ -95,7 +95,7 @@ class _BundleView:
         return paired.reason if isinstance(paired, Unavailable) else paired.pairing
 
     def bootstrap(
-        self, metric: MetricName, column: str | None = None, segment: str | None = None
+        self, metric: TableMetric, column: str | None = None, segment: str | None = None
     ) -> BootstrapResult | str:
         """Paired bootstrap of the candidate against the baseline, or why it cannot be run."""
         result = self.facts.bootstrap(

@@ -212,10 +212,12 @@ class SegmentChecks(RunBase):
                 evidence=refs,
             )
         delta = cand.value - base.value
-        drop = -delta
+        lower = rule.prefers_lower
+        drop = delta if lower else -delta  # positive means worse
+        details["lower_is_better"] = lower
         message = (
             f"{label}: {_num(cand.value)} vs baseline {_num(base.value)}, "
-            + ("unchanged" if drop == 0 else f"{'down' if drop > 0 else 'up'} {_num(abs(delta))}")
+            + ("unchanged" if delta == 0 else f"{'down' if delta < 0 else 'up'} {_num(abs(delta))}")
             + (f" on {rows} rows" if rows is not None else "")
         )
         fields: dict[str, Any] = {

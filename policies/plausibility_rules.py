@@ -207,7 +207,7 @@ class PlausibilityChecks(RunBase):
     def _gain_check(self, limit: GainLimit) -> CheckResult | None:
         id = f"plausibility.gain.{limit.name}"
         question = f"Is the {limit.name} gain plausible?"
-        fact = self.view.facts.gain(limit.name, lower_is_better=limit.lower_is_better)
+        fact = self.view.facts.gain(limit.name, lower_is_better=limit.prefers_lower)
         if isinstance(fact, Unavailable):
             # Only metrics the policy names are worth a line when absent.
             if any(m.name == limit.name for m in self._rules.metrics):
@@ -226,7 +226,7 @@ class PlausibilityChecks(RunBase):
             return None
         details: dict[str, Any] = {
             "question": question,
-            "lower_is_better": limit.lower_is_better,
+            "lower_is_better": limit.prefers_lower,
             "gain": fact.gain,
             "bound": bound,
             "bound_from": source,
@@ -297,7 +297,7 @@ class PlausibilityChecks(RunBase):
         if limit.max_gain is not None:
             return limit.max_gain, f"plausibility max_gain for {limit.name}", explained
         lo, hi = _BOUNDED
-        if limit.lower_is_better or not all(lo <= v <= hi for v in (fact.baseline, fact.candidate)):
+        if limit.prefers_lower or not all(lo <= v <= hi for v in (fact.baseline, fact.candidate)):
             return None, "", explained
         candidates: list[tuple[float, str]] = [(rules.min_gain, "min_gain")]
         if fact.largest_history_move is not None:
@@ -325,7 +325,7 @@ class PlausibilityChecks(RunBase):
             lo <= v <= hi for v in (fact.baseline, fact.candidate)
         ):
             return None
-        room = fact.baseline - lo if limit.lower_is_better else hi - fact.baseline
+        room = fact.baseline - lo if limit.prefers_lower else hi - fact.baseline
         return None if room <= 0 else fact.gain / room
 
     @staticmethod

@@ -5,7 +5,7 @@ plausibility:
   action: escalate              # report | escalate | block what looks implausible
   metrics:                      # the largest gain believed without a question, per metric
     - {name: roc_auc, max_gain: 0.06}
-    - {name: rmse, max_gain: 0.5, lower_is_better: true}
+    - {name: rmse, max_gain: 0.5}   # lower-is-better by its name: a fall is the gain
   post_outcome_patterns: ["*settled*"]   # input names that mean data known only after the outcome
   max_feature_share: 0.5        # one new input carrying more of the model than this is a question
 ```
@@ -24,6 +24,8 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from tools.metric_direction import lower_is_better
 
 __all__ = [
     "DEFAULT_EXPECTED_MOVES",
@@ -111,7 +113,16 @@ class GainLimit(_Spec):
         description="Largest believable improvement, in the metric's units (0.06 ROC AUC). "
         "Unset: the history and the changed settings decide.",
     )
-    lower_is_better: bool = False
+    lower_is_better: bool | None = Field(
+        default=None,
+        description="Whether a smaller value is better. Unset: by the metric's name, as for "
+        "metric rules (errors and losses are).",
+    )
+
+    @property
+    def prefers_lower(self) -> bool:
+        """Whether a smaller value is better: as the limit says, else by the metric's name."""
+        return lower_is_better(self.name, self.lower_is_better)
 
 
 def _valid_moves(moves: dict[str, float]) -> dict[str, float]:

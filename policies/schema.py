@@ -26,6 +26,7 @@ from policies.pipeline_rules import PipelineRules
 from policies.plausibility_settings import PlausibilityRules
 from policies.watch_rules import WatchRules
 from tools.evidence_mapping import EvidenceMapping
+from tools.metric_direction import lower_is_better
 
 __all__ = [
     "EVIDENCE_KINDS",
@@ -238,13 +239,22 @@ class MetricRule(_Spec):
     max_relative_drop: float | None = Field(
         default=None, ge=0.0, description="Worsening allowed as a fraction of the baseline value."
     )
-    lower_is_better: bool = False
+    lower_is_better: bool | None = Field(
+        default=None,
+        description="Whether a smaller value is better. Unset: errors and losses (rmse, mae, "
+        "log_loss, val_loss, ...) are, by their name; any other metric is higher-is-better.",
+    )
     significance: Significance | None = Field(
         default=None,
         description="With per-example tables for both versions, a drop beyond tolerance fails only "
         "if a paired bootstrap finds it significant at this level (else it warns).",
     )
     required: bool = Field(default=True, description="A missing metric is an error (else skipped).")
+
+    @property
+    def prefers_lower(self) -> bool:
+        """Whether a smaller value is better: as the rule says, else by the metric's name."""
+        return lower_is_better(self.name, self.lower_is_better)
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> Self:
@@ -261,6 +271,16 @@ class SegmentRule(_Spec):
     max_drop: float = Field(ge=0.0)
     min_rows: int = Field(default=30, ge=1, description="Smaller segments are skipped.")
     significance: Significance | None = None
+    lower_is_better: bool | None = Field(
+        default=None,
+        description="Whether a smaller value is better (a rise is the drop). Unset: by the "
+        "metric's name, as for metric rules.",
+    )
+
+    @property
+    def prefers_lower(self) -> bool:
+        """Whether a smaller value is better: as the rule says, else by the metric's name."""
+        return lower_is_better(self.metric, self.lower_is_better)
 
 
 class ComparabilityRules(_Spec):

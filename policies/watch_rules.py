@@ -17,7 +17,7 @@ watch:
     dataset_share: 0.5           # share of drifted features that is dataset drift
   prediction_drift: {column: score}
   quality: {max_missing_increase: 0.05, max_unseen_share: 0.01, max_out_of_range_share: 0.05}
-  performance:
+  performance:                   # accuracy, recall, precision, f1, roc_auc; rmse, mae, mse, r2
     - {metric: recall, max_drop: 0.05, significance: 0.05, segments: [region]}
   label_floor: 100
   levels: {feature_drift: watch, dataset_drift: alert, prediction_drift: watch, quality: watch,
@@ -71,7 +71,10 @@ DRIFT_METHODS: tuple[DriftMethod, ...] = (
 )
 WatchLevel = Literal["ok", "watch", "alert"]
 WatchAction = Literal["notify", "re_review", "rollback"]
-WatchMetric = Literal["accuracy", "recall", "precision", "f1", "roc_auc"]
+# A regressor's errors (rmse, mae, mse) are lower-is-better: their drop is a rise.
+WatchMetric = Literal[
+    "accuracy", "recall", "precision", "f1", "roc_auc", "rmse", "mae", "mse", "r2"
+]
 
 _NUMERIC_ONLY: frozenset[str] = frozenset({"ks", "wasserstein"})
 _CATEGORICAL_ONLY: frozenset[str] = frozenset({"chi2", "jensenshannon"})
@@ -160,7 +163,10 @@ class PerformanceRule(_Spec):
 
     metric: WatchMetric
     max_drop: float = Field(
-        default=0.0, ge=0.0, description="Absolute drop tolerated before the comparison counts."
+        default=0.0,
+        ge=0.0,
+        description="Absolute drop tolerated before the comparison counts (for rmse, mae and "
+        "mse: the rise tolerated).",
     )
     significance: Significance = Field(
         default=0.05,

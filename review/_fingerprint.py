@@ -97,11 +97,12 @@ __all__ = [
 
 logger = logging.getLogger("promogate.review")
 
-FINGERPRINT_FORMAT: Final = 5
+FINGERPRINT_FORMAT: Final = 6
 """Raised whenever what the fingerprint covers changes, or how a review reads what it covers (5:
 dataset inputs tagged ``train`` are training data; without an evaluation input, the data the logged
-model's metrics name is the evaluation set), so a decision made on a different reading of the same
-evidence is not reused; older stored fingerprints never match."""
+model's metrics name is the evaluation set; 6: a rule on an error or a loss that does not say which
+way is better bounds its rise), so a decision made on a different reading of the same evidence is
+not reused; older stored fingerprints never match."""
 MAX_FINGERPRINT_FILES: Final = 20_000
 """An artifact directory with more files than this is not fingerprinted (full review instead)."""
 _MAX_WORKERS = 16

@@ -8,6 +8,10 @@ A decision read back from the ledger is acted on (reused by the gate, promoted o
 - its verdict agrees with its checks: an approval whose checks of an enforcing policy hold a
   ``fail`` or ``error`` contradicts itself, whatever its verdict field says (a forger who
   recomputed every hash still cannot make a failing check pass);
+- the policies still give the same evidence the verdict they gave it (`outdated`): the same
+  policy files on the same evidence are judged anew by a release that reads a rule differently
+  (a `max_drop` on `rmse` became a bound on its rise), and a decision made under the old reading
+  is not reused or promoted on;
 - four eyes hold: overrides by the identity that requested the review do not count, and each
   blocking check (or the escalation itself) is covered by as many distinct approvers as its
   policy's ``overrides.min_approvers``.
@@ -29,6 +33,7 @@ __all__ = [
     "contradicting_checks",
     "distrust",
     "enforcing_policies",
+    "outdated",
     "problem_text",
     "record_problem",
 ]
@@ -91,6 +96,21 @@ def contradicting_checks(decision: Decision, enforced: Collection[str]) -> list[
         return []
     return sorted(
         c.id for c in decision.checks if c.status in _BLOCKING_STATUSES and c.policy in enforced
+    )
+
+
+def outdated(decision: Decision, verdict: PolicyVerdict) -> str | None:
+    """Why a recorded decision no longer stands for the evidence it was made on, or None.
+
+    Args:
+        decision: A decision found for the current evidence and policies.
+        verdict: The policies' verdict on that evidence now.
+    """
+    if decision.policy_verdict == verdict.verdict:
+        return None
+    return (
+        f"decision {decision.id!r} was made when the policies gave {decision.policy_verdict!r} "
+        f"on this evidence; they give {verdict.verdict!r} now"
     )
 
 

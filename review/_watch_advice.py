@@ -23,6 +23,8 @@ from policies.loader import LoadedPolicy
 from policies.schema import Policy
 from review.artifact_security import scan_version
 from tools.errors import ToolError
+from tools.metric_direction import lower_is_better
+from tools.regression_metrics import REGRESSION_METRICS, regression_metrics
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -223,12 +225,16 @@ def measure_cost(
         score_current: The holder's predictions for a feature frame.
         score_previous: The rollback target's predictions for a feature frame.
     """
+    # A regressor's predictions are values, not classes: thresholding them would invent an
+    # accuracy.
+    regression = any(m in REGRESSION_METRICS for m in metrics)
+    realised = regression_metrics if regression else classification_metrics
     costs: list[WindowCost] = []
     for window in windows:
         if not window.labels:
             continue
-        current = classification_metrics(window.labels, score_current(window.features))
-        previous = classification_metrics(window.labels, score_previous(window.features))
+        current = realised(window.labels, score_current(window.features))
+        previous = realised(window.labels, score_previous(window.features))
         wanted = [m for m in metrics if m in current or m in previous] or sorted(current)
         for metric in wanted:
             now, then = current.get(metric), previous.get(metric)
@@ -307,7 +313,8 @@ def advise_rollback(
         ]
         worst_segment = sorted(
             (c for c in costs if c.segment is not None and c.delta is not None),
-            key=lambda c: c.delta or 0.0,
+            # What moving back gains most first: a fall of an error, a rise of a score.
+            key=lambda c: -(c.delta or 0.0) if lower_is_better(c.metric) else c.delta or 0.0,
             reverse=True,
         )[:3]
         parts += [
@@ -348,7 +355,8 @@ def _score(
     except EvalError as exc:
         return [], f"v{previous} could not be loaded: {exc}"
     inputs = _input_names(loaded)
-    metrics = sorted({r.metric for rule in rules.values() for r in rule.performance} | {"accuracy"})
+    named = {r.metric for rule in rules.values() for r in rule.performance}
+    metrics = sorted(named if named & set(REGRESSION_METRICS) else named | {"accuracy"})
     segment_columns = sorted(
         {s for rule in rules.values() for r in rule.performance for s in r.segments}
     )

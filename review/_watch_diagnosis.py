@@ -105,7 +105,7 @@ def diagnose(
         for c in perf
         if c.status in ("ok", "watch")
         and c.metric is not None
-        and c.metric.delta < -c.metric.max_drop
+        and c.metric.worsening > c.metric.max_drop
     ]
 
     def describe(c: WatchCheck) -> str:

@@ -61,6 +61,7 @@ from review._trust import (
     approver_shortfall,
     contradicting_checks,
     distrust,
+    outdated,
     problem_text,
     record_problem,
 )
@@ -317,6 +318,16 @@ class GateService:
         existing = self.ledger.find_decision(
             candidate.model, candidate.version, evidence.bundle.digest, evidence.policy_refs, target
         )
+        stale = outdated(existing, evidence.verdict) if existing is not None else None
+        if stale is not None:
+            logger.info(
+                "gate %s/%s @%s: reviewing again: %s",
+                candidate.model,
+                candidate.version,
+                target,
+                stale,
+            )
+            existing = None
         swapped = (
             artifact_change(self.client, existing, evidence.bundle)
             if existing is not None
@@ -755,6 +766,9 @@ class GateService:
                 f"(digest {digest[:12]}); call POST /v1/gate or POST /v1/reviews first"
             )
         refusal = distrust(self.ledger, decision, evidence.verdict)
+        stale = outdated(decision, evidence.verdict)
+        if refusal is None and stale is not None:
+            refusal = f"{stale}; call POST /v1/gate or POST /v1/reviews again"
         if refusal is not None:
             raise PromotionRefusedError(
                 f"{model!r} v{version} is not promoted to @{target}: {refusal}"

@@ -170,13 +170,25 @@ def plausibility_registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return build_plausibility_registry(tmp_path_factory.mktemp("plausibility-registry"))
 
 
+def _logged_models(build: Callable[[Path], Any], directory: Path) -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        # log_model otherwise inspects this checkout's uv project for seconds per model.
+        patch.setenv("MLFLOW_UV_AUTO_DETECT", "false")
+        patch.setenv("MLFLOW_LOG_UV_FILES", "false")
+        return build(directory)
+
+
 @pytest.fixture(scope="session")
 def watch_models(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Two real scikit-learn versions for the post-promotion watch, logged once per session."""
     from support.watch_scenario import build_watch_models
 
-    with pytest.MonkeyPatch.context() as patch:
-        # log_model otherwise inspects this checkout's uv project for seconds per model.
-        patch.setenv("MLFLOW_UV_AUTO_DETECT", "false")
-        patch.setenv("MLFLOW_LOG_UV_FILES", "false")
-        return build_watch_models(tmp_path_factory.mktemp("watch-models"))
+    return _logged_models(build_watch_models, tmp_path_factory.mktemp("watch-models"))
+
+
+@pytest.fixture(scope="session")
+def delivery_models(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Two real delivery-time regressors for the post-promotion watch, logged once per session."""
+    from support.regression_watch import build_delivery_models
+
+    return _logged_models(build_delivery_models, tmp_path_factory.mktemp("delivery-models"))

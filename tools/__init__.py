@@ -132,6 +132,7 @@ if TYPE_CHECKING:
     from tools.file_hashes import FileHashes as FileHashes
     from tools.importance_process import ImportanceProcess as ImportanceProcess
     from tools.installed_versions import installed_version as installed_version
+    from tools.metric_direction import lower_is_better as lower_is_better
     from tools.model_importance import import_model_readers as import_model_readers
     from tools.model_importance import importance_process_in_use as importance_process_in_use
     from tools.model_importance import importance_reads_under_way as importance_reads_under_way
@@ -226,6 +227,9 @@ if TYPE_CHECKING:
     from tools.registry import (
         version_holding as version_holding,
     )
+    from tools.regression_metrics import REGRESSION_METRICS as REGRESSION_METRICS
+    from tools.regression_metrics import regression_metrics as regression_metrics
+    from tools.regression_metrics import regression_value as regression_value
     from tools.runs import LOSS_LIKE_KEYS as LOSS_LIKE_KEYS
     from tools.runs import (
         read_metric_history as read_metric_history,
@@ -235,9 +239,12 @@ if TYPE_CHECKING:
     from tools.segments import (
         SegmentMetric as SegmentMetric,
     )
+    from tools.segments import TableMetric as TableMetric
     from tools.segments import (
         TablePairing as TablePairing,
     )
+    from tools.segments import classification_metric as classification_metric
+    from tools.segments import is_regression_metric as is_regression_metric
     from tools.segments import label_differences as label_differences
     from tools.segments import (
         metric_inputs as metric_inputs,
@@ -388,6 +395,10 @@ _EXPORTS: dict[str, str] = {
     "load_config_files": "tools.pipeline_config",
     "load_pipeline_config": "tools.pipeline_config",
     "make_client": "tools.client",
+    "lower_is_better": "tools.metric_direction",
+    "REGRESSION_METRICS": "tools.regression_metrics",
+    "regression_metrics": "tools.regression_metrics",
+    "regression_value": "tools.regression_metrics",
     "metric_inputs": "tools.segments",
     "METRIC_NAMES": "tools.significance",
     "MetricName": "tools.significance",
@@ -412,6 +423,9 @@ _EXPORTS: dict[str, str] = {
     "segment_metrics_from_table": "tools.segments",
     "SegmentMetric": "tools.segments",
     "table_metric_name": "tools.segments",
+    "TableMetric": "tools.segments",
+    "classification_metric": "tools.segments",
+    "is_regression_metric": "tools.segments",
     "TablePairing": "tools.segments",
     "ToolError": "tools.errors",
     "value_text": "tools.pipeline_config",
@@ -440,6 +454,7 @@ __all__ = [
     "METRIC_DATASET_SOURCE",
     "METRIC_NAMES",
     "POSITIVE_CLASS_PATTERNS",
+    "REGRESSION_METRICS",
     "SCANNERS",
     "SIGNATURE_FILE",
     "AliasNotFoundError",
@@ -478,6 +493,7 @@ __all__ = [
     "ScannerName",
     "SegmentMetric",
     "SignerSpec",
+    "TableMetric",
     "TablePairing",
     "ToolError",
     "VersionEvidence",
@@ -490,6 +506,7 @@ __all__ = [
     "build_manifest",
     "call_mlflow",
     "canonical_digest",
+    "classification_metric",
     "classify_key",
     "collect_bundle",
     "collect_resolved",
@@ -512,6 +529,7 @@ __all__ = [
     "installed_version",
     "is_config_artifact",
     "is_genai_evaluation",
+    "is_regression_metric",
     "journal_in_wal",
     "keep_answer",
     "key_matches",
@@ -523,6 +541,7 @@ __all__ = [
     "load_pipeline_config",
     "load_skops_importances",
     "logged_model_id_from_source",
+    "lower_is_better",
     "make_client",
     "merge_mappings",
     "metric_inputs",
@@ -549,6 +568,8 @@ __all__ = [
     "redact",
     "registered_aliases",
     "registered_model_names",
+    "regression_metrics",
+    "regression_value",
     "resolve_version",
     "resolve_versions",
     "run_logged_models",

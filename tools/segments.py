@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from tools.evidence import EvalTable
+from tools.regression_metrics import REGRESSION_METRICS, RegressionMetric, regression_value
 from tools.significance import (
     METRIC_NAMES,
     FloatArray,
@@ -30,7 +31,10 @@ from tools.significance import (
 __all__ = [
     "SegmentKey",
     "SegmentMetric",
+    "TableMetric",
     "TablePairing",
+    "classification_metric",
+    "is_regression_metric",
     "label_differences",
     "metric_inputs",
     "pair_rows",
@@ -46,6 +50,16 @@ __all__ = [
 _KEY = re.compile(r"^segment/(?P<column>[^=:/]+)[:=](?P<value>.+)/(?P<metric>[^/]+)$")
 # Prefixes that teams commonly put before a metric name; `val_recall` is still recall.
 _METRIC_PREFIXES = ("eval_", "test_", "val_", "validation_", "holdout_", "eval/", "test/", "val/")
+
+#: A metric computable from a per-example table: a classifier's, or a regressor's error or r2.
+TableMetric = MetricName | RegressionMetric
+# What `mlflow.models.evaluate(model_type="regressor")` calls a regressor's metrics.
+_REGRESSION_SPELLINGS: dict[str, RegressionMetric] = {
+    "root_mean_squared_error": "rmse",
+    "mean_absolute_error": "mae",
+    "mean_squared_error": "mse",
+    "r2_score": "r2",
+}
 
 
 class SegmentKey(BaseModel):
@@ -102,19 +116,28 @@ def parse_segment_metric_key(key: str) -> SegmentKey | None:
     return SegmentKey(column=m["column"], value=m["value"], metric=m["metric"])
 
 
-def table_metric_name(metric: str) -> MetricName | None:
+def table_metric_name(metric: str) -> TableMetric | None:
     """The metric that can be computed from a table for a policy's metric name, if any.
 
-    `roc_auc`, `val_roc_auc` and `eval/roc_auc` all map to roc_auc; `balanced_accuracy` maps to
-    nothing, since it is not accuracy.
+    `roc_auc`, `val_roc_auc` and `eval/roc_auc` all map to roc_auc; `root_mean_squared_error`
+    and `val_rmse` to rmse; `balanced_accuracy` maps to nothing, since it is not accuracy.
     """
-    if metric in METRIC_NAMES:
-        return metric
-    for prefix in _METRIC_PREFIXES:
-        rest = metric.removeprefix(prefix)
-        if rest != metric and rest in METRIC_NAMES:
-            return rest
+    for name in (metric, *(metric.removeprefix(p) for p in _METRIC_PREFIXES)):
+        if name in METRIC_NAMES or name in REGRESSION_METRICS:
+            return name
+        if name in _REGRESSION_SPELLINGS:
+            return _REGRESSION_SPELLINGS[name]
     return None
+
+
+def is_regression_metric(metric: TableMetric) -> TypeGuard[RegressionMetric]:
+    """Whether `metric` is a regressor's (from numeric predictions, no class or score)."""
+    return metric in REGRESSION_METRICS
+
+
+def classification_metric(metric: TableMetric) -> MetricName | None:
+    """`metric` when it is a classifier's (the paired bootstrap's), None for a regressor's."""
+    return None if is_regression_metric(metric) else cast(MetricName, metric)
 
 
 def segment_metrics_from_keys(
@@ -150,10 +173,11 @@ def segment_metrics_from_keys(
     }
 
 
-def metric_inputs(table: EvalTable, metric: MetricName) -> tuple[list[Any], list[Any]]:
+def metric_inputs(table: EvalTable, metric: TableMetric) -> tuple[list[Any], list[Any]]:
     """The label column and the prediction (or, for roc_auc, score) column a metric needs.
 
-    Without a `prediction` column, classes are derived from `score` at 0.5.
+    Without a `prediction` column, classes are derived from `score` at 0.5; never for a
+    regressor's metric, which needs the `prediction` column itself.
 
     Raises:
         ValueError: The table lacks the columns the metric needs.
@@ -168,14 +192,20 @@ def metric_inputs(table: EvalTable, metric: MetricName) -> tuple[list[Any], list
 
 
 def _values_source(
-    table: EvalTable, metric: MetricName
+    table: EvalTable, metric: TableMetric
 ) -> Literal["score", "prediction", "score classes"]:
     """Where `metric`'s values come from: scores for roc_auc, else predictions, else the classes
-    scores give at 0.5.
+    scores give at 0.5 (a regressor's metrics: predictions only).
 
     Raises:
         ValueError: The table lacks the columns the metric needs.
     """
+    if is_regression_metric(metric):
+        if "prediction" not in table.columns:
+            raise ValueError(
+                f"evaluation table {table.path!r} has no 'prediction' column, which {metric} needs"
+            )
+        return "prediction"
     if metric == "roc_auc":
         if "score" not in table.columns:
             raise ValueError(
@@ -194,7 +224,7 @@ def _values_source(
 def segment_metrics_from_table(
     table: EvalTable,
     column: str,
-    metric: MetricName,
+    metric: TableMetric,
     *,
     rows: Sequence[int] | None = None,
     pos_label: Any = 1,
@@ -216,10 +246,20 @@ def segment_metrics_from_table(
     if column not in table.columns:
         raise ValueError(f"evaluation table {table.path!r} has no segment column {column!r}")
     labels, values = metric_inputs(table, metric)
+    regression = is_regression_metric(metric)
+    if regression:
+        num_regression = (numeric_array(labels), numeric_array(values))
+        if num_regression[0] is None or num_regression[1] is None:
+            raise ValueError(
+                f"evaluation table {table.path!r}: {metric} needs numeric 'label' and "
+                "'prediction' columns"
+            )
     names, codes = table.derived(("segments", column), lambda: _segment_codes(table, column))
     num_labels: FloatArray | None = None
     num_values: FloatArray | None = None
-    if isinstance(normalize_label(pos_label), float):
+    if regression:
+        num_labels, num_values = num_regression
+    elif isinstance(normalize_label(pos_label), float):
         # Numbers compare as numbers whatever their type, so a numeric column's rows can be
         # handed over as one float array, converted once per table and source.
         num_labels = _numeric_labels(table)
@@ -249,13 +289,21 @@ def segment_metrics_from_table(
             idx = rows_of_segment.tolist()
             seg_labels = list(map(labels.__getitem__, idx))
             seg_values = list(map(values.__getitem__, idx))
+        if is_regression_metric(metric):
+            value = regression_value(metric, seg_labels, seg_values)
+            positives = None
+        else:
+            value = metric_value(
+                cast(MetricName, metric), seg_labels, seg_values, pos_label=pos_label
+            )
+            positives = int(binary_mask(seg_labels, pos_label).sum())
         out[seg] = SegmentMetric(
             column=column,
             segment=seg,
             metric=metric,
-            value=metric_value(metric, seg_labels, seg_values, pos_label=pos_label),
+            value=value,
             rows=len(rows_of_segment),
-            positives=int(binary_mask(seg_labels, pos_label).sum()),
+            positives=positives,
             source="eval_table",
         )
     return out

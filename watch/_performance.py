@@ -6,12 +6,14 @@ production rows are not the evaluation rows:
 - counting metrics (accuracy, recall, precision) with the reference's evaluation table: the
   Newcombe interval of the difference of the two rates;
 - the same without a table, against the promotion-time value: the window's Wilson interval;
-- f1 and roc_auc: a bootstrap that resamples the window and the reference independently (or
-  only the window, against the promotion-time value).
+- f1 and roc_auc, and a regressor's rmse, mae, mse and r2 (from the `prediction` column against
+  the realised `label`): a bootstrap that resamples the window and the reference independently
+  (or only the window, against the promotion-time value).
 
 A drop is significant when the one-sided test at the rule's `significance` says the realised
-value is below the promotion-time one: the upper end of the two-sided interval at
+value is worse than the promotion-time one: the upper end of the two-sided interval at
 1 - 2 x significance lies below zero, or the bootstrap's share of resamples that are not worse.
+For the errors (rmse, mae, mse) worse is higher: their drop is a rise.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped]
 
 from policies.watch_rules import PerformanceRule
+from tools.metric_direction import lower_is_better
+from tools.regression_metrics import REGRESSION_METRICS, regression_value
 from tools.significance import (
     binary_mask,
     metric_value,
@@ -54,15 +58,30 @@ class MetricInputs:
 def metric_inputs(frame: pd.DataFrame, metric: str, side: str) -> MetricInputs:
     """Labels and predictions (scores for roc_auc) of the labelled rows of `frame`.
 
-    Without a `prediction` column, classes are derived from `score` at 0.5, as in reviews.
+    Without a `prediction` column, classes are derived from `score` at 0.5, as in reviews. A
+    regression metric reads the `prediction` column as numbers, never a score's classes.
 
     Raises:
-        WindowDataError: The columns the metric needs are absent.
+        WindowDataError: The columns the metric needs are absent, or a regression metric's
+            labels or predictions are not numbers.
     """
     if "label" not in frame.columns:
         raise WindowDataError(f"the {side}'s labelled rows have no 'label' column")
     frame = frame[frame["label"].notna()]
     labels = frame["label"].to_numpy()
+    if metric in REGRESSION_METRICS:
+        if "prediction" not in frame.columns:
+            raise WindowDataError(
+                f"the {side}'s labelled rows have no 'prediction' column, which {metric} needs"
+            )
+        try:
+            return MetricInputs(
+                labels.astype(np.float64), frame["prediction"].to_numpy(dtype=np.float64)
+            )
+        except (TypeError, ValueError) as exc:
+            raise WindowDataError(
+                f"the {side}'s labels or predictions are not numbers, which {metric} needs: {exc}"
+            ) from exc
     if metric == "roc_auc":
         if "score" not in frame.columns:
             raise WindowDataError(f"the {side}'s labelled rows have no 'score' column for roc_auc")
@@ -87,6 +106,8 @@ def _trials(metric: str, inputs: MetricInputs) -> int:
 def _value(metric: str, inputs: MetricInputs, index: np.ndarray[Any, Any] | None = None) -> float:
     labels = inputs.labels if index is None else inputs.labels[index]
     values = inputs.values if index is None else inputs.values[index]
+    if metric in REGRESSION_METRICS:
+        return regression_value(metric, labels, values)
     return metric_value(metric, labels, values)  # type: ignore[arg-type]
 
 
@@ -106,8 +127,12 @@ def _bootstrap(
     promotion_value: float,
     n_resamples: int,
     seed: int,
+    lower: bool,
 ) -> tuple[list[float], float, int]:
-    """Resampled deltas (window - reference or - promotion value), p-value, valid resamples."""
+    """Resampled deltas (window - reference or - promotion value), p-value, valid resamples.
+
+    `lower`: a rise is worse (the errors), so a resample is not worse when its delta is <= 0.
+    """
     rng = np.random.default_rng(seed)
     deltas: list[float] = []
     n_w = len(window)
@@ -121,7 +146,7 @@ def _bootstrap(
         delta = realised - base
         if not math.isnan(delta):
             deltas.append(delta)
-    not_worse = sum(1 for d in deltas if d >= 0.0)
+    not_worse = sum(1 for d in deltas if (d <= 0.0 if lower else d >= 0.0))
     return deltas, (1.0 + not_worse) / (1.0 + len(deltas)), len(deltas)
 
 
@@ -146,6 +171,7 @@ def compare_metric(
             labelled rows lack the columns the metric needs.
     """
     metric = rule.metric
+    lower = lower_is_better(metric)
     w = metric_inputs(window, metric, "window")
     r = metric_inputs(reference, metric, "reference") if reference is not None else None
     if r is not None and len(r) == 0:
@@ -158,7 +184,8 @@ def compare_metric(
         )
     realised = _value(metric, w)
     if math.isnan(realised):
-        return f"{metric} is undefined on the window's {len(w)} labelled rows (no positives?)"
+        why = "the values do not vary?" if metric in REGRESSION_METRICS else "no positives?"
+        return f"{metric} is undefined on the window's {len(w)} labelled rows ({why})"
     base = _value(metric, r) if r is not None else float(promotion_value)  # type: ignore[arg-type]
     if math.isnan(base):
         return f"{metric} is undefined on the reference's {len(r) if r else 0} labelled rows"
@@ -173,6 +200,7 @@ def compare_metric(
         "reference_rows": len(r) if r is not None else None,
         "window_rows": len(w),
         "segment": segment,
+        "lower_is_better": lower,
     }
     if metric in _COUNTING:
         n_w = _trials(metric, w)
@@ -185,7 +213,7 @@ def compare_metric(
             return MetricEvidence(**common, ci_low=low, ci_high=high, p_value=p, method="newcombe")
         low, high = wilson_interval(succ_w, n_w, confidence)
         return MetricEvidence(**common, ci_low=low - base, ci_high=high - base, method="wilson")
-    deltas, p, valid = _bootstrap(metric, w, r, base, n_resamples, seed)
+    deltas, p, valid = _bootstrap(metric, w, r, base, n_resamples, seed, lower)
     if valid == 0:
         return f"{metric} is undefined in every resample of the window's {len(w)} labelled rows"
     low, high = np.quantile(np.asarray(deltas), [rule.significance, 1.0 - rule.significance])
@@ -199,7 +227,9 @@ def compare_metric(
 
 
 def significant_drop(evidence: MetricEvidence) -> bool:
-    """Whether the realised value is significantly below the promotion-time one."""
+    """Whether the realised value is significantly worse than the promotion-time one."""
     if evidence.p_value is not None and evidence.method.startswith("bootstrap"):
         return evidence.p_value < evidence.significance
+    if evidence.lower_is_better:
+        return evidence.ci_low is not None and evidence.ci_low > 0.0
     return evidence.ci_high is not None and evidence.ci_high < 0.0

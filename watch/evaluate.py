@@ -9,10 +9,11 @@ computed is `error` and raises the policy's error level.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import pandas as pd  # type: ignore[import-untyped]
@@ -24,6 +25,7 @@ from policies.watch_rules import (
     WatchLevel,
     WatchRules,
 )
+from tools.discovery import BUILTIN_METRIC_ALIASES
 from tools.segments import segment_metric_key
 from watch._performance import compare_metric, significant_drop
 from watch._quality import missing_share_finding, out_of_range_finding, unseen_finding
@@ -499,11 +501,26 @@ class _Judge:
                 rule,
                 labelled,
                 self.reference.labelled,
-                self.promotion_metrics.get(rule.metric),
+                self.promoted(rule.metric),
             )
             for column in rule.segments:
                 self.segment_metrics(rule.metric, column, labelled)
         return n
+
+    def promoted(self, metric: str, key: Callable[[str], str] = str) -> float | None:
+        """The promotion-time value of `metric` under its name or another spelling of it
+        (`mlflow.models.evaluate` logs rmse as `root_mean_squared_error`, r2 as `r2_score`).
+
+        Args:
+            metric: The rule's metric.
+            key: The metric key a name is logged under (a segment's key, say).
+        """
+        spellings = [g for g in BUILTIN_METRIC_ALIASES if metric in g]
+        for name in dict.fromkeys([metric, *(n for g in spellings for n in g)]):
+            value = self.promotion_metrics.get(key(name))
+            if value is not None:
+                return value
+        return None
 
     def segment_metrics(self, metric: str, column: str, labelled: pd.DataFrame) -> None:
         rule = next(r for r in self.rules.performance if r.metric == metric)
@@ -538,7 +555,7 @@ class _Judge:
                 candidate = ref_table[ref_keys == value]
                 if len(candidate) >= rule.min_segment_rows:
                     ref_part = candidate
-            promoted = self.promotion_metrics.get(segment_metric_key(column, value, metric))
+            promoted = self.promoted(metric, functools.partial(segment_metric_key, column, value))
             if ref_part is None and promoted is None:
                 self.add(
                     check_id,
@@ -590,13 +607,14 @@ class _Judge:
         # rule's level (Bonferroni-corrected over the segment values compared in this window)
         # raises the performance level: per-segment realised metrics on a few hundred labelled
         # rows would otherwise flag stable windows by chance.
-        beyond = result.delta < -result.max_drop
+        beyond = result.worsening > result.max_drop
+        drop = "rise" if result.lower_is_better else "drop"
         if beyond and significant_drop(result):
             status: WatchLevel = self.rules.levels.performance
-            summary += f": significant drop (at {result.significance:.3g})"
+            summary += f": significant {drop} (at {result.significance:.3g})"
         elif beyond:
             status = self.rules.levels.performance_unconfirmed
-            summary += f": drop not significant at {result.significance:.3g}"
+            summary += f": {drop} not significant at {result.significance:.3g}"
         else:
             status = "ok"
         self.add(check_id, "performance", status, summary, metric=result)

@@ -78,7 +78,9 @@ class MetricEvidence(_Result):
     metric: str
     promotion_value: float
     realised_value: float
-    delta: float = Field(description="realised - promotion (negative: worse).")
+    delta: float = Field(
+        description="realised - promotion (negative: worse, unless lower_is_better)."
+    )
     ci_low: float | None = None
     ci_high: float | None = None
     p_value: float | None = Field(default=None, description="One-sided p for 'realised is worse'.")
@@ -88,6 +90,14 @@ class MetricEvidence(_Result):
     reference_rows: int | None = None
     window_rows: int
     segment: str | None = None
+    lower_is_better: bool = Field(
+        default=False, description="A rise is worse (an error: rmse, mae, mse)."
+    )
+
+    @property
+    def worsening(self) -> float:
+        """How much worse the realised value is than the promotion-time one (negative: better)."""
+        return self.delta if self.lower_is_better else -self.delta
 
 
 class QualityEvidence(_Result):

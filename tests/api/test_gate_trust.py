@@ -134,6 +134,48 @@ def test_an_intact_approval_is_still_reused_and_promoted(make_api: Any, ledger_u
     assert _promote(api, 2, target).status_code == 200
 
 
+def test_a_decision_the_policies_no_longer_give_is_neither_reused_nor_promoted_on(
+    make_api: Any, gate_registry: Any, tmp_path: Path
+) -> None:
+    """An earlier release read a rule differently and approved v3 on this very evidence under
+    these very policy files (its record verifies, its checks pass). The policies block v3 now, so
+    that approval is not promoted on and the gate reviews again instead of reusing it."""
+    api = make_api(ledger_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    blocked = api.ledger.get_decision(_gate(api, 3, f"now-{secrets.token_hex(3)}")["decision_id"])
+    target = f"then-{secrets.token_hex(3)}"
+    app: Any = api.client.app
+    evidence = app.state.promogate.gate.reviews.gather(MODEL, 3, target_alias=target)
+    then = blocked.model_copy(
+        update={
+            "id": secrets.token_hex(16),
+            "target_alias": target,
+            "evidence_digest": evidence.bundle.digest,
+            "verdict": "approve",
+            "policy_verdict": "approve",
+            "reasons": ["all checks passed"],
+            "findings": [],
+            "conclusions": [],
+            "checks": [
+                c.model_copy(update={"status": "pass"}) if c.status in ("fail", "error") else c
+                for c in blocked.checks
+            ],
+        }
+    )
+    api.ledger.append_decision(then)
+    assert api.ledger.verify().ok
+
+    promoted = _promote(api, 3, target)
+    assert promoted.status_code == 409, promoted.text
+    assert "they give 'block' now" in promoted.json()["detail"]
+    answer = _gate(api, 3, target)
+    assert (answer["allowed"], answer["reused"]) == (False, False)
+    assert answer["decision_id"] not in (then.id, blocked.id)
+    assert any(ROC_DROP in r for r in answer["reasons"])
+    assert (
+        target not in MlflowClient(gate_registry.tracking_uri).get_registered_model(MODEL).aliases
+    )
+
+
 # -- four eyes ------------------------------------------------------------------------------------
 
 

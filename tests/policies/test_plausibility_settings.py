@@ -8,6 +8,7 @@ import jsonschema_rs
 import pytest
 from pydantic import ValidationError
 
+from policies.evaluator import evaluate_policies
 from policies.plausibility_rules import matching_pattern
 from policies.plausibility_settings import DEFAULT_EXPECTED_MOVES, PlausibilityRules
 from policies.schema import Policy, policy_json_schema
@@ -94,3 +95,22 @@ def test_post_outcome_patterns(
 ) -> None:
     rules = PlausibilityRules(post_outcome_patterns=extra, default_patterns=default)
     assert matching_pattern(name, rules.patterns()) == expected
+
+
+@pytest.mark.parametrize(
+    ("candidate", "expected"),
+    [(0.4, "warn"), (1.8, "pass")],
+    ids=["error-fell-by-more-than-believable", "error-rose"],
+)
+def test_a_gain_limit_on_an_error_reads_a_fall_as_the_gain(
+    kit: Any, candidate: float, expected: str
+) -> None:
+    """`{name: rmse, max_gain: 0.5}` without lower_is_better: rmse falling from 1.2 to 0.4 is the
+    gain to question; a rise is no gain at all."""
+    policy = kit.policy(plausibility={"metrics": [{"name": "rmse", "max_gain": 0.5}]})
+    bundle = kit.bundle(
+        kit.version(2, metrics={"rmse": candidate}), kit.version(1, metrics={"rmse": 1.2})
+    )
+    check = kit.check(evaluate_policies([policy], bundle), "plausibility.gain.rmse")
+    assert check.status == expected, check.message
+    assert check.details["lower_is_better"] is True

@@ -100,6 +100,50 @@ METRIC_CASES: list[tuple[dict[str, Any], dict[str, float], dict[str, float] | No
         "metrics.recall.max_relative_drop",
         "pass",
     ),
+    # An error's rise is its drop, though the policy does not say lower_is_better.
+    (
+        {"name": "rmse", "max_drop": 0.1},
+        {"rmse": 1.5},
+        {"rmse": 1.0},
+        "metrics.rmse.max_drop",
+        "fail",
+    ),
+    (
+        {"name": "rmse", "max_drop": 0.1},
+        {"rmse": 0.6},
+        {"rmse": 1.0},
+        "metrics.rmse.max_drop",
+        "pass",
+    ),
+    (
+        {"name": "val_loss", "max_relative_drop": 0.05},
+        {"val_loss": 0.44},
+        {"val_loss": 0.40},
+        "metrics.val_loss.max_relative_drop",
+        "fail",
+    ),
+    (
+        {"name": "mean_absolute_error", "max_drop": 0.1},
+        {"mean_absolute_error": 2.0},
+        {"mean_absolute_error": 1.0},
+        "metrics.mean_absolute_error.max_drop",
+        "fail",
+    ),
+    # What the policy says wins over the name.
+    (
+        {"name": "rmse", "max_drop": 0.1, "lower_is_better": False},
+        {"rmse": 1.5},
+        {"rmse": 1.0},
+        "metrics.rmse.max_drop",
+        "pass",
+    ),
+    (
+        {"name": "r2_score", "max_drop": 0.05},
+        {"r2_score": 0.6},
+        {"r2_score": 0.8},
+        "metrics.r2_score.max_drop",
+        "fail",
+    ),
 ]
 
 
@@ -129,6 +173,12 @@ METRIC_CASES: list[tuple[dict[str, Any], dict[str, float], dict[str, float] | No
         "relative-beyond-fail",
         "relative-higher-better-fail",
         "relative-zero-baseline-improved-pass",
+        "rmse-rise-unstated-fail",
+        "rmse-fall-unstated-pass",
+        "val-loss-relative-rise-unstated-fail",
+        "mae-long-name-rise-unstated-fail",
+        "rmse-stated-higher-better-pass",
+        "r2-higher-better-fail",
     ],
 )
 def test_metric_check_status(

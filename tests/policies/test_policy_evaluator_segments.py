@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from policies.evaluator import evaluate_policies
@@ -93,6 +94,46 @@ def test_segment_checks_from_metric_keys(
     result = kit.check(evaluate_policies([policy], bundle), check_id)
     assert result.status == expected, result.message
     assert result.kind == "segment"
+
+
+@pytest.mark.parametrize(
+    ("metric", "stated", "candidate", "expected"),
+    [
+        ("rmse", None, 1.8, "fail"),
+        ("rmse", None, 0.9, "pass"),
+        ("val_mean_absolute_error", None, 1.8, "fail"),
+        ("rmse", False, 1.8, "pass"),
+        ("r2_score", None, 0.9, "fail"),
+        ("r2_score", None, 1.8, "pass"),
+    ],
+    ids=[
+        "error-rise-fails",
+        "error-fall-passes",
+        "prefixed-error-rise-fails",
+        "stated-higher-better-wins",
+        "score-fall-fails",
+        "score-rise-passes",
+    ],
+)
+def test_segment_drop_follows_the_metric_direction(
+    kit: Any, metric: str, stated: bool | None, candidate: float, expected: str
+) -> None:
+    """A regressor's error per region rising is the regression, whether or not the rule says
+    lower_is_better: read as higher-is-better it would pass as an improvement."""
+    rule = {"by": "region", "metric": metric, "max_drop": 0.1, "min_rows": 100}
+    if stated is not None:
+        rule["lower_is_better"] = stated
+
+    def keys(value: float) -> dict[str, float]:
+        return {f"segment/region:west/{metric}": value, "segment/region:west/rows": 300.0}
+
+    policy = kit.policy(segments=rule)
+    bundle = kit.bundle(kit.version(2, metrics=keys(candidate)), kit.version(1, metrics=keys(1.2)))
+    result = kit.check(evaluate_policies([policy], bundle), f"segments.region.{metric}.west")
+    assert result.status == expected, result.message
+    assert result.details["lower_is_better"] is (
+        stated if stated is not None else "r2" not in metric
+    )
 
 
 def test_segment_numbers_and_untestable_significance_message(kit: Any) -> None:
@@ -265,3 +306,70 @@ def test_significance_untestable_for_metric_not_in_tables(kit: Any, eval_data: A
     result = kit.check(evaluate_policies([policy], bundle), "metrics.lat.max_drop")
     assert result.status == "fail"
     assert "'lat' cannot be computed from a per-example table" in result.message
+
+
+def _minutes_table(west_error: float, seed: int) -> Any:
+    """A delivery-time regressor's per-example table: minutes, predicted minutes, region; the
+    predictions in the west off by `west_error` minutes more on average."""
+    from tools.evidence import EvalTable
+
+    rng = np.random.default_rng(0)
+    noise = np.random.default_rng(seed)
+    regions = ["north", "south", "east", "west"]
+    rows: list[list[Any]] = []
+    for i in range(1200):
+        region = regions[i % 4]
+        minutes = float(rng.gamma(4.0, 8.0))
+        error = noise.normal(0.0, 3.0) + (west_error if region == "west" else 0.0)
+        rows.append([f"o{i:05d}", minutes, minutes + error, region])
+    return EvalTable(
+        path="eval/predictions.json", columns=["row_id", "label", "prediction", "region"], rows=rows
+    )
+
+
+@pytest.mark.parametrize(
+    "metric", ["rmse", "root_mean_squared_error", "mae"], ids=["short", "evaluate-name", "mae"]
+)
+def test_a_regressors_segment_error_is_computed_from_its_table(kit: Any, metric: str) -> None:
+    """No `segment/...` keys: the error per region comes from the tables, and the region whose
+    predictions got worse fails while the others pass."""
+    policy = kit.policy(segments={"by": "region", "metric": metric, "max_drop": 0.5})
+    bundle = kit.bundle(
+        kit.version(2, table=_minutes_table(4.0, seed=2)),
+        kit.version(1, table=_minutes_table(0.0, seed=1)),
+    )
+    verdict = evaluate_policies([policy], bundle)
+    west = kit.check(verdict, f"segments.region.{metric}.west")
+    assert west.status == "fail", west.message
+    assert west.details["source_candidate"] == "eval_table" and west.details["paired"] is True
+    assert west.details["lower_is_better"] is True and west.delta > 0.5
+    for region in ("north", "south", "east"):
+        assert kit.check(verdict, f"segments.region.{metric}.{region}").status == "pass"
+
+
+def test_a_regressors_segment_significance_is_not_a_classification_test(kit: Any) -> None:
+    policy = kit.policy(
+        segments={"by": "region", "metric": "rmse", "max_drop": 0.5, "significance": 0.05}
+    )
+    bundle = kit.bundle(
+        kit.version(2, table=_minutes_table(4.0, seed=2)),
+        kit.version(1, table=_minutes_table(0.0, seed=1)),
+    )
+    west = kit.check(evaluate_policies([policy], bundle), "segments.region.rmse.west")
+    assert west.status == "fail"
+    assert "paired tests cover classification metrics" in west.message
+
+
+def test_a_regressors_table_without_predictions_says_so(kit: Any) -> None:
+    from tools.evidence import EvalTable
+
+    table = EvalTable(
+        path="eval/predictions.json",
+        columns=["label", "estimate", "region"],
+        rows=[[10.0, 11.0, "west"], [12.0, 12.5, "east"]],
+    )
+    policy = kit.policy(segments={"by": "region", "metric": "rmse", "max_drop": 0.5})
+    bundle = kit.bundle(kit.version(2, table=table), kit.version(1, table=table))
+    check = kit.check(evaluate_policies([policy], bundle), "segments.region.rmse")
+    assert check.status == "error"
+    assert "no 'prediction' column, which rmse needs" in check.message

@@ -131,3 +131,23 @@ def test_the_cost_compares_both_versions_on_the_same_labelled_rows() -> None:
     assert costs[0].current == pytest.approx(1 / 3)
     assert costs[0].previous == pytest.approx(1.0)
     assert costs[0].delta == pytest.approx(2 / 3)
+
+
+def test_a_regressors_cost_is_its_error_never_a_thresholded_accuracy() -> None:
+    """Delivery minutes predicted by the holder and by the rollback target: moving back changes
+    the error; no class is made of a prediction of 27 minutes."""
+    window = ScoredWindow(window_id="run-2", features=[0, 1, 2, 3], labels=[20.0, 35.0, 28.0, 41.0])
+
+    costs = measure_cost(
+        windows=[window],
+        metrics=["mae", "rmse"],
+        score_current=lambda rows: [26.0, 29.0, 22.0, 47.0],
+        score_previous=lambda rows: [21.0, 33.0, 29.0, 40.0],
+    )
+
+    by_metric = {c.metric: c for c in costs}
+    assert set(by_metric) == {"mae", "rmse"}
+    assert by_metric["mae"].current == pytest.approx(6.0)
+    assert by_metric["mae"].previous == pytest.approx(1.25)
+    assert by_metric["mae"].delta == pytest.approx(-4.75)
+    assert by_metric["rmse"].current == pytest.approx(6.0)

@@ -87,6 +87,32 @@ class WatchModels:
     """version -> the trained estimator (what serving runs)."""
 
 
+def log_fitted(
+    experiment_id: str,
+    model: Any,
+    inputs: pd.DataFrame,
+    predictions: Any,
+    metrics: dict[str, float],
+    params: dict[str, str],
+) -> tuple[str, str]:
+    """Log one trained version in a run of its own (under the fluent tracking URI set by the
+    caller): its metrics, params and model with its signature. Returns (model URI, run id)."""
+    import mlflow
+    import sklearn
+    from mlflow.models import infer_signature
+
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_metrics(metrics)
+        mlflow.log_params(params)
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(inputs, predictions),
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+        )
+    return info.model_uri, run.info.run_id
+
+
 def build_watch_models(root: Path, tracking_uri: str | None = None) -> WatchModels:
     """Train and log the two models once (MLflow's fluent URI is set only while logging).
 
@@ -95,8 +121,6 @@ def build_watch_models(root: Path, tracking_uri: str | None = None) -> WatchMode
         tracking_uri: Log through this MLflow (a server) instead of a SQLite store at `root`.
     """
     import mlflow
-    import sklearn
-    from mlflow.models import infer_signature
     from mlflow.tracking._tracking_service.utils import _use_tracking_uri
     from sklearn.linear_model import LogisticRegression
 
@@ -111,21 +135,17 @@ def build_watch_models(root: Path, tracking_uri: str | None = None) -> WatchMode
             model = LogisticRegression(max_iter=500).fit(train[columns], train["label"])
             preds = model.predict(holdout[columns])
             positives = holdout["label"].to_numpy() == 1
-            with mlflow.start_run(experiment_id=experiment_id) as run:
-                mlflow.log_metrics(
-                    {
-                        "recall": float((preds[positives] == 1).mean()),
-                        "accuracy": float((preds == holdout["label"].to_numpy()).mean()),
-                    }
-                )
-                mlflow.log_params({"features": ",".join(columns), "seed": 1})
-                info = mlflow.sklearn.log_model(
-                    model,
-                    name="model",
-                    signature=infer_signature(holdout[columns], preds),
-                    pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
-                )
-            sources[version] = (info.model_uri, run.info.run_id)
+            sources[version] = log_fitted(
+                experiment_id,
+                model,
+                holdout[columns],
+                preds,
+                {
+                    "recall": float((preds[positives] == 1).mean()),
+                    "accuracy": float((preds == holdout["label"].to_numpy()).mean()),
+                },
+                {"features": ",".join(columns), "seed": "1"},
+            )
             fitted[version] = model
     return WatchModels(
         root=root, tracking_uri=uri, experiment_id=experiment_id, sources=sources, fitted=fitted
@@ -140,6 +160,7 @@ class WatchScenario:
         workdir: The test's directory (ledger, policies).
         rollback: The watch section's rollback mode.
         tracking_uri: Where to reach MLflow (the store, or a server in front of it).
+        policy: The policy text, for `watched-*` models (default: `watch_policy(rollback)`).
     """
 
     def __init__(
@@ -150,6 +171,7 @@ class WatchScenario:
         rollback: Literal["advise", "automatic"] = "advise",
         tracking_uri: str | None = None,
         ledger_url: str | None = None,
+        policy: str | None = None,
     ) -> None:
         import mlflow
 
@@ -163,7 +185,7 @@ class WatchScenario:
         self.name = f"watched-{uuid.uuid4().hex[:8]}"
         self.policies_dir = workdir / "policies"
         self.policies_dir.mkdir(exist_ok=True)
-        (self.policies_dir / "watched.yaml").write_text(watch_policy(rollback))
+        (self.policies_dir / "watched.yaml").write_text(policy or watch_policy(rollback))
         self.ledger_url = ledger_url or f"sqlite:///{workdir / 'ledger.db'}"
         self.client = mlflow.MlflowClient(self.tracking_uri, self.tracking_uri)
         self.client.create_registered_model(self.name)
