@@ -15,6 +15,7 @@ from agents._tool_base import (
 )
 from comparison import Unavailable, version_ref
 from policies.plausibility_rules import matching_pattern
+from tools.metric_direction import lower_is_better as direction_by_name
 
 if TYPE_CHECKING:
     from langchain.tools import ToolRuntime
@@ -24,7 +25,9 @@ __all__ = ["check_gain_plausibility", "get_feature_importances", "list_new_input
 
 
 def check_gain_plausibility(
-    runtime: ToolRuntime[ReviewContext], metric: str = "roc_auc", lower_is_better: bool = False
+    runtime: ToolRuntime[ReviewContext],
+    metric: str = "roc_auc",
+    lower_is_better: bool | None = None,
 ) -> str:
     """How far a metric improved against the model's own version history and the changed settings.
 
@@ -33,10 +36,11 @@ def check_gain_plausibility(
 
     Args:
         metric: The metric name, e.g. "roc_auc".
-        lower_is_better: True for losses and errors (a smaller value is better).
+        lower_is_better: True when a smaller value is better; leave it out to have it read
+            from the metric's name (errors and losses such as rmse and val_loss are).
     """
     ctx = runtime.context
-    fact = ctx.facts.gain(metric, lower_is_better=lower_is_better)
+    fact = ctx.facts.gain(metric, lower_is_better=direction_by_name(metric, lower_is_better))
     if isinstance(fact, Unavailable):
         return _error(ctx, "check_gain_plausibility", fact.reason)
     history = ctx.facts.version_history()

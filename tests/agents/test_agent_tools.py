@@ -17,7 +17,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agents import _agent_tools as agent_tools
 from agents._agent_tools import REVIEW_TOOLS, ReviewContext, call_tool
-from tools.evidence import ArtifactFile, SafetySuiteResult
+from tools.evidence import ArtifactFile, EvidenceBundle, SafetySuiteResult
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 SCHEMAS = SNAPSHOTS / "tool_schemas.json"
@@ -228,3 +228,24 @@ def test_no_baseline_is_an_answer_not_an_error(kit: Any) -> None:
         "not testable"
         in call_tool(agent_tools.test_significance.__name__, ctx, metric="roc_auc")["error"]
     )
+
+
+@pytest.mark.parametrize(
+    ("stated", "gain"),
+    [(None, 0.3), (True, 0.3), (False, -0.3)],
+    ids=["read-from-the-name", "stated-lower", "stated-higher"],
+)
+def test_gain_of_an_error_is_its_fall_unless_told_otherwise(
+    kit: Any, stated: bool | None, gain: float
+) -> None:
+    """An agent asking about rmse without saying which way is better gets the fall as the gain."""
+    bundle = EvidenceBundle(
+        candidate=kit.candidate(2, kit.baseline_table, extra_metrics={"rmse": 1.2}),
+        baseline=kit.baseline(extra_metrics={"rmse": 1.5}),
+    )
+    ctx = ReviewContext(bundle, kit.verdict(bundle))
+    arguments: dict[str, Any] = {"metric": "rmse"}
+    if stated is not None:
+        arguments["lower_is_better"] = stated
+    answer = call_tool("check_gain_plausibility", ctx, **arguments)
+    assert answer["gain"] == pytest.approx(gain)
