@@ -91,10 +91,10 @@ def lower_is_better(name: str, stated: bool | None = None) -> bool:
     if stated is not None:
         return stated
     plain = name.rsplit("/", 1)[-1].lower()
-    if plain.startswith("neg_"):
-        return False
     for prefix in _SPLIT_PREFIXES:
         if plain.startswith(prefix) and len(plain) > len(prefix):
             plain = plain[len(prefix) :]
             break
+    if plain.startswith("neg_"):
+        return False
     return plain in LOWER_IS_BETTER_METRICS or plain.endswith(_LOWER_SUFFIXES)

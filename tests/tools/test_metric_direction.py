@@ -34,6 +34,8 @@ from tools.metric_direction import lower_is_better
         ("val_accuracy", False),
         ("neg_root_mean_squared_error", False),
         ("neg_log_loss", False),
+        ("val_neg_log_loss", False),
+        ("test_neg_mean_absolute_error", False),
         ("latency_ms", False),
         ("val_", False),
     ],
