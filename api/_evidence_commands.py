@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from policies.loader import LoadedPolicy
     from tools.evidence import VersionEvidence
     from tools.evidence_mapping import EvidenceMapping
+    from tools.regression_metrics import RegressionMetric
 
 __all__ = [
     "EvidenceItem",
@@ -36,12 +37,8 @@ EXIT_ERROR = 3
 
 # Metrics a starter policy guards when the version logged them (higher is better).
 _GUARDED_METRICS = ("roc_auc", "recall", "precision", "f1", "accuracy", "pr_auc")
-# What mlflow.models.evaluate logs for a regressor, and whether lower is better.
-_GUARDED_REGRESSION_METRICS = (
-    ("r2_score", False),
-    ("root_mean_squared_error", True),
-    ("mean_absolute_error", True),
-)
+# Which of what mlflow.models.evaluate logs for a regressor a starter policy guards.
+_GUARDED_REGRESSION_METRICS: tuple[RegressionMetric, ...] = ("r2", "rmse", "mae")
 _MAX_SEGMENT_VALUES = 20
 _DATASET_CONTEXTS = ("training", "evaluation")
 
@@ -309,7 +306,13 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
     errors (``root_mean_squared_error``...) are bounded from above; the evidence mapping
     pins down what discovery found, so later runs are read the same way.
     """
-    from tools import GENAI_DATASET_SOURCE, GENAI_TABLE_PATH, METRIC_DATASET_SOURCE
+    from tools import (
+        EVALUATE_NAMES,
+        GENAI_DATASET_SOURCE,
+        GENAI_TABLE_PATH,
+        METRIC_DATASET_SOURCE,
+        lower_is_better,
+    )
 
     model = evidence.model
     policy_name = name or "".join(c if c.isalnum() or c in "._-" else "-" for c in model)
@@ -354,13 +357,15 @@ def starter_policy(evidence: VersionEvidence, *, name: str | None = None) -> str
                 f"  - {{name: {metric}, min: {_floor(value, 0.05)}, max_drop: 0.02}}"
                 f"  # logged {value:.4f} as {metric}/mean by mlflow.genai.evaluate"
             )
-    elif regression := [(m, lower) for m, lower in _GUARDED_REGRESSION_METRICS if m in metrics]:
+    elif regression := [
+        EVALUATE_NAMES[m] for m in _GUARDED_REGRESSION_METRICS if EVALUATE_NAMES[m] in metrics
+    ]:
         lines.append("metrics:")
-        for metric, lower in regression:
+        for metric in regression:
             value = metrics[metric]
             bound = (
                 f"max: {_ceil(value * 1.1)}, max_relative_drop: 0.05, lower_is_better: true"
-                if lower
+                if lower_is_better(metric)
                 else f"min: {_floor(value, 0.05)}, max_drop: 0.02"
             )
             lines.append(

@@ -227,7 +227,9 @@ if TYPE_CHECKING:
     from tools.registry import (
         version_holding as version_holding,
     )
+    from tools.regression_metrics import EVALUATE_NAMES as EVALUATE_NAMES
     from tools.regression_metrics import REGRESSION_METRICS as REGRESSION_METRICS
+    from tools.regression_metrics import RegressionMetric as RegressionMetric
     from tools.regression_metrics import regression_metrics as regression_metrics
     from tools.regression_metrics import regression_value as regression_value
     from tools.runs import LOSS_LIKE_KEYS as LOSS_LIKE_KEYS
@@ -396,7 +398,9 @@ _EXPORTS: dict[str, str] = {
     "load_pipeline_config": "tools.pipeline_config",
     "make_client": "tools.client",
     "lower_is_better": "tools.metric_direction",
+    "EVALUATE_NAMES": "tools.regression_metrics",
     "REGRESSION_METRICS": "tools.regression_metrics",
+    "RegressionMetric": "tools.regression_metrics",
     "regression_metrics": "tools.regression_metrics",
     "regression_value": "tools.regression_metrics",
     "metric_inputs": "tools.segments",
@@ -446,6 +450,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "BUILTIN_METRIC_ALIASES",
     "CHANGE_CLASSES",
+    "EVALUATE_NAMES",
     "EVAL_TARGET_TAG",
     "GENAI_DATASET_SOURCE",
     "GENAI_TABLE_PATH",
@@ -487,6 +492,7 @@ __all__ = [
     "NotFoundError",
     "PipelineConfig",
     "PipelineDiff",
+    "RegressionMetric",
     "SafetySuiteResult",
     "ScanLimits",
     "ScanRequest",

@@ -37,6 +37,7 @@ from tools.evidence import (
 )
 from tools.evidence_cache import TABLE_CACHE_BYTES, ByteBoundedCache, content_key
 from tools.evidence_mapping import EvidenceMapping, TableColumns
+from tools.regression_metrics import EVALUATE_NAMES
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -122,10 +123,7 @@ BUILTIN_METRIC_ALIASES: tuple[tuple[str, ...], ...] = (
     ("roc_auc", "auc", "roc_auc_score"),
     ("log_loss", "logloss"),
     ("pr_auc", "precision_recall_auc", "average_precision"),
-    ("r2", "r2_score"),
-    ("rmse", "root_mean_squared_error"),
-    ("mae", "mean_absolute_error"),
-    ("mse", "mean_squared_error"),
+    *EVALUATE_NAMES.items(),
     ("mape", "mean_absolute_percentage_error"),
 )
 

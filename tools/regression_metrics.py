@@ -14,10 +14,23 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-__all__ = ["REGRESSION_METRICS", "RegressionMetric", "regression_metrics", "regression_value"]
+__all__ = [
+    "EVALUATE_NAMES",
+    "REGRESSION_METRICS",
+    "RegressionMetric",
+    "regression_metrics",
+    "regression_value",
+]
 
 RegressionMetric = Literal["rmse", "mae", "mse", "r2"]
 REGRESSION_METRICS: tuple[RegressionMetric, ...] = get_args(RegressionMetric)
+#: What `mlflow.models.evaluate(model_type="regressor")` calls each of them.
+EVALUATE_NAMES: dict[RegressionMetric, str] = {
+    "r2": "r2_score",
+    "rmse": "root_mean_squared_error",
+    "mae": "mean_absolute_error",
+    "mse": "mean_squared_error",
+}
 
 
 def _arrays(

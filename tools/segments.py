@@ -16,7 +16,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from tools.evidence import EvalTable
-from tools.regression_metrics import REGRESSION_METRICS, RegressionMetric, regression_value
+from tools.regression_metrics import (
+    EVALUATE_NAMES,
+    REGRESSION_METRICS,
+    RegressionMetric,
+    regression_value,
+)
 from tools.significance import (
     METRIC_NAMES,
     FloatArray,
@@ -53,12 +58,9 @@ _METRIC_PREFIXES = ("eval_", "test_", "val_", "validation_", "holdout_", "eval/"
 
 #: A metric computable from a per-example table: a classifier's, or a regressor's error or r2.
 TableMetric = MetricName | RegressionMetric
-# What `mlflow.models.evaluate(model_type="regressor")` calls a regressor's metrics.
+# A regressor's metrics by the names `mlflow.models.evaluate` logs them under.
 _REGRESSION_SPELLINGS: dict[str, RegressionMetric] = {
-    "root_mean_squared_error": "rmse",
-    "mean_absolute_error": "mae",
-    "mean_squared_error": "mse",
-    "r2_score": "r2",
+    long: short for short, long in EVALUATE_NAMES.items()
 }
 
 
